@@ -1,0 +1,128 @@
+"""The audit log's one writer. Every mutating path calls `audit_record`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.http import HttpRequest
+
+from apps.accounts.models import AuditEntry
+from castcore.secrets import is_secret_name, mask
+
+_AUDITED_FLAG = "_castcore_audited"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping):
+        return [_plain(item) for item in value]
+    # Round-trip through JSON so dates, UUIDs and decimals are stored as text.
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+
+def _safe(field: str, value: Any, secret_fields: Iterable[str]) -> Any:
+    if field in secret_fields or is_secret_name(field):
+        return mask(str(value)) if value not in (None, "") else ""
+    return _plain(value)
+
+
+def diff_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, secret_fields: Iterable[str] = ()
+) -> dict[str, list[Any]]:
+    """`{field: [old, new]}` for fields whose value changed, secrets masked."""
+    secret_fields = set(secret_fields)
+    changes: dict[str, list[Any]] = {}
+    for field, new in after.items():
+        old = before.get(field)
+        if _plain(old) != _plain(new):
+            changes[field] = [_safe(field, old, secret_fields), _safe(field, new, secret_fields)]
+    return changes
+
+
+def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    return {field: getattr(instance, field, None) for field in fields}
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    # django-axes already resolved the client IP (honouring its proxy settings).
+    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")
+
+
+def mark_audited(request: HttpRequest | None) -> None:
+    """Tell AuditMiddleware this request's mutation has its own, richer entry."""
+    if request is not None:
+        setattr(getattr(request, "_request", request), _AUDITED_FLAG, True)
+
+
+def is_audited(request: HttpRequest) -> bool:
+    return bool(getattr(request, _AUDITED_FLAG, False))
+
+
+def update_audited(
+    instance: models.Model,
+    fields: Mapping[str, Any],
+    *,
+    actor: Any,
+    action: str,
+    request: HttpRequest | None = None,
+    also_save: Iterable[str] = (),
+    extra_changes: Mapping[str, Any] | None = None,
+    source: str = AuditEntry.Source.API,
+) -> dict[str, list[Any]]:
+    """Set `fields` on `instance`, save them and audit what changed, in one transaction.
+
+    `also_save` names columns the model changes itself (e.g. `updated_at`);
+    `extra_changes` adds entries the caller computed (e.g. a masked password).
+    """
+    before = snapshot(instance, fields)
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    with transaction.atomic():
+        instance.save(update_fields=[*fields, *also_save] if fields else None)
+        changes = {**diff_changes(before, snapshot(instance, fields)), **(extra_changes or {})}
+        audit_record(
+            actor=actor,
+            action=action,
+            target=instance,
+            changes=changes,
+            request=request,
+            source=source,
+        )
+    return changes
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    changes: Mapping[str, Any] | None = None,
+    request: HttpRequest | None = None,
+    source: str = AuditEntry.Source.API,
+) -> AuditEntry:
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(target.pk)
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    entry = AuditEntry.objects.create(
+        actor=actor if authenticated else None,
+        actor_repr=actor.get_username() if authenticated else "",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        target_repr=str(target)[:200] if target is not None else "",
+        ip=client_ip(getattr(request, "_request", request)),
+        source=source,
+        changes=dict(changes or {}),
+    )
+    mark_audited(request)
+    return entry

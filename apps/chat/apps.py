@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    """Chat users, messages and moderation."""
+
+    name = "apps.chat"
+    verbose_name = "Chat"

@@ -1,0 +1,131 @@
+"""Health checks for GET /api/v1/system/health: each returns (ok, detail)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from apps.system.models import WorkerHeartbeat
+
+CHECK_TIMEOUT_SECONDS = 3.0
+_FFMPEG_CACHE_SECONDS = 60.0
+_ffmpeg_cache: dict[str, tuple[float, str]] = {}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    detail: dict[str, Any]
+
+
+def check_database() -> CheckResult:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return CheckResult(True, {"vendor": connection.vendor})
+
+
+async def _layer_roundtrip() -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+    channel = await layer.new_channel("health.")
+    nonce = secrets.token_hex(8)
+    await layer.send(channel, {"type": "health.ping", "nonce": nonce})
+    message = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+    if message.get("nonce") != nonce:
+        raise RuntimeError("channel layer returned a different message")
+
+
+def check_channel_layer() -> CheckResult:
+    async_to_sync(_layer_roundtrip)()
+    backend = str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1]
+    return CheckResult(True, {"backend": backend})
+
+
+def check_broker() -> CheckResult:
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=CHECK_TIMEOUT_SECONDS,
+            socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return CheckResult(True, {"transport": "redis"})
+    queue_dir = settings.BROKER_DIR / "queue"
+    probe = queue_dir / f".health-{secrets.token_hex(4)}"
+    probe.write_bytes(b"")
+    probe.unlink()
+    return CheckResult(True, {"transport": "filesystem"})
+
+
+def check_workers() -> CheckResult:
+    since = timezone.now() - timedelta(seconds=settings.WORKER_SEEN_SECONDS)
+    seen = list(
+        WorkerHeartbeat.objects.filter(last_seen__gte=since).values(
+            "hostname", "queues", "last_seen"
+        )
+    )
+    return CheckResult(
+        bool(seen),
+        {"seen": len(seen), "workers": seen, "window_seconds": settings.WORKER_SEEN_SECONDS},
+    )
+
+
+def ffmpeg_version() -> str:
+    """First line of `ffmpeg -version`, cached for a minute."""
+    binary = settings.FFMPEG_BINARY
+    now = time.monotonic()
+    cached = _ffmpeg_cache.get(binary)
+    if cached is not None and cached[0] + _FFMPEG_CACHE_SECONDS > now:
+        return cached[1]
+    completed = subprocess.run(
+        [binary, "-hide_banner", "-version"],
+        capture_output=True,
+        text=True,
+        timeout=CHECK_TIMEOUT_SECONDS,
+        check=True,
+    )
+    version = completed.stdout.splitlines()[0] if completed.stdout else "unknown"
+    _ffmpeg_cache[binary] = (now, version)
+    return version
+
+
+def check_ffmpeg() -> CheckResult:
+    return CheckResult(True, {"version": ffmpeg_version()})
+
+
+CHECKS: dict[str, Callable[[], CheckResult]] = {
+    "database": check_database,
+    "channel_layer": check_channel_layer,
+    "broker": check_broker,
+    "workers": check_workers,
+    "ffmpeg": check_ffmpeg,
+}
+
+
+def run_checks() -> dict[str, CheckResult]:
+    results: dict[str, CheckResult] = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # a failing part is a result, not a 500
+            results[name] = CheckResult(False, {"error": type(exc).__name__})
+    return results

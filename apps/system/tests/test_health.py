@@ -1,0 +1,70 @@
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from apps.system.services import worker_heartbeat_record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def worker_seen() -> None:
+    worker_heartbeat_record(
+        hostname="celery@test", queues=["default"], embedded=False, started_at=timezone.now()
+    )
+
+
+def test_it_is_healthy_when_every_part_answers(api: APIClient, worker_seen: None) -> None:
+    response = api.get("/api/v1/system/health")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "ok" and body["failing"] == []
+    assert set(body["checks"]) == {"database", "channel_layer", "broker", "workers", "ffmpeg"}
+
+
+def test_anonymous_callers_get_no_details(api: APIClient, worker_seen: None) -> None:
+    checks = api.get("/api/v1/system/health").json()["checks"]
+    assert all(set(check) == {"ok"} for check in checks.values())
+
+
+def test_signed_in_users_see_versions_and_workers(viewer_api: APIClient, worker_seen: None) -> None:
+    checks = viewer_api.get("/api/v1/system/health").json()["checks"]
+    assert checks["ffmpeg"]["detail"]["version"].startswith("ffmpeg version")
+    assert checks["workers"]["detail"]["workers"][0]["hostname"] == "celery@test"
+
+
+def test_no_recent_worker_is_a_503_naming_the_part(api: APIClient) -> None:
+    response = api.get("/api/v1/system/health")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["workers"]
+
+
+def test_a_stale_heartbeat_does_not_count(api: APIClient, settings: Any) -> None:
+    from datetime import timedelta
+
+    from apps.system.models import WorkerHeartbeat
+
+    worker_heartbeat_record(
+        hostname="celery@old", queues=[], embedded=False, started_at=timezone.now()
+    )
+    WorkerHeartbeat.objects.update(
+        last_seen=timezone.now() - timedelta(seconds=settings.WORKER_SEEN_SECONDS + 1)
+    )
+    assert api.get("/api/v1/system/health").json()["failing"] == ["workers"]
+
+
+def test_a_missing_ffmpeg_is_a_503(api: APIClient, worker_seen: None, settings: Any) -> None:
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"
+    response = api.get("/api/v1/system/health")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["ffmpeg"]
+
+
+def test_an_unreachable_broker_is_a_503(api: APIClient, worker_seen: None, settings: Any) -> None:
+    # A Redis URL on a closed loopback port: the broker check must fail fast.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = api.get("/api/v1/system/health")
+    assert response.status_code == 503
+    assert "broker" in response.json()["failing"]

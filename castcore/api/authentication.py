@@ -1,0 +1,73 @@
+"""Bearer authentication: personal API tokens (`cc_…`) or access JWTs.
+
+Both come as `Authorization: Bearer …`; a `cc_` prefix picks the token path.
+`authenticate_bearer` is shared with the WebSocket middleware so sockets and
+HTTP accept exactly the same credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
+from rest_framework_simplejwt import authentication as jwt_authentication
+from rest_framework_simplejwt.exceptions import TokenError
+
+from apps.accounts.models import TOKEN_PREFIX
+
+
+def _bearer(request: Request) -> str | None:
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != b"bearer":
+        return None
+    try:
+        return parts[1].decode()
+    except UnicodeDecodeError:
+        return None
+
+
+class ApiTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer cc_…`."""
+
+    def authenticate(self, request: Request) -> tuple[AbstractBaseUser, Any] | None:
+        from apps.accounts.services import api_token_authenticate
+
+        raw = _bearer(request)
+        if raw is None or not raw.startswith(TOKEN_PREFIX):
+            return None
+        token = api_token_authenticate(raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed(code="auth.token_invalid")
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class JWTAuthentication(jwt_authentication.JWTAuthentication):
+    """`Authorization: Bearer <access JWT>`; refresh tokens are refused here."""
+
+    def authenticate(self, request: Request) -> Any:
+        raw = _bearer(request)
+        if raw is not None and raw.startswith(TOKEN_PREFIX):
+            return None
+        return super().authenticate(request)
+
+
+def authenticate_bearer(raw: str) -> AbstractBaseUser | None:
+    """The active user behind a raw bearer credential, for non-DRF callers."""
+    from apps.accounts.services import api_token_authenticate
+
+    if raw.startswith(TOKEN_PREFIX):
+        token = api_token_authenticate(raw)
+        return token.user if token else None
+    backend = JWTAuthentication()
+    try:
+        validated = backend.get_validated_token(raw.encode())
+        user = backend.get_user(validated)
+    except (TokenError, exceptions.AuthenticationFailed, exceptions.APIException):
+        return None
+    return user if user.is_active else None

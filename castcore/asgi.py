@@ -1,0 +1,41 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+In the embedded mode this module also starts the in-process Celery worker,
+so `daphne castcore.asgi:application` alone is a complete server.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "castcore.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from castcore.embedded import start_embedded_worker  # noqa: E402
+from castcore.routing import websocket_urlpatterns  # noqa: E402
+from castcore.ws_auth import BearerAuthMiddleware  # noqa: E402
+
+# Paths whose credential is in the URL itself (not a cookie or a browser
+# session) cannot be hijacked cross-site, so they skip the Origin check: the
+# asciinema CLI's producer socket sends no Origin header at all.
+ORIGIN_EXEMPT_PREFIXES = ("/ws/S/",)
+
+websocket_app = BearerAuthMiddleware(URLRouter(websocket_urlpatterns))
+origin_checked_app = AllowedHostsOriginValidator(websocket_app)
+
+
+async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    if scope["path"].startswith(ORIGIN_EXEMPT_PREFIXES):
+        return await websocket_app(scope, receive, send)
+    return await origin_checked_app(scope, receive, send)
+
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+
+start_embedded_worker()

@@ -1,0 +1,42 @@
+"""The one way server-side code publishes live events to WebSocket consumers.
+
+Events go through the channel layer (in-memory when embedded, Redis when
+distributed), one group per topic: `job.<id>.logs`, `jobs.status`,
+`scan.<id>`, … Consumers subscribe to groups and re-check permissions before
+forwarding each event to their client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger("castcore.events")
+
+
+def group_name(*parts: object) -> str:
+    """A channel-layer group name; only ASCII letters, digits, '-', '_' and '.' are allowed."""
+    return ".".join(str(part) for part in parts)
+
+
+def publish_now(group: str, event: Mapping[str, Any]) -> None:
+    """Send `event` (a TypedDict with a "type" naming the consumer handler) to `group`."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, dict(event))
+    except Exception:
+        # Live events are best effort: a full or unreachable layer must never
+        # fail the work that produced the event.
+        logger.warning("Could not publish %s to %s", event.get("type"), group, exc_info=True)
+
+
+def publish(group: str, event: Mapping[str, Any]) -> None:
+    """Publish after the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: publish_now(group, event))

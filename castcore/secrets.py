@@ -1,0 +1,168 @@
+"""Secrets at rest and in output: one place for encryption, masking and redaction.
+
+- `encrypt`/`decrypt` use MultiFernet over settings.FERNET_KEYS: the first key
+  encrypts, every key decrypts, so keys rotate without downtime.
+- `mask` is the only way a secret is shown: `••••` and the last 4 characters.
+- Every secret that is decrypted or accepted is remembered (in this process)
+  so `RedactSecretsFilter` can scrub it from any log line, whatever logger
+  or library wrote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from functools import cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db import models
+
+MASK = "••••"
+# Below this length the last four characters would give away too much.
+MIN_LENGTH_TO_SHOW_TAIL = 8
+# Values shorter than this are too common ("test", "1234") to scrub from logs.
+MIN_LENGTH_TO_REDACT = 6
+SECRET_FIELD_NAMES = frozenset(
+    {
+        "password",
+        "secret",
+        "token",
+        "stream_key",
+        "key",
+        "api_key",
+        "access_key",
+        "secret_key",
+        "client_secret",
+        "refresh",
+        "access",
+        "otp_secret",
+        "credentials",
+    }
+)
+
+
+def mask(value: str | None) -> str:
+    """Return the masked form of a secret: `••••1234`, or `` for no value."""
+    if not value:
+        return ""
+    if len(value) < MIN_LENGTH_TO_SHOW_TAIL:
+        return MASK
+    return MASK + value[-4:]
+
+
+def is_secret_name(field_name: str) -> bool:
+    lowered = field_name.lower()
+    return lowered in SECRET_FIELD_NAMES or any(
+        lowered.endswith("_" + name) for name in SECRET_FIELD_NAMES
+    )
+
+
+@cache
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.FERNET_KEYS))
+
+
+class SecretDecryptionError(Exception):
+    """A stored secret cannot be decrypted with any configured key."""
+
+
+def encrypt(value: str) -> str:
+    remember(value)
+    return fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    try:
+        value = fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise SecretDecryptionError(
+            "A stored secret cannot be decrypted: was CASTCORE_FERNET_KEYS changed "
+            "without keeping the old key?"
+        ) from exc
+    remember(value)
+    return value
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt a stored token with the newest key."""
+    return fernet().rotate(token.encode()).decode()
+
+
+class _KnownSecrets:
+    """A bounded, thread-safe set of secret values seen by this process."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._values: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    def add(self, value: str) -> None:
+        if len(value) < MIN_LENGTH_TO_REDACT:
+            return
+        with self._lock:
+            self._values[value] = None
+            self._values.move_to_end(value)
+            while len(self._values) > self._limit:
+                self._values.popitem(last=False)
+
+    def redact(self, text: str) -> str:
+        with self._lock:
+            values = list(self._values)
+        # Longest first, so a secret that contains another is masked whole.
+        for value in sorted(values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, mask(value))
+        return text
+
+
+known_secrets = _KnownSecrets()
+
+
+def remember(value: str) -> None:
+    """Register a secret value so log output never shows it in clear."""
+    if value:
+        known_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    return known_secrets.redact(text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Logging filter that replaces every known secret with its mask."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Exception text is formatted later by the handler; redact it now.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class EncryptedTextField(models.TextField):
+    """A text column stored Fernet-encrypted; the model attribute holds plain text."""
+
+    description = "Text encrypted at rest"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(str(value))

@@ -1,0 +1,363 @@
+"""CastCore settings: one module, driven by environment variables.
+
+Two run modes (ARCHITECTURE.md):
+- embedded (no DATABASE_URL / REDIS_URL): SQLite under var/, an in-memory
+  channel layer, and a Celery worker inside the web process whose broker is a
+  folder under var/ (so `manage.py` commands in another process can still
+  hand it work);
+- distributed (DATABASE_URL and REDIS_URL): PostgreSQL, Redis as Celery broker
+  and channel layer, separate worker and beat processes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from castcore.env import env_bool, env_float, env_int, env_list, env_str, persistent_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CASTCORE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("DEBUG", default=False)
+DATABASE_URL = env_str("DATABASE_URL")
+REDIS_URL = env_str("REDIS_URL")
+# Redis is what makes the deployment distributed: it carries Celery and the
+# channel layer between processes. DATABASE_URL alone (PostgreSQL on one host
+# with the in-process worker) is a valid, simpler setup.
+DISTRIBUTED = bool(REDIS_URL)
+
+if DISTRIBUTED:
+    SECRET_KEY = env_str("SECRET_KEY")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) is required in distributed mode."
+        )
+else:
+    SECRET_KEY = env_str("SECRET_KEY") or persistent_secret(
+        VAR_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
+    )
+
+# Fernet keys for secrets at rest, newest first: encrypt with the first, decrypt
+# with any. Rotation = prepend a new key, run `manage.py rotate_secrets`, then
+# drop the old one.
+FERNET_KEYS = env_list("CASTCORE_FERNET_KEYS", [])
+if not FERNET_KEYS:
+    if DISTRIBUTED:
+        raise ImproperlyConfigured("CASTCORE_FERNET_KEYS is required in distributed mode.")
+    FERNET_KEYS = [
+        persistent_secret(VAR_DIR / "fernet_key", lambda: Fernet.generate_key().decode())
+    ]
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "castcore.admin_apps.CastCoreAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "django_celery_beat",
+    "channels",
+    "apps.accounts",
+    "apps.system",
+    "apps.streams",
+    "apps.channels.apps.ChannelsAppConfig",
+    "apps.media",
+    "apps.recordings",
+    "apps.chat",
+    "apps.integrations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.accounts.middleware.AuditMiddleware",
+    # Last, as django-axes requires, so it sees the outcome of every login.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "castcore.urls"
+ASGI_APPLICATION = "castcore.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / "castcore.sqlite3"),
+            "OPTIONS": {
+                # WAL lets the web process read while the in-process worker
+                # writes; IMMEDIATE makes compare-and-set transitions take the
+                # write lock up front instead of failing on upgrade.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py's 5 s read timeout races channels_redis's 5 s blocking
+                # read (idle sockets died with 1011), and its pool stops at 100
+                # connections, below a few hundred open sockets.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
+                "capacity": 1000,
+                "expiry": 30,
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "castcore.channel_layer.ThreadSafeInMemoryChannelLayer"}
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username/IP never reaches the password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+LANGUAGE_CODE = "en-us"
+# Languages a user may pick for the interface (error codes are translated client-side).
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español"), ("fr", "Français")]
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Front-end packages come from the npm registry at install time (`make install`
+# runs `npm ci`); their built bundles are served as static files under vendor/.
+STATICFILES_DIRS: list[Any] = [BASE_DIR / "static"]
+_NPM_BUNDLES = {
+    "asciinema-player": BASE_DIR / "node_modules" / "asciinema-player" / "dist" / "bundle"
+}
+STATICFILES_DIRS += [
+    (f"vendor/{name}", path) for name, path in _NPM_BUNDLES.items() if path.is_dir()
+]
+MEDIA_ROOT = Path(env_str("CASTCORE_MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security. With DEBUG off the defaults are production-grade, so that
+# `manage.py check --deploy` is clean; a TLS-terminating proxy sets
+# SECURE_PROXY_SSL_HEADER via CASTCORE_BEHIND_PROXY.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("CASTCORE_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Health checks from load balancers arrive over plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/system/health$"]
+
+# --- REST framework and the API conventions (castcore/api/).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "castcore.api.authentication.ApiTokenAuthentication",
+        "castcore.api.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["castcore.api.permissions.RolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "castcore.api.pagination.LimitOffsetPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "castcore.api.schema.CastCoreAutoSchema",
+    "EXCEPTION_HANDLER": "castcore.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("CASTCORE_LOGIN_RATE", "30/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "SIGNING_KEY": SECRET_KEY,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CastCore API",
+    "DESCRIPTION": "Self-hosted control plane for live video.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "castcore.api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.roles.Role"},
+}
+
+# --- Login protection (django-axes): every login path, password and 2FA.
+AXES_FAILURE_LIMIT = env_int("CASTCORE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CASTCORE_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+
+OTP_TOTP_ISSUER = env_str("CASTCORE_SITE_NAME", "CastCore")
+TWO_FACTOR_CHALLENGE_SECONDS = 300
+
+# --- Celery (castcore/celery.py reads these with the CELERY_ namespace).
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+BROKER_DIR = VAR_DIR / "broker"
+if not REDIS_URL:
+    for sub in ("queue", "processed", "control"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+        # The folder is polled; kombu's 1 s default would add up to a second
+        # to every job start. Listing one small folder 100 times a second is cheap.
+        "polling_interval": 0.01,
+    }
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Which queue each task family goes to: FFmpeg work and library scans can be
+# pinned to their own workers (`celery worker -Q ffmpeg`).
+CELERY_TASK_ROUTES = {
+    "workers.stream_jobs.run_stream_job": {"queue": "ffmpeg"},
+    "workers.preflight.*": {"queue": "ffmpeg"},
+    "scans.*": {"queue": "scans"},
+}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic work; django-celery-beat copies these into its tables at start, where
+# Admins can see and tune them.
+CELERY_BEAT_SCHEDULE = {
+    # Finds runs whose lease expired (worker killed, host lost): a job's state
+    # is right within the lease time plus this interval.
+    "reconcile-stream-runs": {
+        "task": "workers.stream_jobs.reconcile_stream_runs",
+        "schedule": env_float("CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS", 10.0, minimum=1.0),
+    },
+    "cleanup-unclaimed-recordings": {
+        "task": "workers.recordings.cleanup_unclaimed_recordings",
+        "schedule": float(env_int("CASTCORE_RETENTION_INTERVAL_SECONDS", 3600, minimum=60)),
+    },
+}
+CELERY_TIMEZONE = TIME_ZONE
+# The in-process worker of the embedded mode; off in distributed mode, where
+# `make worker` runs workers as their own processes.
+EMBEDDED_WORKER = env_bool("CASTCORE_EMBEDDED_WORKER", default=not DISTRIBUTED)
+WORKER_HEARTBEAT_SECONDS = env_int("CASTCORE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+WORKER_SEEN_SECONDS = env_int("CASTCORE_WORKER_SEEN_SECONDS", 60, minimum=5)
+
+FFMPEG_BINARY = env_str("FFMPEG_BINARY", "ffmpeg")
+FFPROBE_BINARY = env_str("FFPROBE_BINARY", "ffprobe")
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "castcore.secrets.RedactSecretsFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"axes": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,24 @@
+"""Settings for the test suite: the real ones, with faster hashing and no embedded worker.
+
+Tests that need a worker start a real one as a separate process (see
+conftest.py), so the web process under test must not run its own.
+"""
+
+from castcore.settings import *  # noqa: F403
+from castcore.settings import REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMBEDDED_WORKER = False
+if not REDIS_URL:
+    # Nothing consumes tasks in unit tests; keep them out of var/broker.
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# The test client speaks plain HTTP; production keeps the redirect.
+SECURE_SSL_REDIRECT = False
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 (collectstatic makes it in production)
+# Connections kept between requests would hold the test database open at teardown.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

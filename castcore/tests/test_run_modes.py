@@ -1,0 +1,185 @@
+"""The two run modes, tested as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CASTCORE_FERNET_KEYS"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="castcore.settings",
+        CASTCORE_VAR_DIR=str(var_dir),
+        CASTCORE_WORKER_HEARTBEAT_SECONDS="1",
+        DEBUG="true",
+    )
+    return env
+
+
+def get_json(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback only)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def wait_for_health(url: str, deadline_s: float) -> tuple[int, Any]:
+    deadline = time.monotonic() + deadline_s
+    last: tuple[int, Any] = (0, None)
+    while time.monotonic() < deadline:
+        try:
+            last = get_json(url)
+            if last[0] == 200:
+                return last
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    return last
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+def test_daphne_alone_is_a_complete_server_in_embedded_mode(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / "var")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    port = free_port()
+    daphne = subprocess.Popen(
+        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        status, body = wait_for_health(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
+        # Healthy means the in-process worker started with the ASGI app and beats.
+        assert status == 200, body
+        assert body["checks"]["workers"]["ok"] and body["checks"]["broker"]["ok"]
+    finally:
+        stop(daphne)
+    assert (tmp_path / "var" / "castcore.sqlite3").exists()
+
+
+@pytest.fixture
+def distributed_db(transactional_db: None) -> dict[str, str]:
+    if not settings.DISTRIBUTED or connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL: run by .ci/run")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "castcore.settings",
+        "CASTCORE_WORKER_HEARTBEAT_SECONDS": "1",
+    }
+    return env
+
+
+@pytest.mark.slow
+def test_a_separate_worker_process_makes_the_deployment_healthy(
+    distributed_db: dict[str, str], api: Any
+) -> None:
+    assert api.get("/api/v1/system/health").json()["failing"] == ["workers"]
+    worker = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "castcore",
+            "worker",
+            "-Q",
+            "default",
+            "--pool=solo",
+            "--hostname",
+            f"test-{secrets.token_hex(4)}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=distributed_db,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and api.get("/api/v1/system/health").status_code != 200:
+            time.sleep(0.5)
+        response = api.get("/api/v1/system/health")
+        assert response.status_code == 200, response.json()
+    finally:
+        stop(worker)
+
+
+def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / "var")
+    env.update(
+        DEBUG="false", ALLOWED_HOSTS="castcore.example.org", SECRET_KEY=secrets.token_urlsafe(50)
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_a_malformed_boolean_stops_start_up(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / "var")
+    env["DEBUG"] = "ture"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "DEBUG='ture' is not a boolean" in result.stderr
+
+
+def test_distributed_mode_requires_a_secret_key(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / "var")
+    env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) is required" in result.stderr

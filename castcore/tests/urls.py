@@ -1,0 +1,36 @@
+"""The real URLconf plus two views that exist only to provoke 500 and 429."""
+
+from typing import Any
+
+from django.urls import include, path
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+
+class BoomView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        raise RuntimeError("unexpected failure with secret-in-error-123456")
+
+
+class OncePerMinute(AnonRateThrottle):
+    rate = "1/min"
+
+
+class ThrottledView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [OncePerMinute]
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
+urlpatterns: list[Any] = [
+    path("api/v1/test/boom", BoomView.as_view()),
+    path("api/v1/test/throttled", ThrottledView.as_view()),
+    path("", include("castcore.urls")),
+]

@@ -1,0 +1,34 @@
+from typing import Any
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from castcore.api.docs_views import SchemaView, SwaggerView
+from castcore.api.errors import api_not_found
+
+api_v1: list[Any] = [
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.system.api.urls")),
+    path("", include("apps.streams.api.urls")),
+    path("", include("apps.streams.api.sse_urls")),
+    path("", include("apps.system.api.metrics_urls")),
+    path("", include("apps.media.api.urls")),
+    path("", include("apps.recordings.api.urls")),
+    path("", include("apps.channels.api.urls")),
+    path("", include("apps.chat.api.urls")),
+    path("", include("apps.integrations.api.urls")),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    # Pages and legacy paths (asciinema 2.x's /api/asciicasts, /connect/<id>, …).
+    path("", include("apps.recordings.urls")),
+    # Unknown API paths answer 404 in the error envelope, in DEBUG too.
+    re_path(r"^api/", api_not_found),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "castcore.api.errors.handler404"
+handler500 = "castcore.api.errors.handler500"

@@ -1,0 +1,88 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import SyncToAsync
+from django.core.cache import cache
+from django.db import connections
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.accounts.roles import Role
+from apps.accounts.tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Throttle counters and lockouts live in the cache; no test inherits another's.
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _close_executor_thread_connections() -> Iterator[None]:
+    """Close the database connection of asgiref's sync thread after each test.
+
+    Async code (consumers, database_sync_to_async) runs ORM calls in one
+    long-lived executor thread whose connection outlives the test; on
+    PostgreSQL an idle transaction there blocks the next test's TRUNCATE.
+    """
+    yield
+    executor = getattr(SyncToAsync, "single_thread_executor", None)
+    if executor is not None:
+        executor.submit(connections.close_all).result(timeout=30)
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def _client_for(user: Any) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.user = user  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def client_for() -> Callable[[Any], APIClient]:
+    return _client_for
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return UserFactory(username="admin", role=Role.ADMIN)
+
+
+@pytest.fixture
+def operator_user(db: None) -> Any:
+    return UserFactory(username="operator", role=Role.OPERATOR)
+
+
+@pytest.fixture
+def viewer_user(db: None) -> Any:
+    return UserFactory(username="viewer", role=Role.VIEWER)
+
+
+@pytest.fixture
+def admin_api(admin_user: Any) -> APIClient:
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def operator_api(operator_user: Any) -> APIClient:
+    return _client_for(operator_user)
+
+
+@pytest.fixture
+def viewer_api(viewer_user: Any) -> APIClient:
+    return _client_for(viewer_user)
