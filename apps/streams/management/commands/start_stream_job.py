@@ -1,0 +1,6 @@
+from apps.streams.management.commands._control import ControlCommand
+
+
+class Command(ControlCommand):
+    help = "Start stream jobs by id (the same compare-and-set transition as the API)."
+    verb = "start"

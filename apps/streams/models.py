@@ -1,0 +1,351 @@
+"""FFmpeg profiles, stream jobs, their outputs and runs, and preflight/dry-run reports.
+
+A job says what the operator wants (`desired_state`); its runs say what
+happened. `StreamJob.state` is the job's derived state, written only through
+compare-and-set updates (services.py, runtime/), so concurrent callers agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from castcore.secrets import EncryptedTextField
+from workers.ffmpeg import spec as engine
+
+
+def _choices(enum: type[Any]) -> list[tuple[str, str]]:
+    return [(member.value, member.value) for member in enum]
+
+
+class FFmpegProfile(models.Model):
+    """Typed encoding settings (never raw arguments), validated through ProfileSpec."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    video_codec = models.CharField(
+        max_length=16, choices=_choices(engine.VideoCodec), default="libx264"
+    )
+    preset = models.CharField(max_length=16, blank=True, default="veryfast")  # "": encoder default
+    rate_control = models.CharField(
+        max_length=8, choices=_choices(engine.RateControl), default="cbr"
+    )
+    video_bitrate_kbps = models.PositiveIntegerField(null=True, blank=True, default=4500)
+    maxrate_kbps = models.PositiveIntegerField(null=True, blank=True)
+    bufsize_kbps = models.PositiveIntegerField(null=True, blank=True)
+    crf = models.PositiveSmallIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    keyframe_interval_s = models.FloatField(null=True, blank=True, default=2.0)
+    audio_codec = models.CharField(
+        max_length=16, choices=_choices(engine.AudioCodec), default="aac"
+    )
+    audio_bitrate_kbps = models.PositiveIntegerField(null=True, blank=True, default=128)
+    audio_sample_rate = models.PositiveIntegerField(null=True, blank=True, default=48000)
+    audio_channels = models.PositiveSmallIntegerField(null=True, blank=True, default=2)
+    # The allow-listed extras; ProfileSpec checks each against a fixed vocabulary.
+    tune = models.CharField(max_length=16, blank=True, default="")
+    video_profile = models.CharField(max_length=24, blank=True, default="")
+    pix_fmt = models.CharField(max_length=16, blank=True, default="")
+    level = models.CharField(max_length=8, blank=True, default="")
+    vaapi_device = models.CharField(max_length=64, default="/dev/dri/renderD128")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SPEC_FIELDS = (
+        "video_codec", "preset", "rate_control", "video_bitrate_kbps", "maxrate_kbps",
+        "bufsize_kbps", "crf", "width", "height", "fps", "keyframe_interval_s", "audio_codec",
+        "audio_bitrate_kbps", "audio_sample_rate", "audio_channels", "tune", "pix_fmt", "level",
+        "vaapi_device",
+    )  # fmt: skip
+
+    OPTIONAL_TEXT = ("preset", "tune", "pix_fmt", "level")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_spec(self) -> engine.ProfileSpec:
+        """The engine's view of this profile; raises SpecError on a bad combination."""
+        values = {name: getattr(self, name) for name in self.SPEC_FIELDS}
+        for name in self.OPTIONAL_TEXT:
+            values[name] = values[name] or None  # the engine's "not set" is None
+        values["video_codec"] = engine.VideoCodec(values["video_codec"])
+        values["audio_codec"] = engine.AudioCodec(values["audio_codec"])
+        values["rate_control"] = engine.RateControl(values["rate_control"])
+        return engine.ProfileSpec(profile=self.video_profile or None, **values)
+
+
+class JobState(models.TextChoices):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    RECONNECTING = "reconnecting"
+    STOPPING = "stopping"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    FAILED = "failed"
+
+
+class DesiredState(models.TextChoices):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+# States in which a run owns (or is about to own) an ffmpeg process.
+ACTIVE_JOB_STATES = (
+    JobState.STARTING,
+    JobState.RUNNING,
+    JobState.RECONNECTING,
+    JobState.STOPPING,
+    JobState.PAUSING,
+)
+
+
+class InputKind(models.TextChoices):
+    FILE = "file"
+    URL = "url"
+    TEST_PATTERN = "test_pattern"
+    MEDIA_ITEM = "media_item"  # one library item, read through its source's backend
+    MEDIA_FOLDER = "media_folder"  # a folder's items in name order, looped (concat demuxer)
+
+
+# Kinds whose position survives a pause: the next run continues from it (-ss).
+SEEKABLE_INPUT_KINDS = (InputKind.FILE, InputKind.MEDIA_ITEM)
+
+
+class StreamJob(models.Model):
+    """One input, a profile and outputs, run under a reconnect policy by a Celery worker."""
+
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="stream_jobs",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    input_kind = models.CharField(
+        max_length=16, choices=InputKind.choices, default=InputKind.TEST_PATTERN
+    )
+    input_path = models.CharField(max_length=1024, blank=True, default="")
+    input_url = EncryptedTextField(
+        blank=True, default=""
+    )  # may carry credentials (user:pass@, passphrase=)
+    input_url_kind = models.CharField(
+        max_length=8, choices=_choices(engine.UrlKind), blank=True, default=""
+    )
+    input_pattern = models.CharField(
+        max_length=16,
+        choices=_choices(engine.TestPattern),
+        default=engine.TestPattern.TESTSRC2.value,
+    )
+    input_width = models.PositiveIntegerField(default=1280)
+    input_height = models.PositiveIntegerField(default=720)
+    input_rate = models.PositiveIntegerField(default=30)
+    input_with_audio = models.BooleanField(default=True)
+    input_media_item = models.ForeignKey(
+        "media.MediaItem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="stream_jobs",
+    )
+    input_media_source = models.ForeignKey(
+        "media.StorageSource",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="stream_jobs",
+    )
+    input_media_folder = models.CharField(
+        max_length=1024, blank=True, default=""
+    )  # relative to input_media_source; "" is its root
+    profile = models.ForeignKey(FFmpegProfile, on_delete=models.PROTECT, related_name="jobs")
+    loop = models.BooleanField(default=False)
+    realtime = models.BooleanField(default=False)
+    reconnect_max_attempts = models.PositiveIntegerField(
+        null=True, blank=True, default=10
+    )  # null: forever
+    reconnect_base_seconds = models.FloatField(default=1.0)
+    reconnect_cap_seconds = models.FloatField(default=60.0)
+    reconnect_jitter = models.FloatField(default=0.2)
+    stall_timeout_seconds = models.FloatField(default=30.0)
+    autostart = models.BooleanField(default=False)
+    recording_enabled = models.BooleanField(default=False)
+    desired_state = models.CharField(
+        max_length=16, choices=DesiredState.choices, default=DesiredState.STOPPED
+    )
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.STOPPED)
+    # Bumped by every start/restart/reconcile: the current run holds this value.
+    fencing_token = models.PositiveBigIntegerField(default=0)
+    resume_position_s = models.FloatField(default=0.0)  # where a paused file input continues
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def current_run(self) -> StreamRun | None:
+        return self.runs.filter(fencing_token=self.fencing_token).order_by("-number").first()
+
+
+class OutputKind(models.TextChoices):
+    RTMP = "rtmp"
+    RTMPS = "rtmps"
+    SRT = "srt"
+    HLS = "hls"
+    FILE = "file"
+    UDP = "udp"
+
+
+class StreamOutput(models.Model):
+    """One target of a job: an ingest URL (with a secret key), a directory or a file."""
+
+    job = models.ForeignKey(StreamJob, on_delete=models.CASCADE, related_name="outputs")
+    name = models.CharField(max_length=100, blank=True, default="")
+    kind = models.CharField(max_length=8, choices=OutputKind.choices)
+    # rtmp/rtmps/srt/udp: the URL; hls: the directory; file: the path.
+    url = models.CharField(max_length=1024)
+    stream_key = EncryptedTextField(blank=True, default="")  # RTMP key or SRT passphrase
+    container = models.CharField(
+        max_length=16, choices=_choices(engine.Container), default="matroska"
+    )
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} output"
+
+
+class RunState(models.TextChoices):
+    PENDING = "pending"  # created, waiting for a worker to claim it
+    STARTING = "starting"
+    RUNNING = "running"
+    RECONNECTING = "reconnecting"
+    STOPPING = "stopping"
+    ENDED = "ended"
+
+
+ACTIVE_RUN_STATES = (RunState.STARTING, RunState.RUNNING, RunState.RECONNECTING, RunState.STOPPING)
+
+
+class ExitReason(models.TextChoices):
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    COMPLETED = "completed"  # a finite input ended
+    FAILED = "failed"  # reconnect attempts used up
+    SUPERSEDED = "superseded"  # a restart handed the job to a newer run
+    LEASE_LOST = "lease_lost"  # the worker stopped heartbeating (killed, host lost)
+    ERROR = "error"  # the spec could not be built or ffmpeg could not be spawned
+    NOT_CLAIMED = "not_claimed"  # no worker took the run's message, even after a re-dispatch
+
+
+class StreamRun(models.Model):
+    """One execution of a job; its lease (worker, pid, fencing token, heartbeat) owns the ffmpeg."""
+
+    job = models.ForeignKey(StreamJob, on_delete=models.CASCADE, related_name="runs")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.PENDING)
+    fencing_token = models.PositiveBigIntegerField()
+    worker = models.CharField(max_length=255, blank=True, default="")
+    pid = models.IntegerField(null=True, blank=True)
+    pgid = models.IntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    start_offset_s = models.FloatField(default=0.0)
+    recording = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the run's message was last sent, and how often: the reconciler re-sends once.
+    dispatched_at = models.DateTimeField(default=timezone.now)
+    dispatch_count = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    exit_reason = models.CharField(
+        max_length=16, choices=ExitReason.choices, blank=True, default=""
+    )
+    exit_code = models.IntegerField(null=True, blank=True)
+    log_tail = models.JSONField(
+        default=list, blank=True
+    )  # [{level, line, hint_code, hint}], masked
+    last_stats = models.JSONField(default=dict, blank=True)
+    reconnect_count = models.PositiveIntegerField(default=0)
+    position_s = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="stream_run_number_unique"),
+            models.UniqueConstraint(
+                fields=["job", "fencing_token"], name="stream_run_token_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "lease_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} run {self.number}"
+
+
+class ReportKind(models.TextChoices):
+    PREFLIGHT = "preflight"
+    DRY_RUN = "dry_run"
+
+
+class ReportState(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ReportOverall(models.TextChoices):
+    NONE = "", "none"
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class StreamReport(models.Model):
+    """A preflight or dry-run report for a job: per-check results and dry-run figures."""
+
+    job = models.ForeignKey(StreamJob, on_delete=models.CASCADE, related_name="reports")
+    kind = models.CharField(max_length=16, choices=ReportKind.choices)
+    state = models.CharField(
+        max_length=16, choices=ReportState.choices, default=ReportState.PENDING
+    )
+    overall = models.CharField(max_length=8, choices=ReportOverall.choices, blank=True, default="")
+    checks = models.JSONField(default=list, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} report {self.pk} for job {self.job_id}"

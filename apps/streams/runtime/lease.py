@@ -1,0 +1,153 @@
+"""The run's lease: the database row that says which worker owns a job's ffmpeg.
+
+Every write is conditional on the fencing token (and, while running, on the
+run still being active), so a worker that lost its lease can change nothing:
+its heartbeat matches no row, and it kills its ffmpeg.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from django.db import OperationalError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from apps.streams import conf
+from apps.streams.models import ACTIVE_RUN_STATES, DesiredState, RunState, StreamJob, StreamRun
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def retry_locked(func: Callable[P, T]) -> Callable[P, T]:
+    """Retry briefly when SQLite (embedded mode) reports a lock held by another thread.
+
+    PostgreSQL never raises this for our single-row updates; SQLite's shared
+    cache does at once, without waiting for its busy timeout.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(20):
+            try:
+                return func(*args, **kwargs)
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 19:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def _lease_until() -> Any:
+    return timezone.now() + timedelta(seconds=conf.LEASE_SECONDS)
+
+
+@retry_locked
+def claim(*, run_id: int, token: int, worker: str) -> StreamRun | None:
+    """Take a pending run; None if another worker has it, it was ended, or a newer run exists."""
+    now = timezone.now()
+    current = StreamJob.objects.filter(fencing_token=token, desired_state=DesiredState.RUNNING)
+    claimed = StreamRun.objects.filter(
+        pk=run_id,
+        fencing_token=token,
+        state=RunState.PENDING,
+        job__in=current.values("pk"),
+    ).update(
+        state=RunState.STARTING,
+        worker=worker[:255],
+        heartbeat_at=now,
+        lease_expires_at=_lease_until(),
+        started_at=now,
+    )
+    if claimed != 1:
+        return None
+    # In the same query: is an older run of the job still live (a restart's predecessor)?
+    predecessors = StreamRun.objects.filter(
+        job_id=OuterRef("job_id"),
+        fencing_token__lt=token,
+        state__in=ACTIVE_RUN_STATES,
+        lease_expires_at__gt=now,
+    )
+    return (
+        StreamRun.objects.select_related("job", "job__profile")
+        .annotate(predecessor_active=Exists(predecessors))
+        .get(pk=run_id)
+    )
+
+
+@dataclass(frozen=True)
+class Beat:
+    owned: bool  # False: the lease was taken back (reconciled) or the run ended
+    superseded: bool  # a restart gave the job to a newer run
+    desired_state: str
+    recording: bool = False  # the job's recording toggle now
+
+
+@retry_locked
+def heartbeat(*, run: StreamRun, fields: dict[str, Any] | None = None) -> Beat:
+    """Renew the lease, store live figures, and read what the operator wants now."""
+    now = timezone.now()
+    renewed = StreamRun.objects.filter(
+        pk=run.pk, fencing_token=run.fencing_token, state__in=ACTIVE_RUN_STATES
+    ).update(heartbeat_at=now, lease_expires_at=_lease_until(), **(fields or {}))
+    job = (
+        StreamJob.objects.filter(pk=run.job_id)
+        .values("fencing_token", "desired_state", "recording_enabled")
+        .first()
+    )
+    if job is None:
+        return Beat(owned=False, superseded=True, desired_state=DesiredState.STOPPED)
+    return Beat(
+        owned=renewed == 1,
+        superseded=job["fencing_token"] != run.fencing_token,
+        desired_state=job["desired_state"],
+        recording=job["recording_enabled"],
+    )
+
+
+@retry_locked
+def set_run_state(*, run: StreamRun, state: str, **fields: Any) -> bool:
+    return (
+        StreamRun.objects.filter(
+            pk=run.pk, fencing_token=run.fencing_token, state__in=ACTIVE_RUN_STATES
+        ).update(state=state, **fields)
+        == 1
+    )
+
+
+@retry_locked
+def set_job_state(
+    *, run: StreamRun, state: str, from_states: tuple[str, ...] | None = None, **fields: Any
+) -> bool:
+    """Change the job only while this run holds its current token (a stale run never can)."""
+    jobs = StreamJob.objects.filter(pk=run.job_id, fencing_token=run.fencing_token)
+    if from_states is not None:
+        jobs = jobs.filter(state__in=from_states)
+    return jobs.update(state=state, state_changed_at=timezone.now(), **fields) == 1
+
+
+@retry_locked
+@transaction.atomic
+def release(
+    *,
+    run: StreamRun,
+    exit_reason: str,
+    job_state: str | None,
+    job_fields: dict[str, Any],
+    **fields: Any,
+) -> bool:
+    """End the run; if it still holds the job's token, set the job's final state too."""
+    ended = StreamRun.objects.filter(
+        pk=run.pk, fencing_token=run.fencing_token, state__in=(*ACTIVE_RUN_STATES, RunState.PENDING)
+    ).update(state=RunState.ENDED, exit_reason=exit_reason, ended_at=timezone.now(), **fields)
+    if ended == 1 and job_state is not None:
+        set_job_state(run=run, state=job_state, **job_fields)
+    return ended == 1

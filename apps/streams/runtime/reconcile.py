@@ -1,0 +1,141 @@
+"""Take back runs whose lease expired (worker killed, host lost) and settle their jobs.
+
+Runs from beat every conf.RECONCILE_INTERVAL_SECONDS. A run is taken back
+with a conditional update, so two reconcilers (or a late heartbeat) cannot
+both act on it; the job then restarts per its reconnect policy or fails.
+
+A run no worker claimed within conf.CLAIM_TIMEOUT_SECONDS (its message lost
+with a wiped broker folder, or no worker consumes the ffmpeg queue) is sent
+once more; if that one is not claimed either, the run and its job fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from apps.streams import conf
+from apps.streams.events import publish_status
+from apps.streams.models import (
+    ACTIVE_RUN_STATES,
+    DesiredState,
+    ExitReason,
+    JobState,
+    RunState,
+    StreamJob,
+    StreamRun,
+)
+from apps.streams.services.control import _dispatch, create_run
+from apps.streams.status import status_event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileResult:
+    taken_back: list[int] = field(default_factory=list)  # run ids
+    restarted: list[int] = field(default_factory=list)  # job ids
+    failed: list[int] = field(default_factory=list)  # job ids
+    redispatched: list[int] = field(default_factory=list)  # run ids sent again
+    not_claimed: list[int] = field(default_factory=list)  # run ids no worker took
+
+
+NOT_CLAIMED_HINT_CODE = "stream_job.not_claimed"
+NOT_CLAIMED_HINT = "No worker took the job: is a worker consuming the ffmpeg queue?"
+
+
+def reconcile_runs() -> ReconcileResult:
+    result = ReconcileResult()
+    now = timezone.now()
+    expired = StreamRun.objects.filter(state__in=ACTIVE_RUN_STATES, lease_expires_at__lt=now)
+    for run_id in expired.values_list("pk", flat=True):
+        _reconcile_one(run_id, result)
+    unclaimed = _unclaimed()
+    for run_id in unclaimed.values_list("pk", flat=True):
+        _reconcile_unclaimed(run_id, result)
+    return result
+
+
+def _unclaimed() -> QuerySet[StreamRun]:
+    cutoff = timezone.now() - timedelta(seconds=conf.CLAIM_TIMEOUT_SECONDS)
+    return StreamRun.objects.filter(state=RunState.PENDING, dispatched_at__lt=cutoff)
+
+
+@transaction.atomic
+def _reconcile_unclaimed(run_id: int, result: ReconcileResult) -> None:
+    now = timezone.now()
+    runs = _unclaimed().filter(pk=run_id)
+    # A message may be late rather than lost: claim() accepts only a pending run, so the
+    # original and the re-sent message can never both start it.
+    if runs.filter(dispatch_count__lt=2).update(
+        dispatch_count=F("dispatch_count") + 1, dispatched_at=now
+    ):
+        run = StreamRun.objects.get(pk=run_id)
+        logger.warning("stream run %s of job %s not claimed; sending it again", run.pk, run.job_id)
+        _dispatch(run)
+        result.redispatched.append(run_id)
+        return
+    line = {
+        "level": "error",
+        "line": f"[castcore] [error] {NOT_CLAIMED_HINT}",
+        "hint_code": NOT_CLAIMED_HINT_CODE,
+        "hint": NOT_CLAIMED_HINT,
+    }
+    if not runs.update(
+        state=RunState.ENDED, exit_reason=ExitReason.NOT_CLAIMED, ended_at=now, log_tail=[line]
+    ):
+        return  # claimed (or ended) meanwhile
+    run = StreamRun.objects.get(pk=run_id)
+    logger.error("stream run %s of job %s: %s", run.pk, run.job_id, NOT_CLAIMED_HINT)
+    result.not_claimed.append(run_id)
+    failed = StreamJob.objects.filter(pk=run.job_id, fencing_token=run.fencing_token).update(
+        state=JobState.FAILED, desired_state=DesiredState.STOPPED, state_changed_at=now
+    )
+    if failed:
+        result.failed.append(run.job_id)
+        publish_status(status_event(StreamJob.objects.get(pk=run.job_id)), after_commit=True)
+
+
+@transaction.atomic
+def _reconcile_one(run_id: int, result: ReconcileResult) -> None:
+    now = timezone.now()
+    taken = StreamRun.objects.filter(
+        pk=run_id, state__in=ACTIVE_RUN_STATES, lease_expires_at__lt=now
+    ).update(state=RunState.ENDED, exit_reason=ExitReason.LEASE_LOST, ended_at=now)
+    if taken != 1:
+        return  # the worker renewed it or another reconciler took it
+    result.taken_back.append(run_id)
+    run = StreamRun.objects.get(pk=run_id)
+    job = StreamJob.objects.select_for_update().get(pk=run.job_id)
+    logger.warning("stream run %s of job %s lost its lease (worker %s)", run.pk, job.pk, run.worker)
+    if job.fencing_token != run.fencing_token:
+        return  # a newer run already owns the job
+    jobs = StreamJob.objects.filter(pk=job.pk, fencing_token=run.fencing_token)
+    attempts_left = (
+        job.reconnect_max_attempts is None or run.reconnect_count < job.reconnect_max_attempts
+    )
+    if job.desired_state == DesiredState.RUNNING and attempts_left:
+        jobs.update(
+            state=JobState.STARTING,
+            fencing_token=F("fencing_token") + 1,
+            resume_position_s=run.position_s,
+            state_changed_at=now,
+        )
+        new_run = create_run(job.pk)
+        StreamRun.objects.filter(pk=new_run.pk).update(reconnect_count=run.reconnect_count + 1)
+        _dispatch(new_run)
+        result.restarted.append(job.pk)
+    elif job.desired_state == DesiredState.PAUSED:
+        jobs.update(state=JobState.PAUSED, resume_position_s=run.position_s, state_changed_at=now)
+    elif job.desired_state == DesiredState.STOPPED:
+        jobs.update(state=JobState.STOPPED, resume_position_s=0.0, state_changed_at=now)
+    else:
+        jobs.update(state=JobState.FAILED, desired_state=DesiredState.STOPPED, state_changed_at=now)
+        result.failed.append(job.pk)
+    job.refresh_from_db()
+    publish_status(status_event(job), after_commit=True)

@@ -1,0 +1,53 @@
+"""Turn a run's recording file into a recording row (apps.recordings) when its process ends."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from apps.streams.models import StreamJob, StreamRun
+from workers.ffmpeg.probe import ProbeError, probe
+
+logger = logging.getLogger(__name__)
+
+
+def finish_recording(*, job: StreamJob, run: StreamRun, path: Path) -> None:
+    """Hand a non-empty recording file to the recordings app; never raises into the supervisor."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    duration, has_audio, has_video = None, True, True
+    try:
+        info = probe(path, timeout=30)
+        duration, has_audio, has_video = info.duration, bool(info.audio_streams), info.has_video
+    except ProbeError as exc:
+        logger.warning(
+            "recording %s of job %s could not be probed: %s", path.name, job.pk, exc.code
+        )
+    owner = job.owner or job.created_by
+    if owner is None:
+        logger.warning("recording %s of job %s kept on disk: the job has no owner", path, job.pk)
+        return
+    try:
+        from apps.recordings.services import recording_create_video
+    except ImportError:
+        logger.error(
+            "apps.recordings has no recording_create_video yet; recording kept at %s", path
+        )
+        return
+    try:
+        recording_create_video(
+            owner=owner,
+            file_path=path,
+            title=f"{job.name} — run {run.number}",
+            stream_job_id=job.pk,
+            duration=duration,
+            has_audio=has_audio,
+            has_video=has_video,
+        )
+    except Exception:
+        logger.exception(
+            "recording %s of job %s could not be saved; the file stays at %s",
+            path.name,
+            job.pk,
+            path,
+        )

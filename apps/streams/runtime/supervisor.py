@@ -1,0 +1,374 @@
+"""Supervise one stream run inside a Celery worker: spawn, watch, reconnect, obey control.
+
+The loop runs on the task's thread. ffmpeg's reader threads only record
+progress and log lines and hand events to the bridge; every database write
+happens here, on heartbeats (a few seconds apart) and at state changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
+
+from apps.streams import conf
+from apps.streams.events import (
+    control_group,
+)
+from apps.streams.media_inputs import url_credentials
+from apps.streams.models import (
+    ACTIVE_RUN_STATES,
+    SEEKABLE_INPUT_KINDS,
+    DesiredState,
+    ExitReason,
+    JobState,
+    RunState,
+    StreamJob,
+    StreamRun,
+)
+from apps.streams.runtime import lease
+from apps.streams.runtime.bridge import ChannelBridge
+from apps.streams.runtime.live import LiveEvents
+from apps.streams.runtime.recording import finish_recording
+from apps.streams.runtime.workdir import prepare_output_dirs, remove_run_workdir, run_workdir
+from apps.streams.specs import job_spec_for
+from castcore.secrets import remember
+from workers.ffmpeg.argv import build_argv
+from workers.ffmpeg.backoff import ReconnectPolicy
+from workers.ffmpeg.progress import Progress
+from workers.ffmpeg.spec import FileInput, SpecError
+from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
+from workers.ffmpeg.supervisor import ExitReason as ProcessExit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Stop:
+    """Why the loop ends, and what the job becomes."""
+
+    reason: str
+    job_state: str | None
+    job_fields: dict[str, Any]
+
+
+# Not an end: the recording toggle changed, so ffmpeg restarts at once within the same run.
+_RESPAWN = _Stop("respawn", None, {})
+
+
+class RunSupervisor(LiveEvents):
+    def __init__(self, run: StreamRun) -> None:
+        self.run = run
+        self.job: StreamJob = run.job
+        self.wake = threading.Event()  # set by ffmpeg's exit and by control nudges
+        self.tail: deque[dict[str, Any]] = deque(maxlen=conf.LOG_TAIL_LINES)
+        self.progress: Progress | None = None
+        self.offset = run.start_offset_s  # input position where the current process began
+        self.segment = 0
+        self.process: FFmpegProcess | None = None
+        self._tail_lock = threading.Lock()
+        self._last_status_at = float("-inf")
+        self._log_window = (0.0, 0)
+        self.recording_path: Path | None = None
+        self.recording_wanted = run.recording
+        # Only a file (or a library item read as a file) can continue from a position.
+        self.seekable = self.job.input_kind in SEEKABLE_INPUT_KINDS
+        self._last_beat_at = time.monotonic()
+        self.bridge = ChannelBridge(
+            listen_group=control_group(self.job.pk), on_message=lambda _: self.wake.set()
+        )
+
+    # ----------------------------------------------------------- entry point
+
+    def execute(self) -> str:
+        self.bridge.start()
+        try:
+            stop = self._supervise()
+        except Exception:
+            logger.exception("stream run %s crashed", self.run.pk)
+            self._log_line("error", "CastCore could not supervise this run; see the worker log.")
+            stop = _Stop(ExitReason.ERROR, JobState.FAILED, {"desired_state": DesiredState.STOPPED})
+        finally:
+            if self.process is not None and self.process.is_running():
+                self.process.kill()  # never leave an ffmpeg behind, whatever happened
+            self._finish_segment_recording()  # a crash mid-process still hands its file over
+        self._finish(stop)
+        remove_run_workdir(self.job.pk, self.run.number)
+        self.bridge.stop()
+        return stop.reason
+
+    # ----------------------------------------------------------- main loop
+
+    def _supervise(self) -> _Stop:
+        # The claim just read the job row (token, desired state, recording): unless we had
+        # to wait for a predecessor, the first spawn needs no heartbeat and no re-read.
+        fresh = not self._wait_for_predecessors()
+        policy = ReconnectPolicy(
+            max_attempts=self.job.reconnect_max_attempts,
+            base_seconds=self.job.reconnect_base_seconds,
+            cap_seconds=self.job.reconnect_cap_seconds,
+            jitter_fraction=self.job.reconnect_jitter,
+        )
+        attempt = self.run.reconnect_count  # carried over when the reconciler restarted us
+        while True:
+            control = None if fresh else self._control()
+            if control is not None:
+                return control
+            try:
+                process = self._spawn(reread_job=not fresh)
+                fresh = False
+            except SpecError as exc:
+                self._log_line(
+                    "error", f"The job cannot run: {exc.code} {exc.params}", hint_code=exc.code
+                )
+                return _Stop(
+                    ExitReason.ERROR, JobState.FAILED, {"desired_state": DesiredState.STOPPED}
+                )
+            control = self._watch(process)
+            info = process.wait()
+            self._advance_offset()
+            self._finish_segment_recording()
+            if control is _RESPAWN:
+                continue
+            if control is not None:
+                return control
+            if info.reason is ProcessExit.COMPLETED and not self.job.loop:
+                return _Stop(ExitReason.COMPLETED, JobState.STOPPED, self._stopped_fields())
+            if info.duration_s >= conf.HEALTHY_RESET_SECONDS:
+                attempt = 0  # a long healthy stretch: this failure starts a fresh series
+            if not policy.should_retry(attempt):
+                self._log_line("error", f"Giving up after {attempt} reconnect attempts.")
+                return _Stop(
+                    ExitReason.FAILED, JobState.FAILED, {"desired_state": DesiredState.STOPPED}
+                )
+            delay = policy.delay(attempt)
+            attempt += 1
+            self.run.reconnect_count += 1
+            self._log_line(
+                "warning", f"ffmpeg {info.reason.value}; reconnect {attempt} in {delay:.1f} s."
+            )
+            lease.set_run_state(
+                run=self.run, state=RunState.RECONNECTING, reconnect_count=self.run.reconnect_count
+            )
+            lease.set_job_state(
+                run=self.run,
+                state=JobState.RECONNECTING,
+                from_states=(JobState.RUNNING, JobState.STARTING),
+            )
+            self._publish_status(JobState.RECONNECTING)
+            control = self._sleep(delay)
+            if control is not None:
+                return control
+
+    def _spawn(self, *, reread_job: bool = True) -> FFmpegProcess:
+        if reread_job:
+            lease.retry_locked(self.job.refresh_from_db)(fields=["recording_enabled"])
+        self.recording_wanted = self.job.recording_enabled
+        self.segment += 1
+        workdir = run_workdir(self.job.pk, self.run.number)
+        recording = (
+            workdir / f"recording-{self.segment:03d}.mkv" if self.job.recording_enabled else None
+        )
+        self.recording_path = recording
+        spec = job_spec_for(
+            self.job, workdir=workdir, start_offset=self.offset, recording_path=recording
+        )
+        self.seekable = self.seekable and isinstance(spec.input, FileInput)
+        secrets = (*spec.secrets(), *url_credentials(spec.input))
+        for secret in secrets:
+            remember(secret)
+        for problem in prepare_output_dirs(spec):
+            self._log_line("error", f"Output folder could not be created: {problem}")
+        argv = build_argv(spec, workdir, ffmpeg=getattr(settings, "FFMPEG_BINARY", "ffmpeg"))
+        self.progress = None
+        self._last_status_at = float("-inf")  # this process's first progress goes out at once
+        process = FFmpegProcess(
+            argv,
+            on_progress=self._on_progress,
+            on_log=self._on_log,
+            stall_timeout=self.job.stall_timeout_seconds,
+            stop_grace_seconds=conf.STOP_GRACE_SECONDS,
+            tail_lines=conf.LOG_TAIL_LINES,
+            secrets=secrets,
+            cwd=str(workdir),
+        )
+        process.start()
+        self.process = process
+        self.run.pid = process.pid
+        self.run.pgid = process.pgid
+        lease.set_run_state(
+            run=self.run,
+            state=RunState.RUNNING,
+            pid=process.pid,
+            pgid=process.pgid,
+            recording=recording is not None,
+        )
+        lease.set_job_state(
+            run=self.run,
+            state=JobState.RUNNING,
+            from_states=(JobState.STARTING, JobState.RECONNECTING),
+        )
+        self._publish_status(JobState.RUNNING)
+        threading.Thread(target=self._wake_on_exit, args=(process,), daemon=True).start()
+        return process
+
+    def _wake_on_exit(self, process: FFmpegProcess) -> None:
+        process.wait()
+        self.wake.set()
+
+    def _watch(self, process: FFmpegProcess) -> _Stop | None:
+        """Heartbeat until ffmpeg exits or the operator/lease says stop; returns that verdict."""
+        while process.is_running():
+            self.wake.wait(conf.HEARTBEAT_SECONDS)
+            self.wake.clear()
+            if not process.is_running():
+                return None
+            control = self._control()
+            if control is None and self.recording_wanted != (self.recording_path is not None):
+                # The file can only start or end with a process: restart ffmpeg now, in
+                # this run (a file input continues from its position), with or without it.
+                state = "on" if self.recording_wanted else "off"
+                self._log_line("info", f"Recording turned {state}: restarting ffmpeg.")
+                process.stop()
+                return _RESPAWN
+            if control is None:
+                continue
+            if control.reason == ExitReason.LEASE_LOST:
+                process.kill()  # someone else may own the job now: no grace
+            else:
+                process.stop()  # SIGINT so files and trailers are finalised, then kill
+            return control
+        return None
+
+    def _sleep(self, seconds: float) -> _Stop | None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.wake.wait(min(left, conf.HEARTBEAT_SECONDS))
+            self.wake.clear()
+            control = self._control()
+            if control is not None:
+                return control
+        return None
+
+    # ----------------------------------------------------------- control
+
+    def _control(self) -> _Stop | None:
+        """Heartbeat the lease and turn the row's verdict into a stop reason, or None."""
+        close_old_connections()
+        try:
+            beat = lease.heartbeat(run=self.run, fields=self._live_fields())
+        except DatabaseError:
+            # A database blip is survivable until the lease would have expired anyway;
+            # past that, another worker may own the job, so this one must stop.
+            if time.monotonic() - self._last_beat_at < conf.LEASE_SECONDS:
+                logger.warning("heartbeat of run %s failed; retrying", self.run.pk, exc_info=True)
+                return None
+            return _Stop(ExitReason.LEASE_LOST, None, {})
+        self._last_beat_at = time.monotonic()
+        self.recording_wanted = beat.recording
+        if not beat.owned:
+            self._log_line("error", "This worker lost the run's lease; ffmpeg was stopped.")
+            return _Stop(ExitReason.LEASE_LOST, None, {})
+        if beat.superseded:
+            return _Stop(ExitReason.SUPERSEDED, None, {})
+        if beat.desired_state == DesiredState.STOPPED:
+            return _Stop(ExitReason.STOPPED, JobState.STOPPED, self._stopped_fields())
+        if beat.desired_state == DesiredState.PAUSED:
+            return _Stop(ExitReason.PAUSED, JobState.PAUSED, {})
+        return None
+
+    def _wait_for_predecessors(self) -> bool:
+        """After a restart, let the previous run's ffmpeg finish so two never publish at once.
+
+        True if there was one to wait for. The claim already looked (run.predecessor_active).
+        """
+        if not getattr(self.run, "predecessor_active", True):
+            return False
+        deadline = time.monotonic() + conf.STOP_GRACE_SECONDS + conf.LEASE_SECONDS + 5
+        while time.monotonic() < deadline:
+            busy = lease.retry_locked(
+                StreamRun.objects.filter(
+                    job_id=self.job.pk,
+                    fencing_token__lt=self.run.fencing_token,
+                    state__in=ACTIVE_RUN_STATES,
+                    lease_expires_at__gt=timezone.now(),
+                ).exists
+            )()
+            if not busy:
+                return True
+            lease.heartbeat(run=self.run)
+            time.sleep(0.2)
+        return True
+
+    def _finish(self, stop: _Stop) -> None:
+        close_old_connections()
+        if stop.reason == ExitReason.PAUSED:
+            # Measured after ffmpeg stopped, so the resume point is where output really ended.
+            stop.job_fields["resume_position_s"] = self._position()
+        lease.release(
+            run=self.run,
+            exit_reason=stop.reason,
+            job_state=stop.job_state,
+            job_fields=stop.job_fields,
+            exit_code=self._exit_code(),
+            **self._live_fields(),
+        )
+        if stop.job_state is not None:
+            lease.retry_locked(self.job.refresh_from_db)()
+            if self.job.fencing_token == self.run.fencing_token:
+                self._publish_status(self.job.state)
+
+    # ----------------------------------------------------------- figures
+
+    def _position(self) -> float:
+        """Where in the input we are; only a file input can continue from there."""
+        if not self.seekable:
+            return 0.0
+        out_time = self.progress.out_time_s if self.progress is not None else None
+        return round(self.offset + max(out_time or 0.0, 0.0), 3)
+
+    def _advance_offset(self) -> None:
+        # A reconnect of a file input continues where the last process got to.
+        self.offset = self._position() if self.seekable else 0.0
+        self.progress = None
+
+    def _stopped_fields(self) -> dict[str, Any]:
+        return {"desired_state": DesiredState.STOPPED, "resume_position_s": 0.0}
+
+    def _exit_code(self) -> int | None:
+        if self.process is None or self.process.is_running():
+            return None
+        info: ExitInfo = self.process.wait()
+        return info.returncode
+
+    def _live_fields(self) -> dict[str, Any]:
+        with self._tail_lock:
+            tail = list(self.tail)
+        return {
+            "last_stats": self.stats(),
+            "log_tail": tail,
+            "position_s": self._position(),
+            "reconnect_count": self.run.reconnect_count,
+        }
+
+    def _finish_segment_recording(self) -> None:
+        path, self.recording_path = self.recording_path, None
+        if path is not None:
+            finish_recording(job=self.job, run=self.run, path=path)
+
+
+def run_stream(*, run_id: int, token: int, worker: str) -> str:
+    """Claim run `run_id` with `token` and supervise it until it ends; returns the exit reason."""
+    run = lease.claim(run_id=run_id, token=token, worker=worker)
+    if run is None:
+        logger.info("stream run %s (token %s) was not claimable; nothing to do", run_id, token)
+        return "not_claimed"
+    return RunSupervisor(run).execute()

@@ -1,0 +1,64 @@
+"""Each run's scratch folder (VAR_DIR/runs/job-N/run-M): concat lists, overlay text, recordings.
+
+Removed when the run ends, since its helper files may name private paths. A
+recording file still there could not be saved as a recording row; it is moved
+aside (VAR_DIR/unsaved-recordings) rather than deleted with the folder.
+Output folders (HLS directories, a file's folder) are created before each process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+
+from workers.ffmpeg import spec as engine
+
+logger = logging.getLogger(__name__)
+
+
+def run_workdir(job_id: int, number: int) -> Path:
+    return Path(settings.VAR_DIR) / "runs" / f"job-{job_id}" / f"run-{number}"
+
+
+def unsaved_recordings_dir() -> Path:
+    return Path(settings.VAR_DIR) / "unsaved-recordings"
+
+
+def remove_run_workdir(job_id: int, number: int) -> None:
+    """Delete the run's folder (and the job's, once empty); never raises."""
+    workdir = run_workdir(job_id, number)
+    if not workdir.exists():
+        return
+    for recording in workdir.glob("recording-*.mkv"):
+        target = unsaved_recordings_dir() / f"job-{job_id}-run-{number}-{recording.name}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(recording), target)
+            logger.warning("unsaved recording of job %s moved to %s", job_id, target)
+        except OSError:
+            logger.exception("could not keep the unsaved recording %s", recording)
+            return  # keep the folder rather than lose the file
+    shutil.rmtree(workdir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        workdir.parent.rmdir()  # only succeeds when no other run of the job has a folder
+
+
+def prepare_output_dirs(spec: engine.JobSpec) -> list[str]:
+    """Create the folders of HLS and file outputs (ffmpeg's muxers do not); returns failures."""
+    failed = []
+    for output in spec.enabled_outputs:
+        if isinstance(output, engine.HlsOutput):
+            folder = Path(output.directory)
+        elif isinstance(output, engine.FileOutput):
+            folder = Path(output.path).parent
+        else:
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            failed.append(f"{folder}: {exc.strerror}")
+    return failed

@@ -1,0 +1,213 @@
+"""Start, stop, restart and pause: compare-and-set transitions on the job row.
+
+Each transition is `filter(pk=…, state__in=…).update(...) == 1`: of any number
+of concurrent callers exactly one changes the row, so a hundred starts make
+one run and one dispatch. The owning worker learns of stop/restart/pause from
+the row on its next heartbeat; a nudge over the channel layer makes it look now.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.accounts.audit import audit_record
+from apps.streams.events import StreamControlEvent, control_group, publish_status
+from apps.streams.models import (
+    DesiredState,
+    ExitReason,
+    JobState,
+    RunState,
+    StreamJob,
+    StreamRun,
+)
+from apps.streams.specs import as_api_error, job_spec_for
+from apps.streams.status import status_event
+from castcore.api.errors import ApiError, Conflict
+from castcore.events import publish
+from workers.ffmpeg.spec import SpecError
+
+STARTABLE = (JobState.STOPPED, JobState.FAILED, JobState.PAUSED)
+RUNNING_STATES = (JobState.STARTING, JobState.RUNNING, JobState.RECONNECTING)
+
+
+def _invalid(job_id: int, to: str) -> Conflict:
+    state = StreamJob.objects.filter(pk=job_id).values_list("state", flat=True).first()
+    return Conflict("stream_job.invalid_transition", {"from": state, "to": to})
+
+
+def _check_startable(job: StreamJob) -> None:
+    """Refuse to start what cannot run, before any row changes."""
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = job_spec_for(job, workdir=Path(tmp), resolve=False)
+    except SpecError as exc:
+        raise as_api_error(exc) from None
+    if not spec.enabled_outputs:
+        raise ApiError("spec.no_enabled_outputs")
+
+
+def _dispatch(run: StreamRun) -> None:
+    # Only ids and the fencing token travel in the message: never secrets.
+    from workers.stream_jobs import run_stream_job
+
+    run_id, token = run.pk, run.fencing_token
+    transaction.on_commit(lambda: run_stream_job.apply_async(args=[run_id, token], queue="ffmpeg"))
+
+
+def _nudge(job_id: int, command: str) -> None:
+    event: StreamControlEvent = {"type": "stream.control", "job_id": job_id, "command": command}
+    publish(control_group(job_id), event)
+
+
+def _announce(job_id: int) -> None:
+    job = StreamJob.objects.get(pk=job_id)
+    publish_status(status_event(job), after_commit=True)
+
+
+def create_run(job_id: int) -> StreamRun:
+    """A pending run holding the job's current token (the caller just bumped it)."""
+    job = StreamJob.objects.get(pk=job_id)
+    last = job.runs.aggregate(last=Max("number"))["last"] or 0
+    return StreamRun.objects.create(
+        job=job,
+        number=last + 1,
+        fencing_token=job.fencing_token,
+        start_offset_s=job.resume_position_s,
+        recording=job.recording_enabled,
+    )
+
+
+def _end_pending_runs(job_id: int, reason: str, *, below_token: int | None = None) -> int:
+    """End runs no worker has claimed yet; a late worker's claim (state=pending) then fails."""
+    runs = StreamRun.objects.filter(job_id=job_id, state=RunState.PENDING)
+    if below_token is not None:
+        runs = runs.filter(fencing_token__lt=below_token)
+    return runs.update(state=RunState.ENDED, exit_reason=reason, ended_at=timezone.now())
+
+
+def _audit(
+    actor: Any, action: str, job_id: int, request: HttpRequest | None, **changes: Any
+) -> None:
+    audit_record(
+        actor=actor,
+        action=f"stream_job.{action}",
+        target_type="streams.streamjob",
+        target_id=str(job_id),
+        changes={key: list(value) for key, value in changes.items()},
+        request=request,
+    )
+
+
+@transaction.atomic
+def stream_job_start(
+    *, actor: Any, job: StreamJob, request: HttpRequest | None = None
+) -> StreamJob:
+    """stopped/failed/paused → starting with a new run; already running: no-op."""
+    _check_startable(job)
+    claimed = StreamJob.objects.filter(pk=job.pk, state__in=STARTABLE).update(
+        state=JobState.STARTING,
+        desired_state=DesiredState.RUNNING,
+        fencing_token=F("fencing_token") + 1,
+        state_changed_at=timezone.now(),
+    )
+    if claimed != 1:
+        job.refresh_from_db()
+        if job.state in RUNNING_STATES:
+            return job
+        raise _invalid(job.pk, "running")
+    run = create_run(job.pk)
+    _dispatch(run)
+    _audit(actor, "start", job.pk, request, run=(None, run.number))
+    _announce(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def stream_job_stop(*, actor: Any, job: StreamJob, request: HttpRequest | None = None) -> StreamJob:
+    """Running → stopping (the worker stops ffmpeg); paused → stopped; stopped: no-op."""
+    now = timezone.now()
+    changed = StreamJob.objects.filter(
+        pk=job.pk, state__in=(*RUNNING_STATES, JobState.PAUSING)
+    ).update(state=JobState.STOPPING, desired_state=DesiredState.STOPPED, state_changed_at=now)
+    if changed == 1:
+        if _end_pending_runs(job.pk, ExitReason.STOPPED):
+            # Nothing was running yet: the job is stopped right away.
+            StreamJob.objects.filter(pk=job.pk, state=JobState.STOPPING).update(
+                state=JobState.STOPPED, resume_position_s=0.0
+            )
+        else:
+            _nudge(job.pk, "stop")
+    else:
+        changed = StreamJob.objects.filter(
+            pk=job.pk, state__in=(JobState.PAUSED, JobState.FAILED)
+        ).update(
+            state=JobState.STOPPED,
+            desired_state=DesiredState.STOPPED,
+            resume_position_s=0.0,
+            state_changed_at=now,
+        )
+    if changed:
+        _audit(
+            actor, "stop", job.pk, request, desired_state=(job.desired_state, DesiredState.STOPPED)
+        )
+        _announce(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def stream_job_restart(
+    *, actor: Any, job: StreamJob, request: HttpRequest | None = None
+) -> StreamJob:
+    """A new run with a new fencing token; the old worker sees its token superseded and stops."""
+    _check_startable(job)
+    claimed = StreamJob.objects.filter(
+        pk=job.pk, state__in=(*RUNNING_STATES, JobState.FAILED)
+    ).update(
+        state=JobState.STARTING,
+        desired_state=DesiredState.RUNNING,
+        fencing_token=F("fencing_token") + 1,
+        resume_position_s=0.0,
+        state_changed_at=timezone.now(),
+    )
+    if claimed != 1:
+        raise _invalid(job.pk, "restarting")
+    run = create_run(job.pk)
+    _end_pending_runs(job.pk, ExitReason.SUPERSEDED, below_token=run.fencing_token)
+    _dispatch(run)
+    _nudge(job.pk, "restart")
+    _audit(actor, "restart", job.pk, request, run=(None, run.number))
+    _announce(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def stream_job_pause(
+    *, actor: Any, job: StreamJob, request: HttpRequest | None = None
+) -> StreamJob:
+    """Running → pausing (the worker records the position and stops); paused: no-op."""
+    changed = StreamJob.objects.filter(pk=job.pk, state__in=RUNNING_STATES).update(
+        state=JobState.PAUSING, desired_state=DesiredState.PAUSED, state_changed_at=timezone.now()
+    )
+    if changed != 1:
+        job.refresh_from_db()
+        if job.state in (JobState.PAUSED, JobState.PAUSING):
+            return job
+        raise _invalid(job.pk, "paused")
+    if _end_pending_runs(job.pk, ExitReason.PAUSED):
+        StreamJob.objects.filter(pk=job.pk, state=JobState.PAUSING).update(state=JobState.PAUSED)
+    else:
+        _nudge(job.pk, "pause")
+    _audit(actor, "pause", job.pk, request, desired_state=(job.desired_state, DesiredState.PAUSED))
+    _announce(job.pk)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,202 @@
+"""Map stream-job rows to the Django-free engine spec (workers.ffmpeg.spec.JobSpec).
+
+The engine validates every value; a SpecError here becomes a 400 envelope
+with the engine's code (`spec.<reason>`) through `as_api_error`. The values a
+user chose (a file input, a URL input, outputs) also pass the engine's target
+policy (workers.ffmpeg.policy), built here from the settings: on save, on
+start, when a worker builds the argv, and in preflight.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from apps.media import conf as media_conf
+from apps.media.models import StorageSource
+from apps.streams import conf
+from apps.streams.media_inputs import media_input
+from apps.streams.models import (
+    SEEKABLE_INPUT_KINDS,
+    InputKind,
+    OutputKind,
+    StreamJob,
+    StreamOutput,
+)
+from castcore.api.errors import ApiError
+from workers.ffmpeg import policy as engine_policy
+from workers.ffmpeg import spec as engine
+from workers.ffmpeg.masking import mask_url
+
+RECORDING_OUTPUT_NAME = "recording"
+# Output kinds whose `url` is a network URL (it may carry credentials); the others hold paths.
+URL_OUTPUT_KINDS = (OutputKind.RTMP, OutputKind.RTMPS, OutputKind.SRT, OutputKind.UDP)
+# Engine field names of an output, as the API names them.
+_OUTPUT_API_FIELDS = {"path": "url", "directory": "url", "passphrase": "stream_key"}
+
+
+def _api_field(field: str, prefix: str) -> str:
+    if prefix:
+        name = field.split(".", 1)[-1]
+        return prefix + _OUTPUT_API_FIELDS.get(name, name)
+    if field.startswith("input."):
+        return "input_" + field.removeprefix("input.")  # input.path -> input_path
+    return field
+
+
+def as_api_error(exc: engine.SpecError, *, prefix: str = "") -> ApiError:
+    """A SpecError as a 400 envelope; `prefix` locates it ("outputs.1.")."""
+    params: dict[str, Any] = {key: value for key, value in exc.params.items()}
+    if "field" in params:
+        params["field"] = _api_field(str(params["field"]), prefix)
+    elif prefix:
+        params["field"] = prefix.rstrip(".")
+    return ApiError(exc.code, params)
+
+
+def shown_output_url(kind: str, url: str) -> str:
+    """An output's URL as users see it (API, admin, audit log): credentials masked."""
+    return mask_url(url) if kind in URL_OUTPUT_KINDS else url
+
+
+def protected_paths() -> tuple[str, ...]:
+    """Files no job may read or write, whatever the configured roots say."""
+    var = Path(settings.VAR_DIR)
+    found = [var / "secret_key", var / "fernet_key", var / "broker", Path(settings.STATIC_ROOT)]
+    found += [Path(settings.BASE_DIR) / name for name in ("castcore", "apps", "workers")]
+    found += [Path(settings.BASE_DIR) / "manage.py", Path(sys.prefix)]
+    for database in settings.DATABASES.values():
+        if "sqlite" in database["ENGINE"] and str(database["NAME"]) != ":memory:":
+            name = str(database["NAME"])
+            found += [Path(name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    # Secrets handed over as files (SECRET_KEY_FILE=/run/secrets/…).
+    found += [Path(value) for key, value in os.environ.items() if key.endswith("_FILE") and value]
+    return tuple(str(path) for path in found if path.is_absolute())
+
+
+def target_policy() -> engine_policy.TargetPolicy:
+    local_sources = StorageSource.objects.filter(kind="local").exclude(path="")
+    return engine_policy.TargetPolicy(
+        output_roots=conf.output_roots(),
+        input_roots=(*conf.input_roots(), *local_sources.values_list("path", flat=True)),
+        protected=protected_paths(),
+        allow_link_local=media_conf.ALLOW_LINK_LOCAL_TARGETS,
+    )
+
+
+def input_spec_for(
+    job: StreamJob, *, resolve: bool = True, policy: engine_policy.TargetPolicy | None = None
+) -> engine.InputSpec:
+    """`resolve=False` checks a media-library input's rows without asking its storage."""
+    if job.input_kind in (InputKind.MEDIA_ITEM, InputKind.MEDIA_FOLDER):
+        return media_input(job, resolve=resolve)
+    if job.input_kind == InputKind.FILE:
+        source: engine.InputSpec = engine.FileInput(path=job.input_path)
+        return engine_policy.checked_input(source, policy or target_policy())
+    if job.input_kind == InputKind.URL:
+        kind = engine.UrlKind(job.input_url_kind) if job.input_url_kind else None
+        source = engine.UrlInput(url=job.input_url, url_kind=kind)
+        return engine_policy.checked_input(source, policy or target_policy())
+    if job.input_kind == InputKind.TEST_PATTERN:
+        return engine.TestPatternInput(
+            pattern=engine.TestPattern(job.input_pattern),
+            width=job.input_width,
+            height=job.input_height,
+            rate=job.input_rate,
+            with_audio=job.input_with_audio,
+        )
+    raise engine.SpecError("spec.unsupported_input", kind=job.input_kind)
+
+
+def output_spec_for(
+    output: StreamOutput, *, policy: engine_policy.TargetPolicy | None = None
+) -> engine.OutputSpec:
+    """The engine output for a row, checked against the target policy."""
+    return engine_policy.checked_output(_output_spec(output), policy or target_policy())
+
+
+def _output_spec(output: StreamOutput) -> engine.OutputSpec:
+    enabled, name = output.enabled, output.name
+    if output.kind in (OutputKind.RTMP, OutputKind.RTMPS):
+        return engine.RtmpOutput(
+            url=output.url, stream_key=output.stream_key, enabled=enabled, name=name
+        )
+    if output.kind == OutputKind.SRT:
+        return engine.SrtOutput(
+            url=output.url, passphrase=output.stream_key or None, enabled=enabled, name=name
+        )
+    if output.kind == OutputKind.HLS:
+        return engine.HlsOutput(directory=output.url, enabled=enabled, name=name)
+    if output.kind == OutputKind.FILE:
+        return engine.FileOutput(
+            path=output.url,
+            container=engine.Container(output.container),
+            enabled=enabled,
+            name=name,
+        )
+    if output.kind == OutputKind.UDP:
+        return engine.UdpOutput(url=output.url, enabled=enabled, name=name)
+    raise engine.SpecError("spec.unsupported_output", kind=output.kind)
+
+
+def _located(
+    row: StreamOutput, index: int, policy: engine_policy.TargetPolicy
+) -> engine.OutputSpec:
+    """output_spec_for, its error naming the API field (`outputs.1.url`)."""
+    try:
+        return output_spec_for(row, policy=policy)
+    except engine.SpecError as exc:
+        field = _api_field(str(exc.params.get("field", "output")), f"outputs.{index}.")
+        raise engine.SpecError(exc.code, **{**exc.params, "field": field}) from None
+
+
+def recording_output(path: Path) -> engine.FileOutput:
+    # Matroska survives an abrupt end (kill, crash) far better than MP4 without its moov atom.
+    return engine.FileOutput(
+        path=str(path), container=engine.Container.MKV, name=RECORDING_OUTPUT_NAME
+    )
+
+
+def job_spec_for(
+    job: StreamJob,
+    *,
+    workdir: Path,
+    start_offset: float = 0.0,
+    outputs_override: list[engine.OutputSpec] | None = None,
+    recording_path: Path | None = None,
+    outputs: Iterable[StreamOutput] | None = None,
+    resolve: bool = True,
+) -> engine.JobSpec:
+    """The engine spec for `job`.
+
+    `outputs_override` replaces the job's outputs (dry-run writes a temp file);
+    `recording_path` adds the recording file output; `outputs` lets callers
+    validate unsaved output rows. `workdir` is where build_argv will write its
+    helper files; nothing is written here. `resolve=False` leaves a media-library
+    input unresolved (see media_inputs).
+    """
+    del workdir  # the spec itself holds no paths of its own; kept for a stable signature
+    policy = target_policy()
+    if outputs_override is not None:
+        targets: list[engine.OutputSpec] = list(outputs_override)
+    else:
+        rows = list(outputs) if outputs is not None else list(job.outputs.all())
+        targets = [_located(row, index, policy) for index, row in enumerate(rows)]
+        if recording_path is not None:
+            targets.append(recording_output(recording_path))
+    source = input_spec_for(job, resolve=resolve, policy=policy)
+    # -ss applies to file inputs; an S3 item (a URL) starts from its beginning.
+    seekable = job.input_kind in SEEKABLE_INPUT_KINDS and isinstance(source, engine.FileInput)
+    return engine.JobSpec(
+        input=source,
+        profile=job.profile.to_spec(),
+        outputs=tuple(targets),
+        loop=job.loop or job.input_kind == InputKind.MEDIA_FOLDER,
+        realtime=job.realtime,
+        start_offset_s=start_offset if seekable else 0.0,
+    )

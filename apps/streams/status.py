@@ -1,0 +1,93 @@
+"""A job's live status (state, progress figures, health) for the API, WebSockets and events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+
+from apps.streams.events import StreamStatusEvent
+from apps.streams.models import ACTIVE_JOB_STATES, InputKind, JobState, StreamJob, StreamRun
+from workers.ffmpeg.health import HealthInputs, RunState, health_score
+
+LIVE_STATES = frozenset(ACTIVE_JOB_STATES)
+
+_HEALTH_STATE = {
+    JobState.STARTING: RunState.STARTING,
+    JobState.RUNNING: RunState.RUNNING,
+    JobState.RECONNECTING: RunState.RECONNECTING,
+    JobState.FAILED: RunState.FAILED,
+}
+
+
+def _target_fps(job: StreamJob) -> float | None:
+    if job.profile.fps:
+        return float(job.profile.fps)
+    if job.input_kind == InputKind.TEST_PATTERN:
+        return float(job.input_rate)
+    return None  # unknown for files and URLs until probed; health ignores fps then
+
+
+def health_for(job: StreamJob, state: str, stats: Mapping[str, Any], reconnects: int) -> int:
+    health_state = _HEALTH_STATE.get(JobState(state), RunState.STOPPED)
+    profile = job.profile
+    target_kbps = None
+    if (
+        profile.video_codec != "copy"
+        and profile.rate_control != "crf"
+        and profile.video_bitrate_kbps
+    ):
+        target_kbps = profile.video_bitrate_kbps + (profile.audio_bitrate_kbps or 0)
+    return health_score(
+        HealthInputs(
+            state=health_state,
+            speed=stats.get("speed"),
+            fps=stats.get("fps"),
+            target_fps=_target_fps(job),
+            drop_frames=stats.get("drops"),
+            total_frames=stats.get("frames"),
+            recent_reconnects=reconnects,
+            bitrate_kbps=stats.get("bitrate_kbps"),
+            target_bitrate_kbps=target_kbps,
+        )
+    )
+
+
+def status_payload(
+    job: StreamJob,
+    run: StreamRun | None,
+    stats: Mapping[str, Any] | None = None,
+    *,
+    state: str | None = None,
+) -> StreamStatusEvent:
+    """Status of `job`; `stats` (live progress) defaults to the run's last stored figures."""
+    state = state or job.state
+    active = run is not None and state in LIVE_STATES
+    figures: Mapping[str, Any] = {}
+    if active and run is not None:
+        figures = stats if stats is not None else run.last_stats
+    reconnects = run.reconnect_count if run is not None and active else 0
+    uptime = None
+    if active and run is not None and run.started_at is not None:
+        uptime = round((timezone.now() - run.started_at).total_seconds(), 1)
+    return {
+        "type": "stream.status",
+        "job_id": job.pk,
+        "run_id": run.pk if run is not None else None,
+        "at": timezone.now().isoformat(),
+        "state": state,
+        "fps": figures.get("fps"),
+        "bitrate_kbps": figures.get("bitrate_kbps"),
+        "speed": figures.get("speed"),
+        "frames": figures.get("frames"),
+        "drops": figures.get("drops"),
+        "out_time_s": figures.get("out_time_s"),
+        "reconnects": reconnects,
+        "health": health_for(job, state, figures, reconnects),
+        "uptime_s": uptime,
+    }
+
+
+def status_event(job: StreamJob) -> StreamStatusEvent:
+    return status_payload(job, job.current_run)

@@ -1,0 +1,56 @@
+"""Shared helpers for tests that run real ffmpeg processes under the supervisor."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import OperationalError, connections
+
+from apps.streams.models import StreamJob, StreamRun
+from apps.streams.runtime.supervisor import run_stream
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except OperationalError:  # SQLite's shared cache: a writer holds the table
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class RunThread(threading.Thread):
+    """The run task's body on a thread, as a thread-pool Celery worker would run it."""
+
+    def __init__(self, run: StreamRun, worker: str = "test-worker") -> None:
+        super().__init__(daemon=True)
+        self.run_id, self.token, self.worker = run.pk, run.fencing_token, worker
+        self.result: str | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = run_stream(run_id=self.run_id, token=self.token, worker=self.worker)
+        finally:
+            connections.close_all()
+
+
+def start_supervised(job: StreamJob) -> RunThread:
+    """Supervise the job's current (pending) run on a thread."""
+    run = StreamRun.objects.filter(job=job).order_by("-number").first()
+    assert run is not None, "start the job first"
+    thread = RunThread(run)
+    thread.start()
+    return thread
+
+
+def run_row(job: StreamJob) -> StreamRun:
+    run = StreamRun.objects.filter(job=job).order_by("-number").first()
+    assert run is not None
+    return run

@@ -1,0 +1,137 @@
+"""File and HLS outputs are written only under the output roots, file inputs read only under
+the input roots; symlinks and `..` cannot leave them, and the server's own secrets are never
+targets, whatever the roots say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+
+from apps.media.tests.factories import make_source
+from apps.streams import conf
+from apps.streams.models import StreamJob
+from apps.streams.tests.factories import job_with_outputs, new_profile
+
+pytestmark = pytest.mark.django_db
+
+
+def body(outputs: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    return {"name": "paths", "input_kind": "test_pattern", "profile": new_profile().pk,
+            "outputs": outputs, **fields}  # fmt: skip
+
+
+def create(api: APIClient, **fields: Any) -> Any:
+    outputs = fields.pop("outputs", None) or [
+        {"kind": "rtmp", "url": "rtmp://127.0.0.1/live", "stream_key": "k-1234567"}
+    ]
+    return api.post("/api/v1/stream-jobs", body(outputs, **fields), format="json")
+
+
+def refused(response: Any, field: str) -> bool:
+    error = response.json()["error"]
+    return response.status_code == 400 and (error["code"], error["params"]["field"]) == (
+        "stream_job.path_not_allowed",
+        field,
+    )
+
+
+@pytest.fixture
+def roots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Only tmp_path/out for outputs and tmp_path/in for inputs."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "in").mkdir()
+    monkeypatch.setattr(conf, "OUTPUT_ROOTS", (str(tmp_path / "out"),))
+    monkeypatch.setattr(conf, "INPUT_ROOTS", (str(tmp_path / "in"),))
+    return tmp_path
+
+
+@pytest.mark.parametrize("kind", ["file", "hls"])
+def test_an_output_outside_the_roots_is_refused(
+    operator_api: APIClient, roots: Path, kind: str
+) -> None:
+    for path in (
+        f"{roots}/out/../x/evil/../x.mkv",  # `..` resolved first
+        "/tmp/x/../x/evil/../x.mkv",
+        str(Path(django_settings.VAR_DIR) / "castcore.sqlite3"),
+        "/root/.ssh/authorized_keys",
+    ):
+        response = create(operator_api, outputs=[{"kind": kind, "url": path}])
+        assert refused(response, "outputs.0.url"), (path, response.content)
+    assert not StreamJob.objects.exists()
+    assert (
+        create(operator_api, outputs=[{"kind": kind, "url": f"{roots}/out/a.mkv"}]).status_code
+        == 201
+    )
+
+
+def test_a_symlink_cannot_lead_out_of_a_root(operator_api: APIClient, roots: Path) -> None:
+    (roots / "out" / "link").symlink_to(roots / "elsewhere", target_is_directory=True)
+    (roots / "out" / "file.mkv").symlink_to(roots / "victim.txt")
+    for path in (f"{roots}/out/link/x.mkv", f"{roots}/out/file.mkv"):
+        response = create(operator_api, outputs=[{"kind": "file", "url": path}])
+        assert refused(response, "outputs.0.url"), path
+
+
+def test_hidden_files_under_a_root_are_not_written(operator_api: APIClient, roots: Path) -> None:
+    response = create(operator_api, outputs=[{"kind": "file", "url": f"{roots}/out/.bashrc"}])
+    assert refused(response, "outputs.0.url")
+
+
+def test_a_file_input_outside_the_input_roots_is_refused(
+    operator_api: APIClient, roots: Path
+) -> None:
+    for path in ("/etc/passwd", f"{roots}/out/a.mp4", f"{roots}/in/../secret.mp4"):
+        response = create(operator_api, input_kind="file", input_path=path)
+        assert refused(response, "input_path"), path
+    assert (
+        create(operator_api, input_kind="file", input_path=f"{roots}/in/a.mp4").status_code == 201
+    )
+
+
+def test_local_storage_source_folders_are_input_roots(operator_api: APIClient, roots: Path) -> None:
+    (roots / "library").mkdir()
+    make_source(path=str(roots / "library"))
+    path = f"{roots}/library/show.mp4"
+    assert create(operator_api, input_kind="file", input_path=path).status_code == 201
+
+
+def test_the_defaults_are_var_outputs_and_the_media_root(
+    operator_api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(conf, "OUTPUT_ROOTS", None)
+    monkeypatch.setattr(conf, "INPUT_ROOTS", None)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    allowed = [Path(settings.VAR_DIR) / "outputs" / "a.mkv", tmp_path / "media" / "b.mkv"]
+    for path in allowed:
+        assert create(operator_api, outputs=[{"kind": "file", "url": str(path)}]).status_code == 201
+    response = create(operator_api, outputs=[{"kind": "file", "url": str(tmp_path / "c.mkv")}])
+    assert refused(response, "outputs.0.url")
+    inputs = [tmp_path / "media" / "in.mp4", Path(settings.VAR_DIR) / "inputs" / "in.mp4"]
+    for path in inputs:
+        assert create(operator_api, input_kind="file", input_path=str(path)).status_code == 201
+
+
+def test_secrets_of_the_server_are_refused_even_under_a_root_of_slash(
+    operator_api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    monkeypatch.setattr(conf, "OUTPUT_ROOTS", ("/",))
+    monkeypatch.setattr(conf, "INPUT_ROOTS", ("/",))
+    var = Path(settings.VAR_DIR)
+    for path in (var / "secret_key", var / "fernet_key", Path(settings.BASE_DIR) / "manage.py",
+                 Path("/etc/cron.d/x"), Path("/root/.ssh/authorized_keys")):  # fmt: skip
+        response = create(operator_api, outputs=[{"kind": "file", "url": str(path)}])
+        assert refused(response, "outputs.0.url"), path
+        response = create(operator_api, input_kind="file", input_path=str(path))
+        assert refused(response, "input_path"), path
+
+
+def test_a_job_saved_before_the_roots_changed_cannot_start(
+    operator_api: APIClient, roots: Path
+) -> None:
+    job = job_with_outputs({"kind": "file", "url": "/tmp/elsewhere/out.mkv"})  # a direct row
+    response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+    assert refused(response, "outputs.0.url"), response.content

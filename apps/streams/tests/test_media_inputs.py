@@ -1,0 +1,162 @@
+"""Media-library inputs: an item or a folder, opened through its source's backend at run start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.media.models import MediaItem, StorageSource
+from apps.media.tests.factories import make_item, make_smb_source, make_source
+from apps.streams.models import ExitReason, JobState, RunState, StreamJob
+from apps.streams.preview import preview
+from apps.streams.runtime.workdir import run_workdir
+from apps.streams.services import stream_job_pause, stream_job_start, stream_job_stop
+from apps.streams.tests.factories import job_with_outputs, new_profile
+from apps.streams.tests.helpers import run_row, start_supervised, wait_until
+from workers.ffmpeg.testing import make_video
+
+
+def library(root: Path, *names: str, seconds: float = 1.0) -> StorageSource:
+    root.mkdir(parents=True, exist_ok=True)
+    source = make_source(path=str(root))
+    for name in names:
+        make_video(root / name, seconds=seconds, size=(160, 120))
+        make_item(source=source, relpath=name, duration=seconds)
+    return source
+
+
+def file_job(out: Path, **fields: Any) -> StreamJob:
+    return job_with_outputs({"kind": "file", "url": str(out), "stream_key": ""}, **fields)
+
+
+def hints(job: StreamJob) -> set[str]:
+    return {line["hint_code"] for line in run_row(job).log_tail if line["hint_code"]}
+
+
+def payload(**fields: Any) -> dict[str, Any]:
+    return {
+        "name": "library job",
+        "profile": new_profile().pk,
+        "outputs": [{"kind": "udp", "url": "udp://127.0.0.1:9"}],
+        **fields,
+    }
+
+
+@pytest.mark.django_db
+def test_a_missing_item_is_refused_on_create(operator_api: APIClient, tmp_path: Path) -> None:
+    source = make_source(path=str(tmp_path))
+    gone = make_item(source=source, relpath="gone.mp4", missing=True)
+    response = operator_api.post(
+        "/api/v1/stream-jobs",
+        payload(input_kind="media_item", input_media_item=gone.pk),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "stream_job.media_missing"
+
+    empty = operator_api.post(
+        "/api/v1/stream-jobs",
+        payload(input_kind="media_folder", input_media_source=source.pk, input_media_folder=""),
+        format="json",
+    )
+    assert empty.json()["error"]["code"] == "stream_job.media_missing"  # no present items
+
+    present = make_item(source=source, relpath="here.mp4")
+    created = operator_api.post(
+        "/api/v1/stream-jobs",
+        payload(input_kind="media_item", input_media_item=present.pk),
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["input_media_item"] == present.pk
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_media_item_runs_and_pause_resumes_it_from_its_position(tmp_path: Path) -> None:
+    source = library(tmp_path / "lib", "show.mp4", seconds=30)
+    item = MediaItem.objects.get(source=source)
+    job = file_job(tmp_path / "out.mkv", input_kind="media_item", input_media_item=item)
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 2.0, timeout=20)
+    stream_job_pause(actor=None, job=job)
+    thread.join(15)
+    assert thread.result == ExitReason.PAUSED
+    job.refresh_from_db()
+    assert 2.0 <= job.resume_position_s < 10.0
+
+    argv = preview(job)["argv"]
+    assert argv[argv.index("-ss") + 1] == f"{job.resume_position_s:.3f}"
+    assert f"file:{tmp_path / 'lib' / 'show.mp4'}" in argv  # the backend's path
+    stream_job_start(actor=None, job=job)
+    assert run_row(job).start_offset_s == job.resume_position_s
+    thread = start_supervised(job)
+    wait_until(lambda: run_row(job).state == RunState.RUNNING)
+    stream_job_stop(actor=None, job=job)
+    thread.join(15)
+    assert thread.result == ExitReason.STOPPED
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_media_folder_plays_its_present_items_in_name_order_as_a_loop(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    (root / "shows" / "deeper").mkdir(parents=True)
+    source = library(root, "shows/b.mp4", "shows/a.mp4", "shows/deeper/c.mp4", "top.mp4")
+    make_item(source=source, relpath="shows/zz.mp4", missing=True)
+    job = file_job(
+        tmp_path / "out.mkv",
+        input_kind="media_folder",
+        input_media_source=source,
+        input_media_folder="shows",
+        realtime=False,
+        profile=new_profile(video_bitrate_kbps=200),
+    )
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    run = wait_until(lambda: (r := run_row(job)).state == RunState.RUNNING and r)
+    workdir = run_workdir(job.pk, run.number)
+    links = sorted((workdir / "media").iterdir())
+    assert [os.readlink(link) for link in links] == [
+        str(root / "shows" / "a.mp4"),
+        str(root / "shows" / "b.mp4"),
+    ]
+    # Two 1 s clips, played well past their length: the playlist loops.
+    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 5.0, timeout=30)
+    assert run_row(job).reconnect_count == 0
+    stream_job_stop(actor=None, job=job)
+    thread.join(15)
+    assert thread.result == ExitReason.STOPPED
+    assert not workdir.exists()  # the concat list and its links are gone with the run
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", ["unmounted_share", "file_gone"])
+def test_an_input_that_cannot_be_opened_fails_the_run_with_a_hint(
+    case: str, tmp_path: Path
+) -> None:
+    if case == "unmounted_share":
+        item = make_item(source=make_smb_source(), relpath="clip.mp4")
+        expected = "mount.not_mounted"
+    else:
+        source = library(tmp_path / "lib", "clip.mp4")
+        item = MediaItem.objects.get(source=source)
+        (tmp_path / "lib" / "clip.mp4").unlink()  # deleted since the last scan
+        expected = "storage.not_found"
+    job = file_job(tmp_path / "out.mkv", input_kind="media_item", input_media_item=item)
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    thread.join(15)
+
+    assert thread.result == ExitReason.ERROR
+    assert expected in hints(job)
+    line = next(e for e in run_row(job).log_tail if e["hint_code"] == expected)
+    assert line["hint"]  # the media app's plain explanation
+    job.refresh_from_db()
+    assert (job.state, job.desired_state) == (JobState.FAILED, "stopped")

@@ -1,0 +1,108 @@
+"""kill -9 of a real Celery worker mid-stream: no ffmpeg is left; the reconciler settles the job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from django.conf import settings
+from django.db import connection
+from kombu.simple import SimpleQueue
+
+from apps.streams.models import ExitReason, JobState, RunState, StreamJob, StreamRun
+from apps.streams.runtime.reconcile import reconcile_runs
+from apps.streams.services import stream_job_start
+from apps.streams.tests.factories import job_with_outputs
+from apps.streams.tests.helpers import run_row, wait_until
+from castcore.celery import app
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+LEASE_SECONDS = 3.0
+RECONCILE_INTERVAL = 2.0  # what beat would use in this test; we call the reconciler ourselves
+
+
+@pytest.fixture
+def celery_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        pytest.skip(
+            "a separate worker process needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
+        )
+    assert connection.vendor == "postgresql"
+    # The worker must see the test database, not the development one.
+    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    test_db = url._replace(path="/" + str(connection.settings_dict["NAME"])).geturl()
+    with app.connection_for_write() as conn:
+        SimpleQueue(conn, "ffmpeg").clear()  # stale messages from other tests
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_db,
+        "DJANGO_SETTINGS_MODULE": "castcore.settings_test",
+        "CASTCORE_STREAM_LEASE_SECONDS": str(LEASE_SECONDS),
+        "CASTCORE_STREAM_HEARTBEAT_SECONDS": "0.5",
+        "CASTCORE_FERNET_KEYS": ",".join(settings.FERNET_KEYS),
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-Q", "ffmpeg",
+         "-P", "threads", "-c", "2", "--without-mingle", "--without-gossip",
+         "-n", f"kill-{uuid.uuid4().hex[:8]}@%h"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
+    )  # fmt: skip
+    yield worker
+    if worker.poll() is None:
+        worker.kill()
+    worker.wait(10)
+    log.close()
+
+
+def ffmpeg_children(pid: int) -> list[psutil.Process]:
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "ffmpeg"]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_run_is_reconciled(
+    celery_worker: subprocess.Popen[bytes],
+) -> None:
+    job = job_with_outputs(
+        {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""}, reconnect_max_attempts=0
+    )
+    stream_job_start(actor=None, job=job)  # autocommit: the message leaves at once
+    run: StreamRun = wait_until(
+        lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid and r, timeout=40
+    )
+    assert run.worker.startswith("kill-")
+    ffmpeg = psutil.Process(run.pid)
+    assert ffmpeg.name() == "ffmpeg" and ffmpeg in ffmpeg_children(celery_worker.pid)
+    assert run.pid and os.getpgid(run.pid) == run.pgid != os.getpgid(celery_worker.pid)
+
+    os.kill(celery_worker.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    celery_worker.wait(10)
+    wait_until(
+        lambda: not psutil.pid_exists(run.pid) or ffmpeg.status() == psutil.STATUS_ZOMBIE, timeout=5
+    )
+
+    # The beat reconciler, as it would run every RECONCILE_INTERVAL seconds.
+    while not (result := reconcile_runs()).taken_back:
+        assert time.monotonic() - killed_at < LEASE_SECONDS + RECONCILE_INTERVAL + 1
+        time.sleep(RECONCILE_INTERVAL / 4)
+    assert result.taken_back == [run.pk] and result.failed == [job.pk]
+    run.refresh_from_db()
+    assert run.state == RunState.ENDED and run.exit_reason == ExitReason.LEASE_LOST
+    assert StreamJob.objects.get(pk=job.pk).state == JobState.FAILED
+    assert not [
+        p for p in psutil.process_iter(["name"]) if p.info["name"] == "ffmpeg" and p.pid == run.pid
+    ]

@@ -1,0 +1,69 @@
+"""Where and how each output is written: its muxer, URL and muxer options, and tee slaves."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workers.ffmpeg.escaping import file_url, tee_escape
+from workers.ffmpeg.spec import FileOutput, HlsOutput, OutputSpec, RtmpOutput, SrtOutput, UdpOutput
+
+
+@dataclass(frozen=True)
+class Target:
+    muxer: str
+    url: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def output_url(output: OutputSpec) -> str:
+    """The URL ffmpeg writes to, secrets included (mask before showing it)."""
+    if isinstance(output, RtmpOutput):
+        return output.url.rstrip("/") + "/" + output.stream_key
+    if isinstance(output, SrtOutput):
+        if not output.passphrase:
+            return output.url
+        sep = "&" if urllib.parse.urlsplit(output.url).query else "?"
+        return f"{output.url}{sep}passphrase={urllib.parse.quote(output.passphrase, safe='')}"
+    if isinstance(output, HlsOutput):
+        return file_url(Path(output.directory) / output.playlist_name)
+    if isinstance(output, FileOutput):
+        return file_url(output.path)
+    return output.url
+
+
+def target_for(output: OutputSpec) -> Target:
+    url = output_url(output)
+    if isinstance(output, RtmpOutput):
+        return Target("flv", url, {"flvflags": "no_duration_filesize"})
+    if isinstance(output, SrtOutput):
+        return Target("mpegts", url)
+    if isinstance(output, UdpOutput):
+        return Target("mpegts", url)
+    if isinstance(output, FileOutput):
+        return Target(output.container.value, url)
+    flags = (
+        "delete_segments+independent_segments" if output.delete_segments else "independent_segments"
+    )
+    # HlsOutput rejects `%` in the directory: it is the segment template character.
+    segments = file_url(Path(output.directory) / "segment_%05d.ts")
+    return Target(
+        "hls",
+        url,
+        {
+            "hls_time": str(output.segment_seconds),
+            "hls_list_size": str(output.list_size),
+            "hls_flags": flags,
+            "hls_segment_filename": segments,
+        },
+    )
+
+
+def tee_slave(target: Target) -> str:
+    """One tee slave: `[f=…:opt=…:onfail=ignore]url`, escaped for both parsing levels."""
+    options = {"f": target.muxer, **target.options, "onfail": "ignore"}
+    # The tee spec is split into slaves by av_get_token (one unescape), then each option
+    # value is tokenised again (a second unescape); the URL after `]` only by the first.
+    rendered = ":".join(f"{key}={tee_escape(tee_escape(value))}" for key, value in options.items())
+    return f"[{rendered}]{tee_escape(target.url)}"

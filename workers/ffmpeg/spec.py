@@ -1,0 +1,325 @@
+"""Typed, validated descriptions of an FFmpeg stream job.
+
+Nothing here builds command lines (see argv.py); these types only guarantee
+that every value a user controls has a known type and shape. Invalid specs
+cannot be constructed: `__post_init__` raises SpecError, whose code/params
+follow the API error convention (`spec.<reason>`) and never include secrets.
+Where a path may point and which hosts may be reached is policy.py's business.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar
+
+from workers.ffmpeg.checks import SpecError
+from workers.ffmpeg.checks import check_abs_path as _check_abs_path
+from workers.ffmpeg.checks import check_no_nul as _check_no_nul
+from workers.ffmpeg.checks import check_range as _check_range
+from workers.ffmpeg.encoders import EncoderInfo, list_encoders, parse_encoders
+from workers.ffmpeg.profile import AudioCodec, ProfileSpec, RateControl, VideoCodec
+from workers.ffmpeg.urls import url_secrets as _url_secrets
+from workers.ffmpeg.urls import validate_url as _validate_url
+
+__all__ = [
+    "AudioCodec", "Container", "EncoderInfo", "FileInput", "FileOutput", "HlsOutput",
+    "InputKind", "InputSpec", "JobSpec", "OutputKind", "OutputSpec", "OverlaySpec",
+    "PlaylistInput", "ProfileSpec", "RateControl", "RtmpOutput", "SpecError", "SrtOutput",
+    "TestPattern", "TestPatternInput", "UdpOutput", "UrlInput", "UrlKind", "VideoCodec",
+    "list_encoders", "parse_encoders",
+]  # fmt: skip
+
+
+_COLOR_RE = re.compile(
+    r"^(#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?|[a-z]{3,20})(@(0(\.\d{1,3})?|1(\.0{1,3})?))?$"
+)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class InputKind(StrEnum):
+    FILE = "file"
+    PLAYLIST = "playlist"
+    URL = "url"
+    TEST_PATTERN = "test_pattern"
+
+
+class UrlKind(StrEnum):
+    RTMP = "rtmp"
+    RTMPS = "rtmps"
+    SRT = "srt"
+    HTTP = "http"
+    HTTPS = "https"
+    HLS = "hls"  # an http(s) .m3u8 playlist
+    UDP = "udp"
+
+
+@dataclass(frozen=True)
+class FileInput:
+    path: str
+    kind: ClassVar[InputKind] = InputKind.FILE
+
+    def __post_init__(self) -> None:
+        _check_abs_path("input.path", self.path)
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class PlaylistInput:
+    """Files played in order through the concat demuxer (a folder is expanded by the caller)."""
+
+    paths: tuple[str, ...]
+    kind: ClassVar[InputKind] = InputKind.PLAYLIST
+
+    def __post_init__(self) -> None:
+        if not self.paths or len(self.paths) > 10_000:
+            raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for path in self.paths:
+            _check_abs_path("input.paths", path)
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class UrlInput:
+    url: str
+    url_kind: UrlKind | None = None  # inferred from the scheme (and .m3u8) when None
+    kind: ClassVar[InputKind] = InputKind.URL
+
+    def __post_init__(self) -> None:
+        parts = _validate_url("input.url", self.url, {k.value for k in UrlKind} - {"hls"})
+        inferred = UrlKind(parts.scheme)
+        if inferred in (UrlKind.HTTP, UrlKind.HTTPS) and parts.path.endswith(".m3u8"):
+            inferred = UrlKind.HLS
+        if self.url_kind is None:
+            object.__setattr__(self, "url_kind", inferred)
+        elif UrlKind(self.url_kind) is UrlKind.HLS and parts.scheme not in ("http", "https"):
+            raise SpecError("spec.invalid_url", field="input.url")
+        elif UrlKind(self.url_kind) not in (UrlKind.HLS, inferred):
+            raise SpecError("spec.url_kind_mismatch", field="input.url")
+
+    def secrets(self) -> tuple[str, ...]:
+        return _url_secrets(self.url)
+
+
+class TestPattern(StrEnum):
+    __test__ = False  # not a pytest test class despite the name
+    TESTSRC = "testsrc"
+    TESTSRC2 = "testsrc2"
+    SMPTEBARS = "smptebars"
+
+
+@dataclass(frozen=True)
+class TestPatternInput:
+    """A lavfi test pattern plus an optional sine tone; only typed fields reach the graph."""
+
+    __test__ = False
+    pattern: TestPattern = TestPattern.TESTSRC2
+    width: int = 1280
+    height: int = 720
+    rate: int = 30
+    duration_s: float | None = None  # None: endless
+    tone_hz: int = 1000
+    with_audio: bool = True
+    kind: ClassVar[InputKind] = InputKind.TEST_PATTERN
+
+    def __post_init__(self) -> None:
+        TestPattern(self.pattern)
+        _check_range("input.width", self.width, 16, 7680)
+        _check_range("input.height", self.height, 16, 4320)
+        _check_range("input.rate", self.rate, 1, 120)
+        _check_range("input.duration_s", self.duration_s, 0.04, 7 * 86400)
+        _check_range("input.tone_hz", self.tone_hz, 20, 20000)
+        for name in ("width", "height", "rate", "tone_hz"):
+            if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
+                raise SpecError("spec.invalid_number", field=f"input.{name}")
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+InputSpec = FileInput | PlaylistInput | UrlInput | TestPatternInput
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class OutputKind(StrEnum):
+    RTMP = "rtmp"
+    SRT = "srt"
+    HLS = "hls"
+    FILE = "file"
+    UDP = "udp"
+
+
+class Container(StrEnum):
+    """File containers; values are ffmpeg muxer names."""
+
+    MP4 = "mp4"
+    MKV = "matroska"
+    MOV = "mov"
+    FLV = "flv"
+    MPEGTS = "mpegts"
+
+
+@dataclass(frozen=True)
+class RtmpOutput:
+    """RTMP(S) ingest; `url` is the server/app part, `stream_key` the secret path."""
+
+    url: str
+    stream_key: str = field(repr=False)
+    enabled: bool = True
+    name: str = ""
+    kind: ClassVar[OutputKind] = OutputKind.RTMP
+
+    def __post_init__(self) -> None:
+        _validate_url("output.url", self.url, {"rtmp", "rtmps"})
+        _check_no_nul("output.stream_key", self.stream_key)
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.stream_key, *_url_secrets(self.url))
+
+    @property
+    def hostname(self) -> str:
+        return (urllib.parse.urlsplit(self.url).hostname or "").lower()
+
+
+@dataclass(frozen=True)
+class SrtOutput:
+    url: str
+    passphrase: str | None = field(default=None, repr=False)
+    enabled: bool = True
+    name: str = ""
+    kind: ClassVar[OutputKind] = OutputKind.SRT
+
+    def __post_init__(self) -> None:
+        _validate_url("output.url", self.url, {"srt"})
+        if self.passphrase is not None:
+            _check_no_nul("output.passphrase", self.passphrase)
+            if not 10 <= len(self.passphrase) <= 79:  # libsrt's own limits
+                raise SpecError("spec.out_of_range", field="output.passphrase", min=10, max=79)
+
+    def secrets(self) -> tuple[str, ...]:
+        return ((self.passphrase,) if self.passphrase else ()) + _url_secrets(self.url)
+
+
+@dataclass(frozen=True)
+class HlsOutput:
+    directory: str
+    segment_seconds: int = 4
+    list_size: int = 6
+    delete_segments: bool = True
+    playlist_name: str = "index.m3u8"
+    enabled: bool = True
+    name: str = ""
+    kind: ClassVar[OutputKind] = OutputKind.HLS
+
+    def __post_init__(self) -> None:
+        _check_abs_path("output.directory", self.directory)
+        if "%" in self.directory:
+            # hlsenc expands `%` in segment names and (in 5.1) has no escape for it.
+            raise SpecError("spec.invalid_hls_directory", reason="percent")
+        _check_range("output.segment_seconds", self.segment_seconds, 1, 60)
+        _check_range("output.list_size", self.list_size, 0, 10_000)
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.m3u8", self.playlist_name):
+            raise SpecError("spec.invalid_playlist_name")
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class FileOutput:
+    path: str
+    container: Container = Container.MKV
+    enabled: bool = True
+    name: str = ""
+    kind: ClassVar[OutputKind] = OutputKind.FILE
+
+    def __post_init__(self) -> None:
+        _check_abs_path("output.path", self.path)
+        Container(self.container)
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class UdpOutput:
+    url: str
+    enabled: bool = True
+    name: str = ""
+    kind: ClassVar[OutputKind] = OutputKind.UDP
+
+    def __post_init__(self) -> None:
+        parts = _validate_url("output.url", self.url, {"udp"})
+        if parts.port is None:
+            raise SpecError("spec.invalid_url", field="output.url")
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+OutputSpec = RtmpOutput | SrtOutput | HlsOutput | FileOutput | UdpOutput
+
+
+@dataclass(frozen=True)
+class OverlaySpec:
+    """Plain text drawn on the video; never expanded (drawtext expansion=none)."""
+
+    text: str
+    x: int = 24
+    y: int = 24
+    font_size: int = 32
+    font_color: str = "white"
+    box: bool = True
+    box_color: str = "black@0.5"
+    live_reload: bool = False  # re-read the text file each frame (write it atomically)
+
+    def __post_init__(self) -> None:
+        _check_no_nul("overlay.text", self.text)
+        if len(self.text) > 1000:
+            raise SpecError("spec.out_of_range", field="overlay.text", min=1, max=1000)
+        _check_range("overlay.x", self.x, 0, 7680)
+        _check_range("overlay.y", self.y, 0, 4320)
+        _check_range("overlay.font_size", self.font_size, 6, 400)
+        for name in ("font_color", "box_color"):
+            if not _COLOR_RE.match(getattr(self, name)):
+                raise SpecError("spec.invalid_color", field=f"overlay.{name}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    input: InputSpec
+    profile: ProfileSpec
+    outputs: tuple[OutputSpec, ...]
+    loop: bool = False
+    realtime: bool = False
+    start_offset_s: float = 0.0
+    overlay: OverlaySpec | None = None
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_range("start_offset_s", self.start_offset_s, 0, 30 * 86400)
+        if self.title is not None:
+            _check_no_nul("title", self.title)
+        if not 1 <= len(self.outputs) <= 16:
+            raise SpecError("spec.out_of_range", field="outputs", min=1, max=16)
+
+    @property
+    def enabled_outputs(self) -> tuple[OutputSpec, ...]:
+        return tuple(o for o in self.outputs if o.enabled)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value in the spec, for mask_argv and log masking."""
+        values = [*self.input.secrets()]
+        for output in self.outputs:
+            values.extend(output.secrets())
+        return tuple(dict.fromkeys(values))

@@ -1,0 +1,45 @@
+"""Celery tasks of stream jobs: thin wrappers that load ids and call apps.streams.runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(
+    bind=True, name="workers.stream_jobs.run_stream_job", acks_late=False, ignore_result=True
+)
+def run_stream_job(self: Any, run_id: int, fencing_token: int) -> str:
+    """Supervise run `run_id` for as long as it lasts (hours, for a 24/7 job).
+
+    Not retried and acknowledged on receipt: the run's lease row, not this
+    message, owns the work; if the worker dies, the reconciler takes it back.
+    """
+    from apps.streams.runtime.supervisor import run_stream
+
+    worker = self.request.hostname or "unknown"
+    return run_stream(run_id=run_id, token=fencing_token, worker=worker)
+
+
+@shared_task(name="workers.stream_jobs.reconcile_stream_runs", ignore_result=True)
+def reconcile_stream_runs() -> dict[str, list[int]]:
+    """Beat task: take back runs whose lease expired or no worker claimed; settle their jobs."""
+    from dataclasses import asdict
+
+    from apps.streams.runtime.reconcile import reconcile_runs
+
+    return asdict(reconcile_runs())
+
+
+@shared_task(name="workers.stream_jobs.autostart_stream_jobs", ignore_result=True)
+def autostart_stream_jobs() -> list[int]:
+    """Start every stopped job marked autostart (run once at deploy/boot, or from beat)."""
+    from apps.streams.models import JobState, StreamJob
+    from apps.streams.services import stream_job_start
+
+    started = []
+    for job in StreamJob.objects.filter(autostart=True, state=JobState.STOPPED):
+        stream_job_start(actor=None, job=job)
+        started.append(job.pk)
+    return started
