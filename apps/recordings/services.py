@@ -1,0 +1,310 @@
+"""Writes of the recordings app: create (upload, video), update, delete, retention.
+
+The native API, the asciinema-compatible API, the legacy 2.x upload path, the
+admin, manage.py and Celery all call these functions; none writes rows itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from apps.accounts.audit import audit_record, update_audited
+from apps.accounts.models import AuditEntry, User
+from apps.recordings import conf
+from apps.recordings.asciicast import Asciicast, AsciicastInvalid, parse_asciicast
+from apps.recordings.models import Recording, Visibility, new_url_token
+from apps.system.models import GlobalSettings
+
+logger = logging.getLogger("castcore.recordings")
+
+EDITABLE_FIELDS = ("title", "description", "visibility", "audio_url")
+
+
+class UploadTooLarge(AsciicastInvalid):
+    """The file is over conf.MAX_UPLOAD_BYTES (answered 413, not 422)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            "asciicast.too_large", [{"line": 0, "message": f"the file is over {limit} bytes"}]
+        )
+        self.limit = limit
+
+
+def default_visibility() -> str:
+    return GlobalSettings.load().default_recording_visibility or Visibility.UNLISTED
+
+
+def _storage_name(kind: str, token: str, suffix: str, now: datetime) -> str:
+    return f"{conf.STORAGE_DIR}/{kind}/{now:%Y/%m}/{token}{suffix}"
+
+
+def _delete_file_later(name: str) -> None:
+    """Remove a stored file once the transaction that deleted its row commits."""
+
+    def remove() -> None:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("Could not delete recording file %s", name, exc_info=True)
+
+    transaction.on_commit(remove)
+
+
+# --- terminal recordings -------------------------------------------------------------
+
+
+def recording_validate_upload(*, upload: IO[bytes], size: int | None) -> Asciicast:
+    """Check an uploaded asciicast (size, header, every event line); rewinds the file."""
+    if size is not None and size > conf.MAX_UPLOAD_BYTES:
+        raise UploadTooLarge(conf.MAX_UPLOAD_BYTES)
+    try:
+        info = parse_asciicast(upload, max_bytes=conf.MAX_UPLOAD_BYTES)
+    except AsciicastInvalid as exc:
+        if exc.code == "asciicast.too_large":
+            raise UploadTooLarge(conf.MAX_UPLOAD_BYTES) from None
+        raise
+    finally:
+        upload.seek(0)
+    return info
+
+
+def recording_create_terminal(
+    *,
+    owner: User,
+    upload: IO[bytes],
+    size: int | None = None,
+    title: str | None = None,
+    visibility: str | None = None,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> Recording:
+    """Validate an asciicast file and store it as a new terminal recording.
+
+    Raises AsciicastInvalid (422) or UploadTooLarge (413); nothing is written then.
+    """
+    info = recording_validate_upload(upload=upload, size=size)
+    now = timezone.now()
+    token = new_url_token()
+    name = default_storage.save(_storage_name("terminal", token, ".cast", now), File(upload))
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                kind=Recording.Kind.TERMINAL,
+                owner=owner,
+                title=(title if title is not None else info.title or "")[:200],
+                visibility=visibility or default_visibility(),
+                url_token=token,
+                file=name,
+                size=default_storage.size(name),
+                duration=round(info.duration, 6),
+                created_at=now,
+                status=Recording.Status.AVAILABLE,
+                asciicast_version=info.version,
+                cols=info.cols,
+                rows=info.rows,
+            )
+            audit_record(
+                actor=actor if actor is not None else owner,
+                action="recording.create",
+                target=recording,
+                changes={"kind": [None, "terminal"], "size": [None, recording.size]},
+                request=request,
+            )
+    except BaseException:
+        default_storage.delete(name)
+        raise
+    return recording
+
+
+# --- video recordings (contract with apps.streams) ---------------------------------------
+
+
+def recording_create_video(
+    *,
+    owner: User,
+    file_path: Path,
+    title: str,
+    stream_job_id: int | None = None,
+    duration: float | None = None,
+    has_audio: bool = True,
+    has_video: bool = True,
+) -> Recording:
+    """Move a finished video file into recordings storage and make it a recording."""
+    source = Path(file_path)
+    if not source.is_file():
+        raise FileNotFoundError(str(source))
+    now = timezone.now()
+    token = new_url_token()
+    name = _storage_name("video", token, source.suffix.lower() or ".mp4", now)
+    target = Path(settings.MEDIA_ROOT) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(source), target)
+    try:
+        with transaction.atomic():
+            recording = Recording.objects.create(
+                kind=Recording.Kind.VIDEO,
+                owner=owner,
+                title=title[:200],
+                visibility=default_visibility(),
+                url_token=token,
+                file=name,
+                size=target.stat().st_size,
+                duration=float(duration or 0.0),
+                created_at=now,
+                status=Recording.Status.AVAILABLE,
+                name=source.stem[:200],
+                has_audio=has_audio,
+                has_video=has_video,
+                stream_job_id=stream_job_id,
+            )
+            audit_record(
+                actor=None,
+                action="recording.create",
+                target=recording,
+                changes={"kind": [None, "video"], "stream_job_id": [None, stream_job_id]},
+                source=AuditEntry.Source.SYSTEM,
+            )
+    except BaseException:
+        shutil.move(str(target), source)  # give the caller its file back
+        raise
+    return recording
+
+
+# --- updates and deletion -----------------------------------------------------------------
+
+
+def update_editable(
+    instance: Any,
+    changes: dict[str, Any],
+    *,
+    editable: Any,
+    actor: Any,
+    action: str,
+    request: HttpRequest | None,
+) -> None:
+    """Apply user-editable text attributes (None clears to ""), audited."""
+    unknown = set(changes) - set(editable)
+    if unknown:
+        raise TypeError(f"not editable: {sorted(unknown)}")
+    update_audited(
+        instance,
+        {name: "" if value is None else value for name, value in changes.items()},
+        actor=actor,
+        action=action,
+        request=request,
+        also_save=["updated_at"],
+    )
+
+
+def recording_update(
+    *, recording: Recording, actor: Any, request: HttpRequest | None = None, **changes: Any
+) -> Recording:
+    """Change the editable attributes (title, description, visibility, audio_url)."""
+    update_editable(
+        recording,
+        changes,
+        editable=EDITABLE_FIELDS,
+        actor=actor,
+        action="recording.update",
+        request=request,
+    )
+    return recording
+
+
+def recording_delete(
+    *,
+    recording: Recording,
+    actor: Any,
+    request: HttpRequest | None = None,
+    source: str = AuditEntry.Source.API,
+) -> None:
+    """Delete the row, and its file once the deletion commits."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="recording.delete", target=recording, request=request, source=source
+        )
+        name = recording.file.name
+        recording.delete()
+        if name:
+            _delete_file_later(name)
+
+
+# --- retention of unclaimed recordings ---------------------------------------------------------
+
+
+@dataclass
+class CleanupReport:
+    hidden: list[int] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    freed_bytes: int = 0
+    temporary_users_deleted: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.hidden or self.deleted or self.temporary_users_deleted)
+
+
+def recordings_cleanup_unclaimed(
+    *, now: datetime | None = None, source: str = AuditEntry.Source.SYSTEM
+) -> CleanupReport:
+    """Hide unclaimed recordings after H days and delete them (files too) after D days.
+
+    Unclaimed means owned by a temporary account (an install ID nobody linked
+    yet). Temporary accounts left with nothing past the deadline go as well.
+    """
+    now = now or timezone.now()
+    config = GlobalSettings.load()
+    hide_before = now - timedelta(days=config.unclaimed_hide_after_days)
+    delete_before = now - timedelta(days=config.unclaimed_delete_after_days)
+    report = CleanupReport()
+    with transaction.atomic():
+        to_hide = Recording.objects.unclaimed().filter(
+            hidden_at__isnull=True, created_at__lte=hide_before
+        )
+        report.hidden = list(to_hide.values_list("id", flat=True))
+        Recording.objects.filter(id__in=report.hidden).update(hidden_at=now)
+
+        doomed = (
+            Recording.objects.unclaimed().filter(created_at__lte=delete_before).select_for_update()
+        )
+        for recording in doomed:
+            report.deleted.append(recording.pk)
+            report.freed_bytes += recording.size
+            if recording.file.name:
+                _delete_file_later(recording.file.name)
+        Recording.objects.filter(id__in=report.deleted).delete()
+        # Hidden then deleted in one run: report it once, as deleted.
+        report.hidden = [pk for pk in report.hidden if pk not in set(report.deleted)]
+
+        empty = User.objects.filter(
+            is_temporary=True, date_joined__lte=delete_before, recordings__isnull=True
+        )
+        report.temporary_users_deleted = (
+            User.objects.filter(id__in=list(empty.values_list("id", flat=True)))
+            .delete()[1]
+            .get("accounts.User", 0)
+        )
+        if report:
+            audit_record(
+                actor=None,
+                action="recording.cleanup",
+                target_type="recordings.recording",
+                changes={
+                    "hidden": report.hidden,
+                    "deleted": report.deleted,
+                    "temporary_users_deleted": report.temporary_users_deleted,
+                },
+                source=source,
+            )
+    return report
