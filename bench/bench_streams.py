@@ -1,0 +1,505 @@
+"""Stream-job benchmarks: supervisor overhead, start latency, log fan-out latency.
+
+    .venv/bin/python bench/bench_streams.py [--jobs 20] [--seconds 60] [--sockets 200]
+                                            [--distributed] [--only 1,2,3]
+
+Runs on a private VAR_DIR. (1) supervises jobs in this process. (2) and (3) drive
+real servers over HTTP and WebSockets: embedded, one `python -m castcore.serve`
+(SQLite, in-memory layer, filesystem broker, its own worker); `--distributed`, the
+server and a separate Celery worker process on a temporary PostgreSQL database
+(127.0.0.1:5432) and Redis db 15 (created, flushed and dropped here).
+See bench/README.md for what each figure includes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(tempfile.mkdtemp(prefix="castcore-bench-"))
+PG_DB = f"castcore_bench_{os.getpid()}"
+
+
+def configure(distributed: bool) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "castcore.settings"
+    os.environ["CASTCORE_VAR_DIR"] = str(ROOT / "var")
+    os.environ["CASTCORE_EMBEDDED_WORKER"] = "false"  # (1) supervises in this process
+    # Jobs read and write files under ROOT only.
+    os.environ["CASTCORE_OUTPUT_ROOTS"] = os.environ["CASTCORE_INPUT_ROOTS"] = str(ROOT)
+    os.environ.setdefault("CASTCORE_LOG_LEVEL", "WARNING")
+    if distributed:
+        from cryptography.fernet import Fernet
+
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {PG_DB}"],
+            check=True,
+        )
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
+        os.environ.setdefault("CASTCORE_FERNET_KEYS", Fernet.generate_key().decode())
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.SECURE_SSL_REDIRECT = False  # the in-process client speaks plain HTTP
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    call_command("migrate", verbosity=0)
+
+
+def cleanup(distributed: bool) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    if distributed:
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-qc",
+                f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)",
+            ],
+            check=False,
+        )
+    shutil.rmtree(ROOT, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+def make_job(name: str, *, copy: bool, outputs: list[dict[str, Any]], **fields: Any) -> Any:
+    from apps.accounts.models import User
+    from apps.streams.models import FFmpegProfile, StreamJob, StreamOutput
+
+    owner, _ = User.objects.get_or_create(username="bench", defaults={"role": "admin"})
+    profile, _ = FFmpegProfile.objects.get_or_create(
+        name="copy" if copy else "x264-small",
+        defaults={"video_codec": "copy", "audio_codec": "copy"}
+        if copy
+        else {
+            "preset": "ultrafast",
+            "video_bitrate_kbps": 300,
+            "width": 320,
+            "height": 240,
+            "keyframe_interval_s": 1.0,
+            "audio_bitrate_kbps": 64,
+        },
+    )
+    job = StreamJob.objects.create(
+        name=name, owner=owner, created_by=owner, profile=profile, **fields
+    )
+    for position, output in enumerate(outputs):
+        StreamOutput.objects.create(job=job, position=position, **output)
+    return job
+
+
+class Supervised(threading.Thread):
+    """A run's task body on its own thread, as a thread-pool Celery worker runs it."""
+
+    def __init__(self, job: Any) -> None:
+        super().__init__(daemon=True)
+        from apps.streams.services.control import create_run
+
+        self.run_row = create_run(job.pk)
+
+    def run(self) -> None:
+        from django.db import connections
+
+        from apps.streams.runtime.supervisor import run_stream
+
+        try:
+            run_stream(run_id=self.run_row.pk, token=self.run_row.fencing_token, worker="bench")
+        finally:
+            connections.close_all()
+
+
+def stop_jobs(jobs: list[Any], threads: list[Supervised]) -> None:
+    from apps.streams.services.control import stream_job_stop
+
+    for job in jobs:
+        job.refresh_from_db()
+        stream_job_stop(actor=None, job=job)
+    for thread in threads:
+        thread.join(30)
+
+
+# ------------------------------------------------------------------ (1) supervisor overhead
+
+
+def bench_overhead(jobs_n: int, seconds: float) -> tuple[float, float, float, float]:
+    import psutil
+
+    from apps.streams.models import StreamJob
+    from workers.ffmpeg.testing import make_video
+
+    media = make_video(ROOT / "loop.mkv", seconds=10, size=(640, 360), rate=25)
+    me = psutil.Process()
+    base_rss = me.memory_info().rss
+    jobs = []
+    for i in range(jobs_n):
+        job = make_job(
+            f"copy {i}",
+            copy=True,
+            outputs=[{"kind": "file", "url": str(ROOT / f"out{i}.mkv"), "container": "matroska"}],
+            input_kind="file",
+            input_path=str(media),
+            loop=True,
+            realtime=True,
+        )
+        StreamJob.objects.filter(pk=job.pk).update(
+            state="starting", desired_state="running", fencing_token=1
+        )
+        jobs.append(job)
+    threads = [Supervised(job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    time.sleep(5)  # past start-up: claims, spawns, first heartbeats
+    children = [p for p in me.children(recursive=True) if p.name() == "ffmpeg"]
+    cpu0, wall0 = me.cpu_times(), time.monotonic()
+    kids0 = {p.pid: p.cpu_times() for p in children}
+    time.sleep(seconds)
+    cpu1, wall = me.cpu_times(), time.monotonic() - wall0
+    kids_cpu = sum(
+        p.cpu_times().user + p.cpu_times().system - kids0[p.pid].user - kids0[p.pid].system
+        for p in children
+        if p.is_running()
+    )
+    kids_rss = sum(p.memory_info().rss for p in children if p.is_running())
+    rss = me.memory_info().rss
+    sup_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    print(
+        f"(1) {len(children)} ffmpeg processes for {jobs_n} copy jobs over {wall:.0f} s "
+        "(file input looped -re, -c copy to mkv)"
+    )
+    print(
+        f"(1) supervising process: {100 * sup_cpu / wall / jobs_n:.3f}% of a core per job "
+        "(aim < 0.5%), "
+        f"{(rss - base_rss) / jobs_n / 2**20:.1f} MB RSS per job (aim < 15 MB)"
+    )
+    print(
+        f"(1) ffmpeg processes:    {100 * kids_cpu / wall / max(len(children), 1):.3f}% "
+        "of a core per job, "
+        f"{kids_rss / max(len(children), 1) / 2**20:.1f} MB RSS per job"
+    )
+    stop_jobs(jobs, threads)
+    return (
+        100 * sup_cpu / wall / jobs_n,
+        (rss - base_rss) / jobs_n / 2**20,
+        100 * kids_cpu / wall / max(len(children), 1),
+        kids_rss / max(len(children), 1) / 2**20,
+    )
+
+
+# ------------------------------------------------------------------ servers and clients
+
+
+class Servers:
+    """The real server processes: `python -m castcore.serve` (daphne), plus in the
+    distributed mode a separate Celery worker process (thread pool, queue ffmpeg).
+    In the embedded mode the server process runs the worker itself, as in production."""
+
+    def __init__(self, distributed: bool) -> None:
+        from castcore.tests.test_run_modes import free_port
+
+        self.distributed = distributed
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update(
+            SECURE_SSL_REDIRECT="false",
+            CASTCORE_EMBEDDED_WORKER="false" if distributed else "true",
+            CASTCORE_LOG_LEVEL="WARNING",
+        )
+        repo = Path(__file__).resolve().parent.parent
+        self.log = (ROOT / "servers.log").open("wb")
+        server_argv = [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p",
+                       str(self.port), "castcore.asgi:application"]  # fmt: skip
+        self.processes = [
+            subprocess.Popen(server_argv, cwd=repo, env=env, stdout=self.log, stderr=self.log)
+        ]
+        if distributed:
+            worker_argv = [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-P",
+                           "threads", "-c", "4", "-Q", "ffmpeg", "-n", "bench@%h",
+                           "--without-mingle", "--without-gossip", "-l", "WARNING"]  # fmt: skip
+            self.processes.append(
+                subprocess.Popen(worker_argv, cwd=repo, env=env, stdout=self.log, stderr=self.log)
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        import requests
+
+        from apps.system.models import WorkerHeartbeat
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.base}/api/v1/system/health", timeout=2)
+                if WorkerHeartbeat.objects.exists():  # the worker's first beat: it consumes
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"servers did not start; see {ROOT / 'servers.log'}")
+
+    def stop(self) -> None:
+        from castcore.tests.test_run_modes import stop
+
+        for process in self.processes:
+            stop(process)
+        self.log.close()
+        shutil.copy(ROOT / "servers.log", Path(tempfile.gettempdir()) / "bench-servers.log")
+
+
+class Client:
+    """HTTP (one keep-alive session) and WebSocket URLs with a bearer token of the bench user."""
+
+    def __init__(self, servers: Servers) -> None:
+        import requests
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        from apps.accounts.models import User
+
+        user = User.objects.get_or_create(username="bench", defaults={"role": "admin"})[0]
+        self.token = str(AccessToken.for_user(user))
+        self.servers = servers
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+
+    def post(self, path: str) -> None:
+        response = self.session.post(f"{self.servers.base}/api/v1{path}", json={}, timeout=30)
+        assert response.status_code < 300, (response.status_code, response.text[:500])
+
+    def ws_url(self, path: str) -> str:
+        glue = "&" if "?" in path else "?"
+        return f"ws://127.0.0.1:{self.servers.port}/api/v1/ws/{path}{glue}token={self.token}"
+
+    async def connect(self, path: str) -> Any:
+        import websockets
+
+        return await websockets.connect(
+            self.ws_url(path),
+            origin=websockets.Origin("http://127.0.0.1"),
+            compression=None,
+            max_queue=None,
+            open_timeout=60,
+        )
+
+
+def wait_stopped(job: Any, timeout: float = 30) -> None:
+    """The worker finishes the run (and stops writing under ROOT) before we go on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.state in ("stopped", "failed"):
+            return
+        time.sleep(0.1)
+
+
+def small_x264_job(name: str, output: str) -> Any:
+    return make_job(
+        name,
+        copy=False,
+        outputs=[{"kind": "file", "url": str(ROOT / output)}],
+        realtime=True,
+        input_width=320,
+        input_height=240,
+    )
+
+
+# ------------------------------------------------------------------ (2) start latency
+
+
+def first_progress_plain(argv: list[str]) -> float:
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(b"progress="):
+            break
+    elapsed = time.monotonic() - started
+    proc.kill()
+    proc.wait()
+    return elapsed
+
+
+async def _first_progress_frame(client: Client, job_id: int, timeout: float = 30) -> float:
+    ws = await client.connect("status")
+    try:
+        assert json.loads(await ws.recv())["type"] == "snapshot"
+        started = time.monotonic()
+        post = asyncio.ensure_future(asyncio.to_thread(client.post, f"/stream-jobs/{job_id}/start"))
+        while time.monotonic() - started < timeout:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if frame.get("job_id") == job_id and frame.get("out_time_s") is not None:
+                elapsed = time.monotonic() - started
+                await post
+                return elapsed
+        raise TimeoutError("no progress frame")
+    finally:
+        await ws.close()
+
+
+def bench_start(client: Client, rounds: int) -> tuple[float, float]:
+    from apps.streams.specs import job_spec_for
+    from workers.ffmpeg.argv import build_argv
+
+    ours, plain = [], []
+    for i in range(rounds):
+        job = small_x264_job(f"start {i}", f"s{i}.mkv")
+        # The argv the worker will run for this job, unsupervised: same input, filters,
+        # encoder, output and -progress pipe:1 -stats_period.
+        argv = build_argv(job_spec_for(job, workdir=ROOT / "w"), ROOT / "w")
+        plain.append(first_progress_plain(argv))
+        ours.append(asyncio.run(_first_progress_frame(client, job.pk)))
+        client.post(f"/stream-jobs/{job.pk}/stop")
+        wait_stopped(job)
+    median_ours, median_plain = statistics.median(ours), statistics.median(plain)
+    print(
+        "(2) POST /stream-jobs/{id}/start -> first status frame with progress on the "
+        f"/api/v1/ws/status socket: median {median_ours * 1000:.0f} ms over {rounds} "
+        f"(runs: {', '.join(f'{t * 1000:.0f}' for t in ours)})"
+    )
+    print(
+        f"(2) plain ffmpeg, same argv -> its first -progress block: median "
+        f"{median_plain * 1000:.0f} ms (runs: {', '.join(f'{t * 1000:.0f}' for t in plain)}); "
+        f"ratio {median_ours / median_plain:.2f}x (aim <= 1.5x)"
+    )
+    return median_ours, median_plain
+
+
+# ------------------------------------------------------------------ (3) log fan-out
+
+
+async def _fan_out(
+    client: Client, job: Any, sockets: int, runs: int, batched: bool
+) -> tuple[list[float], int]:
+    path = f"logs/{job.pk}" + ("?batch=1" if batched else "")
+    connections = await asyncio.gather(*(client.connect(path) for _ in range(sockets)))
+    for ws in connections:
+        assert json.loads(await ws.recv())["type"] == "tail"
+    latencies: list[float] = []
+
+    async def listen(ws: Any) -> None:
+        async for message in ws:
+            arrived = time.time()
+            frame = json.loads(message)
+            lines = frame["lines"] if frame["type"] == "logs" else [frame]
+            for line in lines:
+                if line["type"] == "log":  # each line from its own parse time
+                    latencies.append(arrived - datetime.fromisoformat(line["at"]).timestamp())
+
+    listeners = [asyncio.ensure_future(listen(ws)) for ws in connections]
+    for _ in range(runs):
+        await asyncio.to_thread(client.post, f"/stream-jobs/{job.pk}/start")
+        await asyncio.sleep(2.0)  # ffmpeg prints its banner, stream maps, first warnings
+        await asyncio.to_thread(client.post, f"/stream-jobs/{job.pk}/stop")
+        await asyncio.to_thread(wait_stopped, job)
+        await asyncio.sleep(0.5)
+    for ws in connections:
+        await ws.close()
+    await asyncio.gather(*listeners, return_exceptions=True)
+    return latencies, sockets
+
+
+def bench_logs(client: Client, sockets: int, runs: int, batched: bool) -> tuple[float, float, int]:
+    job = small_x264_job("logs", "logs.mkv")
+    latencies, sockets = asyncio.run(_fan_out(client, job, sockets, runs, batched))
+    latencies.sort()
+    if not latencies:
+        print("(3) no log frames arrived")
+        return float("nan"), float("nan"), 0
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    lines = len(latencies) // sockets
+    kind = "?batch=1 (one frame per burst)" if batched else "(one frame per line)"
+    print(
+        f"(3) {len(latencies)} line deliveries ({lines} lines x {sockets} /api/v1/ws/logs/{{id}}"
+        f"{kind} sockets, {runs} runs) from the supervisor's parse of each ffmpeg line to "
+        f"its arrival at the client: p50 {p50:.1f} ms, p99 {p99:.1f} ms (aim p99 < 50 ms)"
+    )
+    return p50, p99, lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--sockets", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--distributed", action="store_true")
+    parser.add_argument("--only", default="1,2,3")
+    args = parser.parse_args()
+    configure(args.distributed)
+    only = set(args.only.split(","))
+    mode = "distributed" if args.distributed else "embedded"
+    detail = (
+        "PostgreSQL + Redis layer and broker, daphne and a Celery worker process"
+        if args.distributed
+        else "SQLite + in-memory layer + filesystem broker, one daphne process with its worker"
+    )
+    print(f"mode: {mode} ({detail}); {os.cpu_count()} CPUs")
+    summary = []
+    servers = None
+    try:
+        if "1" in only:
+            cpu, rss, ff_cpu, ff_rss = bench_overhead(args.jobs, args.seconds)
+            summary.append(
+                f"supervisor_per_job={cpu:.3f}% of a core, {rss:.1f} MB "
+                f"(ffmpeg {ff_cpu:.2f}%, {ff_rss:.1f} MB; {args.jobs} copy jobs, {mode})"
+            )
+        if only & {"2", "3"}:
+            servers = Servers(args.distributed)
+            client = Client(servers)
+        if "3" in only:
+            for batched in (False, True):
+                p50, p99, lines = bench_logs(client, args.sockets, args.rounds, batched)
+                name = "log_fanout_batched_p99_ms" if batched else "log_fanout_p99_ms"
+                summary.append(
+                    f"{name}={p99:.1f} (p50 {p50:.1f} ms, {lines} lines x "
+                    f"{args.sockets} sockets, {mode})"
+                )
+        if "2" in only:
+            ours, plain = bench_start(client, args.rounds)
+            summary.append(
+                f"start_latency_ratio={ours / plain:.2f} (castcore {ours * 1000:.0f} ms, "
+                f"plain ffmpeg {plain * 1000:.0f} ms, {mode})"
+            )
+    finally:
+        if servers is not None:
+            servers.stop()
+        cleanup(args.distributed)
+    for line in summary:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
