@@ -63,13 +63,18 @@ def ffmpeg_writing_to(directory: Path) -> list[psutil.Process]:
 
 
 async def first_live_status(url: str, job_id: int, timeout: float) -> dict[str, Any]:
+    seen: list[str] = []
     async with websockets.connect(url, origin=websockets.Origin("http://127.0.0.1")) as ws:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), left))
+            try:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), left))
+            except TimeoutError:
+                break
+            seen.append(f"{frame['type']}:{frame.get('state')}:{frame.get('fps')}")
             if frame["type"] == "status" and frame["job_id"] == job_id and (frame["fps"] or 0) > 0:
                 return dict(frame)
-    raise AssertionError(f"no status frame with fps > 0 within {timeout} s")
+    raise AssertionError(f"no status frame with fps > 0 within {timeout} s; saw {seen[-20:]}")
 
 
 def test_the_asgi_server_alone_runs_a_job_and_streams_its_status(tmp_path: Path) -> None:
@@ -135,5 +140,7 @@ def test_the_asgi_server_alone_runs_a_job_and_streams_its_status(tmp_path: Path)
     finally:
         stop(server)
         log.close()
+        # pytest shows this only when the test failed: the server's side of the story.
+        print((tmp_path / "server.log").read_text(errors="replace")[-6000:])
         for process in ffmpeg_writing_to(hls):  # never leave one behind, even on failure
             process.kill()
