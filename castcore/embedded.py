@@ -2,8 +2,9 @@
 
 `daphne castcore.asgi:application` alone must be a complete server, so the
 ASGI module starts a Celery worker (thread pool) and beat inside the web
-process. The broker is a folder under var/ (kombu's filesystem transport),
-so `manage.py` commands in other processes still reach this worker.
+process. The broker is a folder under var/ (kombu's filesystem transport with
+atomic writes, castcore/broker.py), so `manage.py` commands in other processes
+still reach this worker.
 """
 
 from __future__ import annotations

@@ -296,6 +296,8 @@ BROKER_DIR = VAR_DIR / "broker"
 if not REDIS_URL:
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport with atomic writes (castcore/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "castcore.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

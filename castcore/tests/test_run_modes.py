@@ -183,3 +183,14 @@ def test_distributed_mode_requires_a_secret_key(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY (or SECRET_KEY_FILE) is required" in result.stderr
+
+
+def test_the_embedded_broker_writes_messages_atomically(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / "var")
+    code = "from castcore.celery import app; print(type(app.connection_for_write().transport))"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "castcore.broker.Transport" in result.stdout
