@@ -8,6 +8,8 @@ forwarding each event to their client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -40,3 +42,21 @@ def publish_now(group: str, event: Mapping[str, Any]) -> None:
 def publish(group: str, event: Mapping[str, Any]) -> None:
     """Publish after the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish_now(group, event))
+
+
+async def release_channel(layer: Any, channel: str) -> None:
+    """Let go of a channel made with `new_channel()` outside a consumer (health, SSE).
+
+    Channels has no delete_channel(). The Redis pub/sub layer stays subscribed to
+    a channel until a receive() on it is cancelled, which is how a consumer's end
+    looks to it; without this, every health check and SSE stream left a
+    subscription behind in the web process. Other layers keep nothing to free.
+    """
+    loop_layer = layer._get_layer() if hasattr(layer, "_get_layer") else None
+    if loop_layer is None or channel not in getattr(loop_layer, "channels", {}):
+        return  # not a pub/sub layer, or already released (a cancelled receive does that)
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)  # let it reach its wait, so cancelling it unsubscribes
+    receiving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await receiving

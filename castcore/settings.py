@@ -146,15 +146,14 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py's 5 s read timeout races channels_redis's 5 s blocking
-                # read (idle sockets died with 1011), and its pool stops at 100
-                # connections, below a few hundred open sockets.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
-                "capacity": 1000,
-                "expiry": 30,
-            },
+            # Pub/sub: a group_send is one PUBLISH, and each process receives it once
+            # and hands it to its own sockets. The list-based RedisChannelLayer wrote
+            # and popped one Redis entry per socket: 200 viewers of a job's log made
+            # 200 round trips per line. Live events are best effort either way (what
+            # a process misses while cut off from Redis is gone); sockets get the
+            # current state from the database when they connect.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}]},
         }
     }
 else:

@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.system.models import WorkerHeartbeat
+from castcore.events import release_channel
 
 CHECK_TIMEOUT_SECONDS = 3.0
 _FFMPEG_CACHE_SECONDS = 60.0
@@ -43,8 +44,11 @@ async def _layer_roundtrip() -> None:
         raise RuntimeError("no channel layer configured")
     channel = await layer.new_channel("health.")
     nonce = secrets.token_hex(8)
-    await layer.send(channel, {"type": "health.ping", "nonce": nonce})
-    message = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+    try:
+        await layer.send(channel, {"type": "health.ping", "nonce": nonce})
+        message = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+    finally:
+        await release_channel(layer, channel)
     if message.get("nonce") != nonce:
         raise RuntimeError("channel layer returned a different message")
 

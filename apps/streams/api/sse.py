@@ -40,6 +40,7 @@ from apps.streams.models import StreamReport
 from apps.streams.reports import FINISHED_STATES, report_group
 from apps.streams.selectors import jobs_visible_to
 from castcore.api.authentication import ApiTokenAuthentication, JWTAuthentication
+from castcore.events import release_channel
 
 POLL_SECONDS = 2.0  # database re-read (and keep-alive comment) while no event arrives
 MAX_STREAM_SECONDS = 900.0  # then the client reconnects with Last-Event-ID
@@ -133,6 +134,7 @@ async def report_events(report_id: int, first_index: int = 0) -> AsyncIterator[b
     finally:
         if layer is not None and channel is not None:
             await layer.group_discard(group, channel)
+            await release_channel(layer, channel)
 
 
 async def _live(layer: Any, channel: str | None, sent: int) -> AsyncIterator[tuple[bytes, int]]:

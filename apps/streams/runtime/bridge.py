@@ -15,9 +15,12 @@ in-memory layer (embedded mode) is shared as it is: an instance of its own
 would hear nothing.
 
 Each bridge sends its events in order (one pump per run), and log lines
-queued while an earlier send is still in flight travel together as one
-`stream.log_batch` event: a burst of ffmpeg lines is one group_send, not one
-per line, and each line keeps its own `at`.
+travel together as one `stream.log_batch` event: a log line that finds the
+bridge idle waits LOG_WINDOW_SECONDS for the lines behind it (ffmpeg prints
+its banner and stream maps in bursts of dozens of lines within a few ms), and
+lines queued while a send is in flight join the next batch. A burst is then a
+few group_sends, not one per line, and every socket gets a few frames instead
+of dozens; each line keeps its own `at`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ logger = logging.getLogger(__name__)
 MAX_PENDING = 500
 # Lines in one stream.log_batch event at most.
 MAX_BATCH_LINES = 100
+# How long a log line that starts a batch waits for the rest of its burst. Every
+# event costs each connected socket a wake-up and a frame; with 200 sockets, a
+# 40-line burst sent line by line kept the web process busy for most of a second.
+LOG_WINDOW_SECONDS = 0.01
 # Redis forgets group members after a day; re-join well before that.
 REJOIN_SECONDS = 600.0
 # Pause before listening again after the layer failed a receive.
@@ -134,9 +141,9 @@ class ChannelBridge:
             ):
                 last.lines.append(line)
                 return
-        self._enqueue(_LogBatch(group, line))
+        self._enqueue(_LogBatch(group, line), delay=LOG_WINDOW_SECONDS)
 
-    def _enqueue(self, item: _Item) -> None:
+    def _enqueue(self, item: _Item, delay: float = 0.0) -> None:
         with self._lock:
             if self._stopping or len(self._pending) >= MAX_PENDING:
                 return
@@ -145,7 +152,10 @@ class ChannelBridge:
                 return
             self._pumping = True
             self._idle.clear()
-        self._hub.loop.call_soon_threadsafe(self._start_pump)
+        if delay:
+            self._hub.loop.call_soon_threadsafe(self._hub.loop.call_later, delay, self._start_pump)
+        else:
+            self._hub.loop.call_soon_threadsafe(self._start_pump)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Flush queued events (up to `timeout`) and stop listening."""

@@ -1,0 +1,79 @@
+"""A burst of ffmpeg log lines leaves the worker as a few events, in order, each line intact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+
+from apps.streams.events import StreamLogEvent
+from apps.streams.runtime.bridge import LOG_WINDOW_SECONDS, ChannelBridge
+from castcore.events import release_channel
+
+pytestmark = pytest.mark.asyncio
+
+
+def line(number: int) -> StreamLogEvent:
+    return {
+        "type": "stream.log",
+        "job_id": 9,
+        "run_id": 3,
+        "at": f"2026-11-22T12:00:00.{number:06d}+00:00",
+        "level": "info",
+        "message": f"line {number}",
+        "component": "ffmpeg",
+        "hint_code": None,
+        "hint": None,
+        "line": f"line {number}",
+    }
+
+
+async def collect(layer: Any, channel: str, lines: int, timeout: float = 5) -> list[Any]:
+    events: list[Any] = []
+    got = 0
+    while got < lines:
+        event = await asyncio.wait_for(layer.receive(channel), timeout)
+        events.append(event)
+        got += len(event["frames"])
+    return events
+
+
+async def test_a_burst_of_lines_travels_as_a_few_events() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("viewer.")
+    await layer.group_add("job.9.logs", channel)
+    bridge = ChannelBridge()
+    try:
+
+        def burst() -> None:
+            # ffmpeg's reader thread hands lines over one by one, a few ms for the lot.
+            for number in range(20):
+                bridge.send_log("job.9.logs", line(number))
+                time.sleep(0.0002)
+
+        await asyncio.to_thread(burst)
+        events = await collect(layer, channel, 20)
+        # One event when the burst fits the window (a line each without it: 20); a
+        # busy machine may stretch the burst past the window, so allow a little.
+        assert len(events) <= 3, [len(event["frames"]) for event in events]
+        assert {event["type"] for event in events} == {"stream.log_batch"}
+        frames = [json.loads(frame) for event in events for frame in event["frames"]]
+        assert [frame["message"] for frame in frames] == [f"line {n}" for n in range(20)]
+        assert frames[5]["at"] == line(5)["at"]  # each line keeps its own time
+
+        # A line after a quiet spell is a batch of its own, no later than the window.
+        await asyncio.sleep(LOG_WINDOW_SECONDS * 5)
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        await asyncio.to_thread(bridge.send_log, "job.9.logs", line(20))
+        [event] = await collect(layer, channel, 1)
+        assert json.loads(event["frames"][0])["message"] == "line 20"
+        assert loop.time() - sent < LOG_WINDOW_SECONDS + 0.5
+    finally:
+        await asyncio.to_thread(bridge.stop)
+        await layer.group_discard("job.9.logs", channel)
+        await release_channel(layer, channel)
