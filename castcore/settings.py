@@ -121,7 +121,9 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -320,6 +322,10 @@ CELERY_TASK_ROUTES = {
     "scans.*": {"queue": "scans"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup would force-close database connections around every task;
+# castcore/celery.py recycles them by CONN_MAX_AGE instead (the fixup still closes
+# them every DB_REUSE_MAX tasks).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic work; django-celery-beat copies these into its tables at start, where

@@ -1,3 +1,4 @@
+import pytest
 from django.conf import settings
 
 from castcore.celery import QUEUES, app
@@ -64,3 +65,37 @@ def test_tasks_dispatched_from_a_web_process_use_castcores_broker() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.splitlines() == ["castcore redis://127.0.0.1:6379/9"] * 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("max_age", "kept"), [(60, True), (0, False)])
+def test_a_task_keeps_its_database_connection_for_conn_max_age(max_age: int, kept: bool) -> None:
+    # With Celery's own Django fixup installed, as in a worker process: it used to
+    # close every connection around every task, so each stream start reconnected.
+    from celery import signals
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    from workers.stream_jobs import reconcile_stream_runs
+
+    in_memory = getattr(connection, "is_in_memory_db", lambda: False)()
+    if not kept and connection.vendor == "sqlite" and in_memory:
+        pytest.skip("Django never closes an in-memory SQLite test database")
+    fixup = DjangoWorkerFixup(app)
+    signals.task_prerun.connect(fixup.on_task_prerun)
+    signals.task_postrun.connect(fixup.on_task_postrun)
+    old_max_age = connection.settings_dict["CONN_MAX_AGE"]
+    try:
+        connection.close()
+        connection.settings_dict["CONN_MAX_AGE"] = max_age
+        connection.ensure_connection()
+        before = connection.connection
+        request = type("Request", (), {"is_eager": False})()
+        sender = type("Sender", (), {"request": request})()
+        signals.task_prerun.send(sender=sender, task_id="t", task=reconcile_stream_runs)
+        signals.task_postrun.send(sender=sender, task_id="t", task=reconcile_stream_runs)
+        assert (connection.connection is before) is kept
+    finally:
+        signals.task_prerun.disconnect(fixup.on_task_prerun)
+        signals.task_postrun.disconnect(fixup.on_task_postrun)
+        connection.settings_dict["CONN_MAX_AGE"] = old_max_age
