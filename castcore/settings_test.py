@@ -12,6 +12,7 @@ EMBEDDED_WORKER = False
 if not REDIS_URL:
     # Nothing consumes tasks in unit tests; keep them out of var/broker.
     CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT = None  # the URL's transport, not the embedded folder one
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

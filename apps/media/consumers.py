@@ -15,24 +15,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.accounts.roles import Role, role_at_least
 from apps.media.models import MediaScan, StorageSource
 from apps.media.selectors import scan_snapshot
-from castcore.api.filters import MAX_ID
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-
-
-def _route_id(scope: dict[str, Any], name: str) -> int | None:
-    """The id in the URL, or None when no row can have it.
-
-    Bounded before any query: a BIGINT holds at most MAX_ID, and int() refuses
-    strings of thousands of digits, so the length is checked first.
-    """
-    digits = str(scope["url_route"]["kwargs"][name]).lstrip("0")
-    if not digits.isdigit() or len(digits) > len(str(MAX_ID)):
-        return None
-    value = int(digits)
-    return value if value <= MAX_ID else None
+from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, route_id
 
 
 @database_sync_to_async
@@ -88,7 +71,7 @@ class ScanConsumer(_ScanEventsConsumer):
     async def connect(self) -> None:
         if not await self._authorise():
             return
-        scan_id = _route_id(self.scope, "scan_id")
+        scan_id = route_id(self.scope, "scan_id")
         snapshot = None if scan_id is None else await _scan(scan_id)
         if snapshot is None:
             await self.close(code=CLOSE_NOT_FOUND)
@@ -105,7 +88,7 @@ class SourceScansConsumer(_ScanEventsConsumer):
     async def connect(self) -> None:
         if not await self._authorise():
             return
-        source_id = _route_id(self.scope, "source_id")
+        source_id = route_id(self.scope, "source_id")
         if source_id is None or not await _source_exists(source_id):
             await self.close(code=CLOSE_NOT_FOUND)
             return

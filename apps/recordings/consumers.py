@@ -36,11 +36,10 @@ from apps.recordings.alis import (
 )
 from apps.recordings.alis_convert import AlisToAsciicast, AsciicastToAlis
 from apps.recordings.live import LiveState, from_wire, to_wire
+from castcore.ws import CLOSE_BAD_DATA, CLOSE_NOT_FOUND
 
 logger = logging.getLogger("castcore.recordings.live")
 
-CLOSE_NOT_FOUND = 4404
-CLOSE_BAD_DATA = 4400
 CLOSE_REPLACED = 4001
 
 

@@ -38,9 +38,8 @@ from apps.streams.events import (
 from apps.streams.models import StreamRun
 from apps.streams.selectors import jobs_visible_to, may_see_job
 from apps.streams.status import status_event
+from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, route_id
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
 # How old a permission answer may be when an event is forwarded.
 ACCESS_RECHECK_SECONDS = 1.0
 
@@ -127,7 +126,11 @@ class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
 
 class StreamLogsConsumer(_AuthenticatedConsumer):
     async def connect(self) -> None:
-        self.job_id = int(self.scope["url_route"]["kwargs"]["job_id"])
+        job_id = route_id(self.scope, "job_id")
+        if job_id is None:  # more digits than any row's id
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.job_id = job_id
         self.group = logs_group(self.job_id)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.batched = query.get("batch", ["0"])[-1] in ("1", "true")
@@ -141,7 +144,8 @@ class StreamLogsConsumer(_AuthenticatedConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "group"):  # not set when the id was refused
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def stream_log_batch(self, event: StreamLogBatchEvent) -> None:
         if not await _may_still_see(self.scope["user"], self.job_id):

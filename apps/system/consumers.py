@@ -11,10 +11,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from apps.accounts.roles import Role, role_at_least
+from castcore.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 
 DEFAULT_INTERVAL_SECONDS = 2.0
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
 
 
 def system_snapshot() -> dict[str, Any]:

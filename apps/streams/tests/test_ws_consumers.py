@@ -53,6 +53,13 @@ def udp_job() -> StreamJob:
     return job_with_outputs({"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""})
 
 
+async def test_a_logs_socket_for_an_id_no_row_can_have_is_closed_with_4404() -> None:
+    viewer = await sync_to_async(UserFactory)(role=Role.VIEWER)
+    for job_id in ("9" * 5000, str(2**63)):  # beyond int()'s digit limit; beyond BIGINT
+        connected, code = await socket(f"/api/v1/ws/logs/{job_id}", viewer).connect()
+        assert (connected, code) == (False, 4404)
+
+
 async def test_anonymous_sockets_are_closed_with_4401() -> None:
     for path in ("/api/v1/ws/status", "/api/v1/ws/logs/1"):
         connected, code = await socket(path).connect()
