@@ -293,6 +293,7 @@ TWO_FACTOR_CHALLENGE_SECONDS = 300
 
 # --- Celery (castcore/celery.py reads these with the CELERY_ namespace).
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT: str | None = None  # None: the one CELERY_BROKER_URL names
 BROKER_DIR = VAR_DIR / "broker"
 if not REDIS_URL:
     for sub in ("queue", "processed", "control"):
