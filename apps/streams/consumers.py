@@ -13,23 +13,27 @@ ACCESS_RECHECK_SECONDS. The check is an in-process answer that is at most
 that old: 200 sockets of one user watching a burst of log lines cost one
 database check per second, not two queries per line per socket (which made
 the fan-out slow), and the sockets of one user share that check.
+
+Both sockets get their events through castcore.fanout: a web process is one
+member of a job's log group (and of the status group) for all its sockets,
+and hands each burst to them in one pass, with each frame encoded once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.accounts.roles import Role, role_at_least
 from apps.streams.events import (
     STATUS_GROUP,
-    StreamLogBatchEvent,
     StreamLogEvent,
     StreamStatusEvent,
     log_frame_json,
@@ -38,6 +42,7 @@ from apps.streams.events import (
 from apps.streams.models import StreamRun
 from apps.streams.selectors import jobs_visible_to, may_see_job
 from apps.streams.status import status_event
+from castcore import fanout
 from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, route_id
 
 # How old a permission answer may be when an event is forwarded.
@@ -103,16 +108,6 @@ def _frame(event: StreamStatusEvent | StreamLogEvent) -> dict[str, Any]:
 
 
 class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels' dispatch first runs close_old_connections in the sync thread for every
-        # message: for 200 sockets that is 200 serialised thread hops per log event. Our
-        # handlers reach the database only through database_sync_to_async, which closes
-        # old connections around each call itself.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
     async def _authorise(self, job_id: int | None) -> bool:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -124,68 +119,107 @@ class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
         return True
 
 
-class StreamLogsConsumer(_AuthenticatedConsumer):
+class StreamLogsConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
+    """A job's log: the recent tail on connect, then the lines the process's log group gets."""
+
+    channel_layer_alias = fanout.NO_CHANNEL_LAYER
+
     async def connect(self) -> None:
         job_id = route_id(self.scope, "job_id")
         if job_id is None:  # more digits than any row's id
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.job_id = job_id
-        self.group = logs_group(self.job_id)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.batched = query.get("batch", ["0"])[-1] in ("1", "true")
         if not await self._authorise(self.job_id):
             return
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.subscribe(logs_group(self.job_id))
         await self.accept()
         run_id, lines = await _recent_tail(self.job_id)
         await self.send_json(
             {"type": "tail", "job_id": self.job_id, "run_id": run_id, "lines": lines}
         )
+        await self.opened()
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):  # not set when the id was refused
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.unsubscribe()
 
-    async def stream_log_batch(self, event: StreamLogBatchEvent) -> None:
+    async def forward(self, delivery: fanout.Delivery) -> None:
         if not await _may_still_see(self.scope["user"], self.job_id):
+            await self.unsubscribe()
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        # The worker encoded each line's frame once; nothing is re-encoded per socket.
-        if self.batched:
-            head = f'{{"type":"logs","job_id":{self.job_id},"run_id":{int(event["run_id"])},'
-            await self.send(text_data=head + f'"lines":[{",".join(event["frames"])}]}}')
-            return
-        for frame in event["frames"]:
-            await self.send(text_data=frame)
-
-    async def stream_log(self, event: StreamLogEvent) -> None:
-        # Single lines, as workers sent them before batching (a rolling upgrade).
-        await self.stream_log_batch(
-            {
-                "type": "stream.log_batch",
-                "job_id": event["job_id"],
-                "run_id": event["run_id"],
-                "frames": [log_frame_json(event)],
-            }
+        texts = delivery.once(
+            ("logs", self.job_id, self.batched),
+            lambda: _log_texts(delivery.events, self.job_id, self.batched),
         )
+        for text in texts:
+            await self.send(text_data=text)
 
 
-class StreamStatusConsumer(_AuthenticatedConsumer):
+def _log_texts(events: list[dict[str, Any]], job_id: int, batched: bool) -> list[str]:
+    """A logs socket's frames for `events`: one per line, or one per run when batched.
+
+    The worker encoded each line's frame once; nothing is re-encoded per socket.
+    """
+    texts: list[str] = []
+    for run_id, frames in _frames_by_run(events):
+        if batched:
+            head = f'{{"type":"logs","job_id":{job_id},"run_id":{run_id},'
+            texts.append(head + f'"lines":[{",".join(frames)}]}}')
+        else:
+            texts.extend(frames)
+    return texts
+
+
+def _frames_by_run(events: list[dict[str, Any]]) -> list[tuple[int, list[str]]]:
+    """The events' line frames, in order, joined while consecutive events share a run."""
+    runs: list[tuple[int, list[str]]] = []
+    for event in events:
+        if event["type"] == "stream.log_batch":
+            frames = list(event["frames"])
+        elif event["type"] == "stream.log":  # a single line, as workers sent them before batching
+            frames = [log_frame_json(cast(StreamLogEvent, event))]
+        else:
+            continue
+        run_id = int(event["run_id"])
+        if runs and runs[-1][0] == run_id:
+            runs[-1][1].extend(frames)
+        else:
+            runs.append((run_id, frames))
+    return runs
+
+
+class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
+    """Every visible job's status: a snapshot on connect, then each change."""
+
+    channel_layer_alias = fanout.NO_CHANNEL_LAYER
+
     async def connect(self) -> None:
         if not await self._authorise(None):
             return
-        await self.channel_layer.group_add(STATUS_GROUP, self.channel_name)
+        await self.subscribe(STATUS_GROUP)
         await self.accept()
         await self.send_json({"type": "snapshot", "jobs": await _snapshot(self.scope["user"])})
+        await self.opened()
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(STATUS_GROUP, self.channel_name)
+        await self.unsubscribe()
 
-    async def stream_status(self, event: StreamStatusEvent) -> None:
+    async def forward(self, delivery: fanout.Delivery) -> None:
         user = self.scope["user"]
         if not await _may_still_see(user, None):
+            await self.unsubscribe()
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        if await _may_still_see(user, event["job_id"]):
-            await self.send_json(_frame(event))
+        for index, event in enumerate(delivery.events):
+            if event["type"] != "stream.status":
+                continue
+            if await _may_still_see(user, event["job_id"]):
+                frame = delivery.once(("status", index), functools.partial(_status_text, event))
+                await self.send(text_data=frame)
+
+
+def _status_text(event: dict[str, Any]) -> str:
+    return json.dumps(_frame(cast(StreamStatusEvent, event)))

@@ -1,0 +1,174 @@
+"""Process-local fan-out, against the configured channel layer (in-memory, or Redis in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.layers import get_channel_layer
+
+from castcore import fanout
+
+pytestmark = pytest.mark.asyncio
+GROUP = "fanout.test"
+
+
+class Recorder:
+    """A subscriber that keeps every delivery; `hold` makes its deliveries wait."""
+
+    def __init__(self, hold: asyncio.Event | None = None) -> None:
+        self.deliveries: list[list[str]] = []
+        self.hold = hold
+        self.got = asyncio.Event()
+
+    async def deliver(self, delivery: fanout.Delivery) -> None:
+        self.deliveries.append([event["n"] for event in delivery.events])
+        self.got.set()
+        if self.hold is not None:
+            await self.hold.wait()
+
+    async def next(self) -> list[str]:
+        await asyncio.wait_for(self.got.wait(), 5)
+        self.got.clear()
+        return self.deliveries[-1]
+
+
+def event(n: str) -> dict[str, Any]:
+    return {"type": "test.event", "n": n}
+
+
+async def members(name: str) -> int:
+    """How many channels of the layer belong to `name` (this process's view, any layer)."""
+    layer = get_channel_layer()
+    if hasattr(layer, "_get_layer"):  # Redis pub/sub: groups are kept per loop, by Redis name
+        inner = layer._get_layer()
+        return len(inner.groups.get(inner._get_group_channel_name(name), ()))
+    return len(layer.groups.get(name, ()))
+
+
+async def test_every_subscriber_gets_each_event_through_one_membership() -> None:
+    subscribers = [Recorder() for _ in range(3)]
+    for subscriber in subscribers:
+        await fanout.join(GROUP, subscriber)
+    try:
+        assert await members(GROUP) == 1  # one channel for the process, not one per socket
+        await get_channel_layer().group_send(GROUP, event("a"))
+        assert [await s.next() for s in subscribers] == [["a"]] * 3
+    finally:
+        for subscriber in subscribers:
+            await fanout.leave(GROUP, subscriber)
+    assert await members(GROUP) == 0  # the last one out took the process out of the group
+
+
+async def test_events_that_arrive_during_a_pass_go_together_in_the_next() -> None:
+    release = asyncio.Event()
+    slow = Recorder(hold=release)
+    await fanout.join(GROUP, slow)
+    layer = get_channel_layer()
+    try:
+        await layer.group_send(GROUP, event("1"))
+        assert await slow.next() == ["1"]  # and now it is stuck in that delivery
+        for n in ("2", "3", "4"):
+            await layer.group_send(GROUP, event(n))
+        await asyncio.sleep(0.2)  # the layer hands them over while the pass still runs
+        release.set()
+        assert await slow.next() == ["2", "3", "4"]
+    finally:
+        await fanout.leave(GROUP, slow)
+
+
+async def test_a_failing_subscriber_costs_the_others_nothing() -> None:
+    class Broken:
+        async def deliver(self, delivery: fanout.Delivery) -> None:
+            raise ConnectionResetError("the socket went away")
+
+    broken, healthy = Broken(), Recorder()
+    await fanout.join(GROUP, broken)
+    await fanout.join(GROUP, healthy)
+    try:
+        for n in ("x", "y"):
+            await get_channel_layer().group_send(GROUP, event(n))
+            assert await healthy.next() == [n]
+    finally:
+        await fanout.leave(GROUP, broken)
+        await fanout.leave(GROUP, healthy)
+
+
+async def test_a_subscriber_may_leave_from_inside_its_delivery() -> None:
+    # What a socket does when its user lost access: it must not wait for the pass it is in.
+    class Quitter(Recorder):
+        async def deliver(self, delivery: fanout.Delivery) -> None:
+            await super().deliver(delivery)
+            await fanout.leave(GROUP, self)
+
+    quitter, stayer = Quitter(), Recorder()
+    await fanout.join(GROUP, quitter)
+    await fanout.join(GROUP, stayer)
+    try:
+        await get_channel_layer().group_send(GROUP, event("1"))
+        assert await quitter.next() == ["1"] and await stayer.next() == ["1"]
+        await get_channel_layer().group_send(GROUP, event("2"))
+        assert await stayer.next() == ["2"]
+        assert quitter.deliveries == [["1"]]
+    finally:
+        await fanout.leave(GROUP, stayer)
+    # The group, emptied from inside a delivery, is gone; joining again starts afresh.
+    again = Recorder()
+    await fanout.join(GROUP, again)
+    try:
+        await get_channel_layer().group_send(GROUP, event("3"))
+        assert await again.next() == ["3"]
+    finally:
+        await fanout.leave(GROUP, again)
+
+
+async def test_what_subscribers_derive_alike_is_built_once_per_pass() -> None:
+    built: list[str] = []
+
+    def encode() -> str:
+        built.append("x")
+        return "encoded"
+
+    class Encoder(Recorder):
+        async def deliver(self, delivery: fanout.Delivery) -> None:
+            frame = delivery.once("frame", encode)
+            assert frame == "encoded"
+            await super().deliver(delivery)
+
+    encoders = [Encoder() for _ in range(5)]
+    for encoder in encoders:
+        await fanout.join(GROUP, encoder)
+    try:
+        await get_channel_layer().group_send(GROUP, event("a"))
+        assert [await e.next() for e in encoders] == [["a"]] * 5
+        assert built == ["x"]
+    finally:
+        for encoder in encoders:
+            await fanout.leave(GROUP, encoder)
+
+
+async def test_a_held_subscriber_forwards_what_came_before_it_opened_first() -> None:
+    forwarded: list[list[str]] = []
+
+    class Socket(fanout.HeldUntilOpened):
+        async def forward(self, delivery: fanout.Delivery) -> None:
+            forwarded.append([event["n"] for event in delivery.events])
+
+    socket = Socket()
+    await socket.subscribe(GROUP)
+    try:
+        for n in ("1", "2"):
+            await get_channel_layer().group_send(GROUP, event(n))
+        await asyncio.sleep(0.2)
+        assert forwarded == []  # the opening frame has not gone yet
+        forwarded.append(["opening"])
+        await socket.opened()
+        await get_channel_layer().group_send(GROUP, event("3"))
+        for _ in range(50):
+            if len(forwarded) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert forwarded == [["opening"], ["1", "2"], ["3"]]
+    finally:
+        await socket.unsubscribe()
