@@ -26,6 +26,7 @@ of dozens; each line keeps its own `at`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -116,15 +117,32 @@ class ChannelBridge:
         self._stopping = False
         self._listener: asyncio.Future[None] | None = None
         self._pump_task: asyncio.Future[None] | None = None
+        self._subscribing: concurrent.futures.Future[None] | None = None
 
     def start(self) -> None:
+        """Start the control listener and return at once: a run does not wait for Redis.
+
+        Once the listener is in place, `on_message` gets a `stream.control.listening`
+        message, so the run reads its row then: a nudge published before that
+        moment reached nobody and would otherwise wait for the next heartbeat.
+        """
         if self._listen_group and self._on_message:
-            future = asyncio.run_coroutine_threadsafe(self._subscribe(), self._hub.loop)
-            try:
-                future.result(5)
-            except Exception:
-                # The heartbeat still reads the row; nudges only make control faster.
-                logger.warning("control listener not started; relying on heartbeats", exc_info=True)
+            self._subscribing = asyncio.run_coroutine_threadsafe(self._subscribe(), self._hub.loop)
+            self._subscribing.add_done_callback(self._subscribed)
+
+    def _subscribed(self, future: concurrent.futures.Future[None]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:
+            # The heartbeat still reads the row; nudges only make control faster.
+            logger.warning("control listener not started; relying on heartbeats", exc_info=error)
+            return
+        assert self._on_message is not None
+        try:
+            self._on_message({"type": "stream.control.listening"})
+        except Exception:
+            logger.exception("control message handler failed")
 
     def send(self, group: str, event: Mapping[str, Any]) -> None:
         """Queue `event` for `group` and return at once."""
@@ -148,13 +166,17 @@ class ChannelBridge:
             if self._stopping or len(self._pending) >= MAX_PENDING:
                 return
             self._pending.append(item)
-            if self._pumping:
-                return
+            due = self._pumping  # a pump is running, or waiting for a log window to close
             self._pumping = True
             self._idle.clear()
         if delay:
-            self._hub.loop.call_soon_threadsafe(self._hub.loop.call_later, delay, self._start_pump)
+            if not due:
+                loop = self._hub.loop
+                loop.call_soon_threadsafe(loop.call_later, delay, self._start_pump)
         else:
+            # Anything but a log line goes at once, and the lines still waiting for their
+            # window go with it (in order, ahead of it): a status event (the first
+            # progress of a run, say) must not wait behind a burst of banner lines.
             self._hub.loop.call_soon_threadsafe(self._start_pump)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -163,6 +185,10 @@ class ChannelBridge:
             self._stopping = True
         if not self._idle.wait(timeout):
             logger.warning("stream event bridge did not drain within %s s", timeout)
+        if self._subscribing is not None:
+            # A listener that is still being set up would outlive the run.
+            with contextlib.suppress(Exception):
+                self._subscribing.result(timeout)
         if self._listener is not None:
             listener = self._listener
             future = asyncio.run_coroutine_threadsafe(_cancel(listener), self._hub.loop)
@@ -174,6 +200,10 @@ class ChannelBridge:
     # ----------------------------------------------------------- on the hub loop
 
     def _start_pump(self) -> None:
+        # One pump at a time keeps events in order; a window timer that fires after an
+        # early start finds the pump running, or nothing left to send.
+        if self._pump_task is not None and not self._pump_task.done():
+            return
         self._pump_task = asyncio.ensure_future(self._pump())  # a reference keeps it alive
 
     async def _pump(self) -> None:

@@ -77,3 +77,54 @@ async def test_a_burst_of_lines_travels_as_a_few_events() -> None:
         await asyncio.to_thread(bridge.stop)
         await layer.group_discard("job.9.logs", channel)
         await release_channel(layer, channel)
+
+
+async def test_a_status_event_does_not_wait_for_the_log_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first progress of a run comes right behind ffmpeg's banner lines: it must not
+    # wait for their window to close. The lines waiting go first, then the status.
+    monkeypatch.setattr("apps.streams.runtime.bridge.LOG_WINDOW_SECONDS", 30.0)
+    layer = get_channel_layer()
+    channel = await layer.new_channel("viewer.")
+    await layer.group_add("job.9.logs", channel)
+    await layer.group_add("jobs.status", channel)
+    bridge = ChannelBridge()
+    try:
+        await asyncio.to_thread(bridge.send_log, "job.9.logs", line(1))
+        await asyncio.to_thread(bridge.send, "jobs.status", {"type": "stream.status", "n": 1})
+        first = await asyncio.wait_for(layer.receive(channel), 5)
+        second = await asyncio.wait_for(layer.receive(channel), 5)
+        assert first["type"] == "stream.log_batch"
+        assert json.loads(first["frames"][0])["message"] == "line 1"
+        assert second == {"type": "stream.status", "n": 1}
+    finally:
+        await asyncio.to_thread(bridge.stop)
+        await layer.group_discard("job.9.logs", channel)
+        await layer.group_discard("jobs.status", channel)
+        await release_channel(layer, channel)
+
+
+async def test_start_returns_at_once_and_the_listener_says_when_it_hears() -> None:
+    heard: list[dict[str, Any]] = []
+    got = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_message(message: dict[str, Any]) -> None:  # called on the bridge's own thread
+        heard.append(message)
+        loop.call_soon_threadsafe(got.set)
+
+    bridge = ChannelBridge(listen_group="job.9.control", on_message=on_message)
+    await asyncio.to_thread(bridge.start)
+    try:
+        await asyncio.wait_for(got.wait(), 5)
+        # The run reads its row on this message: a nudge sent before now reached nobody.
+        assert heard == [{"type": "stream.control.listening"}]
+        got.clear()
+        await get_channel_layer().group_send(
+            "job.9.control", {"type": "stream.control", "job_id": 9, "command": "stop"}
+        )
+        await asyncio.wait_for(got.wait(), 5)
+        assert heard[-1]["command"] == "stop"
+    finally:
+        await asyncio.to_thread(bridge.stop)
