@@ -67,17 +67,29 @@ def _nudge(job_id: int, command: str) -> None:
 
 
 def _announce(job_id: int) -> None:
-    job = StreamJob.objects.get(pk=job_id)
-    publish_status(status_event(job), after_commit=True)
+    """Publish the job's committed state once the transaction commits.
+
+    Read after the commit, and after the hooks registered before it (a start's
+    dispatch): the worker gets its message without waiting for this.
+    """
+
+    def announce() -> None:
+        publish_status(status_event(StreamJob.objects.get(pk=job_id)))
+
+    transaction.on_commit(announce)
 
 
 def create_run(job_id: int) -> StreamRun:
     """A pending run holding the job's current token (the caller just bumped it)."""
-    job = StreamJob.objects.get(pk=job_id)
-    last = job.runs.aggregate(last=Max("number"))["last"] or 0
+    job = (
+        StreamJob.objects.filter(pk=job_id)
+        .annotate(last_run=Max("runs__number"))
+        .only("fencing_token", "resume_position_s", "recording_enabled")
+        .get()
+    )
     return StreamRun.objects.create(
         job=job,
-        number=last + 1,
+        number=(job.last_run or 0) + 1,
         fencing_token=job.fencing_token,
         start_offset_s=job.resume_position_s,
         recording=job.recording_enabled,
@@ -105,28 +117,27 @@ def _audit(
     )
 
 
-@transaction.atomic
 def stream_job_start(
     *, actor: Any, job: StreamJob, request: HttpRequest | None = None
 ) -> StreamJob:
     """stopped/failed/paused → starting with a new run; already running: no-op."""
     _check_startable(job)
-    claimed = StreamJob.objects.filter(pk=job.pk, state__in=STARTABLE).update(
-        state=JobState.STARTING,
-        desired_state=DesiredState.RUNNING,
-        fencing_token=F("fencing_token") + 1,
-        state_changed_at=timezone.now(),
-    )
-    if claimed != 1:
-        job.refresh_from_db()
-        if job.state in RUNNING_STATES:
-            return job
-        raise _invalid(job.pk, "running")
-    run = create_run(job.pk)
-    _dispatch(run)
-    _audit(actor, "start", job.pk, request, run=(None, run.number))
-    _announce(job.pk)
+    with transaction.atomic():
+        claimed = StreamJob.objects.filter(pk=job.pk, state__in=STARTABLE).update(
+            state=JobState.STARTING,
+            desired_state=DesiredState.RUNNING,
+            fencing_token=F("fencing_token") + 1,
+            state_changed_at=timezone.now(),
+        )
+        if claimed == 1:
+            run = create_run(job.pk)
+            _dispatch(run)
+            _audit(actor, "start", job.pk, request, run=(None, run.number))
+            _announce(job.pk)
+    # Read back after the commit: the worker's message (an on-commit hook) need not wait.
     job.refresh_from_db()
+    if claimed != 1 and job.state not in RUNNING_STATES:
+        raise _invalid(job.pk, "running")
     return job
 
 
