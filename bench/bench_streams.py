@@ -429,23 +429,14 @@ async def _fan_out(
     connections = await asyncio.gather(*(client.connect(path) for _ in range(sockets)))
     for ws in connections:
         assert json.loads(await ws.recv())["type"] == "tail"
-    latencies: list[float] = []
-    first_socket: list[float] = []  # the socket that joined first: no fan-out ahead of it
-    frames = 0
+    # (socket index, arrival time, frame): parsed after the runs. JSON decoding is the
+    # client's own work; done on arrival, it would take the CPU the servers share with
+    # us and delay the frames still to be read.
+    received: list[tuple[int, float, str | bytes]] = []
 
     async def listen(ws: Any, index: int) -> None:
-        nonlocal frames
         async for message in ws:
-            arrived = time.time()
-            frames += 1
-            frame = json.loads(message)
-            lines = frame["lines"] if frame["type"] == "logs" else [frame]
-            for line in lines:
-                if line["type"] == "log":  # each line from its own parse time
-                    latency = arrived - _timestamp(line["at"])
-                    latencies.append(latency)
-                    if index == 0:
-                        first_socket.append(latency)
+            received.append((index, time.time(), message))
 
     listeners = [asyncio.ensure_future(listen(ws, i)) for i, ws in enumerate(connections)]
     for _ in range(runs):
@@ -457,7 +448,18 @@ async def _fan_out(
     for ws in connections:
         await ws.close()
     await asyncio.gather(*listeners, return_exceptions=True)
-    return latencies, first_socket, frames // sockets
+    latencies: list[float] = []
+    first_socket: list[float] = []  # the socket that joined first: no fan-out ahead of it
+    for index, arrived, message in received:
+        frame = json.loads(message)
+        lines = frame["lines"] if frame["type"] == "logs" else [frame]
+        for line in lines:
+            if line["type"] == "log":  # each line from its own parse time
+                latency = arrived - _timestamp(line["at"])
+                latencies.append(latency)
+                if index == 0:
+                    first_socket.append(latency)
+    return latencies, first_socket, len(received) // sockets
 
 
 @functools.lru_cache(maxsize=4096)
