@@ -28,7 +28,7 @@ from apps.streams.models import (
     StreamRun,
 )
 from apps.streams.specs import as_api_error, job_spec_for
-from apps.streams.status import status_event
+from apps.streams.status import status_event, status_payload
 from castcore.api.errors import ApiError, Conflict
 from castcore.events import publish
 from workers.ffmpeg.spec import SpecError
@@ -133,11 +133,14 @@ def stream_job_start(
             run = create_run(job.pk)
             _dispatch(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
-            _announce(job.pk)
     # Read back after the commit: the worker's message (an on-commit hook) need not wait.
     job.refresh_from_db()
-    if claimed != 1 and job.state not in RUNNING_STATES:
-        raise _invalid(job.pk, "running")
+    if claimed != 1:
+        if job.state not in RUNNING_STATES:
+            raise _invalid(job.pk, "running")
+        return job
+    # The row just read is the committed state (or will be, inside an outer transaction).
+    publish_status(status_payload(job, run), after_commit=True)
     return job
 
 

@@ -116,3 +116,34 @@ def test_viewers_cannot_control_jobs(viewer_api: APIClient) -> None:
     job = job_with_outputs({})
     for verb in ("start", "stop", "restart", "pause"):
         assert viewer_api.post(f"/api/v1/stream-jobs/{job.pk}/{verb}").status_code == 403
+
+
+def test_start_announces_the_committed_state_with_its_new_run(operator_api: APIClient) -> None:
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.layers import get_channel_layer
+
+    from apps.streams.events import STATUS_GROUP
+
+    job = job_with_outputs({})
+
+    def start() -> None:
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+
+    async def announced() -> dict[str, object]:
+        # One event loop throughout: the Redis layer keeps its channels per loop.
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(STATUS_GROUP, channel)
+        try:
+            await sync_to_async(start)()
+            return dict(await asyncio.wait_for(layer.receive(channel), 5))
+        finally:
+            await layer.group_discard(STATUS_GROUP, channel)
+
+    event = async_to_sync(announced)()
+    run = StreamRun.objects.get(job=job)
+    assert (event["type"], event["job_id"], event["state"]) == ("stream.status", job.pk, "starting")
+    assert event["run_id"] == run.pk
