@@ -53,6 +53,9 @@ def configure(distributed: bool) -> None:
         os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
         os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
         os.environ.setdefault("CASTCORE_FERNET_KEYS", Fernet.generate_key().decode())
+    else:  # whatever the calling shell has set: embedded means SQLite and in-process parts
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            os.environ.pop(name, None)
     import django
 
     django.setup()
