@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import OperationalError, connections
 
+from apps.streams.events import StreamLogBatchEvent, StreamLogEvent, log_frame_json
 from apps.streams.models import StreamJob, StreamRun
 from apps.streams.runtime.supervisor import run_stream
 
@@ -54,3 +55,25 @@ def run_row(job: StreamJob) -> StreamRun:
     run = StreamRun.objects.filter(job=job).order_by("-number").first()
     assert run is not None
     return run
+
+
+def log_line(job_id: int, n: int) -> StreamLogEvent:
+    """Line `n` of run 1 of `job_id`, parsed at second `n`."""
+    return {
+        "type": "stream.log",
+        "job_id": job_id,
+        "run_id": 1,
+        "at": f"2026-01-01T00:00:{n:02d}+00:00",
+        "level": "info",
+        "message": f"line {n}",
+        "component": None,
+        "hint_code": None,
+        "hint": None,
+        "line": f"[info] line {n}",
+    }
+
+
+def log_burst(job_id: int, first: int, count: int) -> StreamLogBatchEvent:
+    """Lines first..first+count-1 as the worker publishes a burst: one stream.log_batch."""
+    frames = [log_frame_json(log_line(job_id, n)) for n in range(first, first + count)]
+    return {"type": "stream.log_batch", "job_id": job_id, "run_id": 1, "frames": frames}

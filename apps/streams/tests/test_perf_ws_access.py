@@ -15,8 +15,9 @@ from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
 from apps.streams import consumers
-from apps.streams.events import StreamLogBatchEvent, StreamLogEvent, log_frame_json, logs_group
+from apps.streams.events import logs_group
 from apps.streams.tests.factories import job_with_outputs
+from apps.streams.tests.helpers import log_burst as batch
 from castcore.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -42,26 +43,6 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int | None]]:
 
     monkeypatch.setattr(consumers, "_may_see", counted)
     return made
-
-
-def line(job_id: int, n: int) -> StreamLogEvent:
-    return {
-        "type": "stream.log",
-        "job_id": job_id,
-        "run_id": 1,
-        "at": f"2026-01-01T00:00:{n:02d}+00:00",
-        "level": "info",
-        "message": f"line {n}",
-        "component": None,
-        "hint_code": None,
-        "hint": None,
-        "line": f"[info] line {n}",
-    }
-
-
-def batch(job_id: int, first: int, count: int) -> StreamLogBatchEvent:
-    frames = [log_frame_json(line(job_id, n)) for n in range(first, first + count)]
-    return {"type": "stream.log_batch", "job_id": job_id, "run_id": 1, "frames": frames}
 
 
 async def logs_socket(user: Any, job_id: int) -> WebsocketCommunicator:
