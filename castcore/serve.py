@@ -4,11 +4,25 @@ Browsers cannot set headers on WebSocket and EventSource requests, so those
 clients send `?token=…`; daphne's own access log would print it. This entry
 point takes daphne's command-line arguments unchanged and swaps in an access
 log that masks credential query parameters and every secret CastCore knows.
+
+`--processes N` (or CASTCORE_WEB_PROCESSES), distributed mode only: one daphne
+runs on one core, and a burst of live events for hundreds of sockets keeps
+that core busy. With N, this process binds `-b`/`-p` itself and runs N daphne
+processes on the one listening socket (the kernel hands each new connection to
+one of them). They share everything through PostgreSQL and Redis. If one of
+them exits, the others are stopped and this process exits with its code, for
+the service manager to restart; they die with this process, even on SIGKILL.
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
+import os
 import re
+import signal
+import socket
+import subprocess
 import sys
 from datetime import datetime
 from typing import Any
@@ -17,6 +31,7 @@ import daphne.cli
 from daphne.access import AccessLogGenerator
 
 from castcore.secrets import mask
+from workers.ffmpeg.supervisor import die_with_parent
 
 # Query parameters, and path segments, that carry credentials in CastCore URLs:
 # the asciinema producer socket (/ws/S/<token>) and the CLI link page
@@ -49,9 +64,77 @@ class RedactingAccessLog(AccessLogGenerator):
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    processes, daphne_args = _split_processes(args)
+    if processes > 1:
+        sys.exit(serve_processes(processes, daphne_args))
     # daphne.cli builds its access log from this module-level name.
     daphne.cli.AccessLogGenerator = RedactingAccessLog
-    daphne.cli.CommandLineInterface().run(sys.argv[1:] if argv is None else argv)
+    daphne.cli.CommandLineInterface().run(daphne_args)
+
+
+def _split_processes(args: list[str]) -> tuple[int, list[str]]:
+    """(--processes, the arguments for daphne)."""
+    from castcore.env import env_int
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument(
+        "--processes", type=int, default=env_int("CASTCORE_WEB_PROCESSES", 1, minimum=1)
+    )
+    ours, rest = parser.parse_known_args(args)
+    if ours.processes < 1:
+        raise SystemExit("castcore.serve: --processes must be at least 1")
+    return ours.processes, rest
+
+
+def serve_processes(count: int, daphne_args: list[str]) -> int:
+    """Run `count` daphne processes on one socket; returns the exit code."""
+    from castcore.env import env_bool, env_str
+
+    distributed = bool(env_str("REDIS_URL"))
+    if not distributed or env_bool("CASTCORE_EMBEDDED_WORKER", default=not distributed):
+        print(
+            f"castcore.serve: --processes {count} needs the distributed mode (REDIS_URL set, "
+            "no embedded worker): the processes must share one channel layer, and each would "
+            "run a worker and a beat of its own.",
+            file=sys.stderr,
+        )
+        return 2
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("-b", "--bind", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=8000)
+    address, rest = parser.parse_known_args(daphne_args)
+    # IPv4: daphne adopts the descriptor as an INET socket.
+    listener = socket.create_server((address.bind, address.port), backlog=1024)
+    listener.setblocking(False)  # Twisted accepts on it from its event loop
+    fd = listener.fileno()
+    argv = [sys.executable, "-m", "castcore.serve", "--processes", "1", "--fd", str(fd), *rest]
+    die_with_us = functools.partial(die_with_parent, os.getpid())
+    children = [
+        subprocess.Popen(argv, pass_fds=(fd,), preexec_fn=die_with_us) for _ in range(count)
+    ]
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    pid, status = os.wait()  # the first child to end: asked to, or not
+    code = os.waitstatus_to_exitcode(status)
+    stop(signal.SIGTERM, None)
+    for child in children:
+        if child.pid != pid:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return 0 if stopping else (code or 1)
 
 
 if __name__ == "__main__":

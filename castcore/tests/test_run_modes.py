@@ -194,3 +194,81 @@ def test_the_embedded_broker_writes_messages_atomically(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "castcore.broker.Transport" in result.stdout
+
+
+def _serve_processes(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "castcore.serve", "--processes", "2",
+            "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _answering(port: int, deadline_s: float = 30) -> bool:
+    """The servers answer (503 is fine: no worker runs in these tests)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            get_json(f"http://127.0.0.1:{port}/api/v1/system/health")
+            return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.3)
+    return False
+
+
+def test_several_web_processes_need_the_distributed_mode(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path / "var")
+    result = subprocess.run(
+        [sys.executable, "-m", "castcore.serve", "--processes", "2", "-p", str(free_port()),
+         "castcore.asgi:application"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "needs the distributed mode" in result.stderr
+
+
+@pytest.mark.slow
+def test_web_processes_share_one_port_and_stop_together(distributed_db: dict[str, str]) -> None:
+    import psutil
+
+    port = free_port()
+    parent = _serve_processes(distributed_db, port)
+    try:
+        assert _answering(port), "the servers did not answer"
+        children = psutil.Process(parent.pid).children()
+        assert len(children) == 2
+        # Connections one at a time: each goes to whichever process accepts first.
+        held = []
+        for _ in range(40):
+            held.append(socket.create_connection(("127.0.0.1", port)))
+            time.sleep(0.02)
+        time.sleep(0.5)
+        served = [
+            sum(1 for c in child.net_connections("tcp") if c.laddr and c.laddr.port == port)
+            for child in children
+        ]
+        assert all(count > 0 for count in served), served
+        for sock in held:
+            sock.close()
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=20) == 0
+        assert not any(child.is_running() and child.status() != "zombie" for child in children)
+    finally:
+        stop(parent)
+
+
+@pytest.mark.slow
+def test_web_processes_die_with_their_parent(distributed_db: dict[str, str]) -> None:
+    import psutil
+
+    port = free_port()
+    parent = _serve_processes(distributed_db, port)
+    try:
+        assert _answering(port), "the servers did not answer"
+        children = psutil.Process(parent.pid).children()
+        parent.kill()  # SIGKILL: no chance to stop them itself
+        parent.wait()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], alive
+    finally:
+        stop(parent)

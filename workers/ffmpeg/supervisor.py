@@ -82,7 +82,8 @@ class ExitInfo:
     duration_s: float
 
 
-def _child_setup(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """preexec_fn: SIGKILL this child when the process that forked it dies."""
     # Runs in the child between fork and exec: only async-signal-safe-ish calls.
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # parent died before prctl took effect
@@ -169,7 +170,7 @@ class FFmpegProcess:
         setpriv = _setpriv() if shutil.which(self.argv[0]) else None
         # PDEATHSIG, see the module docstring: setpriv (vfork) or a preexec_fn (fork).
         argv = [setpriv, "--pdeathsig", "KILL", "--", *self.argv] if setpriv else self.argv
-        preexec = None if setpriv else (lambda: _child_setup(parent))
+        preexec = None if setpriv else (lambda: die_with_parent(parent))
 
         def factory() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
