@@ -225,7 +225,7 @@ class Servers:
     distributed mode a separate Celery worker process (thread pool, queue ffmpeg).
     In the embedded mode the server process runs the worker itself, as in production."""
 
-    def __init__(self, distributed: bool) -> None:
+    def __init__(self, distributed: bool, web_processes: int = 1) -> None:
         from castcore.tests.test_run_modes import free_port
 
         self.distributed = distributed
@@ -239,8 +239,9 @@ class Servers:
         )
         repo = Path(__file__).resolve().parent.parent
         self.log = (ROOT / "servers.log").open("wb")
-        server_argv = [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p",
-                       str(self.port), "castcore.asgi:application"]  # fmt: skip
+        server_argv = [sys.executable, "-m", "castcore.serve", "--processes",
+                       str(web_processes), "-b", "127.0.0.1", "-p", str(self.port),
+                       "castcore.asgi:application"]  # fmt: skip
         self.processes = [
             subprocess.Popen(server_argv, cwd=repo, env=env, stdout=self.log, stderr=self.log)
         ]
@@ -268,7 +269,7 @@ class Servers:
                 requests.get(f"{self.base}/api/v1/system/health", timeout=2)
                 if WorkerHeartbeat.objects.exists():  # the worker's first beat: it consumes
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.3)
         raise RuntimeError(f"servers did not start; see {ROOT / 'servers.log'}")
@@ -504,13 +505,23 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--distributed", action="store_true")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=None,
+        help="daphne processes (castcore.serve --processes); distributed only; default: CPUs",
+    )
     parser.add_argument("--only", default="1,2,3")
     args = parser.parse_args()
     configure(args.distributed)
+    web_processes = 1
+    if args.distributed:
+        web_processes = args.web_processes or os.cpu_count() or 1
     only = set(args.only.split(","))
-    mode = "distributed" if args.distributed else "embedded"
+    mode = f"distributed, {web_processes} web processes" if args.distributed else "embedded"
     detail = (
-        "PostgreSQL + Redis layer and broker, daphne and a Celery worker process"
+        f"PostgreSQL + Redis layer and broker, {web_processes} daphne process(es) and a "
+        "Celery worker process"
         if args.distributed
         else "SQLite + in-memory layer + filesystem broker, one daphne process with its worker"
     )
@@ -525,7 +536,7 @@ def main() -> None:
                 f"(ffmpeg {ff_cpu:.2f}%, {ff_rss:.1f} MB; {args.jobs} copy jobs, {mode})"
             )
         if only & {"2", "3"}:
-            servers = Servers(args.distributed)
+            servers = Servers(args.distributed, web_processes)
             client = Client(servers)
         if "3" in only:
             for batched in (False, True):
