@@ -12,6 +12,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -196,24 +198,36 @@ def test_the_embedded_broker_writes_messages_atomically(tmp_path: Path) -> None:
     assert "castcore.broker.Transport" in result.stdout
 
 
-def _serve_processes(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+@dataclass
+class WebProcesses:
+    parent: subprocess.Popen[bytes]
+    children: list[Any]  # psutil.Process
+    port: int
+
+
+@pytest.fixture
+def web_processes(distributed_db: dict[str, str]) -> Iterator[WebProcesses]:
+    """`castcore.serve --processes 2` on a free port, answering."""
+    import psutil
+
+    port = free_port()
     argv = [sys.executable, "-m", "castcore.serve", "--processes", "2",
             "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
-    return subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    parent = subprocess.Popen(
+        argv, cwd=ROOT, env=distributed_db, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-
-
-def _answering(port: int, deadline_s: float = 30) -> bool:
-    """The servers answer (503 is fine: no worker runs in these tests)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            get_json(f"http://127.0.0.1:{port}/api/v1/system/health")
-            return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    return False
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # any answer will do (503: no worker runs in these tests)
+            try:
+                get_json(f"http://127.0.0.1:{port}/api/v1/system/health")
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                assert time.monotonic() < deadline, "the servers did not answer"
+                time.sleep(0.3)
+        yield WebProcesses(parent, psutil.Process(parent.pid).children(), port)
+    finally:
+        stop(parent)
 
 
 def test_several_web_processes_need_the_distributed_mode(tmp_path: Path) -> None:
@@ -228,47 +242,32 @@ def test_several_web_processes_need_the_distributed_mode(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-def test_web_processes_share_one_port_and_stop_together(distributed_db: dict[str, str]) -> None:
-    import psutil
-
-    port = free_port()
-    parent = _serve_processes(distributed_db, port)
-    try:
-        assert _answering(port), "the servers did not answer"
-        children = psutil.Process(parent.pid).children()
-        assert len(children) == 2
-        # Connections one at a time: each goes to whichever process accepts first.
-        held = []
-        for _ in range(40):
-            held.append(socket.create_connection(("127.0.0.1", port)))
-            time.sleep(0.02)
-        time.sleep(0.5)
-        served = [
-            sum(1 for c in child.net_connections("tcp") if c.laddr and c.laddr.port == port)
-            for child in children
-        ]
-        assert all(count > 0 for count in served), served
-        for sock in held:
-            sock.close()
-        parent.send_signal(signal.SIGTERM)
-        assert parent.wait(timeout=20) == 0
-        assert not any(child.is_running() and child.status() != "zombie" for child in children)
-    finally:
-        stop(parent)
+def test_web_processes_share_one_port_and_stop_together(web_processes: WebProcesses) -> None:
+    parent, children, port = web_processes.parent, web_processes.children, web_processes.port
+    assert len(children) == 2
+    # Connections one at a time: each goes to whichever process accepts first.
+    held = []
+    for _ in range(40):
+        held.append(socket.create_connection(("127.0.0.1", port)))
+        time.sleep(0.02)
+    time.sleep(0.5)
+    served = [
+        sum(1 for c in child.net_connections("tcp") if c.laddr and c.laddr.port == port)
+        for child in children
+    ]
+    assert all(count > 0 for count in served), served
+    for sock in held:
+        sock.close()
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=20) == 0
+    assert not any(child.is_running() and child.status() != "zombie" for child in children)
 
 
 @pytest.mark.slow
-def test_web_processes_die_with_their_parent(distributed_db: dict[str, str]) -> None:
+def test_web_processes_die_with_their_parent(web_processes: WebProcesses) -> None:
     import psutil
 
-    port = free_port()
-    parent = _serve_processes(distributed_db, port)
-    try:
-        assert _answering(port), "the servers did not answer"
-        children = psutil.Process(parent.pid).children()
-        parent.kill()  # SIGKILL: no chance to stop them itself
-        parent.wait()
-        _, alive = psutil.wait_procs(children, timeout=10)
-        assert alive == [], alive
-    finally:
-        stop(parent)
+    web_processes.parent.kill()  # SIGKILL: no chance to stop them itself
+    web_processes.parent.wait()
+    _, alive = psutil.wait_procs(web_processes.children, timeout=10)
+    assert alive == [], alive
