@@ -8,7 +8,9 @@ the row on its next heartbeat; a nudge over the channel layer makes it look now.
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.audit import audit_record
-from apps.streams.events import StreamControlEvent, control_group, publish_status
+from apps.streams.events import (
+    StreamControlEvent,
+    StreamStatusEvent,
+    control_group,
+    publish_status,
+)
 from apps.streams.models import (
     DesiredState,
     ExitReason,
@@ -27,11 +34,14 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
+from apps.streams.runtime.lease import retry_locked
 from apps.streams.specs import as_api_error, job_spec_for
 from apps.streams.status import status_event, status_payload
 from castcore.api.errors import ApiError, Conflict
 from castcore.events import publish
 from workers.ffmpeg.spec import SpecError
+
+logger = logging.getLogger(__name__)
 
 STARTABLE = (JobState.STOPPED, JobState.FAILED, JobState.PAUSED)
 RUNNING_STATES = (JobState.STARTING, JobState.RUNNING, JobState.RECONNECTING)
@@ -66,15 +76,20 @@ def _nudge(job_id: int, command: str) -> None:
     publish(control_group(job_id), event)
 
 
-def _announce(job_id: int) -> None:
-    """Publish the job's committed state once the transaction commits.
+def _announce(job_id: int, event: Callable[[], StreamStatusEvent] | None = None) -> None:
+    """Publish the job's committed state (`event`, or read from the row) after the commit.
 
     Read after the commit, and after the hooks registered before it (a start's
-    dispatch): the worker gets its message without waiting for this.
+    dispatch): the worker gets its message without waiting for this. Best effort:
+    the change is committed whatever happens here, and sockets read the current
+    state when they connect.
     """
 
     def announce() -> None:
-        publish_status(status_event(StreamJob.objects.get(pk=job_id)))
+        try:
+            publish_status(event() if event else status_event(StreamJob.objects.get(pk=job_id)))
+        except Exception:
+            logger.warning("could not announce the state of stream job %s", job_id, exc_info=True)
 
     transaction.on_commit(announce)
 
@@ -134,13 +149,13 @@ def stream_job_start(
             _dispatch(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
     # Read back after the commit: the worker's message (an on-commit hook) need not wait.
-    job.refresh_from_db()
+    retry_locked(job.refresh_from_db)()
     if claimed != 1:
         if job.state not in RUNNING_STATES:
             raise _invalid(job.pk, "running")
         return job
     # The row just read is the committed state (or will be, inside an outer transaction).
-    publish_status(status_payload(job, run), after_commit=True)
+    _announce(job.pk, lambda: status_payload(job, run))
     return job
 
 

@@ -147,3 +147,22 @@ def test_start_announces_the_committed_state_with_its_new_run(operator_api: APIC
     run = StreamRun.objects.get(job=job)
     assert (event["type"], event["job_id"], event["state"]) == ("stream.status", job.pk, "starting")
     assert event["run_id"] == run.pk
+
+
+def test_a_failed_announcement_does_not_fail_the_committed_change(
+    operator_api: APIClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from apps.streams.services import control
+
+    def broken(job: object) -> None:
+        raise RuntimeError("the status read failed")
+
+    job = job_with_outputs({})
+    operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+    monkeypatch.setattr(control, "status_event", broken)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/stop")
+    assert response.status_code == 200 and response.json()["state"] == "stopped"
+    job.refresh_from_db()
+    assert job.state == JobState.STOPPED
+    assert "could not announce the state of stream job" in caplog.text
