@@ -33,6 +33,8 @@ T = TypeVar("T")
 SOCKETS_PER_SLICE = 16
 # Pause before receiving again after the layer failed a receive.
 RERECEIVE_SECONDS = 1.0
+# How often the process renews its membership (layers expire members after a day).
+REJOIN_SECONDS = 600.0
 # The channel-layer alias of consumers whose events all come through here: one that is
 # not configured, so Channels gives their sockets no channel of their own (with Redis,
 # a subscription each that nothing would ever be sent to).
@@ -76,6 +78,16 @@ class HeldUntilOpened:
         self._held = []
         self._group = group
         await join(group, self)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        # Channels calls disconnect() only for sockets that connected: a connect that
+        # fails (or is cancelled) after subscribe() must leave the group itself, or the
+        # group would keep holding events for it for the life of the process.
+        try:
+            await super().websocket_connect(message)  # type: ignore[misc]
+        except BaseException:
+            await self.unsubscribe()
+            raise
 
     async def opened(self) -> None:
         """The opening frame is sent: forward what was held, then everything as it comes."""
@@ -126,6 +138,7 @@ class _LocalGroup:
             raise
         self._joined.set_result(None)
         sender = self.sender = asyncio.ensure_future(self._send_loop())
+        rejoining = asyncio.ensure_future(self._rejoin_loop())
         try:
             while True:
                 try:
@@ -138,9 +151,20 @@ class _LocalGroup:
                 self._pending.append(event)
                 self._arrived.set()
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in (sender, rejoining):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _rejoin_loop(self) -> None:
+        # Layers forget group members after group_expiry (a day); this membership lasts
+        # as long as any socket of the group is open, which on a wall display is weeks.
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            try:
+                await self.layer.group_add(self.name, self.channel)
+            except Exception:
+                logger.warning("could not renew membership of %s", self.name, exc_info=True)
 
     async def _send_loop(self) -> None:
         while True:

@@ -125,6 +125,7 @@ def serve_processes(count: int, daphne_args: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     pid, status = os.wait()  # the first child to end: asked to, or not
+    asked = stopping
     code = os.waitstatus_to_exitcode(status)
     stop(signal.SIGTERM, None)
     for child in children:
@@ -134,7 +135,10 @@ def serve_processes(count: int, daphne_args: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-    return 0 if stopping else (code or 1)
+    if asked:
+        return 0
+    # A child ended on its own: fail, so the service manager restarts the service.
+    return 128 - code if code < 0 else (code or 1)  # killed by signal n: 128 + n
 
 
 if __name__ == "__main__":

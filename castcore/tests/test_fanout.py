@@ -172,3 +172,45 @@ async def test_a_held_subscriber_forwards_what_came_before_it_opened_first() -> 
         assert forwarded == [["opening"], ["1", "2"], ["3"]]
     finally:
         await socket.unsubscribe()
+
+
+async def test_a_socket_whose_connect_fails_leaves_the_group() -> None:
+    from channels.generic.websocket import AsyncWebsocketConsumer
+    from channels.testing import WebsocketCommunicator
+
+    class Failing(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
+        channel_layer_alias = fanout.NO_CHANNEL_LAYER
+
+        async def connect(self) -> None:
+            await self.subscribe(GROUP)
+            raise RuntimeError("the tail could not be read")
+
+    ws = WebsocketCommunicator(Failing.as_asgi(), "/")
+    with pytest.raises(RuntimeError):
+        await ws.connect()
+    assert (asyncio.get_running_loop(), GROUP) not in fanout._groups
+    assert await members(GROUP) == 0
+
+
+async def test_the_membership_is_renewed_before_the_layer_forgets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fanout, "REJOIN_SECONDS", 0.05)
+    layer = get_channel_layer()
+    adds: list[str] = []
+    real_add = layer.group_add
+
+    async def counted(group: str, channel: str) -> None:
+        adds.append(group)
+        await real_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", counted)
+    subscriber = Recorder()
+    await fanout.join(GROUP, subscriber)
+    try:
+        await asyncio.sleep(0.3)
+        assert adds.count(GROUP) >= 3  # the join, then again every REJOIN_SECONDS
+        await layer.group_send(GROUP, event("still here"))
+        assert await subscriber.next() == ["still here"]
+    finally:
+        await fanout.leave(GROUP, subscriber)

@@ -271,3 +271,16 @@ def test_web_processes_die_with_their_parent(web_processes: WebProcesses) -> Non
     web_processes.parent.wait()
     _, alive = psutil.wait_procs(web_processes.children, timeout=10)
     assert alive == [], alive
+
+
+@pytest.mark.slow
+def test_a_web_process_that_dies_takes_the_service_down_with_a_failure(
+    web_processes: WebProcesses,
+) -> None:
+    import psutil
+
+    first, second = web_processes.children
+    first.kill()  # a crash: the service manager must see a failure and restart it all
+    assert web_processes.parent.wait(timeout=30) == 128 + signal.SIGKILL
+    _, alive = psutil.wait_procs([second], timeout=10)
+    assert alive == []

@@ -38,6 +38,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 
 from apps.streams.events import StreamLogBatchEvent, StreamLogEvent, log_frame_json
+from castcore.events import release_channel
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +235,10 @@ class ChannelBridge:
         channel = await layer.new_channel("stream-control.")
         assert self._listen_group is not None
         await layer.group_add(self._listen_group, channel)
+        if self._stopping:  # the run ended while Redis was slow to answer: nobody to wake
+            await layer.group_discard(self._listen_group, channel)
+            await release_channel(layer, channel)
+            return
         self._listener = asyncio.ensure_future(self._listen(layer, channel))
 
     async def _listen(self, layer: Any, channel: str) -> None:
