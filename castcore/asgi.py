@@ -12,7 +12,13 @@ from typing import Any
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "castcore.settings")
+# A web process takes its PostgreSQL connections from a pool (DATABASES in settings).
+# The default is for this process's settings only, not for the processes it starts.
+_pool_chosen = "CASTCORE_DB_POOL" in os.environ
+os.environ.setdefault("CASTCORE_DB_POOL", "true")
 django_asgi_app = get_asgi_application()
+if not _pool_chosen:
+    del os.environ["CASTCORE_DB_POOL"]
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -120,7 +120,24 @@ TEMPLATES = [
     },
 ]
 
-if DATABASE_URL:
+if DATABASE_URL and env_bool("CASTCORE_DB_POOL", default=False):
+    # Set by castcore/asgi.py. Django's ASGI handler runs each request's sync code in
+    # a thread of its own, and connections belong to threads: with persistent
+    # connections every request opened a new PostgreSQL connection (several ms) and
+    # left the old one to the garbage collector. A pool hands them back instead;
+    # with health checks on, Django has it check a connection when it is taken, so
+    # one the server closed is replaced, not used.
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+    }
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env_int("CASTCORE_DB_POOL_SIZE", 20, minimum=2),
+        # A request that finds the pool exhausted fails after this, not a 30 s hang.
+        "timeout": 10,
+    }
+elif DATABASE_URL:
+    # Processes whose threads live long (Celery workers, manage.py) keep theirs.
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
@@ -130,8 +147,8 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(VAR_DIR / "castcore.sqlite3"),
-            # Keep each thread's connection, as with PostgreSQL: opening one (and its
-            # PRAGMAs) cost every request and every worker task a millisecond or two.
+            # Keep each thread's connection, as workers do with PostgreSQL: opening one
+            # (and its PRAGMAs) cost every worker task a millisecond or two.
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {

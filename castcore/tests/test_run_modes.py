@@ -263,6 +263,36 @@ def test_web_processes_share_one_port_and_stop_together(web_processes: WebProces
     assert not any(child.is_running() and child.status() != "zombie" for child in children)
 
 
+def _sessions_opened(database: str) -> int:
+    """Connections ever opened to `database` (PostgreSQL counts them as backends end)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [database])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.slow
+def test_web_processes_reuse_pooled_database_connections(web_processes: WebProcesses) -> None:
+    # Django runs each request in a thread of its own: with per-thread persistent
+    # connections, every request opened a PostgreSQL connection of its own.
+    database = connection.settings_dict["NAME"]
+    url = f"http://127.0.0.1:{web_processes.port}/api/v1/system/health"
+    for _ in range(4):  # each process opens its pool (2 connections) on its first request
+        get_json(url)
+    before = _sessions_opened(database)
+    for _ in range(40):
+        get_json(url)
+    for child in web_processes.children:  # backends report when they end: end them all
+        child.send_signal(signal.SIGTERM)
+    psutil_wait = time.monotonic() + 20
+    while any(c.is_running() and c.status() != "zombie" for c in web_processes.children):
+        assert time.monotonic() < psutil_wait, "the web processes did not stop"
+        time.sleep(0.2)
+    time.sleep(1.0)  # the backends' own exit and their stats flush
+    opened = _sessions_opened(database) - before
+    assert opened <= 4, f"{opened} connections for 40 requests"
+
+
 @pytest.mark.slow
 def test_web_processes_die_with_their_parent(web_processes: WebProcesses) -> None:
     import psutil
