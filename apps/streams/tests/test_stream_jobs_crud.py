@@ -129,5 +129,13 @@ def test_the_list_is_paginated_and_filterable(viewer_api: APIClient) -> None:
     assert body["total"] == 1 and body["items"][0]["name"] == "beta"
 
 
+def test_a_detail_route_is_not_filtered(operator_api: APIClient) -> None:
+    # Filters narrow lists; on a detail route a stray parameter used to make a 404.
+    job = job_with_outputs({}, name="alpha")  # stopped
+    assert operator_api.get(f"/api/v1/stream-jobs/{job.pk}?state=failed").status_code == 200
+    response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/stop?state=failed")
+    assert response.status_code == 200, response.content
+
+
 def test_a_viewer_cannot_create(viewer_api: APIClient) -> None:
     assert viewer_api.post("/api/v1/stream-jobs", payload(), format="json").status_code == 403
