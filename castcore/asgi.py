@@ -24,6 +24,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from castcore.embedded import start_embedded_worker  # noqa: E402
+from castcore.heap import freeze_startup_objects  # noqa: E402
 from castcore.routing import websocket_urlpatterns  # noqa: E402
 from castcore.ws_auth import BearerAuthMiddleware  # noqa: E402
 
@@ -45,3 +46,4 @@ async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> Any:
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
 
 start_embedded_worker()
+freeze_startup_objects()

@@ -6,7 +6,13 @@ import os
 from typing import Any
 
 from celery import Celery, bootsteps
-from celery.signals import beat_init, task_postrun, task_prerun
+from celery.signals import (
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+)
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "castcore.settings")
@@ -95,6 +101,15 @@ def _recycle_old_connections(**kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _freeze_startup_objects(**kwargs: Any) -> None:
+    """The worker (or a prefork child) has started: keep its start-up objects out of GC."""
+    from castcore.heap import freeze_startup_objects
+
+    freeze_startup_objects()
 
 
 @beat_init.connect
