@@ -85,8 +85,8 @@ class StreamJobViewSet(CastCoreViewSet):
         services.stream_job_delete(actor=self.request.user, job=instance, request=self.request)
 
     def _job_response(self, job: StreamJob, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=job.pk)
-        return Response(s.StreamJobSerializer(fresh).data, status=code)
+        """`job` as loaded by get_object (profile and outputs), its state re-read by the service."""
+        return Response(s.StreamJobSerializer(job).data, status=code)
 
     @extend_schema(request=s.DuplicateSerializer, responses={201: s.StreamJobSerializer})
     @action(detail=True, methods=["post"])
@@ -96,7 +96,7 @@ class StreamJobViewSet(CastCoreViewSet):
         copy = services.stream_job_duplicate(
             actor=request.user, job=self.get_object(), request=request, **data.validated_data
         )
-        return self._job_response(copy, status.HTTP_201_CREATED)
+        return self._job_response(self.get_queryset().get(pk=copy.pk), status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: s.StreamJobSerializer}, description=_CONTROL_DOC)
     @action(detail=True, methods=["post"])

@@ -45,6 +45,12 @@ logger = logging.getLogger(__name__)
 
 STARTABLE = (JobState.STOPPED, JobState.FAILED, JobState.PAUSED)
 RUNNING_STATES = (JobState.STARTING, JobState.RUNNING, JobState.RECONNECTING)
+# The job row's fields that transitions (here and in the worker) change: what the
+# caller's copy re-reads after one. A whole refresh also dropped the profile and
+# outputs the caller had loaded, and the view and the announcement read them again.
+CONTROL_FIELDS = (
+    "state", "desired_state", "fencing_token", "state_changed_at", "resume_position_s",
+)  # fmt: skip
 
 
 def _invalid(job_id: int, to: str) -> Conflict:
@@ -149,7 +155,7 @@ def stream_job_start(
             _dispatch(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
     # Read back after the commit: the worker's message (an on-commit hook) need not wait.
-    retry_locked(job.refresh_from_db)()
+    retry_locked(job.refresh_from_db)(fields=CONTROL_FIELDS)
     if claimed != 1:
         if job.state not in RUNNING_STATES:
             raise _invalid(job.pk, "running")
@@ -188,7 +194,7 @@ def stream_job_stop(*, actor: Any, job: StreamJob, request: HttpRequest | None =
             actor, "stop", job.pk, request, desired_state=(job.desired_state, DesiredState.STOPPED)
         )
         _announce(job.pk)
-    job.refresh_from_db()
+    job.refresh_from_db(fields=CONTROL_FIELDS)
     return job
 
 
@@ -215,7 +221,7 @@ def stream_job_restart(
     _nudge(job.pk, "restart")
     _audit(actor, "restart", job.pk, request, run=(None, run.number))
     _announce(job.pk)
-    job.refresh_from_db()
+    job.refresh_from_db(fields=CONTROL_FIELDS)
     return job
 
 
@@ -228,7 +234,7 @@ def stream_job_pause(
         state=JobState.PAUSING, desired_state=DesiredState.PAUSED, state_changed_at=timezone.now()
     )
     if changed != 1:
-        job.refresh_from_db()
+        job.refresh_from_db(fields=CONTROL_FIELDS)
         if job.state in (JobState.PAUSED, JobState.PAUSING):
             return job
         raise _invalid(job.pk, "paused")
@@ -238,5 +244,5 @@ def stream_job_pause(
         _nudge(job.pk, "pause")
     _audit(actor, "pause", job.pk, request, desired_state=(job.desired_state, DesiredState.PAUSED))
     _announce(job.pk)
-    job.refresh_from_db()
+    job.refresh_from_db(fields=CONTROL_FIELDS)
     return job

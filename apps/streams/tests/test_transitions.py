@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from kombu.simple import SimpleQueue
 from rest_framework.test import APIClient
 
@@ -26,6 +28,25 @@ def test_start_creates_one_pending_run_and_is_idempotent(operator_api: APIClient
     assert run.state == RunState.PENDING and run.number == 1
     job.refresh_from_db()
     assert run.fencing_token == job.fencing_token == 1 and job.desired_state == DesiredState.RUNNING
+
+
+def test_a_start_reads_the_profile_and_outputs_once(operator_api: APIClient) -> None:
+    # A start's queries come before the worker's message or compete with its claim: the
+    # response and the announcement use the rows the view loaded, the state read again.
+    job = job_with_outputs({})
+    with (
+        CaptureQueriesContext(connection) as queries,
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
+        response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+    assert response.status_code == 200 and response.json()["state"] == "starting"
+    assert response.json()["outputs"] and response.json()["profile"] == job.profile_id
+    selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    reads = [sql.split(" FROM ")[1].split()[0] for sql in selects]
+    assert reads.count('"streams_ffmpegprofile"') <= 1  # joined to the job by get_object
+    assert reads.count('"streams_streamoutput"') == 1
+    # get_object, the next run's number, and the state after the commit
+    assert reads.count('"streams_streamjob"') == 3, reads
 
 
 def test_start_dispatches_only_ids_on_the_ffmpeg_queue(operator_api: APIClient) -> None:
