@@ -6,12 +6,19 @@ move the file away while it is still empty, fail to decode it and drop it. A
 job start sent at that moment never reached the worker until the reconciler
 sent it again half a minute later. Here a message is written under a name the
 poller skips and then renamed into place, which is atomic on one filesystem.
+
+The poller also wakes at once for a message written by its own process: the
+embedded worker runs in the web process, so a job start no longer waits up to
+a poll interval. Messages from other processes (manage.py) are still found by
+the poll.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from queue import Empty
 from time import monotonic
 from typing import Any
 
@@ -22,6 +29,8 @@ from kombu.utils.json import dumps
 
 # The poller takes only names ending in ".<queue>.msg"; a partial file ends otherwise.
 PARTIAL_SUFFIX = ".part"
+# Set when this process has written a message; its poller stops waiting.
+_written_here = threading.Event()
 
 
 class Channel(filesystem.Channel):
@@ -36,7 +45,25 @@ class Channel(filesystem.Channel):
             os.replace(partial, final)
         except OSError as exc:
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+        _written_here.set()
 
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        """kombu's loop, but the pause between empty polls ends when this process writes."""
+        started = monotonic()
+        while True:
+            _written_here.clear()  # before the poll: a message written after it wakes us
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                waited = monotonic() - started
+                if timeout is not None and waited >= timeout:
+                    raise TimeoutError() from None  # what kombu's loop raises (socket.timeout)
+                pause = self.polling_interval or 0.0
+                if timeout is not None:
+                    pause = min(pause, timeout - waited)
+                _written_here.wait(pause)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -97,3 +99,25 @@ def test_every_message_of_a_sending_process_arrives_whole(tmp_path: Path) -> Non
     assert sender.returncode == 0
     # (order within one millisecond is not kept: kombu names files by ms, then a uuid)
     assert sorted(received) == list(range(count))
+
+
+def test_a_message_written_in_this_process_wakes_its_poller(tmp_path: Path) -> None:
+    # The embedded worker lives in the web process: a start must not wait for the poll.
+    options = {**_options(tmp_path), "polling_interval": 5.0}
+    arrived: list[tuple[float, Any]] = []
+
+    def consume() -> None:
+        with Connection("localhost", transport=broker.Transport, transport_options=options) as c:
+            message = c.SimpleQueue("jobs").get(block=True, timeout=20)
+            arrived.append((time.monotonic(), message.payload))
+            message.ack()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    time.sleep(0.5)  # the consumer has polled once and is in its 5 s pause
+    with Connection("localhost", transport=broker.Transport, transport_options=options) as c:
+        c.SimpleQueue("jobs").put({"job": 7})
+        sent = time.monotonic()
+    consumer.join(timeout=20)
+    assert arrived and arrived[0][1] == {"job": 7}
+    assert arrived[0][0] - sent < 1.0
