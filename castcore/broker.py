@@ -51,8 +51,10 @@ class Channel(filesystem.Channel):
 class Transport(filesystem.Transport):
     Channel = Channel
 
-    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+    # (the signature of kombu's virtual transport, which its base class types differently)
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
         """kombu's loop, but the pause between empty polls ends when this process writes."""
+        assert self.cycle is not None  # set up with the transport's first channel
         started = monotonic()
         while True:
             _written_here.clear()  # before the poll: a message written after it wakes us
