@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from typing import Any, cast
 from urllib.parse import parse_qs
@@ -44,6 +45,8 @@ from apps.streams.selectors import jobs_visible_to, may_see_job
 from apps.streams.status import status_event
 from castcore import fanout
 from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, route_id
+
+logger = logging.getLogger(__name__)
 
 # How old a permission answer may be when an event is forwarded.
 ACCESS_RECHECK_SECONDS = 1.0
@@ -74,18 +77,36 @@ async def _may_still_see(user: Any, job_id: int | None) -> bool:
     """The per-event check: an answer younger than ACCESS_RECHECK_SECONDS, else the database.
 
     Concurrent sockets of one user that find the answer stale wait for one check.
+    An answer past half its life is checked again in the background while it still
+    stands: a fan-out pass (200 sockets waiting behind the first) then rarely waits
+    for the database, and no answer older than ACCESS_RECHECK_SECONDS is used.
     """
-    key = (user.pk, job_id)
-    answer = _answers.get(key)
-    if answer is not None and time.monotonic() - answer[0] < ACCESS_RECHECK_SECONDS:
-        return answer[1]
+    answer = _answers.get((user.pk, job_id))
+    if answer is not None:
+        age = time.monotonic() - answer[0]
+        if age < ACCESS_RECHECK_SECONDS:
+            if age >= ACCESS_RECHECK_SECONDS / 2:
+                _check(user, job_id)
+            return answer[1]
+    return await asyncio.shield(_check(user, job_id))
+
+
+def _check(user: Any, job_id: int | None) -> asyncio.Future[bool]:
+    """The database check of (user, job) running on this loop, started if none is."""
     loop = asyncio.get_running_loop()
-    pending = _checking.get((loop, key))
+    key = (loop, (user.pk, job_id))
+    pending = _checking.get(key)
     if pending is None:
-        pending = loop.create_task(_may_see_now(user, job_id))
-        _checking[(loop, key)] = pending
-        pending.add_done_callback(lambda _: _checking.pop((loop, key), None))
-    return await asyncio.shield(pending)
+        pending = _checking[key] = loop.create_task(_may_see_now(user, job_id))
+        pending.add_done_callback(functools.partial(_checked, key))
+    return pending
+
+
+def _checked(key: tuple[asyncio.AbstractEventLoop, _AccessKey], task: asyncio.Future[bool]) -> None:
+    _checking.pop(key, None)
+    if not task.cancelled() and task.exception() is not None:
+        # Nobody may be waiting for a check made ahead of time; the next event retries.
+        logger.warning("permission check failed", exc_info=task.exception())
 
 
 @database_sync_to_async

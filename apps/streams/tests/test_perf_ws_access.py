@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,6 +95,40 @@ async def test_a_deactivated_user_is_cut_off_once_the_answer_is_due_again(
     output = await ws.receive_output(timeout=5)
     assert (output["type"], output["code"]) == ("websocket.close", 4403)
     assert checks[-1] == (viewer.pk, job.pk)
+
+
+async def test_an_answer_past_half_its_life_is_checked_again_without_holding_events(
+    monkeypatch: pytest.MonkeyPatch, checks: list[tuple[int, int | None]]
+) -> None:
+    monkeypatch.setattr(consumers, "ACCESS_RECHECK_SECONDS", 10.0)
+    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
+    job = await sync_to_async(job_with_outputs)({})
+    ws = await logs_socket(viewer, job.pk)
+    gate = asyncio.Event()
+    counted = consumers._may_see
+
+    async def held(user: Any, job_id: int | None) -> bool:
+        await gate.wait()  # the database is slow to answer
+        return bool(await counted(user, job_id))
+
+    monkeypatch.setattr(consumers, "_may_see", held)
+    key = (viewer.pk, job.pk)
+    consumers._answers[key] = (time.monotonic() - 6.0, True)  # 6 s old: still stands
+    await User.objects.filter(pk=viewer.pk).aupdate(is_active=False)
+    layer = get_channel_layer()
+    await layer.group_send(logs_group(job.pk), batch(job.pk, 0, 1))
+    # Forwarded on the standing answer while the new check waits for the database.
+    assert (await ws.receive_json_from(timeout=5))["message"] == "line 0"
+    assert checks == [key]  # the connect's check; the new one is still at the gate
+    gate.set()
+    for _ in range(100):
+        if consumers._answers[key][1] is False:
+            break
+        await asyncio.sleep(0.02)
+    await layer.group_send(logs_group(job.pk), batch(job.pk, 1, 1))
+    output = await ws.receive_output(timeout=5)
+    assert (output["type"], output["code"]) == ("websocket.close", 4403)
+    assert checks == [key, key]
 
 
 async def test_a_batched_logs_socket_gets_one_frame_per_burst() -> None:
