@@ -68,6 +68,18 @@ def wait_for_health(url: str, deadline_s: float) -> tuple[int, Any]:
     return last
 
 
+def wait_for_answer(url: str, deadline_s: float) -> None:
+    """Until the server answers at all (503 too: no worker runs in some tests)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            get_json(url)
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            assert time.monotonic() < deadline, "the server did not answer"
+            time.sleep(0.3)
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -217,14 +229,7 @@ def web_processes(distributed_db: dict[str, str]) -> Iterator[WebProcesses]:
         argv, cwd=ROOT, env=distributed_db, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:  # any answer will do (503: no worker runs in these tests)
-            try:
-                get_json(f"http://127.0.0.1:{port}/api/v1/system/health")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert time.monotonic() < deadline, "the servers did not answer"
-                time.sleep(0.3)
+        wait_for_answer(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
         yield WebProcesses(parent, psutil.Process(parent.pid).children(), port)
     finally:
         stop(parent)
@@ -291,6 +296,53 @@ def test_web_processes_reuse_pooled_database_connections(web_processes: WebProce
     time.sleep(1.0)  # the backends' own exit and their stats flush
     opened = _sessions_opened(database) - before
     assert opened <= 4, f"{opened} connections for 40 requests"
+
+
+@pytest.mark.slow
+def test_open_event_streams_leave_pooled_connections_to_requests(
+    distributed_db: dict[str, str],
+) -> None:
+    # An SSE stream lasts up to 15 minutes and reads the database every few seconds;
+    # it must not keep a connection of the pool between reads.
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.accounts.roles import Role
+    from apps.accounts.tests.factories import UserFactory
+    from apps.streams.models import ReportKind, StreamReport
+    from apps.streams.tests.factories import job_with_outputs
+
+    viewer: Any = UserFactory(role=Role.VIEWER)
+    report = StreamReport.objects.create(job=job_with_outputs({}), kind=ReportKind.PREFLIGHT)
+    auth = {"Authorization": f"Bearer {AccessToken.for_user(viewer)}"}
+    port = free_port()
+    env = {**distributed_db, "CASTCORE_DB_POOL_SIZE": "2", "SECURE_SSL_REDIRECT": "false"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
+         "castcore.asgi:application"],
+        cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/api/v1"
+    streams = []
+    try:
+        wait_for_answer(f"{base}/system/health", 30)
+        for _ in range(3):  # more streams than the pool has connections
+            url = f"{base}/sse/preflight/{report.pk}"
+            request = urllib.request.Request(url, headers=auth)  # noqa: S310 (loopback)
+            stream = urllib.request.urlopen(request, timeout=20)  # noqa: S310
+            assert stream.readline().startswith(b"retry:")
+            streams.append(stream)
+        time.sleep(1.0)  # each has read the report at least once
+        request = urllib.request.Request(f"{base}/stream-jobs", headers=auth)  # noqa: S310
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310
+            assert response.status == 200
+        # The pool waits 10 s for a free connection before it gives up.
+        assert time.monotonic() - started < 5
+    finally:
+        for stream in streams:
+            stream.close()
+        stop(server)
 
 
 @pytest.mark.slow

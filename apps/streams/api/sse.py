@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.http import StreamingHttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -97,7 +97,10 @@ def sse_frame(event: str, data: Any, *, event_id: int | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
+@database_sync_to_async
 def _snapshot(report_id: int) -> dict[str, Any] | None:
+    # database_sync_to_async hands the connection back after each read: a stream lasts
+    # minutes, and a web process's pooled connections are for its requests.
     row = (
         StreamReport.objects.filter(pk=report_id)
         .values("state", "overall", "checks", "result", "kind")
@@ -117,7 +120,7 @@ async def report_events(report_id: int, first_index: int = 0) -> AsyncIterator[b
         sent = first_index
         started = time.monotonic()
         while time.monotonic() - started < MAX_STREAM_SECONDS:
-            snapshot = await sync_to_async(_snapshot)(report_id)
+            snapshot = await _snapshot(report_id)
             if snapshot is None:
                 return
             for index in range(sent, len(snapshot["checks"])):
