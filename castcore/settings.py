@@ -120,27 +120,24 @@ TEMPLATES = [
     },
 ]
 
-if DATABASE_URL and env_bool("CASTCORE_DB_POOL", default=False):
-    # Set by castcore/asgi.py. Django's ASGI handler runs each request's sync code in
-    # a thread of its own, and connections belong to threads: with persistent
-    # connections every request opened a new PostgreSQL connection (several ms) and
-    # left the old one to the garbage collector. A pool hands them back instead;
-    # with health checks on, Django has it check a connection when it is taken, so
-    # one the server closed is replaced, not used.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
-    }
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2,
-        "max_size": env_int("CASTCORE_DB_POOL_SIZE", 20, minimum=2),
-        # A request that finds the pool exhausted fails after this, not a 30 s hang.
-        "timeout": 10,
-    }
-elif DATABASE_URL:
-    # Processes whose threads live long (Celery workers, manage.py) keep theirs.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    }
+if DATABASE_URL:
+    # Workers and manage.py keep each thread's connection for a minute.
+    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    if env_bool("CASTCORE_DB_POOL", default=False) and "postgresql" in _database["ENGINE"]:
+        # Set by castcore/asgi.py. Django's ASGI handler runs each request's sync code
+        # in a thread of its own, and connections belong to threads: kept connections
+        # meant a new PostgreSQL connection for every request (several ms), the old one
+        # left to the garbage collector. A pool hands them back instead; with health
+        # checks on, a connection is checked when taken, so one the server closed is
+        # replaced, not used.
+        _database["CONN_MAX_AGE"] = 0
+        _database.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 2,
+            "max_size": env_int("CASTCORE_DB_POOL_SIZE", 20, minimum=2),
+            # A request that finds the pool exhausted fails after this, not a 30 s hang.
+            "timeout": 10,
+        }
+    DATABASES = {"default": _database}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
