@@ -79,11 +79,17 @@ def protected_paths() -> tuple[str, ...]:
     return tuple(str(path) for path in found if path.is_absolute())
 
 
-def target_policy() -> engine_policy.TargetPolicy:
-    local_sources = StorageSource.objects.filter(kind="local").exclude(path="")
+def target_policy(*, reads_files: bool = True) -> engine_policy.TargetPolicy:
+    """What a job may read and write. Local storage sources add input roots, which only
+    a file input is checked against: `reads_files=False` (a URL or test pattern input)
+    leaves out that query, one of the few on the way from POST start to ffmpeg."""
+    input_roots = conf.input_roots()
+    if reads_files:
+        local_sources = StorageSource.objects.filter(kind="local").exclude(path="")
+        input_roots = (*input_roots, *local_sources.values_list("path", flat=True))
     return engine_policy.TargetPolicy(
         output_roots=conf.output_roots(),
-        input_roots=(*conf.input_roots(), *local_sources.values_list("path", flat=True)),
+        input_roots=input_roots,
         protected=protected_paths(),
         allow_link_local=media_conf.ALLOW_LINK_LOCAL_TARGETS,
     )
@@ -165,7 +171,7 @@ def recording_output(path: Path) -> engine.FileOutput:
 def job_spec_for(
     job: StreamJob,
     *,
-    workdir: Path,
+    workdir: Path | None = None,
     start_offset: float = 0.0,
     outputs_override: list[engine.OutputSpec] | None = None,
     recording_path: Path | None = None,
@@ -177,11 +183,11 @@ def job_spec_for(
     `outputs_override` replaces the job's outputs (dry-run writes a temp file);
     `recording_path` adds the recording file output; `outputs` lets callers
     validate unsaved output rows. `workdir` is where build_argv will write its
-    helper files; nothing is written here. `resolve=False` leaves a media-library
-    input unresolved (see media_inputs).
+    helper files; nothing is written here, and checks that only validate leave it
+    out. `resolve=False` leaves a media-library input unresolved (see media_inputs).
     """
     del workdir  # the spec itself holds no paths of its own; kept for a stable signature
-    policy = target_policy()
+    policy = target_policy(reads_files=job.input_kind == InputKind.FILE)
     if outputs_override is not None:
         targets: list[engine.OutputSpec] = list(outputs_override)
     else:

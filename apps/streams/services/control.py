@@ -9,9 +9,7 @@ the row on its next heartbeat; a nudge over the channel layer makes it look now.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -61,8 +59,7 @@ def _invalid(job_id: int, to: str) -> Conflict:
 def _check_startable(job: StreamJob) -> None:
     """Refuse to start what cannot run, before any row changes."""
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            spec = job_spec_for(job, workdir=Path(tmp), resolve=False)
+        spec = job_spec_for(job, resolve=False)
     except SpecError as exc:
         raise as_api_error(exc) from None
     if not spec.enabled_outputs:

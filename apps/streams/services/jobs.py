@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -112,8 +110,7 @@ def _validate(job: StreamJob, rows: list[StreamOutput]) -> None:
         except SpecError as exc:
             raise as_api_error(exc, prefix=f"outputs.{index}.") from None
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            job_spec_for(job, workdir=Path(tmp), outputs=rows, resolve=False)
+        job_spec_for(job, outputs=rows, resolve=False)
     except SpecError as exc:
         raise as_api_error(exc) from None
     _check_policy(job)

@@ -129,6 +129,23 @@ def test_secrets_of_the_server_are_refused_even_under_a_root_of_slash(
         assert refused(response, "input_path"), path
 
 
+def test_a_start_checks_a_file_input_against_the_storage_sources_of_now(
+    operator_api: APIClient, roots: Path
+) -> None:
+    (roots / "library").mkdir()
+    source = make_source(path=str(roots / "library"))
+    job = job_with_outputs(
+        {"kind": "file", "url": f"{roots}/out/a.mkv"},
+        input_kind="file",
+        input_path=f"{roots}/library/show.mp4",
+    )
+    assert operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start").status_code == 200
+    operator_api.post(f"/api/v1/stream-jobs/{job.pk}/stop")
+    source.delete()
+    response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+    assert refused(response, "input_path"), response.content
+
+
 def test_a_job_saved_before_the_roots_changed_cannot_start(
     operator_api: APIClient, roots: Path
 ) -> None:

@@ -45,6 +45,7 @@ def test_a_start_reads_the_profile_and_outputs_once(operator_api: APIClient) -> 
     reads = [sql.split(" FROM ")[1].split()[0] for sql in selects]
     assert reads.count('"streams_ffmpegprofile"') <= 1  # joined to the job by get_object
     assert reads.count('"streams_streamoutput"') == 1
+    assert '"media_storagesource"' not in reads  # input roots matter to file inputs only
     # get_object, the next run's number, and the state after the commit
     assert reads.count('"streams_streamjob"') == 3, reads
 
