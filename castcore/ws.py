@@ -11,6 +11,9 @@ CLOSE_BAD_DATA = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# RFC 6455: the server met a condition that kept it from serving (the database was
+# unreachable): the client should connect again and read the current state.
+CLOSE_INTERNAL_ERROR = 1011
 
 
 def route_id(scope: dict[str, Any], name: str) -> int | None:

@@ -44,7 +44,13 @@ from apps.streams.models import StreamRun
 from apps.streams.selectors import jobs_visible_to, may_see_job
 from apps.streams.status import status_event
 from castcore import fanout
-from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, route_id
+from castcore.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    route_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +115,32 @@ def _checked(key: tuple[asyncio.AbstractEventLoop, _AccessKey], task: asyncio.Fu
         logger.warning("permission check failed", exc_info=task.exception())
 
 
+async def _still_allowed(consumer: Any, job_id: int | None) -> bool:
+    """Whether `consumer` may forward events still (of `job_id`, or of any job: None).
+
+    If not, the socket is closed: 4403 when access is gone, 1011 when the check itself
+    failed. A socket that skipped events because the database was unreachable would
+    show a stale state with nothing to say so; closed, its client connects again and
+    reads the current one.
+    """
+    try:
+        allowed = await _may_still_see(consumer.scope["user"], job_id)
+    except Exception:
+        await _close_unchecked(consumer)
+        return False
+    if not allowed:
+        await consumer.unsubscribe()
+        await consumer.close(code=CLOSE_FORBIDDEN)
+    return allowed
+
+
+async def _close_unchecked(consumer: Any) -> None:
+    """Close with 1011; call it from the `except` of the failed check (its error is logged)."""
+    logger.warning("permission check failed; closing the socket", exc_info=True)
+    await consumer.unsubscribe()
+    await consumer.close(code=CLOSE_INTERNAL_ERROR)
+
+
 @database_sync_to_async
 def _recent_tail(job_id: int) -> tuple[int | None, list[dict[str, Any]]]:
     run = StreamRun.objects.filter(job_id=job_id).order_by("-number").first()
@@ -167,9 +199,7 @@ class StreamLogsConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
         await self.unsubscribe()
 
     async def forward(self, delivery: fanout.Delivery) -> None:
-        if not await _may_still_see(self.scope["user"], self.job_id):
-            await self.unsubscribe()
-            await self.close(code=CLOSE_FORBIDDEN)
+        if not await _still_allowed(self, self.job_id):
             return
         texts = delivery.once(
             ("logs", self.job_id, self.batched),
@@ -229,15 +259,18 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
         await self.unsubscribe()
 
     async def forward(self, delivery: fanout.Delivery) -> None:
-        user = self.scope["user"]
-        if not await _may_still_see(user, None):
-            await self.unsubscribe()
-            await self.close(code=CLOSE_FORBIDDEN)
+        if not await _still_allowed(self, None):
             return
+        user = self.scope["user"]
         for index, event in enumerate(delivery.events):
             if event["type"] != "stream.status":
                 continue
-            if await _may_still_see(user, event["job_id"]):
+            try:
+                visible = await _may_still_see(user, event["job_id"])
+            except Exception:
+                await _close_unchecked(self)
+                return
+            if visible:  # a job this user may not see: its events are skipped
                 frame = delivery.once(("status", index), functools.partial(_status_text, event))
                 await self.send(text_data=frame)
 

@@ -11,13 +11,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
 from apps.streams import consumers
-from apps.streams.events import logs_group
+from apps.streams.events import logs_group, publish_status
+from apps.streams.status import status_event
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import log_burst as batch
 from castcore.asgi import application
@@ -129,6 +131,35 @@ async def test_an_answer_past_half_its_life_is_checked_again_without_holding_eve
     output = await ws.receive_output(timeout=5)
     assert (output["type"], output["code"]) == ("websocket.close", 4403)
     assert checks == [key, key]
+
+
+@pytest.mark.parametrize("socket", ["logs", "status"])
+async def test_a_check_that_fails_closes_the_socket_for_the_client_to_reconnect(
+    monkeypatch: pytest.MonkeyPatch, socket: str
+) -> None:
+    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
+    job = await sync_to_async(job_with_outputs)({})
+    if socket == "logs":
+        ws = await logs_socket(viewer, job.pk)
+    else:
+        ws = WebsocketCommunicator(
+            application, f"/api/v1/ws/status?token={AccessToken.for_user(viewer)}", headers=HEADERS
+        )
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from(timeout=5))["type"] == "snapshot"
+
+    async def unreachable(user: Any, job_id: int | None) -> bool:
+        raise OperationalError("the database is unreachable")
+
+    monkeypatch.setattr(consumers, "_may_see", unreachable)
+    consumers._answers.clear()  # the connect's answer is due again
+    if socket == "logs":
+        await get_channel_layer().group_send(logs_group(job.pk), batch(job.pk, 0, 1))
+    else:
+        await sync_to_async(publish_status)(await sync_to_async(status_event)(job))
+    # Not a silent gap in the stream: 1011, and the client reads the state afresh.
+    output = await ws.receive_output(timeout=5)
+    assert (output["type"], output["code"]) == ("websocket.close", 1011)
 
 
 async def test_a_batched_logs_socket_gets_one_frame_per_burst() -> None:
