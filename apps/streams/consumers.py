@@ -7,12 +7,13 @@ viewers should ask for: a start-up burst is then one frame per socket, not one
 per line per socket.
 
 Authenticated from scope["user"] (castcore.ws_auth); 4401 without a user,
-4403 without permission, 1011 when a permission check fails. Permission is re-checked before every event, so a
-deactivated user or a job that became invisible stops streaming within
-ACCESS_RECHECK_SECONDS. The check is an in-process answer that is at most
-that old: 200 sockets of one user watching a burst of log lines cost one
-database check per second, not two queries per line per socket (which made
-the fan-out slow), and the sockets of one user share that check.
+4403 without permission, 1011 when a permission check fails. Permission is
+re-checked before every event, so a deactivated user or a job that became
+invisible stops streaming within ACCESS_RECHECK_SECONDS. The check is an
+in-process answer that is at most that old: 200 sockets of one user watching a
+burst of log lines cost one database check per second, not two queries per
+line per socket (which made the fan-out slow), and the sockets of one user
+share that check.
 
 Both sockets get their events through castcore.fanout: a web process is one
 member of a job's log group (and of the status group) for all its sockets,
