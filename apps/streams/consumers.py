@@ -112,7 +112,8 @@ def _check(user: Any, job_id: int | None) -> asyncio.Future[bool]:
 def _checked(key: tuple[asyncio.AbstractEventLoop, _AccessKey], task: asyncio.Future[bool]) -> None:
     _checking.pop(key, None)
     if not task.cancelled() and task.exception() is not None:
-        # Nobody may be waiting for a check made ahead of time; the next event retries.
+        # Logged here, once: every socket that waited for this check closes (1011), and
+        # nobody may be waiting for a check made ahead of time.
         logger.warning("permission check failed", exc_info=task.exception())
 
 
@@ -136,8 +137,7 @@ async def _still_allowed(consumer: Any, job_id: int | None) -> bool:
 
 
 async def _close_unchecked(consumer: Any) -> None:
-    """Close with 1011; call it from the `except` of the failed check (its error is logged)."""
-    logger.warning("permission check failed; closing the socket", exc_info=True)
+    """Close with 1011 after a failed check (which `_checked` logged)."""
     await consumer.unsubscribe()
     await consumer.close(code=CLOSE_INTERNAL_ERROR)
 
