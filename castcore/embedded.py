@@ -20,7 +20,6 @@ logger = logging.getLogger("castcore.embedded")
 
 _started = threading.Event()
 _lock = threading.Lock()
-EMBEDDED_CONCURRENCY = 8
 
 
 def start_embedded_worker() -> bool:
@@ -40,7 +39,7 @@ def start_embedded_worker() -> bool:
     worker: Any = app.WorkController(
         hostname=default_hostname("embedded"),
         pool_cls="threads",
-        concurrency=EMBEDDED_CONCURRENCY,
+        concurrency=settings.EMBEDDED_WORKER_CONCURRENCY,
         queues=list(QUEUES),
         loglevel=settings.LOG_LEVEL,
         without_mingle=True,

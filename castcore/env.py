@@ -122,3 +122,19 @@ def persistent_secret(path: Path, generate: Callable[[], str]) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     return value
+
+
+def distributed_mode(environ: Mapping[str, str] | None = None) -> bool:
+    """Redis set: Celery and the channel layer cross processes (and hosts) through it.
+
+    DATABASE_URL alone (PostgreSQL on one host with the in-process worker) is a valid,
+    simpler setup, and not distributed.
+    """
+    return bool(env_str("REDIS_URL", environ=environ))
+
+
+def embedded_worker(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the web process runs the Celery worker and beat itself (CASTCORE_EMBEDDED_WORKER);
+    by default in the embedded mode only, where nothing else would run them."""
+    default = not distributed_mode(environ)
+    return env_bool("CASTCORE_EMBEDDED_WORKER", default=default, environ=environ)

@@ -89,10 +89,9 @@ def _split_processes(args: list[str]) -> tuple[int, list[str]]:
 
 def serve_processes(count: int, daphne_args: list[str]) -> int:
     """Run `count` daphne processes on one socket; returns the exit code."""
-    from castcore.env import env_bool, env_str
+    from castcore.env import distributed_mode, embedded_worker
 
-    distributed = bool(env_str("REDIS_URL"))
-    if not distributed or env_bool("CASTCORE_EMBEDDED_WORKER", default=not distributed):
+    if not distributed_mode() or embedded_worker():
         print(
             f"castcore.serve: --processes {count} needs the distributed mode (REDIS_URL set, "
             "no embedded worker): the processes must share one channel layer, and each would "

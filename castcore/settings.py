@@ -20,7 +20,16 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from castcore.env import env_bool, env_float, env_int, env_list, env_str, persistent_secret
+from castcore.env import (
+    distributed_mode,
+    embedded_worker,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    persistent_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CASTCORE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -28,10 +37,13 @@ VAR_DIR = Path(env_str("CASTCORE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 DEBUG = env_bool("DEBUG", default=False)
 DATABASE_URL = env_str("DATABASE_URL")
 REDIS_URL = env_str("REDIS_URL")
-# Redis is what makes the deployment distributed: it carries Celery and the
-# channel layer between processes. DATABASE_URL alone (PostgreSQL on one host
-# with the in-process worker) is a valid, simpler setup.
-DISTRIBUTED = bool(REDIS_URL)
+DISTRIBUTED = distributed_mode()
+# The in-process worker of the embedded mode; off in distributed mode, where
+# `make worker` runs workers as their own processes.
+EMBEDDED_WORKER = embedded_worker()
+# Its thread pool: each running stream job holds a thread (and, with PostgreSQL, a
+# connection) for as long as the job runs.
+EMBEDDED_WORKER_CONCURRENCY = 8
 
 if DISTRIBUTED:
     SECRET_KEY = env_str("SECRET_KEY")
@@ -133,7 +145,10 @@ if DATABASE_URL:
         _database["CONN_MAX_AGE"] = 0
         _database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,
-            "max_size": env_int("CASTCORE_DB_POOL_SIZE", 20, minimum=2),
+            # Requests give theirs back; an embedded worker's threads (a run each, its
+            # beat and heartbeat) keep theirs, so they get their own share on top.
+            "max_size": env_int("CASTCORE_DB_POOL_SIZE", 20, minimum=2)
+            + (EMBEDDED_WORKER_CONCURRENCY + 2 if EMBEDDED_WORKER else 0),
             # A request that finds the pool exhausted fails after this, not a 30 s hang.
             "timeout": 10,
         }
@@ -362,9 +377,6 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
-# The in-process worker of the embedded mode; off in distributed mode, where
-# `make worker` runs workers as their own processes.
-EMBEDDED_WORKER = env_bool("CASTCORE_EMBEDDED_WORKER", default=not DISTRIBUTED)
 WORKER_HEARTBEAT_SECONDS = env_int("CASTCORE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
 WORKER_SEEN_SECONDS = env_int("CASTCORE_WORKER_SEEN_SECONDS", 60, minimum=5)
 

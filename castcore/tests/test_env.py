@@ -1,9 +1,23 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from castcore.env import env_bool, env_float, env_int, env_list, env_str, persistent_secret
+from castcore.env import (
+    distributed_mode,
+    embedded_worker,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    persistent_secret,
+)
+from castcore.tests.test_run_modes import ROOT
 
 
 @pytest.mark.parametrize("raw", ["true", "TRUE", "1", "yes", "on", " On "])
@@ -75,3 +89,45 @@ def test_floats_are_strict_finite_and_bounded() -> None:
             env_float("F", 1.5, environ={"F": bad})
     with pytest.raises(ImproperlyConfigured, match="minimum"):
         env_float("F", 1.5, minimum=0.1, environ={"F": "0.01"})
+
+
+def test_redis_makes_the_mode_distributed_and_the_worker_separate() -> None:
+    assert (distributed_mode({}), embedded_worker({})) == (False, True)
+    redis = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert (distributed_mode(redis), embedded_worker(redis)) == (True, False)
+    forced = {**redis, "CASTCORE_EMBEDDED_WORKER": "true"}
+    assert embedded_worker(forced) is True
+
+
+POOL_SIZE = (
+    "from django.conf import settings; "
+    "print(settings.DATABASES['default'].get('OPTIONS', {}).get('pool', {}).get('max_size'))"
+)
+
+
+@pytest.mark.parametrize(
+    ("redis", "pool_size"),
+    [("redis://127.0.0.1:6379/9", "20"), ("", "30")],
+    ids=["separate workers", "in-process worker"],
+)
+def test_a_web_pool_makes_room_for_an_in_process_workers_threads(
+    tmp_path: Path, redis: str, pool_size: str
+) -> None:
+    # Each running job holds a worker thread and its connection for as long as it runs.
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "castcore.settings",
+        "CASTCORE_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/castcore",
+        "REDIS_URL": redis,
+        "CASTCORE_DB_POOL": "true",
+        "SECRET_KEY": "x" * 50,
+        "CASTCORE_FERNET_KEYS": Fernet.generate_key().decode(),
+    }
+    env.pop("CASTCORE_EMBEDDED_WORKER", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + POOL_SIZE],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == pool_size
