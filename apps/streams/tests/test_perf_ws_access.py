@@ -49,6 +49,17 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int | None]]:
     return made
 
 
+async def viewer_and_job() -> tuple[Any, Any]:
+    """A viewer and a job they may see."""
+    viewer = await sync_to_async(UserFactory)(role=Role.VIEWER)
+    return viewer, await sync_to_async(job_with_outputs)({})
+
+
+async def closed_with(ws: WebsocketCommunicator, code: int) -> None:
+    output = await ws.receive_output(timeout=5)
+    assert (output["type"], output["code"]) == ("websocket.close", code)
+
+
 async def logs_socket(user: Any, job_id: int) -> WebsocketCommunicator:
     path = f"/api/v1/ws/logs/{job_id}?token={AccessToken.for_user(user)}"
     ws = WebsocketCommunicator(application, path, headers=HEADERS)
@@ -61,8 +72,7 @@ async def test_sockets_of_one_user_share_one_recent_answer_for_a_burst_of_lines(
     monkeypatch: pytest.MonkeyPatch, checks: list[tuple[int, int | None]]
 ) -> None:
     monkeypatch.setattr(consumers, "ACCESS_RECHECK_SECONDS", 3600.0)
-    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
-    job = await sync_to_async(job_with_outputs)({})
+    viewer, job = await viewer_and_job()
     sockets = [await logs_socket(viewer, job.pk) for _ in range(5)]
     assert checks == [(viewer.pk, job.pk)] * 5  # connect always asks the database
     layer = get_channel_layer()
@@ -82,8 +92,7 @@ async def test_a_deactivated_user_is_cut_off_once_the_answer_is_due_again(
     monkeypatch: pytest.MonkeyPatch, checks: list[tuple[int, int | None]]
 ) -> None:
     monkeypatch.setattr(consumers, "ACCESS_RECHECK_SECONDS", 3600.0)
-    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
-    job = await sync_to_async(job_with_outputs)({})
+    viewer, job = await viewer_and_job()
     ws = await logs_socket(viewer, job.pk)
     await User.objects.filter(pk=viewer.pk).aupdate(is_active=False)
     layer = get_channel_layer()
@@ -94,8 +103,7 @@ async def test_a_deactivated_user_is_cut_off_once_the_answer_is_due_again(
     monkeypatch.setattr(consumers, "ACCESS_RECHECK_SECONDS", 0.0)
     await layer.group_send(logs_group(job.pk), batch(job.pk, 1, 1))
     # ...and the first event after it asks the database, which says no.
-    output = await ws.receive_output(timeout=5)
-    assert (output["type"], output["code"]) == ("websocket.close", 4403)
+    await closed_with(ws, 4403)
     assert checks[-1] == (viewer.pk, job.pk)
 
 
@@ -103,8 +111,7 @@ async def test_an_answer_past_half_its_life_is_checked_again_without_holding_eve
     monkeypatch: pytest.MonkeyPatch, checks: list[tuple[int, int | None]]
 ) -> None:
     monkeypatch.setattr(consumers, "ACCESS_RECHECK_SECONDS", 10.0)
-    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
-    job = await sync_to_async(job_with_outputs)({})
+    viewer, job = await viewer_and_job()
     ws = await logs_socket(viewer, job.pk)
     gate = asyncio.Event()
     counted = consumers._may_see
@@ -128,8 +135,7 @@ async def test_an_answer_past_half_its_life_is_checked_again_without_holding_eve
             break
         await asyncio.sleep(0.02)
     await layer.group_send(logs_group(job.pk), batch(job.pk, 1, 1))
-    output = await ws.receive_output(timeout=5)
-    assert (output["type"], output["code"]) == ("websocket.close", 4403)
+    await closed_with(ws, 4403)
     assert checks == [key, key]
 
 
@@ -137,8 +143,7 @@ async def test_an_answer_past_half_its_life_is_checked_again_without_holding_eve
 async def test_a_check_that_fails_closes_the_socket_for_the_client_to_reconnect(
     monkeypatch: pytest.MonkeyPatch, socket: str
 ) -> None:
-    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
-    job = await sync_to_async(job_with_outputs)({})
+    viewer, job = await viewer_and_job()
     if socket == "logs":
         ws = await logs_socket(viewer, job.pk)
     else:
@@ -158,13 +163,11 @@ async def test_a_check_that_fails_closes_the_socket_for_the_client_to_reconnect(
     else:
         await sync_to_async(publish_status)(await sync_to_async(status_event)(job))
     # Not a silent gap in the stream: 1011, and the client reads the state afresh.
-    output = await ws.receive_output(timeout=5)
-    assert (output["type"], output["code"]) == ("websocket.close", 1011)
+    await closed_with(ws, 1011)
 
 
 async def test_a_batched_logs_socket_gets_one_frame_per_burst() -> None:
-    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
-    job = await sync_to_async(job_with_outputs)({})
+    viewer, job = await viewer_and_job()
     path = f"/api/v1/ws/logs/{job.pk}?token={AccessToken.for_user(viewer)}&batch=1"
     ws = WebsocketCommunicator(application, path, headers=HEADERS)
     assert (await ws.connect())[0]
