@@ -271,7 +271,7 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
             except Exception:
                 await _close_unchecked(self)
                 return
-            if visible:  # a job this user may not see: its events are skipped
+            if visible:  # (a job this user may not see: its event is skipped)
                 frame = delivery.once(("status", index), functools.partial(_status_text, event))
                 await self.send(text_data=frame)
 
