@@ -23,3 +23,8 @@ SECURE_SSL_REDIRECT = False
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 (collectstatic makes it in production)
 # Connections kept between requests would hold the test database open at teardown.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, as in the embedded mode, not the in-memory default: there every thread
+    # shares one cache, and a read in one thread made another thread's write fail at
+    # once ("table is locked"), which a real deployment never sees.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405

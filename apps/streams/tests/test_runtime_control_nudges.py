@@ -32,8 +32,7 @@ def test_stop_reaches_two_runs_of_one_process_through_the_nudge(
     threads = []
     for job in jobs:
         stream_job_start(actor=None, job=job)
-    # Then the supervisors: on the tests' in-memory SQLite (shared cache) a write that
-    # meets another thread's read fails at once with "table is locked".
+    # Then the supervisors.
     for job in jobs:
         threads.append(start_supervised(job))
     try:
