@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
+from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
+from django.db import connection, connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -86,3 +88,21 @@ def operator_api(operator_user: Any) -> APIClient:
 @pytest.fixture
 def viewer_api(viewer_user: Any) -> APIClient:
     return _client_for(viewer_user)
+
+
+@pytest.fixture
+def distributed_db(transactional_db: None) -> dict[str, str]:
+    """The environment of a server process in the distributed mode, on the test database.
+
+    Skips unless the tests run on PostgreSQL and Redis (as .ci/run does).
+    """
+    if not settings.DISTRIBUTED or connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL: run by .ci/run")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "castcore.settings",
+        "CASTCORE_WORKER_HEARTBEAT_SECONDS": "1",
+    }

@@ -17,7 +17,8 @@ share that check.
 
 Both sockets get their events through castcore.fanout: a web process is one
 member of a job's log group (and of the status group) for all its sockets,
-and hands each burst to them in one pass, with each frame encoded once.
+and hands each burst to them in one pass, with each frame encoded once and,
+under daphne, written to each socket as it is (castcore.ws.send_text_frames).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ from castcore.ws import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
+    TextFrames,
     route_id,
+    send_text_frames,
 )
 
 logger = logging.getLogger(__name__)
@@ -202,12 +205,11 @@ class StreamLogsConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
     async def forward(self, delivery: fanout.Delivery) -> None:
         if not await _still_allowed(self, self.job_id):
             return
-        texts = delivery.once(
+        frames = delivery.once(
             ("logs", self.job_id, self.batched),
-            lambda: _log_texts(delivery.events, self.job_id, self.batched),
+            lambda: TextFrames.of(_log_texts(delivery.events, self.job_id, self.batched)),
         )
-        for text in texts:
-            await self.send(text_data=text)
+        await send_text_frames(self, frames)
 
 
 def _log_texts(events: list[dict[str, Any]], job_id: int, batched: bool) -> list[str]:
@@ -263,18 +265,21 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
         if not await _still_allowed(self, None):
             return
         user = self.scope["user"]
+        visible: list[TextFrames] = []
         for index, event in enumerate(delivery.events):
             if event["type"] != "stream.status":
                 continue
             try:
-                visible = await _may_still_see(user, event["job_id"])
+                allowed = await _may_still_see(user, event["job_id"])
             except Exception:
                 await _close_unchecked(self)
                 return
-            if visible:  # (a job this user may not see: its event is skipped)
-                frame = delivery.once(("status", index), functools.partial(_status_text, event))
-                await self.send(text_data=frame)
+            if allowed:  # (a job this user may not see: its event is skipped)
+                visible.append(
+                    delivery.once(("status", index), functools.partial(_status_frames, event))
+                )
+        await send_text_frames(self, *visible)
 
 
-def _status_text(event: dict[str, Any]) -> str:
-    return json.dumps(_frame(cast(StreamStatusEvent, event)))
+def _status_frames(event: dict[str, Any]) -> TextFrames:
+    return TextFrames.of([json.dumps(_frame(cast(StreamStatusEvent, event)))])

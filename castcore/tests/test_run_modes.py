@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,21 +111,6 @@ def test_daphne_alone_is_a_complete_server_in_embedded_mode(tmp_path: Path) -> N
     finally:
         stop(daphne)
     assert (tmp_path / "var" / "castcore.sqlite3").exists()
-
-
-@pytest.fixture
-def distributed_db(transactional_db: None) -> dict[str, str]:
-    if not settings.DISTRIBUTED or connection.vendor != "postgresql":
-        pytest.skip("needs DATABASE_URL (PostgreSQL) and REDIS_URL: run by .ci/run")
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings",
-        "CASTCORE_WORKER_HEARTBEAT_SECONDS": "1",
-    }
-    return env
 
 
 @pytest.mark.slow
