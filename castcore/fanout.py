@@ -8,9 +8,10 @@ with one channel and hands each event to its local subscribers in one pass.
 
 Events that arrive while a pass is running wait and go together in the next
 pass: a burst costs each socket a few deliveries, not one per event. The pass
-yields to the event loop every few sockets, so frames already handed to the
-server are written while the rest are prepared; otherwise the first socket
-would get its frame only after the last one's was built.
+yields to the event loop every few sockets: a pass over hundreds of sockets
+does not hold up the process's other sockets and requests, and frames that go
+through the server's own write queue (rather than straight to the socket,
+castcore.ws.send_text_frames) are written while the rest are prepared.
 """
 
 from __future__ import annotations

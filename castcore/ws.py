@@ -71,9 +71,9 @@ _FIN_TEXT = 0x81  # a whole message (FIN) of opcode 1 (text)
 async def send_text_frames(consumer: Any, *frames: TextFrames) -> None:
     """Send each text of `frames` to the consumer's socket as one text message.
 
-    Under daphne, the encoded frames go straight to the socket's transport in one
-    write. Through ASGI, each message takes its own trip through channels, daphne
-    and autobahn, which builds the frame and formats its debug-log arguments (even
+    Under daphne, the encoded frames go to the socket in one write (`_send_now`).
+    Through ASGI, each message takes its own trip through channels, daphne and
+    autobahn, which builds the frame and formats its debug-log arguments (even
     with debug off): a burst of 37 log lines for 200 sockets was 7,400 such trips,
     most of a web process's time in the burst. Both paths write in call order, so
     frames sent either way stay in order. Elsewhere (another server, a test
@@ -90,7 +90,7 @@ async def send_text_frames(consumer: Any, *frames: TextFrames) -> None:
         # reaches the client now, and autobahn would raise for each message.
         return
     elif _takes_frames_as_encoded(protocol):
-        protocol.transport.write(b"".join(batch.wire for batch in frames))
+        _send_now(protocol.transport, b"".join(batch.wire for batch in frames))
     else:
         await _send_each(consumer, frames)
 
@@ -105,6 +105,40 @@ def _takes_frames_as_encoded(protocol: Any) -> bool:
     )
 
 
+def _send_now(transport: Any, data: bytes) -> None:
+    """Write `data` to a TCP transport of Twisted's: to the socket itself when nothing waits.
+
+    A transport's write() only queues: it registers the socket with the event loop
+    (epoll_ctl) and sends on the loop's next turn, then unregisters it (epoll_ctl
+    again), through Twisted's write machinery. For a fan-out to 200 sockets that
+    was most of the time of a pass, and the event loop's turns between sockets
+    delayed the later ones. With nothing queued before it, sending at once is what
+    the transport would do on its next turn; whatever the socket does not take now
+    is queued behind it as usual, and anything queued means the queue goes first.
+    Plain TCP only: TLS (and any other transport) gets write().
+    """
+    tcp = sys.modules.get("twisted.internet.tcp")
+    if not (
+        tcp is not None
+        and isinstance(transport, tcp.Connection)
+        and not transport.TLS
+        and transport.connected
+        and not transport.disconnecting
+        and not transport.dataBuffer
+        and not transport._tempDataBuffer
+    ):
+        transport.write(data)
+        return
+    try:
+        sent = transport.socket.send(data)
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        return  # the peer is gone: the transport learns so from its own reads and closes
+    if sent < len(data):
+        transport.write(data[sent:])
+
+
 async def _send_each(consumer: Any, frames: tuple[TextFrames, ...]) -> None:
     for batch in frames:
         for text in batch.texts:
@@ -115,8 +149,9 @@ def _daphne_socket(consumer: Any) -> Any | None:
     """daphne's protocol object for the consumer's socket, or None under another server.
 
     daphne hands each application `partial(server.handle_reply, protocol)` as its
-    send. The attributes read from the protocol are autobahn's (pinned in
-    requirements.txt; test_ws_frames checks them against the real classes).
+    send. The attributes read from the protocol and its transport are autobahn's
+    and Twisted's (both pinned in requirements.txt; test_ws_frames checks them
+    against the real classes).
     """
     daphne_ws = sys.modules.get("daphne.ws_protocol")  # not loaded: not served by daphne
     send = getattr(consumer, "base_send", None)

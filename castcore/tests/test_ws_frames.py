@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import socket
+import struct
+from collections.abc import Iterator
 from typing import Any
 
 import daphne.server
@@ -11,9 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from daphne.ws_protocol import WebSocketFactory
 from twisted.internet.testing import StringTransport
 
-from castcore.ws import TextFrames, send_text_frames
-
-pytestmark = pytest.mark.asyncio
+from castcore.ws import TextFrames, _send_now, send_text_frames
 
 # One of each length encoding (7-bit, 16-bit, 64-bit), and text that is not ASCII.
 TEXTS = ["short", "é" * 100, "x" * 300, "y" * 70_000, '{"message": "naïve ☃"}']
@@ -54,6 +56,7 @@ class Socket:
         return bytes(reference.transport.value())
 
 
+@pytest.mark.asyncio
 async def test_frames_written_directly_are_the_bytes_autobahn_writes_in_one_write() -> None:
     socket = Socket()
     await send_text_frames(socket.consumer(), TextFrames.of(TEXTS[:2]), TextFrames.of(TEXTS[2:]))
@@ -61,6 +64,7 @@ async def test_frames_written_directly_are_the_bytes_autobahn_writes_in_one_writ
     assert socket.protocol.trafficStats.outgoingWebSocketFrames == 0  # autobahn was not asked
 
 
+@pytest.mark.asyncio
 async def test_a_socket_with_compression_gets_its_frames_through_asgi() -> None:
     socket = Socket()
     # Compressed frames differ per socket. (daphne does not offer compression, but a
@@ -78,6 +82,7 @@ async def test_a_socket_with_compression_gets_its_frames_through_asgi() -> None:
     assert socket.writes == []
 
 
+@pytest.mark.asyncio
 async def test_a_closing_socket_gets_nothing_written() -> None:
     socket = Socket()
     socket.protocol.state = socket.protocol.STATE_CLOSING
@@ -85,6 +90,7 @@ async def test_a_closing_socket_gets_nothing_written() -> None:
     assert socket.writes == []  # the ASGI path: autobahn drops messages for a closing socket
 
 
+@pytest.mark.asyncio
 async def test_queued_data_goes_first_through_asgi() -> None:
     socket = Socket()
     socket.protocol.send_queue.append((b"queued", False))
@@ -92,3 +98,76 @@ async def test_queued_data_goes_first_through_asgi() -> None:
     await send_text_frames(socket.consumer(), TextFrames.of(TEXTS[:1]))
     assert socket.writes == []
     assert len(socket.protocol.send_queue) == 2  # behind the queued data, not ahead of it
+
+
+class Reactor:
+    """Where a Twisted transport registers itself to be told when it may write."""
+
+    def __init__(self) -> None:
+        self.writers: set[Any] = set()
+
+    def addWriter(self, writer: Any) -> None:  # (Twisted's names)
+        self.writers.add(writer)
+
+    def removeWriter(self, writer: Any) -> None:
+        self.writers.discard(writer)
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[tuple[Any, socket.socket, Reactor]]:
+    """A Twisted TCP transport on one end of a loopback connection, and the other end."""
+    from twisted.internet import tcp
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills up fast
+        client.connect(listener.getsockname())
+        server, _ = listener.accept()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    reactor = Reactor()
+    transport = tcp.Connection(server, protocol=None, reactor=reactor)  # type: ignore[arg-type]
+    transport.connected = True
+    yield transport, client, reactor
+    client.close()
+    server.close()
+
+
+def received(peer: socket.socket, size: int) -> bytes:
+    data = b""
+    peer.settimeout(5)
+    while len(data) < size:
+        data += peer.recv(1 << 20)
+    return data
+
+
+def test_frames_go_to_the_socket_at_once_when_nothing_waits(tcp_pair: Any) -> None:
+    transport, peer, reactor = tcp_pair
+    _send_now(transport, b"frame one")
+    assert received(peer, 9) == b"frame one"
+    assert not reactor.writers and not transport._tempDataBuffer  # nothing left for the loop
+
+
+def test_what_the_socket_does_not_take_is_queued_and_later_frames_queue_behind_it(
+    tcp_pair: Any,
+) -> None:
+    transport, peer, reactor = tcp_pair
+    big = bytes(range(256)) * 4_000  # 1 MB: more than the socket buffers hold
+    _send_now(transport, big)
+    assert reactor.writers == {transport}  # the rest waits for the loop
+    _send_now(transport, b"after")  # must not overtake what is queued
+    peer.setblocking(False)
+    data = bytearray()
+    while len(data) < len(big) + 5:
+        if transport in reactor.writers:
+            transport.doWrite()  # the event loop's turn: the socket may take more
+        with contextlib.suppress(BlockingIOError):
+            data += peer.recv(1 << 20)
+    assert data == big + b"after"
+
+
+def test_a_closed_peer_is_left_for_the_transport_to_notice(tcp_pair: Any) -> None:
+    transport, peer, _ = tcp_pair
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()  # reset: the next sends fail
+    for _ in range(3):
+        _send_now(transport, b"x" * 1000)  # no exception reaches the fan-out
