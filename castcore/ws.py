@@ -124,6 +124,7 @@ def _send_now(transport: Any, data: bytes) -> None:
         and not transport.TLS
         and transport.connected
         and not transport.disconnecting
+        and not transport._writeDisconnected
         and not transport.dataBuffer
         and not transport._tempDataBuffer
     ):
