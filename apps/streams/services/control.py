@@ -32,7 +32,6 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
-from apps.streams.runtime.lease import retry_locked
 from apps.streams.specs import as_api_error, job_spec_for
 from apps.streams.status import status_event, status_payload
 from castcore.api.errors import ApiError, Conflict
@@ -152,7 +151,7 @@ def stream_job_start(
             _dispatch(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
     # Read back after the commit: the worker's message (an on-commit hook) need not wait.
-    retry_locked(job.refresh_from_db)(fields=CONTROL_FIELDS)
+    job.refresh_from_db(fields=CONTROL_FIELDS)
     if claimed != 1:
         if job.state not in RUNNING_STATES:
             raise _invalid(job.pk, "running")
