@@ -294,6 +294,10 @@ class StreamRun(models.Model):
     reconnect_count = models.PositiveIntegerField(default=0)
     position_s = models.FloatField(default=0.0)
 
+    # Not a column: lease.claim sets it on the run it hands out (an older run of the job
+    # still held a live lease). Unknown elsewhere, so a supervisor assumes there may be one.
+    predecessor_active: bool = True
+
     class Meta:
         ordering = ["-number"]
         constraints = [

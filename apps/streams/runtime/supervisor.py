@@ -290,7 +290,7 @@ class RunSupervisor(LiveEvents):
 
         True if there was one to wait for. The claim already looked (run.predecessor_active).
         """
-        if not getattr(self.run, "predecessor_active", True):
+        if not self.run.predecessor_active:
             return False
         deadline = time.monotonic() + conf.STOP_GRACE_SECONDS + conf.LEASE_SECONDS + 5
         while time.monotonic() < deadline:
