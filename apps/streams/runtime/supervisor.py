@@ -89,7 +89,6 @@ class RunSupervisor(LiveEvents):
     # ----------------------------------------------------------- entry point
 
     def execute(self) -> str:
-        self.bridge.start()
         try:
             stop = self._supervise()
         except Exception:
@@ -202,6 +201,11 @@ class RunSupervisor(LiveEvents):
         )
         process.start()
         self.process = process
+        if self.segment == 1:
+            # Listen for control nudges once ffmpeg is on its way, not before: the
+            # subscription's Redis round trips then overlap ffmpeg's own start instead of
+            # delaying it. Nothing is missed: once listening, the run reads its row.
+            self.bridge.start()
         self.run.pid = process.pid
         self.run.pgid = process.pgid
         lease.set_run_state(
