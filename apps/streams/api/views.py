@@ -61,7 +61,7 @@ class StreamJobViewSet(CastCoreViewSet):
     ordering_fields = ["id", "name", "state", "created_at", "updated_at", "state_changed_at"]
 
     def restrict(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset & jobs_visible_to(self.request.user)
+        return jobs_visible_to(self.request.user, queryset)
 
     def perform_create(self, serializer: s.StreamJobSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
