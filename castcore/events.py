@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -26,22 +26,36 @@ def group_name(*parts: object) -> str:
     return ".".join(str(part) for part in parts)
 
 
-def publish_now(group: str, event: Mapping[str, Any]) -> None:
-    """Send `event` (a TypedDict with a "type" naming the consumer handler) to `group`."""
+def publish_now(groups: str | Sequence[str], event: Mapping[str, Any]) -> None:
+    """Send `event` (a TypedDict with a "type" naming the consumer handler) to each group.
+
+    Several groups go out in one trip to the event loop, in order: from a request's
+    thread, each async_to_sync call is a hand-over to the server's loop and back.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
+    names = [groups] if isinstance(groups, str) else list(groups)
+
+    async def send_all() -> None:
+        for group in names:
+            try:
+                await layer.group_send(group, dict(event))
+            except Exception:
+                # Live events are best effort: a full or unreachable layer must never
+                # fail the work that produced the event.
+                kind = event.get("type")
+                logger.warning("Could not publish %s to %s", kind, group, exc_info=True)
+
     try:
-        async_to_sync(layer.group_send)(group, dict(event))
+        async_to_sync(send_all)()
     except Exception:
-        # Live events are best effort: a full or unreachable layer must never
-        # fail the work that produced the event.
-        logger.warning("Could not publish %s to %s", event.get("type"), group, exc_info=True)
+        logger.warning("Could not publish %s to %s", event.get("type"), names, exc_info=True)
 
 
-def publish(group: str, event: Mapping[str, Any]) -> None:
+def publish(groups: str | Sequence[str], event: Mapping[str, Any]) -> None:
     """Publish after the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: publish_now(group, event))
+    transaction.on_commit(lambda: publish_now(groups, event))
 
 
 async def release_channel(layer: Any, channel: str) -> None:

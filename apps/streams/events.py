@@ -91,5 +91,4 @@ class StreamControlEvent(TypedDict):
 
 def publish_status(event: StreamStatusEvent, *, after_commit: bool = False) -> None:
     send = publish if after_commit else publish_now
-    send(STATUS_GROUP, event)
-    send(job_status_group(event["job_id"]), event)
+    send([STATUS_GROUP, job_status_group(event["job_id"])], event)

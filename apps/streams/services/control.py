@@ -139,24 +139,28 @@ def stream_job_start(
 ) -> StreamJob:
     """stopped/failed/paused → starting with a new run; already running: no-op."""
     _check_startable(job)
+    now = timezone.now()
     with transaction.atomic():
         claimed = StreamJob.objects.filter(pk=job.pk, state__in=STARTABLE).update(
             state=JobState.STARTING,
             desired_state=DesiredState.RUNNING,
             fencing_token=F("fencing_token") + 1,
-            state_changed_at=timezone.now(),
+            state_changed_at=now,
         )
         if claimed == 1:
             run = create_run(job.pk)
             _dispatch(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
-    # Read back after the commit: the worker's message (an on-commit hook) need not wait.
-    job.refresh_from_db(fields=CONTROL_FIELDS)
     if claimed != 1:
+        job.refresh_from_db(fields=CONTROL_FIELDS)
         if job.state not in RUNNING_STATES:
             raise _invalid(job.pk, "running")
         return job
-    # The row just read is the committed state (or will be, inside an outer transaction).
+    # What this transaction wrote (the run read the new token back inside it): no
+    # re-read while the worker, just sent its message, claims the run.
+    job.state, job.desired_state = JobState.STARTING, DesiredState.RUNNING
+    job.fencing_token, job.state_changed_at = run.fencing_token, now
+    job.resume_position_s = run.start_offset_s
     _announce(job.pk, lambda: status_payload(job, run))
     return job
 

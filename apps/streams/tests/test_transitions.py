@@ -32,7 +32,7 @@ def test_start_creates_one_pending_run_and_is_idempotent(operator_api: APIClient
 
 def test_a_start_reads_the_profile_and_outputs_once(operator_api: APIClient) -> None:
     # A start's queries come before the worker's message or compete with its claim: the
-    # response and the announcement use the rows the view loaded, the state read again.
+    # response and the announcement use the rows the view loaded and the state it wrote.
     job = job_with_outputs({})
     with (
         CaptureQueriesContext(connection) as queries,
@@ -46,8 +46,13 @@ def test_a_start_reads_the_profile_and_outputs_once(operator_api: APIClient) -> 
     assert reads.count('"streams_ffmpegprofile"') <= 1  # joined to the job by get_object
     assert reads.count('"streams_streamoutput"') == 1
     assert '"media_storagesource"' not in reads  # input roots matter to file inputs only
-    # get_object, the next run's number, and the state after the commit
-    assert reads.count('"streams_streamjob"') == 3, reads
+    # get_object and the next run's number; the state is what the transaction wrote
+    assert reads.count('"streams_streamjob"') == 2, reads
+    job.refresh_from_db()
+    body = response.json()
+    assert (body["state"], body["desired_state"], body["resume_position_s"]) == (
+        job.state, job.desired_state, job.resume_position_s,
+    )  # fmt: skip
 
 
 def test_start_dispatches_only_ids_on_the_ffmpeg_queue(operator_api: APIClient) -> None:
