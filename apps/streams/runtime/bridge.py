@@ -126,8 +126,9 @@ class ChannelBridge:
         Once the listener is in place, `on_message` gets a `stream.control.listening`
         message, so the run reads its row then: a nudge published before that
         moment reached nobody and would otherwise wait for the next heartbeat.
+        Calls after the first do nothing.
         """
-        if self._listen_group and self._on_message:
+        if self._listen_group and self._on_message and self._subscribing is None:
             self._subscribing = asyncio.run_coroutine_threadsafe(self._subscribe(), self._hub.loop)
             self._subscribing.add_done_callback(self._subscribed)
 

@@ -201,11 +201,10 @@ class RunSupervisor(LiveEvents):
         )
         process.start()
         self.process = process
-        if self.segment == 1:
-            # Listen for control nudges once ffmpeg is on its way, not before: the
-            # subscription's Redis round trips then overlap ffmpeg's own start instead of
-            # delaying it. Nothing is missed: once listening, the run reads its row.
-            self.bridge.start()
+        # Listen for control nudges once the first ffmpeg is on its way, not before: the
+        # subscription's Redis round trips then overlap ffmpeg's own start instead of
+        # delaying it. Nothing is missed: once listening, the run reads its row.
+        self.bridge.start()  # once; later spawns find it listening
         self.run.pid = process.pid
         self.run.pgid = process.pgid
         lease.set_run_state(

@@ -121,10 +121,13 @@ async def test_start_returns_at_once_and_the_listener_says_when_it_hears() -> No
         # The run reads its row on this message: a nudge sent before now reached nobody.
         assert heard == [{"type": "stream.control.listening"}]
         got.clear()
+        await asyncio.to_thread(bridge.start)  # a later spawn's call: still one listener
         await get_channel_layer().group_send(
             "job.9.control", {"type": "stream.control", "job_id": 9, "command": "stop"}
         )
         await asyncio.wait_for(got.wait(), 5)
+        await asyncio.sleep(0.3)  # time for a second listener's copy, were there one
+        assert [m["type"] for m in heard] == ["stream.control.listening", "stream.control"]
         assert heard[-1]["command"] == "stop"
     finally:
         await asyncio.to_thread(bridge.stop)
