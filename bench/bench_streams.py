@@ -429,6 +429,10 @@ def bench_start(client: Client, rounds: int) -> tuple[float, float]:
         ours.append(asyncio.run(_first_progress_frame(client, job.pk)))
         client.post(f"/stream-jobs/{job.pk}/stop")
         wait_stopped(job)
+        # The worker still tears the run down after the job reads stopped (its control
+        # listener, its folder): let it finish, so the next round's plain ffmpeg does
+        # not share the cores with it.
+        time.sleep(0.25)
     ours, plain = ours[1:], plain[1:]
     median_ours = statistics.median(t.progress for t in ours)
     median_plain = statistics.median(plain)
