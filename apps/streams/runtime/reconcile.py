@@ -7,11 +7,15 @@ both act on it; the job then restarts per its reconnect policy or fails.
 A run no worker claimed within conf.CLAIM_TIMEOUT_SECONDS (its message lost
 with a wiped broker folder, or no worker consumes the ffmpeg queue) is sent
 once more; if that one is not claimed either, the run and its job fail.
+
+The folders a dead worker's runs left on this host are then settled as the
+worker would have settled them (sweep_run_workdirs).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -30,6 +34,8 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
+from apps.streams.runtime.recording import finish_recording
+from apps.streams.runtime.workdir import existing_run_workdirs, last_written, remove_run_workdir
 from apps.streams.services.control import _dispatch, create_run
 from apps.streams.status import status_event
 
@@ -43,6 +49,7 @@ class ReconcileResult:
     failed: list[int] = field(default_factory=list)  # job ids
     redispatched: list[int] = field(default_factory=list)  # run ids sent again
     not_claimed: list[int] = field(default_factory=list)  # run ids no worker took
+    swept: list[str] = field(default_factory=list)  # run folders a dead worker left here
 
 
 NOT_CLAIMED_HINT_CODE = "stream_job.not_claimed"
@@ -58,7 +65,48 @@ def reconcile_runs() -> ReconcileResult:
     unclaimed = _unclaimed()
     for run_id in unclaimed.values_list("pk", flat=True):
         _reconcile_unclaimed(run_id, result)
+    result.swept = sweep_run_workdirs()
     return result
+
+
+def sweep_run_workdirs() -> list[str]:
+    """Settle the run folders a dead worker left on this host, as it would have at the end.
+
+    A worker killed mid-run (kill -9, OOM) never removes its run's folder, and the
+    recording it was writing stays in there. Once the run has ended (taken back
+    above) and nothing in the folder changed for a lease plus a stop's grace (a
+    worker cut off from the database has noticed by then and stopped its ffmpeg),
+    each recording file becomes a recording and the folder goes (remove_run_workdir
+    keeps aside what could not be saved). A folder whose run row is gone (its job was
+    deleted) only has to be quiet as long. Returns the folders swept, "job-N/run-M".
+    """
+    folders = list(existing_run_workdirs())
+    if not folders:
+        return []
+    grace = conf.LEASE_SECONDS + conf.STOP_GRACE_SECONDS
+    quiet_since, ended_before = time.time() - grace, timezone.now() - timedelta(seconds=grace)
+    runs = {
+        (run.job_id, run.number): run
+        for run in StreamRun.objects.filter(
+            job_id__in={job_id for job_id, _, _ in folders}
+        ).select_related("job")
+    }
+    swept = []
+    for job_id, number, folder in folders:
+        run = runs.get((job_id, number))
+        if run is not None and not (
+            run.state == RunState.ENDED and run.ended_at and run.ended_at < ended_before
+        ):
+            continue  # still running here, or ended a moment ago and still tearing down
+        if last_written(folder) > quiet_since:
+            continue
+        if run is not None:
+            for recording in sorted(folder.glob("recording-*.mkv")):
+                finish_recording(job=run.job, run=run, path=recording)
+        logger.warning("run folder %s was left behind by its worker; removed", folder)
+        remove_run_workdir(job_id, number)
+        swept.append(f"{folder.parent.name}/{folder.name}")
+    return swept
 
 
 def _unclaimed() -> QuerySet[StreamRun]:

@@ -2,7 +2,9 @@
 
 Removed when the run ends, since its helper files may name private paths. A
 recording file still there could not be saved as a recording row; it is moved
-aside (VAR_DIR/unsaved-recordings) rather than deleted with the folder.
+aside (VAR_DIR/unsaved-recordings) rather than deleted with the folder. The
+folder of a worker that died mid-run is settled by the reconciler instead
+(reconcile.sweep_run_workdirs).
 Output folders (HLS directories, a file's folder) are created before each process.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -21,7 +25,27 @@ logger = logging.getLogger(__name__)
 
 
 def run_workdir(job_id: int, number: int) -> Path:
-    return Path(settings.VAR_DIR) / "runs" / f"job-{job_id}" / f"run-{number}"
+    return _runs_root() / f"job-{job_id}" / f"run-{number}"
+
+
+def _runs_root() -> Path:
+    return Path(settings.VAR_DIR) / "runs"
+
+
+def existing_run_workdirs() -> Iterator[tuple[int, int, Path]]:
+    """(job id, run number, folder) of every run folder on this host's disk."""
+    for folder in _runs_root().glob("job-*/run-*"):
+        job_part, run_part = folder.parent.name[4:], folder.name[4:]
+        if job_part.isdigit() and run_part.isdigit() and folder.is_dir():
+            yield int(job_part), int(run_part), folder
+
+
+def last_written(folder: Path) -> float:
+    """The newest modification time of the folder or anything in it."""
+    try:
+        return max(entry.stat().st_mtime for entry in (folder, *folder.rglob("*")))
+    except OSError:
+        return time.time()  # changing while we looked: someone is at work in it
 
 
 def unsaved_recordings_dir() -> Path:

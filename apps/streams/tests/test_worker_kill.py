@@ -1,4 +1,5 @@
-"""kill -9 of a real Celery worker mid-stream: no ffmpeg is left; the reconciler settles the job."""
+"""kill -9 of a real Celery worker mid-stream: no ffmpeg is left; the reconciler settles the job
+and, once the run's folder is quiet, turns the recording the worker was writing into a recording."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -18,8 +20,11 @@ from django.conf import settings
 from django.db import connection
 from kombu.simple import SimpleQueue
 
+from apps.recordings.models import Recording
+from apps.streams import conf
 from apps.streams.models import ExitReason, JobState, RunState, StreamJob, StreamRun
-from apps.streams.runtime.reconcile import reconcile_runs
+from apps.streams.runtime.reconcile import reconcile_runs, sweep_run_workdirs
+from apps.streams.runtime.workdir import run_workdir
 from apps.streams.services import stream_job_start
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import run_row, wait_until
@@ -50,6 +55,8 @@ def celery_worker(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         "CASTCORE_STREAM_LEASE_SECONDS": str(LEASE_SECONDS),
         "CASTCORE_STREAM_HEARTBEAT_SECONDS": "0.5",
         "CASTCORE_FERNET_KEYS": ",".join(settings.FERNET_KEYS),
+        # This host's run folders: the reconciler in this process settles what it leaves.
+        "CASTCORE_VAR_DIR": str(settings.VAR_DIR),
         "SECRET_KEY": settings.SECRET_KEY,
     }
     log = (tmp_path / "worker.log").open("wb")
@@ -74,10 +81,13 @@ def ffmpeg_children(pid: int) -> list[psutil.Process]:
 
 
 def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_run_is_reconciled(
-    celery_worker: subprocess.Popen[bytes],
+    celery_worker: subprocess.Popen[bytes], settings: Any, tmp_path: Path
 ) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
     job = job_with_outputs(
-        {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""}, reconnect_max_attempts=0
+        {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""},
+        reconnect_max_attempts=0,
+        recording_enabled=True,
     )
     stream_job_start(actor=None, job=job)  # autocommit: the message leaves at once
     run: StreamRun = wait_until(
@@ -87,6 +97,8 @@ def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_run_is_reconciled(
     ffmpeg = psutil.Process(run.pid)
     assert ffmpeg.name() == "ffmpeg" and ffmpeg in ffmpeg_children(celery_worker.pid)
     assert run.pid and os.getpgid(run.pid) == run.pgid != os.getpgid(celery_worker.pid)
+    segment = run_workdir(job.pk, run.number) / "recording-001.mkv"
+    wait_until(lambda: segment.is_file() and segment.stat().st_size > 0)
 
     os.kill(celery_worker.pid, signal.SIGKILL)
     killed_at = time.monotonic()
@@ -106,3 +118,15 @@ def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_run_is_reconciled(
     assert not [
         p for p in psutil.process_iter(["name"]) if p.info["name"] == "ffmpeg" and p.pid == run.pid
     ]
+
+    # The dead worker's folder, once quiet for a lease and a stop's grace: its recording
+    # is saved, the folder goes.
+    assert segment.is_file()
+    quiet_by = time.monotonic() + conf.LEASE_SECONDS + conf.STOP_GRACE_SECONDS
+    while not (swept := sweep_run_workdirs()):
+        assert time.monotonic() < quiet_by + 5
+        time.sleep(0.5)
+    assert swept == [f"job-{job.pk}/run-{run.number}"]
+    assert not segment.parent.exists()
+    recording = Recording.objects.get(stream_job_id=job.pk)
+    assert Path(recording.file.path).stat().st_size > 0
