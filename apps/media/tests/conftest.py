@@ -11,6 +11,11 @@ import pytest
 
 from workers.ffmpeg.testing import Library, make_library, make_video
 
+# Test modules load the storage servers' fixtures with `pytest_plugins` and import its
+# classes: registered before the first import, it is rewritten once (pytest warned
+# "already imported so cannot be rewritten" when a later module asked for it).
+pytest.register_assert_rewrite("apps.media.tests.storage_servers")
+
 
 @pytest.fixture(scope="session")
 def pristine_library(tmp_path_factory: pytest.TempPathFactory) -> Library:
