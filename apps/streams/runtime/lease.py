@@ -25,10 +25,13 @@ T = TypeVar("T")
 
 
 def retry_locked(func: Callable[P, T]) -> Callable[P, T]:
-    """Retry briefly when SQLite (embedded mode) reports a lock held by another thread.
+    """Retry briefly when SQLite (embedded mode) still reports the database locked.
 
-    PostgreSQL never raises this for our single-row updates; SQLite's shared
-    cache does at once, without waiting for its busy timeout.
+    A guard, not a path the suite takes: the file database (WAL, IMMEDIATE
+    transactions, a 20 s busy timeout) makes writers wait for the lock, and none
+    of the streams tests reaches this retry. It was written for the shared-cache
+    in-memory database the tests once used, which failed at once. PostgreSQL never
+    raises this for our single-row updates.
     """
 
     @functools.wraps(func)
