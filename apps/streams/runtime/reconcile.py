@@ -35,7 +35,12 @@ from apps.streams.models import (
     StreamRun,
 )
 from apps.streams.runtime.recording import finish_recording
-from apps.streams.runtime.workdir import existing_run_workdirs, last_written, remove_run_workdir
+from apps.streams.runtime.workdir import (
+    existing_run_workdirs,
+    last_written,
+    recording_files,
+    remove_run_workdir,
+)
 from apps.streams.services.control import _dispatch, create_run
 from apps.streams.status import status_event
 
@@ -87,8 +92,11 @@ def sweep_run_workdirs() -> list[str]:
     quiet_since, ended_before = time.time() - grace, timezone.now() - timedelta(seconds=grace)
     runs = {
         (run.job_id, run.number): run
+        # The runs these folders belong to (and a few more of the same jobs), not every
+        # run a long-lived job ever had.
         for run in StreamRun.objects.filter(
-            job_id__in={job_id for job_id, _, _ in folders}
+            job_id__in={job_id for job_id, _, _ in folders},
+            number__in={number for _, number, _ in folders},
         ).select_related("job")
     }
     swept = []
@@ -101,7 +109,7 @@ def sweep_run_workdirs() -> list[str]:
         if last_written(folder) > quiet_since:
             continue
         if run is not None:
-            for recording in sorted(folder.glob("recording-*.mkv")):
+            for recording in recording_files(folder):
                 finish_recording(job=run.job, run=run, path=recording)
         logger.warning("run folder %s was left behind by its worker; removed", folder)
         remove_run_workdir(job_id, number)

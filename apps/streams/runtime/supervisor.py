@@ -38,7 +38,12 @@ from apps.streams.runtime import lease
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.runtime.live import LiveEvents
 from apps.streams.runtime.recording import finish_recording
-from apps.streams.runtime.workdir import prepare_output_dirs, remove_run_workdir, run_workdir
+from apps.streams.runtime.workdir import (
+    prepare_output_dirs,
+    recording_path,
+    remove_run_workdir,
+    run_workdir,
+)
 from apps.streams.specs import job_spec_for
 from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
@@ -173,9 +178,7 @@ class RunSupervisor(LiveEvents):
         self.recording_wanted = self.job.recording_enabled
         self.segment += 1
         workdir = run_workdir(self.job.pk, self.run.number)
-        recording = (
-            workdir / f"recording-{self.segment:03d}.mkv" if self.job.recording_enabled else None
-        )
+        recording = recording_path(workdir, self.segment) if self.job.recording_enabled else None
         self.recording_path = recording
         spec = job_spec_for(
             self.job, workdir=workdir, start_offset=self.offset, recording_path=recording

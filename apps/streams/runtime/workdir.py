@@ -48,6 +48,16 @@ def last_written(folder: Path) -> float:
         return time.time()  # changing while we looked: someone is at work in it
 
 
+def recording_path(workdir: Path, segment: int) -> Path:
+    """The file a run's ffmpeg records its `segment`-th process into."""
+    return workdir / f"recording-{segment:03d}.mkv"
+
+
+def recording_files(workdir: Path) -> list[Path]:
+    """The recording files in a run's folder, in the order they were written."""
+    return sorted(workdir.glob("recording-*.mkv"))
+
+
 def unsaved_recordings_dir() -> Path:
     return Path(settings.VAR_DIR) / "unsaved-recordings"
 
@@ -57,7 +67,7 @@ def remove_run_workdir(job_id: int, number: int) -> None:
     workdir = run_workdir(job_id, number)
     if not workdir.exists():
         return
-    for recording in workdir.glob("recording-*.mkv"):
+    for recording in recording_files(workdir):
         target = unsaved_recordings_dir() / f"job-{job_id}-run-{number}-{recording.name}"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
