@@ -16,6 +16,7 @@ from apps.streams.models import StreamJob, StreamOutput
 from apps.streams.runtime.workdir import run_workdir
 from apps.streams.specs import as_api_error, job_spec_for
 from workers.ffmpeg.argv import build_argv, mask_argv, preview_warnings
+from workers.ffmpeg.egress import PREVIEW_PROXY_URL
 from workers.ffmpeg.spec import SpecError, list_encoders
 
 
@@ -45,7 +46,9 @@ def preview(job: StreamJob, outputs: list[StreamOutput] | None = None) -> dict[s
         )
         with tempfile.TemporaryDirectory() as tmp:
             # Helper files go to a scratch dir; the argv names the run's real workdir paths.
-            argv = build_argv(spec, Path(tmp), ffmpeg=settings.FFMPEG_BINARY)
+            argv = build_argv(
+                spec, Path(tmp), ffmpeg=settings.FFMPEG_BINARY, http_proxy=PREVIEW_PROXY_URL
+            )
             argv = [arg.replace(tmp, str(workdir)) for arg in argv]
     except SpecError as exc:
         raise as_api_error(exc) from None

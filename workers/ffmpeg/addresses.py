@@ -62,17 +62,37 @@ def refused_address(host: str) -> str | None:
 
     Every address the name resolves to is checked (so `2852039166`, `0xa9.254.169.254`
     and a DNS name pointing at 169.254.169.254 are caught). A name that does not
-    resolve now passes: connecting to it fails anyway, and callers that connect
-    check again what they actually connect to.
+    resolve now passes: connecting to it fails anyway, and ffmpeg, the one caller
+    that connects later, connects through egress.py, which checks again.
+    """
+    try:
+        resolve_checked(host, 0)
+    except PermissionError as refused:
+        return str(refused)
+    except OSError:
+        return None
+    return None
+
+
+def resolve_checked(host: str, port: int) -> list[tuple[str, int]]:
+    """The addresses to connect to for `host`, each one allowed.
+
+    Raises PermissionError (its message: the refused name or address) if the name
+    is a metadata service or any address it resolves to is refused, and OSError
+    if it does not resolve. Connect to these addresses, not to the name again: a
+    second lookup may answer differently.
     """
     name = normalize_host(host)
     if name in METADATA_HOSTS or address_not_allowed(name):
-        return name
+        raise PermissionError(name)
     try:
-        infos = socket.getaddrinfo(name, None)
-    except (OSError, UnicodeError, ValueError):
-        return None
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except (UnicodeError, ValueError) as exc:
+        raise OSError(str(exc)) from None
+    addresses = []
     for *_rest, sockaddr in infos:
-        if address_not_allowed(str(sockaddr[0])):
-            return str(sockaddr[0])
-    return None
+        address = str(sockaddr[0])
+        if address_not_allowed(address):
+            raise PermissionError(address)
+        addresses.append((address, port))
+    return addresses

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from workers.ffmpeg.egress import proxy_args
 from workers.ffmpeg.escaping import file_url, filter_value_escape, tee_escape
 from workers.ffmpeg.masking import (
     SECRET_MASK,
@@ -65,10 +66,11 @@ PROTOCOL_WHITELIST: dict[UrlKind | str, str] = {
     UrlKind.RTMP: "rtmp,tcp",
     UrlKind.RTMPS: "rtmps,tcp,tls",
     UrlKind.SRT: "srt,udp",
-    # http(s) may redirect across schemes; no `file`, so a remote playlist cannot read local files
-    UrlKind.HTTP: "http,https,tcp,tls",
-    UrlKind.HTTPS: "http,https,tcp,tls",
-    UrlKind.HLS: "hls,http,https,tcp,tls,crypto",
+    # http(s) may redirect across schemes; no `file`, so a remote playlist cannot read local
+    # files. httpproxy: https goes through the egress proxy (egress.py) with CONNECT.
+    UrlKind.HTTP: "http,https,tcp,tls,httpproxy",
+    UrlKind.HTTPS: "http,https,tcp,tls,httpproxy",
+    UrlKind.HLS: "hls,http,https,tcp,tls,crypto,httpproxy",
     UrlKind.UDP: "udp",
 }
 NETWORK_TIMEOUT_US = "10000000"  # fail after 10 s of silence instead of hanging forever
@@ -81,7 +83,7 @@ PLAYLIST_MEDIA_DIR = "media"
 # ------------------------------------------------------------------ inputs
 
 
-def _input_args(spec: JobSpec, workdir: Path) -> tuple[list[str], bool]:
+def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[list[str], bool]:
     """Input options and `-i`s; returns (args, audio_is_second_input)."""
     src = spec.input
     args: list[str] = []
@@ -111,7 +113,7 @@ def _input_args(spec: JobSpec, workdir: Path) -> tuple[list[str], bool]:
     assert isinstance(src, UrlInput)
     assert src.url_kind is not None
     args += ["-protocol_whitelist", PROTOCOL_WHITELIST[src.url_kind], "-rw_timeout"]
-    args += [NETWORK_TIMEOUT_US, "-i", src.url]
+    args += [NETWORK_TIMEOUT_US, *proxy_args(src.url, http_proxy), "-i", src.url]
     return args, False
 
 
@@ -277,11 +279,17 @@ def _output_args(spec: JobSpec, audio_second: bool) -> list[str]:
     return [*args, "-f", "tee", "|".join(tee_slave(t) for t in targets)]
 
 
-def build_argv(spec: JobSpec, workdir: Path, ffmpeg: str = FFMPEG) -> list[str]:
-    """The full argv. Writes helper files (concat list, overlay text) into `workdir`."""
+def build_argv(
+    spec: JobSpec, workdir: Path, ffmpeg: str = FFMPEG, *, http_proxy: str | None = None
+) -> list[str]:
+    """The full argv. Writes helper files (concat list, overlay text) into `workdir`.
+
+    An http(s) input goes through `http_proxy`, by default this process's egress
+    proxy (egress.py); the command preview passes a placeholder instead.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    input_args, audio_second = _input_args(spec, workdir)
+    input_args, audio_second = _input_args(spec, workdir, http_proxy)
     return [
         ffmpeg,
         *BASE_ARGS,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from workers.ffmpeg.argv import mask_text
+from workers.ffmpeg.egress import REFUSED_REASON
 
 
 class LogLevel(StrEnum):
@@ -56,6 +57,13 @@ STREAM_KEY_REJECTED = "ffmpeg.stream_key_rejected"
 
 # First match wins, so specific rows come before general ones.
 HINT_RULES: tuple[HintRule, ...] = (
+    _rule(
+        "address_not_allowed",
+        re.escape(REFUSED_REASON),
+        "CastCore refused to connect there: the source (a redirect, a playlist or its "
+        "segments) pointed at a link-local or cloud metadata address, which no input may "
+        "reach. Use a source that stays on public or local servers.",
+    ),
     _rule(
         "protocol_not_whitelisted",
         r"Protocol '[^']*' not on whitelist",

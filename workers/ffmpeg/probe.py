@@ -20,12 +20,15 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from workers.ffmpeg.egress import proxy_args
+
 FFPROBE = "ffprobe"
 
 #: Local files only: no network, no other protocol a crafted file could name.
 LOCAL_PROTOCOLS: tuple[str, ...] = ("file",)
 #: Presigned object-store URLs (S3 and the like).
-REMOTE_PROTOCOLS: tuple[str, ...] = ("http", "https", "tls", "tcp", "crypto")
+# httpproxy: https goes through the egress proxy with CONNECT (egress.py).
+REMOTE_PROTOCOLS: tuple[str, ...] = ("http", "https", "tls", "tcp", "crypto", "httpproxy")
 
 #: Demuxers a media library may use. Anything else (hls, concat, image2,
 #: tty, ...) is refused by ffprobe itself: those formats can reference other
@@ -243,6 +246,12 @@ def ffmpeg_input(target: str | os.PathLike[str]) -> str:
     return "file:" + os.path.abspath(os.fspath(target))
 
 
+def input_args(target: str | os.PathLike[str]) -> list[str]:
+    """`-i` and the target; an http(s) URL through the egress proxy (egress.py)."""
+    source = ffmpeg_input(target)
+    return [*proxy_args(source), "-i", source]
+
+
 def build_probe_argv(
     target: str | os.PathLike[str],
     *,
@@ -253,7 +262,7 @@ def build_probe_argv(
     argv = [ffprobe, "-v", "error", "-hide_banner", "-protocol_whitelist", ",".join(protocols)]
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
-    argv += ["-show_format", "-show_streams", "-of", "json", "-i", ffmpeg_input(target)]
+    argv += ["-show_format", "-show_streams", "-of", "json", *input_args(target)]
     return argv
 
 
@@ -395,6 +404,7 @@ __all__ = [
     "aprobe",
     "build_probe_argv",
     "ffmpeg_input",
+    "input_args",
     "parse_frame_rate",
     "parse_probe_output",
     "probe",

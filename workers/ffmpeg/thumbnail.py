@@ -17,7 +17,7 @@ from workers.ffmpeg.probe import (
     LOCAL_PROTOCOLS,
     REMOTE_PROTOCOLS,
     ToolError,
-    ffmpeg_input,
+    input_args,
     is_url,
     run_tool,
 )
@@ -68,8 +68,7 @@ def build_thumbnail_argv(
         # everything up to the position.
         "-ss",
         f"{position:.3f}",
-        "-i",
-        ffmpeg_input(source),
+        *input_args(source),
         "-map",
         "0:V:0",  # first real video stream, not cover art
         "-frames:v",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +87,68 @@ def test_an_input_that_stops_producing_is_restarted_as_a_stall() -> None:
     assert run.reconnect_count == 1
     assert any("ffmpeg stalled; reconnect 1" in entry["line"] for entry in run.log_tail)
     assert StreamJob.objects.get(pk=job.pk).state == JobState.FAILED
+
+
+def test_an_input_that_redirects_to_a_metadata_address_is_refused_at_the_connection(
+    tmp_path: Path,
+) -> None:
+    # Saved and started, the URL is fine (a loopback server); what it redirects to is
+    # not. ffmpeg's connections go through the worker's egress proxy, which refuses it.
+    redirects: list[str] = []
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            redirects.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        job = job_with_outputs(
+            {"kind": "file", "url": str(tmp_path / "out.mkv"), "stream_key": ""},
+            input_kind="url",
+            input_url=f"http://127.0.0.1:{server.server_address[1]}/live.ts",
+            reconnect_max_attempts=0,
+        )
+        stream_job_start(actor=None, job=job)
+        thread = start_supervised(job)
+        thread.join(30)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert thread.result == ExitReason.FAILED
+    assert redirects == ["/live.ts"]
+    assert "ffmpeg.address_not_allowed" in hint_codes(job)
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_the_egress_proxy_follows_the_link_local_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    from apps.media import conf as media_conf
+    from workers.ffmpeg import addresses
+    from workers.ffmpeg.egress import EgressProxy
+
+    # 127.0.0.2 stands for a link-local address here; nothing needs to listen there.
+    net = ipaddress.ip_network("127.0.0.2/32")
+    monkeypatch.setattr(addresses, "NOT_ALLOWED_NETWORKS", (*addresses.NOT_ALLOWED_NETWORKS, net))
+    proxy = EgressProxy()
+    try:
+
+        def answer() -> bytes:
+            with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as conn:
+                conn.sendall(b"CONNECT 127.0.0.2:9 HTTP/1.1\r\n\r\n")
+                return conn.recv(100)
+
+        assert answer().startswith(b"HTTP/1.1 403 ")
+        monkeypatch.setattr(media_conf, "ALLOW_LINK_LOCAL_TARGETS", True)
+        assert answer().startswith(b"HTTP/1.1 502 ")  # allowed, and nothing listens there
+    finally:
+        proxy.close()

@@ -258,8 +258,26 @@ def test_input_whitelists_match_the_input_kind(tmp_path: Path) -> None:
 
     assert whitelist("rtmp://h/app/k") == "rtmp,tcp"
     assert whitelist("srt://h:9000") == "srt,udp"
-    assert whitelist("https://h/live/index.m3u8") == "hls,http,https,tcp,tls,crypto"
+    assert whitelist("https://h/live/index.m3u8") == "hls,http,https,tcp,tls,crypto,httpproxy"
     assert "file" not in whitelist("http://h/a.ts")
+
+
+def test_http_inputs_go_through_the_given_proxy_and_others_do_not(tmp_path: Path) -> None:
+    from workers.ffmpeg.spec import UrlInput
+
+    def proxy(url: str) -> str | None:
+        spec = JobSpec(input=UrlInput(url=url), profile=SMALL, outputs=(FileOutput(path="/o.mkv"),))
+        argv = build_argv(spec, tmp_path, http_proxy="http://127.0.0.1:9")
+        if "-http_proxy" not in argv:
+            return None
+        at = argv.index("-http_proxy")
+        assert argv[at + 2 : at + 4] == ["-i", url]  # an input option of that input
+        return argv[at + 1]
+
+    assert proxy("http://h/a.ts") == "http://127.0.0.1:9"
+    assert proxy("https://h/live/index.m3u8") == "http://127.0.0.1:9"
+    assert proxy("rtmp://h/app/k") is None
+    assert proxy("srt://h:9000") is None
 
 
 # ------------------------------------------------------------ preview warnings

@@ -1,0 +1,287 @@
+"""The HTTP proxy every ffmpeg and ffprobe of CastCore reaches http(s) inputs through.
+
+The address policy (addresses.py) is checked when a job is saved and started,
+but ffmpeg then follows what the remote server tells it: an HTTP redirect to
+any host, an HLS playlist whose segments (or variant playlists) live on any
+host, a name that resolves to another address by the time ffmpeg connects.
+Each of those could reach a cloud metadata service with the worker's network
+position. So http, https and hls inputs get `-http_proxy` pointing here, and
+every connection ffmpeg makes for them, redirects and segments included, is
+checked against the policy at the moment it is made, then made to the very
+address that was checked (no second lookup).
+
+- `CONNECT host:port` (https, through ffmpeg's httpproxy protocol): checked,
+  then a byte tunnel; TLS stays end to end between ffmpeg and the server.
+- `GET http://host/path` (plain http): checked, rewritten to origin form and
+  sent with `Connection: close`, one request per connection (ffmpeg opens a
+  new one for the next request without a word, since the response says close).
+
+A refused target gets `403` with the reason "Forbidden by CastCore: address not
+allowed", which ffmpeg prints and logs.py turns into a hint. URLs are never
+logged here (a query string may hold a token): only the refused host.
+
+One proxy per process, on 127.0.0.1 and a port the kernel picks, served by a
+daemon thread with its own event loop (`proxy_url()` starts it on first use,
+and again in a forked child).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from workers.ffmpeg.addresses import resolve_checked
+
+logger = logging.getLogger(__name__)
+
+HEAD_LIMIT = 64 * 1024  # a request head longer than this is refused
+HEAD_TIMEOUT_S = 10.0  # for ffmpeg to send its request head
+CONNECT_TIMEOUT_S = 10.0  # for the server to accept the connection
+CHUNK = 64 * 1024
+REFUSED_REASON = "Forbidden by CastCore: address not allowed"
+# Headers meant for the proxy, or that this proxy sets itself.
+_DROPPED_HEADERS = frozenset(
+    {"connection", "proxy-connection", "proxy-authorization", "keep-alive"}
+)
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+Resolver = Callable[[str, int], list[tuple[str, int]]]
+
+# Whether link-local and metadata addresses are allowed after all; the Django side
+# ties it to CASTCORE_ALLOW_LINK_LOCAL_TARGETS (apps.streams.apps), as policy.py is.
+_link_local_allowed: Callable[[], bool] = lambda: False  # noqa: E731
+
+
+def allow_link_local_when(check: Callable[[], bool]) -> None:
+    """Let the proxy connect to link-local addresses whenever `check()` says so."""
+    global _link_local_allowed
+    _link_local_allowed = check
+
+
+def _resolve(host: str, port: int) -> list[tuple[str, int]]:
+    if not _link_local_allowed():
+        return resolve_checked(host, port)
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [(str(sockaddr[0]), port) for *_rest, sockaddr in infos]
+
+
+class EgressProxy:
+    """A forward proxy that only connects where the address policy allows."""
+
+    def __init__(self, resolve: Resolver = _resolve) -> None:
+        self._resolve = resolve
+        self.pid = os.getpid()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._server: asyncio.base_events.Server | None = None
+        self.port = 0
+        thread = threading.Thread(target=self._run, name="ffmpeg-egress", daemon=True)
+        thread.start()
+        if not self._ready.wait(10) or not self.port:
+            raise RuntimeError("the egress proxy did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        """Stop listening and end the proxy's thread (connections in progress are dropped)."""
+
+        async def shut() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    # ----------------------------------------------------------- on the loop
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._server = self._loop.run_until_complete(
+                asyncio.start_server(self._serve, "127.0.0.1", 0, limit=HEAD_LIMIT)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+        finally:
+            self._ready.set()
+        self._loop.run_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream: asyncio.StreamWriter | None = None
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
+            except asyncio.LimitOverrunError:
+                await _answer(writer, 431, "Request Header Fields Too Large")
+                return
+            except (asyncio.IncompleteReadError, TimeoutError):
+                return
+            try:
+                method, host, port, forward = _parse(head)
+                addresses = await self._checked(host, port)
+                up_reader, upstream = await _connect(addresses)
+            except _Refusal as refusal:
+                await _answer(writer, refusal.status, refusal.reason)
+                return
+            if method == "CONNECT":
+                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                await writer.drain()
+            else:
+                upstream.write(forward)
+            await _relay(reader, writer, up_reader, upstream, both_ways=method == "CONNECT")
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            for stream in (upstream, writer):
+                if stream is not None:
+                    stream.close()
+                    with contextlib.suppress(Exception):
+                        await stream.wait_closed()
+
+    async def _checked(self, host: str, port: int) -> list[tuple[str, int]]:
+        try:
+            return await self._loop.run_in_executor(None, self._resolve, host, port)
+        except PermissionError as exc:
+            logger.warning("ffmpeg was refused a connection to %s (%s)", host, exc)
+            raise _Refusal(403, REFUSED_REASON) from None
+        except OSError:
+            raise _Refusal(502, "Bad Gateway: the name does not resolve") from None
+
+
+def _parse(head: bytes) -> tuple[str, str, int, bytes]:
+    """(method, host, port, the request to send upstream) from a proxy request head."""
+    try:
+        text = head.decode("latin-1")
+        request_line, *header_lines = text.split("\r\n")
+        method, target, version = request_line.split(" ")
+    except ValueError:
+        raise _Refusal(400, "Bad Request") from None
+    if not version.startswith("HTTP/1."):
+        raise _Refusal(400, "Bad Request")
+    if method == "CONNECT":
+        host, _, port_text = target.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port_text.isdigit():
+            raise _Refusal(400, "Bad Request")
+        return method, host, int(port_text), b""
+    if method not in ("GET", "HEAD"):
+        raise _Refusal(405, "Method Not Allowed")  # inputs are only read
+    url = urlsplit(target)
+    if url.scheme != "http" or not url.hostname:
+        raise _Refusal(400, "Bad Request")
+    headers = []
+    for line in header_lines:
+        if not line:
+            continue
+        name = line.split(":", 1)[0].strip().lower()
+        if name in ("content-length", "transfer-encoding"):
+            raise _Refusal(400, "Bad Request")  # a GET with a body is not ffmpeg reading
+        if name not in _DROPPED_HEADERS:
+            headers.append(line)
+    path = url.path or "/"
+    origin_form = f"{path}?{url.query}" if url.query else path
+    forward = "\r\n".join(
+        [f"{method} {origin_form} {version}", *headers, "Connection: close", "", ""]
+    )
+    return method, url.hostname, url.port or 80, forward.encode("latin-1")
+
+
+async def _connect(
+    addresses: list[tuple[str, int]],
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    for host, port in addresses:
+        with contextlib.suppress(OSError, TimeoutError):
+            return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
+    raise _Refusal(502, "Bad Gateway: the server could not be reached")
+
+
+async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
+    writer.write(
+        f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+    )
+    with contextlib.suppress(ConnectionError):
+        await writer.drain()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError, OSError):
+        while chunk := await reader.read(CHUNK):
+            writer.write(chunk)
+            await writer.drain()
+    with contextlib.suppress(ConnectionError, OSError):
+        if writer.can_write_eof():
+            writer.write_eof()
+
+
+async def _relay(
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+    *,
+    both_ways: bool,
+) -> None:
+    """Copy the server's answer to ffmpeg; in a tunnel, ffmpeg's bytes to the server too.
+
+    Outside a tunnel ffmpeg has nothing more to send: whatever it sends after its
+    request head ends the exchange (one request per connection).
+    """
+    down = asyncio.ensure_future(_pipe(up_reader, client_writer))
+    up = asyncio.ensure_future(
+        _pipe(client_reader, up_writer) if both_ways else client_reader.read(1)
+    )
+    done, _ = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
+    if up in done and both_ways:
+        await down  # ffmpeg half-closed its side: the server may still answer
+    for task in (down, up):
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+# The schemes whose connections go through the proxy; ffmpeg's httpproxy protocol
+# must be on the input's protocol whitelist for https (argv.PROTOCOL_WHITELIST).
+PROXIED_SCHEMES = frozenset({"http", "https"})
+# What the command preview shows in place of a worker's own proxy address.
+PREVIEW_PROXY_URL = "http://127.0.0.1:<worker-egress-proxy>"
+
+
+def proxy_args(url: str, proxy: str | None = None) -> list[str]:
+    """`-http_proxy …` for an http(s) input URL, before its `-i`; nothing for other URLs."""
+    if url.split(":", 1)[0].lower() not in PROXIED_SCHEMES:
+        return []
+    return ["-http_proxy", proxy or proxy_url()]
+
+
+_proxy: EgressProxy | None = None
+_proxy_lock = threading.Lock()
+
+
+def proxy_url() -> str:
+    """The URL of this process's egress proxy (started on first use)."""
+    global _proxy
+    with _proxy_lock:
+        if _proxy is None or _proxy.pid != os.getpid():
+            _proxy = EgressProxy()
+        return _proxy.url
+
+
+__all__ = [
+    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "proxy_args",
+    "proxy_url",
+]  # fmt: skip
