@@ -37,9 +37,11 @@ def _open(source: StorageSource, relpath: str) -> MediaLocation:
         raise engine.SpecError(exc.code, source=source.name, detail=exc.detail) from None
 
 
-def _as_input(location: MediaLocation) -> engine.FileInput | engine.UrlInput:
+def _as_input(
+    location: MediaLocation, duration: float | None = None
+) -> engine.FileInput | engine.UrlInput:
     if location.protocol_whitelist == "file":
-        return engine.FileInput(path=location.url_or_path)
+        return engine.FileInput(path=location.url_or_path, duration_s=duration)
     return engine.UrlInput(url=location.url_or_path)
 
 
@@ -51,7 +53,7 @@ def item_input(job: StreamJob, *, resolve: bool) -> engine.FileInput | engine.Ur
         raise engine.SpecError(MEDIA_MISSING, field="input_media_item", item=item.pk)
     if not resolve:
         return _placeholder(item.relpath)
-    return _as_input(_open(item.source, item.relpath))
+    return _as_input(_open(item.source, item.relpath), item.duration)
 
 
 def folder_items(source: StorageSource, folder: str) -> list[MediaItem]:
@@ -82,7 +84,10 @@ def folder_input(job: StreamJob, *, resolve: bool) -> engine.FileInput | engine.
             # The concat demuxer's safe mode reads local files only.
             raise engine.SpecError(FOLDER_NEEDS_FILES, source=source.name)
         paths.append(location.url_or_path)
-    return engine.PlaylistInput(paths=tuple(paths))
+    # The scanner's probed lengths: a resumed folder starts within its current pass.
+    return engine.PlaylistInput(
+        paths=tuple(paths), durations=tuple(item.duration for item in items)
+    )
 
 
 def media_input(job: StreamJob, *, resolve: bool) -> engine.InputSpec:

@@ -121,7 +121,8 @@ class InputKind(models.TextChoices):
 
 
 # Kinds whose position survives a pause: the next run continues from it (-ss).
-SEEKABLE_INPUT_KINDS = (InputKind.FILE, InputKind.MEDIA_ITEM)
+# Inputs a paused job resumes from its position (local files; a folder plays as a playlist).
+SEEKABLE_INPUT_KINDS = (InputKind.FILE, InputKind.MEDIA_ITEM, InputKind.MEDIA_FOLDER)
 
 
 class StreamJob(models.Model):
@@ -192,7 +193,7 @@ class StreamJob(models.Model):
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.STOPPED)
     # Bumped by every start/restart/reconcile: the current run holds this value.
     fencing_token = models.PositiveBigIntegerField(default=0)
-    resume_position_s = models.FloatField(default=0.0)  # where a paused file input continues
+    resume_position_s = models.FloatField(default=0.0)  # what a paused file or folder played
     state_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -196,8 +196,10 @@ def job_spec_for(
         if recording_path is not None:
             targets.append(recording_output(recording_path))
     source = input_spec_for(job, resolve=resolve, policy=policy)
-    # -ss applies to file inputs; an S3 item (a URL) starts from its beginning.
-    seekable = job.input_kind in SEEKABLE_INPUT_KINDS and isinstance(source, engine.FileInput)
+    # -ss applies to files and playlists of files; an S3 item (a URL) starts from its beginning.
+    seekable = job.input_kind in SEEKABLE_INPUT_KINDS and isinstance(
+        source, engine.FileInput | engine.PlaylistInput
+    )
     return engine.JobSpec(
         input=source,
         profile=job.profile.to_spec(),

@@ -102,8 +102,8 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     if isinstance(src, FileInput | PlaylistInput):
         if spec.loop:
             args += ["-stream_loop", "-1"]
-        if spec.start_offset_s:
-            args += ["-ss", f"{spec.start_offset_s:.3f}"]
+        if offset := start_position(spec):
+            args += ["-ss", f"{offset:.3f}"]
         args += ["-protocol_whitelist", PROTOCOL_WHITELIST["file"]]
         if isinstance(src, FileInput):
             args += ["-i", file_url(src.path)]
@@ -115,6 +115,20 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     args += ["-protocol_whitelist", PROTOCOL_WHITELIST[src.url_kind], "-rw_timeout"]
     args += [NETWORK_TIMEOUT_US, *proxy_args(src.url, http_proxy), "-i", src.url]
     return args, False
+
+
+def start_position(spec: JobSpec) -> float:
+    """Where in its input a file or playlist input starts (the -ss value; 0: the start).
+
+    A resumed job's position counts everything it played, loops included; ffmpeg
+    seeks within one pass (past the end it would start from the beginning), so a
+    looping input of known length starts at the position within its current pass.
+    """
+    offset = spec.start_offset_s
+    length = spec.input.length_s if isinstance(spec.input, FileInput | PlaylistInput) else None
+    if offset and spec.loop and length:
+        offset %= length
+    return offset
 
 
 def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:

@@ -61,6 +61,7 @@ class UrlKind(StrEnum):
 @dataclass(frozen=True)
 class FileInput:
     path: str
+    duration_s: float | None = None  # its length, when known (a probed media-library item)
     kind: ClassVar[InputKind] = InputKind.FILE
 
     def __post_init__(self) -> None:
@@ -69,12 +70,17 @@ class FileInput:
     def secrets(self) -> tuple[str, ...]:
         return ()
 
+    @property
+    def length_s(self) -> float | None:
+        return self.duration_s if self.duration_s and self.duration_s > 0 else None
+
 
 @dataclass(frozen=True)
 class PlaylistInput:
     """Files played in order through the concat demuxer (a folder is expanded by the caller)."""
 
     paths: tuple[str, ...]
+    durations: tuple[float | None, ...] = ()  # per path, when known; () when none are
     kind: ClassVar[InputKind] = InputKind.PLAYLIST
 
     def __post_init__(self) -> None:
@@ -82,9 +88,18 @@ class PlaylistInput:
             raise SpecError("spec.invalid_playlist", count=len(self.paths))
         for path in self.paths:
             _check_abs_path("input.paths", path)
+        if self.durations and len(self.durations) != len(self.paths):
+            raise SpecError("spec.invalid_playlist", count=len(self.paths))
 
     def secrets(self) -> tuple[str, ...]:
         return ()
+
+    @property
+    def length_s(self) -> float | None:
+        """The whole playlist's length, if every item's is known."""
+        if not self.durations or any(not d or d <= 0 for d in self.durations):
+            return None
+        return sum(d for d in self.durations if d)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
 from workers.ffmpeg.progress import Progress
-from workers.ffmpeg.spec import FileInput, SpecError
+from workers.ffmpeg.spec import FileInput, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
 from workers.ffmpeg.supervisor import ExitReason as ProcessExit
 
@@ -84,7 +84,7 @@ class RunSupervisor(LiveEvents):
         self._log_window = (0.0, 0)
         self.recording_path: Path | None = None
         self.recording_wanted = run.recording
-        # Only a file (or a library item read as a file) can continue from a position.
+        # Only files can continue from a position: a file, a library item or folder read as files.
         self.seekable = self.job.input_kind in SEEKABLE_INPUT_KINDS
         self._last_beat_at = time.monotonic()
         self.bridge = ChannelBridge(
@@ -183,7 +183,7 @@ class RunSupervisor(LiveEvents):
         spec = job_spec_for(
             self.job, workdir=workdir, start_offset=self.offset, recording_path=recording
         )
-        self.seekable = self.seekable and isinstance(spec.input, FileInput)
+        self.seekable = self.seekable and isinstance(spec.input, FileInput | PlaylistInput)
         secrets = (*spec.secrets(), *url_credentials(spec.input))
         for secret in secrets:
             remember(secret)

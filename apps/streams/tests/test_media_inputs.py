@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,59 @@ def test_an_input_that_cannot_be_opened_fails_the_run_with_a_hint(
     assert line["hint"]  # the media app's plain explanation
     job.refresh_from_db()
     assert (job.state, job.desired_state) == (JobState.FAILED, "stopped")
+
+
+def solid_clip(path: Path, color: str, seconds: float) -> None:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-y",
+         "-f", "lavfi", "-i", f"color={color}:size=160x120:rate=15:d={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:d={seconds}",
+         "-c:v", "libx264", "-g", "15", "-c:a", "aac", "-ac", "2", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+
+
+def first_frame_rgb(path: Path) -> tuple[int, int, int]:
+    done = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    red, green, blue = done.stdout[:3]
+    return red, green, blue
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_media_folder_resumes_in_the_item_it_paused_in(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    source = make_source(path=str(root))
+    for name, color in (("a.mp4", "red"), ("b.mp4", "blue")):
+        solid_clip(root / name, color, 2.0)
+        make_item(source=source, relpath=name, duration=2.0)
+    out = tmp_path / "out.mkv"
+    job = file_job(out, input_kind="media_folder", input_media_source=source, input_media_folder="")
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    # Played in real time: past the first item (red), into the second (blue).
+    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 2.4, timeout=20)
+    stream_job_pause(actor=None, job=job)
+    thread.join(15)
+    assert thread.result == ExitReason.PAUSED
+    job.refresh_from_db()
+    assert 2.4 <= job.resume_position_s < 4.0, job.resume_position_s
+
+    # As if it had paused one whole pass later: it still resumes in the blue item.
+    played = job.resume_position_s + 4.0
+    StreamJob.objects.filter(pk=job.pk).update(resume_position_s=played)
+    job.refresh_from_db()
+    argv = preview(job)["argv"]
+    assert argv[argv.index("-ss") + 1] == f"{played - 4.0:.3f}"
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 0.5, timeout=20)
+    stream_job_stop(actor=None, job=job)
+    thread.join(15)
+    red, _, blue = first_frame_rgb(out)
+    assert blue > 200 and red < 60, (red, blue)  # the resumed output starts blue, not red

@@ -510,3 +510,26 @@ def test_tee_keeps_sending_to_good_target_when_another_fails(
     )
     assert codecs(probe) == ["aac", "h264"]
     assert returncode == 0
+
+
+def test_a_looping_input_of_known_length_resumes_within_its_current_pass(tmp_path: Path) -> None:
+    def start(src: FileInput | PlaylistInput, offset: float, *, loop: bool = True) -> str | None:
+        spec = JobSpec(
+            input=src,
+            profile=SMALL,
+            outputs=(FileOutput(path="/o.mkv"),),
+            loop=loop,
+            start_offset_s=offset,
+        )
+        argv = build_argv(spec, tmp_path)
+        return argv[argv.index("-ss") + 1] if "-ss" in argv else None
+
+    two = PlaylistInput(paths=("/m/a.mp4", "/m/b.mp4"), durations=(2.0, 2.5))
+    assert start(two, 1.25) == "1.250"
+    assert start(two, 5.75) == "1.250"  # one pass of 4.5 s, then 1.25 s into the next
+    assert start(two, 5.75, loop=False) == "5.750"  # past the end: it ends at once
+    assert start(two, 9.0) is None  # exactly two passes: from the start
+    unknown = PlaylistInput(paths=("/m/a.mp4", "/m/b.mp4"), durations=(2.0, None))
+    assert start(unknown, 5.75) == "5.750"
+    assert start(FileInput(path="/m/a.mp4", duration_s=3.0), 7.5) == "1.500"
+    assert start(FileInput(path="/m/a.mp4"), 7.5) == "7.500"
