@@ -33,7 +33,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 from workers.ffmpeg.addresses import resolve_checked
@@ -255,17 +255,25 @@ async def _relay(
 
 
 # The schemes whose connections go through the proxy; ffmpeg's httpproxy protocol
-# must be on the input's protocol whitelist for https (argv.PROTOCOL_WHITELIST).
+# must then be on the input's protocol whitelist, for https (whitelist_for).
 PROXIED_SCHEMES = frozenset({"http", "https"})
 # What the command preview shows in place of a worker's own proxy address.
 PREVIEW_PROXY_URL = "http://127.0.0.1:<worker-egress-proxy>"
 
 
+def is_proxied(url: str) -> bool:
+    return url.split(":", 1)[0].lower() in PROXIED_SCHEMES
+
+
 def proxy_args(url: str, proxy: str | None = None) -> list[str]:
     """`-http_proxy …` for an http(s) input URL, before its `-i`; nothing for other URLs."""
-    if url.split(":", 1)[0].lower() not in PROXIED_SCHEMES:
-        return []
-    return ["-http_proxy", proxy or proxy_url()]
+    return ["-http_proxy", proxy or proxy_url()] if is_proxied(url) else []
+
+
+def whitelist_for(url: str, protocols: Sequence[str]) -> str:
+    """The `-protocol_whitelist` value for `url`: through the proxy, https needs httpproxy."""
+    extra = ["httpproxy"] if is_proxied(url) and "httpproxy" not in protocols else []
+    return ",".join([*protocols, *extra])
 
 
 _proxy: EgressProxy | None = None
@@ -282,6 +290,6 @@ def proxy_url() -> str:
 
 
 __all__ = [
-    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "proxy_args",
-    "proxy_url",
+    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "is_proxied",
+    "proxy_args", "proxy_url", "whitelist_for",
 ]  # fmt: skip

@@ -20,15 +20,14 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from workers.ffmpeg.egress import proxy_args
+from workers.ffmpeg.egress import proxy_args, whitelist_for
 
 FFPROBE = "ffprobe"
 
 #: Local files only: no network, no other protocol a crafted file could name.
 LOCAL_PROTOCOLS: tuple[str, ...] = ("file",)
 #: Presigned object-store URLs (S3 and the like).
-# httpproxy: https goes through the egress proxy with CONNECT (egress.py).
-REMOTE_PROTOCOLS: tuple[str, ...] = ("http", "https", "tls", "tcp", "crypto", "httpproxy")
+REMOTE_PROTOCOLS: tuple[str, ...] = ("http", "https", "tls", "tcp", "crypto")
 
 #: Demuxers a media library may use. Anything else (hls, concat, image2,
 #: tty, ...) is refused by ffprobe itself: those formats can reference other
@@ -259,7 +258,8 @@ def build_probe_argv(
     formats: Sequence[str] | None = LIBRARY_DEMUXERS,
     ffprobe: str = FFPROBE,
 ) -> list[str]:
-    argv = [ffprobe, "-v", "error", "-hide_banner", "-protocol_whitelist", ",".join(protocols)]
+    whitelist = whitelist_for(ffmpeg_input(target), protocols)
+    argv = [ffprobe, "-v", "error", "-hide_banner", "-protocol_whitelist", whitelist]
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
     argv += ["-show_format", "-show_streams", "-of", "json", *input_args(target)]

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from workers.ffmpeg.egress import whitelist_for
 from workers.ffmpeg.probe import (
     LIBRARY_DEMUXERS,
     LOCAL_PROTOCOLS,
     REMOTE_PROTOCOLS,
     ToolError,
+    ffmpeg_input,
     input_args,
     is_url,
     run_tool,
@@ -59,7 +61,7 @@ def build_thumbnail_argv(
     ffmpeg: str = FFMPEG,
 ) -> list[str]:
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error"]
-    argv += ["-protocol_whitelist", ",".join(protocols)]
+    argv += ["-protocol_whitelist", whitelist_for(ffmpeg_input(source), protocols)]
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
     return [

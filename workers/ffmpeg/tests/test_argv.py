@@ -258,6 +258,7 @@ def test_input_whitelists_match_the_input_kind(tmp_path: Path) -> None:
 
     assert whitelist("rtmp://h/app/k") == "rtmp,tcp"
     assert whitelist("srt://h:9000") == "srt,udp"
+    # Through the egress proxy, whose CONNECT for https is ffmpeg's httpproxy protocol.
     assert whitelist("https://h/live/index.m3u8") == "hls,http,https,tcp,tls,crypto,httpproxy"
     assert "file" not in whitelist("http://h/a.ts")
 

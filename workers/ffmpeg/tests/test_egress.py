@@ -184,6 +184,9 @@ def test_https_is_tunnelled_to_allowed_addresses_only(
         done = read(f"{allowed.base}/clip.ts")
         assert done.returncode == 0, done.stderr
         assert allowed.requests[-1][0] == "GET /clip.ts HTTP/1.1"
+        # A caller's own whitelist (S3's, say) gets the httpproxy protocol the tunnel needs.
+        s3_whitelist = ("http", "https", "tls", "tcp", "crypto")
+        assert probe(f"{allowed.base}/clip.ts", timeout=30, protocols=s3_whitelist).has_video
         done = read(f"{refused.base}/clip.ts")
         assert done.returncode != 0 and REFUSED_REASON in done.stderr
         assert refused.requests == []
