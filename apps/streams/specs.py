@@ -196,15 +196,16 @@ def job_spec_for(
         if recording_path is not None:
             targets.append(recording_output(recording_path))
     source = input_spec_for(job, resolve=resolve, policy=policy)
-    # -ss applies to files and playlists of files; an S3 item (a URL) starts from its beginning.
-    seekable = job.input_kind in SEEKABLE_INPUT_KINDS and isinstance(
-        source, engine.FileInput | engine.PlaylistInput
-    )
+    loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
+    # Files and playlists of files continue from a position; an S3 item (a URL) and
+    # everything else start from their beginning (resume_point).
+    played = start_offset if job.input_kind in SEEKABLE_INPUT_KINDS else 0.0
+    source, offset = engine.resume_point(source, played_s=played, loop=loop)
     return engine.JobSpec(
         input=source,
         profile=job.profile.to_spec(),
         outputs=tuple(targets),
-        loop=job.loop or job.input_kind == InputKind.MEDIA_FOLDER,
+        loop=loop,
         realtime=job.realtime,
-        start_offset_s=start_offset if seekable else 0.0,
+        start_offset_s=offset,
     )

@@ -102,8 +102,8 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     if isinstance(src, FileInput | PlaylistInput):
         if spec.loop:
             args += ["-stream_loop", "-1"]
-        if offset := start_position(spec):
-            args += ["-ss", f"{offset:.3f}"]
+        if spec.start_offset_s:
+            args += ["-ss", f"{spec.start_offset_s:.3f}"]
         args += ["-protocol_whitelist", PROTOCOL_WHITELIST["file"]]
         if isinstance(src, FileInput):
             args += ["-i", file_url(src.path)]
@@ -118,20 +118,6 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     return args, False
 
 
-def start_position(spec: JobSpec) -> float:
-    """Where in its input a file or playlist input starts (the -ss value; 0: the start).
-
-    A resumed job's position counts everything it played, loops included; ffmpeg
-    seeks within one pass (past the end it would start from the beginning), so a
-    looping input of known length starts at the position within its current pass.
-    """
-    offset = spec.start_offset_s
-    length = spec.input.length_s if isinstance(spec.input, FileInput | PlaylistInput) else None
-    if offset and spec.loop and length:
-        offset %= length
-    return offset
-
-
 def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:
     """Write the concat list so that it is valid under `-safe 1`.
 
@@ -142,7 +128,7 @@ def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:
     media = workdir / PLAYLIST_MEDIA_DIR
     media.mkdir(parents=True, exist_ok=True)
     lines = ["ffconcat version 1.0"]
-    for index, path in enumerate(src.paths):
+    for index, path in enumerate(src.ordered_paths):
         suffix = Path(path).suffix.lower()
         if not (suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 6):
             suffix = ""

@@ -9,9 +9,10 @@ Where a path may point and which hosts may be reached is policy.py's business.
 
 from __future__ import annotations
 
+import math
 import re
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import ClassVar
 
@@ -25,11 +26,11 @@ from workers.ffmpeg.urls import url_secrets as _url_secrets
 from workers.ffmpeg.urls import validate_url as _validate_url
 
 __all__ = [
-    "AudioCodec", "Container", "EncoderInfo", "FileInput", "FileOutput", "HlsOutput",
-    "InputKind", "InputSpec", "JobSpec", "OutputKind", "OutputSpec", "OverlaySpec",
-    "PlaylistInput", "ProfileSpec", "RateControl", "RtmpOutput", "SpecError", "SrtOutput",
-    "TestPattern", "TestPatternInput", "UdpOutput", "UrlInput", "UrlKind", "VideoCodec",
-    "list_encoders", "parse_encoders",
+    "MAX_START_OFFSET_S", "AudioCodec", "Container", "EncoderInfo", "FileInput", "FileOutput",
+    "HlsOutput", "InputKind", "InputSpec", "JobSpec", "OutputKind", "OutputSpec",
+    "OverlaySpec", "PlaylistInput", "ProfileSpec", "RateControl", "RtmpOutput", "SpecError",
+    "SrtOutput", "TestPattern", "TestPatternInput", "UdpOutput", "UrlInput", "UrlKind",
+    "VideoCodec", "list_encoders", "parse_encoders", "resume_point",
 ]  # fmt: skip
 
 
@@ -72,7 +73,7 @@ class FileInput:
 
     @property
     def length_s(self) -> float | None:
-        return self.duration_s if self.duration_s and self.duration_s > 0 else None
+        return self.duration_s if _usable_length(self.duration_s) else None
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class PlaylistInput:
 
     paths: tuple[str, ...]
     durations: tuple[float | None, ...] = ()  # per path, when known; () when none are
+    first: int = 0  # the path it starts with; then on in order, round to the one before
     kind: ClassVar[InputKind] = InputKind.PLAYLIST
 
     def __post_init__(self) -> None:
@@ -90,6 +92,13 @@ class PlaylistInput:
             _check_abs_path("input.paths", path)
         if self.durations and len(self.durations) != len(self.paths):
             raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        if not 0 <= self.first < len(self.paths):
+            raise SpecError("spec.invalid_playlist", count=len(self.paths))
+
+    @property
+    def ordered_paths(self) -> tuple[str, ...]:
+        """The paths in the order they play: from `first`, round to the one before it."""
+        return self.paths[self.first :] + self.paths[: self.first]
 
     def secrets(self) -> tuple[str, ...]:
         return ()
@@ -97,7 +106,7 @@ class PlaylistInput:
     @property
     def length_s(self) -> float | None:
         """The whole playlist's length, if every item's is known."""
-        if not self.durations or any(not d or d <= 0 for d in self.durations):
+        if not self.durations or not all(_usable_length(d) for d in self.durations):
             return None
         return sum(d for d in self.durations if d)
 
@@ -161,6 +170,40 @@ class TestPatternInput:
 
 
 InputSpec = FileInput | PlaylistInput | UrlInput | TestPatternInput
+
+MAX_START_OFFSET_S = 30 * 86400
+
+
+def _usable_length(seconds: float | None) -> bool:
+    return seconds is not None and math.isfinite(seconds) and seconds > 0
+
+
+def resume_point(source: InputSpec, *, played_s: float, loop: bool) -> tuple[InputSpec, float]:
+    """Where a resumed input starts: (the input as it is to be opened, its -ss offset).
+
+    `played_s` counts everything the job played, every pass of a looping input
+    included. A looping input of known length starts within its current pass. A
+    playlist starts with the item that was playing (its list rotated to it, which
+    a loop keeps in the same round order) and the offset within that item: ffmpeg
+    cannot seek the concat demuxer and would decode everything before the position
+    to drop it, so only one item's worth is left to skip. A playlist of unknown
+    length, or an offset past what a start may have, starts from its beginning.
+    Inputs that cannot seek (URLs, test patterns) always start where they are.
+    """
+    if played_s <= 0 or not isinstance(source, FileInput | PlaylistInput):
+        return source, 0.0
+    length = source.length_s
+    if loop and length:
+        played_s %= length
+    if isinstance(source, PlaylistInput):
+        if not length:
+            return source, 0.0
+        for index, duration in enumerate(source.durations):
+            assert duration is not None  # a known length means every duration is known
+            if played_s < duration or index == len(source.durations) - 1:
+                return replace(source, first=index), min(played_s, duration)
+            played_s -= duration
+    return source, played_s if played_s <= MAX_START_OFFSET_S else 0.0
 
 
 # ---------------------------------------------------------------- outputs
@@ -322,7 +365,7 @@ class JobSpec:
     title: str | None = None
 
     def __post_init__(self) -> None:
-        _check_range("start_offset_s", self.start_offset_s, 0, 30 * 86400)
+        _check_range("start_offset_s", self.start_offset_s, 0, MAX_START_OFFSET_S)
         if self.title is not None:
             _check_no_nul("title", self.title)
         if not 1 <= len(self.outputs) <= 16:

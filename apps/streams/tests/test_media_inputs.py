@@ -189,9 +189,9 @@ def test_a_paused_media_folder_resumes_in_the_item_it_paused_in(tmp_path: Path) 
     root = tmp_path / "lib"
     root.mkdir()
     source = make_source(path=str(root))
-    for name, color in (("a.mp4", "red"), ("b.mp4", "blue")):
-        solid_clip(root / name, color, 2.0)
-        make_item(source=source, relpath=name, duration=2.0)
+    for name, color, seconds in (("a.mp4", "red", 2.0), ("b.mp4", "blue", 8.0)):
+        solid_clip(root / name, color, seconds)
+        make_item(source=source, relpath=name, duration=seconds)
     out = tmp_path / "out.mkv"
     job = file_job(out, input_kind="media_folder", input_media_source=source, input_media_folder="")
     stream_job_start(actor=None, job=job)
@@ -202,16 +202,20 @@ def test_a_paused_media_folder_resumes_in_the_item_it_paused_in(tmp_path: Path) 
     thread.join(15)
     assert thread.result == ExitReason.PAUSED
     job.refresh_from_db()
-    assert 2.4 <= job.resume_position_s < 4.0, job.resume_position_s
+    position = job.resume_position_s
+    assert 2.4 <= position < 10.0, position
 
-    # As if it had paused one whole pass later: it still resumes in the blue item.
-    played = job.resume_position_s + 4.0
-    StreamJob.objects.filter(pk=job.pk).update(resume_position_s=played)
+    # As if it had paused a whole pass (10 s) later: it still resumes in the blue item,
+    # its list starting there and -ss counting from that item's start.
+    StreamJob.objects.filter(pk=job.pk).update(resume_position_s=position + 10.0)
     job.refresh_from_db()
     argv = preview(job)["argv"]
-    assert argv[argv.index("-ss") + 1] == f"{played - 4.0:.3f}"
+    assert argv[argv.index("-ss") + 1] == f"{position - 2.0:.3f}"
     stream_job_start(actor=None, job=job)
     thread = start_supervised(job)
+    run = wait_until(lambda: (r := run_row(job)).state == RunState.RUNNING and r)
+    links = sorted((run_workdir(job.pk, run.number) / "media").iterdir())
+    assert [os.readlink(link) for link in links] == [str(root / "b.mp4"), str(root / "a.mp4")]
     wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 0.5, timeout=20)
     stream_job_stop(actor=None, job=job)
     thread.join(15)

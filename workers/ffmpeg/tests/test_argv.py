@@ -20,6 +20,7 @@ from workers.ffmpeg.argv import (
     output_url,
     preview_warnings,
 )
+from workers.ffmpeg.checks import SpecError
 from workers.ffmpeg.spec import (
     AudioCodec,
     Container,
@@ -513,24 +514,34 @@ def test_tee_keeps_sending_to_good_target_when_another_fails(
     assert returncode == 0
 
 
-def test_a_looping_input_of_known_length_resumes_within_its_current_pass(tmp_path: Path) -> None:
-    def start(src: FileInput | PlaylistInput, offset: float, *, loop: bool = True) -> str | None:
-        spec = JobSpec(
-            input=src,
-            profile=SMALL,
-            outputs=(FileOutput(path="/o.mkv"),),
-            loop=loop,
-            start_offset_s=offset,
-        )
-        argv = build_argv(spec, tmp_path)
-        return argv[argv.index("-ss") + 1] if "-ss" in argv else None
+def test_a_resumed_input_starts_within_its_current_pass_and_item() -> None:
+    from workers.ffmpeg.spec import resume_point
 
     two = PlaylistInput(paths=("/m/a.mp4", "/m/b.mp4"), durations=(2.0, 2.5))
-    assert start(two, 1.25) == "1.250"
-    assert start(two, 5.75) == "1.250"  # one pass of 4.5 s, then 1.25 s into the next
-    assert start(two, 5.75, loop=False) == "5.750"  # past the end: it ends at once
-    assert start(two, 9.0) is None  # exactly two passes: from the start
+
+    def start(src: InputSpec, played: float, *, loop: bool = True) -> tuple[int | None, float]:
+        source, offset = resume_point(src, played_s=played, loop=loop)
+        return (source.first if isinstance(source, PlaylistInput) else None), offset
+
+    assert start(two, 1.25) == (0, 1.25)
+    assert start(two, 3.0) == (1, 1.0)  # 1 s into the second item, which the list starts with
+    assert start(two, 5.5) == (0, 1.0)  # a pass of 4.5 s, then 1 s into the next
+    assert start(two, 9.0) == (0, 0.0)  # two whole passes
+    assert start(two, 5.5, loop=False) == (1, 2.5)  # past the end: at the end, it ends at once
+    # A 24/7 folder's position grows past what -ss may take; its pass does not.
+    assert start(two, 40 * 86400 + 3.0) == (1, 1.0)
     unknown = PlaylistInput(paths=("/m/a.mp4", "/m/b.mp4"), durations=(2.0, None))
-    assert start(unknown, 5.75) == "5.750"
-    assert start(FileInput(path="/m/a.mp4", duration_s=3.0), 7.5) == "1.500"
-    assert start(FileInput(path="/m/a.mp4"), 7.5) == "7.500"
+    assert start(unknown, 3.0) == (0, 0.0)  # cannot tell which item: from the start
+    assert start(FileInput(path="/m/a.mp4", duration_s=3.0), 7.5) == (None, 1.5)
+    assert start(FileInput(path="/m/a.mp4", duration_s=float("nan")), 7.5) == (None, 7.5)
+    assert start(FileInput(path="/m/a.mp4"), 40 * 86400.0) == (None, 0.0)
+
+
+def test_a_playlist_plays_round_from_its_first_item(tmp_path: Path) -> None:
+    src = PlaylistInput(paths=("/m/a.mp4", "/m/b.mp4", "/m/c.mp4"), first=1)
+    spec = JobSpec(input=src, profile=SMALL, outputs=(FileOutput(path="/o.mkv"),), loop=True)
+    build_argv(spec, tmp_path)
+    links = sorted((tmp_path / "media").iterdir())
+    assert [os.readlink(link) for link in links] == ["/m/b.mp4", "/m/c.mp4", "/m/a.mp4"]
+    with pytest.raises(SpecError):  # a first item that is not there
+        PlaylistInput(paths=("/m/a.mp4",), first=1)
