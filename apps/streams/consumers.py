@@ -28,6 +28,7 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, cast
 from urllib.parse import parse_qs
 
@@ -42,7 +43,7 @@ from apps.streams.events import (
     log_frame_json,
     logs_group,
 )
-from apps.streams.models import StreamRun
+from apps.streams.models import JobState, StreamRun
 from apps.streams.selectors import jobs_visible_to, may_see_job
 from apps.streams.status import status_event
 from castcore import fanout
@@ -253,10 +254,30 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
     async def connect(self) -> None:
         if not await self._authorise(None):
             return
+        # job id -> its run that this socket has seen past "starting" (see _overtaken).
+        self.started_runs: dict[int, int] = {}
         await self.subscribe(STATUS_GROUP)
         await self.accept()
-        await self.send_json({"type": "snapshot", "jobs": await _snapshot(self.scope["user"])})
+        jobs = await _snapshot(self.scope["user"])
+        for job in jobs:
+            self._overtaken(job)
+        await self.send_json({"type": "snapshot", "jobs": jobs})
         await self.opened()
+
+    def _overtaken(self, event: Mapping[str, Any]) -> bool:
+        """Whether `event` is a run's "starting" that arrives after that run went on.
+
+        The web announces "starting" after its commit, the worker "running" once ffmpeg
+        is spawned; on a busy web process the worker's can be published first. A run
+        never returns to starting, so the late one is dropped rather than shown last.
+        """
+        job_id, run_id = event["job_id"], event.get("run_id")
+        if run_id is None:
+            return False
+        if event.get("state") == JobState.STARTING:
+            return self.started_runs.get(job_id) == run_id
+        self.started_runs[job_id] = run_id
+        return False
 
     async def disconnect(self, code: int) -> None:
         await self.unsubscribe()
@@ -267,7 +288,7 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
         user = self.scope["user"]
         visible: list[TextFrames] = []
         for index, event in enumerate(delivery.events):
-            if event["type"] != "stream.status":
+            if event["type"] != "stream.status" or self._overtaken(event):
                 continue
             try:
                 allowed = await _may_still_see(user, event["job_id"])

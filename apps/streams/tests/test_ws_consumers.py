@@ -13,8 +13,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
+from apps.streams.events import publish_status
 from apps.streams.models import ExitReason, StreamJob, StreamRun
 from apps.streams.services import stream_job_start, stream_job_stop
+from apps.streams.status import status_payload
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import RunThread
 from castcore.asgi import application
@@ -111,3 +113,26 @@ async def test_live_lines_and_status_reach_viewers_and_stop_when_access_ends() -
         await asyncio.to_thread(thread.join, 15)
     assert thread.result == ExitReason.STOPPED
     await logs.disconnect()
+
+
+async def test_a_runs_starting_that_arrives_after_its_running_is_not_shown() -> None:
+    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
+    job = await sync_to_async(udp_job)()
+    status = socket("/api/v1/ws/status", viewer)
+    assert (await status.connect())[0]
+    assert (await status.receive_json_from(timeout=3))["type"] == "snapshot"
+
+    def publish(state: str, run_id: int) -> None:
+        event = status_payload(job, None, state=state)
+        event["run_id"] = run_id
+        publish_status(event)
+
+    # The worker's "running" of run 7 overtook the web's "starting" of it; run 8 is new.
+    for state, run_id in (("running", 7), ("starting", 7), ("starting", 8), ("running", 8)):
+        await sync_to_async(publish)(state, run_id)
+    seen: list[tuple[str, int]] = []
+    while len(seen) < 3:
+        frame = await status.receive_json_from(timeout=5)
+        seen.append((frame["state"], frame["run_id"]))
+    assert seen == [("running", 7), ("starting", 8), ("running", 8)]
+    await status.disconnect()
