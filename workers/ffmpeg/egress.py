@@ -22,12 +22,15 @@ logged here (a query string may hold a token): only the refused host.
 
 One proxy per process, on 127.0.0.1 and a port the kernel picks, served by a
 daemon thread with its own event loop (`proxy_url()` starts it on first use,
-and again in a forked child).
+and again in a forked child). ffmpeg and ffprobe start without the proxy
+variables of the environment (`child_env`): with `no_proxy` set, ffmpeg would
+connect directly to the hosts it names.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -42,7 +45,17 @@ logger = logging.getLogger(__name__)
 
 HEAD_LIMIT = 64 * 1024  # a request head longer than this is refused
 HEAD_TIMEOUT_S = 10.0  # for ffmpeg to send its request head
+RESOLVE_TIMEOUT_S = 10.0  # for a name lookup
 CONNECT_TIMEOUT_S = 10.0  # for the server to accept the connection
+CLOSE_TIMEOUT_S = 2.0  # for a closed connection to flush; then it is cut
+# Lookups block a thread each: a playlist of slow names must not hold up every job's.
+_LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="egress-dns")
+# With these, ffmpeg would go around -http_proxy: it connects directly to every host
+# `no_proxy` names (`*`: all of them). Its children never get them (child_env).
+_PROXY_VARIABLES = frozenset(
+    {"no_proxy", "http_proxy", "https_proxy", "all_proxy"}
+    | {"NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"}
+)
 CHUNK = 64 * 1024
 REFUSED_REASON = "Forbidden by CastCore: address not allowed"
 # Headers meant for the proxy, or that this proxy sets itself.
@@ -83,7 +96,6 @@ class EgressProxy:
 
     def __init__(self, resolve: Resolver = _resolve) -> None:
         self._resolve = resolve
-        self.pid = os.getpid()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._server: asyncio.base_events.Server | None = None
@@ -146,19 +158,16 @@ class EgressProxy:
         except (ConnectionError, OSError):
             pass
         finally:
-            for stream in (upstream, writer):
-                if stream is not None:
-                    stream.close()
-                    with contextlib.suppress(Exception):
-                        await stream.wait_closed()
+            await asyncio.gather(*(_close(s) for s in (upstream, writer) if s is not None))
 
     async def _checked(self, host: str, port: int) -> list[tuple[str, int]]:
+        lookup = self._loop.run_in_executor(_LOOKUPS, self._resolve, host, port)
         try:
-            return await self._loop.run_in_executor(None, self._resolve, host, port)
+            return await asyncio.wait_for(lookup, RESOLVE_TIMEOUT_S)
         except PermissionError as exc:
             logger.warning("ffmpeg was refused a connection to %s (%s)", host, exc)
             raise _Refusal(403, REFUSED_REASON) from None
-        except OSError:
+        except (OSError, TimeoutError, UnicodeError, ValueError):
             raise _Refusal(502, "Bad Gateway: the name does not resolve") from None
 
 
@@ -167,7 +176,8 @@ def _parse(head: bytes) -> tuple[str, str, int, bytes]:
     try:
         text = head.decode("latin-1")
         request_line, *header_lines = text.split("\r\n")
-        method, target, version = request_line.split(" ")
+        method, rest = request_line.split(" ", 1)
+        target, version = rest.rsplit(" ", 1)
     except ValueError:
         raise _Refusal(400, "Bad Request") from None
     if not version.startswith("HTTP/1."):
@@ -175,12 +185,16 @@ def _parse(head: bytes) -> tuple[str, str, int, bytes]:
     if method == "CONNECT":
         host, _, port_text = target.rpartition(":")
         host = host.strip("[]")
-        if not host or not port_text.isdigit():
+        if not host or not _is_port(port_text):
             raise _Refusal(400, "Bad Request")
         return method, host, int(port_text), b""
     if method not in ("GET", "HEAD"):
         raise _Refusal(405, "Method Not Allowed")  # inputs are only read
     url = urlsplit(target)
+    try:
+        port = url.port or 80
+    except ValueError:  # out of range, or not a number
+        raise _Refusal(400, "Bad Request") from None
     if url.scheme != "http" or not url.hostname:
         raise _Refusal(400, "Bad Request")
     headers = []
@@ -197,14 +211,18 @@ def _parse(head: bytes) -> tuple[str, str, int, bytes]:
     forward = "\r\n".join(
         [f"{method} {origin_form} {version}", *headers, "Connection: close", "", ""]
     )
-    return method, url.hostname, url.port or 80, forward.encode("latin-1")
+    return method, url.hostname, port, forward.encode("latin-1")
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
 
 
 async def _connect(
     addresses: list[tuple[str, int]],
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     for host, port in addresses:
-        with contextlib.suppress(OSError, TimeoutError):
+        with contextlib.suppress(OSError, TimeoutError, OverflowError, ValueError):
             return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
     raise _Refusal(502, "Bad Gateway: the server could not be reached")
 
@@ -215,6 +233,15 @@ async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> Non
     )
     with contextlib.suppress(ConnectionError):
         await writer.drain()
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    """Close, letting buffered bytes go for a moment; a peer that reads nothing is cut."""
+    writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_S)
+    except (TimeoutError, ConnectionError, OSError):
+        writer.transport.abort()
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -237,16 +264,16 @@ async def _relay(
 ) -> None:
     """Copy the server's answer to ffmpeg; in a tunnel, ffmpeg's bytes to the server too.
 
-    Outside a tunnel ffmpeg has nothing more to send: whatever it sends after its
-    request head ends the exchange (one request per connection).
+    Either side's end ends the exchange. Outside a tunnel ffmpeg has nothing more
+    to send: whatever it sends after its request head ends it (one request per
+    connection). ffmpeg never half-closes a tunnel, so its end is not waited out
+    for a server that might never answer.
     """
     down = asyncio.ensure_future(_pipe(up_reader, client_writer))
     up = asyncio.ensure_future(
         _pipe(client_reader, up_writer) if both_ways else client_reader.read(1)
     )
-    done, _ = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
-    if up in done and both_ways:
-        await down  # ffmpeg half-closed its side: the server may still answer
+    await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
     for task in (down, up):
         if not task.done():
             task.cancel()
@@ -276,20 +303,36 @@ def whitelist_for(url: str, protocols: Sequence[str]) -> str:
     return ",".join([*protocols, *extra])
 
 
+def child_env() -> dict[str, str]:
+    """The environment for an ffmpeg or ffprobe: this process's, without proxy variables."""
+    return {name: value for name, value in os.environ.items() if name not in _PROXY_VARIABLES}
+
+
 _proxy: EgressProxy | None = None
 _proxy_lock = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    # A forked child has none of the parent's threads: not its proxy, nor perhaps the
+    # lock's holder. It starts its own proxy, under a lock of its own.
+    global _proxy, _proxy_lock
+    _proxy, _proxy_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def proxy_url() -> str:
     """The URL of this process's egress proxy (started on first use)."""
     global _proxy
     with _proxy_lock:
-        if _proxy is None or _proxy.pid != os.getpid():
+        if _proxy is None:
             _proxy = EgressProxy()
         return _proxy.url
 
 
 __all__ = [
-    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "is_proxied",
+    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "child_env",
+    "is_proxied",
     "proxy_args", "proxy_url", "whitelist_for",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from workers.ffmpeg.argv import mask_text
@@ -54,6 +54,8 @@ def _rule(code: str, pattern: str, hint: str) -> HintRule:
 
 
 STREAM_KEY_REJECTED = "ffmpeg.stream_key_rejected"
+ADDRESS_NOT_ALLOWED = "ffmpeg.address_not_allowed"
+HTTP_AUTH_FAILED = "ffmpeg.http_auth_failed"
 
 # First match wins, so specific rows come before general ones.
 HINT_RULES: tuple[HintRule, ...] = (
@@ -203,9 +205,17 @@ class LogClassifier:
     def __init__(self, secrets: Sequence[str] = ()) -> None:
         self.secrets = tuple(secrets)
         self._connect_failed = False
+        self._address_refused = False
 
     def classify(self, line: str) -> LogEvent:
         event = classify_line(line, self.secrets)
+        if event.hint_code == ADDRESS_NOT_ALLOWED:
+            self._address_refused = True
+        elif event.hint_code == HTTP_AUTH_FAILED and self._address_refused:
+            # ffmpeg's own "Server returned 403" line after the egress proxy's refusal:
+            # the same refusal, not a credentials problem.
+            rule = next(r for r in HINT_RULES if r.code == ADDRESS_NOT_ALLOWED)
+            return replace(event, hint_code=rule.code, hint=rule.hint)
         if event.hint_code in self._CONNECT_CODES or "Cannot open connection" in event.message:
             self._connect_failed = True
         if (

@@ -20,7 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from workers.ffmpeg.egress import proxy_args, whitelist_for
+from workers.ffmpeg.egress import child_env, proxy_args, whitelist_for
 
 FFPROBE = "ffprobe"
 
@@ -310,6 +310,7 @@ def run_bounded(argv: Sequence[str], *, timeout: float) -> tuple[int, bytes, byt
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # own process group, so killpg reaches children too
+        env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
     )
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -41,6 +41,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 
+from workers.ffmpeg.egress import child_env
 from workers.ffmpeg.logs import LogClassifier, LogEvent
 from workers.ffmpeg.progress import Progress, ProgressParser
 
@@ -182,6 +183,7 @@ class FFmpegProcess:
                 preexec_fn=preexec,
                 cwd=self.cwd,
                 close_fds=True,
+                env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
             )
 
         self._proc = _spawner.spawn(factory)

@@ -90,10 +90,12 @@ def test_an_input_that_stops_producing_is_restarted_as_a_stall() -> None:
 
 
 def test_an_input_that_redirects_to_a_metadata_address_is_refused_at_the_connection(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Saved and started, the URL is fine (a loopback server); what it redirects to is
-    # not. ffmpeg's connections go through the worker's egress proxy, which refuses it.
+    # not. ffmpeg's connections go through the worker's egress proxy, which refuses it,
+    # even where the worker's environment would let ffmpeg connect directly.
+    monkeypatch.setenv("no_proxy", "*")
     redirects: list[str] = []
 
     class Redirect(http.server.BaseHTTPRequestHandler):

@@ -16,13 +16,15 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from workers.ffmpeg import addresses
-from workers.ffmpeg.egress import REFUSED_REASON, proxy_url
+from workers.ffmpeg.egress import REFUSED_REASON, child_env, proxy_url
 from workers.ffmpeg.logs import LogClassifier
 from workers.ffmpeg.probe import ProbeError, probe
 
@@ -97,7 +99,7 @@ def read(url: str, *, proxied: bool = True) -> subprocess.CompletedProcess[str]:
             "-protocol_whitelist", "hls,http,https,tcp,tls,crypto,httpproxy", "-rw_timeout",
             "5000000", *(["-http_proxy", proxy_url()] if proxied else []),
             "-i", url, "-f", "null", "-"]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=child_env())
 
 
 def hint_codes(stderr: str) -> set[str]:
@@ -121,7 +123,8 @@ def test_a_redirect_to_a_refused_address_is_not_followed(sites: tuple[Site, Site
     done = read(url)
     assert done.returncode != 0
     assert REFUSED_REASON in done.stderr
-    assert "ffmpeg.address_not_allowed" in hint_codes(done.stderr)
+    # ffmpeg's "Server returned 403" after it is the same refusal, not bad credentials.
+    assert hint_codes(done.stderr) == {"ffmpeg.address_not_allowed"}
     assert len(refused.requests) == 1  # nothing more reached it
 
 
@@ -215,8 +218,13 @@ def test_a_name_is_checked_by_what_it_resolves_to(
         site.close()
 
 
-def test_ffprobe_goes_through_the_proxy_too(sites: tuple[Site, Site]) -> None:
+def test_ffprobe_goes_through_the_proxy_too(
+    sites: tuple[Site, Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
     allowed, refused = sites
+    # With these, ffmpeg would connect directly to every host: its children never get them.
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setenv("NO_PROXY", "*")
     assert probe(f"{allowed.base}/clip.ts", timeout=30).has_video
     with pytest.raises(ProbeError):
         probe(f"{allowed.base}/to/{refused.base}/clip.ts", timeout=30)
@@ -239,3 +247,39 @@ def test_the_proxy_only_reads(sites: tuple[Site, Site]) -> None:
     huge = b"GET http://127.0.0.1/ HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n"
     assert _ask(huge).startswith(b"HTTP/1.1 431 ")
     assert allowed.requests == []
+
+
+def test_odd_ports_are_refused_not_crashed_on(sites: tuple[Site, Site]) -> None:
+    for request in (
+        b"CONNECT 127.0.0.1:99999 HTTP/1.1\r\n\r\n",
+        "CONNECT 127.0.0.1:\u00b2 HTTP/1.1\r\n\r\n".encode(),
+        b"GET http://127.0.0.1:99999/clip.ts HTTP/1.1\r\n\r\n",
+        b"GET http://127.0.0.1:x/clip.ts HTTP/1.1\r\n\r\n",
+    ):
+        assert _ask(request).startswith(b"HTTP/1.1 400 "), request
+
+
+def test_a_tunnel_ends_with_ffmpegs_side_even_if_the_server_stays_silent(
+    refused_loopback: None,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        accepted: list[socket.socket] = []
+        threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+        host, proxy_port = proxy_url().removeprefix("http://").split(":")
+        with socket.create_connection((host, int(proxy_port)), timeout=10) as client:
+            client.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
+            assert client.recv(100).startswith(b"HTTP/1.1 200 ")
+            assert _proxy_sockets_to(port)  # the tunnel's far side, held by the proxy
+        # ffmpeg hung up; the server says nothing and keeps its side open.
+        deadline = time.monotonic() + 10
+        while _proxy_sockets_to(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _proxy_sockets_to(port), "the proxy kept its connection to the server"
+        for conn in accepted:
+            conn.close()
+
+
+def _proxy_sockets_to(port: int) -> list[object]:
+    """This process's sockets (the proxy runs in it) connected to `port`."""
+    return [c for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port]
