@@ -27,6 +27,7 @@ from workers.ffmpeg import addresses
 from workers.ffmpeg.egress import REFUSED_REASON, child_env, proxy_url
 from workers.ffmpeg.logs import LogClassifier
 from workers.ffmpeg.probe import ProbeError, probe
+from workers.ffmpeg.thumbnail import ThumbnailError, make_thumbnail
 
 REFUSED_NET = ipaddress.ip_network("127.0.0.2/32")
 
@@ -229,6 +230,17 @@ def test_ffprobe_goes_through_the_proxy_too(
     with pytest.raises(ProbeError):
         probe(f"{allowed.base}/to/{refused.base}/clip.ts", timeout=30)
     assert refused.requests == []
+
+
+def test_thumbnails_go_through_the_proxy_too(sites: tuple[Site, Site], tmp_path: Path) -> None:
+    allowed, refused = sites
+    thumb = make_thumbnail(f"{allowed.base}/clip.ts", tmp_path / "ok.jpg", duration=1.0)
+    assert thumb.stat().st_size > 0
+    with pytest.raises(ThumbnailError):
+        make_thumbnail(
+            f"{allowed.base}/to/{refused.base}/clip.ts", tmp_path / "no.jpg", duration=1.0
+        )
+    assert refused.requests == [] and not (tmp_path / "no.jpg").exists()
 
 
 def _ask(raw: bytes) -> bytes:
