@@ -10,8 +10,9 @@ from typing import Any
 from django.db import OperationalError, connections
 
 from apps.streams.events import StreamLogBatchEvent, StreamLogEvent, log_frame_json
-from apps.streams.models import StreamJob, StreamRun
+from apps.streams.models import ExitReason, StreamJob, StreamRun
 from apps.streams.runtime.supervisor import run_stream
+from apps.streams.services import stream_job_pause, stream_job_start
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
@@ -49,6 +50,22 @@ def start_supervised(job: StreamJob) -> RunThread:
     thread = RunThread(run)
     thread.start()
     return thread
+
+
+def start_and_play(job: StreamJob, seconds: float, timeout: float = 20) -> RunThread:
+    """Start the job, supervise it on a thread, and return once its output reached `seconds`."""
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= seconds, timeout)
+    return thread
+
+
+def pause_and_wait(job: StreamJob, thread: RunThread) -> None:
+    """Pause the job, wait for its run to end paused, and re-read the job."""
+    stream_job_pause(actor=None, job=job)
+    thread.join(15)
+    assert thread.result == ExitReason.PAUSED
+    job.refresh_from_db()
 
 
 def run_row(job: StreamJob) -> StreamRun:

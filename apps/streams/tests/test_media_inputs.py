@@ -15,9 +15,15 @@ from apps.media.tests.factories import make_item, make_smb_source, make_source
 from apps.streams.models import ExitReason, JobState, RunState, StreamJob
 from apps.streams.preview import preview
 from apps.streams.runtime.workdir import run_workdir
-from apps.streams.services import stream_job_pause, stream_job_start, stream_job_stop
+from apps.streams.services import stream_job_start, stream_job_stop
 from apps.streams.tests.factories import job_with_outputs, new_profile
-from apps.streams.tests.helpers import run_row, start_supervised, wait_until
+from apps.streams.tests.helpers import (
+    pause_and_wait,
+    run_row,
+    start_and_play,
+    start_supervised,
+    wait_until,
+)
 from workers.ffmpeg.testing import make_video
 
 
@@ -82,13 +88,7 @@ def test_a_media_item_runs_and_pause_resumes_it_from_its_position(tmp_path: Path
     source = library(tmp_path / "lib", "show.mp4", seconds=30)
     item = MediaItem.objects.get(source=source)
     job = file_job(tmp_path / "out.mkv", input_kind="media_item", input_media_item=item)
-    stream_job_start(actor=None, job=job)
-    thread = start_supervised(job)
-    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 2.0, timeout=20)
-    stream_job_pause(actor=None, job=job)
-    thread.join(15)
-    assert thread.result == ExitReason.PAUSED
-    job.refresh_from_db()
+    pause_and_wait(job, start_and_play(job, 2.0))
     assert 2.0 <= job.resume_position_s < 10.0
 
     argv = preview(job)["argv"]
@@ -194,14 +194,8 @@ def test_a_paused_media_folder_resumes_in_the_item_it_paused_in(tmp_path: Path) 
         make_item(source=source, relpath=name, duration=seconds)
     out = tmp_path / "out.mkv"
     job = file_job(out, input_kind="media_folder", input_media_source=source, input_media_folder="")
-    stream_job_start(actor=None, job=job)
-    thread = start_supervised(job)
     # Played in real time: past the first item (red), into the second (blue).
-    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 2.4, timeout=20)
-    stream_job_pause(actor=None, job=job)
-    thread.join(15)
-    assert thread.result == ExitReason.PAUSED
-    job.refresh_from_db()
+    pause_and_wait(job, start_and_play(job, 2.4))
     position = job.resume_position_s
     assert 2.4 <= position < 10.0, position
 

@@ -8,9 +8,15 @@ import pytest
 
 from apps.streams.models import ExitReason, JobState, RunState, StreamJob
 from apps.streams.preview import preview
-from apps.streams.services import stream_job_pause, stream_job_start, stream_job_stop
+from apps.streams.services import stream_job_start, stream_job_stop
 from apps.streams.tests.factories import job_with_outputs
-from apps.streams.tests.helpers import run_row, start_supervised, wait_until
+from apps.streams.tests.helpers import (
+    pause_and_wait,
+    run_row,
+    start_and_play,
+    start_supervised,
+    wait_until,
+)
 from workers.ffmpeg.testing import make_video
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -24,14 +30,7 @@ def test_pause_records_the_position_and_start_resumes_from_it(tmp_path: Path) ->
         input_path=str(clip),
         realtime=True,
     )
-    stream_job_start(actor=None, job=job)
-    thread = start_supervised(job)
-    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 2.0, timeout=20)
-
-    stream_job_pause(actor=None, job=job)
-    thread.join(15)
-    assert thread.result == ExitReason.PAUSED
-    job.refresh_from_db()
+    pause_and_wait(job, start_and_play(job, 2.0))
     assert job.state == JobState.PAUSED and job.desired_state == "paused"
     assert 2.0 <= job.resume_position_s < 10.0
 

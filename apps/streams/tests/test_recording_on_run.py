@@ -12,7 +12,7 @@ from apps.recordings.models import Recording
 from apps.streams.models import ExitReason, RunState, StreamJob
 from apps.streams.services import stream_job_start, stream_job_stop
 from apps.streams.tests.factories import job_with_outputs
-from apps.streams.tests.helpers import run_row, start_supervised, wait_until
+from apps.streams.tests.helpers import run_row, start_and_play, start_supervised, wait_until
 from workers.ffmpeg.probe import probe
 
 
@@ -52,9 +52,7 @@ def test_a_recorded_run_becomes_a_video_recording() -> None:
     job = job_with_outputs(
         {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""}, recording_enabled=True
     )
-    stream_job_start(actor=None, job=job)
-    thread = start_supervised(job)
-    wait_until(lambda: (run_row(job).last_stats.get("out_time_s") or 0) >= 2.0, timeout=20)
+    thread = start_and_play(job, 2.0)
     stream_job_stop(actor=None, job=job)
     thread.join(20)
     assert thread.result == ExitReason.STOPPED
