@@ -20,7 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from workers.ffmpeg.egress import child_env, proxy_args, whitelist_for
+from workers.ffmpeg.egress import REFUSED_REASON, child_env, is_proxied, proxy_args, whitelist_for
 
 FFPROBE = "ffprobe"
 
@@ -61,6 +61,7 @@ class ProbeErrorCode(StrEnum):
     NO_STREAMS = "probe.no_streams"
     PERMISSION_DENIED = "probe.permission_denied"
     PROTOCOL_NOT_ALLOWED = "probe.protocol_not_allowed"
+    ADDRESS_NOT_ALLOWED = "probe.address_not_allowed"  # the egress proxy refused a connection
     FORMAT_NOT_ALLOWED = "probe.format_not_allowed"
     UNAVAILABLE = "probe.unavailable"  # ffprobe binary missing
     FAILED = "probe.failed"
@@ -258,8 +259,11 @@ def build_probe_argv(
     formats: Sequence[str] | None = LIBRARY_DEMUXERS,
     ffprobe: str = FFPROBE,
 ) -> list[str]:
-    whitelist = whitelist_for(ffmpeg_input(target), protocols)
-    argv = [ffprobe, "-v", "error", "-hide_banner", "-protocol_whitelist", whitelist]
+    source = ffmpeg_input(target)
+    # Through the egress proxy, the reason of a refusal is a warning line (egress.py).
+    level = "warning" if is_proxied(source) else "error"
+    argv = [ffprobe, "-v", level, "-hide_banner"]
+    argv += ["-protocol_whitelist", whitelist_for(source, protocols)]
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
     argv += ["-show_format", "-show_streams", "-of", "json", *input_args(target)]
@@ -267,6 +271,8 @@ def build_probe_argv(
 
 
 def _classify(stderr: str) -> ProbeErrorCode:
+    if REFUSED_REASON in stderr:
+        return ProbeErrorCode.ADDRESS_NOT_ALLOWED
     text = stderr.lower()
     if "no such file or directory" in text:
         return ProbeErrorCode.NOT_FOUND

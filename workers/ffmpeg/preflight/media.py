@@ -122,6 +122,7 @@ def check_encoders(spec: JobSpec, ffmpeg: str) -> CheckResult:
 # ------------------------------------------------------------------ input
 
 _UNREACHABLE = {
+    ProbeErrorCode.ADDRESS_NOT_ALLOWED,
     ProbeErrorCode.NOT_FOUND,
     ProbeErrorCode.PERMISSION_DENIED,
     ProbeErrorCode.NOT_REGULAR_FILE,

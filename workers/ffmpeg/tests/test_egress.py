@@ -227,8 +227,9 @@ def test_ffprobe_goes_through_the_proxy_too(
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("NO_PROXY", "*")
     assert probe(f"{allowed.base}/clip.ts", timeout=30).has_video
-    with pytest.raises(ProbeError):
+    with pytest.raises(ProbeError) as refusal:
         probe(f"{allowed.base}/to/{refused.base}/clip.ts", timeout=30)
+    assert refusal.value.code == "probe.address_not_allowed"  # what preflight reports
     assert refused.requests == []
 
 
