@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import OperationalError, connections
@@ -66,6 +68,34 @@ def pause_and_wait(job: StreamJob, thread: RunThread) -> None:
     thread.join(15)
     assert thread.result == ExitReason.PAUSED
     job.refresh_from_db()
+
+
+@contextlib.contextmanager
+def redirecting_server(location: str) -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on loopback that answers every GET with a redirect to `location`.
+
+    Yields its base URL and the paths it was asked for.
+    """
+    asked: list[str] = []
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def run_row(job: StreamJob) -> StreamRun:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from rest_framework.test import APIClient
 from apps.streams.models import ReportKind, ReportState, StreamReport
 from apps.streams.services.report_requests import stream_report_request
 from apps.streams.tests.factories import job_with_outputs
+from apps.streams.tests.helpers import redirecting_server
 from workers import preflight as tasks
 from workers.ffmpeg.tests.rtmp_server import RtmpServer, free_port
 
@@ -67,28 +66,13 @@ def test_a_missing_input_file_is_red(tmp_path: Path) -> None:
 def test_an_input_that_redirects_to_a_metadata_address_is_red_with_that_reason(
     tmp_path: Path,
 ) -> None:
-    class Redirect(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            self.send_response(302)
-            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with redirecting_server("http://169.254.169.254/latest/meta-data/") as (base, _):
         job = job_with_outputs(
             {"kind": "file", "url": str(tmp_path / "out.mkv")},
             input_kind="url",
-            input_url=f"http://127.0.0.1:{server.server_address[1]}/live.ts",
+            input_url=f"{base}/live.ts",
         )
         check = by_name(preflight(job))["input"]
-    finally:
-        server.shutdown()
-        server.server_close()
     assert (check["status"], check["code"]) == ("red", "preflight.input_unreachable")
     assert check["params"]["reason"] == "probe.address_not_allowed"
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,12 @@ import pytest
 from apps.streams.models import ExitReason, JobState, RunState, StreamJob
 from apps.streams.services import stream_job_start, stream_job_stop
 from apps.streams.tests.factories import job_with_outputs
-from apps.streams.tests.helpers import run_row, start_supervised, wait_until
+from apps.streams.tests.helpers import (
+    redirecting_server,
+    run_row,
+    start_supervised,
+    wait_until,
+)
 from apps.streams.tests.test_run_publishes_to_rtmp import ffprobe_streams
 from workers.ffmpeg.logs import STREAM_KEY_REJECTED
 from workers.ffmpeg.tests.rtmp_server import RtmpServer, free_port
@@ -96,34 +99,16 @@ def test_an_input_that_redirects_to_a_metadata_address_is_refused_at_the_connect
     # not. ffmpeg's connections go through the worker's egress proxy, which refuses it,
     # even where the worker's environment would let ffmpeg connect directly.
     monkeypatch.setenv("no_proxy", "*")
-    redirects: list[str] = []
-
-    class Redirect(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            redirects.append(self.path)
-            self.send_response(302)
-            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with redirecting_server("http://169.254.169.254/latest/meta-data/") as (base, redirects):
         job = job_with_outputs(
             {"kind": "file", "url": str(tmp_path / "out.mkv"), "stream_key": ""},
             input_kind="url",
-            input_url=f"http://127.0.0.1:{server.server_address[1]}/live.ts",
+            input_url=f"{base}/live.ts",
             reconnect_max_attempts=0,
         )
         stream_job_start(actor=None, job=job)
         thread = start_supervised(job)
         thread.join(30)
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert thread.result == ExitReason.FAILED
     assert redirects == ["/live.ts"]
