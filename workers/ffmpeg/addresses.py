@@ -70,20 +70,23 @@ def refused_address(host: str) -> str | None:
     except PermissionError as refused:
         return str(refused)
     except OSError:
-        return None
+        pass  # does not resolve now
     return None
 
 
-def resolve_checked(host: str, port: int) -> list[tuple[str, int]]:
+def resolve_checked(
+    host: str, port: int, *, allow_link_local: bool = False
+) -> list[tuple[str, int]]:
     """The addresses to connect to for `host`, each one allowed.
 
     Raises PermissionError (its message: the refused name or address) if the name
     is a metadata service or any address it resolves to is refused, and OSError
     if it does not resolve. Connect to these addresses, not to the name again: a
-    second lookup may answer differently.
+    second lookup may answer differently. `allow_link_local` (the
+    CASTCORE_ALLOW_LINK_LOCAL_TARGETS setting) lifts the refusal.
     """
     name = normalize_host(host)
-    if name in METADATA_HOSTS or address_not_allowed(name):
+    if not allow_link_local and (name in METADATA_HOSTS or address_not_allowed(name)):
         raise PermissionError(name)
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
@@ -92,7 +95,7 @@ def resolve_checked(host: str, port: int) -> list[tuple[str, int]]:
     addresses = []
     for *_rest, sockaddr in infos:
         address = str(sockaddr[0])
-        if address_not_allowed(address):
+        if not allow_link_local and address_not_allowed(address):
             raise PermissionError(address)
         addresses.append((address, port))
     return addresses

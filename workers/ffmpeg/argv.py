@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workers.ffmpeg.egress import proxy_args, whitelist_for
+from workers.ffmpeg.egress import input_options
 from workers.ffmpeg.escaping import file_url, filter_value_escape, tee_escape
 from workers.ffmpeg.masking import (
     SECRET_MASK,
@@ -67,7 +67,7 @@ PROTOCOL_WHITELIST: dict[UrlKind | str, str] = {
     UrlKind.RTMPS: "rtmps,tcp,tls",
     UrlKind.SRT: "srt,udp",
     # http(s) may redirect across schemes; no `file`, so a remote playlist cannot read local
-    # files. egress.whitelist_for adds httpproxy: these go through the egress proxy.
+    # files. egress.input_options sends them through the egress proxy.
     UrlKind.HTTP: "http,https,tcp,tls",
     UrlKind.HTTPS: "http,https,tcp,tls",
     UrlKind.HLS: "hls,http,https,tcp,tls,crypto",
@@ -112,9 +112,9 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
         return args, False
     assert isinstance(src, UrlInput)
     assert src.url_kind is not None
-    whitelist = whitelist_for(src.url, PROTOCOL_WHITELIST[src.url_kind].split(","))
-    args += ["-protocol_whitelist", whitelist, "-rw_timeout"]
-    args += [NETWORK_TIMEOUT_US, *proxy_args(src.url, http_proxy), "-i", src.url]
+    args += ["-rw_timeout", NETWORK_TIMEOUT_US]
+    args += input_options(src.url, PROTOCOL_WHITELIST[src.url_kind].split(","), http_proxy)
+    args += ["-i", src.url]
     return args, False
 
 

@@ -34,7 +34,6 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
@@ -48,6 +47,8 @@ HEAD_TIMEOUT_S = 10.0  # for ffmpeg to send its request head
 RESOLVE_TIMEOUT_S = 10.0  # for a name lookup
 CONNECT_TIMEOUT_S = 10.0  # for the server to accept the connection
 CLOSE_TIMEOUT_S = 2.0  # for a closed connection to flush; then it is cut
+CHUNK = 64 * 1024
+REFUSED_REASON = "Forbidden by CastCore: address not allowed"
 # Lookups block a thread each: a playlist of slow names must not hold up every job's.
 _LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="egress-dns")
 # With these, ffmpeg would go around -http_proxy: it connects directly to every host
@@ -56,8 +57,6 @@ _PROXY_VARIABLES = frozenset(
     {"no_proxy", "http_proxy", "https_proxy", "all_proxy"}
     | {"NO_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"}
 )
-CHUNK = 64 * 1024
-REFUSED_REASON = "Forbidden by CastCore: address not allowed"
 # Headers meant for the proxy, or that this proxy sets itself.
 _DROPPED_HEADERS = frozenset(
     {"connection", "proxy-connection", "proxy-authorization", "keep-alive"}
@@ -71,8 +70,6 @@ class _Refusal(Exception):
         self.reason = reason
 
 
-Resolver = Callable[[str, int], list[tuple[str, int]]]
-
 # Whether link-local and metadata addresses are allowed after all; the Django side
 # ties it to CASTCORE_ALLOW_LINK_LOCAL_TARGETS (apps.streams.apps), as policy.py is.
 _link_local_allowed: Callable[[], bool] = lambda: False  # noqa: E731
@@ -85,17 +82,13 @@ def allow_link_local_when(check: Callable[[], bool]) -> None:
 
 
 def _resolve(host: str, port: int) -> list[tuple[str, int]]:
-    if not _link_local_allowed():
-        return resolve_checked(host, port)
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [(str(sockaddr[0]), port) for *_rest, sockaddr in infos]
+    return resolve_checked(host, port, allow_link_local=_link_local_allowed())
 
 
 class EgressProxy:
     """A forward proxy that only connects where the address policy allows."""
 
-    def __init__(self, resolve: Resolver = _resolve) -> None:
-        self._resolve = resolve
+    def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._server: asyncio.base_events.Server | None = None
@@ -161,7 +154,7 @@ class EgressProxy:
             await asyncio.gather(*(_close(s) for s in (upstream, writer) if s is not None))
 
     async def _checked(self, host: str, port: int) -> list[tuple[str, int]]:
-        lookup = self._loop.run_in_executor(_LOOKUPS, self._resolve, host, port)
+        lookup = self._loop.run_in_executor(_LOOKUPS, _resolve, host, port)
         try:
             return await asyncio.wait_for(lookup, RESOLVE_TIMEOUT_S)
         except PermissionError as exc:
@@ -281,8 +274,7 @@ async def _relay(
                 await task
 
 
-# The schemes whose connections go through the proxy; ffmpeg's httpproxy protocol
-# must then be on the input's protocol whitelist, for https (whitelist_for).
+# The schemes whose connections go through the proxy.
 PROXIED_SCHEMES = frozenset({"http", "https"})
 # What the command preview shows in place of a worker's own proxy address.
 PREVIEW_PROXY_URL = "http://127.0.0.1:<worker-egress-proxy>"
@@ -292,15 +284,17 @@ def is_proxied(url: str) -> bool:
     return url.split(":", 1)[0].lower() in PROXIED_SCHEMES
 
 
-def proxy_args(url: str, proxy: str | None = None) -> list[str]:
-    """`-http_proxy …` for an http(s) input URL, before its `-i`; nothing for other URLs."""
-    return ["-http_proxy", proxy or proxy_url()] if is_proxied(url) else []
+def input_options(url: str, protocols: Sequence[str], proxy: str | None = None) -> list[str]:
+    """The options that go before `-i url` to open it with `protocols` only.
 
-
-def whitelist_for(url: str, protocols: Sequence[str]) -> str:
-    """The `-protocol_whitelist` value for `url`: through the proxy, https needs httpproxy."""
-    extra = ["httpproxy"] if is_proxied(url) and "httpproxy" not in protocols else []
-    return ",".join([*protocols, *extra])
+    An http(s) URL also gets `-http_proxy` (this process's proxy unless `proxy`
+    names another) and ffmpeg's httpproxy protocol, which https through the proxy
+    (CONNECT) needs, whoever chose the list (an S3 location has its own).
+    """
+    if not is_proxied(url):
+        return ["-protocol_whitelist", ",".join(protocols)]
+    whitelist = [*protocols, *(() if "httpproxy" in protocols else ("httpproxy",))]
+    return ["-protocol_whitelist", ",".join(whitelist), "-http_proxy", proxy or proxy_url()]
 
 
 def child_env() -> dict[str, str]:
@@ -333,6 +327,5 @@ def proxy_url() -> str:
 
 __all__ = [
     "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "child_env",
-    "is_proxied",
-    "proxy_args", "proxy_url", "whitelist_for",
+    "input_options", "is_proxied", "proxy_url",
 ]  # fmt: skip

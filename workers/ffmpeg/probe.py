@@ -20,7 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from workers.ffmpeg.egress import REFUSED_REASON, child_env, is_proxied, proxy_args, whitelist_for
+from workers.ffmpeg.egress import REFUSED_REASON, child_env, input_options, is_proxied
 
 FFPROBE = "ffprobe"
 
@@ -246,12 +246,6 @@ def ffmpeg_input(target: str | os.PathLike[str]) -> str:
     return "file:" + os.path.abspath(os.fspath(target))
 
 
-def input_args(target: str | os.PathLike[str]) -> list[str]:
-    """`-i` and the target; an http(s) URL through the egress proxy (egress.py)."""
-    source = ffmpeg_input(target)
-    return [*proxy_args(source), "-i", source]
-
-
 def build_probe_argv(
     target: str | os.PathLike[str],
     *,
@@ -262,11 +256,10 @@ def build_probe_argv(
     source = ffmpeg_input(target)
     # Through the egress proxy, the reason of a refusal is a warning line (egress.py).
     level = "warning" if is_proxied(source) else "error"
-    argv = [ffprobe, "-v", level, "-hide_banner"]
-    argv += ["-protocol_whitelist", whitelist_for(source, protocols)]
+    argv = [ffprobe, "-v", level, "-hide_banner", *input_options(source, protocols)]
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
-    argv += ["-show_format", "-show_streams", "-of", "json", *input_args(target)]
+    argv += ["-show_format", "-show_streams", "-of", "json", "-i", source]
     return argv
 
 
@@ -411,7 +404,6 @@ __all__ = [
     "aprobe",
     "build_probe_argv",
     "ffmpeg_input",
-    "input_args",
     "parse_frame_rate",
     "parse_probe_output",
     "probe",

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from workers.ffmpeg.egress import whitelist_for
+from workers.ffmpeg.egress import input_options
 from workers.ffmpeg.probe import (
     LIBRARY_DEMUXERS,
     LOCAL_PROTOCOLS,
     REMOTE_PROTOCOLS,
     ToolError,
     ffmpeg_input,
-    input_args,
     is_url,
     run_tool,
 )
@@ -61,7 +60,7 @@ def build_thumbnail_argv(
     ffmpeg: str = FFMPEG,
 ) -> list[str]:
     argv = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error"]
-    argv += ["-protocol_whitelist", whitelist_for(ffmpeg_input(source), protocols)]
+    argv += input_options(ffmpeg_input(source), protocols)
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
     return [
@@ -70,7 +69,8 @@ def build_thumbnail_argv(
         # everything up to the position.
         "-ss",
         f"{position:.3f}",
-        *input_args(source),
+        "-i",
+        ffmpeg_input(source),
         "-map",
         "0:V:0",  # first real video stream, not cover art
         "-frames:v",
