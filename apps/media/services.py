@@ -220,6 +220,7 @@ _THUMBNAIL_STATUS = {
     ThumbnailErrorCode.NOT_FOUND: 404,
     ThumbnailErrorCode.TIMEOUT: 504,
     ThumbnailErrorCode.UNAVAILABLE: 503,
+    ThumbnailErrorCode.ADDRESS_NOT_ALLOWED: 403,
 }
 
 

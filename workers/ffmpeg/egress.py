@@ -284,6 +284,16 @@ def is_proxied(url: str) -> bool:
     return url.split(":", 1)[0].lower() in PROXIED_SCHEMES
 
 
+def tool_log_level(url: str) -> str:
+    """The -v for an ffprobe or one-shot ffmpeg reading `url`: errors only, unless proxied.
+
+    ffmpeg logs the proxy's answer to a refused connection (REFUSED_REASON) as a
+    warning and then fails with a bare "Server returned 403", so through the proxy
+    the warnings are kept for the caller to find the reason in.
+    """
+    return "warning" if is_proxied(url) else "error"
+
+
 def input_options(url: str, protocols: Sequence[str], proxy: str | None = None) -> list[str]:
     """The options that go before `-i url` to open it with `protocols` only.
 

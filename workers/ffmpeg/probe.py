@@ -20,7 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from workers.ffmpeg.egress import REFUSED_REASON, child_env, input_options, is_proxied
+from workers.ffmpeg.egress import REFUSED_REASON, child_env, input_options, tool_log_level
 
 FFPROBE = "ffprobe"
 
@@ -254,9 +254,8 @@ def build_probe_argv(
     ffprobe: str = FFPROBE,
 ) -> list[str]:
     source = ffmpeg_input(target)
-    # Through the egress proxy, the reason of a refusal is a warning line (egress.py).
-    level = "warning" if is_proxied(source) else "error"
-    argv = [ffprobe, "-v", level, "-hide_banner", *input_options(source, protocols)]
+    argv = [ffprobe, "-v", tool_log_level(source), "-hide_banner"]
+    argv += input_options(source, protocols)
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
     argv += ["-show_format", "-show_streams", "-of", "json", "-i", source]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from workers.ffmpeg.egress import input_options
+from workers.ffmpeg.egress import REFUSED_REASON, input_options, tool_log_level
 from workers.ffmpeg.probe import (
     LIBRARY_DEMUXERS,
     LOCAL_PROTOCOLS,
@@ -32,6 +32,7 @@ class ThumbnailErrorCode(StrEnum):
     NO_VIDEO = "thumbnail.no_video"
     NO_FRAME = "thumbnail.no_frame"
     UNAVAILABLE = "thumbnail.unavailable"  # ffmpeg binary missing
+    ADDRESS_NOT_ALLOWED = "thumbnail.address_not_allowed"  # the egress proxy refused it
     FAILED = "thumbnail.failed"
 
 
@@ -59,8 +60,9 @@ def build_thumbnail_argv(
     formats: Sequence[str] | None = LIBRARY_DEMUXERS,
     ffmpeg: str = FFMPEG,
 ) -> list[str]:
-    argv = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error"]
-    argv += input_options(ffmpeg_input(source), protocols)
+    target = ffmpeg_input(source)
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-v", tool_log_level(target)]
+    argv += input_options(target, protocols)
     if formats:
         argv += ["-format_whitelist", ",".join(formats)]
     return [
@@ -70,7 +72,7 @@ def build_thumbnail_argv(
         "-ss",
         f"{position:.3f}",
         "-i",
-        ffmpeg_input(source),
+        target,
         "-map",
         "0:V:0",  # first real video stream, not cover art
         "-frames:v",
@@ -143,6 +145,8 @@ def make_thumbnail(
             )
             rc, _, stderr = run_tool(argv, timeout=timeout, error=ThumbnailError)
             if rc != 0:
+                if REFUSED_REASON in stderr:
+                    raise ThumbnailError(ThumbnailErrorCode.ADDRESS_NOT_ALLOWED, stderr)
                 if "matches no streams" in stderr:
                     raise ThumbnailError(ThumbnailErrorCode.NO_VIDEO, stderr)
                 raise ThumbnailError(ThumbnailErrorCode.FAILED, stderr or f"exit {rc}")

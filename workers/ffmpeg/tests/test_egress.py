@@ -237,10 +237,11 @@ def test_thumbnails_go_through_the_proxy_too(sites: tuple[Site, Site], tmp_path:
     allowed, refused = sites
     thumb = make_thumbnail(f"{allowed.base}/clip.ts", tmp_path / "ok.jpg", duration=1.0)
     assert thumb.stat().st_size > 0
-    with pytest.raises(ThumbnailError):
+    with pytest.raises(ThumbnailError) as refusal:
         make_thumbnail(
             f"{allowed.base}/to/{refused.base}/clip.ts", tmp_path / "no.jpg", duration=1.0
         )
+    assert refusal.value.code == "thumbnail.address_not_allowed"
     assert refused.requests == [] and not (tmp_path / "no.jpg").exists()
 
 
