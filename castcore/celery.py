@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -18,6 +19,7 @@ from kombu import Queue
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "castcore.settings")
 
 QUEUES = ("default", "ffmpeg", "scans")
+logger = logging.getLogger(__name__)
 
 app = Celery("castcore")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -40,43 +42,48 @@ def _task_modules() -> list[str]:
 app.autodiscover_tasks(_task_modules, related_name=None)
 
 
-class HeartbeatStep(bootsteps.StartStopStep):
-    """Writes a WorkerHeartbeat row every few seconds, for /system/health."""
+def consumed_queues(worker: Any) -> list[str]:
+    return [queue.name for queue in worker.app.amqp.queues.consume_from.values()] or list(QUEUES)
+
+
+class RepeatingStep(bootsteps.StartStopStep):
+    """Calls `work` on the worker's timer thread every `interval()` seconds while it runs.
+
+    Subclasses say how often, and whether a worker with these queues wants it at all.
+    """
 
     requires = {"celery.worker.components:Timer"}
+    run_at_start = False  # once in start(), before the first interval
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
         self.tref: Any = None
 
+    def wanted(self, queues: list[str]) -> bool:
+        return True
+
+    def interval(self) -> float:
+        raise NotImplementedError
+
+    def work(self, worker: Any, queues: list[str]) -> None:
+        raise NotImplementedError
+
     def start(self, worker: Any) -> None:
-        from django.conf import settings
-        from django.utils import timezone
+        queues = consumed_queues(worker)
+        if not self.wanted(queues):
+            return
 
-        started_at = timezone.now()
-        queues = [queue.name for queue in worker.app.amqp.queues.consume_from.values()] or list(
-            QUEUES
-        )
-
-        def beat() -> None:
+        def run() -> None:
             from django.db import close_old_connections
 
-            from apps.system.services import worker_heartbeat_record
-
-            # The timer thread keeps its connection between beats; drop it if
-            # the database restarted meanwhile.
+            # The timer thread keeps its connection between runs; drop it if the
+            # database restarted meanwhile.
             close_old_connections()
-            worker_heartbeat_record(
-                hostname=worker.hostname,
-                queues=queues,
-                embedded=getattr(worker, "castcore_embedded", False),
-                started_at=started_at,
-            )
+            self.work(worker, queues)
 
-        beat()
-        self.tref = worker.timer.call_repeatedly(
-            settings.WORKER_HEARTBEAT_SECONDS, beat, priority=10
-        )
+        if self.run_at_start:
+            run()
+        self.tref = worker.timer.call_repeatedly(self.interval(), run, priority=10)
 
     def stop(self, worker: Any) -> None:
         if self.tref is not None:
@@ -84,7 +91,60 @@ class HeartbeatStep(bootsteps.StartStopStep):
             self.tref = None
 
 
+class HeartbeatStep(RepeatingStep):
+    """Writes a WorkerHeartbeat row every few seconds, for /system/health."""
+
+    run_at_start = True
+
+    def start(self, worker: Any) -> None:
+        from django.utils import timezone
+
+        self.started_at = timezone.now()
+        super().start(worker)
+
+    def interval(self) -> float:
+        from django.conf import settings
+
+        return float(settings.WORKER_HEARTBEAT_SECONDS)
+
+    def work(self, worker: Any, queues: list[str]) -> None:
+        from apps.system.services import worker_heartbeat_record
+
+        worker_heartbeat_record(
+            hostname=worker.hostname,
+            queues=queues,
+            embedded=getattr(worker, "castcore_embedded", False),
+            started_at=self.started_at,
+        )
+
+
+class RunFolderSweepStep(RepeatingStep):
+    """On a worker that runs ffmpeg: settle the run folders a dead worker left on this host.
+
+    Run folders are on the disk of the worker that ran them, and beat's reconciler may
+    run on another host; so each host's ffmpeg workers sweep their own VAR_DIR.
+    """
+
+    def wanted(self, queues: list[str]) -> bool:
+        return "ffmpeg" in queues
+
+    def interval(self) -> float:
+        from apps.streams import conf
+
+        return conf.RECONCILE_INTERVAL_SECONDS
+
+    def work(self, worker: Any, queues: list[str]) -> None:
+        from apps.streams.runtime.reconcile import sweep_run_workdirs
+
+        try:
+            sweep_run_workdirs()
+        except Exception:
+            # The next interval tries again; a timer callback that raised is only logged.
+            logger.exception("sweeping this host's run folders failed")
+
+
 app.steps["worker"].add(HeartbeatStep)
+app.steps["worker"].add(RunFolderSweepStep)
 
 
 @task_prerun.connect

@@ -8,8 +8,10 @@ A run no worker claimed within conf.CLAIM_TIMEOUT_SECONDS (its message lost
 with a wiped broker folder, or no worker consumes the ffmpeg queue) is sent
 once more; if that one is not claimed either, the run and its job fail.
 
-The folders a dead worker's runs left on this host are then settled as the
-worker would have settled them (sweep_run_workdirs).
+Run folders live on the disk of the worker that ran them, so the folders a dead
+worker left are settled by the workers consuming the ffmpeg queue on that host
+(sweep_run_workdirs, every interval from castcore.celery.RunFolderSweepStep),
+not here: beat's reconciler may run on another host.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from apps.streams.runtime.workdir import (
     last_written,
     recording_files,
     remove_run_workdir,
+    sweep_lock,
 )
 from apps.streams.services.control import _dispatch, create_run
 from apps.streams.status import status_event
@@ -54,7 +57,6 @@ class ReconcileResult:
     failed: list[int] = field(default_factory=list)  # job ids
     redispatched: list[int] = field(default_factory=list)  # run ids sent again
     not_claimed: list[int] = field(default_factory=list)  # run ids no worker took
-    swept: list[str] = field(default_factory=list)  # run folders a dead worker left here
 
 
 NOT_CLAIMED_HINT_CODE = "stream_job.not_claimed"
@@ -70,7 +72,6 @@ def reconcile_runs() -> ReconcileResult:
     unclaimed = _unclaimed()
     for run_id in unclaimed.values_list("pk", flat=True):
         _reconcile_unclaimed(run_id, result)
-    result.swept = sweep_run_workdirs()
     return result
 
 
@@ -84,7 +85,15 @@ def sweep_run_workdirs() -> list[str]:
     each recording file becomes a recording and the folder goes (remove_run_workdir
     keeps aside what could not be saved). A folder whose run row is gone (its job was
     deleted) only has to be quiet as long. Returns the folders swept, "job-N/run-M".
+
+    Several worker processes of one host share its folders: one sweeps at a time, and
+    the others skip their turn rather than save a recording twice.
     """
+    with sweep_lock() as held:
+        return _sweep_quiet_folders() if held else []
+
+
+def _sweep_quiet_folders() -> list[str]:
     folders = list(existing_run_workdirs())
     if not folders:
         return []

@@ -3,14 +3,15 @@
 Removed when the run ends, since its helper files may name private paths. A
 recording file still there could not be saved as a recording row; it is moved
 aside (VAR_DIR/unsaved-recordings) rather than deleted with the folder. The
-folder of a worker that died mid-run is settled by the reconciler instead
-(reconcile.sweep_run_workdirs).
+folder of a worker that died mid-run is settled by the next sweep of a worker on
+the same host instead (reconcile.sweep_run_workdirs).
 Output folders (HLS directories, a file's folder) are created before each process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import shutil
 import time
@@ -38,6 +39,27 @@ def existing_run_workdirs() -> Iterator[tuple[int, int, Path]]:
         job_part, run_part = folder.parent.name[4:], folder.name[4:]
         if job_part.isdigit() and run_part.isdigit() and folder.is_dir():
             yield int(job_part), int(run_part), folder
+
+
+@contextlib.contextmanager
+def sweep_lock() -> Iterator[bool]:
+    """True if this process may sweep the host's run folders now: one at a time, no waiting.
+
+    An flock on the runs folder, so worker processes sharing a VAR_DIR take turns;
+    the kernel lets it go if the holder dies.
+    """
+    root = _runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".sweep.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def last_written(folder: Path) -> float:

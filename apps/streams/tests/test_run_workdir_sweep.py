@@ -1,4 +1,4 @@
-"""Run folders a dead worker left behind are settled by the reconciler: recordings kept."""
+"""Run folders a dead worker left behind are settled by a sweep on their host: recordings kept."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from apps.recordings.models import Recording
 from apps.streams import conf
 from apps.streams.models import ExitReason, RunState, StreamJob, StreamRun
 from apps.streams.runtime.reconcile import reconcile_runs, sweep_run_workdirs
-from apps.streams.runtime.workdir import run_workdir, unsaved_recordings_dir
+from apps.streams.runtime.workdir import run_workdir, sweep_lock, unsaved_recordings_dir
 from apps.streams.tests.factories import job_with_outputs
 from workers.ffmpeg.testing import make_video
 
@@ -56,7 +56,7 @@ def test_a_dead_workers_folder_is_removed_and_its_recording_becomes_a_recording(
     run = run_of(job, 1, RunState.ENDED, ended_s_ago=GRACE + 30)
     folder = left_folder(run, recording=True)
 
-    assert reconcile_runs().swept == [f"job-{job.pk}/run-1"]
+    assert sweep_run_workdirs() == [f"job-{job.pk}/run-1"]
 
     assert not folder.exists() and not folder.parent.exists()
     recording = Recording.objects.get(stream_job_id=job.pk)
@@ -99,3 +99,26 @@ def test_foreign_names_under_runs_are_ignored(settings: Any) -> None:
 
     assert sweep_run_workdirs() == []
     assert stray.is_dir()
+
+
+def test_one_process_of_a_host_sweeps_at_a_time_and_the_others_skip() -> None:
+    job = job_with_outputs()
+    folder = left_folder(run_of(job, 1, RunState.ENDED, ended_s_ago=GRACE + 30), recording=True)
+
+    with sweep_lock() as held:  # another worker process of this host, mid-sweep
+        assert held
+        assert sweep_run_workdirs() == []
+        assert folder.is_dir() and not Recording.objects.exists()
+
+    assert sweep_run_workdirs() == [f"job-{job.pk}/run-1"]
+    assert Recording.objects.count() == 1
+
+
+def test_the_reconciler_leaves_folders_to_the_workers_of_their_host() -> None:
+    # Beat's reconciler may run on a host that holds none of these folders.
+    job = job_with_outputs()
+    folder = left_folder(run_of(job, 1, RunState.ENDED, ended_s_ago=GRACE + 30))
+
+    reconcile_runs()
+
+    assert folder.is_dir()
