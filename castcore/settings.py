@@ -152,16 +152,6 @@ if DATABASE_URL:
             # A request that finds the pool exhausted fails after this, not a 30 s hang.
             "timeout": 10,
         }
-    if (
-        env_bool("CASTCORE_DB_SERVER_SIDE_BINDING", default=True)
-        and "postgresql" in _database["ENGINE"]
-    ):
-        # Parameters travel apart from the SQL, so psycopg can prepare a query once a
-        # connection has run it 5 times, and PostgreSQL stops parsing and planning it on
-        # every call. Django leaves preparing off (prepare_threshold None) even then.
-        # Measured on 2 cores, cold: a select_related read of a run, its job and profile
-        # took 0.27 ms of the server's CPU instead of 0.83, 2.5 ms instead of 3.2 in all.
-        _database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
     DATABASES = {"default": _database}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

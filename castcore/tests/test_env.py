@@ -131,37 +131,3 @@ def test_a_web_pool_makes_room_for_an_in_process_workers_threads(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == pool_size
-
-
-PREPARED = (
-    "from django.db import connection\n"
-    "with connection.cursor() as cursor:\n"
-    "    for _ in range(6):\n"
-    "        cursor.execute('SELECT %s::int + 1', [41])\n"
-    "    cursor.execute(\n"
-    "        \"SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%+ 1'\"\n"
-    "    )\n"
-    "    print(cursor.fetchone()[0])\n"
-)
-
-
-@pytest.mark.parametrize(("setting", "prepared"), [("", "1"), ("false", "0")], ids=["on", "off"])
-def test_postgresql_prepares_the_queries_a_connection_repeats(
-    tmp_path: Path, setting: str, prepared: str
-) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings",
-        "CASTCORE_VAR_DIR": str(tmp_path),
-        # The server's own maintenance database: the query needs no tables.
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
-        "CASTCORE_DB_SERVER_SIDE_BINDING": setting,
-        "SECRET_KEY": "x" * 50,
-        "CASTCORE_FERNET_KEYS": Fernet.generate_key().decode(),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + PREPARED],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == prepared
