@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 from celery import Celery, bootsteps
@@ -46,44 +47,45 @@ def consumed_queues(worker: Any) -> list[str]:
     return [queue.name for queue in worker.app.amqp.queues.consume_from.values()] or list(QUEUES)
 
 
-class RepeatingStep(bootsteps.StartStopStep):
-    """Calls `work` on the worker's timer thread every `interval()` seconds while it runs.
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Writes a WorkerHeartbeat row every few seconds, for /system/health.
 
-    Subclasses say how often, and whether a worker with these queues wants it at all.
+    On the worker's timer, which with the Redis broker is the event loop that takes
+    tasks: a worker whose loop is stuck stops beating, and health says so.
     """
 
     requires = {"celery.worker.components:Timer"}
-    run_at_start = False  # once in start(), before the first interval
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
         self.tref: Any = None
 
-    def wanted(self, queues: list[str]) -> bool:
-        return True
-
-    def interval(self) -> float:
-        raise NotImplementedError
-
-    def work(self, worker: Any, queues: list[str]) -> None:
-        raise NotImplementedError
-
     def start(self, worker: Any) -> None:
-        queues = consumed_queues(worker)
-        if not self.wanted(queues):
-            return
+        from django.conf import settings
+        from django.utils import timezone
 
-        def run() -> None:
+        started_at = timezone.now()
+        queues = consumed_queues(worker)
+
+        def beat() -> None:
             from django.db import close_old_connections
 
-            # The timer thread keeps its connection between runs; drop it if the
-            # database restarted meanwhile.
-            close_old_connections()
-            self.work(worker, queues)
+            from apps.system.services import worker_heartbeat_record
 
-        if self.run_at_start:
-            run()
-        self.tref = worker.timer.call_repeatedly(self.interval(), run, priority=10)
+            # The timer thread keeps its connection between beats; drop it if
+            # the database restarted meanwhile.
+            close_old_connections()
+            worker_heartbeat_record(
+                hostname=worker.hostname,
+                queues=queues,
+                embedded=getattr(worker, "castcore_embedded", False),
+                started_at=started_at,
+            )
+
+        beat()
+        self.tref = worker.timer.call_repeatedly(
+            settings.WORKER_HEARTBEAT_SECONDS, beat, priority=10
+        )
 
     def stop(self, worker: Any) -> None:
         if self.tref is not None:
@@ -91,56 +93,42 @@ class RepeatingStep(bootsteps.StartStopStep):
             self.tref = None
 
 
-class HeartbeatStep(RepeatingStep):
-    """Writes a WorkerHeartbeat row every few seconds, for /system/health."""
-
-    run_at_start = True
-
-    def start(self, worker: Any) -> None:
-        from django.utils import timezone
-
-        self.started_at = timezone.now()
-        super().start(worker)
-
-    def interval(self) -> float:
-        from django.conf import settings
-
-        return float(settings.WORKER_HEARTBEAT_SECONDS)
-
-    def work(self, worker: Any, queues: list[str]) -> None:
-        from apps.system.services import worker_heartbeat_record
-
-        worker_heartbeat_record(
-            hostname=worker.hostname,
-            queues=queues,
-            embedded=getattr(worker, "castcore_embedded", False),
-            started_at=self.started_at,
-        )
-
-
-class RunFolderSweepStep(RepeatingStep):
+class RunFolderSweepStep(bootsteps.StartStopStep):
     """On a worker that runs ffmpeg: settle the run folders a dead worker left on this host.
 
     Run folders are on the disk of the worker that ran them, and beat's reconciler may
-    run on another host; so each host's ffmpeg workers sweep their own VAR_DIR.
+    run on another host; so each host's ffmpeg workers sweep their own VAR_DIR, every
+    reconcile interval. On a thread of its own, not the worker's timer: a sweep probes
+    and moves recordings, and on the timer (the event loop that takes tasks, with the
+    Redis broker) it would hold up every stream start meanwhile.
     """
 
-    def wanted(self, queues: list[str]) -> bool:
-        return "ffmpeg" in queues
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.stopped = threading.Event()
 
-    def interval(self) -> float:
+    def start(self, worker: Any) -> None:
+        if "ffmpeg" in consumed_queues(worker):
+            threading.Thread(target=self._loop, name="run-folder-sweep", daemon=True).start()
+
+    def stop(self, worker: Any) -> None:
+        self.stopped.set()
+
+    def _loop(self) -> None:
+        from django.db import close_old_connections, connections
+
         from apps.streams import conf
-
-        return conf.RECONCILE_INTERVAL_SECONDS
-
-    def work(self, worker: Any, queues: list[str]) -> None:
         from apps.streams.runtime.reconcile import sweep_run_workdirs
 
         try:
-            sweep_run_workdirs()
-        except Exception:
-            # The next interval tries again; a timer callback that raised is only logged.
-            logger.exception("sweeping this host's run folders failed")
+            while not self.stopped.wait(conf.RECONCILE_INTERVAL_SECONDS):
+                close_old_connections()  # kept between sweeps; dropped if the database restarted
+                try:
+                    sweep_run_workdirs()
+                except Exception:
+                    logger.exception("sweeping this host's run folders failed; next time again")
+        finally:
+            connections.close_all()
 
 
 app.steps["worker"].add(HeartbeatStep)

@@ -46,20 +46,24 @@ def sweep_lock() -> Iterator[bool]:
     """True if this process may sweep the host's run folders now: one at a time, no waiting.
 
     An flock on the runs folder, so worker processes sharing a VAR_DIR take turns;
-    the kernel lets it go if the holder dies.
+    the kernel lets it go if the holder dies. A folder that cannot be locked (not
+    writable, a filesystem without locks) is not swept, with a warning.
     """
-    root = _runs_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".sweep.lock", "a") as lock:
+    with contextlib.ExitStack() as stack:
         try:
+            root = _runs_root()
+            root.mkdir(parents=True, exist_ok=True)
+            lock = stack.enter_context(open(root / ".sweep.lock", "a"))
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            held = False  # another process of this host is sweeping
+        except OSError as exc:
+            logger.warning("run folders not swept: cannot lock %s: %s", _runs_root(), exc)
+            held = False
+        else:
+            held = True
+            stack.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        yield held
 
 
 def last_written(folder: Path) -> float:

@@ -122,3 +122,14 @@ def test_the_reconciler_leaves_folders_to_the_workers_of_their_host() -> None:
     reconcile_runs()
 
     assert folder.is_dir()
+
+
+def test_runs_that_cannot_be_locked_are_not_swept_with_a_warning(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = Path(settings.VAR_DIR) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / ".sweep.lock").mkdir()  # not a file anyone can open to lock
+
+    assert sweep_run_workdirs() == []
+    assert "run folders not swept: cannot lock" in caplog.text
