@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import tracemalloc
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.core.files.base import ContentFile
+from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 from rest_framework.test import APIClient
 
-from apps.recordings.tests.factories import CAST_V2, a_recording
+from apps.recordings.tests.factories import CAST_V2, a_recording, a_video
 
 pytestmark = pytest.mark.django_db
 
 
 def content(response: Any) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
+    if not response.streaming:
+        return bytes(response.content)
+    if not response.is_async:
+        return b"".join(response.streaming_content)
+
+    async def collect() -> bytes:
+        return b"".join([part async for part in response.streaming_content])
+
+    return async_to_sync(collect)()
 
 
 def test_the_api_serves_the_whole_file(viewer_api: APIClient) -> None:
@@ -66,3 +81,70 @@ def test_file_urls_follow_visibility() -> None:
     owner = Client()
     owner.force_login(private.owner)
     assert owner.get(f"/r/{private.url_token}.cast").status_code == 200
+
+
+def test_head_has_the_headers_of_a_get_and_no_body() -> None:
+    recording = a_recording()
+    response = Client().head(f"/r/{recording.pk}.cast")
+    assert response.status_code == 200 and response.content == b""
+    assert response["Content-Length"] == str(len(CAST_V2)) and response["ETag"]
+
+
+async def _serve_over_asgi(path: str) -> tuple[int, bytes, list[int]]:
+    """GET `path` through Django's ASGI handler, as daphne hands requests to it.
+
+    Returns the status, the first bytes of the body and the size of each body message
+    (not the body itself, which would be in memory all at once here).
+    """
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }  # fmt: skip
+    requested = False
+    status, head, sizes = 0, b"", []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client never goes away
+        raise AssertionError("unreachable")
+
+    async def send(message: Mapping[str, Any]) -> None:
+        nonlocal status, head
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message.get("body"):
+            head = head or message["body"][:16]
+            sizes.append(len(message["body"]))
+
+    await ASGIHandler()(scope, receive, send)
+    return status, head, sizes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_file_goes_out_as_it_is_read_not_read_into_memory_first(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    size = 16 * 1024 * 1024
+    recording = a_video(
+        visibility="public", size=size,
+        file=ContentFile(bytes(range(256)) * (size // 256), name="recordings/video/big.mp4"),
+    )  # fmt: skip
+
+    tracemalloc.start()
+    try:
+        status, head, sizes = asyncio.run(_serve_over_asgi(f"/r/{recording.pk}.mp4"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert status == 200 and sum(sizes) == size and len(sizes) > 100
+    assert head == bytes(range(16))
+    # Read into a list first (what Django does with a synchronous iterator under ASGI),
+    # the whole file was in memory at once.
+    assert peak < size // 8, f"{peak} bytes in memory at once while serving {size}"
