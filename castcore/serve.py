@@ -5,6 +5,11 @@ clients send `?token=…`; daphne's own access log would print it. This entry
 point takes daphne's command-line arguments unchanged and swaps in an access
 log that masks credential query parameters and every secret CastCore knows.
 
+Responses are flow-controlled (FlowControlledServer): daphne's `send` returns at
+once and Twisted buffers whatever it is given, so a recording streamed to a slow
+client ended up whole in the web process's memory. Here a response body waits
+while the socket's send buffer is full.
+
 `--processes N` (or CASTCORE_WEB_PROCESSES), distributed mode only: one daphne
 runs on one core, and a burst of live events for hundreds of sockets keeps
 that core busy. With N, this process binds `-b`/`-p` itself and runs N daphne
@@ -17,6 +22,7 @@ the service manager to restart; they die with this process, even on SIGKILL.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import os
 import re
@@ -29,6 +35,10 @@ from typing import Any
 
 import daphne.cli
 from daphne.access import AccessLogGenerator
+from daphne.http_protocol import WebRequest
+from daphne.server import Server
+from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 from castcore.secrets import mask
 from workers.ffmpeg.supervisor import die_with_parent
@@ -63,6 +73,45 @@ class RedactingAccessLog(AccessLogGenerator):
         )
 
 
+@implementer(IPushProducer)
+class _SendWindow:
+    """Registered with one HTTP response: Twisted pauses it while the socket cannot take more."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.open.set()
+
+    def pauseProducing(self) -> None:
+        self.open.clear()
+
+    def resumeProducing(self) -> None:
+        self.open.set()
+
+    def stopProducing(self) -> None:
+        self.open.set()  # the connection is going: daphne drops what is sent from now on
+
+
+class FlowControlledServer(Server):
+    """daphne, whose `send` of a response body waits while the client is not reading."""
+
+    async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
+        if not (isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"):
+            await super().handle_reply(protocol, message)
+            return
+        window: _SendWindow | None = getattr(protocol, "_castcore_window", None)
+        more = bool(message.get("more_body", False))
+        if more and window is None and not protocol.finished and protocol.channel is not None:
+            window = protocol._castcore_window = _SendWindow()
+            protocol.registerProducer(window, True)
+        elif not more and window is not None and protocol.producer is window:
+            # Before daphne finishes the response: a keep-alive connection's next response
+            # registers its own, and Twisted logs an error for one left registered.
+            protocol.unregisterProducer()
+        await super().handle_reply(protocol, message)
+        if more and window is not None:
+            await window.open.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     processes, daphne_args = _split_processes(args)
@@ -70,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(serve_processes(processes, daphne_args))
     # daphne.cli builds its access log from this module-level name.
     daphne.cli.AccessLogGenerator = RedactingAccessLog
-    daphne.cli.CommandLineInterface().run(daphne_args)
+    cli = daphne.cli.CommandLineInterface()
+    cli.server_class = FlowControlledServer
+    cli.run(daphne_args)
 
 
 def _split_processes(args: list[str]) -> tuple[int, list[str]]:
