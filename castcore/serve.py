@@ -95,12 +95,15 @@ class FlowControlledServer(Server):
     """daphne, whose `send` of a response body waits while the client is not reading."""
 
     async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
-        if not (isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"):
+        streaming = isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"
+        # A response already over, or its connection lost (Twisted drops the channel):
+        # daphne ignores what is sent, and there is nothing to register or let go of.
+        if not streaming or protocol.finished or protocol.channel is None:
             await super().handle_reply(protocol, message)
             return
         window: _SendWindow | None = getattr(protocol, "_castcore_window", None)
         more = bool(message.get("more_body", False))
-        if more and window is None and not protocol.finished and protocol.channel is not None:
+        if more and window is None:
             window = protocol._castcore_window = _SendWindow()
             protocol.registerProducer(window, True)
         elif not more and window is not None and protocol.producer is window:

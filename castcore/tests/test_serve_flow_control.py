@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ MB = 1024 * 1024
 
 
 def _serve(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A real server (castcore.serve) for the streaming app; its output goes to server.log."""
     port = free_port()
     env = {
         **os.environ,
@@ -28,7 +30,7 @@ def _serve(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     server = subprocess.Popen(
         [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
          "castcore.tests.streaming_asgi_app:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=(tmp_path / "server.log").open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -87,3 +89,28 @@ def test_a_response_waits_for_a_client_that_is_not_reading(tmp_path: Path) -> No
     finally:
         stop(server)
     assert server.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_client_that_goes_away_mid_response_leaves_the_server_quiet_and_serving(
+    tmp_path: Path,
+) -> None:
+    server, port = _serve(tmp_path)
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(b"GET /?mb=64 HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.recv(65536)
+        time.sleep(0.5)  # the response is paused on the full socket by now
+        # A reset, not a polite close: the connection is gone at once. The app, which
+        # never listens for the disconnect, goes on sending to the end.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        time.sleep(1.0)
+
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as again:
+            again.sendall(b"GET /?mb=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert _read_response(again)[1] == MB
+    finally:
+        stop(server)
+    log = (tmp_path / "server.log").read_text()
+    assert "Exception inside application" not in log and "Traceback" not in log, log[-2000:]
