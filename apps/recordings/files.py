@@ -13,13 +13,14 @@ a chunk at a time on a thread, the file goes out as it is read.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import mimetypes
 import re
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -29,6 +30,10 @@ from apps.recordings.models import Recording
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
+# Reads for responses sent from the event loop: threads of their own, not the loop's
+# default executor, which its name lookups share.
+_READS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="recording-read")
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {"cast": "application/x-asciicast", "mp4": "video/mp4", "webm": "video/webm"}
 
@@ -68,43 +73,78 @@ def _if_range_allows(request: HttpRequest, etag: str, mtime: float) -> bool:
     return date is not None and int(mtime) <= date
 
 
-def _read(path: Path, first: int, remaining: int) -> Iterator[bytes]:
-    """`remaining` bytes from `first`, a chunk at a time.
+class _FileChunks:
+    """`length` bytes of an open file from `first`, a chunk at a time.
 
-    The file is opened on the first read, not before: a response that is never sent
-    (the client went away) leaves no open file behind.
+    Django calls close() once the response is over, so the file is closed even if
+    the body was never read. A read that fails (an I/O error, a file cut short since
+    the view looked) ends the body early, logged: its headers are out by then, and
+    an exception could only reach daphne.
     """
-    with path.open("rb") as handle:
-        handle.seek(first)
-        while remaining > 0:
-            chunk = handle.read(min(CHUNK, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
+
+    def __init__(self, handle: BinaryIO, first: int, length: int) -> None:
+        self.handle, self.position, self.remaining = handle, first, length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.remaining <= 0:
+            raise StopIteration
+        try:
+            self.handle.seek(self.position)
+            chunk = self.handle.read(min(CHUNK, self.remaining))
+        except (OSError, ValueError) as exc:  # ValueError: closed meanwhile
+            logger.warning("recording file %s: read failed: %s", self.handle.name, exc)
+            raise StopIteration from None
+        if not chunk:
+            logger.warning(
+                "recording file %s ended %d bytes early", self.handle.name, self.remaining
+            )
+            raise StopIteration
+        self.position += len(chunk)
+        self.remaining -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self.handle.close()
 
 
-async def _read_on_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """`chunks`, each read on a thread, for the event loop."""
-    try:
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            yield chunk
-    finally:
-        close = getattr(chunks, "close", None)
-        # ValueError: the client went away while a read ran on its thread; the
-        # generator then closes its file when it is collected.
-        with contextlib.suppress(ValueError):
-            if close is not None:
-                close()
+class _ChunksOnThreads:
+    """The same chunks for the event loop, each read on a thread of _READS."""
+
+    def __init__(self, chunks: _FileChunks) -> None:
+        self.chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        try:
+            chunk = await loop.run_in_executor(_READS, next, self.chunks, None)
+        except asyncio.CancelledError:
+            # The client went away (Django then closes nothing): close the file once
+            # the read still running on its thread is done.
+            _READS.submit(self.chunks.close)
+            raise
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    def close(self) -> None:
+        self.chunks.close()
 
 
 def _body(
     request: HttpRequest, path: Path, first: int, length: int, **kwargs: Any
 ) -> StreamingHttpResponse:
-    chunks = _read(path, first, length)
+    # Opened now: a recording deleted or replaced before the last chunk still sends the
+    # file that was checked.
+    chunks = _FileChunks(path.open("rb"), first, length)
     # Under ASGI (daphne), Django reads a synchronous iterator into a list before it
     # sends a byte; under WSGI (the test servers), an asynchronous one.
-    content = _read_on_threads(chunks) if isinstance(request, ASGIRequest) else chunks
+    content = _ChunksOnThreads(chunks) if isinstance(request, ASGIRequest) else chunks
     response = StreamingHttpResponse(content, **kwargs)
     response["Content-Length"] = str(length)
     return response
@@ -144,15 +184,19 @@ def serve_recording_file(
         elif request.method == "HEAD":
             response = HttpResponse(content_type=content_type)  # the headers of a GET, no body
             response["Content-Length"] = str(size)
-        elif wanted is None:
-            response = _body(request, path, 0, size, content_type=content_type)
         else:
-            assert isinstance(wanted, tuple)
-            first, last = wanted
-            response = _body(
-                request, path, first, last - first + 1, status=206, content_type=content_type
-            )
-            response["Content-Range"] = f"bytes {first}-{last}/{size}"
+            if wanted is None:
+                first, last = 0, size - 1
+            else:
+                assert isinstance(wanted, tuple)
+                first, last = wanted
+            try:
+                response = _body(request, path, first, last - first + 1, content_type=content_type)
+            except FileNotFoundError:  # deleted since it was looked at
+                return HttpResponse(status=404)
+            if wanted is not None:
+                response.status_code = 206
+                response["Content-Range"] = f"bytes {first}-{last}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = etag
     response["Last-Modified"] = formatdate(mtime, usegmt=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tracemalloc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,14 @@ def test_head_has_the_headers_of_a_get_and_no_body() -> None:
     assert response["Content-Length"] == str(len(CAST_V2)) and response["ETag"]
 
 
-async def _serve_over_asgi(path: str) -> tuple[int, bytes, list[int]]:
+async def _serve_over_asgi(
+    path: str, on_headers: Callable[[], None] = lambda: None
+) -> tuple[int, bytes, list[int]]:
     """GET `path` through Django's ASGI handler, as daphne hands requests to it.
 
     Returns the status, the first bytes of the body and the size of each body message
-    (not the body itself, which would be in memory all at once here).
+    (not the body itself, which would be in memory all at once here). `on_headers`
+    runs once the headers are out.
     """
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -117,6 +121,7 @@ async def _serve_over_asgi(path: str) -> tuple[int, bytes, list[int]]:
         nonlocal status, head
         if message["type"] == "http.response.start":
             status = message["status"]
+            on_headers()
         elif message.get("body"):
             head = head or message["body"][:16]
             sizes.append(len(message["body"]))
@@ -151,3 +156,41 @@ def test_a_big_file_goes_out_as_it_is_read_not_read_into_memory_first(
     # Read into a list first (what Django does with a synchronous iterator under ASGI),
     # the whole file was in memory at once.
     assert peak < size // 8, f"{peak} bytes in memory at once while serving {size}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recording_deleted_once_its_headers_are_out_still_arrives_whole(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    size = 1024 * 1024
+    recording = a_video(
+        visibility="public", size=size,
+        file=ContentFile(bytes(range(256)) * (size // 256), name="recordings/video/gone.mp4"),
+    )  # fmt: skip
+    path = Path(recording.file.path)
+
+    status, head, sizes = asyncio.run(_serve_over_asgi(f"/r/{recording.pk}.mp4", path.unlink))
+
+    assert not path.exists()
+    assert status == 200 and sum(sizes) == size and head == bytes(range(16))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recording_cut_short_once_its_headers_are_out_ends_early_without_an_error(
+    settings: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    size = 1024 * 1024
+    recording = a_video(
+        visibility="public", size=size,
+        file=ContentFile(bytes(size), name="recordings/video/short.mp4"),
+    )  # fmt: skip
+    path = Path(recording.file.path)
+
+    status, _, sizes = asyncio.run(
+        _serve_over_asgi(f"/r/{recording.pk}.mp4", lambda: os.truncate(path, size // 4))
+    )
+
+    assert status == 200 and sum(sizes) == size // 4
+    assert "ended" in caplog.text and "bytes early" in caplog.text
