@@ -103,16 +103,24 @@ class RunFolderSweepStep(bootsteps.StartStopStep):
     Redis broker) it would hold up every stream start meanwhile.
     """
 
+    # A warm shutdown lets a sweep under way finish (a recording half moved into storage
+    # would have no row) for up to this long.
+    STOP_TIMEOUT_SECONDS = 60.0
+
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
         self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def start(self, worker: Any) -> None:
         if "ffmpeg" in consumed_queues(worker):
-            threading.Thread(target=self._loop, name="run-folder-sweep", daemon=True).start()
+            self.thread = threading.Thread(target=self._loop, name="run-folder-sweep", daemon=True)
+            self.thread.start()
 
     def stop(self, worker: Any) -> None:
         self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(self.STOP_TIMEOUT_SECONDS)
 
     def _loop(self) -> None:
         from django.db import close_old_connections, connections
