@@ -8,7 +8,8 @@ log that masks credential query parameters and every secret CastCore knows.
 Responses are flow-controlled (FlowControlledServer): daphne's `send` returns at
 once and Twisted buffers whatever it is given, so a recording streamed to a slow
 client ended up whole in the web process's memory. Here a response body waits
-while the socket's send buffer is full.
+while the socket's send buffer is full, and a client that takes nothing for
+CASTCORE_SEND_TIMEOUT_SECONDS is disconnected (nginx's send_timeout, 60 s there too).
 
 `--processes N` (or CASTCORE_WEB_PROCESSES), distributed mode only: one daphne
 runs on one core, and a burst of live events for hundreds of sockets keeps
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import logging
 import os
 import re
 import signal
@@ -40,8 +42,11 @@ from daphne.server import Server
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from castcore.env import env_float
 from castcore.secrets import mask
 from workers.ffmpeg.supervisor import die_with_parent
+
+logger = logging.getLogger(__name__)
 
 # Query parameters, and path segments, that carry credentials in CastCore URLs:
 # the asciinema producer socket (/ws/S/<token>) and the CLI link page
@@ -94,6 +99,10 @@ class _SendWindow:
 class FlowControlledServer(Server):
     """daphne, whose `send` of a response body waits while the client is not reading."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.send_timeout = env_float("CASTCORE_SEND_TIMEOUT_SECONDS", 60.0, minimum=1.0)
+
     async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
         streaming = isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"
         # A response already over, or its connection lost (Twisted drops the channel):
@@ -112,7 +121,15 @@ class FlowControlledServer(Server):
             protocol.unregisterProducer()
         await super().handle_reply(protocol, message)
         if more and window is not None:
-            await window.open.wait()
+            try:
+                await asyncio.wait_for(window.open.wait(), self.send_timeout)
+            except TimeoutError:
+                # Twisted then loses the connection, daphne tells the app, and what the
+                # app still sends is dropped.
+                logger.info("client %s took nothing for %.0f s; disconnected",
+                            protocol.client_addr, self.send_timeout)  # fmt: skip
+                if protocol.channel is not None:
+                    protocol.channel.transport.abortConnection()
 
 
 def main(argv: list[str] | None = None) -> None:

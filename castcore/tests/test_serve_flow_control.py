@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
 
 
-def _serve(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(tmp_path: Path, **settings: str) -> tuple[subprocess.Popen[bytes], int]:
     """A real server (castcore.serve) for the streaming app; its output goes to server.log."""
     port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "castcore.settings_test",
         "CASTCORE_VAR_DIR": str(tmp_path / "var"),
+        **settings,
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
@@ -114,3 +115,26 @@ def test_a_client_that_goes_away_mid_response_leaves_the_server_quiet_and_servin
         stop(server)
     log = (tmp_path / "server.log").read_text()
     assert "Exception inside application" not in log and "Traceback" not in log, log[-2000:]
+
+
+@pytest.mark.slow
+def test_a_client_that_takes_nothing_for_the_send_timeout_is_disconnected(tmp_path: Path) -> None:
+    server, port = _serve(tmp_path, CASTCORE_SEND_TIMEOUT_SECONDS="1")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"GET /?mb=64 HTTP/1.1\r\nHost: t\r\n\r\n")
+            received = len(sock.recv(65536))
+            time.sleep(3)  # past the timeout, reading nothing
+            try:
+                while chunk := sock.recv(1024 * 1024):  # what the kernel still holds
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert received < 64 * MB  # cut off, not served to the end
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as again:
+            again.sendall(b"GET /?mb=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert _read_response(again)[1] == MB
+    finally:
+        stop(server)
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log, log[-2000:]
