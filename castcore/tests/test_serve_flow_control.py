@@ -62,6 +62,17 @@ def _read_response(sock: socket.socket, first: bytes = b"") -> tuple[bytes, int]
     return head, received
 
 
+def _serves_another_connection(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"GET /?mb=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert _read_response(sock)[1] == MB
+
+
+def _assert_quiet_log(tmp_path: Path) -> None:
+    log = (tmp_path / "server.log").read_text()
+    assert "Exception inside application" not in log and "Traceback" not in log, log[-2000:]
+
+
 @pytest.mark.slow
 def test_a_response_waits_for_a_client_that_is_not_reading(tmp_path: Path) -> None:
     server, port = _serve(tmp_path)
@@ -107,14 +118,10 @@ def test_a_client_that_goes_away_mid_response_leaves_the_server_quiet_and_servin
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
         time.sleep(1.0)
-
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as again:
-            again.sendall(b"GET /?mb=1 HTTP/1.1\r\nHost: t\r\n\r\n")
-            assert _read_response(again)[1] == MB
+        _serves_another_connection(port)
     finally:
         stop(server)
-    log = (tmp_path / "server.log").read_text()
-    assert "Exception inside application" not in log and "Traceback" not in log, log[-2000:]
+    _assert_quiet_log(tmp_path)
 
 
 @pytest.mark.slow
@@ -131,10 +138,7 @@ def test_a_client_that_takes_nothing_for_the_send_timeout_is_disconnected(tmp_pa
             except ConnectionResetError:
                 pass
             assert received < 64 * MB  # cut off, not served to the end
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as again:
-            again.sendall(b"GET /?mb=1 HTTP/1.1\r\nHost: t\r\n\r\n")
-            assert _read_response(again)[1] == MB
+        _serves_another_connection(port)
     finally:
         stop(server)
-    log = (tmp_path / "server.log").read_text()
-    assert "Traceback" not in log, log[-2000:]
+    _assert_quiet_log(tmp_path)
