@@ -57,16 +57,26 @@ def configure(distributed: bool) -> None:
     else:  # whatever the calling shell has set: embedded means SQLite and in-process parts
         for name in ("DATABASE_URL", "REDIS_URL"):
             os.environ.pop(name, None)
-    import django
+    try:
+        import django
 
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
 
-    settings.ALLOWED_HOSTS = ["*"]
-    settings.SECURE_SSL_REDIRECT = False  # the in-process client speaks plain HTTP
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
-    call_command("migrate", verbosity=0)
+        settings.ALLOWED_HOSTS = ["*"]
+        settings.SECURE_SSL_REDIRECT = False  # the in-process client speaks plain HTTP
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        call_command("migrate", verbosity=0)
+    except BaseException:
+        if distributed:  # main() cleans up only once this has worked
+            _drop_database()
+        raise
+
+
+def _drop_database() -> None:
+    drop = f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", drop], check=False)
 
 
 def cleanup(distributed: bool) -> None:
@@ -77,18 +87,7 @@ def cleanup(distributed: bool) -> None:
         import redis
 
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-qc",
-                f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)",
-            ],
-            check=False,
-        )
+        _drop_database()
     shutil.rmtree(ROOT, ignore_errors=True)
 
 
