@@ -83,7 +83,8 @@ class _FileChunks:
     """
 
     def __init__(self, handle: BinaryIO, first: int, length: int) -> None:
-        self.handle, self.position, self.remaining = handle, first, length
+        handle.seek(first)
+        self.handle, self.remaining = handle, length
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -92,7 +93,6 @@ class _FileChunks:
         if self.remaining <= 0:
             raise StopIteration
         try:
-            self.handle.seek(self.position)
             chunk = self.handle.read(min(CHUNK, self.remaining))
         except (OSError, ValueError) as exc:  # ValueError: closed meanwhile
             logger.warning("recording file %s: read failed: %s", self.handle.name, exc)
@@ -102,7 +102,6 @@ class _FileChunks:
                 "recording file %s ended %d bytes early", self.handle.name, self.remaining
             )
             raise StopIteration
-        self.position += len(chunk)
         self.remaining -= len(chunk)
         return chunk
 
