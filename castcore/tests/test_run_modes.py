@@ -283,6 +283,27 @@ def test_web_processes_reuse_pooled_database_connections(web_processes: WebProce
 
 
 @pytest.mark.slow
+def test_web_processes_replace_pooled_connections_the_server_closed(
+    web_processes: WebProcesses,
+) -> None:
+    # A database restart, or an idle timeout, ends the connections the pools keep. The
+    # pool checks each connection before a request gets it (castcore/db/health.py).
+    url = f"http://127.0.0.1:{web_processes.port}/api/v1/system/health"
+    for _ in range(4):  # each process opens its pool on its first request
+        assert get_json(url)[1]["checks"]["database"]["ok"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        ended = len(cursor.fetchall())
+    assert ended >= 4  # both processes' pools
+    time.sleep(0.5)  # the backends' FATAL and close reach the pools' sockets
+    for _ in range(10):
+        assert get_json(url)[1]["checks"]["database"]["ok"]
+
+
+@pytest.mark.slow
 def test_open_event_streams_leave_pooled_connections_to_requests(
     distributed_db: dict[str, str],
 ) -> None:

@@ -1,0 +1,27 @@
+"""Django's PostgreSQL backend, with the health check of `castcore.db.health`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.postgresql import base
+
+from castcore.db.health import is_sound
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def is_usable(self) -> bool:
+        return self.connection is not None and is_sound(self.connection)
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        connection = super().get_new_connection(conn_params)
+        if not self.pool:
+            return connection
+        # The pool's own check is an empty query, so settings.py turns it off (Django
+        # passes it with CONN_HEALTH_CHECKS) and this one takes its place. A connection
+        # that fails it is closed and given back: the pool opens another in its stead.
+        while not is_sound(connection):
+            connection.close()
+            self.pool.putconn(connection)
+            connection = super().get_new_connection(conn_params)
+        return connection
