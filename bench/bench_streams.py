@@ -125,9 +125,14 @@ class Supervised(threading.Thread):
 
     def __init__(self, job: Any) -> None:
         super().__init__(daemon=True)
-        from apps.streams.services.control import create_run
+        from django.utils import timezone
 
-        self.run_row = create_run(job.pk)
+        from apps.streams.models import JobState
+        from apps.streams.services.control import begin_run
+
+        run = begin_run(job.pk, at=timezone.now(), from_states=(JobState.STOPPED,))
+        assert run is not None
+        self.run_row = run
 
     def run(self) -> None:
         from django.db import connections
@@ -156,7 +161,6 @@ def stop_jobs(jobs: list[Any], threads: list[Supervised]) -> None:
 def bench_overhead(jobs_n: int, seconds: float) -> tuple[float, float, float, float]:
     import psutil
 
-    from apps.streams.models import StreamJob
     from workers.ffmpeg.testing import make_video
 
     media = make_video(ROOT / "loop.mkv", seconds=10, size=(640, 360), rate=25)
@@ -172,9 +176,6 @@ def bench_overhead(jobs_n: int, seconds: float) -> tuple[float, float, float, fl
             input_path=str(media),
             loop=True,
             realtime=True,
-        )
-        StreamJob.objects.filter(pk=job.pk).update(
-            state="starting", desired_state="running", fencing_token=1
         )
         jobs.append(job)
     threads = [Supervised(job) for job in jobs]

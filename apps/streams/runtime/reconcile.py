@@ -44,7 +44,7 @@ from apps.streams.runtime.workdir import (
     remove_run_workdir,
     sweep_lock,
 )
-from apps.streams.services.control import _dispatch, create_run
+from apps.streams.services.control import _dispatch, begin_run
 from apps.streams.status import status_event
 
 logger = logging.getLogger(__name__)
@@ -185,14 +185,14 @@ def _reconcile_one(run_id: int, result: ReconcileResult) -> None:
         job.reconnect_max_attempts is None or run.reconnect_count < job.reconnect_max_attempts
     )
     if job.desired_state == DesiredState.RUNNING and attempts_left:
-        jobs.update(
-            state=JobState.STARTING,
-            fencing_token=F("fencing_token") + 1,
+        new_run = begin_run(
+            job.pk,
+            at=now,
+            token=run.fencing_token,
             resume_position_s=run.position_s,
-            state_changed_at=now,
+            reconnect_count=run.reconnect_count + 1,
         )
-        new_run = create_run(job.pk)
-        StreamRun.objects.filter(pk=new_run.pk).update(reconnect_count=run.reconnect_count + 1)
+        assert new_run is not None  # the job's row is locked, and holds this run's token
         _dispatch(new_run)
         result.restarted.append(job.pk)
     elif job.desired_state == DesiredState.PAUSED:

@@ -46,8 +46,10 @@ def test_a_start_reads_the_profile_and_outputs_once(operator_api: APIClient) -> 
     assert reads.count('"streams_ffmpegprofile"') <= 1  # joined to the job by get_object
     assert reads.count('"streams_streamoutput"') == 1
     assert '"media_storagesource"' not in reads  # input roots matter to file inputs only
-    # get_object and the next run's number; the state is what the transaction wrote
-    assert reads.count('"streams_streamjob"') == 2, reads
+    # get_object only: the UPDATE returns the new token and the last run's number, and
+    # the state is what the transaction wrote
+    assert reads.count('"streams_streamjob"') == 1, reads
+    assert sum(1 for q in queries if q["sql"].lstrip().startswith("UPDATE")) == 1
     job.refresh_from_db()
     body = response.json()
     assert (body["state"], body["desired_state"], body["resume_position_s"]) == (
