@@ -39,4 +39,3 @@ def is_sound(conn: psycopg.Connection[Any]) -> bool:
     # POLLERR and POLLHUP are reported whether asked for or not.
     poller.register(pgconn.socket, select.POLLIN | select.POLLPRI)
     return not poller.poll(0)
-
