@@ -15,13 +15,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
-        if not self.pool:
+        pool = self.pool  # type: ignore[attr-defined]  # Django 5.1's, not in django-stubs
+        if not pool:
             return connection
         # The pool's own check is an empty query, so settings.py turns it off (Django
         # passes it with CONN_HEALTH_CHECKS) and this one takes its place. A connection
         # that fails it is closed and given back: the pool opens another in its stead.
         while not is_sound(connection):
             connection.close()
-            self.pool.putconn(connection)
+            pool.putconn(connection)
             connection = super().get_new_connection(conn_params)
         return connection
