@@ -125,12 +125,16 @@ class Supervised(threading.Thread):
 
     def __init__(self, job: Any) -> None:
         super().__init__(daemon=True)
+        from django.db import transaction
         from django.utils import timezone
 
         from apps.streams.models import JobState
         from apps.streams.services.control import begin_run
 
-        run = begin_run(job.pk, at=timezone.now(), from_states=(JobState.STOPPED,))
+        with transaction.atomic():
+            run = begin_run(
+                job_id=job.pk, state_changed_at=timezone.now(), from_states=(JobState.STOPPED,)
+            )
         assert run is not None
         self.run_row = run
 

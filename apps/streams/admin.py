@@ -124,6 +124,7 @@ class StreamJobAdmin(AuditedModelAdmin):
         "state",
         "desired_state",
         "fencing_token",
+        "last_run_number",
         "resume_position_s",
         "state_changed_at",
     ]

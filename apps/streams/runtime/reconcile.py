@@ -186,8 +186,8 @@ def _reconcile_one(run_id: int, result: ReconcileResult) -> None:
     )
     if job.desired_state == DesiredState.RUNNING and attempts_left:
         new_run = begin_run(
-            job.pk,
-            at=now,
+            job_id=job.pk,
+            state_changed_at=now,
             token=run.fencing_token,
             resume_position_s=run.position_s,
             reconnect_count=run.reconnect_count + 1,

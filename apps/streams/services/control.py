@@ -1,8 +1,9 @@
 """Start, stop, restart and pause: compare-and-set transitions on the job row.
 
-Each transition is `filter(pk=…, state__in=…).update(...) == 1`: of any number
-of concurrent callers exactly one changes the row, so a hundred starts make
-one run and one dispatch. The owning worker learns of stop/restart/pause from
+Each transition is one conditional UPDATE of the job's row (`filter(pk=…,
+state__in=…).update(...)`, or `begin_run`'s statement for those that make a run):
+of any number of concurrent callers exactly one changes the row, so a hundred
+starts make one run and one dispatch. The owning worker learns of stop/restart/pause from
 the row on its next heartbeat; a nudge over the channel layer makes it look now.
 """
 
@@ -96,38 +97,37 @@ def _announce(job_id: int, event: Callable[[], StreamStatusEvent] | None = None)
     transaction.on_commit(announce)
 
 
-# A job's move to starting in one statement, which also reads back what its new run
-# needs: the ORM's UPDATE and then a SELECT of the new token and the last run number
-# were two round trips and two compilations on the path of every start. Measured side
-# by side with the start bench (4 runs of 30 rounds each), the POST's response came
-# 2 ms sooner with this. PostgreSQL and SQLite (3.35+) both return columns from an
-# UPDATE, as the worker's claim does (runtime/lease.py).
+# A job's move to starting in one statement that also returns what its new run needs,
+# as the worker's claim does (runtime/lease.py): the ORM's UPDATE and a SELECT after it
+# were two round trips and two compilations on the path of every start. The values
+# come from the job's row as this UPDATE leaves it, so under concurrent transitions
+# each run gets the token and number its own bump made. PostgreSQL and SQLite (3.35+)
+# both return columns from an UPDATE.
 _BEGIN_RUN_SQL = """
     UPDATE {jobs}
-       SET state = %s, desired_state = %s, fencing_token = fencing_token + 1,
-           state_changed_at = %s, resume_position_s = COALESCE(%s, resume_position_s)
+       SET state = %s, desired_state = %s, state_changed_at = %s,
+           fencing_token = fencing_token + 1, last_run_number = last_run_number + 1,
+           resume_position_s = COALESCE(%s, resume_position_s)
      WHERE id = %s{conditions}
- RETURNING fencing_token, resume_position_s, recording_enabled,
-           (SELECT MAX(number) FROM {runs} WHERE job_id = %s)
+ RETURNING fencing_token, last_run_number, resume_position_s, recording_enabled
 """
 
 
 def begin_run(
-    job_id: int,
     *,
-    at: datetime,
+    job_id: int,
+    state_changed_at: datetime,
     from_states: tuple[str, ...] | None = None,
     token: int | None = None,
     resume_position_s: float | None = None,
-    **run_fields: Any,
+    reconnect_count: int = 0,
 ) -> StreamRun | None:
     """Move the job to starting under a new fencing token, with a pending run holding it.
 
     Only if the job is in one of `from_states` and holds `token` (either left out: any);
-    None if it is not, and nothing changed. `at` becomes the job's state_changed_at. The
-    run starts at `resume_position_s`, or at the position the job kept. Call it inside a
-    transaction: the job and its run are written together, and the caller dispatches the
-    run after the commit.
+    None if it is not, and nothing changed. The run starts at `resume_position_s`, or at
+    the position the job kept. Call it inside a transaction: the job and its run are
+    written together, and the caller dispatches the run after the commit.
     """
     conditions = ""
     condition_params: list[Any] = []
@@ -137,27 +137,26 @@ def begin_run(
     if token is not None:
         conditions += " AND fencing_token = %s"
         condition_params.append(token)
-    sql = _BEGIN_RUN_SQL.format(
-        jobs=StreamJob._meta.db_table, runs=StreamRun._meta.db_table, conditions=conditions
-    )
-    changed_at = connection.ops.adapt_datetimefield_value(at)
+    sql = _BEGIN_RUN_SQL.format(jobs=StreamJob._meta.db_table, conditions=conditions)
+    changed_at = connection.ops.adapt_datetimefield_value(state_changed_at)
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [JobState.STARTING, DesiredState.RUNNING, changed_at, resume_position_s,
-             job_id, *condition_params, job_id],
+             job_id, *condition_params],
         )  # fmt: skip
         row = cursor.fetchone()
     if row is None:
         return None
-    new_token, start_offset_s, recording, last_number = row
+    # A raw cursor gets SQLite's own types: 0 for a whole REAL, 0/1 for a boolean.
+    new_token, number, start_offset_s, recording = row
     return StreamRun.objects.create(
         job_id=job_id,
-        number=(last_number or 0) + 1,
+        number=number,
         fencing_token=new_token,
-        start_offset_s=start_offset_s,
+        start_offset_s=float(start_offset_s),
         recording=bool(recording),
-        **run_fields,
+        reconnect_count=reconnect_count,
     )
 
 
@@ -189,7 +188,7 @@ def stream_job_start(
     _check_startable(job)
     now = timezone.now()
     with transaction.atomic():
-        run = begin_run(job.pk, at=now, from_states=STARTABLE)
+        run = begin_run(job_id=job.pk, state_changed_at=now, from_states=STARTABLE)
         if run is not None:
             _dispatch(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
@@ -247,8 +246,8 @@ def stream_job_restart(
     """A new run with a new fencing token; the old worker sees its token superseded and stops."""
     _check_startable(job)
     run = begin_run(
-        job.pk,
-        at=timezone.now(),
+        job_id=job.pk,
+        state_changed_at=timezone.now(),
         from_states=(*RUNNING_STATES, JobState.FAILED),
         resume_position_s=0.0,
     )

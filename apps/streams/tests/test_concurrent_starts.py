@@ -1,4 +1,5 @@
-"""A hundred concurrent starts make one run; a hundred concurrent claims make one process."""
+"""Concurrent transitions: a hundred starts make one run, a hundred claims one process,
+and concurrent restarts each make a run of their own."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Any
 import psutil
 import pytest
 from django.db import connection, connections
+from kombu.simple import SimpleQueue
 
 from apps.streams.models import StreamJob, StreamRun
 from apps.streams.runtime import lease
-from apps.streams.services import stream_job_start, stream_job_stop
+from apps.streams.services import stream_job_restart, stream_job_start, stream_job_stop
 from apps.streams.tests.factories import job_with_outputs
 from castcore.api.errors import ApiError
+from castcore.celery import app
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -80,3 +83,21 @@ def test_a_hundred_concurrent_claims_make_one_owner_and_one_process() -> None:
     after = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "ffmpeg"}
     assert after == before  # claiming spawns nothing by itself; the one winner supervises
     stream_job_stop(actor=None, job=job)
+
+
+def test_concurrent_restarts_each_make_a_run_with_a_number_of_its_own() -> None:
+    # A restart is allowed from starting, so every caller's UPDATE succeeds, one after
+    # another on the job's row lock: each must number its run after the one before.
+    job = job_with_outputs({})
+    stream_job_start(actor=None, job=job)
+    try:
+        results = hammer(
+            lambda: stream_job_restart(actor=None, job=StreamJob.objects.get(pk=job.pk)).state
+        )
+        assert len(results) == N and Counter(results) == {"starting": N}
+        numbers = sorted(StreamRun.objects.filter(job=job).values_list("number", flat=True))
+        assert numbers == list(range(1, N + 2))
+        assert StreamJob.objects.get(pk=job.pk).fencing_token == N + 1
+    finally:
+        with app.connection_for_write() as conn:  # no worker here takes these runs
+            SimpleQueue(conn, "ffmpeg").clear()
