@@ -135,19 +135,20 @@ TEMPLATES = [
 if DATABASE_URL:
     # Workers and manage.py keep each thread's connection for a minute.
     _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    _postgresql = _database["ENGINE"] == "django.db.backends.postgresql"
-    if _postgresql:
+    if _database["ENGINE"] == "django.db.backends.postgresql":
         # Django's backend with a health check that needs no query (castcore/db/health.py).
         _database["ENGINE"] = "castcore.db.postgresql"
-    if env_bool("CASTCORE_DB_POOL", default=False) and _postgresql:
+    if env_bool("CASTCORE_DB_POOL", default=False) and "postgresql" in _database["ENGINE"]:
         # Set by castcore/asgi.py. Django's ASGI handler runs each request's sync code
         # in a thread of its own, and connections belong to threads: kept connections
         # meant a new PostgreSQL connection for every request (several ms), the old one
         # left to the garbage collector. A pool hands them back instead. Each one it
         # hands out is checked, so one the server closed is replaced, not used: by our
-        # backend, without the pool's query (castcore/db/postgresql/base.py).
+        # backend without the pool's query (castcore/db/postgresql/base.py), by the
+        # pool itself under any other PostgreSQL backend.
         _database["CONN_MAX_AGE"] = 0
-        _database["CONN_HEALTH_CHECKS"] = False
+        if _database["ENGINE"] == "castcore.db.postgresql":
+            _database["CONN_HEALTH_CHECKS"] = False
         _database.setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,
             # Requests give theirs back; an embedded worker's threads (a run each, its

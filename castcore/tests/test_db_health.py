@@ -57,9 +57,12 @@ def test_a_connection_the_server_closed_is_replaced(admin: psycopg.Connection[An
     admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     assert _gone(admin, pid)
     assert not connection.is_usable()
-    # What Django does when a request or task begins; with CONN_HEALTH_CHECKS on, its
-    # first query then checks the connection, and opens a new one.
+    # What Django does when a request or task begins (the test settings' CONN_MAX_AGE
+    # of 0 aside, which would close any connection): its first query then checks the
+    # connection (CONN_HEALTH_CHECKS), and opens a new one in its place.
+    connection.close_at = None
     connection.close_if_unusable_or_obsolete()
+    assert connection.connection is not None
     assert _backend_pid() != pid
 
 
@@ -75,3 +78,4 @@ def test_a_connection_the_server_wrote_to_while_idle_is_not_reused(
     while connection.is_usable() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not connection.is_usable()
+    connection.close()  # it is still listening

@@ -292,13 +292,13 @@ def test_web_processes_replace_pooled_connections_the_server_closed(
     for _ in range(4):  # each process opens its pool on its first request
         assert get_json(url)[1]["checks"]["database"]["ok"]
     with connection.cursor() as cursor:
+        # Each call waits (up to 5 s) for its backend to exit: its close is then sent.
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = "
             "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         )
-        ended = len(cursor.fetchall())
-    assert ended >= 4  # both processes' pools
-    time.sleep(0.5)  # the backends' FATAL and close reach the pools' sockets
+        ended = sum(1 for (done,) in cursor.fetchall() if done)
+    assert ended >= 2  # at least one process's pool (requests may all have gone to one)
     for _ in range(10):
         assert get_json(url)[1]["checks"]["database"]["ok"]
 

@@ -21,7 +21,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # The pool's own check is an empty query, so settings.py turns it off (Django
         # passes it with CONN_HEALTH_CHECKS) and this one takes its place. A connection
         # that fails it is closed and given back: the pool opens another in its stead.
-        while not is_sound(connection):
+        # At most the whole pool can have been closed (a database restart); past that,
+        # the connection's first query reports what is wrong.
+        for _ in range(pool.max_size):
+            if is_sound(connection):
+                break
             connection.close()
             pool.putconn(connection)
             connection = super().get_new_connection(conn_params)
