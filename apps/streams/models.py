@@ -193,10 +193,11 @@ class StreamJob(models.Model):
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.STOPPED)
     # Bumped by every start/restart/reconcile: the current run holds this value.
     fencing_token = models.PositiveBigIntegerField(default=0)
-    # The number of the job's latest run, bumped with the token. Taken from the job's
-    # row, which the bump locks, two concurrent restarts cannot both read the same
-    # last number (a MAX over the runs, read in the same statement, could).
-    last_run_number = models.PositiveIntegerField(default=0)
+    # The number of the job's latest run, bumped with the token (services.control.begin_run).
+    # Kept on the job's row because the bump locks that row: two concurrent restarts
+    # then number their runs one after the other. A MAX over the runs, read in the
+    # same statement, gave both the same number.
+    last_run_number = models.PositiveIntegerField(default=0, db_default=0)
     resume_position_s = models.FloatField(default=0.0)  # what a paused file or folder played
     state_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,21 +1,9 @@
 from django.db import migrations, models
-from django.db.models import Max, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-
-
-def count_existing_runs(apps, schema_editor):
-    StreamJob = apps.get_model("streams", "StreamJob")
-    StreamRun = apps.get_model("streams", "StreamRun")
-    latest = (
-        StreamRun.objects.filter(job=OuterRef("pk"))
-        .values("job")
-        .annotate(latest=Max("number"))
-        .values("latest")
-    )
-    StreamJob.objects.update(last_run_number=Coalesce(Subquery(latest), 0))
 
 
 class Migration(migrations.Migration):
+    # No back-fill: begin_run numbers a run after the larger of this counter and the
+    # job's highest run number, so jobs with runs from before go on from those.
     dependencies = [
         ("streams", "0004_mask_output_urls_in_audit"),
     ]
@@ -24,7 +12,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="streamjob",
             name="last_run_number",
-            field=models.PositiveIntegerField(default=0),
+            field=models.PositiveIntegerField(db_default=0, default=0),
         ),
-        migrations.RunPython(count_existing_runs, migrations.RunPython.noop),
     ]

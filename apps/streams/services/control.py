@@ -47,7 +47,8 @@ RUNNING_STATES = (JobState.STARTING, JobState.RUNNING, JobState.RECONNECTING)
 # caller's copy re-reads after one. A whole refresh also dropped the profile and
 # outputs the caller had loaded, and the view and the announcement read them again.
 CONTROL_FIELDS = (
-    "state", "desired_state", "fencing_token", "state_changed_at", "resume_position_s",
+    "state", "desired_state", "fencing_token", "last_run_number", "state_changed_at",
+    "resume_position_s",
 )  # fmt: skip
 
 
@@ -101,12 +102,19 @@ def _announce(job_id: int, event: Callable[[], StreamStatusEvent] | None = None)
 # as the worker's claim does (runtime/lease.py): the ORM's UPDATE and a SELECT after it
 # were two round trips and two compilations on the path of every start. The values
 # come from the job's row as this UPDATE leaves it, so under concurrent transitions
-# each run gets the token and number its own bump made. PostgreSQL and SQLite (3.35+)
-# both return columns from an UPDATE.
+# each run gets the token and number its own bump made. The runs' own highest number
+# only matters where the counter is behind: runs made before the counter existed, or
+# by a process still running older code while a deployment migrates. Read in the same
+# statement, it may miss a run committed meanwhile, but such a run bumped the counter.
+# PostgreSQL and SQLite (3.35+) both return columns from an UPDATE; the larger of two
+# values is GREATEST in one and MAX in the other.
 _BEGIN_RUN_SQL = """
     UPDATE {jobs}
        SET state = %s, desired_state = %s, state_changed_at = %s,
-           fencing_token = fencing_token + 1, last_run_number = last_run_number + 1,
+           fencing_token = fencing_token + 1,
+           last_run_number = {greatest}(
+               last_run_number,
+               COALESCE((SELECT MAX(number) FROM {runs} WHERE job_id = {jobs}.id), 0)) + 1,
            resume_position_s = COALESCE(%s, resume_position_s)
      WHERE id = %s{conditions}
  RETURNING fencing_token, last_run_number, resume_position_s, recording_enabled
@@ -137,7 +145,12 @@ def begin_run(
     if token is not None:
         conditions += " AND fencing_token = %s"
         condition_params.append(token)
-    sql = _BEGIN_RUN_SQL.format(jobs=StreamJob._meta.db_table, conditions=conditions)
+    sql = _BEGIN_RUN_SQL.format(
+        jobs=StreamJob._meta.db_table,
+        runs=StreamRun._meta.db_table,
+        greatest="GREATEST" if connection.vendor == "postgresql" else "MAX",
+        conditions=conditions,
+    )
     changed_at = connection.ops.adapt_datetimefield_value(state_changed_at)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -200,8 +213,8 @@ def stream_job_start(
     # What this transaction wrote (read back by its UPDATE): no re-read while the
     # worker, just sent its message, claims the run.
     job.state, job.desired_state = JobState.STARTING, DesiredState.RUNNING
-    job.fencing_token, job.state_changed_at = run.fencing_token, now
-    job.resume_position_s = run.start_offset_s
+    job.fencing_token, job.last_run_number = run.fencing_token, run.number
+    job.state_changed_at, job.resume_position_s = now, run.start_offset_s
     _announce(job.pk, lambda: status_payload(job, run))
     return job
 

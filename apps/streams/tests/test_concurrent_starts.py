@@ -97,7 +97,9 @@ def test_concurrent_restarts_each_make_a_run_with_a_number_of_its_own() -> None:
         assert len(results) == N and Counter(results) == {"starting": N}
         numbers = sorted(StreamRun.objects.filter(job=job).values_list("number", flat=True))
         assert numbers == list(range(1, N + 2))
-        assert StreamJob.objects.get(pk=job.pk).fencing_token == N + 1
+        job.refresh_from_db()
+        assert job.fencing_token == job.last_run_number == N + 1
     finally:
-        with app.connection_for_write() as conn:  # no worker here takes these runs
-            SimpleQueue(conn, "ffmpeg").clear()
+        # No worker here takes these runs; one started by a later test would find them.
+        with app.connection_for_write() as conn, SimpleQueue(conn, "ffmpeg") as queue:
+            queue.clear()
