@@ -73,9 +73,11 @@ def test_a_connection_the_server_wrote_to_while_idle_is_not_reused(
     # read, so the connection is not trusted.
     with connection.cursor() as cursor:
         cursor.execute("LISTEN castcore_health_test")
-    admin.execute("NOTIFY castcore_health_test")
-    deadline = time.monotonic() + 10
-    while connection.is_usable() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not connection.is_usable()
-    connection.close()  # it is still listening
+    try:
+        admin.execute("NOTIFY castcore_health_test")
+        deadline = time.monotonic() + 10
+        while connection.is_usable() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not connection.is_usable()
+    finally:
+        connection.close()  # it is still listening

@@ -131,3 +131,43 @@ def test_a_web_pool_makes_room_for_an_in_process_workers_threads(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == pool_size
+
+
+DATABASE_CHECKS = (
+    "from django.conf import settings; db = settings.DATABASES['default']; "
+    "print(db['ENGINE'], 'pool' in db.get('OPTIONS', {}), db['CONN_HEALTH_CHECKS'])"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://postgres@127.0.0.1:5432/castcore", "castcore.db.postgresql True False"),
+        # Another PostgreSQL backend keeps its pool, checked by the pool itself.
+        (
+            "timescale://postgres@127.0.0.1:5432/castcore",
+            "timescale.db.backends.postgresql True True",
+        ),
+    ],
+    ids=["Django's backend", "another backend"],
+)
+def test_pooled_connections_are_checked_by_our_backend_or_by_the_pool(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "castcore.settings",
+        "CASTCORE_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": url,
+        "REDIS_URL": "redis://127.0.0.1:6379/9",
+        "CASTCORE_DB_POOL": "true",
+        "SECRET_KEY": "x" * 50,
+        "CASTCORE_FERNET_KEYS": Fernet.generate_key().decode(),
+    }
+    # The settings alone (no django.setup()): the timescale backend is not installed.
+    result = subprocess.run(
+        [sys.executable, "-c", DATABASE_CHECKS],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
