@@ -99,8 +99,29 @@ def test_redis_makes_the_mode_distributed_and_the_worker_separate() -> None:
     assert embedded_worker(forced) is True
 
 
+def _web_settings(tmp_path: Path, code: str, *, database_url: str, redis_url: str) -> str:
+    """What `code` prints in a web process's settings (CASTCORE_DB_POOL on)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "castcore.settings",
+        "CASTCORE_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CASTCORE_DB_POOL": "true",
+        "SECRET_KEY": "x" * 50,
+        "CASTCORE_FERNET_KEYS": Fernet.generate_key().decode(),
+    }
+    env.pop("CASTCORE_EMBEDDED_WORKER", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 POOL_SIZE = (
-    "from django.conf import settings; "
+    "import django; django.setup(); from django.conf import settings; "
     "print(settings.DATABASES['default'].get('OPTIONS', {}).get('pool', {}).get('max_size'))"
 )
 
@@ -114,25 +135,12 @@ def test_a_web_pool_makes_room_for_an_in_process_workers_threads(
     tmp_path: Path, redis: str, pool_size: str
 ) -> None:
     # Each running job holds a worker thread and its connection for as long as it runs.
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings",
-        "CASTCORE_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/castcore",
-        "REDIS_URL": redis,
-        "CASTCORE_DB_POOL": "true",
-        "SECRET_KEY": "x" * 50,
-        "CASTCORE_FERNET_KEYS": Fernet.generate_key().decode(),
-    }
-    env.pop("CASTCORE_EMBEDDED_WORKER", None)
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); " + POOL_SIZE],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == pool_size
+    database_url = "postgres://postgres@127.0.0.1:5432/castcore"
+    printed = _web_settings(tmp_path, POOL_SIZE, database_url=database_url, redis_url=redis)
+    assert printed == pool_size
 
 
+# The settings alone (no django.setup()): the timescale backend is not installed here.
 DATABASE_CHECKS = (
     "from django.conf import settings; db = settings.DATABASES['default']; "
     "print(db['ENGINE'], 'pool' in db.get('OPTIONS', {}), db['CONN_HEALTH_CHECKS'])"
@@ -154,20 +162,6 @@ DATABASE_CHECKS = (
 def test_pooled_connections_are_checked_by_our_backend_or_by_the_pool(
     tmp_path: Path, url: str, expected: str
 ) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings",
-        "CASTCORE_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": url,
-        "REDIS_URL": "redis://127.0.0.1:6379/9",
-        "CASTCORE_DB_POOL": "true",
-        "SECRET_KEY": "x" * 50,
-        "CASTCORE_FERNET_KEYS": Fernet.generate_key().decode(),
-    }
-    # The settings alone (no django.setup()): the timescale backend is not installed.
-    result = subprocess.run(
-        [sys.executable, "-c", DATABASE_CHECKS],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == expected
+    redis_url = "redis://127.0.0.1:6379/9"
+    printed = _web_settings(tmp_path, DATABASE_CHECKS, database_url=url, redis_url=redis_url)
+    assert printed == expected
