@@ -1,7 +1,7 @@
 """Stream-job benchmarks: supervisor overhead, start latency, log fan-out latency.
 
     .venv/bin/python bench/bench_streams.py [--jobs 20] [--seconds 60] [--sockets 200]
-                                            [--rounds 5] [--start-rounds 15]
+                                            [--rounds 5] [--start-rounds 30]
                                             [--distributed] [--only 1,2,3]
 
 Runs on a private VAR_DIR. (1) supervises jobs in this process. (2) and (3) drive
@@ -616,7 +616,7 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5, help="runs of (3)")
     # Each round of (2) is short; more of them steady the medians on a noisy machine.
-    parser.add_argument("--start-rounds", type=int, default=15, help="rounds of (2)")
+    parser.add_argument("--start-rounds", type=int, default=30, help="rounds of (2)")
     parser.add_argument("--distributed", action="store_true")
     parser.add_argument(
         "--web-processes",
