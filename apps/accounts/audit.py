@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -14,6 +17,28 @@ from apps.accounts.models import AuditEntry
 from castcore.secrets import is_secret_name, mask
 
 _AUDITED_FLAG = "_castcore_audited"
+
+
+@dataclass(frozen=True)
+class CommandActor:
+    """Who runs a manage.py command: an account (`--as`), else the Unix user's name."""
+
+    user: Any
+    name: str
+
+
+# Set for the length of a manage.py command, so that every service it calls
+# audits with source `cli` and the acting account without being told.
+_command_actor: ContextVar[CommandActor | None] = ContextVar("castcore_command_actor", default=None)
+
+
+@contextlib.contextmanager
+def acting_from_command(actor: CommandActor) -> Iterator[None]:
+    token = _command_actor.set(actor)
+    try:
+        yield
+    finally:
+        _command_actor.reset(token)
 
 
 def _plain(value: Any) -> Any:
@@ -74,7 +99,7 @@ def update_audited(
     request: HttpRequest | None = None,
     also_save: Iterable[str] = (),
     extra_changes: Mapping[str, Any] | None = None,
-    source: str = AuditEntry.Source.API,
+    source: str | None = None,
 ) -> dict[str, list[Any]]:
     """Set `fields` on `instance`, save them and audit what changed, in one transaction.
 
@@ -107,21 +132,30 @@ def audit_record(
     target_id: str = "",
     changes: Mapping[str, Any] | None = None,
     request: HttpRequest | None = None,
-    source: str = AuditEntry.Source.API,
+    source: str | None = None,
 ) -> AuditEntry:
+    """One audit entry. `source` defaults to `cli` inside a manage.py command, else `api`."""
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
+    command = _command_actor.get()
+    if command is not None:
+        source = source or AuditEntry.Source.CLI
+        actor = actor if actor is not None else command.user
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    if authenticated:
+        actor_repr = actor.get_username()
+    else:
+        actor_repr = command.name if command is not None else ""
     entry = AuditEntry.objects.create(
         actor=actor if authenticated else None,
-        actor_repr=actor.get_username() if authenticated else "",
+        actor_repr=actor_repr,
         action=action,
         target_type=target_type,
         target_id=target_id,
         target_repr=str(target)[:200] if target is not None else "",
         ip=client_ip(getattr(request, "_request", request)),
-        source=source,
+        source=source or AuditEntry.Source.API,
         changes=dict(changes or {}),
     )
     mark_audited(request)

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.audit import audit_record
-from apps.accounts.models import AuditEntry, CliInstall, User
+from apps.accounts.models import CliInstall, User
 from apps.accounts.roles import Role
 from apps.accounts.services import hash_secret
 from castcore.secrets import remember
@@ -189,7 +189,7 @@ def cli_install_revoke(
     install: CliInstall,
     actor: Any,
     request: HttpRequest | None = None,
-    source: str = AuditEntry.Source.API,
+    source: str | None = None,
 ) -> bool:
     """Refuse this install ID from now on (the row stays, for the record).
 

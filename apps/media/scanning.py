@@ -178,7 +178,9 @@ class _ScanRun:
         scan = self.scan
         scan.total = len(the_plan.new) + len(the_plan.changed) + len(the_plan.unchanged)
         scan.new, scan.changed = len(the_plan.new), len(the_plan.changed)
-        scan.unchanged = 0 if scan.full else len(the_plan.unchanged)
+        # A full scan probes the unchanged files again; they are still unchanged, and
+        # new + changed + unchanged is every file seen.
+        scan.unchanged = len(the_plan.unchanged)
         scan.to_probe = len(to_probe)
         scan.missing = self._mark_missing(the_plan.missing)
         self._create_pending(to_probe)

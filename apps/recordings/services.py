@@ -228,7 +228,7 @@ def recording_delete(
     recording: Recording,
     actor: Any,
     request: HttpRequest | None = None,
-    source: str = AuditEntry.Source.API,
+    source: str | None = None,
 ) -> None:
     """Delete the row, and its file once the deletion commits."""
     with transaction.atomic():

@@ -91,7 +91,9 @@ def test_a_vanished_file_is_marked_missing_not_deleted(
 def test_a_full_scan_reprobes_everything(operator_api: Any, source: Any, library: Library) -> None:
     scan_via_api(operator_api, source)
     scan = scan_via_api(operator_api, source, full=True)
-    assert (scan.full, scan.probed, scan.unchanged) == (True, len(library.media), 0)
+    everything = len(library.media)
+    assert (scan.full, scan.probed, scan.unchanged) == (True, everything, everything)
+    assert scan.new + scan.changed + scan.unchanged == scan.total
 
 
 def test_a_missing_root_fails_the_scan_and_marks_nothing_missing(

@@ -32,6 +32,8 @@ def test_it_scans_by_name_with_a_progress_bar(library: Library) -> None:
     assert f"{total} unchanged" in again and "probed 0/0" in again
     full = _run(str(source.pk), "--full")
     assert f"probed {total}/{total}" in full
+    # The summary's first three counts add up to the files seen, full scan or not.
+    assert f"done: {total} files, 0 new, 0 changed, {total} unchanged; {total} probed" in full
     assert MediaScan.objects.filter(source=source, state="done").count() == 3
 
 

@@ -49,3 +49,52 @@ def test_the_admin_lists_jobs_and_starts_them(admin_user: Any) -> None:
     )
     assert response.status_code == 302
     assert StreamJob.objects.get(pk=job.pk).state == JobState.STARTING
+
+
+def test_commands_are_audited_as_cli_with_the_unix_user() -> None:
+    from apps.accounts.commands import unix_user_name
+    from apps.accounts.models import AuditEntry
+
+    job = job_with_outputs({}, name="audited")
+    call_command("start_stream_job", str(job.pk), stdout=StringIO())
+    entry = AuditEntry.objects.get(action="stream_job.start", target_id=str(job.pk))
+    assert entry.source == AuditEntry.Source.CLI
+    assert entry.actor is None
+    assert entry.actor_repr == f"unix:{unix_user_name()}"
+
+
+def test_commands_are_audited_as_the_account_named_by_as(operator_user: Any) -> None:
+    from apps.accounts.models import AuditEntry
+
+    job = job_with_outputs({}, name="audited")
+    call_command("start_stream_job", str(job.pk), "--as", "operator", stdout=StringIO())
+    call_command("stop_stream_job", str(job.pk), "--as", "operator", stdout=StringIO())
+    entries = AuditEntry.objects.filter(target_id=str(job.pk)).order_by("id")
+    assert [e.action for e in entries] == ["stream_job.start", "stream_job.stop"]
+    assert {(e.source, e.actor_id, e.actor_repr) for e in entries} == {
+        (AuditEntry.Source.CLI, operator_user.pk, "operator")
+    }
+
+
+def test_as_must_name_an_active_account() -> None:
+    job = job_with_outputs({}, name="audited")
+    with pytest.raises(CommandError, match="no active account"):
+        call_command("start_stream_job", str(job.pk), "--as", "nobody", stdout=StringIO())
+    assert not StreamRun.objects.filter(job=job).exists()
+
+
+def test_an_api_call_after_a_command_is_audited_as_api(operator_api: Any) -> None:
+    from apps.accounts.models import AuditEntry
+
+    job = job_with_outputs({}, name="audited")
+    call_command("start_stream_job", str(job.pk), stdout=StringIO())
+    call_command("stop_stream_job", str(job.pk), stdout=StringIO())
+    assert operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start").status_code == 200
+    latest = AuditEntry.objects.filter(action="stream_job.start").latest("id")
+    assert latest.source == AuditEntry.Source.API
+    assert latest.actor_repr == "operator"
+
+
+def test_show_refuses_an_unknown_state() -> None:
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("show_stream_jobs", "--state", "bogus", stdout=StringIO())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from apps.accounts.commands import AuditedCommand
 from apps.media.models import MediaScan, ScanState, StorageSource
 from apps.media.services import media_scan_run, media_scan_start
 from castcore.api.errors import ApiError
@@ -21,7 +22,7 @@ def _bar(scan: MediaScan) -> str:
     )
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Scan a storage source now (same service as POST /storage-sources/{id}/scan)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -69,7 +70,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"done: {result.total} files, {result.new} new, {result.changed} changed, "
-                f"{result.unchanged} unchanged, {result.missing} missing, "
-                f"{result.failed} failed to probe"
+                f"{result.unchanged} unchanged; {result.probed} probed, "
+                f"{result.failed} failed to probe; {result.missing} missing"
             )
         )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from apps.accounts.commands import AuditedCommand
 from apps.accounts.models import AuditEntry
 from apps.recordings.services import recordings_cleanup_unclaimed
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Hide, then delete (with their files), recordings of CLIs nobody linked to an account."
 
     def handle(self, *args: Any, **options: Any) -> None:

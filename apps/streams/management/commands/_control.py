@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from apps.accounts.commands import AuditedCommand
 from apps.streams.models import StreamJob
 from castcore.api.errors import ApiError
 
 
-class ControlCommand(BaseCommand):
+class ControlCommand(AuditedCommand):
     """Shared body of start_stream_job / stop_stream_job: the same services as the API."""
 
     verb = ""

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from apps.streams.models import StreamJob
+from apps.streams.models import JobState, StreamJob
 from apps.streams.status import status_event
 
 
@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "List stream jobs with their live state, fps, speed and health."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--state", help="only jobs in this state")
+        parser.add_argument("--state", choices=JobState.values, help="only jobs in this state")
 
     def handle(self, *args: Any, **options: Any) -> None:
         jobs = StreamJob.objects.select_related("profile").order_by("id")
