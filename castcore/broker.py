@@ -51,6 +51,12 @@ class Channel(filesystem.Channel):
 class Transport(filesystem.Transport):
     Channel = Channel
 
+    @property
+    def default_connection_params(self) -> dict[str, Any]:
+        # A folder has no host: kombu's default ("localhost") only made it warn
+        # "No hostname was supplied" at every connection.
+        return {}
+
     # (the signature of kombu's virtual transport, which its base class types differently)
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
         """kombu's loop, but the pause between empty polls ends when this process writes."""

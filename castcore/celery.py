@@ -43,6 +43,17 @@ def _task_modules() -> list[str]:
 app.autodiscover_tasks(_task_modules, related_name=None)
 
 
+def _quiet_housekeeping() -> None:
+    from django.conf import settings
+
+    from castcore.task_logs import quiet_housekeeping
+
+    quiet_housekeeping(settings.CELERY_BEAT_SCHEDULE)
+
+
+_quiet_housekeeping()
+
+
 def consumed_queues(worker: Any) -> list[str]:
     return [queue.name for queue in worker.app.amqp.queues.consume_from.values()] or list(QUEUES)
 

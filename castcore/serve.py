@@ -103,6 +103,14 @@ class FlowControlledServer(Server):
         super().__init__(*args, **kwargs)
         self.send_timeout = env_float("CASTCORE_SEND_TIMEOUT_SECONDS", 60.0, minimum=1.0)
 
+    def listen_success(self, port: Any) -> None:
+        super().listen_success(port)
+        # daphne's own "Listening on" line is at INFO on a logger kept at WARNING:
+        # an operator who ran `make run` is told where to go, on stdout, once.
+        host = port.getHost()
+        name = f"[{host.host}]" if ":" in host.host else host.host
+        print(f"CastCore is ready on http://{name}:{host.port}/", flush=True)
+
     async def handle_reply(self, protocol: Any, message: dict[str, Any]) -> None:
         streaming = isinstance(protocol, WebRequest) and message.get("type") == "http.response.body"
         # A response already over, or its connection lost (Twisted drops the channel):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="workers.recordings.cleanup_unclaimed_recordings", ignore_result=True)
@@ -20,13 +23,16 @@ def cleanup_unclaimed_recordings() -> dict[str, Any]:
     from apps.recordings.stream_services import streams_reset_stale
 
     report = recordings_cleanup_unclaimed()
-    return {
+    done = {
         "hidden": len(report.hidden),
         "deleted": len(report.deleted),
         "freed_bytes": report.freed_bytes,
         "temporary_users_deleted": report.temporary_users_deleted,
         "stale_streams_reset": len(streams_reset_stale()),
     }
+    if any(done.values()):  # housekeeping speaks only when it did something
+        logger.info("Recordings retention: %s", done)
+    return done
 
 
 @shared_task(name="workers.recordings.reset_stale_streams", ignore_result=True)
