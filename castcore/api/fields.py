@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from castcore.api.errors import ApiError
 from castcore.secrets import MASK, mask, remember
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 @extend_schema_field(
@@ -36,3 +40,44 @@ class SecretField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str:
         return mask(str(value)) if value else ""
+
+
+def field_path(field: serializers.Field) -> str:  # type: ignore[type-arg]
+    """`outputs.kind` for a field nested in serializers (list positions are not known here)."""
+    names: list[str] = []
+    node: Any = field
+    while node is not None:
+        if getattr(node, "field_name", None):
+            names.append(node.field_name)
+        node = node.parent
+    return ".".join(reversed(names))
+
+
+class ChoiceField(serializers.ChoiceField):
+    """A choice whose refusal tells the client what it may send: `params.allowed`.
+
+    DRF rebuilds every ValidationError's details as it collects them, so a
+    refusal cannot carry extra params through them; this one leaves as an
+    ApiError in the same envelope (`validation.invalid_choice`, `params.field`).
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            path = field_path(self)
+            code = "validation.invalid_choice"
+            raise ApiError(
+                code,
+                {
+                    "field": path,
+                    "allowed": [str(choice) for choice in self.choices],
+                    "errors": [{"field": path, "code": code}],
+                },
+            ) from None
+
+
+class ModelSerializer(serializers.ModelSerializer[_M]):
+    """DRF's, with CastCore's ChoiceField for model fields that have choices."""
+
+    serializer_choice_field = ChoiceField

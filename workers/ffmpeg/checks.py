@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 import os
 
+# Every refusal of a path a user chose, for its shape or its place, is this one
+# code; `params.reason` says which rule (not_absolute, outside_roots, protected...).
+PATH_NOT_ALLOWED = "stream_job.path_not_allowed"
+
 
 class SpecError(ValueError):
     """A spec value is invalid; `code` and `params` are the machine-readable contract."""
@@ -38,4 +42,4 @@ def check_abs_path(name: str, value: str) -> None:
     """Shape only; where a path may point is the policy's business (policy.py)."""
     check_no_nul(name, value)
     if not os.path.isabs(value):
-        raise SpecError("spec.path_not_absolute", field=name)
+        raise SpecError(PATH_NOT_ALLOWED, field=name, reason="not_absolute")

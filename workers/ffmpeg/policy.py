@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from workers.ffmpeg.addresses import refused_address
-from workers.ffmpeg.checks import SpecError, check_abs_path
+from workers.ffmpeg.checks import PATH_NOT_ALLOWED, SpecError, check_abs_path
 from workers.ffmpeg.spec import (
     FileInput,
     FileOutput,
@@ -32,7 +32,6 @@ from workers.ffmpeg.spec import (
     UrlInput,
 )
 
-PATH_NOT_ALLOWED = "stream_job.path_not_allowed"
 ADDRESS_NOT_ALLOWED = "stream_job.address_not_allowed"
 
 # Never read or written, whatever the configured roots say (a root of `/` included).
@@ -58,8 +57,8 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _refuse(field: str, reason: str) -> SpecError:
-    return SpecError(PATH_NOT_ALLOWED, field=field, reason=reason)
+def _refuse(field: str, reason: str, **params: object) -> SpecError:
+    return SpecError(PATH_NOT_ALLOWED, field=field, reason=reason, **params)
 
 
 def allowed_path(
@@ -71,6 +70,7 @@ def allowed_path(
     dot files are where configuration and credentials live.
     """
     check_abs_path(field, path)
+    roots = tuple(roots)
     resolved = os.path.realpath(path)
     if any(part in CREDENTIAL_DIRS for part in PurePosixPath(resolved).parts):
         raise _refuse(field, "protected")
@@ -85,7 +85,8 @@ def allowed_path(
         if write and any(part.startswith(".") for part in below):
             raise _refuse(field, "hidden")
         return resolved
-    raise _refuse(field, "outside_roots")
+    # What the client may choose instead: the roots as they resolve on this host.
+    raise _refuse(field, "outside_roots", allowed_roots=[os.path.realpath(r) for r in roots])
 
 
 def check_host(url: str, *, field: str, policy: TargetPolicy) -> None:

@@ -239,6 +239,9 @@ class RtmpOutput:
 
     def __post_init__(self) -> None:
         _validate_url("output.url", self.url, {"rtmp", "rtmps"})
+        if not self.stream_key:
+            # The same code as any other missing value, so the client knows what to ask for.
+            raise SpecError("validation.required", field="output.stream_key")
         _check_no_nul("output.stream_key", self.stream_key)
 
     def secrets(self) -> tuple[str, ...]:

@@ -9,10 +9,11 @@ from rest_framework import mixins, serializers, viewsets
 from apps.accounts import cli_installs
 from apps.accounts.models import CliInstall
 from apps.accounts.roles import Role
+from castcore.api.fields import ModelSerializer
 from castcore.secrets import mask
 
 
-class CliInstallSerializer(serializers.ModelSerializer[CliInstall]):
+class CliInstallSerializer(ModelSerializer[CliInstall]):
     """An install, identified by its masked ID (the ID itself is never stored)."""
 
     install_id = serializers.SerializerMethodField()

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, AuditEntry, User, UserPreferences
 from apps.accounts.roles import ROLE_DESCRIPTIONS, Role
+from castcore.api.fields import ChoiceField, ModelSerializer
 
 
 class LoginSerializer(serializers.Serializer):
@@ -14,13 +15,13 @@ class LoginSerializer(serializers.Serializer):
 
 
 class TokenPairSerializer(serializers.Serializer):
-    result = serializers.ChoiceField(choices=["ok"], default="ok")
+    result = ChoiceField(choices=["ok"], default="ok")
     access = serializers.CharField()
     refresh = serializers.CharField()
 
 
 class TwoFactorRequiredSerializer(serializers.Serializer):
-    result = serializers.ChoiceField(choices=["auth.2fa_required"])
+    result = ChoiceField(choices=["auth.2fa_required"])
     challenge = serializers.CharField()
     expires_in = serializers.IntegerField()
 
@@ -49,11 +50,11 @@ class EnrolmentSerializer(serializers.Serializer):
     qr_svg = serializers.CharField(help_text="The provisioning URI as an SVG QR code.")
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     password = serializers.CharField(
         write_only=True, required=False, trim_whitespace=False, style={"input_type": "password"}
     )
-    role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
+    role = ChoiceField(choices=Role.choices, default=Role.VIEWER)
     has_2fa = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -82,7 +83,7 @@ class UserSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class MeSerializer(serializers.ModelSerializer):
+class MeSerializer(ModelSerializer):
     """The signed-in user: the user fields anyone may read about themselves."""
 
     has_2fa = serializers.BooleanField(read_only=True)
@@ -98,7 +99,7 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class RoleSerializer(serializers.Serializer):
-    id = serializers.ChoiceField(choices=Role.choices)
+    id = ChoiceField(choices=Role.choices)
     name = serializers.CharField()
     description = serializers.CharField()
 
@@ -110,7 +111,7 @@ class RoleSerializer(serializers.Serializer):
         ]
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(ModelSerializer):
     token = serializers.CharField(source="masked", read_only=True)
     revoked = serializers.SerializerMethodField()
 
@@ -137,13 +138,13 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
     token = serializers.CharField(read_only=True, help_text="The full token, shown only now.")
 
 
-class PreferencesSerializer(serializers.ModelSerializer):
+class PreferencesSerializer(ModelSerializer):
     class Meta:
         model = UserPreferences
         fields = ["language", "timezone", "theme", "notify_on_job_failure"]
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(ModelSerializer):
     actor = serializers.CharField(source="actor_repr", read_only=True)
     actor_id = serializers.IntegerField(read_only=True, allow_null=True)
 

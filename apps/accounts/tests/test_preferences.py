@@ -69,3 +69,12 @@ def test_sending_back_the_masked_secret_keeps_the_stored_one(admin_api: APIClien
     response = admin_api.patch("/api/v1/settings", read_back, format="json")
     assert response.status_code == 200
     assert GlobalSettings.load().smtp_password == "mail-password-5678"
+
+
+def test_an_unknown_theme_is_refused_with_the_allowed_choices(viewer_api: APIClient) -> None:
+    response = viewer_api.patch("/api/v1/settings/me", {"theme": "neon"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation.invalid_choice"
+    assert error["params"]["field"] == "theme"
+    assert error["params"]["allowed"] == ["system", "light", "dark"]

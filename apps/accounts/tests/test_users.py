@@ -83,6 +83,7 @@ def test_an_unknown_role_is_refused(admin_api: APIClient) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation.invalid_choice"
+    assert response.json()["error"]["params"]["allowed"] == ["admin", "operator", "viewer"]
 
 
 def test_changing_a_role_is_audited_with_old_and_new(

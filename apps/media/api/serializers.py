@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,8 +16,9 @@ from apps.media.models import (
     StorageSource,
 )
 from apps.media.storage.base import CHECK_ORDER, ConfigError, StorageError
+from apps.media.storage.local import list_dir
 from castcore.api.errors import ApiError
-from castcore.api.fields import SecretField
+from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 
 #: Config fields named differently in the API.
 _API_FIELDS = {"options": "mount_options"}
@@ -29,7 +31,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-class StorageSourceSerializer(serializers.ModelSerializer[StorageSource]):
+class StorageSourceSerializer(ModelSerializer[StorageSource]):
     password = SecretField(required=False, allow_blank=True, help_text="SMB password")
     secret_key = SecretField(required=False, allow_blank=True, help_text="S3 secret key")
     # Half of the S3 credential pair, and Operators read sources: masked like the secret.
@@ -91,11 +93,23 @@ class StorageSourceSerializer(serializers.ModelSerializer[StorageSource]):
             raise serializers.ValidationError(
                 serializers.ErrorDetail(exc.detail, code=exc.code)
             ) from None
+        if merged.kind == SourceKind.LOCAL and (instance is None or "path" in attrs):
+            _check_local_folder(merged.path)
         return attrs
 
 
+def _check_local_folder(path: str) -> None:
+    """A local source is saved only for a folder this process can list (`/test`'s check)."""
+    try:
+        list_dir(Path(path))
+    except StorageError as exc:
+        raise ApiError(
+            exc.code, {"field": "path", "detail": exc.detail, "explanation": explain(exc.code)}
+        ) from None
+
+
 class CheckSerializer(serializers.Serializer[Any]):
-    name = serializers.ChoiceField(choices=list(CHECK_ORDER))
+    name = ChoiceField(choices=list(CHECK_ORDER))
     ok = serializers.BooleanField()
     skipped = serializers.BooleanField()
     code = serializers.CharField(allow_null=True, help_text="e.g. storage.auth_failed")
@@ -118,7 +132,7 @@ class ScanRequestSerializer(serializers.Serializer[Any]):
     full = serializers.BooleanField(default=False, help_text="re-probe every file")
 
 
-class MediaScanSerializer(serializers.ModelSerializer[MediaScan]):
+class MediaScanSerializer(ModelSerializer[MediaScan]):
     class Meta:
         model = MediaScan
         fields = [
@@ -138,7 +152,7 @@ class MountStatusSerializer(serializers.Serializer[Any]):
     mount_wanted = serializers.BooleanField()
 
 
-class MediaItemSerializer(serializers.ModelSerializer[MediaItem]):
+class MediaItemSerializer(ModelSerializer[MediaItem]):
     name = serializers.CharField(read_only=True)
     has_thumbnail = serializers.SerializerMethodField()
 
@@ -164,9 +178,9 @@ class MediaItemDetailSerializer(MediaItemSerializer):
         read_only_fields = fields
 
 
-class AssetSerializer(serializers.ModelSerializer[Asset]):
+class AssetSerializer(ModelSerializer[Asset]):
     file = serializers.FileField(write_only=True, help_text="the image or clip (multipart)")
-    kind = serializers.ChoiceField(choices=AssetKindChoice.choices)
+    kind = ChoiceField(choices=AssetKindChoice.choices)
     name = serializers.CharField(required=False, allow_blank=True, max_length=120)
     url = serializers.SerializerMethodField()
 

@@ -148,3 +148,50 @@ def test_sending_back_the_masked_access_key_keeps_it(admin_api: Any) -> None:
     assert response.status_code == 200, response.content
     source.refresh_from_db()
     assert (source.access_key, source.secret_key) == ("AKIAEXAMPLE", "s3-secret-key-abcdef")
+
+
+def test_an_unknown_kind_names_the_kinds_there_are(admin_api: Any) -> None:
+    response = admin_api.post(
+        "/api/v1/storage-sources", {"name": "a", "kind": "ftp"}, format="json"
+    )
+    assert response.json()["error"]["params"]["allowed"] == ["local", "smb", "nfs", "s3"]
+
+
+@pytest.mark.parametrize(
+    ("make_path", "code"),
+    [
+        (lambda tmp: tmp / "not-there", "storage.not_found"),
+        (lambda tmp: _a_file(tmp / "a-file.mp4"), "storage.not_listable"),
+    ],
+)
+def test_a_local_folder_that_cannot_be_listed_is_refused_when_saved(
+    admin_api: Any, tmp_path: Path, make_path: Any, code: str
+) -> None:
+    body = {"name": "a", "kind": "local", "path": str(make_path(tmp_path))}
+    response = admin_api.post("/api/v1/storage-sources", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["params"]["field"] == "path"
+    assert not StorageSource.objects.exists()
+
+
+def test_moving_a_local_source_to_a_missing_folder_is_refused(
+    admin_api: Any, tmp_path: Path
+) -> None:
+    source = make_source(path=str(tmp_path))
+    response = admin_api.patch(
+        f"/api/v1/storage-sources/{source.pk}", {"path": str(tmp_path / "gone")}, format="json"
+    )
+    assert response.json()["error"]["code"] == "storage.not_found"
+    source.refresh_from_db()
+    assert source.path == str(tmp_path)
+
+
+def test_a_local_folder_that_exists_is_saved(admin_api: Any, tmp_path: Path) -> None:
+    body = {"name": "a", "kind": "local", "path": str(tmp_path)}
+    assert admin_api.post("/api/v1/storage-sources", body, format="json").status_code == 201
+
+
+def _a_file(path: Path) -> Path:
+    path.write_bytes(b"not a folder")
+    return path

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -66,7 +67,37 @@ def test_a_relative_file_input_is_refused(operator_api: APIClient) -> None:
     response = operator_api.post(
         "/api/v1/stream-jobs", payload(input_kind="file", input_path="media/a.mp4"), format="json"
     )
-    assert response.json()["error"]["code"] == "spec.path_not_absolute"
+    error = response.json()["error"]
+    assert error["code"] == "stream_job.path_not_allowed"
+    assert error["params"]["reason"] == "not_absolute"
+
+
+def test_a_file_output_outside_the_roots_names_the_allowed_roots(
+    operator_api: APIClient, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conf, "OUTPUT_ROOTS", (str(tmp_path / "out"),))
+    outputs = [{"kind": "file", "url": str(tmp_path / "elsewhere.mp4"), "container": "mp4"}]
+    response = operator_api.post("/api/v1/stream-jobs", payload(outputs=outputs), format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["params"]["reason"]) == (
+        "stream_job.path_not_allowed",
+        "outside_roots",
+    )
+    assert error["params"]["allowed_roots"] == [
+        os.path.realpath(root) for root in conf.output_roots()
+    ]
+
+
+def test_an_rtmp_output_without_a_stream_key_says_so(operator_api: APIClient) -> None:
+    outputs = [{"kind": "rtmp", "url": "rtmp://127.0.0.1:1935/live", "stream_key": ""}]
+    response = operator_api.post("/api/v1/stream-jobs", payload(outputs=outputs), format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["params"]["field"]) == (
+        "validation.required",
+        "outputs.0.stream_key",
+    )
 
 
 def test_a_url_password_is_masked_on_read(operator_api: APIClient) -> None:

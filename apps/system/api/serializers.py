@@ -5,10 +5,10 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.system.models import GlobalSettings
-from castcore.api.fields import SecretField
+from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 
 
-class GlobalSettingsSerializer(serializers.ModelSerializer):
+class GlobalSettingsSerializer(ModelSerializer):
     smtp_password = SecretField(required=False, allow_blank=True)
 
     class Meta:
@@ -53,6 +53,6 @@ class HealthCheckSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unhealthy"])
+    status = ChoiceField(choices=["ok", "unhealthy"])
     failing = serializers.ListField(child=serializers.CharField())
     checks = serializers.DictField(child=HealthCheckSerializer())

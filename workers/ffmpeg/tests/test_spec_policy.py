@@ -20,7 +20,11 @@ def test_a_path_is_resolved_before_it_is_compared(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         checked_output(FileOutput(path=f"{tmp_path}/out/../x.mkv"), policy)
     assert caught.value.code == "stream_job.path_not_allowed"
-    assert caught.value.params == {"field": "output.path", "reason": "outside_roots"}
+    assert caught.value.params == {
+        "field": "output.path",
+        "reason": "outside_roots",
+        "allowed_roots": [f"{tmp_path}/out"],
+    }
 
 
 def test_a_root_prefix_is_not_a_root(tmp_path: Path) -> None:
