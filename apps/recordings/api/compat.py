@@ -120,6 +120,9 @@ def asciinema_exception_handler(exc: Exception, context: dict[str, Any]) -> Resp
         body = error_body(
             exc.status_code, exc.code, params.pop("message", None), params.pop("details", None)
         )
+        # What else the client needs to fix the request (`max_bytes`, `field`), beside
+        # asciinema's own keys: its CLI reads only `error`.
+        body.update({key: value for key, value in params.items() if key not in body})
         return Response(body, status=exc.status_code)
     if isinstance(exc, exceptions.ValidationError):
         return Response(

@@ -43,7 +43,10 @@ def check_content_length(request: Request) -> None:
         length = 0
     if length > conf.MAX_UPLOAD_BYTES + _MULTIPART_SLACK:
         raise compat_error(
-            "asciicast.too_large", 413, details=[{"line": 0, "message": "file too large"}]
+            "asciicast.too_large",
+            413,
+            details=[{"line": 0, "message": "file too large"}],
+            max_bytes=conf.MAX_UPLOAD_BYTES,
         )
 
 
@@ -69,7 +72,11 @@ def create_from_upload(request: Request, *fields: str) -> Recording:
         )
     except services.UploadTooLarge as exc:
         raise compat_error(
-            exc.code, 413, f"The file is over {exc.limit} bytes", details=exc.details
+            exc.code,
+            413,
+            f"The file is over {exc.limit} bytes",
+            details=exc.details,
+            max_bytes=exc.limit,
         ) from None
     except AsciicastInvalid as exc:
         raise compat_error(

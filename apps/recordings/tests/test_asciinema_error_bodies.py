@@ -40,6 +40,7 @@ def test_a_request_over_the_limit_is_413_before_the_file_is_parsed(
 
     body = asciinema_shaped(response, 413, "asciicast.too_large")
     assert body["error"] == "The file is too large"  # the Content-Length check, not the service
+    assert body["max_bytes"] == 100  # the limit, so the client knows what fits
     assert parsed == [] and not Recording.objects.exists()
 
 
