@@ -66,9 +66,13 @@ class StreamJobSerializer(serializers.ModelSerializer):
             "input_media_item", "input_media_source", "input_media_folder", "profile", "loop",
             "realtime", "reconnect_max_attempts", "reconnect_base_seconds",
             "reconnect_cap_seconds", "reconnect_jitter", "stall_timeout_seconds", "autostart",
-            "recording_enabled", "outputs", "desired_state", "state", "resume_position_s",
-            "owner", "created_at", "updated_at",
+            "recording_enabled", "disk_quota_mb", "outputs", "desired_state", "state",
+            "resume_position_s", "owner", "created_at", "updated_at",
         ]  # fmt: skip
+        extra_kwargs = {
+            "disk_quota_mb": {"help_text": "Disk (MiB) this job's file and HLS outputs, run "
+                              "folders and recordings may use; null: no limit of its own."}
+        }  # fmt: skip
         read_only_fields = [
             "desired_state", "state", "resume_position_s", "owner", "created_at", "updated_at",
         ]  # fmt: skip
