@@ -155,3 +155,8 @@ class RunBudget:
         return _breach("job", live + self._job_fixed, self.job_quota) or _breach(
             "instance", live + self._others, self.instance_quota
         )
+
+
+def written_folders() -> list[str]:
+    """The folders stream jobs write into: run folders (VAR_DIR), recordings, output roots."""
+    return [str(Path(settings.VAR_DIR) / "runs"), str(settings.MEDIA_ROOT), *conf.output_roots()]
