@@ -109,7 +109,12 @@ class StreamRunSerializer(serializers.ModelSerializer):
         read_only=True, help_text="Last lines as [{level, line, hint_code, hint}], secrets masked."
     )
     last_stats = serializers.JSONField(
-        read_only=True, help_text="{fps, bitrate_kbps, speed, frames, drops, out_time_s}"
+        read_only=True,
+        help_text="{fps, bitrate_kbps, speed, frames, drops, out_time_s}: the figures last "
+        "published while it ran; kept once it ended.",
+    )
+    position_s = serializers.FloatField(
+        read_only=True, help_text="How far into its input the run got (seconds), for any input."
     )
 
     class Meta:
