@@ -86,6 +86,26 @@ def test_the_quota_is_part_of_the_job_api(operator_api: APIClient, tmp_path: Pat
     assert bad.status_code == 400 and bad.json()["error"]["params"]["field"] == "disk_quota_mb"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_run_over_the_quota_when_a_worker_claims_it_ends_before_ffmpeg_starts(
+    tmp_path: Path,
+) -> None:
+    # Started under the quota; the file filled up before a worker took the run (as when
+    # the reconciler restarts a run whose worker died).
+    output = tmp_path / "out.mkv"
+    job = file_job(output, disk_quota_mb=1)
+    stream_job_start(actor=None, job=job)
+    fill(output, 2 * MB)
+    thread = start_supervised(job)
+    thread.join(20)
+    assert thread.result == ExitReason.QUOTA_EXCEEDED
+    run = run_row(job)
+    assert run.exit_reason == ExitReason.QUOTA_EXCEEDED and run.pid is None
+    assert output.stat().st_size == 2 * MB  # no ffmpeg opened (and overwrote) it
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+
+
 # A run reaches 1 MiB within a few seconds at 2 Mbit/s (paced); checks run with each
 # progress block (0.5 s), so it may pass it by what half a second and the stop add.
 MARGIN = MB // 2
