@@ -2,6 +2,8 @@
 
 Called from ffmpeg's reader threads: these only record and hand events to the
 bridge, never touch the database (a blocked reader would stall ffmpeg itself).
+With a disk quota they also measure the job's own files (a stat each, quota.RunBudget)
+and wake the supervisor's thread, which ends the run.
 """
 
 from __future__ import annotations
