@@ -19,6 +19,7 @@ from apps.streams.quota import MB
 from apps.streams.services import stream_job_start
 from apps.streams.tests.factories import job_with_outputs, new_profile
 from apps.streams.tests.helpers import run_row, start_supervised
+from workers.stream_jobs import autostart_stream_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,15 @@ def test_a_start_is_refused_when_the_instance_quota_is_used(
     error = refused(operator_api, job)
     assert error["params"]["scope"] == "instance" and error["params"]["quota_bytes"] == 2 * MB
     assert error["params"]["used_bytes"] >= 2 * MB
+
+
+def test_autostart_skips_a_job_over_its_quota_and_starts_the_others(tmp_path: Path) -> None:
+    full = file_job(fill(tmp_path / "full.mkv", 2 * MB), disk_quota_mb=1, autostart=True)
+    fine = file_job(tmp_path / "fine.mkv", autostart=True)
+    assert autostart_stream_jobs() == [fine.pk]
+    full.refresh_from_db()
+    fine.refresh_from_db()
+    assert (full.state, fine.state) == (JobState.STOPPED, JobState.STARTING)
 
 
 def test_a_job_under_its_quota_starts(operator_api: APIClient, tmp_path: Path) -> None:
