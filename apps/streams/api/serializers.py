@@ -70,8 +70,9 @@ class StreamJobSerializer(serializers.ModelSerializer):
             "resume_position_s", "owner", "created_at", "updated_at",
         ]  # fmt: skip
         extra_kwargs = {
-            "disk_quota_mb": {"help_text": "Disk (MiB) this job's file and HLS outputs, run "
-                              "folders and recordings may use; null: no limit of its own."}
+            "disk_quota_mb": {"min_value": 1, "help_text": "Disk (MiB) this job's file and HLS "
+                              "outputs, run folders and recordings may use; null: no limit "
+                              "of its own."}
         }  # fmt: skip
         read_only_fields = [
             "desired_state", "state", "resume_position_s", "owner", "created_at", "updated_at",

@@ -92,8 +92,10 @@ def test_the_quota_is_part_of_the_job_api(operator_api: APIClient, tmp_path: Pat
     assert operator_api.get(url).json()["disk_quota_mb"] is None
     response = operator_api.patch(url, {"disk_quota_mb": 5}, format="json")
     assert response.status_code == 200 and response.json()["disk_quota_mb"] == 5
-    bad = operator_api.patch(url, {"disk_quota_mb": -1}, format="json")
-    assert bad.status_code == 400 and bad.json()["error"]["params"]["field"] == "disk_quota_mb"
+    for bad_value in (-1, 0):  # no limit is null; 0 would refuse every start
+        bad = operator_api.patch(url, {"disk_quota_mb": bad_value}, format="json")
+        assert bad.status_code == 400
+        assert bad.json()["error"]["params"]["field"] == "disk_quota_mb"
 
 
 @pytest.mark.django_db(transaction=True)
