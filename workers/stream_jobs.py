@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -34,12 +37,23 @@ def reconcile_stream_runs() -> dict[str, list[int]]:
 
 @shared_task(name="workers.stream_jobs.autostart_stream_jobs", ignore_result=True)
 def autostart_stream_jobs() -> list[int]:
-    """Start every stopped job marked autostart (run once at deploy/boot, or from beat)."""
+    """Start every stopped job marked autostart (run once at deploy/boot, or from beat).
+
+    A job that may not start (over its disk quota, an output that became invalid) is
+    logged and skipped: the jobs after it still start.
+    """
     from apps.streams.models import JobState, StreamJob
     from apps.streams.services import stream_job_start
+    from castcore.api.errors import ApiError
 
     started = []
     for job in StreamJob.objects.filter(autostart=True, state=JobState.STOPPED):
-        stream_job_start(actor=None, job=job)
+        try:
+            stream_job_start(actor=None, job=job)
+        except ApiError as exc:
+            logger.warning(
+                "autostart of stream job %s refused: %s %s", job.pk, exc.code, exc.params
+            )
+            continue
         started.append(job.pk)
     return started

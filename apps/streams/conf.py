@@ -66,3 +66,9 @@ RECONCILE_INTERVAL_SECONDS = env_float(
 )
 # A pending run no worker claimed within this long is re-dispatched once, then failed.
 CLAIM_TIMEOUT_SECONDS = env_float("CASTCORE_STREAM_CLAIM_TIMEOUT_SECONDS", 30.0, minimum=1.0)
+# Disk quota of the instance for recordings plus file and HLS outputs (apps/streams/quota.py);
+# 0: none. A job's own quota is its disk_quota_mb field.
+DISK_QUOTA_MB = env_int("CASTCORE_DISK_QUOTA_MB", 0, minimum=0)
+# How often a running job re-reads what the rest of the instance holds (its own files are
+# measured with every progress block); others' growth in between is seen late.
+DISK_QUOTA_REFRESH_SECONDS = env_float("CASTCORE_DISK_QUOTA_REFRESH_SECONDS", 10.0, minimum=1.0)

@@ -199,6 +199,8 @@ class StreamJob(models.Model):
     # same statement, gave both the same number.
     last_run_number = models.PositiveIntegerField(default=0, db_default=0)
     resume_position_s = models.FloatField(default=0.0)  # what a paused file or folder played
+    # Disk this job's file/HLS outputs, run folders and recordings may use (apps/streams/quota.py).
+    disk_quota_mb = models.PositiveIntegerField(null=True, blank=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -267,6 +269,7 @@ class ExitReason(models.TextChoices):
     LEASE_LOST = "lease_lost"  # the worker stopped heartbeating (killed, host lost)
     ERROR = "error"  # the spec could not be built or ffmpeg could not be spawned
     NOT_CLAIMED = "not_claimed"  # no worker took the run's message, even after a re-dispatch
+    QUOTA_EXCEEDED = "quota_exceeded"  # the job's or the instance's disk quota was reached
 
 
 class StreamRun(models.Model):

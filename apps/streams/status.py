@@ -61,11 +61,14 @@ def status_payload(
     *,
     state: str | None = None,
 ) -> StreamStatusEvent:
-    """Status of `job`; `stats` (live progress) defaults to the run's last stored figures."""
+    """Status of `job`; `stats` (live progress) defaults to the run's last stored figures.
+
+    A run that ended keeps showing the figures it ended with, next to the job's state.
+    """
     state = state or job.state
     active = run is not None and state in LIVE_STATES
     figures: Mapping[str, Any] = {}
-    if active and run is not None:
+    if run is not None:
         figures = stats if stats is not None else run.last_stats
     reconnects = run.reconnect_count if run is not None and active else 0
     uptime = None

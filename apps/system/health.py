@@ -1,4 +1,4 @@
-"""Health checks for GET /api/v1/system/health: each returns (ok, detail)."""
+"""Health checks for GET /api/v1/system/health: each returns (ok, detail, warning)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from apps.system import conf
 from apps.system.models import WorkerHeartbeat
 from castcore.events import release_channel
+from workers.ffmpeg.preflight import PreflightOptions, Status
+from workers.ffmpeg.preflight.targets import check_disk as preflight_disk
 
 CHECK_TIMEOUT_SECONDS = 3.0
 _FFMPEG_CACHE_SECONDS = 60.0
@@ -29,6 +32,7 @@ _ffmpeg_cache: dict[str, tuple[float, str]] = {}
 class CheckResult:
     ok: bool
     detail: dict[str, Any]
+    warning: bool = False  # working, but needs attention soon: still a 200
 
 
 def check_database() -> CheckResult:
@@ -116,12 +120,30 @@ def check_ffmpeg() -> CheckResult:
     return CheckResult(True, {"version": ffmpeg_version()})
 
 
+def check_disk() -> CheckResult:
+    """Free space where recordings and outputs go; below the threshold is a warning."""
+    from apps.streams.quota import written_folders
+
+    threshold = conf.HEALTH_MIN_FREE_MB * 1024 * 1024
+    folders = [str(settings.VAR_DIR), *written_folders()]
+    # The preflight's disk check, with one level: below the threshold is "low".
+    options = PreflightOptions(disk_red_bytes=0, disk_yellow_bytes=threshold)
+    found = [check.to_dict() for check in preflight_disk(folders, options)]
+    low = [check["params"].get("path") for check in found if check["status"] != Status.GREEN]
+    detail = {
+        "min_free_bytes": threshold,
+        "folders": [{"code": check["code"], **check["params"]} for check in found],
+    }
+    return CheckResult(True, detail, warning=bool(low))
+
+
 CHECKS: dict[str, Callable[[], CheckResult]] = {
     "database": check_database,
     "channel_layer": check_channel_layer,
     "broker": check_broker,
     "workers": check_workers,
     "ffmpeg": check_ffmpeg,
+    "disk": check_disk,
 }
 
 

@@ -66,9 +66,14 @@ class StreamJobSerializer(serializers.ModelSerializer):
             "input_media_item", "input_media_source", "input_media_folder", "profile", "loop",
             "realtime", "reconnect_max_attempts", "reconnect_base_seconds",
             "reconnect_cap_seconds", "reconnect_jitter", "stall_timeout_seconds", "autostart",
-            "recording_enabled", "outputs", "desired_state", "state", "resume_position_s",
-            "owner", "created_at", "updated_at",
+            "recording_enabled", "disk_quota_mb", "outputs", "desired_state", "state",
+            "resume_position_s", "owner", "created_at", "updated_at",
         ]  # fmt: skip
+        extra_kwargs = {
+            "disk_quota_mb": {"min_value": 1, "help_text": "Disk (MiB) this job's file and HLS "
+                              "outputs, run folders and recordings may use; null: no limit "
+                              "of its own."}
+        }  # fmt: skip
         read_only_fields = [
             "desired_state", "state", "resume_position_s", "owner", "created_at", "updated_at",
         ]  # fmt: skip
@@ -105,7 +110,12 @@ class StreamRunSerializer(serializers.ModelSerializer):
         read_only=True, help_text="Last lines as [{level, line, hint_code, hint}], secrets masked."
     )
     last_stats = serializers.JSONField(
-        read_only=True, help_text="{fps, bitrate_kbps, speed, frames, drops, out_time_s}"
+        read_only=True,
+        help_text="{fps, bitrate_kbps, speed, frames, drops, out_time_s}: the figures last "
+        "published while it ran; kept once it ended.",
+    )
+    position_s = serializers.FloatField(
+        read_only=True, help_text="How far into its input the run got (seconds), for any input."
     )
 
     class Meta:

@@ -124,7 +124,14 @@ class StreamJobViewSet(CastCoreViewSet):
         job = services.stream_job_pause(actor=request.user, job=self.get_object(), request=request)
         return self._job_response(job)
 
-    @extend_schema(responses={200: s.StreamStatusSerializer})
+    @extend_schema(
+        responses={200: s.StreamStatusSerializer},
+        description=(
+            "The job's state and its current run's figures: live while the run is active "
+            "(as the status socket sent them; stored with the run within a heartbeat, at "
+            "once for the first figures), the figures it ended with once it ended."
+        ),
+    )
     @action(detail=True, methods=["get"], url_path="status")
     def job_status(self, request: Request, pk: str) -> Response:
         event = dict(status_event(self.get_object()))

@@ -2,6 +2,8 @@
 
 Called from ffmpeg's reader threads: these only record and hand events to the
 bridge, never touch the database (a blocked reader would stall ffmpeg itself).
+With a disk quota they also measure the job's own files (a stat each, quota.RunBudget)
+and wake the supervisor's thread, which ends the run.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from apps.media.codes import EXPLANATIONS
 from apps.streams import conf
 from apps.streams.events import STATUS_GROUP, StreamLogEvent, job_status_group, logs_group
 from apps.streams.models import JobState, StreamJob, StreamRun
+from apps.streams.quota import QuotaBreach, RunBudget, path_bytes
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.status import status_payload
 from workers.ffmpeg.logs import LogEvent
 from workers.ffmpeg.progress import Progress
+
+# Figures a status shows as soon as ffmpeg knows them.
+LIVE_FIGURES = ("fps", "bitrate_kbps", "speed")
 
 
 class LiveEvents:
@@ -34,30 +40,62 @@ class LiveEvents:
     _tail_lock: threading.Lock
     _last_status_at: float
     _log_window: tuple[float, int]
+    wake: threading.Event
+    budget: RunBudget
+    over_quota: QuotaBreach | None
+    measured_file: str | None  # a file output or recording of the current process
+    shown: dict[str, Any]  # the figures last published
+    latest: dict[str, Any]  # the figures of the latest block
 
     def stats(self) -> dict[str, Any]:
-        p = self.progress
-        if p is None:
-            return {}
+        """The figures last published: the run row stores these, so that the REST status
+        and /metrics show what the status sockets were sent. They outlive the process
+        that reported them: a run that ended, or waits to reconnect, keeps its last ones."""
+        return self.shown
+
+    def _figures(self, progress: Progress) -> dict[str, Any]:
+        bitrate = progress.bitrate_kbps
+        if bitrate is None:
+            bitrate = self._file_bitrate(progress)
         return {
-            "fps": p.fps,
-            "bitrate_kbps": p.bitrate_kbps,
-            "speed": p.speed,
-            "frames": p.frame,
-            "drops": p.drop_frames,
-            "out_time_s": p.out_time_s,
+            "fps": progress.fps,
+            "bitrate_kbps": bitrate,
+            "speed": progress.speed,
+            "frames": progress.frame,
+            "drops": progress.drop_frames,
+            "out_time_s": progress.out_time_s,
         }
+
+    def _file_bitrate(self, progress: Progress) -> float | None:
+        # ffmpeg sizes only an output it writes itself: a tee (several outputs, or one
+        # and the recording) or HLS leaves bitrate N/A for good. A file of the run holds
+        # the same streams, so its size over the time written is the same average.
+        out_time = progress.out_time_s
+        if self.measured_file is None or out_time is None or out_time <= 0:
+            return None
+        size = path_bytes(self.measured_file)
+        return round(size * 8 / 1000 / out_time, 1) if size else None
 
     # ----------------------------------------------------------- callbacks (reader threads)
 
     def _on_progress(self, progress: Progress) -> None:
-        # A process's first block goes out at once (_spawn resets the clock); later
-        # ones at most every PROGRESS_INTERVAL_SECONDS.
+        # A process's first block goes out at once (_spawn resets the clock), and so does
+        # one that knows a figure the last one sent did not (ffmpeg's first block has no
+        # bitrate); the rest at most every PROGRESS_INTERVAL_SECONDS.
         self.progress = progress
+        figures = self.latest = self._figures(progress)
+        if self.budget.active and self.over_quota is None:
+            self.over_quota = self.budget.check()
+            if self.over_quota is not None:
+                self.wake.set()  # the supervisor's thread ends the run
+        news = any(figures[k] is not None and self.shown.get(k) is None for k in LIVE_FIGURES)
         now = time.monotonic()
-        if now - self._last_status_at >= conf.PROGRESS_INTERVAL_SECONDS:
+        if news or now - self._last_status_at >= conf.PROGRESS_INTERVAL_SECONDS:
             self._last_status_at = now
+            self.shown = figures
             self._publish_status(JobState.RUNNING)
+            if news:
+                self.wake.set()  # store them now, not at the next heartbeat
 
     def _on_log(self, event: LogEvent) -> None:
         entry = {

@@ -34,6 +34,7 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
+from apps.streams.quota import QuotaBreach, RunBudget
 from apps.streams.runtime import lease
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.runtime.live import LiveEvents
@@ -49,7 +50,7 @@ from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
 from workers.ffmpeg.progress import Progress
-from workers.ffmpeg.spec import FileInput, PlaylistInput, SpecError
+from workers.ffmpeg.spec import FileInput, FileOutput, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
 from workers.ffmpeg.supervisor import ExitReason as ProcessExit
 
@@ -76,6 +77,11 @@ class RunSupervisor(LiveEvents):
         self.wake = threading.Event()  # set by ffmpeg's exit and by control nudges
         self.tail: deque[dict[str, Any]] = deque(maxlen=conf.LOG_TAIL_LINES)
         self.progress: Progress | None = None
+        self.shown: dict[str, Any] = {}
+        self.latest: dict[str, Any] = {}
+        self.measured_file: str | None = None
+        self.budget = RunBudget(self.job)
+        self.over_quota: QuotaBreach | None = None
         self.offset = run.start_offset_s  # input position where the current process began
         self.segment = 0
         self.process: FFmpegProcess | None = None
@@ -123,7 +129,7 @@ class RunSupervisor(LiveEvents):
         )
         attempt = self.run.reconnect_count  # carried over when the reconciler restarted us
         while True:
-            control = None if fresh else self._control()
+            control = self._quota() if fresh else self._control()
             if control is not None:
                 return control
             try:
@@ -184,6 +190,8 @@ class RunSupervisor(LiveEvents):
             self.job, workdir=workdir, start_offset=self.offset, recording_path=recording
         )
         self.seekable = self.seekable and isinstance(spec.input, FileInput | PlaylistInput)
+        files = [o.path for o in spec.enabled_outputs if isinstance(o, FileOutput)]
+        self.measured_file = files[0] if files else None
         secrets = (*spec.secrets(), *url_credentials(spec.input))
         for secret in secrets:
             remember(secret)
@@ -289,7 +297,23 @@ class RunSupervisor(LiveEvents):
             return _Stop(ExitReason.STOPPED, JobState.STOPPED, self._stopped_fields())
         if beat.desired_state == DesiredState.PAUSED:
             return _Stop(ExitReason.PAUSED, JobState.PAUSED, {})
-        return None
+        return self._quota()
+
+    def _quota(self) -> _Stop | None:
+        """End the run once the job's or the instance's disk quota is reached."""
+        self.budget.refresh()
+        breach = self.over_quota or self.budget.check()
+        if breach is None:
+            return None
+        self._log_line(
+            "error",
+            f"The {breach.scope} disk quota is reached ({breach.used_bytes} of "
+            f"{breach.quota_bytes} bytes used); ffmpeg was stopped.",
+            hint_code="stream_job.quota_exceeded",
+        )
+        return _Stop(
+            ExitReason.QUOTA_EXCEEDED, JobState.FAILED, {"desired_state": DesiredState.STOPPED}
+        )
 
     def _wait_for_predecessors(self) -> bool:
         """After a restart, let the previous run's ffmpeg finish so two never publish at once.
@@ -316,6 +340,7 @@ class RunSupervisor(LiveEvents):
 
     def _finish(self, stop: _Stop) -> None:
         close_old_connections()
+        self.shown = self.latest or self.shown  # the run keeps the figures it ended with
         if stop.reason == ExitReason.PAUSED:
             # Measured after ffmpeg stopped, so the resume point is where output really ended.
             stop.job_fields["resume_position_s"] = self._position()
@@ -334,16 +359,19 @@ class RunSupervisor(LiveEvents):
 
     # ----------------------------------------------------------- figures
 
-    def _position(self) -> float:
-        """Where in the input we are; only a file input can continue from there."""
-        if not self.seekable:
-            return 0.0
+    def _played(self) -> float:
+        """How far into the input the run got (the run's position_s), for every input."""
         out_time = self.progress.out_time_s if self.progress is not None else None
         return round(self.offset + max(out_time or 0.0, 0.0), 3)
 
+    def _position(self) -> float:
+        """Where a paused job resumes; only a file input can continue from there."""
+        return self._played() if self.seekable else 0.0
+
     def _advance_offset(self) -> None:
-        # A reconnect of a file input continues where the last process got to.
-        self.offset = self._position() if self.seekable else 0.0
+        # A reconnect of a file input continues where the last process got to; other
+        # inputs start where they are (job_spec_for ignores the offset), the count goes on.
+        self.offset = self._played()
         self.progress = None
 
     def _stopped_fields(self) -> dict[str, Any]:
@@ -361,7 +389,7 @@ class RunSupervisor(LiveEvents):
         return {
             "last_stats": self.stats(),
             "log_tail": tail,
-            "position_s": self._position(),
+            "position_s": self._played(),
             "reconnect_count": self.run.reconnect_count,
         }
 

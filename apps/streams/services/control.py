@@ -33,6 +33,7 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
+from apps.streams.quota import quota_breach
 from apps.streams.specs import as_api_error, job_spec_for
 from apps.streams.status import status_event, status_payload
 from castcore.api.errors import ApiError, Conflict
@@ -65,6 +66,8 @@ def _check_startable(job: StreamJob) -> None:
         raise as_api_error(exc) from None
     if not spec.enabled_outputs:
         raise ApiError("spec.no_enabled_outputs")
+    if breach := quota_breach(job):
+        raise Conflict("stream_job.quota_exceeded", breach.params())
 
 
 def _dispatch(run: StreamRun) -> None:

@@ -32,6 +32,7 @@ JOB_FIELDS = (
     "input_media_source", "input_media_folder", "profile", "loop",
     "realtime", "reconnect_max_attempts", "reconnect_base_seconds", "reconnect_cap_seconds",
     "reconnect_jitter", "stall_timeout_seconds", "autostart", "recording_enabled",
+    "disk_quota_mb",
 )  # fmt: skip
 OUTPUT_FIELDS = ("name", "kind", "url", "stream_key", "container", "enabled")
 # A worker owns an ffmpeg (or is about to start one) that must pick up a recording toggle.

@@ -53,6 +53,9 @@ class HealthCheckSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = ChoiceField(choices=["ok", "unhealthy"])
+    status = ChoiceField(choices=["ok", "warning", "unhealthy"])
     failing = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Parts that work but need attention (200)."
+    )
     checks = serializers.DictField(child=HealthCheckSerializer())

@@ -16,7 +16,10 @@ from castcore.api.viewsets import save_audited
 
 
 class HealthView(APIView):
-    """Database, channel layer, broker, recent workers and ffmpeg: 200 or 503.
+    """Database, channel layer, broker, recent workers, ffmpeg and free disk: 200 or 503.
+
+    A part that works but needs attention soon (free space below
+    CASTCORE_HEALTH_MIN_FREE_MB) is a warning: still 200, status "warning".
 
     Open to load balancers without credentials; the details (versions, worker
     names) are shown only to signed-in users.
@@ -33,7 +36,9 @@ class HealthView(APIView):
         for name, result in results.items():
             checks[name] = {"ok": result.ok, **({"detail": result.detail} if show_detail else {})}
         failing = [name for name, result in results.items() if not result.ok]
-        body = {"status": "unhealthy" if failing else "ok", "failing": failing, "checks": checks}
+        warnings = [name for name, result in results.items() if result.ok and result.warning]
+        status = "unhealthy" if failing else "warning" if warnings else "ok"
+        body = {"status": status, "failing": failing, "warnings": warnings, "checks": checks}
         return Response(body, status=503 if failing else 200)
 
 

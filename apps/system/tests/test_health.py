@@ -1,12 +1,21 @@
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.system import conf
 from apps.system.services import worker_heartbeat_record
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_free_space_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whatever this machine's disks hold, a test that wants the warning raises the bar.
+    monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", 0)
 
 
 @pytest.fixture
@@ -20,8 +29,10 @@ def test_it_is_healthy_when_every_part_answers(api: APIClient, worker_seen: None
     response = api.get("/api/v1/system/health")
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "channel_layer", "broker", "workers", "ffmpeg"}
+    assert body["status"] == "ok" and body["failing"] == [] and body["warnings"] == []
+    assert set(body["checks"]) == {
+        "database", "channel_layer", "broker", "workers", "ffmpeg", "disk"
+    }  # fmt: skip
 
 
 def test_anonymous_callers_get_no_details(api: APIClient, worker_seen: None) -> None:
@@ -68,3 +79,42 @@ def test_an_unreachable_broker_is_a_503(api: APIClient, worker_seen: None, setti
     response = api.get("/api/v1/system/health")
     assert response.status_code == 503
     assert "broker" in response.json()["failing"]
+
+
+def free_mb(path: Path) -> int:
+    return shutil.disk_usage(path).free // (1024 * 1024)
+
+
+def test_free_space_below_the_threshold_is_a_warning_not_a_failure(
+    api: APIClient,
+    viewer_api: APIClient,
+    worker_seen: None,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", free_mb(tmp_path) + 1024)
+    response = api.get("/api/v1/system/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["warnings"], body["failing"]) == ("warning", ["disk"], [])
+    assert body["checks"]["disk"] == {"ok": True}  # folders and sizes only for signed-in users
+
+    detail = viewer_api.get("/api/v1/system/health").json()["checks"]["disk"]["detail"]
+    assert detail["min_free_bytes"] == conf.HEALTH_MIN_FREE_MB * 1024 * 1024
+    low = [folder for folder in detail["folders"] if folder["code"] == "preflight.disk_low"]
+    assert low and all(folder["free_bytes"] < detail["min_free_bytes"] for folder in low)
+
+
+def test_free_space_above_the_threshold_is_no_warning(
+    api: APIClient,
+    worker_seen: None,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", max(free_mb(tmp_path) // 2, 1))
+    body = api.get("/api/v1/system/health").json()
+    assert (body["status"], body["warnings"]) == ("ok", [])

@@ -1,0 +1,162 @@
+"""Disk quotas for what stream jobs write: file and HLS outputs, and recordings.
+
+Two limits, both off unless set: the instance's (`CASTCORE_DISK_QUOTA_MB`, every
+recording plus every job's file and HLS outputs and run folders) and a job's
+own (`StreamJob.disk_quota_mb`: its outputs, its run folders, where a recording
+is written while it runs, and the recordings its runs made). Usage is measured
+on disk (sizes of the files as they are now) plus the recordings' stored sizes.
+
+Checked before a start (`quota_breach`, the service refuses with
+`stream_job.quota_exceeded`) and while a run writes (`RunBudget`, the supervisor
+ends the run with the same reason once it is reached).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Sum
+
+from apps.streams import conf
+from apps.streams.models import OutputKind, StreamJob, StreamOutput
+
+MB = 1024 * 1024
+_WRITTEN_KINDS = (OutputKind.FILE, OutputKind.HLS)
+
+
+@dataclass(frozen=True)
+class QuotaBreach:
+    """A quota that is reached: which one, and the bytes used against the bytes allowed."""
+
+    scope: str  # "job" | "instance"
+    used_bytes: int
+    quota_bytes: int
+
+    def params(self) -> dict[str, int | str]:
+        return {"scope": self.scope, "used_bytes": self.used_bytes, "quota_bytes": self.quota_bytes}
+
+
+def instance_quota_bytes() -> int | None:
+    return conf.DISK_QUOTA_MB * MB if conf.DISK_QUOTA_MB else None
+
+
+def job_quota_bytes(job: StreamJob) -> int | None:
+    return job.disk_quota_mb * MB if job.disk_quota_mb else None
+
+
+def path_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes of a file, or of every file under a folder; 0 for what is not there."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return 0
+    if not os.path.isdir(path):
+        return info.st_size
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):  # an HLS segment deleted while we walked
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _runs_folder(job_id: int) -> Path:
+    # The run folders' layout belongs to runtime/workdir.py; the job's folder holds them all.
+    return Path(settings.VAR_DIR) / "runs" / f"job-{job_id}"
+
+
+def job_paths(job: StreamJob) -> list[str]:
+    """What the job writes on disk: its file and HLS outputs and its run folders."""
+    outputs = StreamOutput.objects.filter(job_id=job.pk, kind__in=_WRITTEN_KINDS)
+    return sorted({*outputs.values_list("url", flat=True), str(_runs_folder(job.pk))})
+
+
+def _recordings_bytes(job_id: int | None = None) -> int:
+    from apps.recordings.models import Recording
+
+    recordings = Recording.objects.all()
+    if job_id is not None:
+        recordings = recordings.filter(stream_job_id=job_id)
+    return int(recordings.aggregate(total=Sum("size"))["total"] or 0)
+
+
+def _instance_paths() -> set[str]:
+    outputs = StreamOutput.objects.filter(kind__in=_WRITTEN_KINDS).values_list("url", flat=True)
+    return {*outputs, str(Path(settings.VAR_DIR) / "runs")}
+
+
+def _sum(paths: Iterable[str]) -> int:
+    return sum(path_bytes(path) for path in paths)
+
+
+def _breach(scope: str, used: int, quota: int | None) -> QuotaBreach | None:
+    return QuotaBreach(scope, used, quota) if quota is not None and used >= quota else None
+
+
+def quota_breach(job: StreamJob) -> QuotaBreach | None:
+    """The job's or the instance's quota, if already reached (the job's is named first)."""
+    job_quota, instance_quota = job_quota_bytes(job), instance_quota_bytes()
+    if job_quota is None and instance_quota is None:
+        return None
+    if job_quota is not None:
+        used = _sum(job_paths(job)) + _recordings_bytes(job.pk)
+        if breach := _breach("job", used, job_quota):
+            return breach
+    if instance_quota is not None:
+        return _breach("instance", _sum(_instance_paths()) + _recordings_bytes(), instance_quota)
+    return None
+
+
+class RunBudget:
+    """A running job's quotas: database parts refreshed now and then, files measured each check.
+
+    `refresh()` (the supervisor's thread) reads the recordings' sizes and measures
+    everything else the instance holds; `check()` only measures the job's own
+    files, so ffmpeg's progress reader can call it every block without touching
+    the database. What other jobs write meanwhile is seen at the next refresh.
+    """
+
+    def __init__(self, job: StreamJob) -> None:
+        self.job = job
+        self.job_quota = job_quota_bytes(job)
+        self.instance_quota = instance_quota_bytes()
+        self.active = self.job_quota is not None or self.instance_quota is not None
+        self.paths: list[str] = []
+        self._job_fixed = 0  # the job's recordings
+        self._others = 0  # everything else the instance holds
+        self._refreshed_at = float("-inf")
+
+    def refresh(self, *, force: bool = False) -> None:
+        if not self.active:
+            return
+        now = time.monotonic()
+        if not force and now - self._refreshed_at < conf.DISK_QUOTA_REFRESH_SECONDS:
+            return
+        self._refreshed_at = now
+        self.paths = job_paths(self.job)
+        self._job_fixed = _recordings_bytes(self.job.pk)
+        if self.instance_quota is not None:
+            others = _instance_paths() - set(self.paths)
+            # The job's run folders lie inside the runs root: measured as the job's own.
+            runs_root = str(Path(settings.VAR_DIR) / "runs")
+            self._others = _sum(others - {runs_root}) + _recordings_bytes()
+            self._others += path_bytes(runs_root) - path_bytes(_runs_folder(self.job.pk))
+
+    def check(self) -> QuotaBreach | None:
+        if not self.active:
+            return None
+        live = _sum(self.paths)
+        return _breach("job", live + self._job_fixed, self.job_quota) or _breach(
+            "instance", live + self._others, self.instance_quota
+        )
+
+
+def written_folders() -> list[str]:
+    """The folders stream jobs write into: run folders (VAR_DIR), recordings, output roots."""
+    return [str(Path(settings.VAR_DIR) / "runs"), str(settings.MEDIA_ROOT), *conf.output_roots()]
