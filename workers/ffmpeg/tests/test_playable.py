@@ -68,6 +68,7 @@ def assert_fragmented_mp4(path: Path) -> None:
 
 def make_engine_recording(path: Path, *, seconds: int = 4) -> Path:
     """What a stream job's recording output writes: Matroska, H.264 + AAC, a keyframe a second."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-y",
          "-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:d={seconds}",
