@@ -73,6 +73,14 @@ def recording_for_api(user: Any, key: str) -> Recording | None:
     return recording
 
 
+def videos_without_playable_copy(*, retry_failed: bool = False) -> QuerySet[Recording]:
+    """Video recordings with a file and no browser-playable copy (yet)."""
+    queryset = Recording.objects.filter(kind=Recording.Kind.VIDEO, playable_file="").exclude(
+        file=""
+    )
+    return queryset if retry_failed else queryset.filter(playable_error="")
+
+
 def explore_recordings() -> QuerySet[Recording]:
     return Recording.objects.filter(
         visibility=Visibility.PUBLIC, hidden_at__isnull=True, status=Recording.Status.AVAILABLE

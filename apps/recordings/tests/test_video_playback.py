@@ -6,6 +6,7 @@ writes it; the task is called as a worker calls it, ffmpeg and ffprobe are real.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -233,3 +234,27 @@ def test_a_worker_makes_the_copy_of_a_video_saved_in_another_process(
     assert recording.playable_file, (tmp_path / "worker.log").read_text()
     assert recording.resolution == "320x240" and recording.poster
     assert_fragmented_mp4(media_root / recording.playable_file.name)
+
+
+def test_the_command_makes_copies_for_videos_saved_without_one(
+    engine_file: Path, tmp_path: Path
+) -> None:
+    from django.core.management import call_command
+
+    older = saved_video(engine_file)  # as if saved before CastCore made copies
+    broken_file = tmp_path / "broken.mkv"
+    broken_file.write_bytes(b"\x00" * 512)
+    broken = saved_video(broken_file)
+    out = io.StringIO()
+
+    call_command("make_recordings_playable", stdout=out)
+
+    older.refresh_from_db()
+    broken.refresh_from_db()
+    assert older.playable_file and older.poster and older.resolution == "320x240"
+    assert broken.playable_error.startswith("probe.")
+    printed = out.getvalue()
+    assert "2 video recording(s)" in printed and f"[1/2] recording {older.pk}: ok" in printed
+    again = io.StringIO()
+    call_command("make_recordings_playable", stdout=again)
+    assert "0 video recording(s)" in again.getvalue()  # failures wait for --retry-failed
