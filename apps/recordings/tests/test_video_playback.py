@@ -258,3 +258,53 @@ def test_the_command_makes_copies_for_videos_saved_without_one(
     again = io.StringIO()
     call_command("make_recordings_playable", stdout=again)
     assert "0 video recording(s)" in again.getvalue()  # failures wait for --retry-failed
+
+
+def record_a_stream_job(**profile: Any) -> Recording:
+    """The file the engine really writes: a job with recording on, run by its supervisor."""
+    from apps.streams.services import stream_job_stop
+    from apps.streams.tests.factories import job_with_outputs, new_profile
+    from apps.streams.tests.helpers import start_and_play
+
+    job = job_with_outputs(
+        {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""},
+        recording_enabled=True,
+        profile=new_profile(**profile),
+    )
+    thread = start_and_play(job, 2.0)
+    stream_job_stop(actor=None, job=job)
+    thread.join(20)
+    recording = Recording.objects.get(stream_job_id=job.pk)
+    assert recording.file.name.endswith(".mkv")
+    return recording
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_jobs_h264_420_recording_is_remuxed_not_reencoded(media_root: Path) -> None:
+    recording = record_a_stream_job(pix_fmt="yuv420p")
+
+    make_recording_playable(recording.pk)
+
+    recording.refresh_from_db()
+    original, playable = media_root / recording.file.name, media_root / recording.playable_file.name
+    assert recording.playable_error == "" and recording.resolution == "320x240"
+    assert packet_sizes(playable, "v:0") == packet_sizes(original, "v:0")
+    assert packet_sizes(playable, "a:0") == packet_sizes(original, "a:0")
+    assert_fragmented_mp4(playable)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_jobs_h264_444_video_is_reencoded_and_its_aac_copied(media_root: Path) -> None:
+    # A profile without pix_fmt keeps the source's: lavfi's RGB makes High 4:4:4 H.264,
+    # which Firefox and Safari cannot decode.
+    recording = record_a_stream_job(pix_fmt="")
+
+    make_recording_playable(recording.pk)
+
+    recording.refresh_from_db()
+    original, playable = media_root / recording.file.name, media_root / recording.playable_file.name
+    assert probe(original).video_streams[0].pix_fmt == "yuv444p"
+    video = probe(playable).video_streams[0]
+    assert (video.codec, video.pix_fmt) == ("h264", "yuv420p")
+    assert packet_sizes(playable, "a:0") == packet_sizes(original, "a:0")
+    assert_fragmented_mp4(playable)
