@@ -27,8 +27,8 @@ from workers.ffmpeg.probe import (
     StreamInfo,
     ToolError,
     ffmpeg_input,
-    run_tool,
 )
+from workers.ffmpeg.supervisor import ExitReason, FFmpegProcess
 
 FFMPEG = "ffmpeg"
 
@@ -100,7 +100,9 @@ def build_playable_argv(
     ffmpeg: str = FFMPEG,
 ) -> list[str]:
     target = ffmpeg_input(source)
-    argv = [ffmpeg, "-nostdin", "-hide_banner", "-v", tool_log_level(target)]
+    # -progress: the supervisor's stall watchdog counts its blocks.
+    argv = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", tool_log_level(target)]
+    argv += ["-progress", "pipe:1"]
     argv += input_options(target, LOCAL_PROTOCOLS)
     argv += ["-format_whitelist", ",".join(LIBRARY_DEMUXERS), "-i", target]
     if plan.video is not None:
@@ -143,29 +145,47 @@ def make_playable(
     *,
     info: ProbeResult,
     timeout: float | None = None,
+    stall_timeout: float = 60.0,
     ffmpeg: str = FFMPEG,
 ) -> PlayablePlan:
     """Write the fragmented MP4 copy of `source` (probed as `info`) to `dest_path`.
 
     The file appears complete or not at all (a temporary file in the same
-    folder, renamed at the end); ffmpeg runs in its own process group and is
-    killed with it on a timeout. Raises PlayableError with a `playable.*` code.
+    folder, renamed at the end). ffmpeg runs under the supervisor: in its own
+    process group, killed with the worker that started it (a re-encode can take
+    as long as the recording), and killed when it makes no progress for
+    `stall_timeout` or runs past `timeout`. Raises PlayableError (`playable.*`).
     """
     plan = plan_playable(info)
     dest = Path(dest_path).absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
-    argv = build_playable_argv(source, str(tmp), plan, ffmpeg=ffmpeg)
+    limit = timeout if timeout is not None else playable_timeout(info.duration)
+    process = FFmpegProcess(
+        build_playable_argv(source, str(tmp), plan, ffmpeg=ffmpeg),
+        stall_timeout=stall_timeout,
+        stop_grace_seconds=0,
+        tail_lines=20,
+    )
     try:
-        rc, _, stderr = run_tool(
-            argv,
-            timeout=timeout if timeout is not None else playable_timeout(info.duration),
-            error=PlayableError,
-        )
-        if rc != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-            raise PlayableError(PlayableErrorCode.FAILED, stderr or f"ffmpeg exited with {rc}")
+        try:
+            process.start()
+        except FileNotFoundError as exc:  # the binary itself
+            raise PlayableError(PlayableErrorCode.UNAVAILABLE, str(exc)) from None
+        try:
+            result = process.wait(limit)
+        except TimeoutError:
+            process.kill()
+            raise PlayableError(PlayableErrorCode.TIMEOUT, f"not done in {limit:.0f} s") from None
+        detail = "\n".join(result.log_tail)
+        if result.reason is ExitReason.STALLED:
+            raise PlayableError(PlayableErrorCode.TIMEOUT, f"no progress for {stall_timeout} s")
+        if result.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise PlayableError(PlayableErrorCode.FAILED, detail or f"exit {result.returncode}")
         os.replace(tmp, dest)
     finally:
+        if process.is_running():  # interrupted (the worker is going away): not left behind
+            process.kill()
         tmp.unlink(missing_ok=True)
     return plan
 

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import struct
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from workers.ffmpeg.playable import (
-    PlayableError,
-    build_playable_argv,
-    make_playable,
-    plan_playable,
-)
+from workers.ffmpeg.playable import PlayableError, make_playable
 from workers.ffmpeg.probe import probe
 from workers.ffmpeg.testing import make_audio, make_video
 
@@ -154,19 +150,57 @@ def test_a_failed_run_leaves_no_file_and_says_why(engine_recording: Path, tmp_pa
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_a_timeout_kills_ffmpeg_and_leaves_no_file(tmp_path: Path) -> None:
-    # Long enough to re-encode for far more than the timeout on any machine.
-    source = make_video(tmp_path / "long.mkv", seconds=30, codec="mpeg4", size=(640, 480))
-    info = probe(source)
-    argv = build_playable_argv(source, str(tmp_path / "x.mp4"), plan_playable(info))
+@pytest.fixture(scope="module")
+def slow_to_encode(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Re-encoding this takes far longer than the tests below wait, on any machine."""
+    return make_video(
+        tmp_path_factory.mktemp("slow") / "long.mkv", seconds=30, codec="mpeg4", size=(640, 480)
+    )
+
+
+def test_a_timeout_kills_ffmpeg_and_leaves_no_file(slow_to_encode: Path, tmp_path: Path) -> None:
+    info = probe(slow_to_encode)
 
     with pytest.raises(PlayableError) as caught:
-        make_playable(source, tmp_path / "out" / "play.mp4", info=info, timeout=0.5)
+        make_playable(slow_to_encode, tmp_path / "out" / "play.mp4", info=info, timeout=0.5)
 
     assert caught.value.code == "playable.timeout"
     assert list((tmp_path / "out").iterdir()) == []
-    running = subprocess.run(["pgrep", "-f", str(source)], capture_output=True, text=True)
-    pids = [int(pid) for pid in running.stdout.split() if int(pid) != os.getpid()]
-    for pid in pids:  # none expected; do not leave one behind if the assertion fails
-        os.kill(pid, signal.SIGKILL)
-    assert pids == [], argv
+    assert ffmpeg_reading(slow_to_encode) == []
+
+
+def test_ffmpeg_dies_with_a_worker_killed_mid_encode(slow_to_encode: Path, tmp_path: Path) -> None:
+    script = (
+        "import sys; from workers.ffmpeg.playable import make_playable;"
+        " from workers.ffmpeg.probe import probe;"
+        " make_playable(sys.argv[1], sys.argv[2], info=probe(sys.argv[1]), timeout=600)"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", script, str(slow_to_encode), str(tmp_path / "play.mp4")],
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (encoding := ffmpeg_reading(slow_to_encode)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert encoding, "ffmpeg never started"
+
+        worker.kill()  # kill -9: no finally, no cleanup of its own
+        worker.wait(10)
+
+        gone = psutil.wait_procs(encoding, timeout=10)[1] == []
+        assert gone, "ffmpeg outlived the process that started it"
+    finally:
+        worker.kill()
+        for process in ffmpeg_reading(slow_to_encode):
+            process.kill()
+
+
+def ffmpeg_reading(path: Path) -> list[psutil.Process]:
+    """The ffmpeg processes (this test's, by their input path) still running."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "ffmpeg" and any(str(path) in arg for arg in cmdline):
+            found.append(process)
+    return found
