@@ -47,7 +47,9 @@ def make_recording_playable(recording_id: int) -> None:
 
     No retry: ffmpeg fails the same way twice on the same file, and the failure is
     recorded on the row (playable_error); a redelivered message makes the same
-    files again, written whole or not at all.
+    files again, written whole or not at all. Acknowledged on receipt, so a file
+    that kills its worker is not handed to the next one forever; ffmpeg dies with a
+    killed worker, and `manage.py make_recordings_playable` makes what it left.
     """
     from apps.recordings.services import recording_make_playable
 
