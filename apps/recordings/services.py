@@ -320,7 +320,10 @@ def recording_delete(
         audit_record(
             actor=actor, action="recording.delete", target=recording, request=request, source=source
         )
-        names = recording.stored_names
+        # The row as it is now, locked: a playable copy saved since `recording` was
+        # loaded is deleted too, and one being saved waits, then finds no row.
+        current = Recording.objects.select_for_update().filter(pk=recording.pk).first()
+        names = (current or recording).stored_names
         recording.delete()
         for name in names:
             _delete_file_later(name)

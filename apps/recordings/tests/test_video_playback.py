@@ -308,3 +308,19 @@ def test_a_stream_jobs_h264_444_video_is_reencoded_and_its_aac_copied(media_root
     assert (video.codec, video.pix_fmt) == ("h264", "yuv420p")
     assert packet_sizes(playable, "a:0") == packet_sizes(original, "a:0")
     assert_fragmented_mp4(playable)
+
+
+def test_deleting_a_recording_loaded_before_its_copy_was_made_removes_the_copy_too(
+    engine_file: Path, media_root: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    recording = saved_video(engine_file)
+    stale = Recording.objects.get(pk=recording.pk)  # e.g. an admin page opened meanwhile
+    make_recording_playable(recording.pk)
+    recording.refresh_from_db()
+    files = [media_root / name for name in recording.stored_names]
+    assert len(files) == 3
+
+    with django_capture_on_commit_callbacks(execute=True):
+        recording_delete(recording=stale, actor=None)
+
+    assert not any(path.exists() for path in files)
