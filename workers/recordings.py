@@ -43,3 +43,20 @@ def reset_stale_streams(seen_before: str | None = None) -> list[int]:
 
     cutoff = datetime.fromisoformat(seen_before) if seen_before else None
     return streams_reset_stale(seen_before=cutoff)
+
+
+# Sent with apply_async(queue="ffmpeg") by apps.recordings.services when a video
+# recording is saved: it runs ffmpeg, so it goes where ffmpeg work is pinned.
+@shared_task(name="workers.recordings.make_recording_playable", ignore_result=True)
+def make_recording_playable(recording_id: int) -> None:
+    """Make a video recording's browser-playable copy and poster.
+
+    No retry: ffmpeg fails the same way twice on the same file, and the failure is
+    recorded on the row (playable_error); a redelivered message makes the same
+    files again, written whole or not at all. Acknowledged on receipt, so a file
+    that kills its worker is not handed to the next one forever; ffmpeg dies with a
+    killed worker, and `manage.py make_recordings_playable` makes what it left.
+    """
+    from apps.recordings.services import recording_make_playable
+
+    recording_make_playable(recording_id=recording_id)

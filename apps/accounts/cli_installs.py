@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,17 +28,14 @@ from castcore.secrets import remember
 
 # How often last_used_at is written (not on every request).
 TOUCH_INTERVAL = timedelta(minutes=1)
-MIN_LENGTH, MAX_LENGTH = 8, 255
+# What the CLI writes to its install-id file (a UUID, lowercase hex). asciinema-server
+# refuses anything else with 401; so does CastCore, or any string would make an account.
+_INSTALL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def is_plausible_install_id(raw: str) -> bool:
-    """Any printable ASCII of a sane length (the CLI sends a UUID v4)."""
-    return (
-        MIN_LENGTH <= len(raw) <= MAX_LENGTH
-        and raw.isascii()
-        and raw.isprintable()
-        and " " not in raw
-    )
+    """A lowercase UUID, as the asciinema CLI generates; anything else is refused."""
+    return _INSTALL_ID.fullmatch(raw) is not None
 
 
 def install_id_from_basic(header: str | bytes) -> str | None:

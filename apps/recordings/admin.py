@@ -32,7 +32,7 @@ class RecordingAdmin(AuditedModelAdmin):
     readonly_fields = [
         "page_link", "kind", "owner", "file", "size", "duration", "created_at", "asciicast_version",
         "cols", "rows", "name", "session_id", "has_audio", "has_video", "output_mode", "resolution",
-        "stream_job_id", "hidden_at",
+        "stream_job_id", "hidden_at", "playable_file", "poster", "playable_error",
     ]  # fmt: skip
     fields = [
         "page_link",

@@ -30,3 +30,6 @@ if LIVE_STALE_SECONDS < 2 * LIVE_HEARTBEAT_SECONDS:
 
 # Subfolder of MEDIA_ROOT holding every recording file.
 STORAGE_DIR = "recordings"
+
+# A video's poster frame is never wider than this (nor than the video).
+POSTER_MAX_WIDTH = 1280

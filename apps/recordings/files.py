@@ -152,19 +152,34 @@ def _body(
 def serve_recording_file(
     request: HttpRequest, recording: Recording, *, attachment: bool = False
 ) -> HttpResponse | StreamingHttpResponse:
-    path = Path(recording.file.path)
+    """The recording's original file (the .cast, or the video as it was recorded)."""
+    extension = recording.file_extension
+    return serve_stored_file(
+        request,
+        recording,
+        Path(recording.file.path),
+        content_type=CONTENT_TYPES.get(extension),
+        filename=f"{recording.pk}.{extension}",
+        attachment=attachment,
+    )
+
+
+def serve_stored_file(
+    request: HttpRequest,
+    recording: Recording,
+    path: Path,
+    *,
+    content_type: str | None,
+    filename: str,
+    attachment: bool = False,
+) -> HttpResponse | StreamingHttpResponse:
+    """One of the recording's files (original, playable copy, poster), with ranges."""
     if not path.is_file():
         return HttpResponse(status=404)
     size = path.stat().st_size
     etag = _etag(recording, path)
     mtime = path.stat().st_mtime
-    extension = recording.file_extension
-    content_type = (
-        CONTENT_TYPES.get(extension)
-        or mimetypes.guess_type(path.name)[0]
-        or "application/octet-stream"
-    )
-    filename = f"{recording.pk}.{extension}"
+    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
     response: HttpResponse | StreamingHttpResponse
     if request.headers.get("If-None-Match") == etag:

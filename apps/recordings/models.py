@@ -95,6 +95,13 @@ class Recording(models.Model):
     reason = models.CharField(max_length=64, blank=True)  # why it stopped or failed
     # A plain integer, not a foreign key: apps.streams owns stream jobs.
     stream_job_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    # What browsers play: `file` is Matroska as the engine writes it, so videos also
+    # get a fragmented MP4 copy and a poster frame (services.recording_make_playable,
+    # run by a worker after the row is saved). The original stays for download.
+    playable_file = models.FileField(max_length=255, blank=True)
+    poster = models.FileField(max_length=255, blank=True)
+    # The playable.* / probe.* code when no playable copy could be made.
+    playable_error = models.CharField(max_length=64, blank=True)
 
     objects = RecordingQuerySet.as_manager()
 
@@ -128,6 +135,19 @@ class Recording(models.Model):
     @property
     def file_path(self) -> str | None:
         return f"/r/{self.url_key}.{self.file_extension}" if self.file else None
+
+    @property
+    def playable_path(self) -> str | None:
+        return f"/r/{self.url_key}/video.mp4" if self.playable_file else None
+
+    @property
+    def poster_path(self) -> str | None:
+        return f"/r/{self.url_key}/poster.jpg" if self.poster else None
+
+    @property
+    def stored_names(self) -> list[str]:
+        """Every file of this recording in storage: the original and what was made from it."""
+        return [f.name for f in (self.file, self.playable_file, self.poster) if f and f.name]
 
     @property
     def created_at_ms(self) -> int:

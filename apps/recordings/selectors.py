@@ -59,6 +59,28 @@ def recordings_for(user: Any) -> QuerySet[Recording]:
     )
 
 
+def recording_for_api(user: Any, key: str) -> Recording | None:
+    """The native API's `{key}`: an id among recordings_for(user), or a URL token.
+
+    A URL token is the capability of the recording's web URL, for every kind: it
+    opens what the page opens to this user (may_view), and nothing more.
+    """
+    if key.isascii() and key.isdigit() and len(key) < 19:
+        return recordings_for(user).filter(pk=int(key)).first()
+    recording = Recording.objects.select_related("owner").filter(url_token=key).first()
+    if recording is None or not may_view(recording, user):
+        return None
+    return recording
+
+
+def videos_without_playable_copy(*, retry_failed: bool = False) -> QuerySet[Recording]:
+    """Video recordings with a file and no browser-playable copy (yet)."""
+    queryset = Recording.objects.filter(kind=Recording.Kind.VIDEO, playable_file="").exclude(
+        file=""
+    )
+    return queryset if retry_failed else queryset.filter(playable_error="")
+
+
 def explore_recordings() -> QuerySet[Recording]:
     return Recording.objects.filter(
         visibility=Visibility.PUBLIC, hidden_at__isnull=True, status=Recording.Status.AVAILABLE

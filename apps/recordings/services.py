@@ -26,6 +26,9 @@ from apps.recordings import conf
 from apps.recordings.asciicast import Asciicast, AsciicastInvalid, parse_asciicast
 from apps.recordings.models import Recording, Visibility, new_url_token
 from apps.system.models import GlobalSettings
+from workers.ffmpeg.playable import PlayableError, make_playable
+from workers.ffmpeg.probe import ProbeError, ProbeResult, probe
+from workers.ffmpeg.thumbnail import ThumbnailError, make_thumbnail
 
 logger = logging.getLogger("castcore.recordings")
 
@@ -176,9 +179,91 @@ def recording_create_video(
                 changes={"kind": [None, "video"], "stream_job_id": [None, stream_job_id]},
                 source=AuditEntry.Source.SYSTEM,
             )
+            _dispatch_make_playable(recording.pk)
     except BaseException:
         shutil.move(str(target), source)  # give the caller its file back
         raise
+    return recording
+
+
+def _dispatch_make_playable(recording_id: int) -> None:
+    # After commit: the worker must find the row. Only the id travels.
+    from workers.recordings import make_recording_playable
+
+    transaction.on_commit(
+        lambda: make_recording_playable.apply_async(args=[recording_id], queue="ffmpeg")
+    )
+
+
+def _resolution(info: ProbeResult) -> str:
+    video = info.video_streams[0] if info.video_streams else None
+    if video is None or not video.width or not video.height:
+        return ""
+    return f"{video.width}x{video.height}"
+
+
+def recording_make_playable(*, recording_id: int) -> Recording | None:
+    """Give a video recording its browser-playable copy and poster, and fill `resolution`.
+
+    The copy is a fragmented MP4, remuxed where the codecs allow
+    (workers/ffmpeg/playable.py); the poster is one frame ~10% in. The files are
+    written next to the original and the row points at them in one conditional
+    update: a recording deleted meanwhile gets no row back and leaves no files.
+    A failure is recorded as `playable_error` (the page offers the download).
+    Returns the updated recording, or None if there was nothing to do.
+    """
+    recording = Recording.objects.filter(pk=recording_id, kind=Recording.Kind.VIDEO).first()
+    if recording is None or not recording.file:
+        return None
+    source = Path(recording.file.path)
+    changes: dict[str, Any] = {"playable_error": ""}
+    try:
+        info = probe(source, timeout=30)
+    except ProbeError as exc:
+        logger.warning("video recording %s could not be probed: %s", recording.pk, exc.code)
+        return _save_playable(recording, {"playable_error": exc.code}, made=[])
+    changes["resolution"] = _resolution(info)
+    if not recording.duration and info.duration:
+        changes["duration"] = round(info.duration, 3)
+    base = str(Path(recording.file.name).with_suffix(""))
+    playable_name, poster_name = f"{base}.playable.mp4", f"{base}.poster.jpg"
+    made: list[str] = []
+    try:
+        make_playable(source, default_storage.path(playable_name), info=info)
+    except PlayableError as exc:
+        logger.warning("video recording %s: no playable copy: %s", recording.pk, exc.code)
+        changes["playable_error"] = exc.code
+    else:
+        made.append(playable_name)
+        changes["playable_file"] = playable_name
+    if info.has_video:
+        video = info.video_streams[0]
+        try:
+            make_thumbnail(
+                source,
+                default_storage.path(poster_name),
+                duration=info.duration,
+                width=min(conf.POSTER_MAX_WIDTH, video.width or conf.POSTER_MAX_WIDTH),
+            )
+        except ThumbnailError as exc:
+            logger.warning("video recording %s: no poster: %s", recording.pk, exc.code)
+        else:
+            made.append(poster_name)
+            changes["poster"] = poster_name
+    return _save_playable(recording, changes, made=made)
+
+
+def _save_playable(recording: Recording, changes: dict[str, Any], *, made: list[str]) -> Recording:
+    # The same original still: a row deleted (or its file replaced) meanwhile is left alone.
+    updated = Recording.objects.filter(pk=recording.pk, file=recording.file.name).update(
+        **changes, updated_at=timezone.now()
+    )
+    if updated != 1:
+        for name in made:
+            default_storage.delete(name)
+        return recording
+    for name, value in changes.items():
+        setattr(recording, name, value)
     return recording
 
 
@@ -235,9 +320,12 @@ def recording_delete(
         audit_record(
             actor=actor, action="recording.delete", target=recording, request=request, source=source
         )
-        name = recording.file.name
+        # The row as it is now, locked: a playable copy saved since `recording` was
+        # loaded is deleted too, and one being saved waits, then finds no row.
+        current = Recording.objects.select_for_update().filter(pk=recording.pk).first()
+        names = (current or recording).stored_names
         recording.delete()
-        if name:
+        for name in names:
             _delete_file_later(name)
 
 
@@ -281,8 +369,8 @@ def recordings_cleanup_unclaimed(
         for recording in doomed:
             report.deleted.append(recording.pk)
             report.freed_bytes += recording.size
-            if recording.file.name:
-                _delete_file_later(recording.file.name)
+            for name in recording.stored_names:
+                _delete_file_later(name)
         Recording.objects.filter(id__in=report.deleted).delete()
         # Hidden then deleted in one run: report it once, as deleted.
         report.hidden = [pk for pk in report.hidden if pk not in set(report.deleted)]

@@ -18,6 +18,11 @@ urlpatterns = [
         views.recording_file,
         name="file",
     ),
+    re_path(
+        r"^r/(?P<key>[A-Za-z0-9_-]{1,32})/(?P<name>video\.mp4|poster\.jpg)$",
+        views.recording_made_file,
+        name="made-file",
+    ),
     re_path(r"^r/(?P<key>[A-Za-z0-9_-]{1,32})$", views.recording_page, name="recording"),
     re_path(r"^s/(?P<key>[A-Za-z0-9_-]{1,32})$", views.stream_page, name="stream"),
 ]

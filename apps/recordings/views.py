@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -31,7 +32,7 @@ from apps.recordings.api.compat import (
     ws_url,
 )
 from apps.recordings.api.views import create_from_upload
-from apps.recordings.files import serve_recording_file
+from apps.recordings.files import serve_recording_file, serve_stored_file
 from apps.recordings.models import Recording, TerminalStream
 from apps.system.models import GlobalSettings
 from castcore.secrets import remember
@@ -110,6 +111,28 @@ def recording_file(request: HttpRequest, key: str, ext: str) -> HttpResponseBase
     if not recording.file or ext != recording.file_extension:
         raise Http404("No such file")
     return serve_recording_file(request, recording)
+
+
+# What a page's <video> plays: the copy made for browsers, and its poster frame.
+_MADE_FILES = {"video.mp4": ("playable_file", "video/mp4"), "poster.jpg": ("poster", "image/jpeg")}
+
+
+@require_http_methods(["GET", "HEAD"])
+def recording_made_file(request: HttpRequest, key: str, name: str) -> HttpResponseBase:
+    recording = _recording_or_404(request, key)
+    if recording.is_hidden:
+        return HttpResponse(status=410)
+    field, content_type = _MADE_FILES[name]
+    stored = getattr(recording, field)
+    if not stored:
+        raise Http404("No such file")
+    return serve_stored_file(
+        request,
+        recording,
+        Path(stored.path),
+        content_type=content_type,
+        filename=f"{recording.pk}-{name}",
+    )
 
 
 def explore(request: HttpRequest) -> HttpResponse:

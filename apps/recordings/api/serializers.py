@@ -13,26 +13,30 @@ def _request(serializer: serializers.Serializer[Any]) -> Any:
 
 
 class RecordingSerializer(serializers.ModelSerializer[Recording]):
-    """A recording in the native API: every kind, with OpenVidu's video attributes."""
+    """A recording in the native API: every kind, snake_case like the rest of /api/v1.
+
+    The video attributes are OpenVidu's, under native names: camelCase (`createdAt`,
+    `hasAudio`…) belongs to the OpenVidu-compatible surface only.
+    """
 
     url = serializers.SerializerMethodField()
     file_url = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
+    playable_url = serializers.SerializerMethodField(
+        help_text="Videos: the copy browsers play (fragmented MP4); null until it is made."
+    )
+    poster_url = serializers.SerializerMethodField(help_text="Videos: a still frame (JPEG).")
     audio_url = serializers.SerializerMethodField()
     description_html = serializers.CharField(read_only=True)
-    createdAt = serializers.IntegerField(source="created_at_ms", read_only=True)
-    sessionId = serializers.CharField(source="session_id", read_only=True)
-    hasAudio = serializers.BooleanField(source="has_audio", read_only=True)
-    hasVideo = serializers.BooleanField(source="has_video", read_only=True)
 
     class Meta:
         model = Recording
         fields = [
-            "id", "kind", "url", "file_url", "download_url", "audio_url", "title", "description",
-            "description_html", "visibility", "owner", "duration", "size", "created_at",
-            "createdAt",
-            "status", "hidden_at", "asciicast_version", "cols", "rows", "name", "sessionId",
-            "hasAudio", "hasVideo", "output_mode", "resolution", "reason", "stream_job_id",
+            "id", "kind", "url", "file_url", "download_url", "playable_url", "poster_url",
+            "audio_url", "title", "description", "description_html", "visibility", "owner",
+            "duration", "size", "created_at", "status", "hidden_at", "asciicast_version", "cols",
+            "rows", "name", "session_id", "has_audio", "has_video", "output_mode", "resolution",
+            "reason", "stream_job_id", "playable_error",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -46,6 +50,12 @@ class RecordingSerializer(serializers.ModelSerializer[Recording]):
         return (
             absolute_url(_request(self), f"/api/v1/recordings/{obj.pk}/file") if obj.file else None
         )
+
+    def get_playable_url(self, obj: Recording) -> str | None:
+        return absolute_url(_request(self), obj.playable_path)
+
+    def get_poster_url(self, obj: Recording) -> str | None:
+        return absolute_url(_request(self), obj.poster_path)
 
     def get_audio_url(self, obj: Recording) -> str | None:
         return obj.audio_url or None

@@ -154,16 +154,14 @@ class RecordingsView(AsciinemaMixin, generics.GenericAPIView):
 
 
 class RecordingDetailView(AsciinemaMixin, generics.GenericAPIView):
-    """One recording: `{key}` is its id, or (asciinema) its URL token."""
+    """One recording of any kind: `{key}` is its id or its URL token."""
 
     authentication_classes = AUTHENTICATION
     serializer_class = s.RecordingSerializer
     queryset = Recording.objects.all()
 
     def _native(self, key: str) -> Recording:
-        if not key.isdigit():
-            raise compat_error("not_found", 404)
-        recording = selectors.recordings_for(self.request.user).filter(pk=int(key)).first()
+        recording = selectors.recording_for_api(self.request.user, key)
         if recording is None:
             raise compat_error("not_found", 404)
         if recording.is_hidden and not selectors.is_staff_viewer(self.request.user):

@@ -57,6 +57,36 @@ def test_401_without_or_with_a_bad_install_id() -> None:
     assert response["WWW-Authenticate"].startswith("Basic")
 
 
+@pytest.mark.parametrize(
+    "install_id",
+    [
+        "6B2F7E0E-1111-4222-8333-944445555666",  # a UUID, but uppercase
+        "6b2f7e0e11114222833394444555566",  # hex without the dashes
+        "not-a-uuid-but-printable",
+        "6b2f7e0e-1111-4222-8333-94444555566g",
+    ],
+)
+def test_an_install_id_that_is_not_a_lowercase_uuid_is_refused_with_401(install_id: str) -> None:
+    for path, field in (("/api/v1/recordings", "file"), ("/api/asciicasts", "asciicast")):
+        response = cli_client(install_id).post(path, {field: upload()}, format="multipart")
+
+        assert response.status_code == 401
+        assert response.json() == {
+            "error": "Invalid or revoked install ID",
+            "code": "auth.install_id_invalid",
+        }
+        assert response["WWW-Authenticate"] == 'Basic realm="asciinema"'
+    assert not CliInstall.objects.exists() and not Recording.objects.exists()
+
+
+def test_a_lowercase_uuid_install_id_uploads() -> None:
+    response = cli_client("6b2f7e0e-1111-4222-8333-944445555666").post(
+        "/api/v1/recordings", {"file": upload()}, format="multipart"
+    )
+    assert response.status_code == 201
+    assert CliInstall.objects.get().last4 == "5666"
+
+
 def test_401_for_an_unknown_install_id_outside_uploads() -> None:
     response = cli_client().patch("/api/v1/recordings/1", {"title": "x"}, format="json")
     assert response.status_code == 401

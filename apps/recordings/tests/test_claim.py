@@ -31,13 +31,24 @@ def test_anonymous_visitors_are_sent_to_the_login_page() -> None:
 def test_the_login_page_signs_in_and_returns_to_connect(password: str) -> None:
     user = a_user()
     client = Client()
+    install_id = str(uuid.uuid4())
     response = client.post(
-        "/login/", {"username": user.username, "password": password, "next": "/connect/abcdefgh-1"}
+        "/login/",
+        {"username": user.username, "password": password, "next": f"/connect/{install_id}"},
     )
-    assert response.status_code == 302 and response["Location"] == "/connect/abcdefgh-1"
-    page = client.get("/connect/abcdefgh-1")
+    assert response.status_code == 302 and response["Location"] == f"/connect/{install_id}"
+    page = client.get(f"/connect/{install_id}")
     assert page.status_code == 200 and b"Link this CLI" in page.content
-    assert b"abcdefgh-1" not in page.content  # masked: the ID is a password
+    assert install_id.encode() not in page.content  # masked: the ID is a password
+
+
+def test_the_connect_page_refuses_an_install_id_that_is_not_a_lowercase_uuid() -> None:
+    user = a_user()
+    for install_id in (str(uuid.uuid4()).upper(), "abcdefgh-1"):
+        assert signed_in(user).get(f"/connect/{install_id}").status_code == 404
+        response = signed_in(user).post(f"/connect/{install_id}")
+        assert response.status_code == 409 and b"cli_install.invalid" in response.content
+    assert not CliInstall.objects.exists()
 
 
 def test_claiming_moves_recordings_and_streams_and_removes_the_temporary_account() -> None:

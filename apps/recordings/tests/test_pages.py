@@ -20,12 +20,23 @@ def test_a_public_terminal_recording_page_loads_the_player() -> None:
     assert "<em>hi</em>" in html and "<script>x</script>" not in html
 
 
-def test_a_video_recording_page_has_a_video_element() -> None:
+def test_a_video_recording_page_plays_the_playable_copy_with_its_poster() -> None:
+    recording = a_video(
+        visibility="unlisted", playable_file="recordings/video/v.playable.mp4", poster="p.jpg"
+    )
+    html = Client().get(f"/r/{recording.url_token}").content.decode()
+    key = recording.url_token
+    assert (
+        f'<video id="video" controls playsinline preload="metadata" src="/r/{key}/video.mp4"'
+        f' poster="/r/{key}/poster.jpg"></video>'
+    ) in html
+    assert f'href="/r/{key}.mp4" download' in html  # the original, as recorded
+
+
+def test_a_video_without_its_playable_copy_yet_says_so() -> None:
     recording = a_video(visibility="unlisted")
     html = Client().get(f"/r/{recording.url_token}").content.decode()
-    assert (
-        f'<video id="video" controls preload="metadata" src="/r/{recording.url_token}.mp4">' in html
-    )
+    assert "<video" not in html and "being prepared for playback" in html
 
 
 def test_unlisted_needs_the_token_and_private_needs_the_owner() -> None:
