@@ -4,8 +4,9 @@
   encrypts, every key decrypts, so keys rotate without downtime.
 - `mask` is the only way a secret is shown: `••••` and the last 4 characters.
 - Every secret that is decrypted or accepted is remembered (in this process)
-  so `RedactSecretsFilter` can scrub it from any log line, whatever logger
-  or library wrote it.
+  and scrubbed from any log line, whatever logger or library wrote it: every
+  log record this process makes is a `RedactingLogRecord`
+  (`install_log_redaction`, run when the castcore package is imported).
 """
 
 from __future__ import annotations
@@ -135,8 +136,72 @@ def redact(text: str) -> str:
     return known_secrets.redact(text)
 
 
+class RedactingLogRecord(logging.LogRecord):
+    """A log record whose message, traceback and stack text never hold a known secret.
+
+    Redaction lives in the record, not in a filter on a handler: Celery's worker
+    and beat replace the root logger's handlers at start-up (and so did any
+    library calling basicConfig or dictConfig), which dropped a filter with them;
+    botocore's debug lines then printed an S3 key id in a worker's log. Every
+    formatter reads the message through getMessage() and stores the traceback it
+    formats in exc_text, so whatever handlers are configured, they only see
+    redacted text. The message is redacted when it is formatted, so a record no
+    handler emits costs nothing.
+    """
+
+    def getMessage(self) -> str:
+        return redact(super().getMessage())
+
+    # Formatter.format() writes the formatted traceback here; LogRecord.__init__ the
+    # stack. Both go through these setters, so neither is ever stored in clear.
+    @property  # type: ignore[override]
+    def exc_text(self) -> str | None:
+        return self.__dict__.get("_exc_text")
+
+    @exc_text.setter
+    def exc_text(self, value: str | None) -> None:
+        self.__dict__["_exc_text"] = redact(value) if value else value
+
+    @property  # type: ignore[override]
+    def stack_info(self) -> str | None:
+        return self.__dict__.get("_stack_info")
+
+    @stack_info.setter
+    def stack_info(self, value: str | None) -> None:
+        self.__dict__["_stack_info"] = redact(value) if value else value
+
+
+def install_log_redaction() -> None:
+    """Make every log record of this process a RedactingLogRecord.
+
+    The record factory is process-wide and outlives any logging configuration
+    (dictConfig, basicConfig, Celery's root logger hijack), unlike handlers and
+    their filters. Idempotent.
+    """
+    current = logging.getLogRecordFactory()
+    if current is logging.LogRecord:
+        logging.setLogRecordFactory(RedactingLogRecord)
+    elif current is not RedactingLogRecord:
+        # Someone installed a factory of their own: keep it, and redact its records.
+        logging.setLogRecordFactory(_redacting_factory(current))
+
+
+def _redacting_factory(inner: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        RedactSecretsFilter().filter(record)
+        return record
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    return factory if not getattr(inner, "redacting", False) else inner
+
+
 class RedactSecretsFilter(logging.Filter):
-    """Logging filter that replaces every known secret with its mask."""
+    """Logging filter that replaces every known secret with its mask.
+
+    For records that are not RedactingLogRecords (made by a factory someone else
+    installed); the LOGGING setting keeps it on the console handler as well.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
