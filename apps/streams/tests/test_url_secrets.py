@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -221,3 +222,21 @@ def test_a_url_pasted_with_the_key_in_its_path_publishes_to_that_key(
         stream_job_stop(actor=None, job=job)
         thread.join(15)
     assert thread.result == ExitReason.STOPPED
+
+
+@pytest.mark.django_db
+def test_a_key_sent_in_a_url_is_redacted_from_the_web_processs_log(
+    operator_api: APIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "web-process-only-key-0451"  # not seen by this process before
+    body = {
+        "name": "logged",
+        "input_kind": "url",
+        "input_url": f"rtmp://ingest.example/live/{key}x",
+        "profile": new_profile().pk,
+        "outputs": [{"kind": "rtmp", "url": f"rtmp://a.example/live2/{key}"}],
+    }
+    assert operator_api.post("/api/v1/stream-jobs", body, format="json").status_code == 201
+    logging.getLogger("castcore.tests").warning("publishing to %s and from %sx", key, key)
+    assert key not in caplog.text
+    assert "publishing to ••••0451 and from ••••451x" in caplog.text
