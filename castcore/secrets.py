@@ -154,7 +154,7 @@ class RedactingLogRecord(logging.LogRecord):
 
     # Formatter.format() writes the formatted traceback here; LogRecord.__init__ the
     # stack. Both go through these setters, so neither is ever stored in clear.
-    @property  # type: ignore[override]
+    @property
     def exc_text(self) -> str | None:
         return self.__dict__.get("_exc_text")
 
@@ -162,7 +162,7 @@ class RedactingLogRecord(logging.LogRecord):
     def exc_text(self, value: str | None) -> None:
         self.__dict__["_exc_text"] = redact(value) if value else value
 
-    @property  # type: ignore[override]
+    @property
     def stack_info(self) -> str | None:
         return self.__dict__.get("_stack_info")
 

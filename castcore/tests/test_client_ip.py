@@ -14,10 +14,10 @@ from castcore.env import env_networks
 
 
 def ip_of(remote: str, forwarded: str | None = None) -> str | None:
-    extra = {"REMOTE_ADDR": remote}
+    request = RequestFactory().get("/", REMOTE_ADDR=remote)
     if forwarded is not None:
-        extra["HTTP_X_FORWARDED_FOR"] = forwarded
-    return client_ip(RequestFactory().get("/", **extra))
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client_ip(request)
 
 
 def test_without_trusted_proxies_the_header_is_ignored(settings: Any) -> None:

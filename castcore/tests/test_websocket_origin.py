@@ -31,7 +31,7 @@ def _close_thread_connections() -> Any:
 
 
 async def signed_in(role: Role) -> str:
-    user = await sync_to_async(UserFactory)(role=role)
+    user: Any = await sync_to_async(UserFactory)(role=role)
     return str(AccessToken.for_user(user))
 
 

@@ -131,7 +131,7 @@ async def test_log_and_status_frames_mask_the_key_ffmpeg_echoes() -> None:
     job = await sync_to_async(job_with_outputs)(
         {"url": url, "stream_key": ""}, reconnect_max_attempts=0
     )
-    viewer = await sync_to_async(UserFactory)(role=Role.VIEWER)
+    viewer: Any = await sync_to_async(UserFactory)(role=Role.VIEWER)
     token = await sync_to_async(lambda: str(AccessToken.for_user(viewer)))()
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     logs = WebsocketCommunicator(
