@@ -97,3 +97,24 @@ def test_a_celery_worker_process_redacts_secrets_from_its_log(tmp_path: Path) ->
         assert line in text, line
     assert CANARY not in text
     assert "••••6789" in text
+
+
+def test_a_manage_py_process_redacts_after_logging_is_configured_again(tmp_path: Path) -> None:
+    code = (
+        "import logging, logging.config\n"
+        "from castcore.secrets import remember\n"
+        f"remember({CANARY!r})\n"
+        "logging.config.dictConfig({'version': 1, 'handlers': {'h': {'class': "
+        "'logging.StreamHandler'}}, 'root': {'handlers': ['h'], 'level': 'INFO'}})\n"
+        f"logging.getLogger('boto3').warning('key id %s', {CANARY!r})\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(tmp_path))
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "key id ••••6789" in result.stderr
+    assert CANARY not in result.stdout + result.stderr
