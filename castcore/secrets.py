@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import OrderedDict
@@ -103,24 +104,35 @@ class _KnownSecrets:
         self._values: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._limit = limit
+        # Longest first, so a secret that contains another is masked whole. Sorted
+        # once per change, not per log line: every record of the process is redacted.
+        self._longest_first: tuple[str, ...] = ()
 
     def add(self, value: str) -> None:
         if len(value) < MIN_LENGTH_TO_REDACT:
             return
         with self._lock:
+            if value in self._values:
+                self._values.move_to_end(value)
+                return
             self._values[value] = None
-            self._values.move_to_end(value)
+            # Copied, not changed in place: redact() may be reading the current one.
+            longest_first = list(self._longest_first)
+            bisect.insort(longest_first, value, key=_longest_first_key)
             while len(self._values) > self._limit:
-                self._values.popitem(last=False)
+                evicted, _ = self._values.popitem(last=False)
+                longest_first.remove(evicted)
+            self._longest_first = tuple(longest_first)
 
     def redact(self, text: str) -> str:
-        with self._lock:
-            values = list(self._values)
-        # Longest first, so a secret that contains another is masked whole.
-        for value in sorted(values, key=len, reverse=True):
+        for value in self._longest_first:
             if value in text:
                 text = text.replace(value, mask(value))
         return text
+
+
+def _longest_first_key(value: str) -> int:
+    return -len(value)
 
 
 known_secrets = _KnownSecrets()
@@ -150,7 +162,12 @@ class RedactingLogRecord(logging.LogRecord):
     """
 
     def getMessage(self) -> str:
-        return redact(super().getMessage())
+        message = super().getMessage()
+        # Every handler's formatter asks again: redact a given message once.
+        done = self.__dict__.get("_redacted")
+        if done is None or done[0] != message:
+            done = self.__dict__["_redacted"] = (message, redact(message))
+        return str(done[1])
 
     # Formatter.format() writes the formatted traceback here; LogRecord.__init__ the
     # stack. Both go through these setters, so neither is ever stored in clear.
@@ -204,6 +221,8 @@ class RedactSecretsFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record, RedactingLogRecord):
+            return True  # redacts itself
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:
