@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from apps.media.models import StorageSource
+from apps.media.storage.base import S3Config
 from apps.media.storage.s3 import S3Backend
 
 if TYPE_CHECKING:
@@ -26,9 +27,10 @@ def test_botocore_debug_lines_never_show_the_s3_key_id(
         bucket=s3_server.bucket, access_key=s3_server.access_key,
         secret_key=s3_server.secret_key, prefix="library",
     )  # fmt: skip
-    source = StorageSource.objects.get(name="s3")  # as a worker loads it
+    config = StorageSource.objects.get(name="s3").config()  # as a worker loads it
+    assert isinstance(config, S3Config)
     with caplog.at_level(logging.DEBUG, logger="botocore"):
-        results = S3Backend(source.config(), timeout=3).test()
+        results = S3Backend(config, timeout=3).test()
     assert all(result.ok for result in results)
     assert "Credential=" in caplog.text  # botocore did write its signing lines
     assert s3_server.access_key not in caplog.text
