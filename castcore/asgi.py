@@ -21,12 +21,11 @@ if not _pool_chosen:
     del os.environ["CASTCORE_DB_POOL"]
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from castcore.embedded import start_embedded_worker  # noqa: E402
 from castcore.heap import freeze_startup_objects  # noqa: E402
 from castcore.routing import websocket_urlpatterns  # noqa: E402
-from castcore.ws_auth import BearerAuthMiddleware  # noqa: E402
+from castcore.ws_auth import AllowedOriginValidator, BearerAuthMiddleware  # noqa: E402
 
 # Paths whose credential is in the URL itself (not a cookie or a browser
 # session) cannot be hijacked cross-site, so they skip the Origin check: the
@@ -34,7 +33,7 @@ from castcore.ws_auth import BearerAuthMiddleware  # noqa: E402
 ORIGIN_EXEMPT_PREFIXES = ("/ws/S/",)
 
 websocket_app = BearerAuthMiddleware(URLRouter(websocket_urlpatterns))
-origin_checked_app = AllowedHostsOriginValidator(websocket_app)
+origin_checked_app = AllowedOriginValidator(websocket_app)
 
 
 async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> Any:

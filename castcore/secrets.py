@@ -4,12 +4,14 @@
   encrypts, every key decrypts, so keys rotate without downtime.
 - `mask` is the only way a secret is shown: `••••` and the last 4 characters.
 - Every secret that is decrypted or accepted is remembered (in this process)
-  so `RedactSecretsFilter` can scrub it from any log line, whatever logger
-  or library wrote it.
+  and scrubbed from any log line, whatever logger or library wrote it: every
+  log record this process makes is a `RedactingLogRecord`
+  (`install_log_redaction`, run when the castcore package is imported).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import OrderedDict
@@ -102,24 +104,35 @@ class _KnownSecrets:
         self._values: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._limit = limit
+        # Longest first, so a secret that contains another is masked whole. Sorted
+        # once per change, not per log line: every record of the process is redacted.
+        self._longest_first: tuple[str, ...] = ()
 
     def add(self, value: str) -> None:
         if len(value) < MIN_LENGTH_TO_REDACT:
             return
         with self._lock:
+            if value in self._values:
+                self._values.move_to_end(value)
+                return
             self._values[value] = None
-            self._values.move_to_end(value)
+            # Copied, not changed in place: redact() may be reading the current one.
+            longest_first = list(self._longest_first)
+            bisect.insort(longest_first, value, key=_longest_first_key)
             while len(self._values) > self._limit:
-                self._values.popitem(last=False)
+                evicted, _ = self._values.popitem(last=False)
+                longest_first.remove(evicted)
+            self._longest_first = tuple(longest_first)
 
     def redact(self, text: str) -> str:
-        with self._lock:
-            values = list(self._values)
-        # Longest first, so a secret that contains another is masked whole.
-        for value in sorted(values, key=len, reverse=True):
+        for value in self._longest_first:
             if value in text:
                 text = text.replace(value, mask(value))
         return text
+
+
+def _longest_first_key(value: str) -> int:
+    return -len(value)
 
 
 known_secrets = _KnownSecrets()
@@ -135,10 +148,81 @@ def redact(text: str) -> str:
     return known_secrets.redact(text)
 
 
+class RedactingLogRecord(logging.LogRecord):
+    """A log record whose message, traceback and stack text never hold a known secret.
+
+    Redaction lives in the record, not in a filter on a handler: Celery's worker
+    and beat replace the root logger's handlers at start-up (and so did any
+    library calling basicConfig or dictConfig), which dropped a filter with them;
+    botocore's debug lines then printed an S3 key id in a worker's log. Every
+    formatter reads the message through getMessage() and stores the traceback it
+    formats in exc_text, so whatever handlers are configured, they only see
+    redacted text. The message is redacted when it is formatted, so a record no
+    handler emits costs nothing.
+    """
+
+    def getMessage(self) -> str:
+        message = super().getMessage()
+        # Every handler's formatter asks again: redact a given message once.
+        done = self.__dict__.get("_redacted")
+        if done is None or done[0] != message:
+            done = self.__dict__["_redacted"] = (message, redact(message))
+        return str(done[1])
+
+    # Formatter.format() writes the formatted traceback here; LogRecord.__init__ the
+    # stack. Both go through these setters, so neither is ever stored in clear.
+    @property
+    def exc_text(self) -> str | None:
+        return self.__dict__.get("_exc_text")
+
+    @exc_text.setter
+    def exc_text(self, value: str | None) -> None:
+        self.__dict__["_exc_text"] = redact(value) if value else value
+
+    @property
+    def stack_info(self) -> str | None:
+        return self.__dict__.get("_stack_info")
+
+    @stack_info.setter
+    def stack_info(self, value: str | None) -> None:
+        self.__dict__["_stack_info"] = redact(value) if value else value
+
+
+def install_log_redaction() -> None:
+    """Make every log record of this process a RedactingLogRecord.
+
+    The record factory is process-wide and outlives any logging configuration
+    (dictConfig, basicConfig, Celery's root logger hijack), unlike handlers and
+    their filters. Idempotent.
+    """
+    current = logging.getLogRecordFactory()
+    if current is logging.LogRecord:
+        logging.setLogRecordFactory(RedactingLogRecord)
+    elif current is not RedactingLogRecord:
+        # Someone installed a factory of their own: keep it, and redact its records.
+        logging.setLogRecordFactory(_redacting_factory(current))
+
+
+def _redacting_factory(inner: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        RedactSecretsFilter().filter(record)
+        return record
+
+    factory.redacting = True  # type: ignore[attr-defined]
+    return factory if not getattr(inner, "redacting", False) else inner
+
+
 class RedactSecretsFilter(logging.Filter):
-    """Logging filter that replaces every known secret with its mask."""
+    """Logging filter that replaces every known secret with its mask.
+
+    For records that are not RedactingLogRecords (made by a factory someone else
+    installed); the LOGGING setting keeps it on the console handler as well.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record, RedactingLogRecord):
+            return True  # redacts itself
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:

@@ -27,6 +27,7 @@ from castcore.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
     persistent_secret,
 )
@@ -262,6 +263,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if env_bool("CASTCORE_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies whose X-Forwarded-For is believed (castcore/client_ip.py); from anyone
+# else the header is ignored: a client could send a new one with each request.
+TRUSTED_PROXIES = env_networks("CASTCORE_TRUSTED_PROXIES")
 # Health checks from load balancers arrive over plain HTTP on the inside.
 SECURE_REDIRECT_EXEMPT = [r"^api/v1/system/health$"]
 
@@ -325,6 +329,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("CASTCORE_LOGIN_COOLOFF_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+# The client's address as the throttle and the audit log see it (trusted proxies only).
+AXES_CLIENT_IP_CALLABLE = "castcore.client_ip.client_ip"
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = env_str("CASTCORE_SITE_NAME", "CastCore")

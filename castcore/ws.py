@@ -21,6 +21,19 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_INTERNAL_ERROR = 1011
 
 
+async def refuse(consumer: Any, code: int) -> None:
+    """Refuse a socket in connect() with `code`: accept the handshake, then close.
+
+    A close sent before the handshake is answered with a bare HTTP 403, and the
+    client never learns why (not signed in, not allowed, no such row). Accepted
+    with the first subprotocol the client offered: one that offered some fails a
+    handshake that picks none, and would again see no code.
+    """
+    offered = consumer.scope.get("subprotocols") or []
+    await consumer.accept(subprotocol=offered[0] if offered else None)
+    await consumer.close(code=code)
+
+
 def route_id(scope: dict[str, Any], name: str) -> int | None:
     """The id in the URL, or None when no row can have it.
 

@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 
 from apps.accounts.models import AuditEntry
+from castcore.client_ip import client_ip as castcore_client_ip
 from castcore.secrets import is_secret_name, mask
 
 _AUDITED_FLAG = "_castcore_audited"
@@ -76,8 +77,10 @@ def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
 def client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
-    # django-axes already resolved the client IP (honouring its proxy settings).
-    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")
+    # django-axes may have resolved it already, with the same rule (AXES_CLIENT_IP_CALLABLE).
+    return getattr(request, "axes_ip_address", None) or castcore_client_ip(
+        getattr(request, "_request", request)
+    )
 
 
 def mark_audited(request: HttpRequest | None) -> None:

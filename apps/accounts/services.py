@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation, user_logged_in, user_login_failed
 from django.core import signing
@@ -20,6 +19,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.audit import audit_record, update_audited
+from apps.accounts.lockout import raise_if_locked
 from apps.accounts.models import TOKEN_PREFIX, ApiToken, User, UserPreferences
 from apps.accounts.roles import Role
 from castcore.api.errors import ApiError, Conflict
@@ -279,20 +279,12 @@ def _issue_tokens(user: User, request: HttpRequest) -> LoginResult:
     return LoginResult(user=user, access=str(refresh.access_token), refresh=str(refresh))
 
 
-def _raise_if_locked(request: HttpRequest, credentials: dict[str, str]) -> None:
-    if getattr(request, "axes_locked_out", False) or AxesProxyHandler.is_locked(
-        request, credentials
-    ):
-        retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
-        raise ApiError("auth.locked_out", {"retry_after": retry_after}, status_code=429)
-
-
 def login_password(*, request: HttpRequest, username: str, password: str) -> LoginResult:
     credentials = {"username": username}
-    _raise_if_locked(request, credentials)
+    raise_if_locked(request, credentials)
     user = authenticate(request, username=username, password=password)
     # authenticate() both fails and locks out by returning None; tell them apart.
-    _raise_if_locked(request, credentials)
+    raise_if_locked(request, credentials)
     if user is None or not isinstance(user, User):
         raise ApiError("auth.invalid_credentials", status_code=401)
     if user.has_2fa:
@@ -318,12 +310,12 @@ def login_verify_2fa(*, request: HttpRequest, challenge: str, code: str) -> Logi
     if user is None:
         raise ApiError("auth.2fa_challenge_invalid", {"field": "challenge"}, status_code=401)
     credentials = {"username": user.get_username()}
-    _raise_if_locked(request, credentials)
+    raise_if_locked(request, credentials)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None or not _verify_code(device, code):
         # Counted by django-axes like a wrong password: the same lockout applies.
         user_login_failed.send(sender=User, credentials=credentials, request=request)
-        _raise_if_locked(request, credentials)
+        raise_if_locked(request, credentials)
         raise ApiError("auth.2fa_invalid_code", {"field": "code"}, status_code=401)
     return _issue_tokens(user, request)
 

@@ -15,7 +15,13 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.accounts.roles import Role, role_at_least
 from apps.media.models import MediaScan, StorageSource
 from apps.media.selectors import scan_snapshot
-from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, route_id
+from castcore.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    refuse,
+    route_id,
+)
 
 
 @database_sync_to_async
@@ -42,10 +48,10 @@ class _ScanEventsConsumer(AsyncJsonWebsocketConsumer):
     async def _authorise(self) -> bool:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await refuse(self, CLOSE_UNAUTHENTICATED)
             return False
         if not await _still_allowed(user, self.role):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await refuse(self, CLOSE_FORBIDDEN)
             return False
         return True
 
@@ -74,7 +80,7 @@ class ScanConsumer(_ScanEventsConsumer):
         scan_id = route_id(self.scope, "scan_id")
         snapshot = None if scan_id is None else await _scan(scan_id)
         if snapshot is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+            await refuse(self, CLOSE_NOT_FOUND)
             return
         await self._join(f"scan.{scan_id}")
         await self.send_json({"event": "snapshot", "scan": snapshot})
@@ -90,6 +96,6 @@ class SourceScansConsumer(_ScanEventsConsumer):
             return
         source_id = route_id(self.scope, "source_id")
         if source_id is None or not await _source_exists(source_id):
-            await self.close(code=CLOSE_NOT_FOUND)
+            await refuse(self, CLOSE_NOT_FOUND)
             return
         await self._join(f"source.{source_id}.scans")

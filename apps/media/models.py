@@ -19,7 +19,7 @@ from apps.media.storage.base import (
     S3Config,
     SMBConfig,
 )
-from castcore.secrets import EncryptedTextField
+from castcore.secrets import EncryptedTextField, remember
 
 
 class SourceKind(models.TextChoices):
@@ -96,6 +96,9 @@ class StorageSource(models.Model):
         if self.kind == SourceKind.LOCAL:
             return LocalConfig(path=self.path)
         if self.kind == SourceKind.S3:
+            # Not secret at rest, but botocore's debug lines print it with every
+            # signed request; remembered, every log line of this process masks it.
+            remember(self.access_key)
             return S3Config(
                 endpoint_url=self.endpoint_url, region=self.region or "us-east-1",
                 bucket=self.bucket, access_key=self.access_key, secret_key=self.secret_key,

@@ -36,7 +36,7 @@ from apps.recordings.alis import (
 )
 from apps.recordings.alis_convert import AlisToAsciicast, AsciicastToAlis
 from apps.recordings.live import LiveState, from_wire, to_wire
-from castcore.ws import CLOSE_BAD_DATA, CLOSE_NOT_FOUND
+from castcore.ws import CLOSE_BAD_DATA, CLOSE_NOT_FOUND, refuse
 
 logger = logging.getLogger("castcore.recordings.live")
 
@@ -53,7 +53,7 @@ class ProducerConsumer(AsyncWebsocketConsumer):
         token = self.scope["url_route"]["kwargs"]["token"]
         stream = await database_sync_to_async(stream_services.stream_by_producer_token)(token)
         if stream is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+            await refuse(self, CLOSE_NOT_FOUND)
             return
         self.stream_id, self.group = stream.pk, stream_services.stream_group(stream.pk)
         offered = [p for p in self.scope.get("subprotocols", []) if p != "raw"]
@@ -226,7 +226,7 @@ class ViewerConsumer(AsyncWebsocketConsumer):
         key = self.scope["url_route"]["kwargs"]["key"]
         allowed, stream = await database_sync_to_async(self._authorize)(key)
         if not allowed or stream is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+            await refuse(self, CLOSE_NOT_FOUND)
             return
         offered = self.scope.get("subprotocols", [])
         chosen = negotiate_subprotocol([p for p in offered if p != "raw"])

@@ -53,6 +53,7 @@ from castcore.ws import (
     CLOSE_NOT_FOUND,
     CLOSE_UNAUTHENTICATED,
     TextFrames,
+    refuse,
     route_id,
     send_text_frames,
 )
@@ -169,10 +170,10 @@ class _AuthenticatedConsumer(AsyncJsonWebsocketConsumer):
     async def _authorise(self, job_id: int | None) -> bool:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await refuse(self, CLOSE_UNAUTHENTICATED)
             return False
         if not await _may_see_now(user, job_id):
-            await self.close(code=CLOSE_FORBIDDEN)
+            await refuse(self, CLOSE_FORBIDDEN)
             return False
         return True
 
@@ -185,7 +186,7 @@ class StreamLogsConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
     async def connect(self) -> None:
         job_id = route_id(self.scope, "job_id")
         if job_id is None:  # more digits than any row's id
-            await self.close(code=CLOSE_NOT_FOUND)
+            await refuse(self, CLOSE_NOT_FOUND)
             return
         self.job_id = job_id
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

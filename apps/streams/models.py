@@ -232,8 +232,9 @@ class StreamOutput(models.Model):
     job = models.ForeignKey(StreamJob, on_delete=models.CASCADE, related_name="outputs")
     name = models.CharField(max_length=100, blank=True, default="")
     kind = models.CharField(max_length=8, choices=OutputKind.choices)
-    # rtmp/rtmps/srt/udp: the URL; hls: the directory; file: the path.
-    url = models.CharField(max_length=1024)
+    # rtmp/rtmps/srt/udp: the URL; hls: the directory; file: the path. Encrypted: a URL
+    # may carry credentials (user:password@, ?passphrase=, the key in an RTMP path).
+    url = EncryptedTextField(max_length=1024)
     stream_key = EncryptedTextField(blank=True, default="")  # RTMP key or SRT passphrase
     container = models.CharField(
         max_length=16, choices=_choices(engine.Container), default="matroska"

@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from apps.accounts.roles import Role, role_at_least
-from castcore.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from castcore.ws import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, refuse
 
 DEFAULT_INTERVAL_SECONDS = 2.0
 
@@ -53,7 +53,7 @@ class SystemConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await refuse(self, CLOSE_UNAUTHENTICATED)
             return
         await self.accept()
         self._task = asyncio.create_task(self._publish())

@@ -147,8 +147,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers: dict[str, str] = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
-        if isinstance(exc, exceptions.Throttled) and getattr(exc, "wait", None) is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)  # type: ignore[attr-defined]
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait) + 1)
+        elif isinstance(wait, int):  # an error that says how long to wait (a login lockout)
+            headers["Retry-After"] = str(wait)
         return Response(envelope(code, params), status=exc.status_code, headers=headers)
 
     # Anything else is a bug: log it (the log filter redacts secrets) and

@@ -12,13 +12,24 @@ import urllib.parse
 from collections.abc import Sequence
 
 from workers.ffmpeg.escaping import tee_escape
-from workers.ffmpeg.urls import is_secret_query_key, split_query, url_secrets, url_userinfo
+from workers.ffmpeg.urls import (
+    is_secret_query_key,
+    rtmp_path_key,
+    split_query,
+    url_secrets,
+    url_userinfo,
+)
 
 SECRET_MASK = "••••"  # noqa: S105 (the mask shown instead of a secret, not a secret)
 
 
 def mask_secret(secret: str) -> str:
-    """`••••` plus the last 4 characters, or nothing of a secret too short to hint at."""
+    """`••••` plus the last 4 characters, or nothing of a secret too short to hint at.
+
+    A value already masked stays as it is, so masking a shown URL again changes nothing.
+    """
+    if SECRET_MASK in secret:
+        return secret
     return SECRET_MASK + (secret[-4:] if len(secret) >= 12 else "")
 
 
@@ -61,7 +72,8 @@ def _mask_query(query: str) -> str:
 
 
 def mask_url(url: str) -> str:
-    """`url` with its userinfo password and secret query values masked; deterministic.
+    """`url` with its userinfo password, secret query values and RTMP path key masked;
+    deterministic.
 
     Everything else is kept as written, so the masked form still says where the
     URL points.
@@ -81,6 +93,13 @@ def mask_url(url: str) -> str:
         else:
             shown = f"{user}:{mask_secret(urllib.parse.unquote(password))}"
         head = f"{scheme}://{shown}{rest[at:]}"
+    path_key = rtmp_path_key(url)
+    if path_key is not None:
+        # The last segment of the path (split_query left the query out of `head`).
+        cut = head.rindex("/" + path_key) + 1
+        head = (
+            head[:cut] + mask_secret(urllib.parse.unquote(path_key)) + head[cut + len(path_key) :]
+        )
     masked = head
     if query is not None:
         masked += "?" + _mask_query(query)

@@ -20,6 +20,8 @@ class Target:
 def output_url(output: OutputSpec) -> str:
     """The URL ffmpeg writes to, secrets included (mask before showing it)."""
     if isinstance(output, RtmpOutput):
+        if not output.stream_key:  # the key is in the URL's path (RtmpOutput.key_in_url)
+            return output.url
         return output.url.rstrip("/") + "/" + output.stream_key
     if isinstance(output, SrtOutput):
         if not output.passphrase:

@@ -22,6 +22,7 @@ from workers.ffmpeg.checks import check_no_nul as _check_no_nul
 from workers.ffmpeg.checks import check_range as _check_range
 from workers.ffmpeg.encoders import EncoderInfo, list_encoders, parse_encoders
 from workers.ffmpeg.profile import AudioCodec, ProfileSpec, RateControl, VideoCodec
+from workers.ffmpeg.urls import rtmp_path_key as _rtmp_path_key
 from workers.ffmpeg.urls import url_secrets as _url_secrets
 from workers.ffmpeg.urls import validate_url as _validate_url
 
@@ -229,7 +230,10 @@ class Container(StrEnum):
 
 @dataclass(frozen=True)
 class RtmpOutput:
-    """RTMP(S) ingest; `url` is the server/app part, `stream_key` the secret path."""
+    """RTMP(S) ingest; `url` is the server/app part, `stream_key` the secret path.
+
+    A URL pasted whole, with the key as its last path segment, needs no stream_key.
+    """
 
     url: str
     stream_key: str = field(repr=False)
@@ -239,10 +243,15 @@ class RtmpOutput:
 
     def __post_init__(self) -> None:
         _validate_url("output.url", self.url, {"rtmp", "rtmps"})
-        if not self.stream_key:
+        if not self.stream_key and not self.key_in_url:
             # The same code as any other missing value, so the client knows what to ask for.
             raise SpecError("validation.required", field="output.stream_key")
-        _check_no_nul("output.stream_key", self.stream_key)
+        if self.stream_key:
+            _check_no_nul("output.stream_key", self.stream_key)
+
+    @property
+    def key_in_url(self) -> bool:
+        return _rtmp_path_key(self.url) is not None
 
     def secrets(self) -> tuple[str, ...]:
         return (self.stream_key, *_url_secrets(self.url))

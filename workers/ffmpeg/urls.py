@@ -18,6 +18,9 @@ SECRET_QUERY_KEYS = frozenset(
     {"passphrase", "password", "passwd", "pass", "pwd", "token", "key", "secret", "auth",
      "streamid", "sig", "signature", "credential", "session"}
 )  # fmt: skip
+RTMP_SCHEMES = ("rtmp", "rtmps")
+# The shortest last path segment of an RTMP URL taken for a stream key (rtmp_path_key).
+MIN_PATH_KEY_LENGTH = 6
 _SECRET_KEY_SUFFIXES = ("token", "secret", "password", "passwd", "passphrase", "key", "signature")
 
 
@@ -81,8 +84,31 @@ def url_userinfo(url: str) -> tuple[str, str | None] | None:
     return user, (password if sep else None)
 
 
+def rtmp_path_key(url: str) -> str | None:
+    """The stream key of an RTMP URL written as its last path segment (`/app/KEY`), as written.
+
+    `rtmp://host/app/instance/name`: the stream name after the application is what
+    services hand out as the key (`rtmp://a.rtmp.youtube.com/live2/<key>`). A
+    shorter name (`live/x`, `live/cam1`) is a name, not a key: it would be masked in
+    every log line it happens to appear in. One already masked is not a key either.
+    """
+    head = split_query(url)[0]
+    scheme, sep, rest = head.partition("://")
+    if not sep or scheme.lower() not in RTMP_SCHEMES:
+        return None
+    segments = [segment for segment in rest.split("/")[1:] if segment]
+    if len(segments) < 2:
+        return None
+    key = segments[-1]
+    decoded = urllib.parse.unquote(key)
+    if len(decoded) < MIN_PATH_KEY_LENGTH or "••••" in decoded:
+        return None
+    return key
+
+
 def url_secrets(url: str) -> tuple[str, ...]:
-    """Userinfo passwords (or a lone user name: a token), secret query values.
+    """Userinfo passwords (or a lone user name: a token), secret query values, the key in
+    an RTMP URL's path.
 
     Each is returned decoded and as written, so text holding either spelling is masked.
     """
@@ -95,4 +121,7 @@ def url_secrets(url: str) -> tuple[str, ...]:
     query = split_query(url)[1]
     for written, decoded in secret_query_values(query or ""):
         found += [written, decoded]
+    path_key = rtmp_path_key(url)
+    if path_key is not None:
+        found += [path_key, urllib.parse.unquote(path_key)]
     return tuple(dict.fromkeys(value for value in found if value))

@@ -12,15 +12,16 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from apps.accounts import services
 from apps.accounts.api import serializers as s
 from apps.accounts.filters import AuditEntryFilter, UserFilter
+from apps.accounts.lockout import raise_if_refresh_locked
 from apps.accounts.models import ApiToken, AuditEntry, User
 from apps.accounts.roles import Role
+from castcore.api.throttling import ClientScopedRateThrottle
 from castcore.api.viewsets import CastCoreViewSet, save_audited
 
 
@@ -49,7 +50,7 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
     public_methods = {"POST"}
     authentication_classes: list[Any] = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=s.LoginSerializer, responses={200: _LOGIN_RESULT}, auth=[])
@@ -69,7 +70,7 @@ class TwoFactorVerifyView(APIView):
     permission_classes = [AllowAny]
     public_methods = {"POST"}
     authentication_classes: list[Any] = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientScopedRateThrottle]
     throttle_scope = "login"
 
     @extend_schema(
@@ -83,7 +84,10 @@ class TwoFactorVerifyView(APIView):
 
 
 class RefreshView(TokenRefreshView):
-    """A refresh token → a new access token (and a rotated refresh token)."""
+    """A refresh token → a new access token (and a rotated refresh token).
+
+    Refused (429 auth.locked_out) while the token's user is locked out from this address.
+    """
 
     permission_classes = (AllowAny,)  # type: ignore[assignment]
     public_methods = {"POST"}
@@ -91,6 +95,8 @@ class RefreshView(TokenRefreshView):
 
     @extend_schema(request=s.RefreshSerializer, responses={200: s.AccessSerializer}, auth=[])
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        raise_if_refresh_locked(request._request, data.get("refresh"))
         return super().post(request, *args, **kwargs)
 
 

@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.media.models import StorageSource
 from apps.media.services import media_scan_run, media_scan_start
 from castcore.asgi import application
+from castcore.tests.websockets import refusal_code
 from workers.ffmpeg.testing import Library
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -25,16 +26,9 @@ async def _socket(path: str, user: Any | None) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, path, headers=headers)
 
 
-async def _refused(path: str, user: Any | None) -> tuple[bool, int | None]:
-    """Connect, expect a refusal, then disconnect as daphne would.
-
-    Without the disconnect the consumer's channel-layer receive stays pending
-    until the event loop is torn down, which with Redis can take minutes.
-    """
-    ws = await _socket(path, user)
-    result = await ws.connect()
-    await ws.disconnect()
-    return result
+async def _refused(path: str, user: Any | None) -> int:
+    """The close code of a refused socket (accepted, then closed)."""
+    return await refusal_code(await _socket(path, user))
 
 
 async def test_a_viewer_sees_the_scan_progress_to_done(viewer_user: Any, library: Library) -> None:
@@ -58,8 +52,8 @@ async def test_a_viewer_sees_the_scan_progress_to_done(viewer_user: Any, library
 
 
 async def test_anonymous_and_unknown_scans_are_refused(viewer_user: Any) -> None:
-    assert await _refused("/api/v1/ws/scans/1", None) == (False, 4401)
-    assert await _refused("/api/v1/ws/scans/999", viewer_user) == (False, 4404)
+    assert await _refused("/api/v1/ws/scans/1", None) == 4401
+    assert await _refused("/api/v1/ws/scans/999", viewer_user) == 4404
 
 
 async def test_the_source_wide_socket_needs_an_operator(
@@ -67,7 +61,7 @@ async def test_the_source_wide_socket_needs_an_operator(
 ) -> None:
     source = await sync_to_async(StorageSource.objects.create)(name="s", kind="local", path="/srv")
     refused = await _refused(f"/api/v1/ws/storage-sources/{source.pk}/scans", viewer_user)
-    assert refused == (False, 4403)
+    assert refused == 4403
     ws = await _socket(f"/api/v1/ws/storage-sources/{source.pk}/scans", operator_user)
     assert (await ws.connect())[0]
     scan = await sync_to_async(media_scan_start)(source=source, dispatch=False)
@@ -88,4 +82,4 @@ async def test_the_source_wide_socket_needs_an_operator(
     ],
 )
 async def test_ids_beyond_any_row_close_with_not_found(operator_user: Any, path: str) -> None:
-    assert await _refused(path, operator_user) == (False, 4404)
+    assert await _refused(path, operator_user) == 4404

@@ -18,6 +18,7 @@ from apps.recordings.alis import MAGIC, AlisDecoder, Eot, Init, Output, encode_e
 from apps.recordings.models import Recording, TerminalStream
 from apps.recordings.tests.factories import a_stream
 from castcore.asgi import application
+from castcore.tests.websockets import refusal_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 HEADERS = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
@@ -113,10 +114,9 @@ async def test_an_asciicast_v2_producer_is_detected_from_its_first_message() -> 
 
 async def test_unknown_producer_tokens_and_unlisted_ids_are_refused() -> None:
     stream = await make_stream()
-    connected, _ = await socket("/ws/S/not-a-real-token-xyz").connect()
-    assert not connected
-    connected, _ = await socket(f"/ws/s/{stream.pk}").connect()  # unlisted: id does not work
-    assert not connected
+    assert await refusal_code(socket("/ws/S/not-a-real-token-xyz")) == 4404
+    # Unlisted: its id does not work.
+    assert await refusal_code(socket(f"/ws/s/{stream.pk}")) == 4404
 
 
 async def test_garbage_after_alis_magic_closes_the_producer() -> None:

@@ -25,6 +25,7 @@ from castcore.events import publish
 from castcore.secrets import remember
 from workers.ffmpeg.masking import SECRET_MASK, mask_url
 from workers.ffmpeg.spec import SpecError
+from workers.ffmpeg.urls import url_secrets
 
 JOB_FIELDS = (
     "name", "input_kind", "input_path", "input_url", "input_url_kind", "input_pattern",
@@ -66,6 +67,13 @@ def _check_policy(job: StreamJob) -> None:
             raise ApiError("validation.out_of_range", {"field": name, "min": low, "max": high})
 
 
+def _remember_url(url: str) -> None:
+    """Keep a URL, and each secret inside it, out of this process's log lines."""
+    remember(url)
+    for secret in url_secrets(url):
+        remember(secret)
+
+
 def _unmasked(stored: str, submitted: str, shown: str, field: str) -> str:
     """The URL to store: the stored one when the client sent back its masked form.
 
@@ -94,6 +102,7 @@ def _output_rows(job: StreamJob, outputs: Sequence[Mapping[str, Any]]) -> list[S
             shown = shown_output_url(previous.kind, stored) if previous is not None else ""
             values["url"] = _unmasked(stored, values["url"], shown, f"outputs.{position}.url")
         remember(values.get("stream_key") or "")
+        _remember_url(values.get("url") or "")
         rows.append(StreamOutput(job=job if job.pk else None, position=position, **values))
     return rows
 
@@ -161,7 +170,7 @@ def stream_job_create(
     if "input_url" in fields:
         fields["input_url"] = _unmasked("", fields["input_url"], "", "input_url")
     job = StreamJob(owner=_actor(actor), created_by=_actor(actor), **fields)
-    remember(job.input_url)
+    _remember_url(job.input_url)
     rows = stream_job_validate(job=job, outputs=outputs)
     job.save()
     _save_outputs(job, rows)
@@ -194,7 +203,7 @@ def stream_job_update(
     before = snapshot(job, fields)
     for name, value in fields.items():
         setattr(job, name, value)
-    remember(job.input_url)
+    _remember_url(job.input_url)
     old_rows = list(job.outputs.all())
     rows = _output_rows(job, outputs) if outputs is not None else old_rows
     _validate(job, rows)

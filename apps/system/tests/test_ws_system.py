@@ -6,6 +6,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from castcore.asgi import application
+from castcore.tests.websockets import refusal_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -35,8 +36,7 @@ async def test_it_streams_system_figures_to_a_signed_in_user(viewer_user: Any) -
 
 async def test_it_refuses_anonymous_sockets() -> None:
     ws = communicator("/api/v1/ws/system")
-    connected, code = await ws.connect()
-    assert not connected and code == 4401
+    assert await refusal_code(ws) == 4401
 
 
 async def test_it_accepts_an_api_token_in_the_query_string(viewer_user: Any) -> None:

@@ -121,7 +121,7 @@ def check_network_output(
 
 
 def check_stream_key(index: int, output: RtmpOutput) -> CheckResult:
-    if not output.stream_key.strip():
+    if not output.stream_key.strip() and not output.key_in_url:
         return _check(
             f"output.{index}.stream_key",
             Status.RED,
