@@ -14,6 +14,8 @@ Guarantees:
   setpriv, a preexec_fn sets it. setpriv cannot re-check that the parent is
   still there after prctl, as the preexec_fn does: a worker that dies within
   the millisecond between exec and setpriv's prctl leaves its ffmpeg behind.
+  Where the kernel has Landlock, the process is confined (confine.py) and that
+  needs code in the child anyway: the preexec_fn sets PDEATHSIG and restricts it.
 - The process group is killed before the child is reaped (waitid WNOWAIT), so
   the pgid cannot have been reused by an unrelated process when we signal it.
 
@@ -41,6 +43,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 
+from workers.ffmpeg.confine import SYSTEM_ONLY, Confinement, confined_spawn
 from workers.ffmpeg.egress import child_env
 from workers.ffmpeg.logs import LogClassifier, LogEvent
 from workers.ffmpeg.progress import Progress, ProgressParser
@@ -139,8 +142,12 @@ class FFmpegProcess:
         tail_lines: int = 200,
         secrets: Sequence[str] = (),
         cwd: str | None = None,
+        confinement: Confinement = SYSTEM_ONLY,
     ) -> None:
+        """`confinement`: the files and folders ffmpeg may touch besides the system's
+        (confine.confinement_for(spec, workdir) for a job); by default none."""
         self.argv = list(argv)
+        self.confinement = confinement
         self.on_progress = on_progress
         self.on_log = on_log
         self.on_stall = on_stall
@@ -167,26 +174,30 @@ class FFmpegProcess:
         if self._proc is not None:
             raise RuntimeError("already started")
         parent = os.getpid()
-        # A binary that cannot be found keeps Popen's own FileNotFoundError (no setpriv).
-        setpriv = _setpriv() if shutil.which(self.argv[0]) else None
-        # PDEATHSIG, see the module docstring: setpriv (vfork) or a preexec_fn (fork).
-        argv = [setpriv, "--pdeathsig", "KILL", "--", *self.argv] if setpriv else self.argv
-        preexec = None if setpriv else (lambda: die_with_parent(parent))
+        with confined_spawn(
+            self.confinement, self.argv, before=lambda: die_with_parent(parent)
+        ) as spawn:
+            # PDEATHSIG, see the module docstring: setpriv (vfork) or a preexec_fn (fork).
+            # A binary that cannot be found keeps Popen's own FileNotFoundError (no setpriv).
+            unconfined = not spawn.confined and shutil.which(self.argv[0])
+            setpriv = _setpriv() if unconfined else None
+            argv = [setpriv, "--pdeathsig", "KILL", "--", *self.argv] if setpriv else self.argv
+            preexec = None if setpriv else spawn.preexec
 
-        def factory() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=preexec,
-                cwd=self.cwd,
-                close_fds=True,
-                env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
-            )
+            def factory() -> subprocess.Popen[bytes]:
+                return subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                    preexec_fn=preexec,
+                    cwd=self.cwd,
+                    close_fds=True,
+                    env=child_env(),  # no proxy variables: http(s) inputs use the egress proxy
+                )
 
-        self._proc = _spawner.spawn(factory)
+            self._proc = _spawner.spawn(factory)
         self._started_at = self._last_progress_at = time.monotonic()
         assert self._proc.stdout is not None
         assert self._proc.stderr is not None
