@@ -73,6 +73,13 @@ HINT_RULES: tuple[HintRule, ...] = (
         "playlist pointing at local files). Check the URL or choose the matching input type.",
     ),
     _rule(
+        "format_not_allowed",
+        r"Format not on whitelist",
+        "The input file is not a plain media file: it is a playlist, a list of other files or "
+        "an image sequence, which could make FFmpeg read files outside the input folders. "
+        "Use the media file itself (MP4, MKV, TS, …).",
+    ),
+    _rule(
         "dns_failure",
         r"Failed to resolve hostname|Name or service not known|Temporary failure in name res",
         "The server name could not be found. Check the spelling of the host and the DNS "
@@ -121,7 +128,9 @@ HINT_RULES: tuple[HintRule, ...] = (
     _rule(
         "permission_denied",
         r"Permission denied",
-        "CastCore's worker may not read or write this path. Check file permissions.",
+        "CastCore's worker may not read or write this path: its file permissions, or the "
+        "confinement that keeps FFmpeg inside the input and output folders (a file that "
+        "names or links to a file elsewhere). Check the path and where it points.",
     ),
     _rule(
         "codec_not_supported_by_container",

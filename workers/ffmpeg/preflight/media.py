@@ -11,7 +11,13 @@ from typing import Any
 from workers.ffmpeg.argv import PROTOCOL_WHITELIST, mask_text
 from workers.ffmpeg.preflight.results import CheckResult, PreflightOptions, Status
 from workers.ffmpeg.preflight.results import result as _check
-from workers.ffmpeg.probe import ProbeError, ProbeErrorCode, ProbeResult, probe
+from workers.ffmpeg.probe import (
+    LIBRARY_DEMUXERS,
+    ProbeError,
+    ProbeErrorCode,
+    ProbeResult,
+    probe,
+)
 from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
@@ -193,7 +199,8 @@ def check_input(spec: JobSpec, options: PreflightOptions) -> tuple[CheckResult, 
             target,
             timeout=options.probe_timeout_s,
             protocols=protocols,
-            formats=None,  # the job itself opens the input with any demuxer
+            # A file is opened with the job's demuxers (argv._file_demuxers); a URL with any.
+            formats=LIBRARY_DEMUXERS if protocols == ("file",) else None,
             ffprobe=options.ffprobe,
         )
     except ProbeError as exc:
