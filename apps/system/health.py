@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.system.models import WorkerHeartbeat
 from castcore.events import release_channel
+from workers.ffmpeg import confine
 
 CHECK_TIMEOUT_SECONDS = 3.0
 _FFMPEG_CACHE_SECONDS = 60.0
@@ -116,12 +117,23 @@ def check_ffmpeg() -> CheckResult:
     return CheckResult(True, {"version": ffmpeg_version()})
 
 
+def check_confinement() -> CheckResult:
+    """Whether this host's kernel confines ffmpeg and ffprobe (Landlock, workers/ffmpeg/confine.py).
+
+    Without it they still run, but a crafted playlist or symlink is stopped only by the
+    demuxer whitelists: a 503 makes that visible rather than a silent downgrade.
+    """
+    state = confine.status()
+    return CheckResult(bool(state["confined"]), state)
+
+
 CHECKS: dict[str, Callable[[], CheckResult]] = {
     "database": check_database,
     "channel_layer": check_channel_layer,
     "broker": check_broker,
     "workers": check_workers,
     "ffmpeg": check_ffmpeg,
+    "confinement": check_confinement,
 }
 
 

@@ -21,7 +21,14 @@ def test_it_is_healthy_when_every_part_answers(api: APIClient, worker_seen: None
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "channel_layer", "broker", "workers", "ffmpeg"}
+    assert set(body["checks"]) == {
+        "database",
+        "channel_layer",
+        "broker",
+        "workers",
+        "ffmpeg",
+        "confinement",
+    }
 
 
 def test_anonymous_callers_get_no_details(api: APIClient, worker_seen: None) -> None:
@@ -33,6 +40,15 @@ def test_signed_in_users_see_versions_and_workers(viewer_api: APIClient, worker_
     checks = viewer_api.get("/api/v1/system/health").json()["checks"]
     assert checks["ffmpeg"]["detail"]["version"].startswith("ffmpeg version")
     assert checks["workers"]["detail"]["workers"][0]["hostname"] == "celery@test"
+
+
+def test_it_says_that_ffmpeg_and_ffprobe_run_confined(
+    viewer_api: APIClient, worker_seen: None
+) -> None:
+    # This machine's kernel has Landlock (ABI 1 or later): processes run confined.
+    check = viewer_api.get("/api/v1/system/health").json()["checks"]["confinement"]
+    assert check["ok"] is True
+    assert check["detail"]["confined"] is True and check["detail"]["landlock_abi"] >= 1
 
 
 def test_no_recent_worker_is_a_503_naming_the_part(api: APIClient) -> None:
