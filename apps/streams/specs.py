@@ -29,6 +29,7 @@ from apps.streams.models import (
     StreamOutput,
 )
 from castcore.api.errors import ApiError
+from castcore.managed import managed_paths
 from workers.ffmpeg import policy as engine_policy
 from workers.ffmpeg import spec as engine
 from workers.ffmpeg.masking import mask_url
@@ -91,6 +92,7 @@ def target_policy(*, reads_files: bool = True) -> engine_policy.TargetPolicy:
         output_roots=conf.output_roots(),
         input_roots=input_roots,
         protected=protected_paths(),
+        managed=managed_paths(),
         allow_link_local=media_conf.ALLOW_LINK_LOCAL_TARGETS,
     )
 

@@ -33,6 +33,7 @@ from workers.ffmpeg.spec import (
 )
 
 PATH_NOT_ALLOWED = "stream_job.path_not_allowed"
+PATH_MANAGED = "stream_job.path_managed"  # an output into CastCore's own files
 ADDRESS_NOT_ALLOWED = "stream_job.address_not_allowed"
 
 # Never read or written, whatever the configured roots say (a root of `/` included).
@@ -46,11 +47,16 @@ CREDENTIAL_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".docker", ".git
 
 @dataclass(frozen=True)
 class TargetPolicy:
-    """Allowed roots (absolute paths), paths never touched, and the link-local switch."""
+    """Allowed roots (absolute paths), paths never touched, and the link-local switch.
+
+    `managed`: (name, path) of what CastCore manages itself (assets, recordings, the
+    database, keys…; castcore.managed), never an output whatever the roots say.
+    """
 
     output_roots: tuple[str, ...] = ()
     input_roots: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
+    managed: tuple[tuple[str, str], ...] = ()
     allow_link_local: bool = False
 
 
@@ -63,15 +69,26 @@ def _refuse(field: str, reason: str) -> SpecError:
 
 
 def allowed_path(
-    path: str, *, roots: Iterable[str], protected: Iterable[str], field: str, write: bool
+    path: str,
+    *,
+    roots: Iterable[str],
+    protected: Iterable[str],
+    field: str,
+    write: bool,
+    managed: Iterable[tuple[str, str]] = (),
 ) -> str:
     """The resolved `path` if it lies under one of `roots` and outside `protected`.
 
     For writes, no component below the root may be hidden (`.bashrc`, `.git/hooks`):
-    dot files are where configuration and credentials live.
+    dot files are where configuration and credentials live; nor may it be in a
+    `managed` folder (its own code: PATH_MANAGED, naming the folder).
     """
     check_abs_path(field, path)
     resolved = os.path.realpath(path)
+    if write:
+        for name, item in managed:
+            if _within(resolved, os.path.realpath(item)):
+                raise SpecError(PATH_MANAGED, field=field, managed=name)
     if any(part in CREDENTIAL_DIRS for part in PurePosixPath(resolved).parts):
         raise _refuse(field, "protected")
     for item in (*SYSTEM_PROTECTED, *protected):
@@ -107,13 +124,13 @@ def checked_output(output: OutputSpec, policy: TargetPolicy) -> OutputSpec:
     if isinstance(output, HlsOutput):
         directory = allowed_path(
             output.directory, roots=policy.output_roots, protected=policy.protected,
-            field="output.directory", write=True,
+            field="output.directory", write=True, managed=policy.managed,
         )  # fmt: skip
         return dataclasses.replace(output, directory=directory)
     assert isinstance(output, FileOutput)
     path = allowed_path(
         output.path, roots=policy.output_roots, protected=policy.protected, field="output.path",
-        write=True,
+        write=True, managed=policy.managed,
     )  # fmt: skip
     return dataclasses.replace(output, path=path)
 
