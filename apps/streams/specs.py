@@ -17,7 +17,6 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.media import conf as media_conf
 from apps.media.models import StorageSource
 from apps.streams import conf
 from apps.streams.media_inputs import media_input
@@ -28,6 +27,7 @@ from apps.streams.models import (
     StreamJob,
     StreamOutput,
 )
+from castcore.addresses import address_policy
 from castcore.api.errors import ApiError
 from castcore.managed import managed_paths
 from workers.ffmpeg import policy as engine_policy
@@ -93,7 +93,7 @@ def target_policy(*, reads_files: bool = True) -> engine_policy.TargetPolicy:
         input_roots=input_roots,
         protected=protected_paths(),
         managed=managed_paths(),
-        allow_link_local=media_conf.ALLOW_LINK_LOCAL_TARGETS,
+        addresses=address_policy(),
     )
 
 

@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from workers.ffmpeg.addresses import resolve_checked
+from workers.ffmpeg.addresses import DEFAULT_POLICY, AddressPolicy, resolve_checked
 
 logger = logging.getLogger(__name__)
 
@@ -70,19 +70,19 @@ class _Refusal(Exception):
         self.reason = reason
 
 
-# Whether link-local and metadata addresses are allowed after all; the Django side
-# ties it to CASTCORE_ALLOW_LINK_LOCAL_TARGETS (apps.streams.apps), as policy.py is.
-_link_local_allowed: Callable[[], bool] = lambda: False  # noqa: E731
+# The address policy each connection is checked against; the Django side ties it to
+# the settings (castcore.addresses, set by apps.streams.apps), as policy.py is.
+_address_policy: Callable[[], AddressPolicy] = lambda: DEFAULT_POLICY  # noqa: E731
 
 
-def allow_link_local_when(check: Callable[[], bool]) -> None:
-    """Let the proxy connect to link-local addresses whenever `check()` says so."""
-    global _link_local_allowed
-    _link_local_allowed = check
+def use_address_policy(policy: Callable[[], AddressPolicy]) -> None:
+    """Check every connection against `policy()`, read when the connection is made."""
+    global _address_policy
+    _address_policy = policy
 
 
 def _resolve(host: str, port: int) -> list[tuple[str, int]]:
-    return resolve_checked(host, port, allow_link_local=_link_local_allowed())
+    return resolve_checked(host, port, policy=_address_policy())
 
 
 class EgressProxy:

@@ -63,8 +63,9 @@ HINT_RULES: tuple[HintRule, ...] = (
         "address_not_allowed",
         re.escape(REFUSED_REASON),
         "CastCore refused to connect there: the source (a redirect, a playlist or its "
-        "segments) pointed at a link-local or cloud metadata address, which no input may "
-        "reach. Use a source that stays on public or local servers.",
+        "segments) pointed at an address this server's address policy refuses: link-local "
+        "or cloud metadata, or a private network where CASTCORE_ALLOW_PRIVATE_TARGETS is "
+        "off. Use a source on a server the policy allows.",
     ),
     _rule(
         "protocol_not_whitelisted",

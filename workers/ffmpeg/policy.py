@@ -18,7 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from workers.ffmpeg.addresses import refused_address
+from workers.ffmpeg.addresses import (
+    DEFAULT_POLICY,
+    LINK_LOCAL,
+    AddressPolicy,
+    refusal,
+    refused_address,
+)
 from workers.ffmpeg.checks import SpecError, check_abs_path
 from workers.ffmpeg.spec import (
     FileInput,
@@ -47,7 +53,7 @@ CREDENTIAL_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".docker", ".git
 
 @dataclass(frozen=True)
 class TargetPolicy:
-    """Allowed roots (absolute paths), paths never touched, and the link-local switch.
+    """Allowed roots (absolute paths), paths never touched, and the address policy.
 
     `managed`: (name, path) of what CastCore manages itself (assets, recordings, the
     database, keys…; castcore.managed), never an output whatever the roots say.
@@ -57,7 +63,7 @@ class TargetPolicy:
     input_roots: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
     managed: tuple[tuple[str, str], ...] = ()
-    allow_link_local: bool = False
+    addresses: AddressPolicy = DEFAULT_POLICY
 
 
 def _within(path: str, root: str) -> bool:
@@ -106,14 +112,16 @@ def allowed_path(
 
 
 def check_host(url: str, *, field: str, policy: TargetPolicy) -> None:
-    if policy.allow_link_local:
-        return
+    """Refuse a URL whose host is, or resolves to, an address the address policy refuses;
+    `reason` is "link_local" (and cloud metadata) or "private"."""
     try:
         host = urllib.parse.urlsplit(url).hostname
     except ValueError:
         return  # the spec type refuses the URL itself
-    if host and refused_address(host) is not None:
-        raise SpecError(ADDRESS_NOT_ALLOWED, field=field, host=host)
+    refused = refused_address(host, policy.addresses) if host else None
+    if refused is not None:
+        reason = refusal(refused, policy.addresses) or LINK_LOCAL  # a metadata name
+        raise SpecError(ADDRESS_NOT_ALLOWED, field=field, host=host, reason=reason)
 
 
 def checked_output(output: OutputSpec, policy: TargetPolicy) -> OutputSpec:

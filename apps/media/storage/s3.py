@@ -165,9 +165,7 @@ class S3Backend(Backend):
             [
                 (
                     "reachable",
-                    lambda: check_tcp(
-                        host, port, self.timeout, allow_link_local=self.config.allow_link_local
-                    ),
+                    lambda: check_tcp(host, port, self.timeout, addresses=self.config.addresses),
                 ),
                 ("credentials", credentials),
                 ("listable", listable),
