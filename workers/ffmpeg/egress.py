@@ -49,6 +49,8 @@ CONNECT_TIMEOUT_S = 10.0  # for the server to accept the connection
 CLOSE_TIMEOUT_S = 2.0  # for a closed connection to flush; then it is cut
 CHUNK = 64 * 1024
 REFUSED_REASON = "Forbidden by CastCore: address not allowed"
+# Sent with a refusal, for HTTP clients that show the status but not the reason (botocore).
+REFUSED_HEADER = "X-CastCore-Refused"
 # Lookups block a thread each: a playlist of slow names must not hold up every job's.
 _LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="egress-dns")
 # With these, ffmpeg would go around -http_proxy: it connects directly to every host
@@ -221,9 +223,9 @@ async def _connect(
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
-    )
+    refused = f"{REFUSED_HEADER}: address\r\n" if reason == REFUSED_REASON else ""
+    head = f"HTTP/1.1 {status} {reason}\r\n{refused}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    writer.write(head.encode())
     with contextlib.suppress(ConnectionError):
         await writer.drain()
 
@@ -336,6 +338,6 @@ def proxy_url() -> str:
 
 
 __all__ = [
-    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "child_env",
-    "input_options", "is_proxied", "proxy_url",
+    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_HEADER", "REFUSED_REASON", "EgressProxy",
+    "child_env", "input_options", "is_proxied", "proxy_url", "use_address_policy",
 ]  # fmt: skip
