@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.system.models import WorkerHeartbeat
 from castcore.events import release_channel
 from workers.ffmpeg import confine
+from workers.ffmpeg.probe import run_bounded
 
 CHECK_TIMEOUT_SECONDS = 3.0
 _FFMPEG_CACHE_SECONDS = 60.0
@@ -101,14 +102,12 @@ def ffmpeg_version() -> str:
     cached = _ffmpeg_cache.get(binary)
     if cached is not None and cached[0] + _FFMPEG_CACHE_SECONDS > now:
         return cached[1]
-    completed = subprocess.run(
-        [binary, "-hide_banner", "-version"],
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=True,
-    )
-    version = completed.stdout.splitlines()[0] if completed.stdout else "unknown"
+    argv = [binary, "-hide_banner", "-version"]
+    rc, out, err = run_bounded(argv, timeout=CHECK_TIMEOUT_SECONDS)  # confined, as every ffmpeg
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, argv, out, err)
+    stdout = out.decode("utf-8", "replace")
+    version = stdout.splitlines()[0] if stdout else "unknown"
     _ffmpeg_cache[binary] = (now, version)
     return version
 

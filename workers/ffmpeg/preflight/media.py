@@ -17,6 +17,7 @@ from workers.ffmpeg.probe import (
     ProbeErrorCode,
     ProbeResult,
     probe,
+    run_bounded,
 )
 from workers.ffmpeg.spec import (
     AudioCodec,
@@ -40,14 +41,9 @@ from workers.ffmpeg.spec import (
 
 def check_ffmpeg(ffmpeg: str) -> CheckResult:
     try:
-        done = subprocess.run(
-            [ffmpeg, "-hide_banner", "-version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        # Confined to the system's files, as every ffmpeg (confine.py).
+        returncode, out, _err = run_bounded([ffmpeg, "-hide_banner", "-version"], timeout=10)
+    except OSError as exc:  # a missing binary; TimeoutError is one too
         return _check(
             "ffmpeg",
             Status.RED,
@@ -55,16 +51,17 @@ def check_ffmpeg(ffmpeg: str) -> CheckResult:
             "FFmpeg could not be run on this worker.",
             error=type(exc).__name__,
         )
-    first = done.stdout.splitlines()[0] if done.stdout else ""
+    stdout = out.decode("utf-8", "replace")
+    first = stdout.splitlines()[0] if stdout else ""
     words = first.split()
     version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else "unknown"
-    if done.returncode != 0:
+    if returncode != 0:
         return _check(
             "ffmpeg",
             Status.RED,
             "preflight.ffmpeg_missing",
             "FFmpeg exited with an error when asked for its version.",
-            returncode=done.returncode,
+            returncode=returncode,
         )
     major = version.split(".", 1)[0]
     if major.isdigit() and int(major) < 5:

@@ -17,9 +17,12 @@ from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
     FileOutput,
+    HlsOutput,
     JobSpec,
+    OverlaySpec,
     PlaylistInput,
     ProfileSpec,
+    TestPatternInput,
     VideoCodec,
 )
 from workers.ffmpeg.supervisor import ExitReason, FFmpegProcess
@@ -161,3 +164,20 @@ def test_a_confined_process_cannot_read_other_processes_environments(tree: Tree)
     argv = ["ffmpeg", "-v", "error", "-f", "data", "-i", f"file:{environ}", "-f", "null", "-"]
     rc, _, err = run_bounded(argv, timeout=30, confinement=Confinement())
     assert rc != 0 and b"Permission denied" in err
+
+
+@pytest.mark.slow
+def test_a_confined_job_still_writes_its_outputs_and_reads_its_run_files(tree: Tree) -> None:
+    hls, recording = tree.outputs / "hls", tree.outputs / "rec" / "a.mkv"
+    hls.mkdir()
+    recording.parent.mkdir()  # as workdir.prepare_output_dirs does before each process
+    spec = JobSpec(
+        input=TestPatternInput(width=160, height=120, rate=10, duration_s=3, with_audio=True),
+        profile=ProfileSpec(video_bitrate_kbps=300, keyframe_interval_s=1.0),
+        outputs=(HlsOutput(str(hls), segment_seconds=1), FileOutput(str(recording))),
+        overlay=OverlaySpec(text="confined"),  # drawtext reads its text file and fonts
+    )
+    reason, events = run_job(spec, tree.run)
+    assert reason is ExitReason.COMPLETED, [e.line for e in events][-5:]
+    assert (hls / "index.m3u8").exists() and list(hls.glob("segment_*.ts"))
+    assert probe(recording, formats=None).has_video
