@@ -15,28 +15,32 @@ and nothing else of the filesystem: no /proc (other processes' environments hold
 secrets), no /home, no database, no keys. Network is not restricted (Landlock
 ABI < 4 cannot; egress.py and the address policy do that part).
 
-The ruleset is built in the parent; the child only calls `prctl` and
-`landlock_restrict_self` between fork and exec (`ConfinedSpawn.preexec`), as
-the syscalls are per thread and inherited by exec. On a kernel without Landlock
-`landlock_abi()` is 0, processes run unconfined, and the health endpoint says so
-(apps.system.health).
+Landlock restricts a thread and everything it starts, for good: so a process is
+started from a thread of its own that restricts itself first (`start_confined`,
+or FFmpegProcess's waiting thread), and subprocess keeps its vfork. On a kernel
+without Landlock `landlock_abi()` is 0, processes run unconfined, and the health
+endpoint says so (apps.system.health).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from workers.ffmpeg.spec import FileInput, FileOutput, HlsOutput, JobSpec, PlaylistInput
 
-_libc = ctypes.CDLL(None, use_errno=True)  # resolved before fork: the child only calls it
+_libc = ctypes.CDLL(None, use_errno=True)  # the Landlock syscalls have no glibc wrappers
 _syscall = _libc.syscall
 _prctl = _libc.prctl
 
@@ -73,7 +77,7 @@ READ_EXEC = READ | EXECUTE
 READ_WRITE = READ | WRITE_FILE | TRUNCATE | MAKE_REG | MAKE_DIR | REMOVE_FILE | REMOVE_DIR | REFER
 
 # What every ffmpeg needs of the system: programs, libraries, and a few files of /etc.
-SYSTEM_READ_EXEC = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
+SYSTEM_READ_EXEC = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_READ = (
     "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/ld.so.preload",
     "/etc/fonts", "/var/cache/fontconfig",  # drawtext
@@ -85,8 +89,6 @@ SYSTEM_READ = (
     "/dev/urandom", "/dev/random",
 )  # fmt: skip
 SYSTEM_READ_WRITE = ("/dev/null", "/dev/zero", "/dev/dri")
-
-NOT_CONFINED_MESSAGE = b"[fatal] CastCore could not confine this process (Landlock)\n"
 
 
 class _PathBeneath(ctypes.Structure):
@@ -204,51 +206,68 @@ def build_ruleset(rules: Iterable[tuple[str, int]], abi: int) -> int:
     return fd
 
 
-def _restrict(ruleset: int) -> None:
-    # Between fork and exec: no allocation worth the name, no locks.
-    if (
-        _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-        or _syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0
-    ):
-        os.write(2, NOT_CONFINED_MESSAGE)
-        os._exit(126)  # never run the tool unconfined on a kernel that can confine it
+def restrict_thread(ruleset: int) -> None:
+    """Confine the calling thread, for good, and every process it starts from now on."""
+    if _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
+    if _syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"landlock_restrict_self: {os.strerror(err)}")
 
 
-@dataclass
-class ConfinedSpawn:
-    """What Popen needs to start one process: `preexec` (None or run in the child)."""
-
-    preexec: Callable[[], None] | None
-    confined: bool
+def resolved_argv(argv: Sequence[str]) -> list[str]:
+    """argv with its program as an absolute path: a confined thread cannot search PATH
+    (folders outside the rules answer EACCES, hiding a plain "not found")."""
+    program = shutil.which(argv[0])
+    if program is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    return [program, *argv[1:]]
 
 
 @contextlib.contextmanager
-def confined_spawn(
-    confinement: Confinement,
-    argv: Sequence[str],
-    *,
-    before: Callable[[], None] | None = None,
-) -> Iterator[ConfinedSpawn]:
-    """Build the ruleset for one Popen; the `preexec` it yields confines the child.
-
-    `before` runs in the child first (supervisor.py sets PDEATHSIG there). On a kernel
-    without Landlock, `preexec` is `before` and the process runs unconfined.
-    """
+def ruleset_for(confinement: Confinement, argv: Sequence[str]) -> Iterator[int | None]:
+    """The ruleset fd for one process of `argv`, closed afterwards; None without Landlock."""
     abi = landlock_abi()
     if abi < 1:
-        yield ConfinedSpawn(before, False)
+        yield None
         return
-    ruleset = build_ruleset(confinement.rules(shutil.which(argv[0])), abi)
-
-    def preexec() -> None:
-        if before is not None:
-            before()
-        _restrict(ruleset)
-
+    fd = build_ruleset(confinement.rules(argv[0]), abi)
     try:
-        yield ConfinedSpawn(preexec, True)
+        yield fd
     finally:
-        os.close(ruleset)
+        os.close(fd)
+
+
+T = TypeVar("T")
+
+
+def start_confined(confinement: Confinement, argv: Sequence[str], start: Callable[[], T]) -> T:
+    """`start()` (a Popen of `argv`, its program resolved: resolved_argv) on a new thread
+    confined by `confinement`.
+
+    Landlock confines a thread and what it starts; the caller's thread stays free. The
+    thread ends once the process is started, so its process must not use PDEATHSIG
+    (FFmpegProcess starts its own from the thread that waits for it instead). The
+    thread keeps subprocess's vfork: a preexec_fn would fork the whole worker (tens of
+    ms at a few hundred MB) on every start.
+    """
+    with ruleset_for(confinement, argv) as ruleset:
+        if ruleset is None:
+            return start()
+        result: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                restrict_thread(ruleset)
+                result.set_result(start())
+            except BaseException as exc:
+                result.set_exception(exc)
+
+        thread = threading.Thread(target=run, name="confined-start", daemon=True)
+        thread.start()
+        thread.join()
+        return result.result()
 
 
 def status() -> dict[str, object]:
@@ -258,10 +277,13 @@ def status() -> dict[str, object]:
 
 
 __all__ = [
-    "ConfinedSpawn",
+    "SYSTEM_ONLY",
     "Confinement",
-    "confined_spawn",
     "confinement_for",
     "landlock_abi",
+    "resolved_argv",
+    "restrict_thread",
+    "ruleset_for",
+    "start_confined",
     "status",
 ]

@@ -20,7 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from workers.ffmpeg.confine import SYSTEM_ONLY, Confinement, confined_spawn
+from workers.ffmpeg.confine import SYSTEM_ONLY, Confinement, resolved_argv, start_confined
 from workers.ffmpeg.egress import REFUSED_REASON, child_env, input_options, tool_log_level
 
 FFPROBE = "ffprobe"
@@ -306,16 +306,19 @@ def run_bounded(
     Returns (returncode, stdout, stderr); raises TimeoutError on timeout.
     Shared with thumbnail.py so both kill children the same way.
     """
-    with confined_spawn(confinement, argv) as spawn:
-        proc = subprocess.Popen(
-            list(argv),
+    command = resolved_argv(argv)  # FileNotFoundError for a missing binary, as before
+    proc = start_confined(
+        confinement,
+        command,
+        lambda: subprocess.Popen(
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # own process group, so killpg reaches children too
-            preexec_fn=spawn.preexec,
             env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
-        )
+        ),
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -181,3 +181,13 @@ def test_a_confined_job_still_writes_its_outputs_and_reads_its_run_files(tree: T
     assert reason is ExitReason.COMPLETED, [e.line for e in events][-5:]
     assert (hls / "index.m3u8").exists() and list(hls.glob("segment_*.ts"))
     assert probe(recording, formats=None).has_video
+
+
+def test_confining_a_process_leaves_the_callers_threads_free(tree: Tree) -> None:
+    # Landlock confines the thread that starts the process; that is never the caller's.
+    assert run_bounded(["ffmpeg", "-version"], timeout=30)[0] == 0
+    process = FFmpegProcess(["ffmpeg", "-version"], stall_timeout=None)
+    process.start()
+    process.wait(timeout=30)
+    (tree.run / "after.txt").write_text("still writable")
+    assert Path(f"/proc/{os.getpid()}/environ").read_bytes() is not None
