@@ -9,7 +9,6 @@ start, when a worker builds the argv, and in preflight.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -68,15 +67,11 @@ def shown_output_url(kind: str, url: str) -> str:
 def protected_paths() -> tuple[str, ...]:
     """Files no job may read or write, whatever the configured roots say."""
     var = Path(settings.VAR_DIR)
-    found = [var / "secret_key", var / "fernet_key", var / "broker", Path(settings.STATIC_ROOT)]
+    found = [var / "broker", Path(settings.STATIC_ROOT)]
     found += [Path(settings.BASE_DIR) / name for name in ("castcore", "apps", "workers")]
     found += [Path(settings.BASE_DIR) / "manage.py", Path(sys.prefix)]
-    for database in settings.DATABASES.values():
-        if "sqlite" in database["ENGINE"] and str(database["NAME"]) != ":memory:":
-            name = str(database["NAME"])
-            found += [Path(name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    # Secrets handed over as files (SECRET_KEY_FILE=/run/secrets/…).
-    found += [Path(value) for key, value in os.environ.items() if key.endswith("_FILE") and value]
+    # The database and the keys are not read either (outputs: castcore.managed refuses them).
+    found += [Path(path) for name, path in managed_paths() if name in ("database", "keys")]
     return tuple(str(path) for path in found if path.is_absolute())
 
 
