@@ -84,3 +84,54 @@ def test_an_unreachable_broker_is_a_503(api: APIClient, worker_seen: None, setti
     response = api.get("/api/v1/system/health")
     assert response.status_code == 503
     assert "broker" in response.json()["failing"]
+
+
+# A kernel without Landlock, for real: a seccomp filter makes its syscalls fail with ENOSYS,
+# as container runtimes that do not know them do. The filter is set in a child process.
+WITHOUT_LANDLOCK = """
+import ctypes, json, sys
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+ENOSYS_RET, ALLOW = 0x00050000 | 38, 0x7FFF0000
+rules = (Filter * 6)(
+    Filter(0x20, 0, 0, 0),  # load the syscall number
+    Filter(0x35, 0, 3, 444),  # below landlock_create_ruleset: allow
+    Filter(0x35, 2, 0, 447),  # above landlock_restrict_self: allow
+    Filter(0x06, 0, 0, ENOSYS_RET),
+    Filter(0x06, 0, 0, ALLOW),
+    Filter(0x06, 0, 0, ALLOW),
+)
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+program = Program(len(rules), rules)
+assert libc.prctl(22, 2, ctypes.byref(program), 0, 0) == 0, ctypes.get_errno()  # SECCOMP filter
+import django
+django.setup()
+from apps.system.health import check_confinement
+from workers.ffmpeg.probe import run_bounded
+result = check_confinement()
+print(json.dumps({"ok": result.ok, "detail": result.detail,
+                  "ffmpeg_runs": run_bounded(["ffmpeg", "-version"], timeout=30)[0] == 0}))
+"""
+
+
+@pytest.mark.slow
+def test_it_says_when_the_kernel_cannot_confine_ffmpeg_and_ffprobe() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "castcore.settings_test"}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_LANDLOCK], capture_output=True, text=True, env=env,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"] is False
+    assert result["detail"] == {"landlock_abi": 0, "confined": False}
+    assert result["ffmpeg_runs"] is True  # unconfined, but it still runs
