@@ -79,6 +79,19 @@ def test_a_real_input_file_is_probed(tmp_path: Path) -> None:
     assert check.params["video_codec"] == "h264"
 
 
+def test_an_input_file_that_is_a_playlist_or_concat_script_is_red(tmp_path: Path) -> None:
+    # The job opens a file input with media demuxers only; preflight says so before it runs.
+    outside = make_video(tmp_path / "elsewhere.ts")
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.0,\n{outside}\n#EXT-X-ENDLIST\n"
+    (tmp_path / "list.m3u8").write_text(playlist)
+    (tmp_path / "film.mp4").write_text("ffconcat version 1.0\nfile elsewhere.ts\n")
+    for name in ("list.m3u8", "film.mp4"):
+        source = FileInput(str(tmp_path / name))
+        check = run(spec_with(FileOutput(path=str(tmp_path / "o.mkv")), src=source))["input"]
+        assert (check.status, check.code) == (Status.RED, "preflight.input_invalid"), name
+        assert check.params["reason"] == "probe.format_not_allowed"
+
+
 def test_a_closed_rtmp_port_is_red_unreachable() -> None:
     port = free_port()
     checks = run(spec_with(RtmpOutput(url=f"rtmp://127.0.0.1:{port}/live", stream_key=KEY)))
