@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from workers.ffmpeg.addresses import (
     DEFAULT_POLICY,
     LINK_LOCAL,
+    PRIVATE,
     AddressPolicy,
     normalize_host,
     refusal,
@@ -165,7 +166,7 @@ def _check_host(host: str) -> None:
         raise ConfigError("host", "must be a host name or an IP address")
 
 
-_KINDS = {LINK_LOCAL: "a link-local or cloud metadata address", "private": "a private address"}
+_KINDS = {LINK_LOCAL: "a link-local or cloud metadata address", PRIVATE: "a private address"}
 
 
 def check_address_allowed(
@@ -185,7 +186,7 @@ def check_address_allowed(
         shown = "" if address == normalize_host(host) else f" resolves to {address}, which"
         raise ConfigError(
             field_name,
-            f"{host!r}{shown} is {_KINDS[reason]}, which storage sources may not use",
+            f"{host!r}{shown} is {_KINDS[reason]}: storage sources may not use it",
             code="storage.address_not_allowed",
             params={"host": host, "address": address, "reason": reason},
         ) from None
