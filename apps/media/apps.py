@@ -6,3 +6,11 @@ class MediaConfig(AppConfig):
 
     name = "apps.media"
     verbose_name = "Media"
+
+    def ready(self) -> None:
+        from apps.media import conf
+        from castcore import managed
+
+        # Files the library serves and checks: no stream job output may overwrite them.
+        managed.register("assets", lambda: [conf.asset_root()])
+        managed.register("thumbnails", lambda: [conf.thumbnail_root()])

@@ -25,8 +25,9 @@ EXPLANATIONS: dict[str, str] = {
     "storage.not_readable": "Files are listed but could not be read.",
     "storage.invalid_config": "A setting of this source can never work: fix the field named in "
     "the detail.",
-    "storage.address_not_allowed": "The host is, or resolves to, a link-local or cloud metadata "
-    "address, which storage sources may not use (CASTCORE_ALLOW_LINK_LOCAL_TARGETS lifts this).",
+    "storage.address_not_allowed": "The host is, or resolves to, an address the address policy "
+    "refuses: link-local or cloud metadata (CASTCORE_ALLOW_LINK_LOCAL_TARGETS lifts this), or "
+    "private while CASTCORE_ALLOW_PRIVATE_TARGETS is off (params.reason says which).",
     "storage.mount_option_not_allowed": "That mount option could weaken the read-only, "
     "no-exec mount or is unknown: use only protocol and tuning options (vers=, proto=, "
     "timeo=, rsize=, soft, nolock, ...).",

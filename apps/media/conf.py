@@ -10,17 +10,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from castcore.env import env_bool, env_int, env_str
+from castcore.env import env_int, env_str
 
 MB = 1024 * 1024
 
 #: Where SMB/NFS sources are mounted, one subdirectory per source id.
 MOUNT_DIR = Path(env_str("CASTCORE_MOUNT_DIR", str(settings.VAR_DIR / "mounts")))
 MOUNT_TIMEOUT = env_int("CASTCORE_MOUNT_TIMEOUT_SECONDS", 20, minimum=1)
-#: Storage sources may point at link-local addresses (169.254.0.0/16, fe80::/10) and cloud
-#: metadata services only when this is set: by default such an endpoint or host is refused
-#: (storage.address_not_allowed) so "test" and "scan" cannot reach the metadata service.
-ALLOW_LINK_LOCAL_TARGETS = env_bool("CASTCORE_ALLOW_LINK_LOCAL_TARGETS", False)
 #: Per-step budget of POST /storage-sources/{id}/test (connect, login, list, read).
 STORAGE_TEST_TIMEOUT = env_int("CASTCORE_STORAGE_TEST_TIMEOUT_SECONDS", 5, minimum=1)
 

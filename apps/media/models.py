@@ -19,6 +19,7 @@ from apps.media.storage.base import (
     S3Config,
     SMBConfig,
 )
+from castcore.addresses import address_policy
 from castcore.secrets import EncryptedTextField, remember
 
 
@@ -103,18 +104,18 @@ class StorageSource(models.Model):
                 endpoint_url=self.endpoint_url, region=self.region or "us-east-1",
                 bucket=self.bucket, access_key=self.access_key, secret_key=self.secret_key,
                 prefix=self.prefix, use_path_style=self.use_path_style,
-                verify_tls=self.verify_tls, allow_link_local=conf.ALLOW_LINK_LOCAL_TARGETS,
+                verify_tls=self.verify_tls, addresses=address_policy(),
             )  # fmt: skip
         if self.kind == SourceKind.SMB:
             return SMBConfig(
                 host=self.host, share=self.share, username=self.username,
                 password=self.password, port=self.port or 445, path=self.path,
-                domain=self.domain, allow_link_local=conf.ALLOW_LINK_LOCAL_TARGETS,
+                domain=self.domain, addresses=address_policy(),
             )  # fmt: skip
         return NFSConfig(
             host=self.host, export=self.export, path=self.path,
             options=self.mount_options, port=self.port or 2049,
-            allow_link_local=conf.ALLOW_LINK_LOCAL_TARGETS,
+            addresses=address_policy(),
         )  # fmt: skip
 
     def backend(self, *, timeout: float | None = None) -> Backend:

@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from PIL import Image, ImageCms, ImageOps
 
+from workers.ffmpeg.confine import Confinement
 from workers.ffmpeg.probe import (
     LOCAL_PROTOCOLS,
     ProbeError,
@@ -230,7 +231,9 @@ def _video(spool: Path, label: str, out: Path, max_pixels: int, timeout: float) 
         argv += ["-movflags", "+faststart"]
     argv += ["-f", muxer, "-y", "file:" + str(out)]
     try:
-        rc, _, err = run_bounded(argv, timeout=timeout)
+        # The upload and the clean copy (made empty by mkstemp) only: confine.py.
+        confinement = Confinement(read=(str(spool),), write=(str(out),))
+        rc, _, err = run_bounded(argv, timeout=timeout, confinement=confinement)
     except TimeoutError:
         raise AssetRejected("asset.corrupt", detail="probe.timeout") from None
     # The temp path means nothing to the uploader and should not leak.

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.apps import AppConfig
@@ -18,6 +19,12 @@ class RecordingsConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.signals import beat_init
+
+        from apps.recordings.conf import STORAGE_DIR
+        from castcore import managed
+
+        # Recording files, checksummed in their rows: no stream job output may overwrite them.
+        managed.register("recordings", lambda: [Path(settings.MEDIA_ROOT) / STORAGE_DIR])
 
         self.started_at = timezone.now()
         # Not beat_embedded_init: Celery's threaded beat (the embedded mode's) never sends it.

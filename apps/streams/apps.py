@@ -8,9 +8,9 @@ class StreamsConfig(AppConfig):
     verbose_name = "Streams"
 
     def ready(self) -> None:
-        from apps.media import conf as media_conf
+        from castcore.addresses import address_policy
         from workers.ffmpeg import egress
 
-        # The proxy ffmpeg's http(s) inputs go through follows the same setting as the
+        # The proxy ffmpeg's http(s) inputs go through follows the same settings as the
         # checks on save and start (specs.target_policy), read when each connection is made.
-        egress.allow_link_local_when(lambda: media_conf.ALLOW_LINK_LOCAL_TARGETS)
+        egress.use_address_policy(address_policy)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from apps.streams.models import ReportKind, ReportOverall, ReportState, StreamJob, StreamReport
 from apps.streams.specs import job_spec_for, output_spec_for
+from castcore.addresses import address_policy
 from castcore.events import group_name, publish_now
 from workers.ffmpeg import spec as engine
 from workers.ffmpeg.dryrun import DryRunOptions, dry_run_checks, run_dry_run
@@ -139,7 +140,9 @@ def preflight_options(job: StreamJob) -> PreflightOptions:
         from apps.recordings.conf import STORAGE_DIR
 
         extra = (str(Path(settings.MEDIA_ROOT) / STORAGE_DIR),)
-    return PreflightOptions(ffmpeg=settings.FFMPEG_BINARY, extra_write_dirs=extra)
+    return PreflightOptions(
+        ffmpeg=settings.FFMPEG_BINARY, extra_write_dirs=extra, addresses=address_policy()
+    )
 
 
 def stream_report_run_preflight(*, report_id: int) -> StreamReport | None:

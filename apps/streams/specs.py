@@ -9,7 +9,6 @@ start, when a worker builds the argv, and in preflight.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.media import conf as media_conf
 from apps.media.models import StorageSource
 from apps.streams import conf
 from apps.streams.media_inputs import media_input
@@ -28,7 +26,9 @@ from apps.streams.models import (
     StreamJob,
     StreamOutput,
 )
+from castcore.addresses import address_policy
 from castcore.api.errors import ApiError
+from castcore.managed import managed_paths
 from workers.ffmpeg import policy as engine_policy
 from workers.ffmpeg import spec as engine
 from workers.ffmpeg.masking import mask_url
@@ -67,15 +67,11 @@ def shown_output_url(kind: str, url: str) -> str:
 def protected_paths() -> tuple[str, ...]:
     """Files no job may read or write, whatever the configured roots say."""
     var = Path(settings.VAR_DIR)
-    found = [var / "secret_key", var / "fernet_key", var / "broker", Path(settings.STATIC_ROOT)]
+    found = [var / "broker", Path(settings.STATIC_ROOT)]
     found += [Path(settings.BASE_DIR) / name for name in ("castcore", "apps", "workers")]
     found += [Path(settings.BASE_DIR) / "manage.py", Path(sys.prefix)]
-    for database in settings.DATABASES.values():
-        if "sqlite" in database["ENGINE"] and str(database["NAME"]) != ":memory:":
-            name = str(database["NAME"])
-            found += [Path(name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
-    # Secrets handed over as files (SECRET_KEY_FILE=/run/secrets/…).
-    found += [Path(value) for key, value in os.environ.items() if key.endswith("_FILE") and value]
+    # The database and the keys are not read either (outputs: castcore.managed refuses them).
+    found += [Path(path) for name, path in managed_paths() if name in ("database", "keys")]
     return tuple(str(path) for path in found if path.is_absolute())
 
 
@@ -91,7 +87,8 @@ def target_policy(*, reads_files: bool = True) -> engine_policy.TargetPolicy:
         output_roots=conf.output_roots(),
         input_roots=input_roots,
         protected=protected_paths(),
-        allow_link_local=media_conf.ALLOW_LINK_LOCAL_TARGETS,
+        managed=managed_paths(),
+        addresses=address_policy(),
     )
 
 

@@ -20,8 +20,10 @@ from django.utils import timezone
 from apps.system import conf
 from apps.system.models import WorkerHeartbeat
 from castcore.events import release_channel
+from workers.ffmpeg import confine
 from workers.ffmpeg.preflight import PreflightOptions, Status
 from workers.ffmpeg.preflight.targets import check_disk as preflight_disk
+from workers.ffmpeg.probe import run_bounded
 
 CHECK_TIMEOUT_SECONDS = 3.0
 _FFMPEG_CACHE_SECONDS = 60.0
@@ -104,14 +106,12 @@ def ffmpeg_version() -> str:
     cached = _ffmpeg_cache.get(binary)
     if cached is not None and cached[0] + _FFMPEG_CACHE_SECONDS > now:
         return cached[1]
-    completed = subprocess.run(
-        [binary, "-hide_banner", "-version"],
-        capture_output=True,
-        text=True,
-        timeout=CHECK_TIMEOUT_SECONDS,
-        check=True,
-    )
-    version = completed.stdout.splitlines()[0] if completed.stdout else "unknown"
+    argv = [binary, "-hide_banner", "-version"]
+    rc, out, err = run_bounded(argv, timeout=CHECK_TIMEOUT_SECONDS)  # confined, as every ffmpeg
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, argv, out, err)
+    stdout = out.decode("utf-8", "replace")
+    version = stdout.splitlines()[0] if stdout else "unknown"
     _ffmpeg_cache[binary] = (now, version)
     return version
 
@@ -137,6 +137,16 @@ def check_disk() -> CheckResult:
     return CheckResult(True, detail, warning=bool(low))
 
 
+def check_confinement() -> CheckResult:
+    """Whether this host's kernel confines ffmpeg and ffprobe (Landlock, workers/ffmpeg/confine.py).
+
+    Without it they still run, but a crafted playlist or symlink is stopped only by the
+    demuxer whitelists: a 503 makes that visible rather than a silent downgrade.
+    """
+    state = confine.status()
+    return CheckResult(bool(state["confined"]), state)
+
+
 CHECKS: dict[str, Callable[[], CheckResult]] = {
     "database": check_database,
     "channel_layer": check_channel_layer,
@@ -144,6 +154,7 @@ CHECKS: dict[str, Callable[[], CheckResult]] = {
     "workers": check_workers,
     "ffmpeg": check_ffmpeg,
     "disk": check_disk,
+    "confinement": check_confinement,
 }
 
 

@@ -1,8 +1,17 @@
-"""Network addresses CastCore refuses to reach: link-local and cloud metadata services.
+"""Network addresses CastCore refuses to reach: the one address policy.
 
-Django-free and shared: stream job inputs and outputs (policy.py) and storage
-sources (apps.media.storage.base) use this one definition. Loopback and private
-ranges stay allowed: self-hosted servers (MinIO, nginx-rtmp) live there.
+Django-free and shared: stream job inputs and outputs (policy.py), every connection
+ffmpeg and ffprobe make for an http(s) input (egress.py), storage sources and their
+checks (apps.media.storage) use this one definition; castcore.addresses builds the
+`AddressPolicy` from the settings.
+
+- Link-local addresses and cloud metadata services: refused unless
+  CASTCORE_ALLOW_LINK_LOCAL_TARGETS.
+- Private ranges (10/8, 172.16/12, 192.168/16, fc00::/7): allowed by default, as a
+  self-hosted restreamer needs (MinIO, nginx-rtmp and NAS live there); refused when
+  CASTCORE_ALLOW_PRIVATE_TARGETS is off, for deployments whose users are not trusted
+  with the network position of the server.
+- Loopback stays allowed: CastCore's own ingest and egress proxy live there.
 
 Cloud metadata services answer on link-local addresses (AWS, GCP, Azure, OpenStack:
 169.254.169.254; AWS IPv6: fd00:ec2::254; Alibaba: 100.100.100.200; Azure's
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 
 NOT_ALLOWED_NETWORKS = tuple(
     ipaddress.ip_network(net)
@@ -27,6 +37,24 @@ NOT_ALLOWED_NETWORKS = tuple(
 METADATA_HOSTS = frozenset(
     {"metadata.google.internal", "metadata.goog", "metadata", "instance-data.ec2.internal"}
 )
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+LINK_LOCAL = "link_local"  # the reasons refusal() gives
+PRIVATE = "private"
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which kinds of addresses may be reached besides public ones (and loopback)."""
+
+    allow_link_local: bool = False
+    allow_private: bool = True
+
+
+#: The defaults of the settings: link-local refused, private ranges allowed.
+DEFAULT_POLICY = AddressPolicy()
 # NAT64 (RFC 6052) carries an IPv4 address in its last 32 bits.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -43,21 +71,33 @@ def _embedded_ipv4(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipadd
     return addr  # type: ignore[return-value]
 
 
-def address_not_allowed(text: str) -> bool:
-    """True for a literal address in a refused network; False for anything else (names too)."""
+def refusal(text: str, policy: AddressPolicy = DEFAULT_POLICY) -> str | None:
+    """Why a literal address may not be reached (LINK_LOCAL, PRIVATE); None if it may,
+    or if `text` is not an address (a name: resolve it, see resolve_checked)."""
     try:
         addr = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
     except ValueError:
-        return False
+        return None
     candidates = {addr, _embedded_ipv4(addr)}
-    return any(a in net for a in candidates for net in NOT_ALLOWED_NETWORKS)
+    if not policy.allow_link_local and any(
+        a in net for a in candidates for net in NOT_ALLOWED_NETWORKS
+    ):
+        return LINK_LOCAL
+    if not policy.allow_private and any(a in net for a in candidates for net in PRIVATE_NETWORKS):
+        return PRIVATE
+    return None
+
+
+def address_not_allowed(text: str, policy: AddressPolicy = DEFAULT_POLICY) -> bool:
+    """True for a literal address the policy refuses; False for anything else (names too)."""
+    return refusal(text, policy) is not None
 
 
 def normalize_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
-def refused_address(host: str) -> str | None:
+def refused_address(host: str, policy: AddressPolicy = DEFAULT_POLICY) -> str | None:
     """Why `host` may not be reached: the metadata name or refused address; None if allowed.
 
     Every address the name resolves to is checked (so `2852039166`, `0xa9.254.169.254`
@@ -66,7 +106,7 @@ def refused_address(host: str) -> str | None:
     that connects later, connects through egress.py, which checks again.
     """
     try:
-        resolve_checked(host, 0)
+        resolve_checked(host, 0, policy=policy)
     except PermissionError as refused:
         return str(refused)
     except OSError:
@@ -75,18 +115,18 @@ def refused_address(host: str) -> str | None:
 
 
 def resolve_checked(
-    host: str, port: int, *, allow_link_local: bool = False
+    host: str, port: int, *, policy: AddressPolicy = DEFAULT_POLICY
 ) -> list[tuple[str, int]]:
-    """The addresses to connect to for `host`, each one allowed.
+    """The addresses to connect to for `host`, each one allowed by `policy`.
 
     Raises PermissionError (its message: the refused name or address) if the name
     is a metadata service or any address it resolves to is refused, and OSError
     if it does not resolve. Connect to these addresses, not to the name again: a
-    second lookup may answer differently. `allow_link_local` (the
-    CASTCORE_ALLOW_LINK_LOCAL_TARGETS setting) lifts the refusal.
+    second lookup may answer differently.
     """
     name = normalize_host(host)
-    if not allow_link_local and (name in METADATA_HOSTS or address_not_allowed(name)):
+    metadata = not policy.allow_link_local and name in METADATA_HOSTS
+    if metadata or address_not_allowed(name, policy):
         raise PermissionError(name)
     try:
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
@@ -95,7 +135,7 @@ def resolve_checked(
     addresses = []
     for *_rest, sockaddr in infos:
         address = str(sockaddr[0])
-        if not allow_link_local and address_not_allowed(address):
+        if address_not_allowed(address, policy):
             raise PermissionError(address)
         addresses.append((address, port))
     return addresses

@@ -25,6 +25,7 @@ from workers.ffmpeg.masking import (
 )
 from workers.ffmpeg.muxers import output_url, target_for, tee_slave
 from workers.ffmpeg.preview_rules import PLATFORMS, PlatformRule, PreviewWarning, preview_warnings
+from workers.ffmpeg.probe import LIBRARY_DEMUXERS
 from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
@@ -105,6 +106,7 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
         if spec.start_offset_s:
             args += ["-ss", f"{spec.start_offset_s:.3f}"]
         args += ["-protocol_whitelist", PROTOCOL_WHITELIST["file"]]
+        args += ["-format_whitelist", _file_demuxers(src)]
         if isinstance(src, FileInput):
             args += ["-i", file_url(src.path)]
         else:
@@ -116,6 +118,18 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     args += input_options(src.url, PROTOCOL_WHITELIST[src.url_kind].split(","), http_proxy)
     args += ["-i", src.url]
     return args, False
+
+
+def _file_demuxers(src: FileInput | PlaylistInput) -> str:
+    """The demuxers a local file may be opened with: media containers, never a format that
+    names other files (hls, concat, image2…), whatever the file's name or content says.
+
+    A playlist needs `concat` for its own list, and its entries inherit the whitelist; a
+    nested concat script can then name only other entries (safe mode: relative names,
+    resolved in the run folder's media/), and confine.py keeps the process to its inputs.
+    """
+    names = LIBRARY_DEMUXERS if isinstance(src, FileInput) else ("concat", *LIBRARY_DEMUXERS)
+    return ",".join(names)
 
 
 def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.ffmpeg.argv import build_argv
+from workers.ffmpeg.confine import Confinement, confinement_for
 from workers.ffmpeg.logs import LogEvent, LogLevel
 from workers.ffmpeg.preflight import CheckResult, Status, muxer_for
 from workers.ffmpeg.preflight.results import result as _check
@@ -94,7 +95,7 @@ def keyframe_stats(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.
     """Keyframe spacing of the first video stream, read from packet flags (no decoding)."""
     argv = [ffprobe, "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0"]
     argv += ["-show_entries", "packet=pts_time,dts_time,flags", "-of", "json", f"file:{path}"]
-    rc, out, _err = run_bounded(argv, timeout=timeout)
+    rc, out, _err = run_bounded(argv, timeout=timeout, confinement=Confinement(read=(str(path),)))
     if rc != 0:
         return KeyframeStats(0, None, None)
     times = []
@@ -114,7 +115,7 @@ def _video_bitrate(path: Path, ffprobe: str, duration: float | None) -> float | 
         return None
     argv = [ffprobe, "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0"]
     argv += ["-show_entries", "packet=size", "-of", "csv=p=0", f"file:{path}"]
-    rc, out, _err = run_bounded(argv, timeout=30)
+    rc, out, _err = run_bounded(argv, timeout=30, confinement=Confinement(read=(str(path),)))
     if rc != 0:
         return None
     total = sum(int(x) for x in out.decode().split() if x.strip().isdigit())
@@ -166,6 +167,7 @@ def _encode_and_measure(
         stall_timeout=options.stall_timeout_s,
         secrets=spec.secrets(),
         cwd=str(workdir),
+        confinement=confinement_for(test, workdir),
     )
     started = time.monotonic()
     process.start()

@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
-from workers.ffmpeg.addresses import resolve_checked
+from workers.ffmpeg.addresses import DEFAULT_POLICY, AddressPolicy, resolve_checked
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ CONNECT_TIMEOUT_S = 10.0  # for the server to accept the connection
 CLOSE_TIMEOUT_S = 2.0  # for a closed connection to flush; then it is cut
 CHUNK = 64 * 1024
 REFUSED_REASON = "Forbidden by CastCore: address not allowed"
+# Sent with a refusal, for HTTP clients that show the status but not the reason (botocore).
+REFUSED_HEADER = "X-CastCore-Refused"
 # Lookups block a thread each: a playlist of slow names must not hold up every job's.
 _LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="egress-dns")
 # With these, ffmpeg would go around -http_proxy: it connects directly to every host
@@ -70,19 +72,19 @@ class _Refusal(Exception):
         self.reason = reason
 
 
-# Whether link-local and metadata addresses are allowed after all; the Django side
-# ties it to CASTCORE_ALLOW_LINK_LOCAL_TARGETS (apps.streams.apps), as policy.py is.
-_link_local_allowed: Callable[[], bool] = lambda: False  # noqa: E731
+# The address policy each connection is checked against; the Django side ties it to
+# the settings (castcore.addresses, set by apps.streams.apps), as policy.py is.
+_address_policy: Callable[[], AddressPolicy] = lambda: DEFAULT_POLICY  # noqa: E731
 
 
-def allow_link_local_when(check: Callable[[], bool]) -> None:
-    """Let the proxy connect to link-local addresses whenever `check()` says so."""
-    global _link_local_allowed
-    _link_local_allowed = check
+def use_address_policy(policy: Callable[[], AddressPolicy]) -> None:
+    """Check every connection against `policy()`, read when the connection is made."""
+    global _address_policy
+    _address_policy = policy
 
 
 def _resolve(host: str, port: int) -> list[tuple[str, int]]:
-    return resolve_checked(host, port, allow_link_local=_link_local_allowed())
+    return resolve_checked(host, port, policy=_address_policy())
 
 
 class EgressProxy:
@@ -221,9 +223,9 @@ async def _connect(
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
-    )
+    refused = f"{REFUSED_HEADER}: address\r\n" if reason == REFUSED_REASON else ""
+    head = f"HTTP/1.1 {status} {reason}\r\n{refused}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    writer.write(head.encode())
     with contextlib.suppress(ConnectionError):
         await writer.drain()
 
@@ -336,6 +338,6 @@ def proxy_url() -> str:
 
 
 __all__ = [
-    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_REASON", "EgressProxy", "child_env",
-    "input_options", "is_proxied", "proxy_url",
+    "PREVIEW_PROXY_URL", "PROXIED_SCHEMES", "REFUSED_HEADER", "REFUSED_REASON", "EgressProxy",
+    "child_env", "input_options", "is_proxied", "proxy_url", "use_address_policy",
 ]  # fmt: skip

@@ -48,11 +48,10 @@ def list_encoders(ffmpeg: str = "ffmpeg") -> tuple[EncoderInfo, ...]:
     Listed is not usable: a hardware encoder appears even with no GPU present.
     A dry-run encode is the only proof that it works on this host.
     """
-    result = subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostdin", "-encoders"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return parse_encoders(result.stdout)
+    from workers.ffmpeg.probe import run_bounded  # probe -> confine -> spec -> here
+
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-encoders"]
+    rc, out, err = run_bounded(argv, timeout=30)  # confined to the system's files
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, argv, out, err)
+    return parse_encoders(out.decode("utf-8", "replace"))

@@ -63,14 +63,22 @@ HINT_RULES: tuple[HintRule, ...] = (
         "address_not_allowed",
         re.escape(REFUSED_REASON),
         "CastCore refused to connect there: the source (a redirect, a playlist or its "
-        "segments) pointed at a link-local or cloud metadata address, which no input may "
-        "reach. Use a source that stays on public or local servers.",
+        "segments) pointed at an address this server's address policy refuses: link-local "
+        "or cloud metadata, or a private network where CASTCORE_ALLOW_PRIVATE_TARGETS is "
+        "off. Use a source on a server the policy allows.",
     ),
     _rule(
         "protocol_not_whitelisted",
         r"Protocol '[^']*' not on whitelist",
         "The source tried to use a protocol this input type does not allow (for example a "
         "playlist pointing at local files). Check the URL or choose the matching input type.",
+    ),
+    _rule(
+        "format_not_allowed",
+        r"Format not on whitelist",
+        "The input file is not a plain media file: it is a playlist, a list of other files or "
+        "an image sequence, which could make FFmpeg read files outside the input folders. "
+        "Use the media file itself (MP4, MKV, TS, …).",
     ),
     _rule(
         "dns_failure",
@@ -121,7 +129,9 @@ HINT_RULES: tuple[HintRule, ...] = (
     _rule(
         "permission_denied",
         r"Permission denied",
-        "CastCore's worker may not read or write this path. Check file permissions.",
+        "CastCore's worker may not read or write this path: its file permissions, or the "
+        "confinement that keeps FFmpeg inside the input and output folders (a file that "
+        "names or links to a file elsewhere). Check the path and where it points.",
     ),
     _rule(
         "codec_not_supported_by_container",

@@ -18,7 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from workers.ffmpeg.addresses import refused_address
+from workers.ffmpeg.addresses import (
+    DEFAULT_POLICY,
+    LINK_LOCAL,
+    AddressPolicy,
+    refusal,
+    refused_address,
+)
 from workers.ffmpeg.checks import PATH_NOT_ALLOWED, SpecError, check_abs_path
 from workers.ffmpeg.spec import (
     FileInput,
@@ -32,6 +38,7 @@ from workers.ffmpeg.spec import (
     UrlInput,
 )
 
+PATH_MANAGED = "stream_job.path_managed"  # an output into CastCore's own files
 ADDRESS_NOT_ALLOWED = "stream_job.address_not_allowed"
 
 # Never read or written, whatever the configured roots say (a root of `/` included).
@@ -45,12 +52,17 @@ CREDENTIAL_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".docker", ".git
 
 @dataclass(frozen=True)
 class TargetPolicy:
-    """Allowed roots (absolute paths), paths never touched, and the link-local switch."""
+    """Allowed roots (absolute paths), paths never touched, and the address policy.
+
+    `managed`: (name, path) of what CastCore manages itself (assets, recordings, the
+    database, keys…; castcore.managed), never an output whatever the roots say.
+    """
 
     output_roots: tuple[str, ...] = ()
     input_roots: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
-    allow_link_local: bool = False
+    managed: tuple[tuple[str, str], ...] = ()
+    addresses: AddressPolicy = DEFAULT_POLICY
 
 
 def _within(path: str, root: str) -> bool:
@@ -62,16 +74,27 @@ def _refuse(field: str, reason: str, **params: object) -> SpecError:
 
 
 def allowed_path(
-    path: str, *, roots: Iterable[str], protected: Iterable[str], field: str, write: bool
+    path: str,
+    *,
+    roots: Iterable[str],
+    protected: Iterable[str],
+    field: str,
+    write: bool,
+    managed: Iterable[tuple[str, str]] = (),
 ) -> str:
     """The resolved `path` if it lies under one of `roots` and outside `protected`.
 
     For writes, no component below the root may be hidden (`.bashrc`, `.git/hooks`):
-    dot files are where configuration and credentials live.
+    dot files are where configuration and credentials live; nor may it be in a
+    `managed` folder (its own code: PATH_MANAGED, naming the folder).
     """
     check_abs_path(field, path)
     roots = tuple(roots)
     resolved = os.path.realpath(path)
+    if write:
+        for name, item in managed:
+            if _within(resolved, os.path.realpath(item)):
+                raise SpecError(PATH_MANAGED, field=field, managed=name)
     if any(part in CREDENTIAL_DIRS for part in PurePosixPath(resolved).parts):
         raise _refuse(field, "protected")
     for item in (*SYSTEM_PROTECTED, *protected):
@@ -90,14 +113,16 @@ def allowed_path(
 
 
 def check_host(url: str, *, field: str, policy: TargetPolicy) -> None:
-    if policy.allow_link_local:
-        return
+    """Refuse a URL whose host is, or resolves to, an address the address policy refuses;
+    `reason` is "link_local" (and cloud metadata) or "private"."""
     try:
         host = urllib.parse.urlsplit(url).hostname
     except ValueError:
         return  # the spec type refuses the URL itself
-    if host and refused_address(host) is not None:
-        raise SpecError(ADDRESS_NOT_ALLOWED, field=field, host=host)
+    refused = refused_address(host, policy.addresses) if host else None
+    if refused is not None:
+        reason = refusal(refused, policy.addresses) or LINK_LOCAL  # a metadata name
+        raise SpecError(ADDRESS_NOT_ALLOWED, field=field, host=host, reason=reason)
 
 
 def checked_output(output: OutputSpec, policy: TargetPolicy) -> OutputSpec:
@@ -108,13 +133,13 @@ def checked_output(output: OutputSpec, policy: TargetPolicy) -> OutputSpec:
     if isinstance(output, HlsOutput):
         directory = allowed_path(
             output.directory, roots=policy.output_roots, protected=policy.protected,
-            field="output.directory", write=True,
+            field="output.directory", write=True, managed=policy.managed,
         )  # fmt: skip
         return dataclasses.replace(output, directory=directory)
     assert isinstance(output, FileOutput)
     path = allowed_path(
         output.path, roots=policy.output_roots, protected=policy.protected, field="output.path",
-        write=True,
+        write=True, managed=policy.managed,
     )  # fmt: skip
     return dataclasses.replace(output, path=path)
 

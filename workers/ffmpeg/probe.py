@@ -20,6 +20,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from workers.ffmpeg.confine import SYSTEM_ONLY, Confinement, resolved_argv, start_confined
 from workers.ffmpeg.egress import REFUSED_REASON, child_env, input_options, tool_log_level
 
 FFPROBE = "ffprobe"
@@ -268,7 +269,7 @@ def _classify(stderr: str) -> ProbeErrorCode:
     text = stderr.lower()
     if "no such file or directory" in text:
         return ProbeErrorCode.NOT_FOUND
-    if "permission denied" in text:
+    if "permission denied" in text or "operation not permitted" in text:
         return ProbeErrorCode.PERMISSION_DENIED
     if "not on whitelist" in text and "protocol" in text:
         return ProbeErrorCode.PROTOCOL_NOT_ALLOWED
@@ -296,19 +297,27 @@ def _check_local(path: str) -> None:
         raise ProbeError(ProbeErrorCode.EMPTY, path)
 
 
-def run_bounded(argv: Sequence[str], *, timeout: float) -> tuple[int, bytes, bytes]:
-    """Run argv in its own process group; on timeout kill the whole group.
+def run_bounded(
+    argv: Sequence[str], *, timeout: float, confinement: Confinement = SYSTEM_ONLY
+) -> tuple[int, bytes, bytes]:
+    """Run argv confined (confine.py) in its own process group; on timeout kill the group.
 
+    `confinement` names the files and folders it may touch besides the system's.
     Returns (returncode, stdout, stderr); raises TimeoutError on timeout.
     Shared with thumbnail.py so both kill children the same way.
     """
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # own process group, so killpg reaches children too
-        env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
+    command = resolved_argv(argv)  # FileNotFoundError for a missing binary, as before
+    proc = start_confined(
+        confinement,
+        command,
+        lambda: subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # own process group, so killpg reaches children too
+            env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
+        ),
     )
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -327,14 +336,18 @@ def run_bounded(argv: Sequence[str], *, timeout: float) -> tuple[int, bytes, byt
 
 
 def run_tool(
-    argv: Sequence[str], *, timeout: float, error: type[ToolError]
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    error: type[ToolError],
+    confinement: Confinement = SYSTEM_ONLY,
 ) -> tuple[int, bytes, str]:
     """run_bounded(), with a timeout or a missing binary raised as `error`'s codes.
 
     Returns (returncode, stdout, stderr decoded and stripped).
     """
     try:
-        rc, out, err = run_bounded(argv, timeout=timeout)
+        rc, out, err = run_bounded(argv, timeout=timeout, confinement=confinement)
     except TimeoutError as exc:
         raise error(error.timeout_code, str(exc)) from None
     except FileNotFoundError as exc:  # the binary itself
@@ -363,11 +376,13 @@ def probe(
         scheme = match.group("scheme").lower() if match else ""
         if scheme not in allowed:
             raise ProbeError(ProbeErrorCode.PROTOCOL_NOT_ALLOWED, scheme)
+        confinement = SYSTEM_ONLY
     else:
         allowed = tuple(protocols) if protocols is not None else LOCAL_PROTOCOLS
         _check_local(os.fspath(target))
+        confinement = Confinement(read=(os.path.abspath(target),))  # that one file only
     argv = build_probe_argv(target, protocols=allowed, formats=formats, ffprobe=ffprobe)
-    rc, out, stderr = run_tool(argv, timeout=timeout, error=ProbeError)
+    rc, out, stderr = run_tool(argv, timeout=timeout, error=ProbeError, confinement=confinement)
     if rc != 0:
         raise ProbeError(_classify(stderr), stderr or f"ffprobe exited with {rc}")
     try:

@@ -5,8 +5,10 @@ Guarantees:
   the worker's group do not hit it and we can kill its whole group.
 - ffmpeg dies with the supervisor: it runs with PR_SET_PDEATHSIG=SIGKILL.
   Linux fires PDEATHSIG when the *thread* that forked the child exits, not the
-  process, so every spawn happens on one long-lived daemon thread
-  (`_Spawner`); a Celery task thread that finishes cannot kill its ffmpeg.
+  process, so each ffmpeg is spawned by the daemon thread that then waits for it
+  and lives as long as it does; a Celery task thread that finishes cannot kill
+  its ffmpeg. That thread is also what Landlock confines (confine.py) before it
+  spawns: the confinement is the thread's, and ffmpeg inherits it.
   The signal is set by `setpriv --pdeathsig KILL` (util-linux), which then
   execs ffmpeg: with no preexec_fn, subprocess can vfork, where a preexec_fn
   forces a fork that copies the page tables of a large web/worker process
@@ -28,7 +30,6 @@ import ctypes
 import functools
 import logging
 import os
-import queue
 import re
 import shutil
 import signal
@@ -41,6 +42,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 
+from workers.ffmpeg.confine import (
+    SYSTEM_ONLY,
+    Confinement,
+    resolved_argv,
+    restrict_thread,
+    ruleset_for,
+)
 from workers.ffmpeg.egress import child_env
 from workers.ffmpeg.logs import LogClassifier, LogEvent
 from workers.ffmpeg.progress import Progress, ProgressParser
@@ -91,39 +99,6 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-class _Spawner:
-    """One daemon thread that does every fork, so PDEATHSIG outlives task threads."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.Queue[
-            tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]
-        ] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def spawn(self, factory: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="ffmpeg-spawner", daemon=True
-                )
-                self._thread.start()
-        future: Future[subprocess.Popen[bytes]] = Future()
-        self._jobs.put((factory, future))
-        return future.result()
-
-    def _run(self) -> None:
-        while True:
-            factory, future = self._jobs.get()
-            try:
-                future.set_result(factory())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-
-_spawner = _Spawner()
-
-
 class FFmpegProcess:
     """Supervise one ffmpeg run. Use as a context manager or call start()/stop()/wait()."""
 
@@ -139,8 +114,12 @@ class FFmpegProcess:
         tail_lines: int = 200,
         secrets: Sequence[str] = (),
         cwd: str | None = None,
+        confinement: Confinement = SYSTEM_ONLY,
     ) -> None:
+        """`confinement`: the files and folders ffmpeg may touch besides the system's
+        (confine.confinement_for(spec, workdir) for a job); by default none."""
         self.argv = list(argv)
+        self.confinement = confinement
         self.on_progress = on_progress
         self.on_log = on_log
         self.on_stall = on_stall
@@ -158,6 +137,7 @@ class FFmpegProcess:
         self._stalled = False
         self._lock = threading.Lock()
         self._exited = threading.Event()
+        self._readers_started = threading.Event()
         self._exit: ExitInfo | None = None
         self.last_progress: Progress | None = None
 
@@ -166,11 +146,11 @@ class FFmpegProcess:
     def start(self) -> None:
         if self._proc is not None:
             raise RuntimeError("already started")
+        command = resolved_argv(self.argv)  # a missing binary: FileNotFoundError, as Popen's
         parent = os.getpid()
-        # A binary that cannot be found keeps Popen's own FileNotFoundError (no setpriv).
-        setpriv = _setpriv() if shutil.which(self.argv[0]) else None
         # PDEATHSIG, see the module docstring: setpriv (vfork) or a preexec_fn (fork).
-        argv = [setpriv, "--pdeathsig", "KILL", "--", *self.argv] if setpriv else self.argv
+        setpriv = _setpriv()
+        argv = [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
         preexec = None if setpriv else (lambda: die_with_parent(parent))
 
         def factory() -> subprocess.Popen[bytes]:
@@ -186,7 +166,15 @@ class FFmpegProcess:
                 env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
             )
 
-        self._proc = _spawner.spawn(factory)
+        started: Future[subprocess.Popen[bytes]] = Future()
+        with ruleset_for(self.confinement, command) as ruleset:
+            threading.Thread(
+                target=self._spawn_and_reap,
+                args=(factory, ruleset, started),
+                daemon=True,
+                name="ffmpeg-wait",
+            ).start()
+            self._proc = started.result()
         self._started_at = self._last_progress_at = time.monotonic()
         assert self._proc.stdout is not None
         assert self._proc.stderr is not None
@@ -194,18 +182,18 @@ class FFmpegProcess:
             (self._proc.stdout, self._handle_stdout, "progress"),
             (self._proc.stderr, self._handle_stderr, "stderr"),
         )
-        for stream, handler, name in readers:
-            thread = threading.Thread(
-                target=self._read_lines,
-                args=(stream.fileno(), handler),
-                daemon=True,
-                name=f"ffmpeg-{self._proc.pid}-{name}",
-            )
-            thread.start()
-            self._threads.append(thread)
-        threading.Thread(
-            target=self._reap, daemon=True, name=f"ffmpeg-{self._proc.pid}-wait"
-        ).start()
+        try:
+            for stream, handler, name in readers:
+                thread = threading.Thread(
+                    target=self._read_lines,
+                    args=(stream.fileno(), handler),
+                    daemon=True,
+                    name=f"ffmpeg-{self._proc.pid}-{name}",
+                )
+                thread.start()
+                self._threads.append(thread)
+        finally:
+            self._readers_started.set()  # the waiting thread reaps ffmpeg in any case
         if self.stall_timeout is not None:
             threading.Thread(
                 target=self._watchdog, daemon=True, name=f"ffmpeg-{self._proc.pid}-watchdog"
@@ -279,6 +267,25 @@ class FFmpegProcess:
         assert self._proc is not None
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, signal.SIGKILL)
+
+    def _spawn_and_reap(
+        self,
+        factory: Callable[[], subprocess.Popen[bytes]],
+        ruleset: int | None,
+        started: Future[subprocess.Popen[bytes]],
+    ) -> None:
+        """Confine this thread, spawn ffmpeg from it, then wait for ffmpeg (module docstring)."""
+        try:
+            if ruleset is not None:
+                restrict_thread(ruleset)
+            proc = factory()
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        threading.current_thread().name = f"ffmpeg-{proc.pid}-wait"
+        started.set_result(proc)
+        self._readers_started.wait()  # the readers to join once it exits
+        self._reap()
 
     def _reap(self) -> None:
         assert self._proc is not None

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from workers.ffmpeg.confine import Confinement
 from workers.ffmpeg.egress import REFUSED_REASON, input_options, tool_log_level
 from workers.ffmpeg.probe import (
     LIBRARY_DEMUXERS,
@@ -127,6 +128,9 @@ def make_thumbnail(
     dest = Path(dest_path).absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
+    # The source file (none for a URL) and the folder of the thumbnail, nothing else.
+    reads = () if is_url(source) else (os.path.abspath(source),)
+    confinement = Confinement(read=reads, write=(str(dest.parent),))
     try:
         # If 10% lands past the last keyframe of a tiny file, ffmpeg succeeds
         # with no frame; the start of the file is the honest fallback.
@@ -143,7 +147,9 @@ def make_thumbnail(
                 formats=formats,
                 ffmpeg=ffmpeg,
             )
-            rc, _, stderr = run_tool(argv, timeout=timeout, error=ThumbnailError)
+            rc, _, stderr = run_tool(
+                argv, timeout=timeout, error=ThumbnailError, confinement=confinement
+            )
             if rc != 0:
                 if REFUSED_REASON in stderr:
                     raise ThumbnailError(ThumbnailErrorCode.ADDRESS_NOT_ALLOWED, stderr)

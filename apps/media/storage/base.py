@@ -16,7 +16,15 @@ from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import urlsplit
 
-from workers.ffmpeg.addresses import METADATA_HOSTS, address_not_allowed
+from workers.ffmpeg.addresses import (
+    DEFAULT_POLICY,
+    LINK_LOCAL,
+    PRIVATE,
+    AddressPolicy,
+    normalize_host,
+    refusal,
+    resolve_checked,
+)
 
 CheckName = Literal["reachable", "credentials", "listable", "readable"]
 CHECK_ORDER: tuple[CheckName, ...] = ("reachable", "credentials", "listable", "readable")
@@ -158,38 +166,32 @@ def _check_host(host: str) -> None:
         raise ConfigError("host", "must be a host name or an IP address")
 
 
-# One definition, shared with stream job inputs/outputs (Django-free): workers/ffmpeg/addresses.py.
-_METADATA_HOSTS = METADATA_HOSTS
-_address_not_allowed = address_not_allowed
+_KINDS = {LINK_LOCAL: "a link-local or cloud metadata address", PRIVATE: "a private address"}
 
 
-def check_address_allowed(host: str, field_name: str = "host") -> None:
-    """Refuse a host that is, or resolves to, a link-local / cloud metadata address.
+def check_address_allowed(
+    host: str, field_name: str = "host", policy: AddressPolicy = DEFAULT_POLICY
+) -> None:
+    """Refuse a host that is, or resolves to, an address the address policy refuses
+    (workers/ffmpeg/addresses.py: link-local and metadata; private ranges when off).
 
-    Every address the name resolves to is checked. A name that does not resolve
-    now passes: the reachable check reports it, and check_tcp() checks again
-    what it actually connects to.
+    A name that does not resolve now passes: the reachable check reports it, and
+    check_tcp() checks again what it actually connects to.
     """
-    name = host.strip().strip("[]").rstrip(".").lower()
-    if name in _METADATA_HOSTS or _address_not_allowed(name):
+    try:
+        resolve_checked(host, 0, policy=policy)
+    except PermissionError as refused:
+        address = str(refused)
+        reason = refusal(address, policy) or LINK_LOCAL  # a metadata name
+        shown = "" if address == normalize_host(host) else f" resolves to {address}, which"
         raise ConfigError(
             field_name,
-            f"{host!r} is a link-local or cloud metadata address",
+            f"{host!r}{shown} is {_KINDS[reason]}: storage sources may not use it",
             code="storage.address_not_allowed",
-            params={"host": host},
-        )
-    try:
-        infos = socket.getaddrinfo(name, None)
-    except (OSError, UnicodeError):
+            params={"host": host, "address": address, "reason": reason},
+        ) from None
+    except OSError:
         return
-    for *_rest, sockaddr in infos:
-        if _address_not_allowed(str(sockaddr[0])):
-            raise ConfigError(
-                field_name,
-                f"{host!r} resolves to {sockaddr[0]}, a link-local or cloud metadata address",
-                code="storage.address_not_allowed",
-                params={"host": host, "address": str(sockaddr[0])},
-            )
 
 
 def _check_port(port: int) -> None:
@@ -197,11 +199,10 @@ def _check_port(port: int) -> None:
         raise ConfigError("port", "must be between 1 and 65535")
 
 
-def _check_server(host: str, port: int, *, allow_link_local: bool) -> None:
+def _check_server(host: str, port: int, *, addresses: AddressPolicy) -> None:
     _check_host(host)
     _check_port(port)
-    if not allow_link_local:
-        check_address_allowed(host)
+    check_address_allowed(host, policy=addresses)
 
 
 def normalize_relpath(relpath: str, field_name: str = "path") -> str:
@@ -238,8 +239,8 @@ class S3Config:
     prefix: str = ""
     use_path_style: bool = True
     verify_tls: bool = True
-    #: CASTCORE_ALLOW_LINK_LOCAL_TARGETS: let the endpoint be a link-local address.
-    allow_link_local: bool = False
+    #: The address policy (castcore.addresses) the endpoint must pass.
+    addresses: AddressPolicy = DEFAULT_POLICY
 
     def validate(self) -> None:
         parts = urlsplit(self.endpoint_url)
@@ -247,8 +248,7 @@ class S3Config:
             raise ConfigError("endpoint_url", "must be an http:// or https:// URL")
         if parts.username or parts.password:
             raise ConfigError("endpoint_url", "must not contain credentials")
-        if not self.allow_link_local:
-            check_address_allowed(parts.hostname, "endpoint_url")
+        check_address_allowed(parts.hostname, "endpoint_url", self.addresses)
         if not re.match(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", self.bucket):
             raise ConfigError("bucket", "is not a valid bucket name")
         if not self.region:
@@ -270,10 +270,10 @@ class SMBConfig:
     port: int = 445
     path: str = ""
     domain: str = ""
-    allow_link_local: bool = False
+    addresses: AddressPolicy = DEFAULT_POLICY
 
     def validate(self) -> None:
-        _check_server(self.host, self.port, allow_link_local=self.allow_link_local)
+        _check_server(self.host, self.port, addresses=self.addresses)
         if not _SHARE_RE.match(self.share):
             raise ConfigError("share", "is not a valid share name")
         normalize_relpath(self.path)
@@ -291,10 +291,10 @@ class NFSConfig:
     path: str = ""
     options: str = ""
     port: int = 2049
-    allow_link_local: bool = False
+    addresses: AddressPolicy = DEFAULT_POLICY
 
     def validate(self) -> None:
-        _check_server(self.host, self.port, allow_link_local=self.allow_link_local)
+        _check_server(self.host, self.port, addresses=self.addresses)
         if not PurePosixPath(self.export).is_absolute() or "," in self.export:
             raise ConfigError("export", "must be an absolute path such as /srv/media")
         normalize_relpath(self.path)
@@ -343,7 +343,9 @@ def run_checks(steps: Sequence[tuple[CheckName, CheckFn]]) -> list[CheckResult]:
     return results
 
 
-def check_tcp(host: str, port: int, timeout: float, *, allow_link_local: bool = False) -> str:
+def check_tcp(
+    host: str, port: int, timeout: float, *, addresses: AddressPolicy = DEFAULT_POLICY
+) -> str:
     """Resolve and connect once: separates DNS, refused and silent hosts.
 
     The addresses are checked again here, where they are used: a name may
@@ -353,13 +355,13 @@ def check_tcp(host: str, port: int, timeout: float, *, allow_link_local: bool = 
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise StorageError("storage.dns_failed", f"cannot resolve host {host!r}") from exc
-    if not allow_link_local:
-        for *_rest, sockaddr in infos:
-            if _address_not_allowed(str(sockaddr[0])):
-                raise StorageError(
-                    "storage.address_not_allowed",
-                    f"{host!r} resolves to {sockaddr[0]}, a link-local or cloud metadata address",
-                )
+    for *_rest, sockaddr in infos:
+        reason = refusal(str(sockaddr[0]), addresses)
+        if reason is not None:
+            raise StorageError(
+                "storage.address_not_allowed",
+                f"{host!r} resolves to {sockaddr[0]}, {_KINDS[reason]}",
+            )
     last: OSError | None = None
     for family, socktype, proto, _name, addr in infos:
         try:

@@ -56,7 +56,7 @@ class MountedBackend(Backend, Generic[ConfigT]):
             self.config.host,
             self.config.port,
             self.timeout,
-            allow_link_local=self.config.allow_link_local,
+            addresses=self.config.addresses,
         )
 
     def open_for_ffmpeg(self, relpath: str) -> MediaLocation:

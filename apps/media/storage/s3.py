@@ -14,8 +14,11 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    ProxyConnectionError,
     ReadTimeoutError,
 )
+
+from workers.ffmpeg.egress import REFUSED_HEADER, REFUSED_REASON, proxy_url
 
 from .base import (
     DEFAULT_TIMEOUT,
@@ -49,6 +52,16 @@ _DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "AccountP
 FFMPEG_WHITELIST = "http,https,tls,tcp,crypto"
 
 
+def _refused(exc: Exception) -> bool:
+    """Whether the egress proxy refused the connection (address policy)."""
+    if isinstance(exc, ProxyConnectionError):  # https: CONNECT answered 403
+        return REFUSED_REASON in str(exc)
+    if isinstance(exc, ClientError):  # http: the request answered 403
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        return REFUSED_HEADER.lower() in {name.lower() for name in headers}
+    return False
+
+
 class S3Backend(Backend):
     """One bucket (and optional key prefix) on any S3-speaking server."""
 
@@ -66,6 +79,9 @@ class S3Backend(Backend):
         # callers that play long files pass their duration plus a margin.
         self.presign_expires = presign_expires
         self._base = normalize_relpath(config.prefix, "prefix")
+        # Every request goes through the egress proxy, which checks the address policy
+        # when it connects: the endpoint's name may resolve elsewhere than at validate().
+        proxy = proxy_url()
         self._client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=config.endpoint_url,
@@ -80,6 +96,7 @@ class S3Backend(Backend):
                 retries={"mode": "standard", "total_max_attempts": 1},
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if config.use_path_style else "virtual"},
+                proxies={"http": proxy, "https": proxy},
             ),
         )
 
@@ -94,6 +111,11 @@ class S3Backend(Backend):
 
     def _error(self, exc: Exception, what: str) -> StorageError:
         """Turn a botocore exception into a coded error with a secret-free message."""
+        if _refused(exc):
+            return StorageError(
+                "storage.address_not_allowed",
+                f"{what}: the endpoint resolves to an address the address policy refuses",
+            )
         if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
             return StorageError("storage.timeout", f"{what}: no answer within {self.timeout:g}s")
         if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
@@ -165,9 +187,7 @@ class S3Backend(Backend):
             [
                 (
                     "reachable",
-                    lambda: check_tcp(
-                        host, port, self.timeout, allow_link_local=self.config.allow_link_local
-                    ),
+                    lambda: check_tcp(host, port, self.timeout, addresses=self.config.addresses),
                 ),
                 ("credentials", credentials),
                 ("listable", listable),

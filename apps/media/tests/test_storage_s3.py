@@ -172,3 +172,26 @@ def test_ffprobe_refuses_the_url_without_the_http_whitelist(s3_server: S3Server)
     )
     assert proc.returncode != 0
     assert "not on whitelist" in proc.stderr
+
+
+def test_requests_are_refused_where_the_address_policy_now_refuses_the_endpoint(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ipaddress
+
+    from castcore import addresses as castcore_addresses
+    from workers.ffmpeg import addresses
+
+    s3 = backend(s3_server)  # validated while its address was allowed
+    assert list(s3.iter_files())
+    # 127.0.0.1 (moto) stands for a private address, and the setting now refuses those:
+    # boto3's requests go through the egress proxy, which checks each connection.
+    loopback = ipaddress.ip_network("127.0.0.1/32")
+    monkeypatch.setattr(addresses, "PRIVATE_NETWORKS", (*addresses.PRIVATE_NETWORKS, loopback))
+    monkeypatch.setattr(castcore_addresses, "ALLOW_PRIVATE_TARGETS", False)
+    with pytest.raises(StorageError) as caught:
+        list(s3.iter_files())
+    assert caught.value.code == "storage.address_not_allowed"
+    with pytest.raises(StorageError) as caught:
+        s3.open_for_ffmpeg("clip1.mp4")
+    assert caught.value.code == "storage.address_not_allowed"

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from apps.media import conf
 from apps.media.services import storage_source_test
 from apps.media.storage import base
 from apps.media.storage.base import ConfigError, NFSConfig, S3Config, StorageError, check_tcp
 from apps.media.tests.factories import make_s3_source
+from castcore import addresses as castcore_addresses
+from workers.ffmpeg.addresses import AddressPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +101,7 @@ def test_loopback_stays_allowed_for_minio_on_the_same_host(admin_api: Any, endpo
 def test_the_setting_allows_link_local_targets(
     admin_api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(conf, "ALLOW_LINK_LOCAL_TARGETS", True)
+    monkeypatch.setattr(castcore_addresses, "ALLOW_LINK_LOCAL_TARGETS", True)
     response = admin_api.post(
         "/api/v1/storage-sources", {**S3, "endpoint_url": "http://169.254.10.10"}, format="json"
     )
@@ -136,7 +137,12 @@ def test_the_config_refuses_without_django(monkeypatch: pytest.MonkeyPatch) -> N
         config.validate()
     assert caught.value.code == "storage.address_not_allowed"
     S3Config(
-        "http://169.254.169.254", "us-east-1", "media", "AKIA", "secret", allow_link_local=True
+        "http://169.254.169.254",
+        "us-east-1",
+        "media",
+        "AKIA",
+        "secret",
+        addresses=AddressPolicy(allow_link_local=True),
     ).validate()
 
 
@@ -190,3 +196,46 @@ def test_a_mount_never_runs_with_a_refused_option(tmp_path: Any) -> None:
         # /bin/false would "fail" the mount; the config must be refused before any tool runs.
         mount_source(base_dir=tmp_path, source_id=1, config=config, helper="/nonexistent")
     assert caught.value.code == "storage.mount_option_not_allowed"
+
+
+# --- private ranges ----------------------------------------------------------------------
+
+PRIVATE_ENDPOINTS = ["http://10.20.30.40:9000", "https://172.16.0.9", "http://[fd12::5]:9000"]
+
+
+@pytest.mark.parametrize("endpoint", PRIVATE_ENDPOINTS)
+def test_a_private_endpoint_is_allowed_by_default(admin_api: Any, endpoint: str) -> None:
+    response = admin_api.post(
+        "/api/v1/storage-sources", {**S3, "endpoint_url": endpoint}, format="json"
+    )
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("endpoint", PRIVATE_ENDPOINTS)
+def test_the_setting_refuses_a_private_endpoint(
+    admin_api: Any, monkeypatch: pytest.MonkeyPatch, endpoint: str
+) -> None:
+    monkeypatch.setattr(castcore_addresses, "ALLOW_PRIVATE_TARGETS", False)
+    response = admin_api.post(
+        "/api/v1/storage-sources", {**S3, "endpoint_url": endpoint}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["params"]["reason"]) == ("storage.address_not_allowed", "private")
+
+
+def test_the_setting_refuses_a_private_nas(admin_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {**NFS, "host": "192.168.1.10"}
+    assert admin_api.post("/api/v1/storage-sources", body, format="json").status_code == 201
+    monkeypatch.setattr(castcore_addresses, "ALLOW_PRIVATE_TARGETS", False)
+    response = admin_api.post("/api/v1/storage-sources", {**body, "name": "nas2"}, format="json")
+    assert response.json()["error"]["code"] == "storage.address_not_allowed"
+
+
+def test_testing_a_private_source_never_connects_once_the_setting_refuses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = make_s3_source(endpoint_url="http://10.9.9.9:9000")
+    monkeypatch.setattr(castcore_addresses, "ALLOW_PRIVATE_TARGETS", False)
+    (check,) = storage_source_test(source=source)
+    assert (check.name, check.ok, check.code) == ("reachable", False, "storage.address_not_allowed")

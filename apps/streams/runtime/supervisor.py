@@ -49,6 +49,7 @@ from apps.streams.specs import job_spec_for
 from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
+from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.progress import Progress
 from workers.ffmpeg.spec import FileInput, FileOutput, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
@@ -209,6 +210,7 @@ class RunSupervisor(LiveEvents):
             tail_lines=conf.LOG_TAIL_LINES,
             secrets=secrets,
             cwd=str(workdir),
+            confinement=confinement_for(spec, workdir),
         )
         process.start()
         self.process = process

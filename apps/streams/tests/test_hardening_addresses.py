@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from apps.media import conf as media_conf
 from apps.streams.models import StreamJob
 from apps.streams.tests.factories import job_with_outputs, new_profile
+from castcore import addresses as castcore_addresses
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def test_loopback_and_private_addresses_stay_allowed(operator_api: APIClient, ur
 def test_the_setting_allows_link_local_targets(
     operator_api: APIClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(media_conf, "ALLOW_LINK_LOCAL_TARGETS", True)
+    monkeypatch.setattr(castcore_addresses, "ALLOW_LINK_LOCAL_TARGETS", True)
     output = {"kind": "udp", "url": "udp://169.254.169.254:1234"}
     response = create(operator_api, [output], input_kind="url", input_url="http://169.254.1.2/a")
     assert response.status_code == 201, response.content
@@ -97,3 +97,87 @@ def test_a_job_saved_with_a_refused_output_cannot_start(operator_api: APIClient)
     job = job_with_outputs({"kind": "udp", "url": "udp://169.254.169.254:1234"})  # a direct row
     response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
     assert refused(response, "outputs.0.url"), response.content
+
+
+# Private ranges: allowed by default (a self-hosted restreamer's NAS, ingest, MinIO live
+# there), refused with CASTCORE_ALLOW_PRIVATE_TARGETS=false.
+PRIVATE_INPUTS = ["http://10.0.0.5/a.ts", "rtmp://172.16.4.2/live/x", "srt://[fd12:3456::9]:9000"]
+PRIVATE_OUTPUTS = [
+    {"kind": "rtmp", "url": "rtmp://192.168.1.20/live", "stream_key": "k-1234567"},
+    {"kind": "udp", "url": "udp://10.1.2.3:1234"},
+    {"kind": "srt", "url": "srt://[fc00::7]:9000"},
+]
+
+
+@pytest.fixture
+def private_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(castcore_addresses, "ALLOW_PRIVATE_TARGETS", False)
+
+
+@pytest.mark.parametrize("url", PRIVATE_INPUTS)
+def test_private_inputs_are_allowed_by_default(operator_api: APIClient, url: str) -> None:
+    assert create(operator_api, input_kind="url", input_url=url).status_code == 201
+
+
+@pytest.mark.parametrize("output", PRIVATE_OUTPUTS)
+def test_private_outputs_are_allowed_by_default(
+    operator_api: APIClient, output: dict[str, Any]
+) -> None:
+    assert create(operator_api, [output]).status_code == 201
+
+
+@pytest.mark.parametrize("url", PRIVATE_INPUTS)
+def test_the_setting_refuses_private_inputs(
+    operator_api: APIClient, private_refused: None, url: str
+) -> None:
+    response = create(operator_api, input_kind="url", input_url=url)
+    assert refused(response, "input_url"), response.content
+    assert response.json()["error"]["params"]["reason"] == "private"
+    assert not StreamJob.objects.exists()
+
+
+@pytest.mark.parametrize("output", PRIVATE_OUTPUTS)
+def test_the_setting_refuses_private_outputs(
+    operator_api: APIClient, private_refused: None, output: dict[str, Any]
+) -> None:
+    response = create(operator_api, [RTMP_OK, output])
+    assert refused(response, "outputs.1.url"), response.content
+    assert response.json()["error"]["params"]["reason"] == "private"
+
+
+def test_the_setting_keeps_loopback_allowed(operator_api: APIClient, private_refused: None) -> None:
+    response = create(operator_api, input_kind="url", input_url="http://127.0.0.1:8080/a.ts")
+    assert response.status_code == 201, response.content
+
+
+def test_a_job_with_a_private_output_cannot_start_once_the_setting_refuses_it(
+    operator_api: APIClient, private_refused: None
+) -> None:
+    job = job_with_outputs({"kind": "udp", "url": "udp://192.168.7.7:1234"})  # a direct row
+    response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+    assert refused(response, "outputs.0.url"), response.content
+    assert not job.runs.exists()
+
+
+def test_the_egress_proxy_follows_the_private_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    from workers.ffmpeg import addresses
+    from workers.ffmpeg.egress import EgressProxy
+
+    # 127.0.0.2 stands for a private address here; nothing needs to listen there.
+    net = ipaddress.ip_network("127.0.0.2/32")
+    monkeypatch.setattr(addresses, "PRIVATE_NETWORKS", (*addresses.PRIVATE_NETWORKS, net))
+    proxy = EgressProxy()
+    try:
+
+        def answer() -> bytes:
+            with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as conn:
+                conn.sendall(b"CONNECT 127.0.0.2:9 HTTP/1.1\r\n\r\n")
+                return conn.recv(100)
+
+        assert answer().startswith(b"HTTP/1.1 502 ")  # allowed, and nothing listens there
+        monkeypatch.setattr(castcore_addresses, "ALLOW_PRIVATE_TARGETS", False)
+        assert answer().startswith(b"HTTP/1.1 403 ")
+    finally:
+        proxy.close()

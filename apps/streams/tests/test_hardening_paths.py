@@ -31,10 +31,10 @@ def create(api: APIClient, **fields: Any) -> Any:
     return api.post("/api/v1/stream-jobs", body(outputs, **fields), format="json")
 
 
-def refused(response: Any, field: str) -> bool:
+def refused(response: Any, field: str, code: str = "stream_job.path_not_allowed") -> bool:
     error = response.json()["error"]
     return response.status_code == 400 and (error["code"], error["params"]["field"]) == (
-        "stream_job.path_not_allowed",
+        code,
         field,
     )
 
@@ -124,7 +124,8 @@ def test_secrets_of_the_server_are_refused_even_under_a_root_of_slash(
     for path in (var / "secret_key", var / "fernet_key", Path(settings.BASE_DIR) / "manage.py",
                  Path("/etc/cron.d/x"), Path("/root/.ssh/authorized_keys")):  # fmt: skip
         response = create(operator_api, outputs=[{"kind": "file", "url": str(path)}])
-        assert refused(response, "outputs.0.url"), path
+        code = "stream_job.path_managed" if path.parent == var else "stream_job.path_not_allowed"
+        assert refused(response, "outputs.0.url", code), path
         response = create(operator_api, input_kind="file", input_path=str(path))
         assert refused(response, "input_path"), path
 
@@ -152,3 +153,74 @@ def test_a_job_saved_before_the_roots_changed_cannot_start(
     job = job_with_outputs({"kind": "file", "url": "/tmp/elsewhere/out.mkv"})  # a direct row
     response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
     assert refused(response, "outputs.0.url"), response.content
+
+
+MANAGED = ["assets", "thumbnails", "recordings", "database", "keys"]
+
+
+def managed_target(name: str, settings: Any) -> Path:
+    """An existing file CastCore manages, under the name castcore.managed gives it."""
+    media = Path(settings.MEDIA_ROOT)
+    target = {
+        "assets": media / "assets" / "logo.png",
+        "thumbnails": media / "thumbnails" / "ab" / "thumb.jpg",
+        "recordings": media / "recordings" / "2026" / "rec.mkv",
+        "database": Path(settings.DATABASES["default"]["NAME"]),
+        "keys": media.parent / "keys" / "fernet",  # CASTCORE_FERNET_KEYS_FILE, see wide_roots
+    }[name]
+    if name == "database" and not target.is_absolute():
+        pytest.skip("the database is a server (PostgreSQL), not a file")
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"managed")
+    return target
+
+
+@pytest.fixture
+def wide_roots(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> None:
+    """Output roots that hold every managed folder: the media root, VAR_DIR, tmp_path."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    monkeypatch.setenv("CASTCORE_FERNET_KEYS_FILE", str(tmp_path / "keys" / "fernet"))
+    roots = (str(tmp_path), str(settings.VAR_DIR))
+    monkeypatch.setattr(conf, "OUTPUT_ROOTS", roots)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [(name, "file") for name in MANAGED]
+    + [(name, "hls") for name in ("assets", "thumbnails", "recordings")],  # folders
+)
+def test_castcores_own_files_are_never_an_output_whatever_the_roots_say(
+    operator_api: APIClient, wide_roots: None, settings: Any, name: str, kind: str
+) -> None:
+    target = managed_target(name, settings)
+    before = target.read_bytes()
+    path = target if kind == "file" else target.parent  # HLS names a folder
+    response = create(operator_api, outputs=[{"kind": kind, "url": str(path)}])
+    assert refused(response, "outputs.0.url", "stream_job.path_managed"), response.content
+    assert response.json()["error"]["params"]["managed"] == name
+    assert not StreamJob.objects.exists()
+    assert target.read_bytes() == before or name == "database"
+
+
+def test_a_managed_folder_refuses_an_output_below_it_through_a_symlink(
+    operator_api: APIClient, wide_roots: None, settings: Any
+) -> None:
+    asset = managed_target("assets", settings)
+    link = Path(settings.MEDIA_ROOT) / "exports"
+    link.symlink_to(asset.parent, target_is_directory=True)
+    response = create(operator_api, outputs=[{"kind": "file", "url": f"{link}/{asset.name}"}])
+    assert refused(response, "outputs.0.url", "stream_job.path_managed")
+
+
+@pytest.mark.parametrize("name", MANAGED)
+def test_a_saved_output_into_a_managed_folder_cannot_start(
+    operator_api: APIClient, wide_roots: None, settings: Any, name: str
+) -> None:
+    target = managed_target(name, settings)
+    job = job_with_outputs({"kind": "file", "url": str(target)})  # a row from before the rule
+    response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
+    assert refused(response, "outputs.0.url", "stream_job.path_managed"), response.content
+    assert response.json()["error"]["params"]["managed"] == name
+    assert not job.runs.exists()
+    assert target.read_bytes() == b"managed" or name == "database"

@@ -119,7 +119,7 @@ def test_an_input_that_redirects_to_a_metadata_address_is_refused_at_the_connect
 def test_the_egress_proxy_follows_the_link_local_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     import ipaddress
 
-    from apps.media import conf as media_conf
+    from castcore import addresses as castcore_addresses
     from workers.ffmpeg import addresses
     from workers.ffmpeg.egress import EgressProxy
 
@@ -135,7 +135,7 @@ def test_the_egress_proxy_follows_the_link_local_setting(monkeypatch: pytest.Mon
                 return conn.recv(100)
 
         assert answer().startswith(b"HTTP/1.1 403 ")
-        monkeypatch.setattr(media_conf, "ALLOW_LINK_LOCAL_TARGETS", True)
+        monkeypatch.setattr(castcore_addresses, "ALLOW_LINK_LOCAL_TARGETS", True)
         assert answer().startswith(b"HTTP/1.1 502 ")  # allowed, and nothing listens there
     finally:
         proxy.close()

@@ -31,7 +31,7 @@ def test_it_is_healthy_when_every_part_answers(api: APIClient, worker_seen: None
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == [] and body["warnings"] == []
     assert set(body["checks"]) == {
-        "database", "channel_layer", "broker", "workers", "ffmpeg", "disk"
+        "database", "channel_layer", "broker", "workers", "ffmpeg", "disk", "confinement"
     }  # fmt: skip
 
 
@@ -44,6 +44,15 @@ def test_signed_in_users_see_versions_and_workers(viewer_api: APIClient, worker_
     checks = viewer_api.get("/api/v1/system/health").json()["checks"]
     assert checks["ffmpeg"]["detail"]["version"].startswith("ffmpeg version")
     assert checks["workers"]["detail"]["workers"][0]["hostname"] == "celery@test"
+
+
+def test_it_says_that_ffmpeg_and_ffprobe_run_confined(
+    viewer_api: APIClient, worker_seen: None
+) -> None:
+    # This machine's kernel has Landlock (ABI 1 or later): processes run confined.
+    check = viewer_api.get("/api/v1/system/health").json()["checks"]["confinement"]
+    assert check["ok"] is True
+    assert check["detail"]["confined"] is True and check["detail"]["landlock_abi"] >= 1
 
 
 def test_no_recent_worker_is_a_503_naming_the_part(api: APIClient) -> None:
@@ -118,3 +127,54 @@ def test_free_space_above_the_threshold_is_no_warning(
     monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", max(free_mb(tmp_path) // 2, 1))
     body = api.get("/api/v1/system/health").json()
     assert (body["status"], body["warnings"]) == ("ok", [])
+
+
+# A kernel without Landlock, for real: a seccomp filter makes its syscalls fail with ENOSYS,
+# as container runtimes that do not know them do. The filter is set in a child process.
+WITHOUT_LANDLOCK = """
+import ctypes, json, sys
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+ENOSYS_RET, ALLOW = 0x00050000 | 38, 0x7FFF0000
+rules = (Filter * 6)(
+    Filter(0x20, 0, 0, 0),  # load the syscall number
+    Filter(0x35, 0, 3, 444),  # below landlock_create_ruleset: allow
+    Filter(0x35, 2, 0, 447),  # above landlock_restrict_self: allow
+    Filter(0x06, 0, 0, ENOSYS_RET),
+    Filter(0x06, 0, 0, ALLOW),
+    Filter(0x06, 0, 0, ALLOW),
+)
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+program = Program(len(rules), rules)
+assert libc.prctl(22, 2, ctypes.byref(program), 0, 0) == 0, ctypes.get_errno()  # SECCOMP filter
+import django
+django.setup()
+from apps.system.health import check_confinement
+from workers.ffmpeg.probe import run_bounded
+result = check_confinement()
+print(json.dumps({"ok": result.ok, "detail": result.detail,
+                  "ffmpeg_runs": run_bounded(["ffmpeg", "-version"], timeout=30)[0] == 0}))
+"""
+
+
+@pytest.mark.slow
+def test_it_says_when_the_kernel_cannot_confine_ffmpeg_and_ffprobe() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "castcore.settings_test"}
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_LANDLOCK], capture_output=True, text=True, env=env,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"] is False
+    assert result["detail"] == {"landlock_abi": 0, "confined": False}
+    assert result["ffmpeg_runs"] is True  # unconfined, but it still runs

@@ -11,7 +11,14 @@ from typing import Any
 from workers.ffmpeg.argv import PROTOCOL_WHITELIST, mask_text
 from workers.ffmpeg.preflight.results import CheckResult, PreflightOptions, Status
 from workers.ffmpeg.preflight.results import result as _check
-from workers.ffmpeg.probe import ProbeError, ProbeErrorCode, ProbeResult, probe
+from workers.ffmpeg.probe import (
+    LIBRARY_DEMUXERS,
+    ProbeError,
+    ProbeErrorCode,
+    ProbeResult,
+    probe,
+    run_bounded,
+)
 from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
@@ -34,14 +41,9 @@ from workers.ffmpeg.spec import (
 
 def check_ffmpeg(ffmpeg: str) -> CheckResult:
     try:
-        done = subprocess.run(
-            [ffmpeg, "-hide_banner", "-version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        # Confined to the system's files, as every ffmpeg (confine.py).
+        returncode, out, _err = run_bounded([ffmpeg, "-hide_banner", "-version"], timeout=10)
+    except OSError as exc:  # a missing binary; TimeoutError is one too
         return _check(
             "ffmpeg",
             Status.RED,
@@ -49,16 +51,17 @@ def check_ffmpeg(ffmpeg: str) -> CheckResult:
             "FFmpeg could not be run on this worker.",
             error=type(exc).__name__,
         )
-    first = done.stdout.splitlines()[0] if done.stdout else ""
+    stdout = out.decode("utf-8", "replace")
+    first = stdout.splitlines()[0] if stdout else ""
     words = first.split()
     version = words[2] if len(words) > 2 and words[:2] == ["ffmpeg", "version"] else "unknown"
-    if done.returncode != 0:
+    if returncode != 0:
         return _check(
             "ffmpeg",
             Status.RED,
             "preflight.ffmpeg_missing",
             "FFmpeg exited with an error when asked for its version.",
-            returncode=done.returncode,
+            returncode=returncode,
         )
     major = version.split(".", 1)[0]
     if major.isdigit() and int(major) < 5:
@@ -193,7 +196,8 @@ def check_input(spec: JobSpec, options: PreflightOptions) -> tuple[CheckResult, 
             target,
             timeout=options.probe_timeout_s,
             protocols=protocols,
-            formats=None,  # the job itself opens the input with any demuxer
+            # A file is opened with the job's demuxers (argv._file_demuxers); a URL with any.
+            formats=LIBRARY_DEMUXERS if protocols == ("file",) else None,
             ffprobe=options.ffprobe,
         )
     except ProbeError as exc:

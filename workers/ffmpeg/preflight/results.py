@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from workers.ffmpeg.addresses import DEFAULT_POLICY, AddressPolicy
+
 GIB = 1024**3
 
 
@@ -45,6 +47,8 @@ class PreflightOptions:
     disk_yellow_bytes: int = 10 * GIB
     # Directories written besides the outputs (e.g. the job's recording folder).
     extra_write_dirs: tuple[str, ...] = ()
+    # What output hosts may resolve to (castcore.addresses): checked before connecting.
+    addresses: AddressPolicy = DEFAULT_POLICY
 
 
 def overall(results: Sequence[CheckResult | dict[str, Any]]) -> Status:

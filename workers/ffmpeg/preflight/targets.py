@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from workers.ffmpeg.addresses import refusal
 from workers.ffmpeg.preflight.results import GIB, CheckResult, PreflightOptions, Status
 from workers.ffmpeg.preflight.results import result as _check
 from workers.ffmpeg.spec import FileOutput, HlsOutput, OutputSpec, RtmpOutput, SrtOutput, UdpOutput
@@ -85,6 +86,20 @@ def check_network_output(
             "preflight.dns_failed",
             f"The host {host} of output {index + 1} could not be resolved.",
             reason=resolved,
+            **base,
+        )
+        return
+    refused = [str(a[4][0]) for a in resolved if refusal(str(a[4][0]), options.addresses)]
+    if refused:
+        # Saved while the name pointed elsewhere (DNS changed): never connect there.
+        yield _check(
+            f"output.{index}.dns",
+            Status.RED,
+            "preflight.address_not_allowed",
+            f"The host {host} of output {index + 1} resolves to an address the address "
+            "policy refuses.",
+            addresses=refused[:4],
+            reason=refusal(refused[0], options.addresses),
             **base,
         )
         return

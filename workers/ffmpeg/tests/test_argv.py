@@ -53,6 +53,7 @@ KNOWN_OPTIONS = {
     "-stream_loop",
     "-ss",
     "-protocol_whitelist",
+    "-format_whitelist",
     "-rw_timeout",
     "-safe",
     "-vf",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,19 @@ def test_a_real_input_file_is_probed(tmp_path: Path) -> None:
     assert check.params["video_codec"] == "h264"
 
 
+def test_an_input_file_that_is_a_playlist_or_concat_script_is_red(tmp_path: Path) -> None:
+    # The job opens a file input with media demuxers only; preflight says so before it runs.
+    outside = make_video(tmp_path / "elsewhere.ts")
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.0,\n{outside}\n#EXT-X-ENDLIST\n"
+    (tmp_path / "list.m3u8").write_text(playlist)
+    (tmp_path / "film.mp4").write_text("ffconcat version 1.0\nfile elsewhere.ts\n")
+    for name in ("list.m3u8", "film.mp4"):
+        source = FileInput(str(tmp_path / name))
+        check = run(spec_with(FileOutput(path=str(tmp_path / "o.mkv")), src=source))["input"]
+        assert (check.status, check.code) == (Status.RED, "preflight.input_invalid"), name
+        assert check.params["reason"] == "probe.format_not_allowed"
+
+
 def test_a_closed_rtmp_port_is_red_unreachable() -> None:
     port = free_port()
     checks = run(spec_with(RtmpOutput(url=f"rtmp://127.0.0.1:{port}/live", stream_key=KEY)))
@@ -98,6 +112,27 @@ def test_an_unresolvable_host_is_dns_failed() -> None:
     check = checks["output.0.dns"]
     assert (check.status, check.code) == (Status.RED, "preflight.dns_failed")
     assert check.params["host"] == "something.invalid"
+    assert "output.0.reachable" not in checks
+
+
+def test_an_output_host_the_address_policy_refuses_is_never_connected_to(
+    rtmp_server: RtmpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The job passed the policy when saved; preflight checks what the name resolves to now.
+    # 127.0.0.1 stands for a private address, refused by this policy.
+    import ipaddress
+
+    from workers.ffmpeg import addresses
+
+    strict = dataclasses.replace(FAST, addresses=addresses.AddressPolicy(allow_private=False))
+    spec = spec_with(RtmpOutput(url=rtmp_server.app_url, stream_key=KEY))
+    assert run(spec, strict)["output.0.reachable"].code == "preflight.output_reachable"
+    loopback = ipaddress.ip_network("127.0.0.1/32")
+    monkeypatch.setattr(addresses, "PRIVATE_NETWORKS", (*addresses.PRIVATE_NETWORKS, loopback))
+    checks = run(spec, strict)
+    check = checks["output.0.dns"]
+    assert (check.status, check.code) == (Status.RED, "preflight.address_not_allowed")
+    assert check.params["reason"] == "private"
     assert "output.0.reachable" not in checks
 
 

@@ -47,11 +47,15 @@ def test_link_local_hosts_are_refused_unless_allowed() -> None:
     source = UrlInput(url="http://[fe80::1%25eth0]/x")
     with pytest.raises(SpecError) as caught:
         checked_output(output, TargetPolicy())
-    assert caught.value.params == {"field": "output.url", "host": "169.254.169.254"}
+    assert caught.value.params == {
+        "field": "output.url",
+        "host": "169.254.169.254",
+        "reason": "link_local",
+    }
     with pytest.raises(SpecError) as caught:
         checked_input(source, TargetPolicy())
     assert caught.value.code == "stream_job.address_not_allowed"
-    allowed = TargetPolicy(allow_link_local=True)
+    allowed = TargetPolicy(addresses=addresses.AddressPolicy(allow_link_local=True))
     assert checked_output(output, allowed) == output
     assert checked_input(source, allowed) == source
 

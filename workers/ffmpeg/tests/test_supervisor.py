@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from workers.ffmpeg.argv import BASE_ARGS
+from workers.ffmpeg.confine import Confinement
 from workers.ffmpeg.logs import LogEvent
 from workers.ffmpeg.progress import Progress
 from workers.ffmpeg.supervisor import ExitReason, FFmpegProcess
@@ -64,7 +65,10 @@ def test_it_reports_progress_and_completes() -> None:
 
 def test_stop_interrupts_so_ffmpeg_finalises_the_file(tmp_path: Path) -> None:
     out = tmp_path / "rec.mkv"
-    proc = FFmpegProcess(lavfi_argv(None, "-c:v", "libx264", f"file:{out}"))
+    proc = FFmpegProcess(
+        lavfi_argv(None, "-c:v", "libx264", f"file:{out}"),
+        confinement=Confinement(write=(str(tmp_path),)),
+    )
     proc.start()
     wait_for(lambda: proc.last_progress is not None and (proc.last_progress.frame or 0) > 5)
     info = proc.stop(grace_seconds=10)
