@@ -38,7 +38,6 @@ from workers.ffmpeg.spec import (
     UrlInput,
 )
 
-PATH_MANAGED = "stream_job.path_managed"  # an output into CastCore's own files
 ADDRESS_NOT_ALLOWED = "stream_job.address_not_allowed"
 
 # Never read or written, whatever the configured roots say (a root of `/` included).
@@ -86,7 +85,7 @@ def allowed_path(
 
     For writes, no component below the root may be hidden (`.bashrc`, `.git/hooks`):
     dot files are where configuration and credentials live; nor may it be in a
-    `managed` folder (its own code: PATH_MANAGED, naming the folder).
+    `managed` folder (reason `managed`, naming the folder).
     """
     check_abs_path(field, path)
     roots = tuple(roots)
@@ -94,7 +93,7 @@ def allowed_path(
     if write:
         for name, item in managed:
             if _within(resolved, os.path.realpath(item)):
-                raise SpecError(PATH_MANAGED, field=field, managed=name)
+                raise _refuse(field, "managed", managed=name)
     if any(part in CREDENTIAL_DIRS for part in PurePosixPath(resolved).parts):
         raise _refuse(field, "protected")
     for item in (*SYSTEM_PROTECTED, *protected):

@@ -31,11 +31,14 @@ def create(api: APIClient, **fields: Any) -> Any:
     return api.post("/api/v1/stream-jobs", body(outputs, **fields), format="json")
 
 
-def refused(response: Any, field: str, code: str = "stream_job.path_not_allowed") -> bool:
+def refused(response: Any, field: str, *, reason: str | None = None) -> bool:
+    """A 400 `stream_job.path_not_allowed` for `field` (and for `reason`, if given)."""
     error = response.json()["error"]
-    return response.status_code == 400 and (error["code"], error["params"]["field"]) == (
-        code,
-        field,
+    params = error["params"]
+    return (
+        response.status_code == 400
+        and (error["code"], params["field"]) == ("stream_job.path_not_allowed", field)
+        and (reason is None or params.get("reason") == reason)
     )
 
 
@@ -124,8 +127,9 @@ def test_secrets_of_the_server_are_refused_even_under_a_root_of_slash(
     for path in (var / "secret_key", var / "fernet_key", Path(settings.BASE_DIR) / "manage.py",
                  Path("/etc/cron.d/x"), Path("/root/.ssh/authorized_keys")):  # fmt: skip
         response = create(operator_api, outputs=[{"kind": "file", "url": str(path)}])
-        code = "stream_job.path_managed" if path.parent == var else "stream_job.path_not_allowed"
-        assert refused(response, "outputs.0.url", code), path
+        assert refused(response, "outputs.0.url"), path
+        reason = response.json()["error"]["params"]["reason"]
+        assert reason == ("managed" if path.parent == var else "protected"), path
         response = create(operator_api, input_kind="file", input_path=str(path))
         assert refused(response, "input_path"), path
 
@@ -197,7 +201,7 @@ def test_castcores_own_files_are_never_an_output_whatever_the_roots_say(
     before = target.read_bytes()
     path = target if kind == "file" else target.parent  # HLS names a folder
     response = create(operator_api, outputs=[{"kind": kind, "url": str(path)}])
-    assert refused(response, "outputs.0.url", "stream_job.path_managed"), response.content
+    assert refused(response, "outputs.0.url", reason="managed"), response.content
     assert response.json()["error"]["params"]["managed"] == name
     assert not StreamJob.objects.exists()
     assert target.read_bytes() == before or name == "database"
@@ -210,7 +214,7 @@ def test_a_managed_folder_refuses_an_output_below_it_through_a_symlink(
     link = Path(settings.MEDIA_ROOT) / "exports"
     link.symlink_to(asset.parent, target_is_directory=True)
     response = create(operator_api, outputs=[{"kind": "file", "url": f"{link}/{asset.name}"}])
-    assert refused(response, "outputs.0.url", "stream_job.path_managed")
+    assert refused(response, "outputs.0.url", reason="managed")
 
 
 @pytest.mark.parametrize("name", MANAGED)
@@ -220,7 +224,7 @@ def test_a_saved_output_into_a_managed_folder_cannot_start(
     target = managed_target(name, settings)
     job = job_with_outputs({"kind": "file", "url": str(target)})  # a row from before the rule
     response = operator_api.post(f"/api/v1/stream-jobs/{job.pk}/start")
-    assert refused(response, "outputs.0.url", "stream_job.path_managed"), response.content
+    assert refused(response, "outputs.0.url", reason="managed"), response.content
     assert response.json()["error"]["params"]["managed"] == name
     assert not job.runs.exists()
     assert target.read_bytes() == b"managed" or name == "database"
