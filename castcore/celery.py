@@ -139,8 +139,34 @@ class RunFolderSweepStep(bootsteps.StartStopStep):
             connections.close_all()
 
 
+class StreamHandoverStep(bootsteps.StartStopStep):
+    """On a warm shutdown (SIGTERM from docker or systemd), hand this worker's stream runs over.
+
+    Celery's warm shutdown waits for running tasks, and a stream task runs for hours:
+    the worker ignored SIGTERM until its SIGKILL came. This step stops before the pool
+    (steps stop in reverse order; it requires the pool), after the consumer took its
+    last task: each run stops its ffmpeg with SIGINT, releases its lease and dispatches
+    a resume that another worker takes at once (apps.streams.runtime.supervisor). The
+    pool then finds the stream tasks ended, within a stop's grace.
+    """
+
+    requires = {"celery.worker.components:Pool"}
+
+    def start(self, worker: Any) -> None:
+        from apps.streams.runtime.supervisor import accept_runs
+
+        accept_runs()
+
+    def stop(self, worker: Any) -> None:
+        from apps.streams.runtime.supervisor import hand_over_runs
+
+        if count := hand_over_runs():
+            logger.info("worker stopping: handing %s stream run(s) over", count)
+
+
 app.steps["worker"].add(HeartbeatStep)
 app.steps["worker"].add(RunFolderSweepStep)
+app.steps["worker"].add(StreamHandoverStep)
 
 
 @task_prerun.connect

@@ -7,18 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.parse
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-from django.db import connection
-from kombu.simple import SimpleQueue
 
 from apps.recordings.models import Recording
 from apps.streams import conf
@@ -28,7 +22,6 @@ from apps.streams.runtime.workdir import run_workdir
 from apps.streams.services import stream_job_start
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import run_row, wait_until
-from castcore.celery import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,52 +31,16 @@ SWEEP_INTERVAL = 1.0  # how often the workers sweep this host's run folders
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path, settings: Any) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Starts real Celery workers on the ffmpeg queue, all on this host (one VAR_DIR)."""
-    settings.MEDIA_ROOT = tmp_path / "media"  # where the workers save recordings too
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        pytest.skip(
-            "a separate worker process needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
-        )
-    assert connection.vendor == "postgresql"
-    # The worker must see the test database, not the development one.
-    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    test_db = url._replace(path="/" + str(connection.settings_dict["NAME"])).geturl()
-    with app.connection_for_write() as conn:
-        SimpleQueue(conn, "ffmpeg").clear()  # stale messages from other tests
+def start_worker(
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+) -> Callable[[], subprocess.Popen[bytes]]:
     env = {
-        **os.environ,
-        "DATABASE_URL": test_db,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings_test",
         "CASTCORE_STREAM_LEASE_SECONDS": str(LEASE_SECONDS),
         "CASTCORE_STREAM_HEARTBEAT_SECONDS": "0.5",
         "CASTCORE_STREAM_STOP_GRACE_SECONDS": str(conf.STOP_GRACE_SECONDS),
         "CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS": str(SWEEP_INTERVAL),
-        "CASTCORE_FERNET_KEYS": ",".join(settings.FERNET_KEYS),
-        # This host's run folders and media, where the test looks for them.
-        "CASTCORE_VAR_DIR": str(settings.VAR_DIR),
-        "CASTCORE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SECRET_KEY": settings.SECRET_KEY,
     }
-    started: list[tuple[subprocess.Popen[bytes], Any]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-Q", "ffmpeg",
-             "-P", "threads", "-c", "2", "--without-mingle", "--without-gossip",
-             "-n", f"kill-{uuid.uuid4().hex[:8]}@%h"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
-        )  # fmt: skip
-        started.append((worker, log))
-        return worker
-
-    yield start
-    for worker, log in started:
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait(10)
-        log.close()
+    return lambda: start_worker("kill", **env)
 
 
 def ffmpeg_children(pid: int) -> list[psutil.Process]:
