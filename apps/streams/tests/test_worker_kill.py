@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 LEASE_SECONDS = 3.0
 RECONCILE_INTERVAL = 2.0  # what beat would use in this test; we call the reconciler ourselves
 SWEEP_INTERVAL = 1.0  # how often the workers sweep this host's run folders
+HEALTHY_RESET_SECONDS = 2.0  # how long a process runs before a failure starts a fresh series
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def start_worker(
         "CASTCORE_STREAM_HEARTBEAT_SECONDS": "0.5",
         "CASTCORE_STREAM_STOP_GRACE_SECONDS": str(conf.STOP_GRACE_SECONDS),
         "CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS": str(SWEEP_INTERVAL),
+        "CASTCORE_STREAM_HEALTHY_RESET_SECONDS": str(HEALTHY_RESET_SECONDS),
     }
     return lambda: start_worker("kill", **env)
 
@@ -100,3 +102,47 @@ def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_run_is_reconciled(
     )
     assert Path(recording.file.path).stat().st_size > 0
     wait_until(lambda: not segment.parent.exists(), timeout=5)
+
+
+def test_after_a_crash_a_healthy_stretch_and_a_worker_loss_the_reconciler_restarts_the_job(
+    start_worker: Callable[[], subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conf, "HEALTHY_RESET_SECONDS", HEALTHY_RESET_SECONDS)  # the reconciler's
+    celery_worker = start_worker()
+    job = job_with_outputs(
+        {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""},
+        reconnect_max_attempts=1,
+        reconnect_base_seconds=0.1,
+        reconnect_jitter=0.0,
+    )
+    stream_job_start(actor=None, job=job)
+    first: StreamRun = wait_until(
+        lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid and r, timeout=40
+    )
+    os.kill(first.pid, signal.SIGKILL)  # ffmpeg crashes: the supervisor uses its one attempt
+    run: StreamRun = wait_until(
+        lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid != first.pid and r,
+        timeout=20,
+    )
+    assert run.pk == first.pk and run.reconnect_attempts == 1
+    # The new ffmpeg runs past the healthy period, and a heartbeat has seen it do so.
+    wait_until(
+        lambda: (
+            (r := run_row(job)).process_started_at is not None
+            and r.heartbeat_at is not None
+            and (r.heartbeat_at - r.process_started_at).total_seconds() > HEALTHY_RESET_SECONDS
+        ),
+        timeout=HEALTHY_RESET_SECONDS + 10,
+    )
+
+    os.kill(celery_worker.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    celery_worker.wait(10)
+    while not (result := reconcile_runs()).taken_back:
+        assert time.monotonic() - killed_at < LEASE_SECONDS + RECONCILE_INTERVAL + 1
+        time.sleep(RECONCILE_INTERVAL / 4)
+
+    assert result.taken_back == [run.pk] and result.restarted == [job.pk] and not result.failed
+    resumed = run_row(job)
+    assert resumed.number == run.number + 1 and resumed.reconnect_attempts == 1
+    assert StreamJob.objects.get(pk=job.pk).state == JobState.STARTING
