@@ -49,6 +49,27 @@ _DENIED_CODES = frozenset({"AccessDenied", "403", "AllAccessDisabled", "AccountP
 FFMPEG_WHITELIST = "http,https,tls,tcp,crypto"
 
 
+class EndpointRedirects(BotoCoreError):
+    """The endpoint answered with a redirect that names no bucket region."""
+
+    fmt = "The endpoint redirects the request without naming the bucket's region"
+
+
+def _refuse_redirect_loop(response: Any = None, **kwargs: Any) -> None:
+    """End botocore's region redirect when the endpoint redirects its HeadBucket too.
+
+    On a redirect botocore asks HeadBucket where the bucket is, and handles that
+    request's redirect the same way: an endpoint that answers every request with a
+    301 or 307 sent it round until a RecursionError (a 500 from the API). CastCore
+    never calls HeadBucket itself; a real S3 names the region (x-amz-bucket-region),
+    and that redirect is still followed.
+    """
+    http = response[0] if response else None
+    status = getattr(http, "status_code", 0)
+    if 300 <= status < 400 and "x-amz-bucket-region" not in http.headers:
+        raise EndpointRedirects()
+
+
 class S3Backend(Backend):
     """One bucket (and optional key prefix) on any S3-speaking server."""
 
@@ -82,6 +103,7 @@ class S3Backend(Backend):
                 s3={"addressing_style": "path" if config.use_path_style else "virtual"},
             ),
         )
+        self._client.meta.events.register_first("needs-retry.s3.HeadBucket", _refuse_redirect_loop)
 
     def __repr__(self) -> str:
         return f"S3Backend({self.config!r})"
@@ -98,6 +120,11 @@ class S3Backend(Backend):
             return StorageError("storage.timeout", f"{what}: no answer within {self.timeout:g}s")
         if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
             return StorageError("storage.unreachable", f"{what}: cannot connect to the endpoint")
+        if isinstance(exc, EndpointRedirects):
+            return StorageError(
+                "storage.redirected",
+                f"{what}: the endpoint answers with a redirect; use the URL it redirects to",
+            )
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
@@ -131,7 +158,12 @@ class S3Backend(Backend):
                 )
             except (ClientError, BotoCoreError) as exc:
                 err = self._error(exc, f"bucket {bucket!r}")
-                if err.code in ("storage.auth_failed", "storage.timeout", "storage.unreachable"):
+                if err.code in (
+                    "storage.auth_failed",
+                    "storage.timeout",
+                    "storage.unreachable",
+                    "storage.redirected",
+                ):
                     raise err from exc
                 listing["error"] = err
             return "the server accepted the access key and signature"
