@@ -14,6 +14,7 @@ from celery.signals import (
     task_prerun,
     worker_process_init,
     worker_ready,
+    worker_shutting_down,
 )
 from kombu import Queue
 
@@ -162,6 +163,22 @@ class StreamHandoverStep(bootsteps.StartStopStep):
 
         if count := hand_over_runs():
             logger.info("worker stopping: handing %s stream run(s) over", count)
+
+
+@worker_shutting_down.connect
+def _hand_over_on_the_signal(how: str = "", **kwargs: Any) -> None:
+    """On SIGTERM itself, not only once the worker's loop notices it (the step above).
+
+    systemd (KillMode=control-group) sends SIGTERM to ffmpeg too, at the same moment:
+    a run that saw its ffmpeg end before it knew the worker was stopping counted a
+    failure, and a job without reconnect attempts failed. Runs on the main thread in
+    the signal handler: it only sets an event and wakes the runs (the step imported
+    the module when the worker started).
+    """
+    if how == "Warm":
+        from apps.streams.runtime.supervisor import hand_over_runs
+
+        hand_over_runs()
 
 
 app.steps["worker"].add(HeartbeatStep)

@@ -191,6 +191,10 @@ class RunSupervisor(LiveEvents):
                 return control
             if info.reason is ProcessExit.COMPLETED and not self.job.loop:
                 return _Stop(ExitReason.COMPLETED, JobState.STOPPED, self._stopped_fields())
+            if handing_over():
+                # Whatever ended ffmpeg (systemd's SIGTERM reaches the whole worker's
+                # cgroup), the worker is stopping: hand the job over, count no failure.
+                return _Stop(ExitReason.HANDOVER, None, {})
             attempt = lease.attempts_used(attempts=attempt, healthy_for_s=info.duration_s)
             if not policy.should_retry(attempt):
                 self._log_line("error", f"Giving up after {attempt} reconnect attempts.")

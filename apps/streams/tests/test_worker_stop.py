@@ -42,8 +42,17 @@ def wait_ready(log: Path, timeout: float = 40) -> None:
     wait_until(lambda: log.is_file() and b" ready." in log.read_bytes(), timeout=timeout)
 
 
+@pytest.mark.parametrize(
+    "to_ffmpeg_too",
+    [
+        pytest.param(False, id="docker-stop"),  # SIGTERM to the worker (PID 1) alone
+        # systemd's KillMode=control-group: SIGTERM to every process of the cgroup, ffmpeg
+        # too, which then ends before its run knows the worker is stopping.
+        pytest.param(True, id="systemd-stop"),
+    ],
+)
 def test_sigterm_stops_ffmpeg_releases_the_lease_and_another_worker_resumes_at_once(
-    start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path
+    start_worker: Callable[..., subprocess.Popen[bytes]], tmp_path: Path, to_ffmpeg_too: bool
 ) -> None:
     first = start_worker("first", **WORKER_ENV)
     # No reconnect budget at all: the job goes on only if the hand-over is not a failure.
@@ -60,6 +69,8 @@ def test_sigterm_stops_ffmpeg_releases_the_lease_and_another_worker_resumes_at_o
     wait_ready(tmp_path / "worker-1.log")
 
     first.send_signal(signal.SIGTERM)
+    if to_ffmpeg_too:
+        os.kill(ffmpeg.pid, signal.SIGTERM)
     sent_at = time.monotonic()
     try:
         first.wait(STOP_GRACE_SECONDS + EXIT_MARGIN_SECONDS)
