@@ -65,8 +65,9 @@ def _refuse_redirect_loop(response: Any = None, **kwargs: Any) -> None:
     and that redirect is still followed.
     """
     http = response[0] if response else None
-    status = getattr(http, "status_code", 0)
-    if 300 <= status < 400 and "x-amz-bucket-region" not in http.headers:
+    if http is None:
+        return  # no answer at all: botocore's own retry rules apply
+    if 300 <= http.status_code < 400 and "x-amz-bucket-region" not in http.headers:
         raise EndpointRedirects()
 
 

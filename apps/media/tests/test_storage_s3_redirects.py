@@ -19,9 +19,9 @@ class _RedirectToSelf(http.server.BaseHTTPRequestHandler):
     status = 301
 
     def _redirect(self) -> None:
-        host, port = self.server.server_address[:2]
+        port = self.server.server_port  # type: ignore[attr-defined]
         self.send_response(self.status)
-        self.send_header("Location", f"http://{host}:{port}{self.path}")
+        self.send_header("Location", f"http://127.0.0.1:{port!s}{self.path}")
         self.send_header("Content-Length", "0")
         self.end_headers()
         self.server.asked += 1  # type: ignore[attr-defined]

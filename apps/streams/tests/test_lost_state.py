@@ -109,7 +109,7 @@ async def test_the_status_socket_says_lost_once_the_lease_expires_with_no_worker
 
     # Nobody publishes anything for this job: the web process notices its lease expire.
     # (A job lost before the socket opened may be said again: the snapshot said it.)
-    frames = []
+    frames: list[dict[str, Any]] = []
     while not frames or frames[-1]["job_id"] != expiring.pk:
         frames.append(await ws.receive_json_from(timeout=10))
     assert {(f["type"], f["job_id"], f["state"]) for f in frames} <= {

@@ -119,6 +119,7 @@ def test_after_a_crash_a_healthy_stretch_and_a_worker_loss_the_reconciler_restar
     first: StreamRun = wait_until(
         lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid and r, timeout=40
     )
+    assert first.pid is not None
     os.kill(first.pid, signal.SIGKILL)  # ffmpeg crashes: the supervisor uses its one attempt
     run: StreamRun = wait_until(
         lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid != first.pid and r,
