@@ -14,6 +14,7 @@ from celery.signals import (
     task_prerun,
     worker_process_init,
     worker_ready,
+    worker_shutting_down,
 )
 from kombu import Queue
 
@@ -150,8 +151,50 @@ class RunFolderSweepStep(bootsteps.StartStopStep):
             connections.close_all()
 
 
+class StreamHandoverStep(bootsteps.StartStopStep):
+    """On a warm shutdown (SIGTERM from docker or systemd), hand this worker's stream runs over.
+
+    Celery's warm shutdown waits for running tasks, and a stream task runs for hours:
+    the worker ignored SIGTERM until its SIGKILL came. This step stops before the pool
+    (steps stop in reverse order; it requires the pool), after the consumer took its
+    last task: each run stops its ffmpeg with SIGINT, releases its lease and dispatches
+    a resume that another worker takes at once (apps.streams.runtime.supervisor). The
+    pool then finds the stream tasks ended, within a stop's grace.
+    """
+
+    requires = {"celery.worker.components:Pool"}
+
+    def start(self, worker: Any) -> None:
+        from apps.streams.runtime.supervisor import accept_runs
+
+        accept_runs()
+
+    def stop(self, worker: Any) -> None:
+        from apps.streams.runtime.supervisor import hand_over_runs
+
+        if count := hand_over_runs():
+            logger.info("worker stopping: handing %s stream run(s) over", count)
+
+
+@worker_shutting_down.connect
+def _hand_over_on_the_signal(how: str = "", **kwargs: Any) -> None:
+    """On SIGTERM itself, not only once the worker's loop notices it (the step above).
+
+    systemd (KillMode=control-group) sends SIGTERM to ffmpeg too, at the same moment:
+    a run that saw its ffmpeg end before it knew the worker was stopping counted a
+    failure, and a job without reconnect attempts failed. Runs on the main thread in
+    the signal handler: it only sets an event and wakes the runs (the step imported
+    the module when the worker started).
+    """
+    if how == "Warm":
+        from apps.streams.runtime.supervisor import hand_over_runs
+
+        hand_over_runs()
+
+
 app.steps["worker"].add(HeartbeatStep)
 app.steps["worker"].add(RunFolderSweepStep)
+app.steps["worker"].add(StreamHandoverStep)
 
 
 @task_prerun.connect

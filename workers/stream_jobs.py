@@ -18,9 +18,14 @@ def run_stream_job(self: Any, run_id: int, fencing_token: int) -> str:
 
     Not retried and acknowledged on receipt: the run's lease row, not this
     message, owns the work; if the worker dies, the reconciler takes it back.
+    A worker that is stopping sends the message on, unclaimed, for another worker
+    (or itself after its restart) to take: a claim now would only hand over at once.
     """
-    from apps.streams.runtime.supervisor import run_stream
+    from apps.streams.runtime.supervisor import handing_over, run_stream
 
+    if handing_over():
+        run_stream_job.apply_async(args=[run_id, fencing_token], queue="ffmpeg")
+        return "handover"
     worker = self.request.hostname or "unknown"
     return run_stream(run_id=run_id, token=fencing_token, worker=worker)
 

@@ -31,6 +31,8 @@ EXPLANATIONS: dict[str, str] = {
     "storage.mount_option_not_allowed": "That mount option could weaken the read-only, "
     "no-exec mount or is unknown: use only protocol and tuning options (vers=, proto=, "
     "timeo=, rsize=, soft, nolock, ...).",
+    "storage.redirected": "The endpoint answers with a redirect that names no bucket region, "
+    "so the bucket cannot be reached there: use the URL it redirects to as the endpoint.",
     "storage.error": "The server answered with an unexpected error; the detail has its message.",
     "mount.not_mounted": "This kind of source is read through a mount: mount it first.",
     "mount.not_mountable": "Only SMB and NFS sources are mounted; this kind is read directly.",

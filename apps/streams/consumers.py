@@ -36,6 +36,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.accounts.roles import Role, role_at_least
+from apps.streams import lease_watch
 from apps.streams.events import (
     STATUS_GROUP,
     StreamLogEvent,
@@ -264,6 +265,8 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
             self._overtaken(job)
         await self.send_json({"type": "snapshot", "jobs": jobs})
         await self.opened()
+        self.watching = True
+        await lease_watch.watch()  # a run whose worker died says so, even with none alive
 
     def _overtaken(self, event: Mapping[str, Any]) -> bool:
         """Whether `event` is a run's "starting" that arrives after that run went on.
@@ -282,6 +285,9 @@ class StreamStatusConsumer(fanout.HeldUntilOpened, _AuthenticatedConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.unsubscribe()
+        if getattr(self, "watching", False):
+            self.watching = False
+            await lease_watch.unwatch()
 
     async def forward(self, delivery: fanout.Delivery) -> None:
         if not await _still_allowed(self, None):

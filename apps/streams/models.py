@@ -94,6 +94,10 @@ class JobState(models.TextChoices):
     PAUSING = "pausing"
     PAUSED = "paused"
     FAILED = "failed"
+    # Reported, never stored: the row says a worker runs the job, but that worker stopped
+    # renewing its run's lease (killed, host lost) and nothing has taken the run back
+    # yet (status.reported_state). The reconciler then restarts or settles the job.
+    LOST = "lost"
 
 
 class DesiredState(models.TextChoices):
@@ -271,6 +275,7 @@ class ExitReason(models.TextChoices):
     ERROR = "error"  # the spec could not be built or ffmpeg could not be spawned
     NOT_CLAIMED = "not_claimed"  # no worker took the run's message, even after a re-dispatch
     QUOTA_EXCEEDED = "quota_exceeded"  # the job's or the instance's disk quota was reached
+    HANDOVER = "handover"  # its worker was asked to stop (SIGTERM): a new run took the job over
 
 
 class StreamRun(models.Model):
@@ -301,7 +306,14 @@ class StreamRun(models.Model):
         default=list, blank=True
     )  # [{level, line, hint_code, hint}], masked
     last_stats = models.JSONField(default=dict, blank=True)
-    reconnect_count = models.PositiveIntegerField(default=0)
+    reconnect_count = models.PositiveIntegerField(default=0)  # every reconnect of the job's series
+    # The reconnect attempts that count against reconnect_max_attempts: a process that ran
+    # HEALTHY_RESET_SECONDS starts a fresh series (lease.attempts_used), while
+    # reconnect_count goes on counting.
+    reconnect_attempts = models.PositiveIntegerField(default=0, db_default=0)
+    # When the ffmpeg running now was spawned; null while none runs. With heartbeat_at it
+    # tells the reconciler how long a dead worker's process ran healthy.
+    process_started_at = models.DateTimeField(null=True, blank=True)
     position_s = models.FloatField(default=0.0)
 
     # Not a column: lease.claim sets it on the run it hands out (an older run of the job

@@ -7,9 +7,11 @@ Events go to the group `preflight.<report_id>` (both kinds), shapes below.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -68,9 +70,21 @@ def _state_event(report: StreamReport) -> ReportStateEvent:
     }
 
 
+class ReportGone(Exception):
+    """The report's row is gone: its job was deleted (and the report with it) while it ran."""
+
+
+def _save(report: StreamReport, *fields: str) -> None:
+    """Write `fields` of the report; ReportGone if its row was deleted meanwhile."""
+    if not StreamReport.objects.filter(pk=report.pk).update(
+        **{name: getattr(report, name) for name in fields}
+    ):
+        raise ReportGone(report.pk)
+
+
 def _record(report: StreamReport, check: CheckResult) -> None:
     report.checks.append(check.to_dict())
-    report.save(update_fields=["checks"])
+    _save(report, "checks")
     event: ReportCheckEvent = {
         "type": "preflight.check",
         "report_id": report.pk,
@@ -120,7 +134,9 @@ def _claim(report_id: int, kind: str) -> StreamReport | None:
     ).update(state=ReportState.RUNNING)
     if claimed != 1:
         return None
-    report = StreamReport.objects.select_related("job", "job__profile").get(pk=report_id)
+    report = StreamReport.objects.select_related("job", "job__profile").filter(pk=report_id).first()
+    if report is None:
+        return None  # deleted with its job just now
     publish_now(report_group(report.pk), _state_event(report))
     return report
 
@@ -129,7 +145,7 @@ def _finish(report: StreamReport, state: ReportState) -> StreamReport:
     report.state = state
     report.overall = overall(report.checks).value if report.checks else ReportOverall.RED
     report.finished_at = timezone.now()
-    report.save(update_fields=["state", "overall", "finished_at", "result"])
+    _save(report, "state", "overall", "finished_at", "result")
     publish_now(report_group(report.pk), _state_event(report))
     return report
 
@@ -145,6 +161,24 @@ def preflight_options(job: StreamJob) -> PreflightOptions:
     )
 
 
+def _ended_quietly_if_gone(
+    run: Callable[..., StreamReport | None],
+) -> Callable[..., StreamReport | None]:
+    """A report whose job was deleted while it ran ends there: nobody can read it any more,
+    so that is not an error (None, as for a report that was not there to claim)."""
+
+    @functools.wraps(run)
+    def wrapper(**kwargs: Any) -> StreamReport | None:
+        try:
+            return run(**kwargs)
+        except ReportGone as gone:
+            logger.info("report %s: its job was deleted while it ran; dropped", gone.args[0])
+            return None
+
+    return wrapper
+
+
+@_ended_quietly_if_gone
 def stream_report_run_preflight(*, report_id: int) -> StreamReport | None:
     report = _claim(report_id, ReportKind.PREFLIGHT)
     if report is None:
@@ -162,6 +196,8 @@ def stream_report_run_preflight(*, report_id: int) -> StreamReport | None:
                 if problems and check.code == "preflight.no_enabled_outputs":
                     continue  # the invalid outputs above already say why
                 _record(report, check)
+    except ReportGone:
+        raise
     except Exception:
         logger.exception("Preflight report %s failed", report.pk)
         return _finish(report, ReportState.FAILED)
@@ -188,6 +224,7 @@ def _progress_publisher(report_id: int) -> Any:
     return on_progress
 
 
+@_ended_quietly_if_gone
 def stream_report_run_dry_run(
     *, report_id: int, options: DryRunOptions | None = None
 ) -> StreamReport | None:
@@ -208,6 +245,8 @@ def stream_report_run_dry_run(
         report.result = result.to_dict()
         for check in dry_run_checks(spec, result):
             _record(report, check)
+    except ReportGone:
+        raise
     except Exception:
         logger.exception("Dry-run report %s failed", report.pk)
         return _finish(report, ReportState.FAILED)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from apps.accounts.roles import Role, role_at_least
-from apps.streams.models import StreamJob
+from apps.streams.models import ACTIVE_RUN_STATES, StreamJob, StreamRun
 
 
 def jobs_visible_to(user: Any, jobs: QuerySet[StreamJob] | None = None) -> QuerySet[StreamJob]:
@@ -25,3 +25,14 @@ def jobs_visible_to(user: Any, jobs: QuerySet[StreamJob] | None = None) -> Query
 
 def may_see_job(user: Any, job_id: int) -> bool:
     return jobs_visible_to(user).filter(pk=job_id).exists()
+
+
+def with_current_lease(jobs: QuerySet[StreamJob]) -> QuerySet[StreamJob]:
+    """`jobs` with `current_lease_expires_at`: the lease of the active run holding each job's
+    token (null when none), read in the list's own query (status.job_reported_state)."""
+    if "current_lease_expires_at" in jobs.query.annotations:
+        return jobs
+    lease = StreamRun.objects.filter(
+        job_id=OuterRef("pk"), fencing_token=OuterRef("fencing_token"), state__in=ACTIVE_RUN_STATES
+    ).values("lease_expires_at")[:1]
+    return jobs.annotate(current_lease_expires_at=Subquery(lease))

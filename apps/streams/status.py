@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from apps.streams.events import StreamStatusEvent
-from apps.streams.models import ACTIVE_JOB_STATES, InputKind, JobState, StreamJob, StreamRun
+from apps.streams.models import (
+    ACTIVE_JOB_STATES,
+    ACTIVE_RUN_STATES,
+    InputKind,
+    JobState,
+    StreamJob,
+    StreamRun,
+)
 from workers.ffmpeg.health import HealthInputs, RunState, health_score
 
 LIVE_STATES = frozenset(ACTIVE_JOB_STATES)
@@ -18,7 +26,35 @@ _HEALTH_STATE = {
     JobState.RUNNING: RunState.RUNNING,
     JobState.RECONNECTING: RunState.RECONNECTING,
     JobState.FAILED: RunState.FAILED,
+    JobState.LOST: RunState.FAILED,  # nothing known to run: as bad as it gets until settled
 }
+
+
+def lease_lost(job_state: str, lease_expires_at: datetime | None) -> bool:
+    """Whether a job the row says a worker runs has a run whose lease already expired.
+
+    The worker stopped renewing it (killed, host lost) and no reconciler has taken the
+    run back yet, perhaps because none is alive: the same test the reconciler makes.
+    """
+    return (
+        job_state in LIVE_STATES
+        and lease_expires_at is not None
+        and lease_expires_at < timezone.now()
+    )
+
+
+def reported_state(job: StreamJob, run: StreamRun | None) -> str:
+    """The job's state as the API, its sockets and events report it: the row's, or `lost`.
+
+    `run` is the job's current run (the one holding its fencing token), as loaded.
+    """
+    if (
+        run is not None
+        and run.state in ACTIVE_RUN_STATES
+        and lease_lost(job.state, run.lease_expires_at)
+    ):
+        return JobState.LOST
+    return job.state
 
 
 def _target_fps(job: StreamJob) -> float | None:
@@ -54,6 +90,22 @@ def health_for(job: StreamJob, state: str, stats: Mapping[str, Any], reconnects:
     )
 
 
+def job_reported_state(job: StreamJob) -> str:
+    """reported_state of a job as an API row shows it, from the lease its list annotated.
+
+    A list annotates each job with its current run's lease (selectors.with_current_lease);
+    a job loaded otherwise that a worker should be running reads its current run.
+    """
+    if hasattr(job, "current_lease_expires_at"):
+        expires = job.current_lease_expires_at
+    elif job.state in LIVE_STATES:
+        run = job.current_run
+        expires = run.lease_expires_at if run and run.state in ACTIVE_RUN_STATES else None
+    else:
+        return job.state
+    return JobState.LOST if lease_lost(job.state, expires) else job.state
+
+
 def status_payload(
     job: StreamJob,
     run: StreamRun | None,
@@ -64,8 +116,10 @@ def status_payload(
     """Status of `job`; `stats` (live progress) defaults to the run's last stored figures.
 
     A run that ended keeps showing the figures it ended with, next to the job's state.
+    `state` (a worker's, as it publishes) defaults to the reported state: a lost run has
+    no live figures, uptime or reconnects to show.
     """
-    state = state or job.state
+    state = state or reported_state(job, run)
     active = run is not None and state in LIVE_STATES
     figures: Mapping[str, Any] = {}
     if run is not None:

@@ -62,6 +62,28 @@ def _refused(exc: Exception) -> bool:
     return False
 
 
+class EndpointRedirects(BotoCoreError):
+    """The endpoint answered with a redirect that names no bucket region."""
+
+    fmt = "The endpoint redirects the request without naming the bucket's region"
+
+
+def _refuse_redirect_loop(response: Any = None, **kwargs: Any) -> None:
+    """End botocore's region redirect when the endpoint redirects its HeadBucket too.
+
+    On a redirect botocore asks HeadBucket where the bucket is, and handles that
+    request's redirect the same way: an endpoint that answers every request with a
+    301 or 307 sent it round until a RecursionError (a 500 from the API). CastCore
+    never calls HeadBucket itself; a real S3 names the region (x-amz-bucket-region),
+    and that redirect is still followed.
+    """
+    http = response[0] if response else None
+    if http is None:
+        return  # no answer at all: botocore's own retry rules apply
+    if 300 <= http.status_code < 400 and "x-amz-bucket-region" not in http.headers:
+        raise EndpointRedirects()
+
+
 class S3Backend(Backend):
     """One bucket (and optional key prefix) on any S3-speaking server."""
 
@@ -99,6 +121,7 @@ class S3Backend(Backend):
                 proxies={"http": proxy, "https": proxy},
             ),
         )
+        self._client.meta.events.register_first("needs-retry.s3.HeadBucket", _refuse_redirect_loop)
 
     def __repr__(self) -> str:
         return f"S3Backend({self.config!r})"
@@ -120,6 +143,11 @@ class S3Backend(Backend):
             return StorageError("storage.timeout", f"{what}: no answer within {self.timeout:g}s")
         if isinstance(exc, EndpointConnectionError | ConnectionClosedError):
             return StorageError("storage.unreachable", f"{what}: cannot connect to the endpoint")
+        if isinstance(exc, EndpointRedirects):
+            return StorageError(
+                "storage.redirected",
+                f"{what}: the endpoint answers with a redirect; use the URL it redirects to",
+            )
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             code = str(error.get("Code", ""))
@@ -153,7 +181,12 @@ class S3Backend(Backend):
                 )
             except (ClientError, BotoCoreError) as exc:
                 err = self._error(exc, f"bucket {bucket!r}")
-                if err.code in ("storage.auth_failed", "storage.timeout", "storage.unreachable"):
+                if err.code in (
+                    "storage.auth_failed",
+                    "storage.timeout",
+                    "storage.unreachable",
+                    "storage.redirected",
+                ):
                     raise err from exc
                 listing["error"] = err
             return "the server accepted the access key and signature"

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from apps.streams.models import FFmpegProfile, StreamJob, StreamOutput, StreamReport, StreamRun
 from apps.streams.specs import shown_output_url
+from apps.streams.status import job_reported_state
 from castcore.api.fields import SecretField
 from workers.ffmpeg.masking import mask_url
 
@@ -77,6 +78,13 @@ class StreamJobSerializer(serializers.ModelSerializer):
         read_only_fields = [
             "desired_state", "state", "resume_position_s", "owner", "created_at", "updated_at",
         ]  # fmt: skip
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        if "state" in data:
+            # "lost" when its worker stopped renewing the run's lease, as status reports it.
+            data["state"] = job_reported_state(instance)
+        return data
 
 
 class DuplicateSerializer(serializers.Serializer):

@@ -17,7 +17,7 @@ from apps.streams.api import serializers as s
 from apps.streams.filters import FFmpegProfileFilter, StreamJobFilter, StreamReportFilter
 from apps.streams.models import FFmpegProfile, ReportKind, StreamJob, StreamReport
 from apps.streams.preview import preview
-from apps.streams.selectors import jobs_visible_to
+from apps.streams.selectors import jobs_visible_to, with_current_lease
 from apps.streams.status import status_event
 from castcore.api.viewsets import CastCoreViewSet
 
@@ -61,7 +61,10 @@ class StreamJobViewSet(CastCoreViewSet):
     ordering_fields = ["id", "name", "state", "created_at", "updated_at", "state_changed_at"]
 
     def restrict(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return jobs_visible_to(self.request.user, queryset)
+        jobs = jobs_visible_to(self.request.user, queryset)
+        # A list reads each job's lease in its own query (no query per row); a detail or
+        # an action reads it after its transition, when the response is built.
+        return with_current_lease(jobs) if self.action == "list" else jobs
 
     def perform_create(self, serializer: s.StreamJobSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)

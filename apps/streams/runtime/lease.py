@@ -48,6 +48,17 @@ def retry_locked(func: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+def attempts_used(*, attempts: int, healthy_for_s: float) -> int:
+    """The reconnect attempts a run has used, after its last process ran `healthy_for_s`.
+
+    A process that ran HEALTHY_RESET_SECONDS without trouble starts a fresh series: its
+    failure is the first attempt of a new budget, not one more of the old. The
+    supervisor asks when its ffmpeg exits, the reconciler when it takes back the run of
+    a dead worker, so a job that survives one worker loss a day runs for good.
+    """
+    return 0 if healthy_for_s >= conf.HEALTHY_RESET_SECONDS else attempts
+
+
 def _lease_until() -> Any:
     return timezone.now() + timedelta(seconds=conf.LEASE_SECONDS)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -36,6 +36,7 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
+from apps.streams.runtime import lease
 from apps.streams.runtime.recording import finish_recording
 from apps.streams.runtime.workdir import (
     existing_run_workdirs,
@@ -44,7 +45,7 @@ from apps.streams.runtime.workdir import (
     remove_run_workdir,
     sweep_lock,
 )
-from apps.streams.services.control import _dispatch, begin_run
+from apps.streams.services.control import begin_run, dispatch_run
 from apps.streams.status import status_event
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def _reconcile_unclaimed(run_id: int, result: ReconcileResult) -> None:
     ):
         run = StreamRun.objects.get(pk=run_id)
         logger.warning("stream run %s of job %s not claimed; sending it again", run.pk, run.job_id)
-        _dispatch(run)
+        dispatch_run(run)
         result.redispatched.append(run_id)
         return
     line = {
@@ -176,24 +177,67 @@ def _reconcile_one(run_id: int, result: ReconcileResult) -> None:
         return  # the worker renewed it or another reconciler took it
     result.taken_back.append(run_id)
     run = StreamRun.objects.get(pk=run_id)
+    logger.warning(
+        "stream run %s of job %s lost its lease (worker %s)", run.pk, run.job_id, run.worker
+    )
+    # The dead worker's last process counts as healthy for as long as its heartbeats
+    # saw it running, as the supervisor would have counted it when it exited.
+    healthy_for_s = 0.0
+    if run.process_started_at is not None and run.heartbeat_at is not None:
+        healthy_for_s = (run.heartbeat_at - run.process_started_at).total_seconds()
+    attempts = lease.attempts_used(attempts=run.reconnect_attempts, healthy_for_s=healthy_for_s)
+    _settle_job(run, now, result, reconnect=(run.reconnect_count + 1, attempts + 1))
+
+
+@transaction.atomic
+def hand_over_run(*, run: StreamRun, **fields: object) -> bool:
+    """End `run` of a worker that is stopping, and dispatch a new run of its job at once.
+
+    What the reconciler does for a dead worker's run, without waiting for the lease to
+    expire, and without counting a reconnect: nothing failed. `fields` are the run's
+    last figures (position_s: where a file input continues). False if the run had
+    already ended (taken back, superseded), and nothing changed.
+    """
+    now = timezone.now()
+    ended = StreamRun.objects.filter(
+        pk=run.pk, fencing_token=run.fencing_token, state__in=ACTIVE_RUN_STATES
+    ).update(state=RunState.ENDED, exit_reason=ExitReason.HANDOVER, ended_at=now, **fields)
+    if ended != 1:
+        return False
+    run.refresh_from_db()
+    logger.info("stream run %s of job %s handed over by worker %s", run.pk, run.job_id, run.worker)
+    _settle_job(
+        run, now, ReconcileResult(), reconnect=(run.reconnect_count, run.reconnect_attempts)
+    )
+    return True
+
+
+def _settle_job(
+    run: StreamRun, now: datetime, result: ReconcileResult, *, reconnect: tuple[int, int]
+) -> None:
+    """After `run` ended without its supervisor settling the job: restart the job or settle it.
+
+    A job that should run restarts with a new run (from the run's position) while its
+    reconnect budget lasts; `reconnect` is the new run's (reconnect_count,
+    reconnect_attempts), the attempts checked against the job's limit.
+    """
     job = StreamJob.objects.select_for_update().get(pk=run.job_id)
-    logger.warning("stream run %s of job %s lost its lease (worker %s)", run.pk, job.pk, run.worker)
     if job.fencing_token != run.fencing_token:
         return  # a newer run already owns the job
     jobs = StreamJob.objects.filter(pk=job.pk, fencing_token=run.fencing_token)
-    attempts_left = (
-        job.reconnect_max_attempts is None or run.reconnect_count < job.reconnect_max_attempts
-    )
+    reconnect_count, attempts = reconnect
+    attempts_left = job.reconnect_max_attempts is None or attempts <= job.reconnect_max_attempts
     if job.desired_state == DesiredState.RUNNING and attempts_left:
         new_run = begin_run(
             job_id=job.pk,
             state_changed_at=now,
             token=run.fencing_token,
             resume_position_s=run.position_s,
-            reconnect_count=run.reconnect_count + 1,
+            reconnect_count=reconnect_count,
+            reconnect_attempts=attempts,
         )
         assert new_run is not None  # the job's row is locked, and holds this run's token
-        _dispatch(new_run)
+        dispatch_run(new_run)
         result.restarted.append(job.pk)
     elif job.desired_state == DesiredState.PAUSED:
         jobs.update(state=JobState.PAUSED, resume_position_s=run.position_s, state_changed_at=now)

@@ -3,6 +3,13 @@
 The loop runs on the task's thread. ffmpeg's reader threads only record
 progress and log lines and hand events to the bridge; every database write
 happens here, on heartbeats (a few seconds apart) and at state changes.
+
+A worker asked to stop (SIGTERM from docker or systemd) cannot wait for its runs
+to end: they last for hours. Its warm shutdown calls `hand_over_runs()`
+(castcore.celery.StreamHandoverStep): each run stops its ffmpeg as an operator's
+stop would (SIGINT, then SIGKILL after the grace), ends with exit reason
+`handover`, and a new run of the job is dispatched at once (reconcile.hand_over_run)
+for another worker, or this one after its restart, to take.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from apps.streams.quota import QuotaBreach, RunBudget
 from apps.streams.runtime import lease
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.runtime.live import LiveEvents
+from apps.streams.runtime.reconcile import hand_over_run
 from apps.streams.runtime.recording import finish_recording
 from apps.streams.runtime.workdir import (
     prepare_output_dirs,
@@ -70,6 +78,34 @@ class _Stop:
 # Not an end: the recording toggle changed, so ffmpeg restarts at once within the same run.
 _RESPAWN = _Stop("respawn", None, {})
 
+# This worker process is stopping: its runs hand their jobs over (hand_over_runs).
+_handing_over = threading.Event()
+_supervisors: set[RunSupervisor] = set()  # the runs this process supervises now
+_supervisors_lock = threading.Lock()
+
+
+def hand_over_runs() -> int:
+    """Tell every run of this process to stop ffmpeg and hand its job over; how many there are.
+
+    Returns at once: each run does it on its own thread, within a stop's grace. Runs
+    that start afterwards in this process hand over at once too (handing_over()).
+    """
+    _handing_over.set()
+    with _supervisors_lock:
+        supervisors = list(_supervisors)
+    for supervisor in supervisors:
+        supervisor.wake.set()
+    return len(supervisors)
+
+
+def handing_over() -> bool:
+    return _handing_over.is_set()
+
+
+def accept_runs() -> None:
+    """A worker (re)started in this process: its runs stay until told otherwise."""
+    _handing_over.clear()
+
 
 class RunSupervisor(LiveEvents):
     def __init__(self, run: StreamRun) -> None:
@@ -101,6 +137,15 @@ class RunSupervisor(LiveEvents):
     # ----------------------------------------------------------- entry point
 
     def execute(self) -> str:
+        with _supervisors_lock:
+            _supervisors.add(self)
+        try:
+            return self._execute()
+        finally:
+            with _supervisors_lock:
+                _supervisors.discard(self)
+
+    def _execute(self) -> str:
         try:
             stop = self._supervise()
         except Exception:
@@ -128,7 +173,7 @@ class RunSupervisor(LiveEvents):
             cap_seconds=self.job.reconnect_cap_seconds,
             jitter_fraction=self.job.reconnect_jitter,
         )
-        attempt = self.run.reconnect_count  # carried over when the reconciler restarted us
+        attempt = self.run.reconnect_attempts  # carried over when the reconciler restarted us
         while True:
             control = self._quota() if fresh else self._control()
             if control is not None:
@@ -153,8 +198,11 @@ class RunSupervisor(LiveEvents):
                 return control
             if info.reason is ProcessExit.COMPLETED and not self.job.loop:
                 return _Stop(ExitReason.COMPLETED, JobState.STOPPED, self._stopped_fields())
-            if info.duration_s >= conf.HEALTHY_RESET_SECONDS:
-                attempt = 0  # a long healthy stretch: this failure starts a fresh series
+            if handing_over():
+                # Whatever ended ffmpeg (systemd's SIGTERM reaches the whole worker's
+                # cgroup), the worker is stopping: hand the job over, count no failure.
+                return _Stop(ExitReason.HANDOVER, None, {})
+            attempt = lease.attempts_used(attempts=attempt, healthy_for_s=info.duration_s)
             if not policy.should_retry(attempt):
                 self._log_line("error", f"Giving up after {attempt} reconnect attempts.")
                 return _Stop(
@@ -163,11 +211,16 @@ class RunSupervisor(LiveEvents):
             delay = policy.delay(attempt)
             attempt += 1
             self.run.reconnect_count += 1
+            self.run.reconnect_attempts = attempt
             self._log_line(
                 "warning", f"ffmpeg {info.reason.value}; reconnect {attempt} in {delay:.1f} s."
             )
             lease.set_run_state(
-                run=self.run, state=RunState.RECONNECTING, reconnect_count=self.run.reconnect_count
+                run=self.run,
+                state=RunState.RECONNECTING,
+                reconnect_count=self.run.reconnect_count,
+                reconnect_attempts=attempt,
+                process_started_at=None,
             )
             lease.set_job_state(
                 run=self.run,
@@ -226,6 +279,7 @@ class RunSupervisor(LiveEvents):
             pid=process.pid,
             pgid=process.pgid,
             recording=recording is not None,
+            process_started_at=timezone.now(),
         )
         lease.set_job_state(
             run=self.run,
@@ -284,6 +338,10 @@ class RunSupervisor(LiveEvents):
         except DatabaseError:
             # A database blip is survivable until the lease would have expired anyway;
             # past that, another worker may own the job, so this one must stop.
+            if handing_over():
+                # Stop ffmpeg now all the same: the worker is going, and the run's lease
+                # expires for the reconciler if the hand-over cannot be written either.
+                return _Stop(ExitReason.HANDOVER, None, {})
             if time.monotonic() - self._last_beat_at < conf.LEASE_SECONDS:
                 logger.warning("heartbeat of run %s failed; retrying", self.run.pk, exc_info=True)
                 return None
@@ -299,6 +357,8 @@ class RunSupervisor(LiveEvents):
             return _Stop(ExitReason.STOPPED, JobState.STOPPED, self._stopped_fields())
         if beat.desired_state == DesiredState.PAUSED:
             return _Stop(ExitReason.PAUSED, JobState.PAUSED, {})
+        if handing_over():  # after the operator's wishes: a job asked to stop just stops
+            return _Stop(ExitReason.HANDOVER, None, {})
         return self._quota()
 
     def _quota(self) -> _Stop | None:
@@ -325,7 +385,7 @@ class RunSupervisor(LiveEvents):
         if not self.run.predecessor_active:
             return False
         deadline = time.monotonic() + conf.STOP_GRACE_SECONDS + conf.LEASE_SECONDS + 5
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not handing_over():
             busy = lease.retry_locked(
                 StreamRun.objects.filter(
                     job_id=self.job.pk,
@@ -343,6 +403,16 @@ class RunSupervisor(LiveEvents):
     def _finish(self, stop: _Stop) -> None:
         close_old_connections()
         self.shown = self.latest or self.shown  # the run keeps the figures it ended with
+        if stop.reason == ExitReason.HANDOVER:
+            try:
+                hand_over_run(run=self.run, exit_code=self._exit_code(), **self._live_fields())
+            except DatabaseError:
+                logger.warning(
+                    "run %s could not be handed over; its lease will expire for the reconciler",
+                    self.run.pk,
+                    exc_info=True,
+                )
+            return
         if stop.reason == ExitReason.PAUSED:
             # Measured after ffmpeg stopped, so the resume point is where output really ended.
             stop.job_fields["resume_position_s"] = self._position()

@@ -70,7 +70,8 @@ def _check_startable(job: StreamJob) -> None:
         raise Conflict("stream_job.quota_exceeded", breach.params())
 
 
-def _dispatch(run: StreamRun) -> None:
+def dispatch_run(run: StreamRun) -> None:
+    """Send `run` to the ffmpeg queue once the transaction commits (the reconciler too)."""
     # Only ids and the fencing token travel in the message: never secrets.
     from workers.stream_jobs import run_stream_job
 
@@ -132,6 +133,7 @@ def begin_run(
     token: int | None = None,
     resume_position_s: float | None = None,
     reconnect_count: int = 0,
+    reconnect_attempts: int = 0,
 ) -> StreamRun | None:
     """Move the job to starting under a new fencing token, with a pending run holding it.
 
@@ -173,6 +175,7 @@ def begin_run(
         start_offset_s=float(start_offset_s),
         recording=bool(recording),
         reconnect_count=reconnect_count,
+        reconnect_attempts=reconnect_attempts,
     )
 
 
@@ -206,7 +209,7 @@ def stream_job_start(
     with transaction.atomic():
         run = begin_run(job_id=job.pk, state_changed_at=now, from_states=STARTABLE)
         if run is not None:
-            _dispatch(run)
+            dispatch_run(run)
             _audit(actor, "start", job.pk, request, run=(None, run.number))
     if run is None:
         job.refresh_from_db(fields=CONTROL_FIELDS)
@@ -270,7 +273,7 @@ def stream_job_restart(
     if run is None:
         raise _invalid(job.pk, "restarting")
     _end_pending_runs(job.pk, ExitReason.SUPERSEDED, below_token=run.fencing_token)
-    _dispatch(run)
+    dispatch_run(run)
     _nudge(job.pk, "restart")
     _audit(actor, "restart", job.pk, request, run=(None, run.number))
     _announce(job.pk)

@@ -7,18 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.parse
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-from django.db import connection
-from kombu.simple import SimpleQueue
 
 from apps.recordings.models import Recording
 from apps.streams import conf
@@ -28,62 +22,27 @@ from apps.streams.runtime.workdir import run_workdir
 from apps.streams.services import stream_job_start
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import run_row, wait_until
-from castcore.celery import app
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LEASE_SECONDS = 3.0
 RECONCILE_INTERVAL = 2.0  # what beat would use in this test; we call the reconciler ourselves
 SWEEP_INTERVAL = 1.0  # how often the workers sweep this host's run folders
+HEALTHY_RESET_SECONDS = 2.0  # how long a process runs before a failure starts a fresh series
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path, settings: Any) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Starts real Celery workers on the ffmpeg queue, all on this host (one VAR_DIR)."""
-    settings.MEDIA_ROOT = tmp_path / "media"  # where the workers save recordings too
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        pytest.skip(
-            "a separate worker process needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
-        )
-    assert connection.vendor == "postgresql"
-    # The worker must see the test database, not the development one.
-    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    test_db = url._replace(path="/" + str(connection.settings_dict["NAME"])).geturl()
-    with app.connection_for_write() as conn:
-        SimpleQueue(conn, "ffmpeg").clear()  # stale messages from other tests
+def start_worker(
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+) -> Callable[[], subprocess.Popen[bytes]]:
     env = {
-        **os.environ,
-        "DATABASE_URL": test_db,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings_test",
         "CASTCORE_STREAM_LEASE_SECONDS": str(LEASE_SECONDS),
         "CASTCORE_STREAM_HEARTBEAT_SECONDS": "0.5",
         "CASTCORE_STREAM_STOP_GRACE_SECONDS": str(conf.STOP_GRACE_SECONDS),
         "CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS": str(SWEEP_INTERVAL),
-        "CASTCORE_FERNET_KEYS": ",".join(settings.FERNET_KEYS),
-        # This host's run folders and media, where the test looks for them.
-        "CASTCORE_VAR_DIR": str(settings.VAR_DIR),
-        "CASTCORE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SECRET_KEY": settings.SECRET_KEY,
+        "CASTCORE_STREAM_HEALTHY_RESET_SECONDS": str(HEALTHY_RESET_SECONDS),
     }
-    started: list[tuple[subprocess.Popen[bytes], Any]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker-{len(started)}.log").open("wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-Q", "ffmpeg",
-             "-P", "threads", "-c", "2", "--without-mingle", "--without-gossip",
-             "-n", f"kill-{uuid.uuid4().hex[:8]}@%h"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
-        )  # fmt: skip
-        started.append((worker, log))
-        return worker
-
-    yield start
-    for worker, log in started:
-        if worker.poll() is None:
-            worker.kill()
-        worker.wait(10)
-        log.close()
+    return lambda: start_worker("kill", **env)
 
 
 def ffmpeg_children(pid: int) -> list[psutil.Process]:
@@ -143,3 +102,48 @@ def test_kill_9_of_the_worker_leaves_no_ffmpeg_and_the_run_is_reconciled(
     )
     assert Path(recording.file.path).stat().st_size > 0
     wait_until(lambda: not segment.parent.exists(), timeout=5)
+
+
+def test_after_a_crash_a_healthy_stretch_and_a_worker_loss_the_reconciler_restarts_the_job(
+    start_worker: Callable[[], subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conf, "HEALTHY_RESET_SECONDS", HEALTHY_RESET_SECONDS)  # the reconciler's
+    celery_worker = start_worker()
+    job = job_with_outputs(
+        {"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""},
+        reconnect_max_attempts=1,
+        reconnect_base_seconds=0.1,
+        reconnect_jitter=0.0,
+    )
+    stream_job_start(actor=None, job=job)
+    first: StreamRun = wait_until(
+        lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid and r, timeout=40
+    )
+    assert first.pid is not None
+    os.kill(first.pid, signal.SIGKILL)  # ffmpeg crashes: the supervisor uses its one attempt
+    run: StreamRun = wait_until(
+        lambda: (r := run_row(job)).state == RunState.RUNNING and r.pid != first.pid and r,
+        timeout=20,
+    )
+    assert run.pk == first.pk and run.reconnect_attempts == 1
+    # The new ffmpeg runs past the healthy period, and a heartbeat has seen it do so.
+    wait_until(
+        lambda: (
+            (r := run_row(job)).process_started_at is not None
+            and r.heartbeat_at is not None
+            and (r.heartbeat_at - r.process_started_at).total_seconds() > HEALTHY_RESET_SECONDS
+        ),
+        timeout=HEALTHY_RESET_SECONDS + 10,
+    )
+
+    os.kill(celery_worker.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    celery_worker.wait(10)
+    while not (result := reconcile_runs()).taken_back:
+        assert time.monotonic() - killed_at < LEASE_SECONDS + RECONCILE_INTERVAL + 1
+        time.sleep(RECONCILE_INTERVAL / 4)
+
+    assert result.taken_back == [run.pk] and result.restarted == [job.pk] and not result.failed
+    resumed = run_row(job)
+    assert resumed.number == run.number + 1 and resumed.reconnect_attempts == 1
+    assert StreamJob.objects.get(pk=job.pk).state == JobState.STARTING
