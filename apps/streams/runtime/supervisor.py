@@ -188,7 +188,7 @@ class RunSupervisor(LiveEvents):
         for secret in secrets:
             remember(secret)
         for problem in prepare_output_dirs(spec):
-            self._log_line("error", f"Output folder could not be created: {problem}")
+            self._log_line("error", f"Output folder could not be prepared: {problem}")
         argv = build_argv(spec, workdir, ffmpeg=getattr(settings, "FFMPEG_BINARY", "ffmpeg"))
         self.progress = None
         self._last_status_at = float("-inf")  # this process's first progress goes out at once
