@@ -87,14 +87,14 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     """Input options and `-i`s; returns (args, audio_is_second_input)."""
     src = spec.input
     args: list[str] = []
-    if spec.realtime:
+    if spec.paced:
         args.append("-re")
     if isinstance(src, TestPatternInput):
         common = f"size={src.width}x{src.height}:rate={src.rate}"
         duration = f":duration={src.duration_s:g}" if src.duration_s is not None else ""
         args += ["-f", "lavfi", "-i", f"{src.pattern.value}={common}{duration}"]
         if src.with_audio:
-            if spec.realtime:
+            if spec.paced:
                 args.append("-re")
             tone = f"sine=frequency={src.tone_hz}:sample_rate=48000{duration}"
             args += ["-f", "lavfi", "-i", tone]
