@@ -77,12 +77,14 @@ class DryRunResult:
         return dataclasses.asdict(self)
 
 
-def _test_spec(spec: JobSpec, workdir: Path) -> JobSpec:
+def _test_spec(spec: JobSpec, workdir: Path, options: DryRunOptions) -> JobSpec:
     enabled = spec.enabled_outputs
     muxer = muxer_for(enabled[0]) if enabled else "matroska"
     suffix, container = _MUXER_FILES.get(muxer, ("mkv", Container.MKV))
     target = FileOutput(path=str(workdir / f"dryrun.{suffix}"), container=container, name="dry-run")
-    return dataclasses.replace(spec, outputs=(target,), realtime=False)
+    return dataclasses.replace(
+        spec, outputs=(target,), realtime=False, stall_timeout_s=options.stall_timeout_s
+    )
 
 
 def _limit_duration(argv: list[str], seconds: float) -> list[str]:
@@ -190,7 +192,7 @@ def _encode_and_measure(
     workdir: Path,
     on_progress: Callable[[Progress], None] | None,
 ) -> DryRunResult:
-    test = _test_spec(spec, workdir)
+    test = _test_spec(spec, workdir, options)
     output = Path(test.outputs[0].path)  # type: ignore[union-attr]
     argv = _limit_duration(
         build_argv(test, workdir / "work", ffmpeg=options.ffmpeg), options.seconds
@@ -212,7 +214,7 @@ def _encode_and_measure(
         argv,
         on_progress=on_progress,
         on_log=on_log,
-        stall_timeout=options.stall_timeout_s,
+        stall_timeout=test.stall_timeout_s,
         secrets=spec.secrets(),
         cwd=str(workdir),
     )

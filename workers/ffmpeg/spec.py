@@ -178,6 +178,7 @@ class TestPatternInput:
 InputSpec = FileInput | PlaylistInput | UrlInput | TestPatternInput
 
 MAX_START_OFFSET_S = 30 * 86400
+MAX_STALL_TIMEOUT_S = 86400
 
 
 def _usable_length(seconds: float | None) -> bool:
@@ -372,9 +373,13 @@ class JobSpec:
     start_offset_s: float = 0.0
     overlay: OverlaySpec | None = None
     title: str | None = None
+    # No progress for this long means stalled: the supervisor kills ffmpeg (FFmpegProcess).
+    # ffmpeg's own network timeout is kept longer (argv.network_timeout_us).
+    stall_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         _check_range("start_offset_s", self.start_offset_s, 0, MAX_START_OFFSET_S)
+        _check_range("stall_timeout_s", self.stall_timeout_s, 1, MAX_STALL_TIMEOUT_S)
         if self.title is not None:
             _check_no_nul("title", self.title)
         if not 1 <= len(self.outputs) <= 16:

@@ -196,7 +196,7 @@ class RunSupervisor(LiveEvents):
             argv,
             on_progress=self._on_progress,
             on_log=self._on_log,
-            stall_timeout=self.job.stall_timeout_seconds,
+            stall_timeout=spec.stall_timeout_s,  # ffmpeg's own timeout is longer (argv)
             stop_grace_seconds=conf.STOP_GRACE_SECONDS,
             tail_lines=conf.LOG_TAIL_LINES,
             secrets=secrets,
