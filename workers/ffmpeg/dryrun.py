@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.ffmpeg.argv import build_argv
-from workers.ffmpeg.logs import LogEvent, LogLevel
+from workers.ffmpeg.logs import LogEvent, LogLevel, LogSides
 from workers.ffmpeg.preflight import CheckResult, Status, muxer_for
 from workers.ffmpeg.preflight.results import result as _check
 from workers.ffmpeg.probe import ProbeError, probe, run_bounded
@@ -194,9 +194,8 @@ def _encode_and_measure(
 ) -> DryRunResult:
     test = _test_spec(spec, workdir, options)
     output = Path(test.outputs[0].path)  # type: ignore[union-attr]
-    argv = _limit_duration(
-        build_argv(test, workdir / "work", ffmpeg=options.ffmpeg), options.seconds
-    )
+    helpers = workdir / "work"
+    argv = _limit_duration(build_argv(test, helpers, ffmpeg=options.ffmpeg), options.seconds)
     events: list[dict[str, Any]] = []
 
     def on_log(event: LogEvent) -> None:
@@ -217,6 +216,7 @@ def _encode_and_measure(
         stall_timeout=test.stall_timeout_s,
         secrets=spec.secrets(),
         cwd=str(workdir),
+        sides=LogSides.for_spec(test, helpers),
     )
     started = time.monotonic()
     process.start()

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from workers.ffmpeg.egress import child_env
-from workers.ffmpeg.logs import LogClassifier, LogEvent
+from workers.ffmpeg.logs import LogClassifier, LogEvent, LogSides
 from workers.ffmpeg.progress import Progress, ProgressParser
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ class FFmpegProcess:
         tail_lines: int = 200,
         secrets: Sequence[str] = (),
         cwd: str | None = None,
+        sides: LogSides | None = None,
     ) -> None:
         self.argv = list(argv)
         self.on_progress = on_progress
@@ -147,7 +148,8 @@ class FFmpegProcess:
         self.stall_timeout = stall_timeout
         self.stop_grace_seconds = stop_grace_seconds
         self.cwd = cwd
-        self._classifier = LogClassifier(secrets)
+        # What names the input and the outputs, so hints speak about the right one.
+        self._classifier = LogClassifier(secrets, sides)
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._parser = ProgressParser()
         self._proc: subprocess.Popen[bytes] | None = None

@@ -48,6 +48,7 @@ from apps.streams.specs import job_spec_for
 from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
+from workers.ffmpeg.logs import LogSides
 from workers.ffmpeg.progress import Progress
 from workers.ffmpeg.spec import FileInput, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
@@ -201,6 +202,7 @@ class RunSupervisor(LiveEvents):
             tail_lines=conf.LOG_TAIL_LINES,
             secrets=secrets,
             cwd=str(workdir),
+            sides=LogSides.for_spec(spec, workdir),
         )
         process.start()
         self.process = process
