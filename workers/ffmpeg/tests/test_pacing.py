@@ -73,14 +73,24 @@ def test_a_test_pattern_run_of_n_seconds_makes_about_n_seconds_of_media(tmp_path
 
 
 @pytest.mark.slow
-def test_a_file_input_is_read_at_its_native_rate_by_default(tmp_path: Path) -> None:
-    source = make_video(tmp_path / "source.mp4", seconds=30, rate=10)
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_file_or_a_looping_folder_is_read_at_its_native_rate_by_default(
+    tmp_path: Path, kind: str
+) -> None:
+    clips = [make_video(tmp_path / f"{n}.mp4", seconds=2, rate=10) for n in ("a", "b")]
+    # A media folder plays as a looping playlist: 4 s of clips over and over.
+    source: InputSpec = (
+        FileInput(str(clips[0]))
+        if kind == "file"
+        else PlaylistInput(paths=tuple(str(c) for c in clips))
+    )
     spec = JobSpec(
-        input=FileInput(str(source)),
+        input=source,
         profile=PROFILE,
         outputs=(FileOutput(str(tmp_path / "o.mkv")),),
+        loop=True,
     )
-    assert record_for(spec, 3.0, tmp_path / "work") == pytest.approx(3.0, abs=1.5)
+    assert record_for(spec, 5.0, tmp_path / "work") == pytest.approx(5.0, abs=1.5)
 
 
 @pytest.mark.slow
