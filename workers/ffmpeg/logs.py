@@ -296,8 +296,9 @@ class LogSides:
         return cls(tuple(inputs), tuple(outputs))
 
 
-def _mentions(text: str, names: Sequence[re.Pattern[str]]) -> bool:
-    return any(name.search(text) for name in names)
+def _named(text: str, names: Sequence[re.Pattern[str]]) -> int:
+    """The length of the longest of `names` the text names; 0 for none."""
+    return max((len(name.pattern) for name in names if name.search(text)), default=0)
 
 
 def _name_pattern(name: str) -> re.Pattern[str]:
@@ -333,10 +334,11 @@ class LogClassifier:
     def side_of(self, event: LogEvent) -> Side | None:
         """Which side a line is about: what it names, who printed it, or where ffmpeg is."""
         text = event.message
-        named_output = _mentions(text, self._output_names)
-        named_input = _mentions(text, self._input_names)
+        # The longer name wins: an HLS folder /media names /media/show.mp4 as well.
+        named_output = _named(text, self._output_names)
+        named_input = _named(text, self._input_names)
         if named_output != named_input:
-            return Side.OUTPUT if named_output else Side.INPUT
+            return Side.OUTPUT if named_output > named_input else Side.INPUT
         if event.component in _OUTPUT_COMPONENTS or _OUTPUT_WORDS.search(text):
             return Side.OUTPUT
         if event.component in _INPUT_COMPONENTS or _INPUT_WORDS.search(text):

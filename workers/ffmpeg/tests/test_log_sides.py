@@ -114,3 +114,19 @@ def test_an_rtmp_input_that_fails_is_not_a_rejected_stream_key() -> None:
     )
     assert (published.side, published.hint_code) == (Side.OUTPUT, "ffmpeg.stream_key_rejected")
     assert "out-key-12345678" not in published.line
+
+
+def test_the_longer_name_decides_when_an_output_folder_holds_the_input() -> None:
+    spec = JobSpec(
+        input=FileInput("/srv/media/show.mp4"),
+        profile=PROFILE,
+        outputs=(HlsOutput(directory="/srv/media"),),
+    )
+    classifier = LogClassifier((), LogSides.for_spec(spec))
+    classifier.classify(
+        "[info] Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:/srv/media/show.mp4':"
+    )
+    read = classifier.classify("[error] file:/srv/media/show.mp4: No such file or directory")
+    assert (read.side, read.hint_code) == (Side.INPUT, INPUT_HINT)
+    wrote = classifier.classify("[error] file:/srv/media/index.m3u8: No such file or directory")
+    assert (wrote.side, wrote.hint_code) == (Side.OUTPUT, "ffmpeg.output_path_not_found")
