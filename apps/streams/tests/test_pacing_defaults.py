@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,10 +12,13 @@ from rest_framework.test import APIClient
 
 from apps.media.tests.factories import make_item, make_s3_source
 from apps.media.tests.storage_servers import S3Server, media_dir, s3_server  # noqa: F401
-from apps.streams.models import StreamJob
+from apps.recordings.models import Recording
+from apps.streams.models import ExitReason, StreamJob
 from apps.streams.preview import preview
+from apps.streams.services import stream_job_start, stream_job_stop
 from apps.streams.specs import job_spec_for
 from apps.streams.tests.factories import job_with_outputs, new_profile
+from apps.streams.tests.helpers import run_row, start_supervised, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +95,27 @@ def test_a_library_item_in_s3_is_paced_like_a_local_file(s3_server: S3Server) ->
         argv = preview(job)["argv"]
     assert argv[argv.index("-i") + 1].startswith(s3_server.endpoint)
     assert paced(argv)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_test_pattern_job_run_for_n_seconds_records_about_n_seconds(
+    operator_api: APIClient, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    udp = {"kind": "udp", "url": "udp://127.0.0.1:9"}
+    small = new_profile(width=160, height=120).pk  # the API's defaults for everything else
+    body = {**job_body(udp), "profile": small, "recording_enabled": True}
+    response = operator_api.post("/api/v1/stream-jobs", body, format="json")
+    assert response.status_code == 201, response.content
+    job = StreamJob.objects.get(pk=response.json()["id"])
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    wait_until(lambda: run_row(job).last_stats.get("out_time_s") is not None)
+    time.sleep(5)
+    stream_job_stop(actor=None, job=job)
+    thread.join(20)
+    assert thread.result == ExitReason.STOPPED
+    # Unpaced, this was about 8x: a 10 s run made a 36 s recording.
+    recording = Recording.objects.get(stream_job_id=job.pk)
+    assert recording.duration == pytest.approx(5, abs=2)
