@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -267,10 +267,14 @@ _INPUT_COMPONENTS = frozenset({"concat", "hls demuxer"})
 
 @dataclass(frozen=True)
 class LogSides:
-    """What names the input and the outputs of one run in ffmpeg's lines: paths and URLs."""
+    """What names the input and the outputs of one run in ffmpeg's lines: paths and URLs.
 
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
+    They hold secrets (an RTMP output's URL ends with its stream key), so they are
+    left out of the repr; LogClassifier masks them like the lines it compares them to.
+    """
+
+    inputs: tuple[str, ...] = field(default=(), repr=False)
+    outputs: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def for_spec(cls, spec: JobSpec, workdir: str | os.PathLike[str] | None = None) -> LogSides:

@@ -130,3 +130,9 @@ def test_the_longer_name_decides_when_an_output_folder_holds_the_input() -> None
     assert (read.side, read.hint_code) == (Side.INPUT, INPUT_HINT)
     wrote = classifier.classify("[error] file:/srv/media/index.m3u8: No such file or directory")
     assert (wrote.side, wrote.hint_code) == (Side.OUTPUT, "ffmpeg.output_path_not_found")
+
+
+def test_the_names_of_a_job_keep_its_stream_key_out_of_their_repr() -> None:
+    output = RtmpOutput(url="rtmp://127.0.0.1/live", stream_key="out-key-12345678")
+    spec = JobSpec(input=PATTERN, profile=PROFILE, outputs=(output,))
+    assert "out-key-12345678" not in repr(LogSides.for_spec(spec))
