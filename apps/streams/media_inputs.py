@@ -42,7 +42,7 @@ def _as_input(
 ) -> engine.FileInput | engine.UrlInput:
     if location.protocol_whitelist == "file":
         return engine.FileInput(path=location.url_or_path, duration_s=duration)
-    return engine.UrlInput(url=location.url_or_path)
+    return engine.UrlInput(url=location.url_or_path, recorded=True)  # a file in a bucket
 
 
 def item_input(job: StreamJob, *, resolve: bool) -> engine.FileInput | engine.UrlInput:

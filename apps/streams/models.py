@@ -181,7 +181,14 @@ class StreamJob(models.Model):
     )  # relative to input_media_source; "" is its root
     profile = models.ForeignKey(FFmpegProfile, on_delete=models.PROTECT, related_name="jobs")
     loop = models.BooleanField(default=False)
-    realtime = models.BooleanField(default=False)
+    # Read a file, folder, library item or test pattern at its native rate (ffmpeg -re).
+    # Off reads it as fast as ffmpeg can: for file-to-file work (the preview warns when
+    # such an input feeds a live output). Live URL inputs are never paced.
+    realtime = models.BooleanField(
+        default=True,
+        help_text="Read a file, folder, media-library item or test pattern at its native "
+        "rate. Off: as fast as FFmpeg can, for file-to-file work only.",
+    )
     reconnect_max_attempts = models.PositiveIntegerField(
         null=True, blank=True, default=10
     )  # null: forever

@@ -205,4 +205,5 @@ def job_spec_for(
         loop=loop,
         realtime=job.realtime,
         start_offset_s=offset,
+        stall_timeout_s=job.stall_timeout_seconds,
     )

@@ -74,7 +74,8 @@ PROTOCOL_WHITELIST: dict[UrlKind | str, str] = {
     UrlKind.HLS: "hls,http,https,tcp,tls,crypto",
     UrlKind.UDP: "udp",
 }
-NETWORK_TIMEOUT_US = "10000000"  # fail after 10 s of silence instead of hanging forever
+NETWORK_TIMEOUT_S = 10.0  # fail after 10 s of silence instead of hanging forever
+STALL_MARGIN_S = 5.0  # how much longer than the stall timeout ffmpeg's own timeout is
 
 OVERLAY_FILE = "overlay.txt"
 PLAYLIST_FILE = "playlist.txt"
@@ -88,14 +89,14 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
     """Input options and `-i`s; returns (args, audio_is_second_input)."""
     src = spec.input
     args: list[str] = []
-    if spec.realtime:
+    if spec.paced:
         args.append("-re")
     if isinstance(src, TestPatternInput):
         common = f"size={src.width}x{src.height}:rate={src.rate}"
         duration = f":duration={src.duration_s:g}" if src.duration_s is not None else ""
         args += ["-f", "lavfi", "-i", f"{src.pattern.value}={common}{duration}"]
         if src.with_audio:
-            if spec.realtime:
+            if spec.paced:
                 args.append("-re")
             tone = f"sine=frequency={src.tone_hz}:sample_rate=48000{duration}"
             args += ["-f", "lavfi", "-i", tone]
@@ -114,7 +115,7 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
         return args, False
     assert isinstance(src, UrlInput)
     assert src.url_kind is not None
-    args += ["-rw_timeout", NETWORK_TIMEOUT_US]
+    args += ["-rw_timeout", network_timeout_us(spec)]
     args += input_options(src.url, PROTOCOL_WHITELIST[src.url_kind].split(","), http_proxy)
     args += ["-i", src.url]
     return args, False
@@ -130,6 +131,21 @@ def _file_demuxers(src: FileInput | PlaylistInput) -> str:
     """
     names = LIBRARY_DEMUXERS if isinstance(src, FileInput) else ("concat", *LIBRARY_DEMUXERS)
     return ",".join(names)
+
+
+def network_timeout_us(spec: JobSpec) -> str:
+    """ffmpeg's own timeout for a network input that sends nothing, in microseconds.
+
+    ffmpeg gives up on a silent connection after -rw_timeout and exits failed; the
+    supervisor kills a process that makes no progress for the job's stall timeout.
+    The shorter one wins, so a stall timeout longer than ffmpeg's 10 s never applied
+    to a silent input: ffmpeg failed first, at every reconnect again. So ffmpeg's
+    timeout stays past the stall timeout, and is the backstop only without one.
+    """
+    seconds = NETWORK_TIMEOUT_S
+    if spec.stall_timeout_s is not None:
+        seconds = max(seconds, spec.stall_timeout_s + STALL_MARGIN_S)
+    return str(round(seconds * 1_000_000))
 
 
 def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:

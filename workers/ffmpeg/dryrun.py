@@ -24,7 +24,7 @@ from typing import Any
 
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.confine import Confinement, confinement_for
-from workers.ffmpeg.logs import LogEvent, LogLevel
+from workers.ffmpeg.logs import LogEvent, LogLevel, LogSides
 from workers.ffmpeg.preflight import CheckResult, Status, muxer_for
 from workers.ffmpeg.preflight.results import result as _check
 from workers.ffmpeg.probe import ProbeError, probe, run_bounded
@@ -66,7 +66,7 @@ class DryRunResult:
     wall_seconds: float = 0.0
     speed: float | None = None
     fps: float | None = None
-    bitrate_kbps: float | None = None  # whole file, from ffprobe
+    bitrate_kbps: float | None = None  # every stream's packets (no container overhead)
     video_bitrate_kbps: float | None = None  # video packets only
     container: str | None = None
     video: dict[str, Any] | None = None
@@ -78,12 +78,14 @@ class DryRunResult:
         return dataclasses.asdict(self)
 
 
-def _test_spec(spec: JobSpec, workdir: Path) -> JobSpec:
+def _test_spec(spec: JobSpec, workdir: Path, options: DryRunOptions) -> JobSpec:
     enabled = spec.enabled_outputs
     muxer = muxer_for(enabled[0]) if enabled else "matroska"
     suffix, container = _MUXER_FILES.get(muxer, ("mkv", Container.MKV))
     target = FileOutput(path=str(workdir / f"dryrun.{suffix}"), container=container, name="dry-run")
-    return dataclasses.replace(spec, outputs=(target,), realtime=False)
+    return dataclasses.replace(
+        spec, outputs=(target,), realtime=False, stall_timeout_s=options.stall_timeout_s
+    )
 
 
 def _limit_duration(argv: list[str], seconds: float) -> list[str]:
@@ -91,35 +93,84 @@ def _limit_duration(argv: list[str], seconds: float) -> list[str]:
     return [*argv[:-1], "-t", f"{seconds:g}", argv[-1]]
 
 
-def keyframe_stats(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> KeyframeStats:
-    """Keyframe spacing of the first video stream, read from packet flags (no decoding)."""
-    argv = [ffprobe, "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0"]
-    argv += ["-show_entries", "packet=pts_time,dts_time,flags", "-of", "json", f"file:{path}"]
+@dataclass(frozen=True)
+class PacketStats:
+    """What the encoded packets say: keyframe spacing and bitrates (no decoding)."""
+
+    keyframes: KeyframeStats
+    video_kbps: float | None
+    total_kbps: float | None
+
+
+class _Span:
+    """Bytes and the time span of a group of packets."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.first: float | None = None
+        self.end: float | None = None
+
+    def add(self, size: int, stamp: float | None, duration: float | None) -> None:
+        self.bytes += size
+        if stamp is not None:
+            end = stamp + (duration or 0.0)
+            self.first = stamp if self.first is None else min(self.first, stamp)
+            self.end = end if self.end is None else max(self.end, end)
+
+    @property
+    def kbps(self) -> float | None:
+        if self.first is None or self.end is None or self.end <= self.first:
+            return None
+        return round(self.bytes * 8 / (self.end - self.first) / 1000, 1)
+
+
+def packet_stats(path: Path, *, ffprobe: str = "ffprobe", timeout: float = 30.0) -> PacketStats:
+    """Keyframes and bitrates from the packets of the file, read in one ffprobe pass.
+
+    Bitrates are the packets' bytes over the time they span (first timestamp to the
+    last one plus its duration), not the container's figures: a container's duration
+    and overhead (MPEG-TS adds about a fifth) say nothing about what the encoder made.
+    JSON, because ffprobe's CSV writes one line per side-data entry as well.
+    """
+    argv = [ffprobe, "-v", "error", "-protocol_whitelist", "file"]
+    entries = (
+        "stream=index,codec_type:packet=stream_index,pts_time,dts_time,duration_time,size,flags"
+    )
+    argv += ["-show_entries", entries]
+    argv += ["-of", "json", f"file:{path}"]
     rc, out, _err = run_bounded(argv, timeout=timeout, confinement=Confinement(read=(str(path),)))
     if rc != 0:
-        return KeyframeStats(0, None, None)
-    times = []
-    for packet in json.loads(out or b"{}").get("packets", []):
-        stamp = packet.get("pts_time") or packet.get("dts_time")
-        if "K" in packet.get("flags", "") and stamp not in (None, "N/A"):
-            times.append(float(stamp))
-    times.sort()
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    if not gaps:
-        return KeyframeStats(len(times), None, None)
-    return KeyframeStats(len(times), round(sum(gaps) / len(gaps), 3), round(max(gaps), 3))
+        return PacketStats(KeyframeStats(0, None, None), None, None)
+    data = json.loads(out or b"{}")
+    kinds = {s.get("index"): s.get("codec_type") for s in data.get("streams", [])}
+    video = next((index for index, kind in kinds.items() if kind == "video"), None)
+    keyframe_times: list[float] = []
+    video_span, all_span = _Span(), _Span()
+    for packet in data.get("packets", []):
+        stamp = _seconds(packet.get("pts_time"))
+        stamp = stamp if stamp is not None else _seconds(packet.get("dts_time"))
+        size, duration = int(packet.get("size") or 0), _seconds(packet.get("duration_time"))
+        all_span.add(size, stamp, duration)
+        if packet.get("stream_index") != video:
+            continue
+        video_span.add(size, stamp, duration)
+        if "K" in packet.get("flags", "") and stamp is not None:
+            keyframe_times.append(stamp)
+    keyframe_times.sort()
+    gaps = [b - a for a, b in itertools.pairwise(keyframe_times)]
+    keyframes = KeyframeStats(
+        len(keyframe_times),
+        round(sum(gaps) / len(gaps), 3) if gaps else None,
+        round(max(gaps), 3) if gaps else None,
+    )
+    return PacketStats(keyframes, video_span.kbps if video is not None else None, all_span.kbps)
 
 
-def _video_bitrate(path: Path, ffprobe: str, duration: float | None) -> float | None:
-    if not duration:
-        return None
-    argv = [ffprobe, "-v", "error", "-protocol_whitelist", "file", "-select_streams", "v:0"]
-    argv += ["-show_entries", "packet=size", "-of", "csv=p=0", f"file:{path}"]
-    rc, out, _err = run_bounded(argv, timeout=30, confinement=Confinement(read=(str(path),)))
-    if rc != 0:
-        return None
-    total = sum(int(x) for x in out.decode().split() if x.strip().isdigit())
-    return round(total * 8 / duration / 1000, 1)
+def _seconds(value: object) -> float | None:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None  # absent, or "N/A"
 
 
 def run_dry_run(
@@ -142,11 +193,10 @@ def _encode_and_measure(
     workdir: Path,
     on_progress: Callable[[Progress], None] | None,
 ) -> DryRunResult:
-    test = _test_spec(spec, workdir)
+    test = _test_spec(spec, workdir, options)
     output = Path(test.outputs[0].path)  # type: ignore[union-attr]
-    argv = _limit_duration(
-        build_argv(test, workdir / "work", ffmpeg=options.ffmpeg), options.seconds
-    )
+    helpers = workdir / "work"
+    argv = _limit_duration(build_argv(test, helpers, ffmpeg=options.ffmpeg), options.seconds)
     events: list[dict[str, Any]] = []
 
     def on_log(event: LogEvent) -> None:
@@ -164,10 +214,11 @@ def _encode_and_measure(
         argv,
         on_progress=on_progress,
         on_log=on_log,
-        stall_timeout=options.stall_timeout_s,
+        stall_timeout=test.stall_timeout_s,
         secrets=spec.secrets(),
         cwd=str(workdir),
         confinement=confinement_for(test, workdir),
+        sides=LogSides.for_spec(test, helpers),
     )
     started = time.monotonic()
     process.start()
@@ -214,7 +265,8 @@ def _encode_and_measure(
         )
         return result
     result.container = info.container
-    result.bitrate_kbps = round(info.bitrate / 1000, 1) if info.bitrate else None
+    packets = packet_stats(output, ffprobe=options.ffprobe)
+    result.bitrate_kbps = packets.total_kbps
     if info.video_streams:
         v = info.video_streams[0]
         result.video = {
@@ -224,8 +276,8 @@ def _encode_and_measure(
             "frame_rate": v.frame_rate,
             "pix_fmt": v.pix_fmt,
         }
-        result.keyframes = keyframe_stats(output, ffprobe=options.ffprobe)
-        result.video_bitrate_kbps = _video_bitrate(output, options.ffprobe, info.duration)
+        result.keyframes = packets.keyframes
+        result.video_bitrate_kbps = packets.video_kbps
     if info.audio_streams:
         a = info.audio_streams[0]
         result.audio = {"codec": a.codec, "sample_rate": a.sample_rate, "channels": a.channels}

@@ -8,17 +8,29 @@ masks secrets before anything else sees the text.
 
 Hints are a table: each row is a code, a pattern, and an English hint; the
 code is the API contract (`ffmpeg.<reason>`), the text is a default.
+
+A hint names a side: "the file does not exist" is advice about the input and
+must never be attached to an output's error (a folder that cannot be written,
+a segment that cannot be deleted). `LogClassifier` tells the side of a line
+from what it names (the job's input and output paths and URLs, `LogSides`),
+from where ffmpeg is (before its first `Input #` line only inputs are opened),
+and from ffmpeg's own wording; rows that speak about one side apply to that
+side's lines and to lines of unknown side only when the row says so.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from pathlib import Path
 
-from workers.ffmpeg.argv import mask_text
+from workers.ffmpeg.argv import PLAYLIST_FILE, mask_text
 from workers.ffmpeg.egress import REFUSED_REASON
+from workers.ffmpeg.muxers import output_url
+from workers.ffmpeg.spec import FileInput, FileOutput, HlsOutput, JobSpec, PlaylistInput, UrlInput
 
 
 class LogLevel(StrEnum):
@@ -32,6 +44,11 @@ class LogLevel(StrEnum):
     PANIC = "panic"
 
 
+class Side(StrEnum):
+    INPUT = "input"
+    OUTPUT = "output"
+
+
 @dataclass(frozen=True)
 class LogEvent:
     level: LogLevel
@@ -40,6 +57,16 @@ class LogEvent:
     hint_code: str | None = None
     hint: str | None = None
     line: str = ""  # the whole (masked) line
+    side: Side | None = None  # which side of the job the line is about, when known
+
+
+# The line sides a row applies to; None stands for "side unknown".
+ANY_SIDE = frozenset({Side.INPUT, Side.OUTPUT, None})
+INPUT_SIDE = frozenset({Side.INPUT, None})  # the wording itself says input (http, whitelist)
+OUTPUT_SIDE = frozenset({Side.OUTPUT, None})  # the wording itself says output (publish, mux)
+ONLY_INPUT = frozenset({Side.INPUT})  # as ambiguous as "No such file": only when known
+ONLY_OUTPUT = frozenset({Side.OUTPUT})
+UNKNOWN_SIDE = frozenset({None})
 
 
 @dataclass(frozen=True)
@@ -47,10 +74,11 @@ class HintRule:
     code: str
     pattern: re.Pattern[str]
     hint: str
+    sides: frozenset[Side | None] = ANY_SIDE
 
 
-def _rule(code: str, pattern: str, hint: str) -> HintRule:
-    return HintRule(f"ffmpeg.{code}", re.compile(pattern, re.IGNORECASE), hint)
+def _rule(code: str, pattern: str, hint: str, sides: frozenset[Side | None] = ANY_SIDE) -> HintRule:
+    return HintRule(f"ffmpeg.{code}", re.compile(pattern, re.IGNORECASE), hint, sides)
 
 
 STREAM_KEY_REJECTED = "ffmpeg.stream_key_rejected"
@@ -66,12 +94,14 @@ HINT_RULES: tuple[HintRule, ...] = (
         "segments) pointed at an address this server's address policy refuses: link-local "
         "or cloud metadata, or a private network where CASTCORE_ALLOW_PRIVATE_TARGETS is "
         "off. Use a source on a server the policy allows.",
+        INPUT_SIDE,
     ),
     _rule(
         "protocol_not_whitelisted",
         r"Protocol '[^']*' not on whitelist",
         "The source tried to use a protocol this input type does not allow (for example a "
         "playlist pointing at local files). Check the URL or choose the matching input type.",
+        INPUT_SIDE,
     ),
     _rule(
         "format_not_allowed",
@@ -79,6 +109,7 @@ HINT_RULES: tuple[HintRule, ...] = (
         "The input file is not a plain media file: it is a playlist, a list of other files or "
         "an image sequence, which could make FFmpeg read files outside the input folders. "
         "Use the media file itself (MP4, MKV, TS, …).",
+        INPUT_SIDE,
     ),
     _rule(
         "dns_failure",
@@ -103,28 +134,47 @@ HINT_RULES: tuple[HintRule, ...] = (
         r"invalid|key|publish)",
         "The RTMP server refused to publish: the stream key is wrong, expired, or already in "
         "use. Copy the key again from the platform.",
+        OUTPUT_SIDE,
     ),
     _rule(
         "http_auth_failed",
         r"Server returned 40[13]\b",
         "The server refused access (HTTP 401/403). The URL needs valid credentials or a "
         "fresh signed link.",
+        INPUT_SIDE,
     ),
     _rule(
         "http_not_found",
         r"Server returned 404",
         "The server has nothing at that address (HTTP 404). Check the URL; a live stream may "
         "not have started yet.",
+        INPUT_SIDE,
     ),
     _rule(
         "http_server_error",
         r"Server returned 5XX",
         "The remote server failed (HTTP 5xx). Try again later.",
+        INPUT_SIDE,
     ),
     _rule(
         "input_not_found",
         r"No such file or directory",
         "The file does not exist (or was moved or unmounted). Check the path and the storage.",
+        ONLY_INPUT,
+    ),
+    _rule(
+        "output_path_not_found",
+        r"No such file or directory",
+        "The output's folder does not exist (or was moved or unmounted), or a file in it was "
+        "removed while FFmpeg was writing there. Check the output path and its storage.",
+        ONLY_OUTPUT,
+    ),
+    _rule(
+        "path_not_found",
+        r"No such file or directory",
+        "A file or folder FFmpeg needed does not exist (or was moved or unmounted). Check the "
+        "input and output paths and their storage.",
+        UNKNOWN_SIDE,
     ),
     _rule(
         "permission_denied",
@@ -139,6 +189,7 @@ HINT_RULES: tuple[HintRule, ...] = (
         r"codec not currently supported in container",
         "The chosen codec cannot go in this output format (for example Opus in RTMP/FLV). "
         "Pick a codec the target accepts, such as H.264 with AAC for RTMP.",
+        OUTPUT_SIDE,
     ),
     _rule(
         "non_monotonic_timestamps",
@@ -151,12 +202,21 @@ HINT_RULES: tuple[HintRule, ...] = (
         r"Broken pipe|Connection reset by peer|End of file.*writing",
         "The other side closed the connection while sending. The server may have dropped the "
         "stream (duplicate key, limits) or the network broke; the job will reconnect.",
+        OUTPUT_SIDE,
+    ),
+    _rule(
+        "source_connection_lost",
+        r"Connection reset by peer",
+        "The source closed the connection while CastCore was reading it: the stream ended "
+        "there or the network broke; the job will reconnect.",
+        ONLY_INPUT,
     ),
     _rule(
         "invalid_data",
         r"Invalid data found when processing input",
         "FFmpeg could not read the input as media: the file is damaged, incomplete, or not a "
         "video/audio file.",
+        INPUT_SIDE,  # ffmpeg's name for AVERROR_INVALIDDATA, which a muxer may return too
     ),
 )
 
@@ -182,20 +242,83 @@ def parse_line(line: str) -> LogEvent:
     return LogEvent(level=level, message=rest.strip(), component=component, line=text)
 
 
-def hint_for(message: str) -> HintRule | None:
+def hint_for(message: str, side: Side | None = None) -> HintRule | None:
+    """The first row that matches the message and applies to a line of `side`."""
     for rule in HINT_RULES:
-        if rule.pattern.search(message):
+        if side in rule.sides and rule.pattern.search(message):
             return rule
     return None
 
 
-def classify_line(line: str, secrets: Sequence[str] = ()) -> LogEvent:
-    """Stateless classification of one line; secrets are masked first."""
+def classify_line(line: str, secrets: Sequence[str] = (), side: Side | None = None) -> LogEvent:
+    """Stateless classification of one line of known (or unknown) side; secrets masked first."""
     event = parse_line(mask_text(line, list(secrets)) if secrets else line)
-    rule = hint_for(event.message)
+    return _with_hint(replace(event, side=side))
+
+
+def _with_hint(event: LogEvent) -> LogEvent:
+    rule = hint_for(event.message, event.side)
     if rule is None:
         return event
-    return LogEvent(event.level, event.message, event.component, rule.code, rule.hint, event.line)
+    return replace(event, hint_code=rule.code, hint=rule.hint)
+
+
+# ffmpeg's own wording for work on an output, then on an input. The output list comes
+# first: an output's error often ends with an input-sounding strerror ("Invalid data
+# found when processing input" is AVERROR_INVALIDDATA, whoever returned it).
+_OUTPUT_WORDS = re.compile(
+    r"output file|output stream|for output|muxer|muxing|writing|trailer|write header|"
+    r"old segment|Slave '",
+    re.IGNORECASE,
+)
+_INPUT_WORDS = re.compile(r"input file|opening input|for reading|demux|decod", re.IGNORECASE)
+_OUTPUT_COMPONENTS = frozenset({"tee", "hls muxer", "segment", "fifo"})
+_INPUT_COMPONENTS = frozenset({"concat", "hls demuxer"})
+
+
+@dataclass(frozen=True)
+class LogSides:
+    """What names the input and the outputs of one run in ffmpeg's lines: paths and URLs.
+
+    They hold secrets (an RTMP output's URL ends with its stream key), so they are
+    left out of the repr; LogClassifier masks them like the lines it compares them to.
+    """
+
+    inputs: tuple[str, ...] = field(default=(), repr=False)
+    outputs: tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def for_spec(cls, spec: JobSpec, workdir: str | os.PathLike[str] | None = None) -> LogSides:
+        """`workdir` is the one build_argv wrote its helper files to (a playlist's list)."""
+        source = spec.input
+        inputs: list[str] = []
+        if isinstance(source, FileInput):
+            inputs.append(os.path.abspath(source.path))
+        elif isinstance(source, PlaylistInput):
+            inputs += [os.path.abspath(path) for path in source.paths]
+            if workdir is not None:
+                inputs.append(os.path.abspath(Path(workdir) / PLAYLIST_FILE))
+        elif isinstance(source, UrlInput):
+            inputs.append(source.url)
+        outputs: list[str] = []
+        for output in spec.enabled_outputs:
+            if isinstance(output, HlsOutput):
+                outputs.append(os.path.abspath(output.directory))
+            elif isinstance(output, FileOutput):
+                outputs.append(os.path.abspath(output.path))
+            else:
+                outputs.append(output_url(output))  # secrets included: masked with the line
+        return cls(tuple(inputs), tuple(outputs))
+
+
+def _named(text: str, names: Sequence[re.Pattern[str]]) -> int:
+    """The length of the longest of `names` the text names; 0 for none."""
+    return max((len(name.pattern) for name in names if name.search(text)), default=0)
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    # Whole names only: `/srv/a` is not named by `/srv/a.mp4` or `/x/srv/a`.
+    return re.compile(r"(?<![\w./-])" + re.escape(name) + r"(?![\w.-])")
 
 
 class LogClassifier:
@@ -205,20 +328,45 @@ class LogClassifier:
     connection after the publish command; ffmpeg then prints only
     `[error] rtmp://host/app/<key>: Input/output error`. The same final line
     follows a DNS or connect failure, so it means "key rejected" only when no
-    connection-level error came before it in this run.
+    connection-level error came before it in this run, and never for an input.
     """
 
     _CONNECT_CODES = frozenset(
         {"ffmpeg.dns_failure", "ffmpeg.connection_refused", "ffmpeg.connection_timeout"}
     )
 
-    def __init__(self, secrets: Sequence[str] = ()) -> None:
+    def __init__(self, secrets: Sequence[str] = (), sides: LogSides | None = None) -> None:
         self.secrets = tuple(secrets)
         self._connect_failed = False
         self._address_refused = False
+        self._inputs_open = False  # ffmpeg opens every input before any output
+        sides = sides or LogSides()
+        masked = [mask_text(name, list(self.secrets)) for name in sides.outputs]
+        self._output_names = [_name_pattern(name) for name in masked if name]
+        masked = [mask_text(name, list(self.secrets)) for name in sides.inputs]
+        self._input_names = [_name_pattern(name) for name in masked if name]
+
+    def side_of(self, event: LogEvent) -> Side | None:
+        """Which side a line is about: what it names, who printed it, or where ffmpeg is."""
+        text = event.message
+        # The longer name wins: an HLS folder /media names /media/show.mp4 as well.
+        named_output = _named(text, self._output_names)
+        named_input = _named(text, self._input_names)
+        if named_output != named_input:
+            return Side.OUTPUT if named_output > named_input else Side.INPUT
+        if event.component in _OUTPUT_COMPONENTS or _OUTPUT_WORDS.search(text):
+            return Side.OUTPUT
+        if event.component in _INPUT_COMPONENTS or _INPUT_WORDS.search(text):
+            return Side.INPUT
+        if not self._inputs_open and event.level not in _CHATTER:
+            return Side.INPUT
+        return None
 
     def classify(self, line: str) -> LogEvent:
-        event = classify_line(line, self.secrets)
+        event = parse_line(mask_text(line, list(self.secrets)) if self.secrets else line)
+        if event.message.startswith("Input #"):
+            self._inputs_open = True
+        event = _with_hint(replace(event, side=self.side_of(event)))
         if event.hint_code == ADDRESS_NOT_ALLOWED:
             self._address_refused = True
         elif event.hint_code == HTTP_AUTH_FAILED and self._address_refused:
@@ -231,9 +379,14 @@ class LogClassifier:
         if (
             event.hint_code is None
             and event.component is None
+            and event.side is not Side.INPUT
             and not self._connect_failed
             and _RTMP_IO_ERROR.match(event.message)
         ):
             rule = next(r for r in HINT_RULES if r.code == STREAM_KEY_REJECTED)
-            return LogEvent(event.level, event.message, None, rule.code, rule.hint, event.line)
+            return replace(event, hint_code=rule.code, hint=rule.hint)
         return event
+
+
+# Lines that are not about a failure; only the others take the side of the phase.
+_CHATTER = frozenset({LogLevel.TRACE, LogLevel.DEBUG, LogLevel.VERBOSE, LogLevel.INFO})

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workers.ffmpeg.escaping import file_url, tee_escape
 from workers.ffmpeg.spec import FileOutput, HlsOutput, OutputSpec, RtmpOutput, SrtOutput, UdpOutput
+
+HLS_SEGMENT_NAME = "segment_%05d.ts"
+_HLS_SEGMENT = re.compile(r"segment_\d{5,}\.ts")
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,6 @@ def target_for(output: OutputSpec) -> Target:
     flags = (
         "delete_segments+independent_segments" if output.delete_segments else "independent_segments"
     )
-    # HlsOutput rejects `%` in the directory: it is the segment template character.
-    segments = file_url(Path(output.directory) / "segment_%05d.ts")
     return Target(
         "hls",
         url,
@@ -57,9 +60,45 @@ def target_for(output: OutputSpec) -> Target:
             "hls_time": str(output.segment_seconds),
             "hls_list_size": str(output.list_size),
             "hls_flags": flags,
-            "hls_segment_filename": segments,
+            "hls_segment_filename": hls_segment_template(output),
         },
     )
+
+
+def hls_segment_template(output: HlsOutput) -> str:
+    """Where an HLS output's segments go: a plain absolute path, not a `file:` URL.
+
+    hlsenc deletes the segments that leave the window with unlink() on the name as
+    given, so `file:/dir/segment_00001.ts` was never found: every deletion failed
+    (logged as an error) and the folder grew without bound. A name that starts with
+    `/` is a file to ffmpeg whatever follows, so it needs no `file:` to stay one.
+    HlsOutput rejects `%` in the directory: it is the segment template character.
+    """
+    return os.path.join(os.path.abspath(output.directory), HLS_SEGMENT_NAME)
+
+
+def remove_hls_leftovers(output: HlsOutput) -> list[str]:
+    """Delete the segments an earlier process left in the output's folder; returns failures.
+
+    hlsenc deletes only the segments it wrote itself, and a new process numbers its
+    own from 0 again: what an earlier process (a reconnect, a previous run) left at
+    higher numbers would stay forever. Call it before the process starts; it touches
+    only names of CastCore's own pattern, never the playlist or other files.
+    """
+    failed = []
+    try:
+        names = os.listdir(output.directory)
+    except OSError:
+        return []  # no folder yet: nothing was left
+    for name in names:
+        if _HLS_SEGMENT.fullmatch(name):
+            try:
+                os.unlink(os.path.join(output.directory, name))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                failed.append(f"{name}: {exc.strerror}")
+    return failed
 
 
 def tee_slave(target: Target) -> str:

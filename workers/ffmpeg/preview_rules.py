@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from workers.ffmpeg.muxers import target_for
 from workers.ffmpeg.spec import (
     AudioCodec,
+    HlsOutput,
     JobSpec,
     OutputSpec,
     ProfileSpec,
     RateControl,
     RtmpOutput,
-    UrlInput,
+    SrtOutput,
+    UdpOutput,
     VideoCodec,
 )
 
@@ -62,6 +64,8 @@ PLATFORMS: tuple[PlatformRule, ...] = (
 )
 
 FLV_AUDIO_RATES = (44100, 48000)
+# Outputs that viewers or servers consume as it is made; a file output can take any pace.
+LIVE_OUTPUTS = (RtmpOutput, SrtOutput, UdpOutput, HlsOutput)
 # What each muxer in ffmpeg 5.1 refuses outright (the header write fails).
 _CONTAINER_REJECTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "flv": (frozenset({"hevc"}), frozenset({"opus"})),
@@ -102,14 +106,6 @@ def preview_warnings(
                 "'copy' they are ignored.",
             )
         )
-    if spec.realtime and isinstance(spec.input, UrlInput):
-        out.append(
-            _warn(
-                "realtime_live_input",
-                "Real-time pacing (-re) is for files; a live input is already real time and "
-                "pacing it adds delay.",
-            )
-        )
     if (
         available_encoders is not None
         and not copy
@@ -129,6 +125,18 @@ def preview_warnings(
         profile.audio_codec, profile.audio_codec.value
     )
     for index, output in enumerate(spec.enabled_outputs):
+        if isinstance(output, LIVE_OUTPUTS) and spec.input.recorded and not spec.paced:
+            out.append(
+                _warn(
+                    "unpaced_live_output",
+                    f"Output {index + 1} is live ({output.kind.value.upper()}), but real-time "
+                    "pacing is off: the input is read as fast as FFmpeg can, so viewers get "
+                    "several seconds of video per second and players stall or skip. Turn "
+                    "real-time pacing on; leave it off only for file-to-file work.",
+                    output=index,
+                    kind=output.kind.value,
+                )
+            )
         target = target_for(output)
         bad_video, bad_audio = _CONTAINER_REJECTS.get(target.muxer, (frozenset(), frozenset()))
         for kind, codec, bad in (

@@ -65,6 +65,7 @@ class FileInput:
     path: str
     duration_s: float | None = None  # its length, when known (a probed media-library item)
     kind: ClassVar[InputKind] = InputKind.FILE
+    recorded: ClassVar[bool] = True  # see JobSpec.paced
 
     def __post_init__(self) -> None:
         _check_abs_path("input.path", self.path)
@@ -85,6 +86,7 @@ class PlaylistInput:
     durations: tuple[float | None, ...] = ()  # per path, when known; () when none are
     first: int = 0  # the path it starts with; then on in order, round to the one before
     kind: ClassVar[InputKind] = InputKind.PLAYLIST
+    recorded: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if not self.paths or len(self.paths) > 10_000:
@@ -116,6 +118,9 @@ class PlaylistInput:
 class UrlInput:
     url: str
     url_kind: UrlKind | None = None  # inferred from the scheme (and .m3u8) when None
+    # A finished file behind a URL (a media-library item in S3), not a live source:
+    # read at its native rate like a local file (JobSpec.paced).
+    recorded: bool = False
     kind: ClassVar[InputKind] = InputKind.URL
 
     def __post_init__(self) -> None:
@@ -154,6 +159,7 @@ class TestPatternInput:
     tone_hz: int = 1000
     with_audio: bool = True
     kind: ClassVar[InputKind] = InputKind.TEST_PATTERN
+    recorded: ClassVar[bool] = True  # generated as fast as ffmpeg can, unless paced
 
     def __post_init__(self) -> None:
         TestPattern(self.pattern)
@@ -173,6 +179,7 @@ class TestPatternInput:
 InputSpec = FileInput | PlaylistInput | UrlInput | TestPatternInput
 
 MAX_START_OFFSET_S = 30 * 86400
+MAX_STALL_TIMEOUT_S = 86400
 
 
 def _usable_length(seconds: float | None) -> bool:
@@ -371,17 +378,34 @@ class JobSpec:
     profile: ProfileSpec
     outputs: tuple[OutputSpec, ...]
     loop: bool = False
-    realtime: bool = False
+    # Read a recorded input at its native rate (see `paced`). False reads it as fast as
+    # ffmpeg can: for file-to-file work; a live output fed that way gets minutes of
+    # media per minute (preview_rules warns), a file output fills the disk as fast.
+    realtime: bool = True
     start_offset_s: float = 0.0
     overlay: OverlaySpec | None = None
     title: str | None = None
+    # No progress for this long means stalled: the supervisor kills ffmpeg (FFmpegProcess).
+    # ffmpeg's own network timeout is kept longer (argv.network_timeout_us).
+    stall_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         _check_range("start_offset_s", self.start_offset_s, 0, MAX_START_OFFSET_S)
+        _check_range("stall_timeout_s", self.stall_timeout_s, 1, MAX_STALL_TIMEOUT_S)
         if self.title is not None:
             _check_no_nul("title", self.title)
         if not 1 <= len(self.outputs) <= 16:
             raise SpecError("spec.out_of_range", field="outputs", min=1, max=16)
+
+    @property
+    def paced(self) -> bool:
+        """Whether ffmpeg reads the input at its native rate (`-re`).
+
+        Files, playlists, test patterns and files behind URLs have no rate of their
+        own: unpaced, ffmpeg reads them as fast as it can encode (a test pattern ran
+        at about 8x). A live URL arrives at its own rate; pacing it would add delay.
+        """
+        return self.realtime and self.input.recorded
 
     @property
     def enabled_outputs(self) -> tuple[OutputSpec, ...]:

@@ -50,7 +50,7 @@ from workers.ffmpeg.confine import (
     ruleset_for,
 )
 from workers.ffmpeg.egress import child_env
-from workers.ffmpeg.logs import LogClassifier, LogEvent
+from workers.ffmpeg.logs import LogClassifier, LogEvent, LogSides
 from workers.ffmpeg.progress import Progress, ProgressParser
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class FFmpegProcess:
         secrets: Sequence[str] = (),
         cwd: str | None = None,
         confinement: Confinement = SYSTEM_ONLY,
+        sides: LogSides | None = None,
     ) -> None:
         """`confinement`: the files and folders ffmpeg may touch besides the system's
         (confine.confinement_for(spec, workdir) for a job); by default none."""
@@ -126,7 +127,8 @@ class FFmpegProcess:
         self.stall_timeout = stall_timeout
         self.stop_grace_seconds = stop_grace_seconds
         self.cwd = cwd
-        self._classifier = LogClassifier(secrets)
+        # What names the input and the outputs, so hints speak about the right one.
+        self._classifier = LogClassifier(secrets, sides)
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._parser = ProgressParser()
         self._proc: subprocess.Popen[bytes] | None = None

@@ -58,6 +58,7 @@ from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
 from workers.ffmpeg.confine import confinement_for
+from workers.ffmpeg.logs import LogSides
 from workers.ffmpeg.progress import Progress
 from workers.ffmpeg.spec import FileInput, FileOutput, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
@@ -250,7 +251,7 @@ class RunSupervisor(LiveEvents):
         for secret in secrets:
             remember(secret)
         for problem in prepare_output_dirs(spec):
-            self._log_line("error", f"Output folder could not be created: {problem}")
+            self._log_line("error", f"Output folder could not be prepared: {problem}")
         argv = build_argv(spec, workdir, ffmpeg=getattr(settings, "FFMPEG_BINARY", "ffmpeg"))
         self.progress = None
         self._last_status_at = float("-inf")  # this process's first progress goes out at once
@@ -258,12 +259,13 @@ class RunSupervisor(LiveEvents):
             argv,
             on_progress=self._on_progress,
             on_log=self._on_log,
-            stall_timeout=self.job.stall_timeout_seconds,
+            stall_timeout=spec.stall_timeout_s,  # ffmpeg's own timeout is longer (argv)
             stop_grace_seconds=conf.STOP_GRACE_SECONDS,
             tail_lines=conf.LOG_TAIL_LINES,
             secrets=secrets,
             cwd=str(workdir),
             confinement=confinement_for(spec, workdir),
+            sides=LogSides.for_spec(spec, workdir),
         )
         process.start()
         self.process = process

@@ -21,6 +21,7 @@ from pathlib import Path
 from django.conf import settings
 
 from workers.ffmpeg import spec as engine
+from workers.ffmpeg.muxers import remove_hls_leftovers
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def remove_run_workdir(job_id: int, number: int) -> None:
 
 
 def prepare_output_dirs(spec: engine.JobSpec) -> list[str]:
-    """Create the folders of HLS and file outputs (ffmpeg's muxers do not); returns failures."""
+    """Create the folders of HLS and file outputs (ffmpeg's muxers do not), and clear an
+    HLS folder of the segments earlier processes left there; returns failures."""
     failed = []
     for output in spec.enabled_outputs:
         if isinstance(output, engine.HlsOutput):
@@ -121,4 +123,6 @@ def prepare_output_dirs(spec: engine.JobSpec) -> list[str]:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             failed.append(f"{folder}: {exc.strerror}")
+        if isinstance(output, engine.HlsOutput):
+            failed += [f"{folder}/{problem}" for problem in remove_hls_leftovers(output)]
     return failed

@@ -214,7 +214,7 @@ def test_user_values_stay_single_elements_and_masking_hides_secrets(
         assert all(options["onfail"] == "ignore" for options, _ in slaves)
         for (options, _), output in zip(slaves, outputs, strict=True):
             if isinstance(output, HlsOutput):
-                assert options["hls_segment_filename"] == "file:" + os.path.join(
+                assert options["hls_segment_filename"] == os.path.join(
                     os.path.abspath(output.directory), "segment_%05d.ts"
                 )
     masked = mask_argv(argv, spec.secrets())

@@ -16,6 +16,7 @@ from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
     FileOutput,
+    HlsOutput,
     JobSpec,
     ProfileSpec,
     RtmpOutput,
@@ -136,3 +137,27 @@ def test_the_timeout_kills_ffmpeg_and_cleans_up() -> None:
         if n.startswith("castcore-dryrun-")
     }
     assert leftovers == set()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("output", ["hls", "mkv"])
+def test_the_bitrate_of_a_1500k_cbr_profile_is_measured_from_its_packets(
+    tmp_path: Path, output: str
+) -> None:
+    # MPEG-TS (what an HLS, SRT or UDP output is tried with) once reported 10 kbps here.
+    target = (
+        HlsOutput(str(tmp_path / "hls")) if output == "hls" else FileOutput(str(tmp_path / "o.mkv"))
+    )
+    spec = JobSpec(
+        input=TestPatternInput(width=1280, height=720, rate=30),
+        profile=profile(video_bitrate_kbps=1500, preset="veryfast"),
+        outputs=(target,),
+    )
+    result = run_dry_run(spec, DryRunOptions(seconds=4, temp_root=str(tmp_path)))
+    assert result.ok, result.errors
+    video, total = result.video_bitrate_kbps, result.bitrate_kbps
+    assert video is not None and total is not None
+    assert video == pytest.approx(1500, rel=0.15)
+    # Every stream's packets: the video plus 128 kbps of AAC, no container overhead.
+    assert total == pytest.approx(1500 + 128, rel=0.15)
+    assert total > video
