@@ -42,7 +42,7 @@ class SecretField(serializers.CharField):
         return mask(str(value)) if value else ""
 
 
-def field_path(field: serializers.Field) -> str:  # type: ignore[type-arg]
+def field_path(field: serializers.Field) -> str:
     """`outputs.kind` for a field nested in serializers (list positions are not known here)."""
     names: list[str] = []
     node: Any = field
