@@ -30,6 +30,7 @@ from apps.recordings.files import serve_recording_file
 from apps.recordings.filters import RecordingFilter
 from apps.recordings.models import Recording
 from castcore.api.authentication import ApiTokenAuthentication, JWTAuthentication
+from castcore.api.filters import parse_id
 
 AUTHENTICATION = [ApiTokenAuthentication, JWTAuthentication, InstallIdAuthentication]
 # Multipart framing around the file; anything past limit + this is refused unread.
@@ -154,9 +155,10 @@ class RecordingDetailView(AsciinemaMixin, generics.GenericAPIView):
     queryset = Recording.objects.all()
 
     def _native(self, key: str) -> Recording:
-        if not key.isdigit():
+        pk = parse_id(key)
+        if pk is None:
             raise compat_error("not_found", 404)
-        recording = selectors.recordings_for(self.request.user).filter(pk=int(key)).first()
+        recording = selectors.recordings_for(self.request.user).filter(pk=pk).first()
         if recording is None:
             raise compat_error("not_found", 404)
         if recording.is_hidden and not selectors.is_staff_viewer(self.request.user):
