@@ -69,6 +69,8 @@ if not FERNET_KEYS:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Under /api/ a failed CSRF check answers in the error envelope (castcore/api/errors.py).
+CSRF_FAILURE_VIEW = "castcore.api.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "daphne",

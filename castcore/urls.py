@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from castcore.api.docs_views import SchemaView, SwaggerView
+from castcore.api.docs_views import ApiIndexView, SchemaView, SwaggerView
 from castcore.api.errors import api_not_found
 
 api_v1: list[Any] = [
@@ -17,8 +17,12 @@ api_v1: list[Any] = [
     path("", include("apps.channels.api.urls")),
     path("", include("apps.chat.api.urls")),
     path("", include("apps.integrations.api.urls")),
+    path("", ApiIndexView.as_view(), name="api-index"),
+    # With and without the trailing slash, both served (the README names the first).
     path("schema/", SchemaView.as_view(), name="schema"),
+    path("schema", SchemaView.as_view()),
     path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs", SwaggerView.as_view(url_name="schema")),
 ]
 
 urlpatterns = [
@@ -30,5 +34,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "castcore.api.errors.handler400"
+handler403 = "castcore.api.errors.handler403"
 handler404 = "castcore.api.errors.handler404"
 handler500 = "castcore.api.errors.handler500"
