@@ -316,7 +316,6 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "castcore.api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.roles.Role"},
 }
