@@ -10,12 +10,13 @@ from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 
 from castcore import json_depth
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser with the depth bound; malformed JSON stays `request.malformed`."""
+    """DRF's JSON parser with the depth bound; malformed JSON is DRF's ParseError, as before."""
 
     def parse(
         self,
@@ -30,14 +31,14 @@ class JSONParser(parsers.JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = stream.read().decode(encoding) if stream is not None else ""
-        except UnicodeDecodeError:
-            raise ApiError("request.malformed", {"reason": "encoding"}) from None
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
         try:
             return json_depth.loads(text, parse_constant=_reject_constant if self.strict else None)
         except json_depth.JSONTooDeep as exc:
             raise ApiError("request.json_too_deep", {"max_depth": exc.max_depth}) from None
-        except ValueError:
-            raise ApiError("request.malformed") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 def _reject_constant(name: str) -> float:
