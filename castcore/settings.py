@@ -129,6 +129,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "castcore.context_processors.site",
             ],
         },
     },
@@ -214,6 +215,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The viewer site's sign-in page; after it, `?next=` (checked by Django to stay on
+# this host) or the home page. Django's default was /accounts/profile/, a 404.
+LOGIN_URL = "recordings:login"
+LOGIN_REDIRECT_URL = "home"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username/IP never reaches the password check.
     "axes.backends.AxesStandaloneBackend",

@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from castcore import pages
 from castcore.api.docs_views import ApiIndexView, SchemaView, SwaggerView
 from castcore.api.errors import api_not_found
 
@@ -26,6 +27,8 @@ api_v1: list[Any] = [
 ]
 
 urlpatterns = [
+    path("", pages.home, name="home"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
     # Pages and legacy paths (asciinema 2.x's /api/asciicasts, /connect/<id>, …).
     path("", include("apps.recordings.urls")),
