@@ -1,8 +1,10 @@
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from apps.media import views as media_views
 from castcore import pages
 from castcore.api.docs_views import ApiIndexView, SchemaView, SwaggerView
 from castcore.api.errors import api_not_found
@@ -35,6 +37,8 @@ urlpatterns = [
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
+    # Uploaded files (assets' `url`), with the API's access rules (apps/media/views.py).
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", media_views.media_file, name="media-file"),
 ]
 
 handler400 = "castcore.api.errors.handler400"
