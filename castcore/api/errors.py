@@ -218,7 +218,7 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
     if _is_api(request):
         return api_not_found(request)
-    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
+    return defaults.page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest) -> Any:

@@ -6,6 +6,7 @@ A body nested deeper than MAX_JSON_DEPTH is a 400 `request.json_too_deep`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import IO, Any
 
 from django.conf import settings
@@ -22,7 +23,7 @@ class JSONParser(parsers.JSONParser):
         self,
         stream: IO[Any],
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         # Imported here: castcore.api.errors imports DRF's views, which read this
         # parser from the settings while they load.

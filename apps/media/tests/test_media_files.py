@@ -52,7 +52,8 @@ def test_an_assets_url_serves_a_viewer_signed_in_on_the_site(
     asset: dict[str, Any], media_dirs: Path
 ) -> None:
     browser = Client()
-    browser.force_login(UserFactory(role=Role.VIEWER))
+    viewer: Any = UserFactory(role=Role.VIEWER)
+    browser.force_login(viewer)
     response = browser.get(asset["url"])
     assert response.status_code == 200 and _bytes(response) == _stored(media_dirs, asset)
 
@@ -74,7 +75,8 @@ def test_an_assets_url_refuses_a_bad_token(asset: dict[str, Any]) -> None:
 
 def test_an_inactive_account_gets_no_file(asset: dict[str, Any]) -> None:
     browser = Client()
-    browser.force_login(UserFactory(role=Role.VIEWER, is_active=False))
+    inactive: Any = UserFactory(role=Role.VIEWER, is_active=False)
+    browser.force_login(inactive)
     assert browser.get(asset["url"]).status_code == 401
 
 

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -49,7 +50,8 @@ def logo(media_dirs: Path) -> Asset:
 
 
 def _viewer_token() -> str:
-    return str(RefreshToken.for_user(UserFactory(role=Role.VIEWER)).access_token)
+    viewer: Any = UserFactory(role=Role.VIEWER)
+    return str(RefreshToken.for_user(viewer).access_token)
 
 
 def test_an_assets_url_is_served_by_the_real_server_with_the_api_access_rules(

@@ -163,7 +163,7 @@ class AsciinemaMixin:
 
     install_id_creates_account = False
     # For the schema (castcore.api.schema): errors come in either shape.
-    error_shapes = (NATIVE_ERRORS, ASCIINEMA_ERRORS)
+    error_shapes: tuple[ErrorShape, ...] = (NATIVE_ERRORS, ASCIINEMA_ERRORS)
 
     def get_exception_handler(self) -> Any:
         request = getattr(self, "request", None)
