@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
 from apps.recordings import selectors as recordings
+from castcore.files import send_file
 
 HOME_RECORDINGS = 6
 HOME_STREAMS = 6
@@ -33,7 +37,16 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", context)
 
 
+FAVICON = Path(settings.BASE_DIR) / "static" / "favicon.ico"
+
+
 @require_safe
-def favicon(request: HttpRequest) -> HttpResponse:
-    """Browsers ask for /favicon.ico whatever the page says; send them to the static file."""
-    return HttpResponseRedirect(static("favicon.ico"))
+def favicon(request: HttpRequest) -> HttpResponseBase:
+    """Browsers ask for /favicon.ico whatever the page links; answer it at that address."""
+    return send_file(
+        request,
+        FAVICON,
+        content_type="image/x-icon",
+        etag=f'"favicon-{FAVICON.stat().st_mtime_ns:x}"',
+        cache_control="public, max-age=86400",
+    )

@@ -97,11 +97,9 @@ def test_the_home_page_answers_head_and_refuses_post() -> None:
 
 def test_favicon_ico_exists() -> None:
     response = Client().get("/favicon.ico")
-    assert response.status_code == 302 and response["Location"].endswith("/favicon.ico")
-    path = finders.find("favicon.ico")
-    assert path is not None
-    with open(path, "rb") as icon:
-        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # ICO header
+    assert finders.find("favicon.ico") is not None  # collected with the static files too
 
 
 def test_the_admins_view_site_link_leads_to_the_home_page() -> None:
