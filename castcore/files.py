@@ -15,6 +15,7 @@ byte, which for a 500 MB intro clip is the web process's memory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 CHUNK = 64 * 1024
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
 _READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="file-read")
+logger = logging.getLogger(__name__)
 
 
 def x_accel_location(path: Path) -> str | None:
@@ -74,7 +76,13 @@ class _Chunks:
         return self
 
     def __next__(self) -> bytes:
-        chunk = self.handle.read(min(CHUNK, self.remaining)) if self.remaining > 0 else b""
+        try:
+            chunk = self.handle.read(min(CHUNK, self.remaining)) if self.remaining > 0 else b""
+        except (OSError, ValueError) as exc:  # ValueError: closed meanwhile
+            # The headers are out: end the body early (the client sees a short file);
+            # an exception could only reach the server.
+            logger.warning("file %s: read failed: %s", self.handle.name, exc)
+            raise StopIteration from None
         if not chunk:
             raise StopIteration
         self.remaining -= len(chunk)
@@ -92,7 +100,14 @@ class _ChunksOnThreads:
         return self
 
     async def __anext__(self) -> bytes:
-        chunk = await asyncio.get_running_loop().run_in_executor(_READS, next, self.chunks, None)
+        loop = asyncio.get_running_loop()
+        try:
+            chunk = await loop.run_in_executor(_READS, next, self.chunks, None)
+        except asyncio.CancelledError:
+            # The client went away and Django closes nothing then: close the file once
+            # the read still running on its thread is done.
+            _READS.submit(self.chunks.close)
+            raise
         if chunk is None:
             raise StopAsyncIteration
         return chunk

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import tracemalloc
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
+from apps.media.models import Asset
 from apps.media.tests.test_validation import _png
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +128,58 @@ def test_with_x_accel_redirect_nginx_sends_the_bytes(
     assert _bytes(response) == b""
     # Access is still CastCore's to decide.
     assert Client().get(asset["url"]).status_code == 401
+
+
+async def _get_over_asgi(path: str, token: str) -> tuple[int, int, int]:
+    """GET through Django's ASGI handler as daphne calls it: (status, bytes, body messages)."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {token}".encode())],
+    }  # fmt: skip
+    requested = False
+    status, total, messages = 0, 0, 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client stays
+        raise AssertionError("unreachable")
+
+    async def send(message: Mapping[str, Any]) -> None:
+        nonlocal status, total, messages
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message.get("body"):
+            total += len(message["body"])
+            messages += 1
+
+    await ASGIHandler()(scope, receive, send)
+    return status, total, messages
+
+
+@pytest.mark.django_db(transaction=True)
+def test_under_asgi_a_big_file_goes_out_as_it_is_read(media_dirs: Path) -> None:
+    size = 16 * 1024 * 1024
+    stored = media_dirs / "assets" / "big.mp4"
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(bytes(range(256)) * (size // 256))
+    Asset.objects.create(
+        kind="intro", name="big", file="assets/big.mp4", mime="video/mp4", width=16,
+        height=16, sha256="0" * 64, size=size,
+    )  # fmt: skip
+    viewer: Any = UserFactory(role=Role.VIEWER)
+    token = str(RefreshToken.for_user(viewer).access_token)
+    asyncio.run(_get_over_asgi("/media/assets/big.mp4", token))  # imports and caches, untraced
+    tracemalloc.start()
+    try:
+        status, total, messages = asyncio.run(_get_over_asgi("/media/assets/big.mp4", token))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert status == 200 and total == size and messages > 100
+    # Django reads a synchronous iterator into a list under ASGI: the whole file at once.
+    assert peak < size // 8, f"{peak} bytes in memory at once while serving {size}"
