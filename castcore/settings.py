@@ -339,6 +339,9 @@ AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = env_str("CASTCORE_SITE_NAME", "CastCore")
+# django-otp's admin would show any user's TOTP seed (and answered a 500 for an unknown
+# device id): those two views answer 403 instead.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 TWO_FACTOR_CHALLENGE_SECONDS = 300
 
 # --- Celery (castcore/celery.py reads these with the CELERY_ namespace).

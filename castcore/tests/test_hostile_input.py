@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from castcore.api.filters import MAX_ID
@@ -35,6 +36,13 @@ def _routes() -> list[tuple[str, Any]]:
 
 
 ROUTES = _routes()
+PAGES = [
+    (method, "/" + url_walk.sample_path(route, value))
+    for route, pattern in url_walk.walk()
+    if url_walk.has_parameters(route) and not url_walk.sample_path(route).startswith("api/")
+    for method in sorted(url_walk.methods(pattern.callback) or {"GET", "POST"})
+    for value in HOSTILE_VALUES
+]
 LISTS = [
     "/" + url_walk.sample_path(route)
     for route, pattern in ROUTES
@@ -68,6 +76,7 @@ def test_the_walk_finds_lists_details_and_bodies() -> None:
     assert {"/api/v1/users", "/api/v1/assets", "/api/v1/recordings"} <= set(LISTS)
     assert ("GET", "/api/v1/recordings/³") in DETAILS
     assert ("POST", "/api/v1/auth/login") in BODIES
+    assert ("GET", "/r/³") in PAGES
 
 
 @pytest.mark.parametrize("path", LISTS)
@@ -100,6 +109,18 @@ def test_every_path_parameter_answers_hostile_values_without_a_500(
 ) -> None:
     response = admin_api.generic(method, path, data="{}", content_type="application/json")
     _assert_answered(response, f"{method} {path[:80]}")
+
+
+def test_every_page_path_parameter_answers_hostile_values_without_a_500(admin_user: Any) -> None:
+    # Pages and the admin, as a signed-in Admin (one test: a browser session per case is slow).
+    browser = Client()
+    browser.force_login(admin_user)
+    failures = []
+    for method, path in PAGES:
+        status = browser.generic(method, path).status_code
+        if status == 500:
+            failures.append(f"{method} {path[:80]}")
+    assert not failures
 
 
 @pytest.mark.parametrize(("method", "path"), BODIES, ids=[f"{m} {p}" for m, p in BODIES])
