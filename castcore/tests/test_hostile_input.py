@@ -14,6 +14,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.recordings.tests.helpers import linked_cli
 from castcore.api.filters import MAX_ID
 from castcore.json_depth import MAX_JSON_DEPTH
 from castcore.tests import url_walk
@@ -168,3 +169,15 @@ def test_an_offset_beyond_a_bigint_is_a_400_naming_the_maximum(admin_api: APICli
         "params": {"field": "offset", "max": MAX_ID},
         "level": "error",
     }
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=³", "limit=\u0661", f"limit={'9' * 5000}", "cursor=" + "W" * 40]
+)
+def test_the_asciinema_streams_list_answers_hostile_query_values_without_a_500(
+    query: str,
+) -> None:
+    # Install-ID clients only, so the admin walk above never reaches its parameters.
+    cli = linked_cli()
+    response = cli.get(f"/api/v1/user/streams?{query}")
+    assert response.status_code in (200, 422), (query[:30], response.content[:200])
