@@ -96,7 +96,7 @@ def test_the_home_page_answers_head_and_refuses_post() -> None:
 
 
 def test_favicon_ico_exists() -> None:
-    response = Client().get("/favicon.ico")
+    response: Any = Client().get("/favicon.ico")
     assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
     assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # ICO header
     assert finders.find("favicon.ico") is not None  # collected with the static files too
