@@ -70,6 +70,8 @@ if not FERNET_KEYS:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Under /api/ a failed CSRF check answers in the error envelope (castcore/api/errors.py).
+CSRF_FAILURE_VIEW = "castcore.api.errors.csrf_failure"
 
 INSTALLED_APPS = [
     "daphne",
@@ -128,6 +130,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "castcore.context_processors.site",
             ],
         },
     },
@@ -213,6 +216,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The viewer site's sign-in page; after it, `?next=` (checked by Django to stay on
+# this host) or the home page. Django's default was /accounts/profile/, a 404.
+LOGIN_URL = "recordings:login"
+LOGIN_REDIRECT_URL = "home"
 AUTHENTICATION_BACKENDS = [
     # First, so a locked-out username/IP never reaches the password check.
     "axes.backends.AxesStandaloneBackend",
@@ -239,6 +246,11 @@ STATICFILES_DIRS += [
 ]
 MEDIA_ROOT = Path(env_str("CASTCORE_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+# An nginx `internal` location aliasing MEDIA_ROOT (e.g. /_media/): CastCore then checks
+# access to /media/… files and answers with X-Accel-Redirect, and nginx sends the bytes.
+X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_X_ACCEL_REDIRECT", "")
+if X_ACCEL_REDIRECT_PREFIX and not X_ACCEL_REDIRECT_PREFIX.startswith("/"):
+    raise ImproperlyConfigured("CASTCORE_X_ACCEL_REDIRECT must be a path such as /_media/.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -283,7 +295,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "castcore.api.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -318,7 +330,6 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "castcore.api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.roles.Role"},
 }
@@ -334,6 +345,9 @@ AXES_CLIENT_IP_CALLABLE = "castcore.client_ip.client_ip"
 AXES_VERBOSE = False
 
 OTP_TOTP_ISSUER = env_str("CASTCORE_SITE_NAME", "CastCore")
+# django-otp's admin would show any user's TOTP seed (and answered a 500 for an unknown
+# device id): those two views answer 403 instead.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 TWO_FACTOR_CHALLENGE_SECONDS = 300
 
 # --- Celery (castcore/celery.py reads these with the CELERY_ namespace).

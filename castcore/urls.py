@@ -1,9 +1,12 @@
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from castcore.api.docs_views import SchemaView, SwaggerView
+from apps.media import views as media_views
+from castcore import pages
+from castcore.api.docs_views import ApiIndexView, SchemaView, SwaggerView
 from castcore.api.errors import api_not_found
 
 api_v1: list[Any] = [
@@ -17,18 +20,28 @@ api_v1: list[Any] = [
     path("", include("apps.channels.api.urls")),
     path("", include("apps.chat.api.urls")),
     path("", include("apps.integrations.api.urls")),
+    path("", ApiIndexView.as_view(), name="api-index"),
+    # With and without the trailing slash, both served (the README names the first).
     path("schema/", SchemaView.as_view(), name="schema"),
+    path("schema", SchemaView.as_view()),
     path("docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs", SwaggerView.as_view(url_name="schema")),
 ]
 
 urlpatterns = [
+    path("", pages.home, name="home"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
     # Pages and legacy paths (asciinema 2.x's /api/asciicasts, /connect/<id>, …).
     path("", include("apps.recordings.urls")),
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
+    # Uploaded files (assets' `url`), with the API's access rules (apps/media/views.py).
+    path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", media_views.media_file, name="media-file"),
 ]
 
+handler400 = "castcore.api.errors.handler400"
+handler403 = "castcore.api.errors.handler403"
 handler404 = "castcore.api.errors.handler404"
 handler500 = "castcore.api.errors.handler500"

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from castcore.api.filters import MAX_ID
+from castcore.api.filters import parse_id
 
 # 4000 + the HTTP status a REST call would have answered with.
 CLOSE_BAD_DATA = 4400
@@ -38,15 +38,10 @@ def route_id(scope: dict[str, Any], name: str) -> int | None:
     """The id in the URL, or None when no row can have it.
 
     Routes match digits of any length (`<int:…>` would turn a 5000-digit id into
-    "no route", which the server answers with a bare 403). Bounded before any
-    query: a BIGINT holds at most MAX_ID, and int() refuses strings of thousands
-    of digits, so the length is checked first.
+    "no route", which the server answers with a bare 403); `parse_id` bounds them
+    before any query.
     """
-    digits = str(scope["url_route"]["kwargs"][name]).lstrip("0")
-    if not digits.isdigit() or len(digits) > len(str(MAX_ID)):
-        return None
-    value = int(digits)
-    return value if value <= MAX_ID else None
+    return parse_id(str(scope["url_route"]["kwargs"][name]))
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ The asciicast v2/v3 <-> ALiS translation lives in alis_convert.py. No Django her
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from castcore import json_depth as bounded_json
 
 MAGIC = b"ALiS\x01"
 Protocol = Literal["v1.alis", "v2.asciicast", "v3.asciicast", "raw"]
@@ -340,7 +341,7 @@ def detect_protocol(*, subprotocol: str | None, first_message: bytes | str | Non
     line = first_message.lstrip().split("\n", 1)[0]
     if line.startswith("{"):
         try:
-            version = json.loads(line).get("version")
+            version = bounded_json.loads(line).get("version")
         except (ValueError, AttributeError):
             return "raw"
         if version == 2:

@@ -6,7 +6,6 @@ recorded live stream is written back as asciicast. No Django here.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from apps.recordings.alis import (
 )
 from apps.recordings.asciicast import format_event_line, format_header_line, parse_event_line
 from apps.recordings.asciicast import parse_header as parse_asciicast_header
+from castcore import json_depth as bounded_json
 
 _EXIT_STATUS = re.compile(r"^[0-9]{1,10}$")  # ASCII only: str.isdigit() takes "²"
 
@@ -63,7 +63,7 @@ class AsciicastToAlis:
 
     def _header(self, line: str) -> Init:
         try:
-            header = json.loads(line)
+            header = bounded_json.loads(line)
         except ValueError as exc:
             raise AlisError("alis.bad_header", "header is not JSON") from exc
         try:

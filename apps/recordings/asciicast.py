@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, NamedTuple, TypedDict
 
+from castcore import json_depth as bounded_json
+
 __all__ = [
     "EVENT_CODES",
     "MAX_ERROR_DETAILS",
@@ -112,7 +114,7 @@ def _reject_constant(name: str) -> float:
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return bounded_json.loads(text, parse_constant=_reject_constant)
 
 
 def _is_number(value: Any) -> bool:

@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from apps.accounts.roles import Role, role_at_least
 from apps.recordings.models import Recording, TerminalStream, Visibility
+from castcore.api.filters import parse_id
 
 
 def _by_key(queryset: QuerySet[Any], key: str, *, public_ids_only: bool) -> Any:
@@ -17,8 +18,9 @@ def _by_key(queryset: QuerySet[Any], key: str, *, public_ids_only: bool) -> Any:
     recording cannot be found by counting; the asciinema API (whose caller
     must own the row anyway) takes either.
     """
-    if key.isascii() and key.isdigit():
-        lookup = Q(pk=int(key)) if len(key) < 19 else Q(pk=None)
+    pk = parse_id(key)
+    if pk is not None:
+        lookup = Q(pk=pk)
         if public_ids_only:
             lookup &= Q(visibility=Visibility.PUBLIC)
         return queryset.filter(lookup | Q(url_token=key)).first()
@@ -65,8 +67,9 @@ def recording_for_api(user: Any, key: str) -> Recording | None:
     A URL token is the capability of the recording's web URL, for every kind: it
     opens what the page opens to this user (may_view), and nothing more.
     """
-    if key.isascii() and key.isdigit() and len(key) < 19:
-        return recordings_for(user).filter(pk=int(key)).first()
+    pk = parse_id(key)
+    if pk is not None:
+        return recordings_for(user).filter(pk=pk).first()
     recording = Recording.objects.select_related("owner").filter(url_token=key).first()
     if recording is None or not may_view(recording, user):
         return None

@@ -13,7 +13,16 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+)
+from django.urls import Resolver404, resolve
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -162,22 +171,71 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(envelope("server.error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
-def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """Catch-all for unknown paths under /api/v1/ (in DEBUG too)."""
+def _other_slash(request: HttpRequest) -> str | None:
+    """The path with its trailing slash toggled, if that path is an API route."""
+    path = request.path_info
+    other = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not other or other == path:
+        return None
+    try:
+        match = resolve(other)
+    except Resolver404:
+        return None
+    return None if match.func is api_not_found else other
+
+
+@csrf_exempt  # an unknown path is a 404 whatever the method; no CSRF page first
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Catch-all for unknown paths under /api/ (in DEBUG too).
+
+    A route spelt with the other trailing slash (`/api/v1/users/`, `/api/v1`) is
+    redirected with 308, which keeps the method and the body (a 301 turns a
+    POST into a GET), so clients that add or drop the slash still work.
+    """
+    other = _other_slash(request)
+    if other is not None:
+        location = request.path[: len(request.path) - len(request.path_info)] + other
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(
+            f"{location}?{query}" if query else location, preserve_request=True
+        )
     return JsonResponse(envelope("not_found", {"path": request.path}), status=404)
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
-    if request.path.startswith("/api/"):
-        return api_not_found(request)
-    from django.views.defaults import page_not_found
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
 
-    return page_not_found(request, exception)
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if _is_api(request):
+        return JsonResponse(envelope("request.invalid"), status=400)
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if _is_api(request):
+        return JsonResponse(envelope("permission.denied"), status=403)
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest) -> Any:
-    if request.path.startswith("/api/"):
+    if _is_api(request):
         return JsonResponse(envelope("server.error"), status=500)
-    from django.views.defaults import server_error
+    return defaults.server_error(request)
 
-    return server_error(request)
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: an envelope under /api/, Django's page elsewhere.
+
+    API views authenticate with bearer tokens and are exempt; this answers a
+    browser form or a cookie-authenticated view under /api/ that failed the check.
+    """
+    if _is_api(request):
+        return JsonResponse(envelope("permission.csrf_failed"), status=403)
+    return csrf.csrf_failure(request, reason)

@@ -21,3 +21,17 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+def parse_id(raw: str) -> int | None:
+    """The id `raw` names, or None when no row can have one.
+
+    ASCII digits only: str.isdigit() also takes "³" (which int() then refuses: a
+    500) and int() takes other scripts' digits (Arabic-Indic "1" is 1), so neither is the test.
+    The length is bounded before int(), which refuses strings of thousands of
+    digits, and the value by what a BIGINT holds.
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if value <= MAX_ID else None

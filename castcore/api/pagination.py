@@ -11,19 +11,29 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from castcore.api.errors import ApiError
+from castcore.api.filters import MAX_ID, parse_id
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-def _parse_non_negative(request: Request, name: str, default: int, minimum: int) -> int:
+def _parse_bound(request: Request, name: str, default: int, minimum: int) -> int:
+    """A whole number from the query string; MAX_ID + 1 stands for "beyond any id".
+
+    ASCII digits only (castcore.api.filters.parse_id says why); a leading "-" is
+    read so that "-5" is reported as below the minimum rather than as malformed.
+    """
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError("validation.invalid", {"field": name, "value": raw}) from None
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        raise ApiError("validation.invalid", {"field": name, "value": raw})
+    value = parse_id(digits)
+    if value is None:
+        value = MAX_ID + 1
+    if digits != raw:
+        value = -value
     if value < minimum:
         raise ApiError("validation.min_value", {"field": name, "min": minimum})
     return value
@@ -38,10 +48,15 @@ class LimitOffsetPagination(pagination.BasePagination):
     def paginate_queryset(
         self, queryset: QuerySet[Any] | list[Any], request: Request, view: APIView | None = None
     ) -> list[Any]:
-        limit = min(_parse_non_negative(request, "limit", self.default_limit, 1), self.max_limit)
-        offset = _parse_non_negative(request, "offset", 0, 0)
+        limit = min(_parse_bound(request, "limit", self.default_limit, 1), self.max_limit)
+        offset = _parse_bound(request, "offset", 0, 0)
+        if offset > MAX_ID:
+            # The database's OFFSET is a BIGINT too: 2**63 was an OverflowError, a 500.
+            raise ApiError("validation.max_value", {"field": "offset", "max": MAX_ID})
         self.limit, self.offset = limit, offset
         self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+        if offset >= self.total:
+            return []  # past the end: no query, whatever the offset
         return list(queryset[offset : offset + limit])
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -75,6 +90,6 @@ class LimitOffsetPagination(pagination.BasePagination):
                 "required": False,
                 "in": "query",
                 "description": "Index of the first item.",
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
             },
         ]

@@ -1,11 +1,33 @@
-"""OpenAPI pieces: auth schemes and the error envelope on every native operation."""
+"""OpenAPI pieces: auth schemes, and the errors every operation can answer.
+
+The error responses are derived from what the code does, in one place, so a new
+endpoint is documented without per-view declarations:
+
+- 400 (or the surface's validation status): a request body or query parameters;
+- 401: every operation (DRF authenticates before any view runs, so a bad bearer
+  token is refused on public operations too);
+- 403: every operation but a view's `public_methods`;
+- 404: a path with a parameter;
+- 409: every non-anonymous write (`Conflict`: in use, running, name taken, a
+  transition the state does not allow);
+- 413 and 415: a request body (too large for its limit; a content type no
+  parser takes, refused before the view runs);
+- 429: views with throttles (login, refresh).
+
+Each status is documented in the error shape of the surface the view serves:
+the native envelope, or a peer's own (asciinema's `{"error": message, "code"}`),
+which a view declares as `error_shapes`. Responses a view declares itself win,
+and get the error shape's body when they have none.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 
 ERROR_COMPONENT = "ErrorEnvelope"
 _ERROR_SCHEMA = {
@@ -23,23 +45,124 @@ _ERROR_SCHEMA = {
         }
     },
 }
-_ERROR_STATUSES = {
-    "400": "Invalid request (validation.*, request.*)",
-    "401": "Not authenticated (auth.*)",
-    "403": "Not allowed (permission.*)",
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """How one API surface writes its errors, for the schema."""
+
+    component: str
+    schema: dict[str, Any] = field(hash=False, compare=False)
+    validation_status: str = "400"
+    descriptions: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+NATIVE_ERRORS = ErrorShape(
+    ERROR_COMPONENT,
+    _ERROR_SCHEMA,
+    descriptions={
+        "400": "Invalid request (`validation.*`, `request.malformed`, `request.json_too_deep`)",
+        "401": "Not authenticated (`auth.*`)",
+        "403": "Not allowed (`permission.*`)",
+        "404": "Not found (`not_found`)",
+        "409": "Conflicts with the current state (`<area>.in_use`, `.running`, `.name_taken`, "
+        "`stream_job.invalid_transition`, …)",
+        "413": "Request body too large (`<area>.too_large`)",
+        "415": "Unsupported content type (`request.unsupported_media_type`)",
+        "429": "Rate limited or locked out (`rate_limited`, `auth.locked_out`)",
+    },
+)
+
+_GENERIC_DESCRIPTIONS = {
+    "400": "Invalid request",
+    "401": "Not authenticated",
+    "403": "Not allowed",
     "404": "Not found",
-    "429": "Rate limited or locked out",
+    "409": "Conflicts with the current state",
+    "410": "Gone",
+    "413": "Too large",
+    "415": "Unsupported content type",
+    "422": "Invalid request",
+    "429": "Rate limited",
 }
 
 
+def _error_statuses(
+    auto_schema: AutoSchema, operation: dict[str, Any], shape: ErrorShape
+) -> set[str]:
+    view, method = auto_schema.view, auto_schema.method.upper()
+    public = method in getattr(view, "public_methods", set())
+    has_body = "requestBody" in operation
+    in_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+    # DRF authenticates every request before the view runs: a bad bearer token is a
+    # 401 on public operations too (and a failed login is one).
+    statuses = {"401"}
+    if has_body or in_query:
+        statuses.add(shape.validation_status)
+    if not public:
+        statuses.add("403")
+        if method in UNSAFE_METHODS:
+            statuses.add("409")
+    if "{" in auto_schema.path:
+        statuses.add("404")
+    if has_body:
+        statuses |= {"413", "415"}
+    if getattr(view, "throttle_classes", None):
+        statuses.add("429")
+    return statuses
+
+
 class CastCoreAutoSchema(AutoSchema):
-    """Tags operations by their first path segment after /api/v1/."""
+    """Tags operations by their first path segment after /api/v1/; documents their errors."""
 
     def get_tags(self) -> list[str]:
         parts = [part for part in self.path.split("/") if part and not part.startswith("{")]
         if parts[:2] == ["api", "v1"] and len(parts) > 2:
             return [parts[2]]
         return super().get_tags()
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            self._add_error_responses(operation)
+        return operation
+
+    def _error_body(self, shapes: list[ErrorShape]) -> dict[str, Any]:
+        refs = []
+        for shape in shapes:
+            component = ResolvedComponent(
+                name=shape.component,
+                type=ResolvedComponent.SCHEMA,
+                schema=shape.schema,
+                object=shape.component,
+            )
+            self.registry.register_on_missing(component)
+            refs.append(component.ref)
+        schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
+        return {"application/json": {"schema": schema}}
+
+    def _add_error_responses(self, operation: dict[str, Any]) -> None:
+        shapes: tuple[ErrorShape, ...] = getattr(self.view, "error_shapes", (NATIVE_ERRORS,))
+        by_status: dict[str, list[ErrorShape]] = {}
+        for shape in shapes:
+            for status in _error_statuses(self, operation, shape):
+                by_status.setdefault(status, []).append(shape)
+        responses = operation.setdefault("responses", {})
+        for status, response in responses.items():
+            # A status the view declared without a body gets the surface's error body.
+            if status[:1] in "45" and "content" not in response:
+                response["content"] = self._error_body(list(shapes))
+        for status in sorted(by_status):
+            if status in responses:
+                continue
+            owners = by_status[status]
+            description = next(
+                (s.descriptions[status] for s in owners if status in s.descriptions),
+                _GENERIC_DESCRIPTIONS.get(status, "Error"),
+            )
+            responses[status] = {"description": description, "content": self._error_body(owners)}
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -60,21 +183,3 @@ class JWTScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-
-
-def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
-    """Document the error envelope on every native operation that lacks one."""
-    components = result.setdefault("components", {}).setdefault("schemas", {})
-    components[ERROR_COMPONENT] = _ERROR_SCHEMA
-    ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
-    for path, operations in result.get("paths", {}).items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for operation in operations.values():
-            responses = operation.setdefault("responses", {})
-            for status, description in _ERROR_STATUSES.items():
-                responses.setdefault(
-                    status,
-                    {"description": description, "content": {"application/json": {"schema": ref}}},
-                )
-    return result

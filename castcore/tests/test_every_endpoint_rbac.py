@@ -9,59 +9,25 @@ error shape (only the status code is checked there).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from apps.accounts.roles import Role
+from castcore.tests import url_walk
 
 pytestmark = pytest.mark.django_db
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
-_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
-_ROUTE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
-
-
-def _sample_path(route: str) -> str:
-    route = route.replace("^", "").replace("$", "").replace("\\", "")
-    route = _GROUP.sub("1", route)
-    return _ROUTE_PARAM.sub(
-        lambda m: "00000000-0000-0000-0000-000000000001" if m.group(1) == "uuid" else "1", route
-    )
-
-
-def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern):
-            yield prefix + str(entry.pattern), entry
-
-
-def _methods(callback: Any) -> set[str]:
-    actions = getattr(callback, "actions", None)
-    if actions:
-        return {method.upper() for method in actions}
-    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
-    if view_class is None:
-        return set()
-    return {m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)}
-
-
-def _view_class(callback: Any) -> Any:
-    return getattr(callback, "cls", None) or getattr(callback, "view_class", None)
 
 
 def _is_public(callback: Any, method: str) -> bool:
-    return method in getattr(_view_class(callback), "public_methods", set())
+    return method in getattr(url_walk.view_class(callback), "public_methods", set())
 
 
 def _viewer_may(callback: Any, method: str) -> bool:
-    view_class = _view_class(callback)
+    view_class = url_walk.view_class(callback)
     actions = getattr(callback, "actions", None) or {}
     action = actions.get(method.lower())
     role = getattr(view_class, "action_roles", {}).get(action) or getattr(
@@ -71,16 +37,16 @@ def _viewer_may(callback: Any, method: str) -> bool:
 
 
 def _compat(callback: Any) -> bool:
-    return bool(getattr(_view_class(callback), "compat_api", False))
+    return bool(getattr(url_walk.view_class(callback), "compat_api", False))
 
 
 def api_endpoints() -> list[tuple[Any, str, str]]:
     found = []
-    for route, pattern in _walk(get_resolver().url_patterns):
-        path = "/" + _sample_path(route)
-        if not path.startswith("/api/") or _view_class(pattern.callback) is None:
+    for route, pattern in url_walk.walk():
+        path = "/" + url_walk.sample_path(route)
+        if not path.startswith("/api/") or url_walk.view_class(pattern.callback) is None:
             continue
-        for method in sorted(_methods(pattern.callback)):
+        for method in sorted(url_walk.methods(pattern.callback)):
             found.append((pattern.callback, method, path))
     return found
 

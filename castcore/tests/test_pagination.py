@@ -41,6 +41,9 @@ def test_a_too_large_limit_is_capped(admin_api: APIClient, seven_users: None) ->
         ("limit=ten", "validation.invalid", "limit"),
         ("offset=-1", "validation.min_value", "offset"),
         ("offset=1.5", "validation.invalid", "offset"),
+        # int() reads Arabic-Indic digits; the API takes ASCII digits only.
+        ("offset=\u0661", "validation.invalid", "offset"),
+        ("limit=\u00b3", "validation.invalid", "limit"),
     ],
 )
 def test_bad_bounds_are_a_400_naming_the_field(
@@ -62,3 +65,10 @@ def test_ordering_is_applied(admin_api: APIClient, seven_users: None) -> None:
 def test_filters_narrow_the_total(admin_api: APIClient, seven_users: None) -> None:
     body = admin_api.get("/api/v1/users?role=admin").json()
     assert body["total"] == 1 and body["items"][0]["username"] == "admin"
+
+
+def test_an_offset_at_the_bigint_maximum_gives_an_empty_page(
+    admin_api: APIClient, seven_users: None
+) -> None:
+    body = admin_api.get(f"/api/v1/users?offset={2**63 - 1}").json()
+    assert body["items"] == [] and body["total"] == 7 and body["offset"] == 2**63 - 1

@@ -1,7 +1,8 @@
-"""The real URLconf plus two views that exist only to provoke 500 and 429."""
+"""The real URLconf plus views that exist only to provoke a 500, a 429 and a CSRF failure."""
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -29,7 +30,13 @@ class ThrottledView(APIView):
         return Response({"ok": True})
 
 
+def form_view(request: HttpRequest) -> HttpResponse:
+    """A plain Django view under /api/ (not DRF, so not CSRF-exempt)."""
+    return HttpResponse("ok")
+
+
 urlpatterns: list[Any] = [
+    path("api/v1/test/form", form_view),
     path("api/v1/test/boom", BoomView.as_view()),
     path("api/v1/test/throttled", ThrottledView.as_view()),
     path("", include("castcore.urls")),

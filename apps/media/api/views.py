@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
-from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -24,6 +23,7 @@ from apps.media.models import Asset, MediaItem, MediaScan, ScanState, StorageSou
 from apps.media.uploads import SizeLimitUploadHandler
 from castcore.api.errors import ApiError
 from castcore.api.viewsets import CastCoreViewSet
+from castcore.files import send_file
 
 
 class StorageSourceViewSet(CastCoreViewSet):
@@ -168,19 +168,14 @@ class MediaItemViewSet(viewsets.ReadOnlyModelViewSet):
         """A frame ~10% in, made once and cached; ETag/Last-Modified/Cache-Control set."""
         item = self.get_object()
         path = services.media_thumbnail(item=item)
-        etag = f'"{item.pk}-{item.size}-{item.mtime_ns}-{conf.THUMBNAIL_WIDTH}"'
-        headers = {
-            "ETag": etag,
-            "Last-Modified": http_date(path.stat().st_mtime),
-            "Cache-Control": f"private, max-age={conf.THUMBNAIL_MAX_AGE}",
-        }
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-            response: HttpResponseBase = HttpResponse(status=304)
-        else:
-            response = FileResponse(path.open("rb"), content_type="image/jpeg")
-        for name, value in headers.items():
-            response[name] = value
-        return response
+        # Sent as the /media/ files are: by nginx when X-Accel-Redirect is configured.
+        return send_file(
+            request,
+            path,
+            content_type="image/jpeg",
+            etag=f'"{item.pk}-{item.size}-{item.mtime_ns}-{conf.THUMBNAIL_WIDTH}"',
+            cache_control=f"private, max-age={conf.THUMBNAIL_MAX_AGE}",
+        )
 
 
 class AssetViewSet(

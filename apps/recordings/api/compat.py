@@ -24,6 +24,7 @@ from apps.accounts.cli_installs import cli_install_authenticate, install_id_from
 from apps.recordings import conf
 from apps.system.models import GlobalSettings
 from castcore.api.errors import ApiError
+from castcore.api.schema import NATIVE_ERRORS, ErrorShape
 
 MESSAGES = {
     401: "Invalid or revoked install ID",
@@ -142,10 +143,30 @@ def asciinema_exception_handler(exc: Exception, context: dict[str, Any]) -> Resp
     return Response(error_body(500, "server.error"), status=response.status_code)
 
 
+ASCIINEMA_ERRORS = ErrorShape(
+    "AsciinemaError",
+    {
+        "type": "object",
+        "required": ["error", "code"],
+        "properties": {
+            "error": {"type": "string", "example": MESSAGES[401]},
+            "code": {"type": "string", "example": "auth.install_id_invalid"},
+            "details": {},
+        },
+    },
+    validation_status="422",
+    descriptions={
+        "401": 'Install ID unknown or revoked (`WWW-Authenticate: Basic realm="asciinema"`)',
+    },
+)
+
+
 class AsciinemaMixin:
     """For views shared with the native API: Basic requests get asciinema's error shape."""
 
     install_id_creates_account = False
+    # For the schema (castcore.api.schema): errors come in either shape.
+    error_shapes: tuple[ErrorShape, ...] = (NATIVE_ERRORS, ASCIINEMA_ERRORS)
 
     def get_exception_handler(self) -> Any:
         request = getattr(self, "request", None)
@@ -167,6 +188,7 @@ class AsciinemaOnlyMixin(AsciinemaMixin):
 
     compat_api = True
     authentication_classes: Any = [InstallIdAuthentication]
+    error_shapes = (ASCIINEMA_ERRORS,)
 
     def get_exception_handler(self) -> Any:
         return asciinema_exception_handler

@@ -19,6 +19,8 @@ from apps.recordings import selectors, stream_services
 from apps.recordings.api import serializers as s
 from apps.recordings.api.compat import AsciinemaOnlyMixin, absolute_url, compat_error
 from apps.recordings.models import TerminalStream
+from castcore import json_depth as bounded_json
+from castcore.api.filters import parse_id
 
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100
 
@@ -86,7 +88,7 @@ class StreamDetailView(AsciinemaOnlyMixin, APIView):
 
 def _decode_cursor(raw: str) -> int:
     try:
-        value = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())["id"]
+        value = bounded_json.loads(base64.urlsafe_b64decode(raw.encode()).decode())["id"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise compat_error("validation.invalid", 422, "Invalid cursor", field="cursor") from None
     if not isinstance(value, int):
@@ -113,11 +115,12 @@ class UserStreamsView(AsciinemaOnlyMixin, APIView):
     )
     def get(self, request: Request) -> Response:
         raw_limit = request.query_params.get("limit") or str(DEFAULT_LIMIT)
-        if not raw_limit.isdigit() or int(raw_limit) < 1:
+        wanted = parse_id(raw_limit)
+        if wanted is None or wanted < 1:
             raise compat_error(
                 "validation.invalid", 422, "limit must be a positive integer", field="limit"
             )
-        limit = min(int(raw_limit), MAX_LIMIT)
+        limit = min(wanted, MAX_LIMIT)
         prefix = request.query_params.get("prefix") or None
         queryset = TerminalStream.objects.filter(owner_id=request.user.pk).order_by("id")
         if prefix:

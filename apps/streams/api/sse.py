@@ -40,6 +40,7 @@ from apps.streams.models import StreamReport
 from apps.streams.reports import FINISHED_STATES, report_group
 from apps.streams.selectors import jobs_visible_to
 from castcore.api.authentication import ApiTokenAuthentication, JWTAuthentication
+from castcore.api.filters import parse_id
 from castcore.events import release_channel
 
 POLL_SECONDS = 2.0  # database re-read (and keep-alive comment) while no event arrives
@@ -197,10 +198,8 @@ class PreflightEventsView(APIView):
         visible = StreamReport.objects.filter(job__in=jobs_visible_to(request.user))
         if not visible.filter(pk=report_id).exists():
             raise exceptions.NotFound()
-        first = 0
-        last_id = request.headers.get("Last-Event-ID", "")
-        if last_id.isdigit():
-            first = int(last_id) + 1
+        last_id = parse_id(request.headers.get("Last-Event-ID", ""))
+        first = 0 if last_id is None else last_id + 1
         response = StreamingHttpResponse(
             report_events(report_id, first), content_type="text/event-stream"
         )

@@ -161,3 +161,19 @@ async def test_an_unknown_report_is_a_404_envelope(viewer_user: Any) -> None:
     status, _, body = await read_stream("/api/v1/sse/preflight/999999", await bearer(viewer_user))
     assert status == 404
     assert json.loads(body)["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "last_id", ["³".encode("latin-1"), "²".encode("latin-1"), str(2**63).encode()]
+)
+async def test_a_last_event_id_that_is_no_ascii_number_is_no_500(
+    viewer_user: Any, tmp_path: Path, last_id: bytes
+) -> None:
+    # "³" passed str.isdigit() and int() refused it: a 500. Not a number: from the start.
+    report = await new_report(tmp_path)
+    await sync_to_async(tasks.run_preflight)(report.pk)
+    headers = [*await bearer(viewer_user), (b"last-event-id", last_id)]
+    status, _, body = await read_stream(f"/api/v1/sse/preflight/{report.pk}", headers)
+    assert status == 200
+    ids = [e["id"] for e in parse_events(body) if e["event"] == "check"]
+    assert ids[0] == "0"

@@ -10,6 +10,7 @@ from apps.accounts.commands import AuditedCommand
 from apps.media.models import MediaScan, ScanState, StorageSource
 from apps.media.services import media_scan_run, media_scan_start
 from castcore.api.errors import ApiError
+from castcore.api.filters import parse_id
 
 BAR_WIDTH = 30
 
@@ -31,8 +32,8 @@ class Command(AuditedCommand):
 
     def _source(self, ref: str) -> StorageSource:
         source = StorageSource.objects.filter(name=ref).first()
-        if source is None and ref.isdigit():
-            source = StorageSource.objects.filter(pk=int(ref)).first()
+        if source is None and (pk := parse_id(ref)) is not None:
+            source = StorageSource.objects.filter(pk=pk).first()
         if source is None:
             raise CommandError(f"no storage source with id or name {ref!r}")
         return source

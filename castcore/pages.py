@@ -1,0 +1,52 @@
+"""The viewer site's own pages: the home page and /favicon.ico. Other pages live in their apps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from apps.recordings import selectors as recordings
+from castcore.files import send_file
+
+HOME_RECORDINGS = 6
+HOME_STREAMS = 6
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """The start of the viewer site: what is live, the latest public recordings, where to go."""
+    streams = list(recordings.explore_streams().select_related("owner")[:HOME_STREAMS])
+    latest = list(
+        recordings.explore_recordings()
+        .select_related("owner")
+        .order_by("-created_at", "-id")[:HOME_RECORDINGS]
+    )
+    context = {
+        "streams": streams,
+        "recordings": latest,
+        # A new instance has no account yet: the page says how to create the first one.
+        "needs_first_admin": not (streams or latest)
+        and not get_user_model().objects.filter(is_temporary=False).exists(),
+    }
+    return render(request, "home.html", context)
+
+
+FAVICON = Path(settings.BASE_DIR) / "static" / "favicon.ico"
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponseBase:
+    """Browsers ask for /favicon.ico whatever the page links; answer it at that address."""
+    return send_file(
+        request,
+        FAVICON,
+        content_type="image/x-icon",
+        etag=f'"favicon-{FAVICON.stat().st_mtime_ns:x}"',
+        cache_control="public, max-age=86400",
+    )
