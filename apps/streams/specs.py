@@ -38,6 +38,8 @@ RECORDING_OUTPUT_NAME = "recording"
 URL_OUTPUT_KINDS = (OutputKind.RTMP, OutputKind.RTMPS, OutputKind.SRT, OutputKind.UDP)
 # Engine field names of an output, as the API names them.
 _OUTPUT_API_FIELDS = {"path": "url", "directory": "url", "passphrase": "stream_key"}
+# Engine field names of a job, as the API names them.
+_JOB_API_FIELDS = {"stall_timeout_s": "stall_timeout_seconds"}
 
 
 def _api_field(field: str, prefix: str) -> str:
@@ -46,7 +48,7 @@ def _api_field(field: str, prefix: str) -> str:
         return prefix + _OUTPUT_API_FIELDS.get(name, name)
     if field.startswith("input."):
         return "input_" + field.removeprefix("input.")  # input.path -> input_path
-    return field
+    return _JOB_API_FIELDS.get(field, field)
 
 
 def as_api_error(exc: engine.SpecError, *, prefix: str = "") -> ApiError:

@@ -122,7 +122,7 @@ def status_payload(
     state = state or reported_state(job, run)
     active = run is not None and state in LIVE_STATES
     figures: Mapping[str, Any] = {}
-    if run is not None:
+    if run is not None and state != JobState.LOST:  # a lost run's figures are not known now
         figures = stats if stats is not None else run.last_stats
     reconnects = run.reconnect_count if run is not None and active else 0
     uptime = None

@@ -29,7 +29,7 @@ def check_range(name: str, value: float | None, low: float, high: float) -> None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise SpecError("spec.invalid_number", field=name)
     if not low <= value <= high:
-        raise SpecError("spec.out_of_range", field=name, min=low, max=high)
+        raise SpecError("validation.out_of_range", field=name, min=low, max=high)
 
 
 def check_no_nul(name: str, value: str) -> None:

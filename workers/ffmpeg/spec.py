@@ -281,7 +281,7 @@ class SrtOutput:
         if self.passphrase is not None:
             _check_no_nul("output.passphrase", self.passphrase)
             if not 10 <= len(self.passphrase) <= 79:  # libsrt's own limits
-                raise SpecError("spec.out_of_range", field="output.passphrase", min=10, max=79)
+                raise SpecError("validation.out_of_range", field="output.passphrase", min=10, max=79)
 
     def secrets(self) -> tuple[str, ...]:
         return ((self.passphrase,) if self.passphrase else ()) + _url_secrets(self.url)
@@ -363,7 +363,7 @@ class OverlaySpec:
     def __post_init__(self) -> None:
         _check_no_nul("overlay.text", self.text)
         if len(self.text) > 1000:
-            raise SpecError("spec.out_of_range", field="overlay.text", min=1, max=1000)
+            raise SpecError("validation.out_of_range", field="overlay.text", min=1, max=1000)
         _check_range("overlay.x", self.x, 0, 7680)
         _check_range("overlay.y", self.y, 0, 4320)
         _check_range("overlay.font_size", self.font_size, 6, 400)
@@ -395,7 +395,7 @@ class JobSpec:
         if self.title is not None:
             _check_no_nul("title", self.title)
         if not 1 <= len(self.outputs) <= 16:
-            raise SpecError("spec.out_of_range", field="outputs", min=1, max=16)
+            raise SpecError("validation.out_of_range", field="outputs", min=1, max=16)
 
     @property
     def paced(self) -> bool:

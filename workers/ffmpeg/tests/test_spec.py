@@ -47,7 +47,7 @@ from workers.ffmpeg.spec import (
         (lambda: UrlInput(url="http://h/a b.ts"), "spec.invalid_url"),
         (lambda: UrlInput(url="rtmp://h/a", url_kind=UrlKind.SRT), "spec.url_kind_mismatch"),
         (lambda: RtmpOutput(url="http://h/app", stream_key="k"), "spec.invalid_url"),
-        (lambda: SrtOutput(url="srt://h:1", passphrase="short"), "spec.out_of_range"),
+        (lambda: SrtOutput(url="srt://h:1", passphrase="short"), "validation.out_of_range"),
         (lambda: HlsOutput(directory="/srv/50%off"), "spec.invalid_hls_directory"),
         (
             lambda: OverlaySpec(text="x", font_color="white:fontfile=/etc/passwd"),
@@ -56,7 +56,7 @@ from workers.ffmpeg.spec import (
         (lambda: TestPatternInput(width=True), "spec.invalid_number"),
         (
             lambda: JobSpec(input=TestPatternInput(), profile=ProfileSpec(), outputs=()),
-            "spec.out_of_range",
+            "validation.out_of_range",
         ),
     ],
 )
