@@ -281,7 +281,9 @@ class SrtOutput:
         if self.passphrase is not None:
             _check_no_nul("output.passphrase", self.passphrase)
             if not 10 <= len(self.passphrase) <= 79:  # libsrt's own limits
-                raise SpecError("validation.out_of_range", field="output.passphrase", min=10, max=79)
+                raise SpecError(
+                    "validation.out_of_range", field="output.passphrase", min=10, max=79
+                )
 
     def secrets(self) -> tuple[str, ...]:
         return ((self.passphrase,) if self.passphrase else ()) + _url_secrets(self.url)
