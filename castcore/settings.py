@@ -238,6 +238,8 @@ STATICFILES_DIRS += [
 ]
 MEDIA_ROOT = Path(env_str("CASTCORE_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+# Request bodies (castcore/bodies.py): the limit of every route that declares none of its own.
+REQUEST_BODY_MAX_BYTES = env_int("CASTCORE_REQUEST_BODY_MAX_BYTES", 1024 * 1024, minimum=1024)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
