@@ -264,9 +264,7 @@ def test_a_declared_length_under_the_body_sent_leaves_the_rest_unread(served: Se
     _warm_up(served)
     # A false small length: 1000 bytes declared, 200 MiB sent.
     head = post_head(LOGIN, "Content-Length: 1000", "Content-Type: application/json")
-    grown, answer = peak_growth(
-        served.pid, lambda: exchange(served.port, head, zeros(200 * MB))
-    )
+    grown, answer = peak_growth(served.pid, lambda: exchange(served.port, head, zeros(200 * MB)))
     # The request is its 1000 declared bytes (zeros: not JSON); the rest is no request.
     assert (answer.status, answer.json()["error"]["code"]) == (400, "request.malformed")
     assert grown < GROWTH_LIMIT, f"the server grew by {grown / MB:.1f} MB"
