@@ -138,7 +138,7 @@ class SpooledBody:
         self.file.close()
 
 
-class _BodyFromSpoolQueue(asyncio.Queue):  # type: ignore[type-arg]
+class _BodyFromSpoolQueue(asyncio.Queue):
     """An application's input queue that serves a spooled body lazily.
 
     daphne queues the whole body as messages before the application has read any;
@@ -200,7 +200,8 @@ class BoundedBodyRequest(WebRequest):
             return
         small = length is not None and length < _SPOOL_IN_MEMORY_BELOW
         # Closed with the request (Twisted), or once the application has read it.
-        self.content = io.BytesIO() if small else tempfile.TemporaryFile()  # noqa: SIM115
+        content: Any = io.BytesIO() if small else tempfile.TemporaryFile()  # noqa: SIM115
+        self.content = content
 
     def handleContentChunk(self, data: bytes) -> None:
         if self.refused:
@@ -239,8 +240,6 @@ class BoundedBodyRequest(WebRequest):
 
     def refuse(self) -> None:
         """Answer 413 with the error envelope, and drop the rest of the body unread."""
-        from twisted.internet import reactor  # the one daphne installed
-
         from castcore.bodies import too_large_body
 
         self.refused = True
@@ -267,7 +266,7 @@ class BoundedBodyRequest(WebRequest):
 
         # As Twisted does for a connection it will not read from again.
         channel.dataReceived = channel.rawDataReceived = channel.lineReceived = drop
-        reactor.callLater(_LINGER_SECONDS, transport.loseConnection)
+        asyncio.get_running_loop().call_later(_LINGER_SECONDS, transport.loseConnection)
         client = getattr(self.client, "host", None)
         self.server.log_action(
             "http",
@@ -340,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     # daphne.cli builds its access log from this module-level name.
     daphne.cli.AccessLogGenerator = RedactingAccessLog
     # daphne's HTTP factory builds its requests from this module-level name.
-    daphne.http_protocol.WebRequest = BoundedBodyRequest  # type: ignore[misc]
+    daphne.http_protocol.WebRequest = BoundedBodyRequest
     cli = daphne.cli.CommandLineInterface()
     cli.server_class = FlowControlledServer
     cli.run(daphne_args)

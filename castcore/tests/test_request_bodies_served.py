@@ -274,7 +274,7 @@ def test_a_50_mib_multipart_login_is_refused_and_grows_the_server_by_less_than_2
     served: Served,
 ) -> None:
     _warm_up(served)
-    fields = {"username": "op", "password": ("big.bin", bytes(50 * MB))}
+    fields: dict[str, Any] = {"username": "op", "password": ("big.bin", bytes(50 * MB))}
     body, content_type = encode_multipart_formdata(fields)
     head = post_head(LOGIN, f"Content-Length: {len(body)}", f"Content-Type: {content_type}")
     grown, answer = peak_growth(served.pid, lambda: exchange(served.port, head, [body]))
