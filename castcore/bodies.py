@@ -3,7 +3,7 @@
 A body over its route's limit is refused with 413 and the error envelope,
 `{"error": {"code": "request.too_large", "params": {"limit_bytes": N}, ...}}`,
 before any view runs. Most routes take small JSON bodies and share one default,
-REQUEST_BODY_MAX_BYTES (CASTCORE_REQUEST_BODY_MAX_BYTES, 1 MiB). A view that
+REQUEST_BODY_MAX_BYTES (CASTCORE_REQUEST_BODY_MAX_BYTES, 512 KiB). A view that
 takes uploads declares its own limit as a class attribute,
 `request_body_limit = <bytes>`, from its app's own settings (multipart framing
 included); the limit covers every method of that view.
