@@ -174,6 +174,7 @@ class BoundedBodyRequest(WebRequest):
         self.body_limit = 0
         self.body_received = 0
         self.refused = False
+        self.path_for_log = b"/"
         self.spooled_body: SpooledBody | None = None
         # Twisted would parse multipart and form bodies into memory; Django parses them.
         kwargs["parsePOSTFormSubmission"] = False
