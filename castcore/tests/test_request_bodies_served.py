@@ -272,6 +272,15 @@ def test_a_200_mib_chunked_body_grows_the_server_by_less_than_20_mb(
     assert grown < GROWTH_LIMIT, f"the server grew by {grown / MB:.1f} MB"
 
 
+def test_an_upload_route_takes_bodies_up_to_its_own_limit(served: Served) -> None:
+    limit = 50 * MB + 64 * 1024  # RECORDINGS_MAX_UPLOAD_MB's default, and multipart framing
+    head = post_head("/api/v1/recordings", "Transfer-Encoding: chunked")
+    # Over the default limit, within its own: read, and answered by the view.
+    answer = exchange(served.port, head, chunked(zeros(2 * MB)))
+    assert (answer.status, answer.json()["error"]["code"]) == (401, "auth.not_authenticated")
+    assert_too_large(exchange(served.port, head, chunked(zeros(limit + MB))), limit)
+
+
 def test_a_declared_length_under_the_body_sent_leaves_the_rest_unread(served: Served) -> None:
     _warm_up(served)
     # A false small length: 1000 bytes declared, 200 MiB sent.
