@@ -22,6 +22,7 @@ if not _pool_chosen:
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from castcore.bodies import BodyLimitMiddleware  # noqa: E402
 from castcore.embedded import start_embedded_worker  # noqa: E402
 from castcore.heap import freeze_startup_objects  # noqa: E402
 from castcore.routing import websocket_urlpatterns  # noqa: E402
@@ -42,7 +43,10 @@ async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> Any:
     return await origin_checked_app(scope, receive, send)
 
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket})
+# Bodies over their route's limit are refused before Django reads them (castcore/bodies.py).
+application = ProtocolTypeRouter(
+    {"http": BodyLimitMiddleware(django_asgi_app), "websocket": websocket}
+)
 
 start_embedded_worker()
 freeze_startup_objects()

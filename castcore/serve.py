@@ -11,6 +11,14 @@ client ended up whole in the web process's memory. Here a response body waits
 while the socket's send buffer is full, and a client that takes nothing for
 CASTCORE_SEND_TIMEOUT_SECONDS is disconnected (nginx's send_timeout, 60 s there too).
 
+Request bodies are bounded (BoundedBodyRequest): daphne has Twisted read a whole body
+before the application sees any of it, Twisted parses multipart and form bodies into
+memory itself, and daphne then queues the body to the application all at once; a
+50 MiB multipart POST to the login grew the process by 588 MB. Here a body over its
+route's limit (castcore/bodies.py) is answered 413 from its declared length, or as
+soon as it passes the limit; a body within it is spooled (to disk past 64 KiB) and
+handed to the application one chunk each time it asks; multipart is left to Django.
+
 `--processes N` (or CASTCORE_WEB_PROCESSES), distributed mode only: one daphne
 runs on one core, and a burst of live events for hundreds of sockets keeps
 that core busy. With N, this process binds `-b`/`-p` itself and runs N daphne
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import io
 import logging
 import os
 import re
@@ -32,10 +41,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 import daphne.cli
+import daphne.http_protocol
 from daphne.access import AccessLogGenerator
 from daphne.http_protocol import WebRequest
 from daphne.server import Server
@@ -96,8 +108,196 @@ class _SendWindow:
         self.open.set()  # the connection is going: daphne drops what is sent from now on
 
 
+# A body up to this size stays in memory; a larger or chunked one is spooled to disk.
+_SPOOL_IN_MEMORY_BELOW = 64 * 1024
+# What the application gets per `receive()` of a spooled body.
+_BODY_CHUNK = 64 * 1024
+# After a 413, what the client still sends is read and dropped for up to this long, so
+# that it can finish sending and read the answer (closing on unread data resets the
+# connection, and the client may lose the answer); as nginx's lingering_time.
+_LINGER_SECONDS = 30.0
+
+
+class SpooledBody:
+    """A request body received whole, read by the application a chunk at a time."""
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self.file = file
+        self.left = size
+
+    def next_message(self) -> dict[str, Any]:
+        if self.file.closed:  # the connection is gone
+            return {"type": "http.disconnect"}
+        chunk = self.file.read(min(_BODY_CHUNK, self.left))
+        self.left = 0 if not chunk else self.left - len(chunk)
+        if self.left == 0:
+            self.file.close()
+        return {"type": "http.request", "body": chunk, "more_body": self.left > 0}
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _BodyFromSpoolQueue(asyncio.Queue):
+    """An application's input queue that serves a spooled body lazily.
+
+    daphne queues the whole body as messages before the application has read any;
+    here the request's one (empty) body message stands for the spooled body, read
+    from it a chunk per `get()`, so one chunk at a time is in memory.
+    """
+
+    def __init__(self, body: SpooledBody | None) -> None:
+        super().__init__()
+        self.body = body
+        self.reading = False
+
+    async def get(self) -> Any:
+        if self.reading and self.body is not None:
+            return self._next_chunk(self.body)
+        message = await super().get()
+        if self.body is not None and message.get("type") == "http.request":
+            self.reading = True
+            return self._next_chunk(self.body)
+        return message
+
+    def _next_chunk(self, body: SpooledBody) -> dict[str, Any]:
+        message = body.next_message()
+        if not message.get("more_body"):
+            self.body = None
+        return message
+
+
+class BoundedBodyRequest(WebRequest):
+    """daphne's request: bounded body, spooled, not parsed here (see the module's docstring)."""
+
+    def __init__(self, channel: Any, *args: Any, **kwargs: Any) -> None:
+        self.body_limit = 0
+        self.body_received = 0
+        self.refused = False
+        self.path_for_log = b"/"
+        self.spooled_body: SpooledBody | None = None
+        # Twisted would parse multipart and form bodies into memory; Django parses them.
+        kwargs["parsePOSTFormSubmission"] = False
+        super().__init__(channel, *args, **kwargs)
+
+    def gotLength(self, length: int | None) -> None:
+        from castcore.bodies import default_limit, limit_for
+
+        # Twisted sets self.path once the body is in; the request line's target is
+        # on the channel (HTTP/1.1 only: daphne serves no HTTP/2 here).
+        target: bytes = getattr(self.channel, "_path", b"/")
+        self.path_for_log = target
+        try:
+            self.body_limit = limit_for(
+                unquote(target.split(b"?", 1)[0].decode("ascii", "replace"))
+            )
+        except Exception:
+            # Twisted would drop the error and leave the client waiting.
+            logger.exception("no body limit for %r; the default applies", target)
+            self.body_limit = default_limit()
+        if length is not None and length > self.body_limit:
+            self.content = io.BytesIO()
+            self.refuse()
+            return
+        small = length is not None and length < _SPOOL_IN_MEMORY_BELOW
+        # Closed with the request (Twisted), or once the application has read it.
+        content: Any = io.BytesIO() if small else tempfile.TemporaryFile()  # noqa: SIM115
+        self.content = content
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.refused:
+            return
+        self.body_received += len(data)
+        if self.body_received > self.body_limit:  # a chunked body
+            self.refuse()
+            return
+        self.content.write(data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if not self.refused:
+            super().requestReceived(command, path, version)
+
+    def process(self) -> Any:
+        # The whole body is in self.content; the application reads it from the spool
+        # (see _BodyFromSpoolQueue) and daphne queues an empty body in its place.
+        body, self.content = self.content, io.BytesIO()
+        if self.body_received:
+            self.spooled_body = SpooledBody(body, self.body_received)
+            # A chunked body is whole now: the application sees its length, as Django
+            # parses no body without one.
+            if self.requestHeaders.hasHeader(b"transfer-encoding"):
+                self.requestHeaders.removeHeader(b"transfer-encoding")
+                self.requestHeaders.setRawHeaders(
+                    b"content-length", [str(self.body_received).encode()]
+                )
+        else:
+            body.close()
+        return super().process()
+
+    def connectionLost(self, reason: Any) -> None:
+        if self.spooled_body is not None:
+            self.spooled_body.close()
+        super().connectionLost(reason)
+
+    def refuse(self) -> None:
+        """Answer 413 with the error envelope, and drop the rest of the body unread."""
+        from castcore.bodies import too_large_body
+
+        self.refused = True
+        self.content.close()
+        # Twisted answers `Expect: 100-continue` once the headers are in: not after a 413.
+        self.requestHeaders.removeHeader(b"expect")
+        try:
+            body = too_large_body(self.body_limit)
+        except Exception:  # an application that is not CastCore's (Django not set up)
+            logger.exception("no error envelope for a 413")
+            body = b""
+        head = (
+            b"HTTP/1.1 413 Content Too Large\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n"
+            b"Connection: close\r\n\r\n" % len(body)
+        )
+        channel = self.channel
+        transport = channel.transport
+        transport.write(head + body)
+
+        def drop(data: bytes) -> None:
+            return None
+
+        # As Twisted does for a connection it will not read from again.
+        channel.dataReceived = channel.rawDataReceived = channel.lineReceived = drop
+        asyncio.get_running_loop().call_later(_LINGER_SECONDS, transport.loseConnection)
+        client = getattr(self.client, "host", None)
+        self.server.log_action(
+            "http",
+            "complete",
+            {
+                "path": self.path_for_log.decode("ascii", "replace"),
+                "status": 413,
+                "method": getattr(channel, "_command", b"-").decode("ascii", "replace"),
+                "client": f"{client}:{self.client.port}" if client else None,
+                "time_taken": 0,
+                "size": len(body),
+            },
+        )
+
+
 class FlowControlledServer(Server):
     """daphne, whose `send` of a response body waits while the client is not reading."""
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        """daphne's, with an input queue that reads a spooled body as the application asks."""
+        assert "application_instance" not in self.connections[protocol]
+        queue = _BodyFromSpoolQueue(getattr(protocol, "spooled_body", None))
+        scope.setdefault("asgi", {"version": "3.0"})
+        instance = self.application(
+            scope=scope, receive=queue.get, send=functools.partial(self.handle_reply, protocol)
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
+        return queue
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(serve_processes(processes, daphne_args))
     # daphne.cli builds its access log from this module-level name.
     daphne.cli.AccessLogGenerator = RedactingAccessLog
+    # daphne's HTTP factory builds its requests from this module-level name.
+    daphne.http_protocol.WebRequest = BoundedBodyRequest
     cli = daphne.cli.CommandLineInterface()
     cli.server_class = FlowControlledServer
     cli.run(daphne_args)

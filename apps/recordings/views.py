@@ -31,7 +31,7 @@ from apps.recordings.api.compat import (
     public_base,
     ws_url,
 )
-from apps.recordings.api.views import create_from_upload
+from apps.recordings.api.views import UPLOAD_BODY_LIMIT, create_from_upload
 from apps.recordings.files import serve_recording_file, serve_stored_file
 from apps.recordings.models import Recording, TerminalStream
 from apps.system.models import GlobalSettings
@@ -48,6 +48,7 @@ class LegacyUploadView(AsciinemaOnlyMixin, APIView):
     """POST /api/asciicasts (field `asciicast`), as asciinema 2.x uploads."""
 
     install_id_creates_account = True
+    request_body_limit = UPLOAD_BODY_LIMIT
 
     @extend_schema(
         request={"multipart/form-data": s.RecordingUploadSerializer},

@@ -20,7 +20,7 @@ from apps.media import conf, services
 from apps.media.api import serializers as s
 from apps.media.filters import AssetFilter, MediaItemFilter, MediaScanFilter
 from apps.media.models import Asset, MediaItem, MediaScan, ScanState, StorageSource
-from apps.media.uploads import SizeLimitUploadHandler
+from apps.media.uploads import FORM_OVERHEAD, SizeLimitUploadHandler
 from castcore.api.errors import ApiError
 from castcore.api.viewsets import CastCoreViewSet
 from castcore.files import send_file
@@ -192,6 +192,8 @@ class AssetViewSet(
     filterset_class = AssetFilter
     ordering_fields = ["created_at", "name", "size"]
     parser_classes = [MultiPartParser]
+    # Read by the web server before the view runs (castcore/bodies.py).
+    request_body_limit = max(conf.ASSET_MAX_IMAGE_BYTES, conf.ASSET_MAX_VIDEO_BYTES) + FORM_OVERHEAD
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Multipart upload (`kind`, `file`, optional `name`); 413 `asset.too_large`."""

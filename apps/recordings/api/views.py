@@ -34,6 +34,8 @@ from castcore.api.authentication import ApiTokenAuthentication, JWTAuthenticatio
 AUTHENTICATION = [ApiTokenAuthentication, JWTAuthentication, InstallIdAuthentication]
 # Multipart framing around the file; anything past limit + this is refused unread.
 _MULTIPART_SLACK = 64 * 1024
+#: The largest upload body, read by the web server before a view runs (castcore/bodies.py).
+UPLOAD_BODY_LIMIT = conf.MAX_UPLOAD_BYTES + _MULTIPART_SLACK
 
 
 def check_content_length(request: Request) -> None:
@@ -101,6 +103,7 @@ class RecordingsView(AsciinemaMixin, generics.GenericAPIView):
 
     authentication_classes = AUTHENTICATION
     install_id_creates_account = True
+    request_body_limit = UPLOAD_BODY_LIMIT
     serializer_class = s.RecordingSerializer
     filterset_class = RecordingFilter
     ordering_fields = ["created_at", "duration", "size", "title", "id"]

@@ -1,0 +1,132 @@
+"""How large a request body may be, route by route, and the answer to one that is larger.
+
+A body over its route's limit is refused with 413 and the error envelope,
+`{"error": {"code": "request.too_large", "params": {"limit_bytes": N}, ...}}`,
+before any view runs. Most routes take small JSON bodies and share one default,
+REQUEST_BODY_MAX_BYTES (CASTCORE_REQUEST_BODY_MAX_BYTES, 512 KiB). A view that
+takes uploads declares its own limit as a class attribute,
+`request_body_limit = <bytes>`, from its app's own settings (multipart framing
+included); the limit covers every method of that view.
+
+Two layers apply it, both through `limit_for` and `too_large_body`:
+- `python -m castcore.serve` (castcore/serve.py), in the HTTP protocol: a body is
+  refused from its declared length, or as soon as it passes the limit, and what
+  it accepts is spooled to disk and handed to the application a chunk at a time.
+  Plain daphne reads every body whole into memory first.
+- BodyLimitMiddleware (castcore/asgi.py), for any ASGI server: it refuses from
+  the declared length and stops the application reading at the limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.urls import Resolver404, resolve
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+AsgiApp = Callable[..., Awaitable[None]]
+
+TOO_LARGE_CODE = "request.too_large"
+
+
+def default_limit() -> int:
+    return int(settings.REQUEST_BODY_MAX_BYTES)
+
+
+def limit_for(path: str) -> int:
+    """The largest body, in bytes, that the route serving `path` accepts."""
+    if not apps.ready:  # castcore.serve serving an application that is not CastCore's
+        return default_limit()
+    try:
+        view = resolve(path).func
+    except Resolver404:
+        return default_limit()
+    # DRF's as_view() keeps the class as `cls`, Django's as `view_class`.
+    view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    declared = getattr(view_class, "request_body_limit", None)
+    if declared is None:
+        declared = getattr(view, "request_body_limit", None)
+    return default_limit() if declared is None else int(declared)
+
+
+def too_large_body(limit: int) -> bytes:
+    """The 413 response's JSON body."""
+    # Here, not at the top: castcore.serve imports this module before Django is set up.
+    from castcore.api.errors import envelope
+
+    return json.dumps(envelope(TOO_LARGE_CODE, {"limit_bytes": limit})).encode()
+
+
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The Content-Length of ASGI headers; None when absent or not a number."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            return int(value) if value.strip().isdigit() else None
+    return None
+
+
+async def send_too_large(send: Send, limit: int) -> None:
+    body = too_large_body(limit)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimitMiddleware:
+    """ASGI: refuse a body over its route's limit, without letting the application read it."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = limit_for(scope["path"])
+        length = declared_length(scope.get("headers", []))
+        if length is not None and length > limit:
+            await send_too_large(send, limit)
+            return
+        received = 0
+        over = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # To the application the client is gone: Django stops reading and
+                    # answers nothing; the 413 is sent below.
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, watched_send)
+        if over and not started:
+            await send_too_large(send, limit)

@@ -1,0 +1,98 @@
+"""Body limits in the ASGI application itself (castcore/bodies.py), under any server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.test import override_settings
+
+from apps.media import conf as media_conf
+from apps.media.uploads import FORM_OVERHEAD
+from apps.recordings import conf as recordings_conf
+from castcore.asgi import application
+from castcore.bodies import limit_for
+
+KIB = 1024
+LIMIT = 64 * KIB
+
+
+def _scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def _answer(communicator: ApplicationCommunicator) -> tuple[int, Any]:
+    start = await communicator.receive_output(timeout=5)
+    body = b""
+    while True:
+        message = await communicator.receive_output(timeout=5)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    return start["status"], json.loads(body)
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    return {
+        "error": {"code": "request.too_large", "params": {"limit_bytes": limit}, "level": "error"}
+    }
+
+
+def test_upload_routes_have_their_own_limits_and_the_rest_the_default() -> None:
+    recording_limit = recordings_conf.MAX_UPLOAD_BYTES + 64 * KIB
+    asset_limit = max(media_conf.ASSET_MAX_IMAGE_BYTES, media_conf.ASSET_MAX_VIDEO_BYTES)
+    assert limit_for("/api/v1/assets") == asset_limit + FORM_OVERHEAD
+    assert limit_for("/api/v1/recordings") == recording_limit
+    assert limit_for("/api/asciicasts") == recording_limit
+    with override_settings(REQUEST_BODY_MAX_BYTES=LIMIT):
+        assert limit_for("/api/v1/auth/login") == LIMIT
+        assert limit_for("/api/v1/no-such-route") == LIMIT
+        assert limit_for("/nothing/at/all") == LIMIT
+
+
+@pytest.mark.asyncio
+@override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
+async def test_a_declared_length_over_the_limit_is_answered_413_unread() -> None:
+    scope = _scope("/api/v1/no-such-route", (b"content-length", str(LIMIT + 1).encode()))
+    communicator = ApplicationCommunicator(application, scope)
+    # No body is ever sent: the answer must not wait for one.
+    assert await _answer(communicator) == (413, _too_large(LIMIT))
+    await communicator.wait(timeout=5)
+
+
+@pytest.mark.asyncio
+@override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
+async def test_a_body_that_passes_the_limit_in_pieces_is_answered_413() -> None:
+    communicator = ApplicationCommunicator(application, _scope("/api/v1/no-such-route"))
+    piece = bytes(40 * KIB)
+    await communicator.send_input({"type": "http.request", "body": piece, "more_body": True})
+    await communicator.send_input({"type": "http.request", "body": piece, "more_body": True})
+    assert await _answer(communicator) == (413, _too_large(LIMIT))
+    await communicator.wait(timeout=5)
+
+
+@pytest.mark.asyncio
+@override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
+async def test_a_body_within_the_limit_reaches_the_application() -> None:
+    headers = [(b"content-length", str(LIMIT).encode()), (b"content-type", b"application/json")]
+    communicator = ApplicationCommunicator(application, _scope("/api/v1/auth/login", *headers))
+    await communicator.send_input({"type": "http.request", "body": bytes(LIMIT)})
+    status, body = await _answer(communicator)
+    # The login read it: zeros are no JSON.
+    assert (status, body["error"]["code"]) == (400, "request.malformed")
+    await communicator.wait(timeout=5)
