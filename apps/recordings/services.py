@@ -229,7 +229,9 @@ def recording_make_playable(*, recording_id: int) -> Recording | None:
     playable_name, poster_name = f"{base}.playable.mp4", f"{base}.poster.jpg"
     made: list[str] = []
     try:
-        make_playable(source, default_storage.path(playable_name), info=info)
+        make_playable(
+            source, default_storage.path(playable_name), info=info, ffmpeg=settings.FFMPEG_BINARY
+        )
     except PlayableError as exc:
         logger.warning("video recording %s: no playable copy: %s", recording.pk, exc.code)
         changes["playable_error"] = exc.code

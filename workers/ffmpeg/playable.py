@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from workers.ffmpeg.confine import Confinement
 from workers.ffmpeg.egress import input_options, tool_log_level
 from workers.ffmpeg.probe import (
     LIBRARY_DEMUXERS,
@@ -163,6 +164,8 @@ def make_playable(
     limit = timeout if timeout is not None else playable_timeout(info.duration)
     process = FFmpegProcess(
         build_playable_argv(source, str(tmp), plan, ffmpeg=ffmpeg),
+        # The recording itself, and the folder the copy is written to: nothing else.
+        confinement=Confinement(read=(os.path.abspath(source),), write=(str(dest.parent),)),
         stall_timeout=stall_timeout,
         stop_grace_seconds=0,
         tail_lines=20,
