@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -7,8 +8,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.media.models import Asset, MediaItem, MediaScan, StorageSource
+from apps.media.models import Asset, MediaItem, MediaScan, SourceKind, StorageSource
 from apps.media.services import media_scan_start
+from apps.media.storage.base import StorageError
+from apps.media.storage.local import list_dir
 from castcore.admin_site import AuditedModelAdmin
 from castcore.api.errors import ApiError
 
@@ -27,6 +30,13 @@ class StorageSourceForm(forms.ModelForm):
         for name in ("password", "secret_key"):
             if not cleaned.get(name) and self.instance.pk:
                 cleaned[name] = getattr(self.instance, name)
+        path = cleaned.get("path")
+        moved = "path" in self.changed_data or not self.instance.pk
+        if cleaned.get("kind") == SourceKind.LOCAL and path and moved:
+            try:  # the API's rule: a local source is saved only for a folder it can list
+                list_dir(Path(path))
+            except StorageError as exc:
+                self.add_error("path", f"{exc.detail} ({exc.code})")
         return cleaned
 
 

@@ -80,7 +80,11 @@ def resolve_inside(root: Path, relpath: str) -> Path:
 
 def list_dir(root: Path) -> str:
     """The 'listable' check of a directory we can see locally."""
-    if not root.exists():
+    try:
+        exists = root.exists()
+    except OSError as exc:  # a name too long for the filesystem, a loop of symlinks
+        raise StorageError("storage.not_listable", f"cannot reach {root}: {exc.strerror}") from exc
+    if not exists:
         raise StorageError("storage.not_found", f"{root} does not exist")
     try:
         with os.scandir(root) as it:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -40,3 +41,31 @@ def test_every_model_has_an_admin_page(admin_user: Any) -> None:
     source = make_source(password="smb-secret-value")
     page = client.get(f"/admin/media/storagesource/{source.pk}/change/").content.decode()
     assert "smb-secret-value" not in page
+
+
+def _change_data(source: Any, **changes: Any) -> dict[str, Any]:
+    from django.forms.models import model_to_dict
+
+    data = {k: v for k, v in model_to_dict(source).items() if v is not None}
+    # JSON fields are edited as JSON text.
+    data.update({k: json.dumps(v) for k, v in data.items() if isinstance(v, dict | list)})
+    return {**data, **changes}
+
+
+def test_the_admin_refuses_a_local_folder_it_cannot_list(admin_user: Any, tmp_path: Any) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    source = make_source(path=str(tmp_path))
+    gone = str(tmp_path / "gone")
+    response = client.post(
+        f"/admin/media/storagesource/{source.pk}/change/", _change_data(source, path=gone)
+    )
+    assert response.status_code == 200 and "storage.not_found" in response.content.decode()
+    source.refresh_from_db()
+    assert source.path == str(tmp_path)
+    # The same form with a folder that is there saves.
+    ok = client.post(
+        f"/admin/media/storagesource/{source.pk}/change/",
+        _change_data(source, path=str(tmp_path), name="renamed"),
+    )
+    assert ok.status_code == 302, ok.content.decode()[:3000]

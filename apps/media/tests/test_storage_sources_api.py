@@ -162,6 +162,7 @@ def test_an_unknown_kind_names_the_kinds_there_are(admin_api: Any) -> None:
     [
         (lambda tmp: tmp / "not-there", "storage.not_found"),
         (lambda tmp: _a_file(tmp / "a-file.mp4"), "storage.not_listable"),
+        (lambda tmp: tmp / ("x" * 300), "storage.not_listable"),  # a name too long
     ],
 )
 def test_a_local_folder_that_cannot_be_listed_is_refused_when_saved(
