@@ -58,6 +58,13 @@ class Conflict(ApiError):
     default_code = "conflict"
 
 
+def invalid_choice(field: str, allowed: list[str]) -> ApiError:
+    """`validation.invalid_choice` for `field`, naming what the client may send instead."""
+    code = "validation.invalid_choice"
+    errors = [{"field": field, "code": code}]
+    return ApiError(code, {"field": field, "allowed": allowed, "errors": errors})
+
+
 def envelope(
     code: str, params: dict[str, Any] | None = None, level: str = "error"
 ) -> dict[str, Any]:

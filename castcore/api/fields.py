@@ -8,7 +8,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from castcore.api.errors import ApiError
+from castcore.api.errors import invalid_choice
 from castcore.secrets import MASK, mask, remember
 
 _M = TypeVar("_M", bound=models.Model)
@@ -65,16 +65,8 @@ class ChoiceField(serializers.ChoiceField):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError:
-            path = field_path(self)
-            code = "validation.invalid_choice"
-            raise ApiError(
-                code,
-                {
-                    "field": path,
-                    "allowed": [str(choice) for choice in self.choices],
-                    "errors": [{"field": path, "code": code}],
-                },
-            ) from None
+            allowed = [str(choice) for choice in self.choices]
+            raise invalid_choice(field_path(self), allowed) from None
 
 
 class ModelSerializer(serializers.ModelSerializer[_M]):

@@ -6,6 +6,10 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
+
+from castcore.api.errors import invalid_choice
 
 # Largest value a BIGINT primary key can hold; beyond it the database driver
 # raises OverflowError (a 500) instead of finding nothing.
@@ -35,3 +39,24 @@ def parse_id(raw: str) -> int | None:
         return None
     value = int(raw)
     return value if value <= MAX_ID else None
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, whose refusal of an unknown choice lists the known ones.
+
+    `?state=bogus` answers `validation.invalid_choice` with `params.allowed`, like
+    a body field does (castcore.api.fields.ChoiceField); other errors are unchanged.
+    """
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            for name, errors in filterset.errors.as_data().items():
+                if any(error.code == "invalid_choice" for error in errors):
+                    choices = getattr(filterset.form.fields[name], "choices", ())
+                    allowed = [str(value) for value, _ in choices if value not in ("", None)]
+                    raise invalid_choice(name, allowed)
+            raise translate_validation(filterset.errors)
+        return filterset.qs

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from apps.streams.models import FFmpegProfile, StreamJob, StreamOutput, StreamReport, StreamRun
 from apps.streams.specs import shown_output_url
 from apps.streams.status import job_reported_state
-from castcore.api.fields import SecretField
+from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 from workers.ffmpeg.masking import mask_url
 
 _MASKED_URL_HELP = (
@@ -25,7 +25,7 @@ class MaskedUrlField(serializers.CharField):
         return mask_url(str(value)) if value else ""
 
 
-class FFmpegProfileSerializer(serializers.ModelSerializer):
+class FFmpegProfileSerializer(ModelSerializer):
     class Meta:
         model = FFmpegProfile
         fields = [
@@ -35,7 +35,7 @@ class FFmpegProfileSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_by", "created_at", "updated_at"]
 
 
-class StreamOutputSerializer(serializers.ModelSerializer):
+class StreamOutputSerializer(ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Send an existing output's id to keep its stream key unchanged."
     )
@@ -55,7 +55,7 @@ class StreamOutputSerializer(serializers.ModelSerializer):
         return data
 
 
-class StreamJobSerializer(serializers.ModelSerializer):
+class StreamJobSerializer(ModelSerializer):
     outputs = StreamOutputSerializer(many=True)
     input_url = MaskedUrlField(required=False, allow_blank=True, max_length=4000)
 
@@ -96,7 +96,7 @@ class RecordingToggleSerializer(serializers.Serializer):
 
 
 class RecordingToggleResultSerializer(StreamJobSerializer):
-    applies = serializers.ChoiceField(
+    applies = ChoiceField(
         choices=["unchanged", "next_start", "restarted"],
         read_only=True,
         help_text=(
@@ -113,7 +113,7 @@ class RecordingToggleResultSerializer(StreamJobSerializer):
         fields = [*StreamJobSerializer.Meta.fields, "applies"]
 
 
-class StreamRunSerializer(serializers.ModelSerializer):
+class StreamRunSerializer(ModelSerializer):
     log_tail = serializers.JSONField(
         read_only=True, help_text="Last lines as [{level, line, hint_code, hint}], secrets masked."
     )
@@ -177,7 +177,7 @@ class PreviewSerializer(serializers.Serializer):
     warnings = PreviewWarningSerializer(many=True)
 
 
-class StreamReportSerializer(serializers.ModelSerializer):
+class StreamReportSerializer(ModelSerializer):
     checks = serializers.JSONField(
         read_only=True, help_text="[{name, status: green|yellow|red, code, params, message}]"
     )

@@ -170,3 +170,21 @@ def test_a_detail_route_is_not_filtered(operator_api: APIClient) -> None:
 
 def test_a_viewer_cannot_create(viewer_api: APIClient) -> None:
     assert viewer_api.post("/api/v1/stream-jobs", payload(), format="json").status_code == 403
+
+
+def test_an_unknown_input_kind_names_the_kinds_there_are(operator_api: APIClient) -> None:
+    response = operator_api.post(
+        "/api/v1/stream-jobs", payload(input_kind="carrier-pigeon"), format="json"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["params"]["field"]) == ("validation.invalid_choice", "input_kind")
+    assert "test_pattern" in error["params"]["allowed"] and "file" in error["params"]["allowed"]
+
+
+def test_an_unknown_state_filter_names_the_states_there_are(viewer_api: APIClient) -> None:
+    response = viewer_api.get("/api/v1/stream-jobs?state=bogus")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["params"]["field"]) == ("validation.invalid_choice", "state")
+    assert {"running", "stopped", "lost"} <= set(error["params"]["allowed"])
