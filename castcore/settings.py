@@ -386,6 +386,12 @@ CELERY_TASK_ROUTES = {
     "scans.*": {"queue": "scans"},
 }
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads, also for a plain `celery -A castcore worker`: an FFmpeg supervisor mostly
+# waits on pipes, ffmpeg's process group dies with the worker process (PDEATHSIG), and
+# a warm shutdown (SIGTERM) reaches the stream runs to hand them over, which prefork's
+# child processes would not let it do. Eight runs per worker unless --concurrency says.
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = 8
 # Celery's Django fixup would force-close database connections around every task;
 # castcore/celery.py recycles them by CONN_MAX_AGE instead (the fixup still closes
 # them every DB_REUSE_MAX tasks).

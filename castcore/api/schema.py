@@ -109,7 +109,8 @@ def _error_statuses(
         statuses.add("404")
     if has_body:
         statuses |= {"413", "415"}
-    if getattr(view, "throttle_classes", None):
+    # Throttled views, and views that refuse a locked-out user (`checks_lockout = True`).
+    if getattr(view, "throttle_classes", None) or getattr(view, "checks_lockout", False):
         statuses.add("429")
     return statuses
 

@@ -128,3 +128,7 @@ def test_statuses_the_api_really_answers_are_documented(
         (key, status) for key, status in statuses.items() if status not in _documented(schema, *key)
     ]
     assert not undocumented
+
+
+def test_the_refresh_of_a_locked_out_user_documents_its_429(schema: dict[str, Any]) -> None:
+    assert "429" in _documented(schema, "post", "/api/v1/auth/refresh")

@@ -92,6 +92,7 @@ class RefreshView(TokenRefreshView):
     permission_classes = (AllowAny,)  # type: ignore[assignment]
     public_methods = {"POST"}
     authentication_classes = ()
+    checks_lockout = True  # the schema documents its 429
 
     @extend_schema(request=s.RefreshSerializer, responses={200: s.AccessSerializer}, auth=[])
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
