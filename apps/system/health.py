@@ -141,10 +141,11 @@ def check_confinement() -> CheckResult:
     """Whether this host's kernel confines ffmpeg and ffprobe (Landlock, workers/ffmpeg/confine.py).
 
     Without it they still run, but a crafted playlist or symlink is stopped only by the
-    demuxer whitelists: a 503 makes that visible rather than a silent downgrade.
+    demuxer whitelists: a warning makes that visible, and the server (which works)
+    stays in its load balancer.
     """
     state = confine.status()
-    return CheckResult(bool(state["confined"]), state)
+    return CheckResult(True, state, warning=not state["confined"])
 
 
 CHECKS: dict[str, Callable[[], CheckResult]] = {

@@ -7,7 +7,8 @@ whatever the file said. A confined process may
 
 - read and execute the system's programs and libraries (/usr, /lib…), and read
   the few files of /etc it needs (ld.so, fonts, TLS roots, name resolution);
-- read and write /dev/null and /dev/zero, read /dev/urandom, use /dev/dri (VAAPI);
+- read and write /dev/null and /dev/zero, read /dev/urandom, use /dev/dri (VAAPI)
+  and the NVIDIA driver's devices (NVENC);
 - read the `read` paths (its input files) and read and write the `write` paths
   (its run folder and the folders its outputs go to);
 
@@ -28,6 +29,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import glob
 import os
 import shutil
 import stat
@@ -89,6 +91,10 @@ SYSTEM_READ = (
     "/dev/urandom", "/dev/random",
 )  # fmt: skip
 SYSTEM_READ_WRITE = ("/dev/null", "/dev/zero", "/dev/dri")
+# NVENC/NVDEC: the driver's device nodes (one per GPU, found at start) and what libcuda
+# reads of the driver. Not exercised on hardware here (no GPU on these machines).
+NVIDIA_DEVICES = "/dev/nvidia*"
+NVIDIA_READ = ("/proc/driver/nvidia", "/sys/module/nvidia")
 
 
 class _PathBeneath(ctypes.Structure):
@@ -136,8 +142,9 @@ class Confinement:
             # An FFMPEG_BINARY outside /usr (/opt/ffmpeg/bin/ffmpeg) with its own libraries.
             real = Path(os.path.realpath(binary))
             rules += [(str(real.parent), READ_EXEC), (str(real.parent.parent / "lib"), READ_EXEC)]
-        rules += [(path, READ) for path in SYSTEM_READ]
-        rules += [(path, READ_WRITE) for path in SYSTEM_READ_WRITE]
+        rules += [(path, READ) for path in (*SYSTEM_READ, *NVIDIA_READ)]
+        devices = (*SYSTEM_READ_WRITE, *sorted(glob.glob(NVIDIA_DEVICES)))
+        rules += [(path, READ_WRITE) for path in devices]
         rules += [(path, READ) for path in self.read]
         rules += [(path, READ_WRITE) for path in self.write]
         return rules

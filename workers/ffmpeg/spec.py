@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import ClassVar
 
-from workers.ffmpeg.checks import SpecError
+from workers.ffmpeg.checks import PATH_NOT_ALLOWED, SpecError
 from workers.ffmpeg.checks import check_abs_path as _check_abs_path
 from workers.ffmpeg.checks import check_no_nul as _check_no_nul
 from workers.ffmpeg.checks import check_range as _check_range
@@ -304,7 +304,8 @@ class HlsOutput:
         _check_abs_path("output.directory", self.directory)
         if "%" in self.directory:
             # hlsenc expands `%` in segment names and (in 5.1) has no escape for it.
-            raise SpecError("spec.invalid_hls_directory", reason="percent")
+            # ffmpeg reads % in a segment name as a pattern.
+            raise SpecError(PATH_NOT_ALLOWED, field="output.directory", reason="percent")
         _check_range("output.segment_seconds", self.segment_seconds, 1, 60)
         _check_range("output.list_size", self.list_size, 0, 10_000)
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}\.m3u8", self.playlist_name):

@@ -156,7 +156,7 @@ django.setup()
 from apps.system.health import check_confinement
 from workers.ffmpeg.probe import run_bounded
 result = check_confinement()
-print(json.dumps({"ok": result.ok, "detail": result.detail,
+print(json.dumps({"ok": result.ok, "warning": result.warning, "detail": result.detail,
                   "ffmpeg_runs": run_bounded(["ffmpeg", "-version"], timeout=30)[0] == 0}))
 """
 
@@ -175,6 +175,7 @@ def test_it_says_when_the_kernel_cannot_confine_ffmpeg_and_ffprobe() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["ok"] is False
+    # A warning (still a 200): the server works, but ffmpeg runs unconfined.
+    assert (result["ok"], result["warning"]) == (True, True)
     assert result["detail"] == {"landlock_abi": 0, "confined": False}
     assert result["ffmpeg_runs"] is True  # unconfined, but it still runs

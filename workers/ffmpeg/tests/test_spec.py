@@ -48,7 +48,7 @@ from workers.ffmpeg.spec import (
         (lambda: UrlInput(url="rtmp://h/a", url_kind=UrlKind.SRT), "spec.url_kind_mismatch"),
         (lambda: RtmpOutput(url="http://h/app", stream_key="k"), "spec.invalid_url"),
         (lambda: SrtOutput(url="srt://h:1", passphrase="short"), "validation.out_of_range"),
-        (lambda: HlsOutput(directory="/srv/50%off"), "spec.invalid_hls_directory"),
+        (lambda: HlsOutput(directory="/srv/50%off"), "stream_job.path_not_allowed"),
         (
             lambda: OverlaySpec(text="x", font_color="white:fontfile=/etc/passwd"),
             "spec.invalid_color",
