@@ -3,17 +3,19 @@ reconcile it: in status, detail, list (and its state filter), and on the status 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
-from apps.streams.models import JobState
+from apps.streams.models import JobState, RunState, StreamJob, StreamRun
 from apps.streams.tests.factories import running_job
 from castcore.asgi import application
 
@@ -51,6 +53,31 @@ def test_the_state_filter_follows_the_reported_state(viewer_api: APIClient) -> N
     assert names("running") == ["alive"]
     assert names("lost") == ["lost"]
     assert names("stopped") == []
+
+
+@pytest.mark.django_db
+def test_the_runs_list_reports_the_current_run_lost_as_its_job(
+    viewer_api: APIClient, django_assert_max_num_queries: Any
+) -> None:
+    lost = running_job(lease_left_s=-1, name="lost")
+    alive = running_job(lease_left_s=60, name="alive")
+    # An older run of the lost job, ended (and its lease long gone): it stays ended.
+    StreamRun.objects.create(
+        job=lost, number=0, fencing_token=0, state=RunState.ENDED,
+        lease_expires_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+
+    def run_states(job: StreamJob) -> list[tuple[int, str]]:
+        body = viewer_api.get(f"/api/v1/stream-jobs/{job.pk}/runs").json()
+        return [(run["number"], run["state"]) for run in body["items"]]
+
+    current = lost.current_run
+    assert current is not None
+    assert run_states(lost) == [(current.number, "lost"), (0, "ended")]
+    assert viewer_api.get(f"/api/v1/stream-jobs/{lost.pk}").json()["state"] == "lost"
+    assert run_states(alive) == [(alive.runs.get().number, "running")]
+    with django_assert_max_num_queries(8):  # the job's runs are read with it, not one by one
+        run_states(lost)
 
 
 @pytest.mark.django_db
