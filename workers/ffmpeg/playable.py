@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from workers.ffmpeg.confine import Confinement
 from workers.ffmpeg.egress import input_options, tool_log_level
 from workers.ffmpeg.probe import (
     LIBRARY_DEMUXERS,
@@ -166,6 +167,8 @@ def make_playable(
         stall_timeout=stall_timeout,
         stop_grace_seconds=0,
         tail_lines=20,
+        # The recording and the folder of its copy, nothing else (as thumbnails).
+        confinement=Confinement(read=(os.path.abspath(source),), write=(str(dest.parent),)),
     )
     try:
         try:
