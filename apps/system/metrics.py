@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -42,12 +42,8 @@ class StreamJobCollector(Collector):
         from apps.streams.status import LIVE_STATES, status_payload
 
         # By the state the API reports, so a job whose run's lease expired counts as lost.
-        by_state = dict(
-            with_reported_state(StreamJob.objects.all())
-            .order_by()
-            .values_list("reported_state")
-            .annotate(n=Count("id"))
-        )
+        reported: QuerySet[Any] = with_reported_state(StreamJob.objects.all())  # annotated
+        by_state = dict(reported.order_by().values_list("reported_state").annotate(n=Count("id")))
         jobs_metric = GaugeMetricFamily(
             "castcore_stream_jobs", "Stream jobs by state, as the API reports it.", labels=["state"]
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -68,7 +69,7 @@ def test_unclaimed_recordings_are_deleted_with_their_files_after_d_days(
 
 
 def test_the_bytes_freed_count_a_videos_playable_copy_and_poster(media_root: Path) -> None:
-    doomed = VideoRecordingFactory(
+    doomed: Any = VideoRecordingFactory(
         owner=a_temporary_user(),
         created_at=timezone.now() - timedelta(days=11),
         playable_file=ContentFile(b"\0" * 300, name="recordings/video/v.playable.mp4"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -20,8 +21,8 @@ MIGRATION = importlib.import_module(
 )
 
 
-def made_video(**files: ContentFile) -> Recording:
-    recording: Recording = VideoRecordingFactory(**files)  # type: ignore[assignment]
+def made_video(**fields: Any) -> Recording:
+    recording: Recording = VideoRecordingFactory(**fields)  # type: ignore[assignment]
     return recording
 
 

@@ -116,13 +116,13 @@ def test_a_job_whose_lease_expired_counts_as_lost_and_is_down_as_its_status_says
 ) -> None:
     # Its worker stopped renewing the lease and no reconciler has taken the run back.
     now = timezone.now()
-    lost = StreamJobFactory(name="Lost feed", state=JobState.RUNNING, fencing_token=1)
+    lost: Any = StreamJobFactory(name="Lost feed", state=JobState.RUNNING, fencing_token=1)
     stats = {"fps": 25.0, "bitrate_kbps": 900.0, "speed": 1.0, "frames": 500, "drops": 0}
     run_for(
         lost, 1, state=RunState.RUNNING, last_stats=stats, reconnect_count=1,
         lease_expires_at=now - timedelta(seconds=1),
     )  # fmt: skip
-    alive = StreamJobFactory(name="Alive feed", state=JobState.RUNNING, fencing_token=1)
+    alive: Any = StreamJobFactory(name="Alive feed", state=JobState.RUNNING, fencing_token=1)
     run_for(alive, 1, state=RunState.RUNNING, lease_expires_at=now + timedelta(seconds=60))
 
     found = samples(viewer_api.get(URL, HTTP_ACCEPT=PROMETHEUS_ACCEPT).content)
