@@ -12,6 +12,7 @@ from apps.streams.models import (
     ACTIVE_JOB_STATES,
     ACTIVE_RUN_STATES,
     JobState,
+    RunState,
     StreamJob,
     StreamRun,
 )
@@ -77,3 +78,22 @@ def jobs_in_reported_state(jobs: QuerySet[StreamJob], state: str) -> QuerySet[St
         return jobs.filter(_lease_lost())
     # Filtered on the stored column first, which its index serves.
     return jobs.filter(state=state).exclude(_lease_lost())
+
+
+def _run_lease_lost() -> Q:
+    # status.run_reported_state as a condition on runs: the job's current run, active, of a
+    # live job, whose lease expired.
+    return Q(
+        state__in=ACTIVE_RUN_STATES,
+        fencing_token=F("job__fencing_token"),
+        job__state__in=ACTIVE_JOB_STATES,
+        lease_expires_at__isnull=False,
+        lease_expires_at__lt=timezone.now(),
+    )
+
+
+def runs_in_reported_state(runs: QuerySet[StreamRun], state: str) -> QuerySet[StreamRun]:
+    """`runs` whose reported state is `state` (status.run_reported_state): `lost` included."""
+    if state == RunState.LOST:
+        return runs.filter(_run_lease_lost())
+    return runs.filter(state=state).exclude(_run_lease_lost())

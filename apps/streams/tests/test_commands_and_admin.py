@@ -113,3 +113,30 @@ def test_show_filters_by_the_reported_state_and_shows_lost() -> None:
     assert row[0] == str(lost.pk) and row[1] == "lost" and row[-2:] == ["lost", "one"]
     assert [row[-2:] for row in shown("--state", "running")] == [["alive", "one"]]
     assert {row[-2]: row[1] for row in shown()} == {"lost": "lost", "alive": "running"}
+
+
+def test_the_admin_shows_and_filters_jobs_and_runs_by_their_reported_state(
+    admin_user: Any,
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    running_job(lease_left_s=-1, name="lost one")
+    running_job(lease_left_s=60, name="alive one")
+
+    def rows(url: str) -> str:
+        page = client.get(url)
+        assert page.status_code == 200
+        return page.content.decode()
+
+    jobs = rows("/admin/streams/streamjob/")
+    assert '<td class="field-shown_state">lost</td>' in jobs
+    assert '<td class="field-shown_state">running</td>' in jobs
+    only_lost = rows("/admin/streams/streamjob/?state=lost")
+    assert "lost one" in only_lost and "alive one" not in only_lost
+    only_running = rows("/admin/streams/streamjob/?state=running")
+    assert "alive one" in only_running and "lost one" not in only_running
+
+    runs = rows("/admin/streams/streamrun/?state=lost")
+    assert runs.count('<td class="field-shown_state">lost</td>') == 1 and "lost one" in runs
+    runs = rows("/admin/streams/streamrun/?state=running")
+    assert "alive one" in runs and "lost one" not in runs
