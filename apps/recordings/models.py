@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.recordings import conf
@@ -35,6 +36,11 @@ class RecordingQuerySet(models.QuerySet["Recording"]):
 
     def unclaimed(self) -> RecordingQuerySet:
         return self.filter(owner__is_temporary=True)
+
+    def stored_bytes(self) -> int:
+        """Bytes these recordings hold in storage: every file of each (Recording.stored_bytes)."""
+        total = self.aggregate(total=Sum(F("size") + F("playable_size") + F("poster_size")))
+        return int(total["total"] or 0)
 
 
 class Recording(models.Model):
@@ -100,6 +106,9 @@ class Recording(models.Model):
     # run by a worker after the row is saved). The original stays for download.
     playable_file = models.FileField(max_length=255, blank=True)
     poster = models.FileField(max_length=255, blank=True)
+    # Their bytes, as `size` is the original's: disk quotas count every file a recording has.
+    playable_size = models.BigIntegerField(default=0)
+    poster_size = models.BigIntegerField(default=0)
     # The playable.* / probe.* code when no playable copy could be made.
     playable_error = models.CharField(max_length=64, blank=True)
 
@@ -148,6 +157,11 @@ class Recording(models.Model):
     def stored_names(self) -> list[str]:
         """Every file of this recording in storage: the original and what was made from it."""
         return [f.name for f in (self.file, self.playable_file, self.poster) if f and f.name]
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of every file in `stored_names`."""
+        return self.size + self.playable_size + self.poster_size
 
     @property
     def created_at_ms(self) -> int:

@@ -238,6 +238,7 @@ def recording_make_playable(*, recording_id: int) -> Recording | None:
     else:
         made.append(playable_name)
         changes["playable_file"] = playable_name
+        changes["playable_size"] = default_storage.size(playable_name)
     if info.has_video:
         video = info.video_streams[0]
         try:
@@ -252,6 +253,7 @@ def recording_make_playable(*, recording_id: int) -> Recording | None:
         else:
             made.append(poster_name)
             changes["poster"] = poster_name
+            changes["poster_size"] = default_storage.size(poster_name)
     return _save_playable(recording, changes, made=made)
 
 
@@ -370,7 +372,7 @@ def recordings_cleanup_unclaimed(
         )
         for recording in doomed:
             report.deleted.append(recording.pk)
-            report.freed_bytes += recording.size
+            report.freed_bytes += recording.stored_bytes  # its playable copy and poster too
             for name in recording.stored_names:
                 _delete_file_later(name)
         Recording.objects.filter(id__in=report.deleted).delete()

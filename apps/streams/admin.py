@@ -15,13 +15,21 @@ from apps.streams import services
 from apps.streams.models import (
     ACTIVE_JOB_STATES,
     FFmpegProfile,
+    JobState,
+    RunState,
     StreamJob,
     StreamOutput,
     StreamReport,
     StreamRun,
 )
+from apps.streams.selectors import (
+    jobs_in_reported_state,
+    runs_in_reported_state,
+    with_reported_state,
+)
 from apps.streams.services.jobs import JOB_FIELDS, OUTPUT_FIELDS
 from apps.streams.specs import shown_output_url
+from apps.streams.status import run_reported_state
 from castcore.admin_site import AuditedModelAdmin
 from castcore.api.errors import ApiError
 
@@ -107,18 +115,43 @@ def _control(verb: str) -> Any:
     return admin.action(description=f"{verb.title()} selected jobs")(action)
 
 
+class ReportedJobStateFilter(admin.SimpleListFilter):
+    """By the state the API reports: `lost` for a live job whose run's lease expired."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return JobState.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return jobs_in_reported_state(queryset, value) if value else queryset
+
+
+class ReportedRunStateFilter(ReportedJobStateFilter):
+    """By the state the runs list reports: `lost` for a job's current run whose lease expired."""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return RunState.choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return runs_in_reported_state(queryset, value) if value else queryset
+
+
 @admin.register(StreamJob)
 class StreamJobAdmin(AuditedModelAdmin):
     list_display = [
         "name",
-        "state",
+        "shown_state",
         "desired_state",
         "input_kind",
         "profile",
         "recording_enabled",
         "state_changed_at",
     ]
-    list_filter = ["state", "input_kind", "autostart", "recording_enabled"]
+    list_filter = [ReportedJobStateFilter, "input_kind", "autostart", "recording_enabled"]
     search_fields = ["name"]
     readonly_fields = [
         "state",
@@ -132,6 +165,14 @@ class StreamJobAdmin(AuditedModelAdmin):
     raw_id_fields = ["input_media_item"]  # a library can hold many thousands of items
     inlines = [StreamOutputInline]
     actions = [_control("start"), _control("stop"), _control("restart")]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return with_reported_state(super().get_queryset(request))
+
+    @admin.display(description="state", ordering="state")
+    def shown_state(self, job: Any) -> str:
+        """As the API reports it (`lost` once its run's lease expired), not the stored one."""
+        return str(job.reported_state)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -194,14 +235,19 @@ class StreamRunAdmin(admin.ModelAdmin):
     list_display = [
         "job",
         "number",
-        "state",
+        "shown_state",
         "worker",
         "pid",
         "heartbeat_at",
         "exit_reason",
         "reconnect_count",
     ]
-    list_filter = ["state", "exit_reason"]
+    list_filter = [ReportedRunStateFilter, "exit_reason"]
+    list_select_related = ["job"]  # each row's reported state reads its job
+
+    @admin.display(description="state", ordering="state")
+    def shown_state(self, run: StreamRun) -> str:
+        return run_reported_state(run)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are made by start/restart, never by hand

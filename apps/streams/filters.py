@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from apps.streams.models import FFmpegProfile, JobState, StreamJob, StreamReport
-from apps.streams.selectors import with_current_lease
-from apps.streams.status import LIVE_STATES
+from apps.streams.selectors import jobs_in_reported_state
 
 
 class FFmpegProfileFilter(django_filters.FilterSet):
@@ -31,18 +29,8 @@ class StreamJobFilter(django_filters.FilterSet):
     def filter_state(
         self, queryset: QuerySet[StreamJob], name: str, value: str
     ) -> QuerySet[StreamJob]:
-        """The state as reported: `lost` jobs are those whose run's lease expired, and
-        `running` (or any live state) leaves them out, as the rows show them."""
-        # (isnull=False: an exclude of "lease < now" alone would drop null leases too.)
-        lost = Q(
-            state__in=LIVE_STATES,
-            current_lease_expires_at__isnull=False,
-            current_lease_expires_at__lt=timezone.now(),
-        )
-        jobs = with_current_lease(queryset)
-        if value == JobState.LOST:
-            return jobs.filter(lost)
-        return jobs.filter(state=value).exclude(lost)
+        """The state as reported (selectors.jobs_in_reported_state): `lost` included."""
+        return jobs_in_reported_state(queryset, value)
 
 
 class StreamReportFilter(django_filters.FilterSet):

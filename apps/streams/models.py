@@ -267,6 +267,9 @@ class RunState(models.TextChoices):
     RECONNECTING = "reconnecting"
     STOPPING = "stopping"
     ENDED = "ended"
+    # Reported, never stored, as JobState.LOST: the job's current run, active as the row
+    # says, whose lease expired (status.run_reported_state).
+    LOST = "lost"
 
 
 ACTIVE_RUN_STATES = (RunState.STARTING, RunState.RUNNING, RunState.RECONNECTING, RunState.STOPPING)

@@ -4,7 +4,8 @@ Two limits, both off unless set: the instance's (`CASTCORE_DISK_QUOTA_MB`, every
 recording plus every job's file and HLS outputs and run folders) and a job's
 own (`StreamJob.disk_quota_mb`: its outputs, its run folders, where a recording
 is written while it runs, and the recordings its runs made). Usage is measured
-on disk (sizes of the files as they are now) plus the recordings' stored sizes.
+on disk (sizes of the files as they are now) plus the recordings' stored sizes (every
+file of each: the original, and a video's playable copy and poster).
 
 Checked before a start (`quota_breach`, the service refuses with
 `stream_job.quota_exceeded`) and while a run writes (`RunBudget`, the supervisor
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Sum
 
 from apps.streams import conf
 from apps.streams.models import OutputKind, StreamJob, StreamOutput
@@ -83,7 +83,8 @@ def _recordings_bytes(job_id: int | None = None) -> int:
     recordings = Recording.objects.all()
     if job_id is not None:
         recordings = recordings.filter(stream_job_id=job_id)
-    return int(recordings.aggregate(total=Sum("size"))["total"] or 0)
+    # The original, and for a video its playable copy and poster.
+    return recordings.stored_bytes()
 
 
 def _instance_paths() -> set[str]:

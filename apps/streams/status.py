@@ -14,19 +14,21 @@ from apps.streams.models import (
     ACTIVE_RUN_STATES,
     InputKind,
     JobState,
+    RunState,
     StreamJob,
     StreamRun,
 )
-from workers.ffmpeg.health import HealthInputs, RunState, health_score
+from workers.ffmpeg.health import HealthInputs, health_score
+from workers.ffmpeg.health import RunState as HealthState  # the engine's, not the run row's
 
 LIVE_STATES = frozenset(ACTIVE_JOB_STATES)
 
 _HEALTH_STATE = {
-    JobState.STARTING: RunState.STARTING,
-    JobState.RUNNING: RunState.RUNNING,
-    JobState.RECONNECTING: RunState.RECONNECTING,
-    JobState.FAILED: RunState.FAILED,
-    JobState.LOST: RunState.FAILED,  # nothing known to run: as bad as it gets until settled
+    JobState.STARTING: HealthState.STARTING,
+    JobState.RUNNING: HealthState.RUNNING,
+    JobState.RECONNECTING: HealthState.RECONNECTING,
+    JobState.FAILED: HealthState.FAILED,
+    JobState.LOST: HealthState.FAILED,  # nothing known to run: as bad as it gets until settled
 }
 
 
@@ -57,6 +59,16 @@ def reported_state(job: StreamJob, run: StreamRun | None) -> str:
     return job.state
 
 
+def run_reported_state(run: StreamRun) -> str:
+    """A run's state as the API reports it: `lost` for the job's current run when the job is
+    reported lost (reported_state), the row's otherwise. `run.job` is read as loaded (a job's
+    `runs` set it without a query)."""
+    job = run.job
+    if run.fencing_token == job.fencing_token and reported_state(job, run) == JobState.LOST:
+        return RunState.LOST
+    return run.state
+
+
 def _target_fps(job: StreamJob) -> float | None:
     if job.profile.fps:
         return float(job.profile.fps)
@@ -66,7 +78,7 @@ def _target_fps(job: StreamJob) -> float | None:
 
 
 def health_for(job: StreamJob, state: str, stats: Mapping[str, Any], reconnects: int) -> int:
-    health_state = _HEALTH_STATE.get(JobState(state), RunState.STOPPED)
+    health_state = _HEALTH_STATE.get(JobState(state), HealthState.STOPPED)
     profile = job.profile
     target_kbps = None
     if (

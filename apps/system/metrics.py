@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -38,11 +38,14 @@ def _current_runs(job_ids: list[int]) -> dict[int, Any]:
 class StreamJobCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         from apps.streams.models import ACTIVE_JOB_STATES, JobState, StreamJob, StreamRun
-        from apps.streams.status import status_payload
+        from apps.streams.selectors import with_reported_state
+        from apps.streams.status import LIVE_STATES, status_payload
 
-        by_state = dict(StreamJob.objects.values_list("state").annotate(n=Count("id")))
+        # By the state the API reports, so a job whose run's lease expired counts as lost.
+        reported: QuerySet[Any] = with_reported_state(StreamJob.objects.all())  # annotated
+        by_state = dict(reported.order_by().values_list("reported_state").annotate(n=Count("id")))
         jobs_metric = GaugeMetricFamily(
-            "castcore_stream_jobs", "Stream jobs by state.", labels=["state"]
+            "castcore_stream_jobs", "Stream jobs by state, as the API reports it.", labels=["state"]
         )
         for state in JobState:
             jobs_metric.add_metric([state.value], by_state.get(state.value, 0))
@@ -69,7 +72,9 @@ class StreamJobCollector(Collector):
                 labels=JOB_LABELS,
             ),
             "up": GaugeMetricFamily(
-                "castcore_stream_job_up", "1 while the job has an active run.", labels=JOB_LABELS
+                "castcore_stream_job_up",
+                "1 while the job has an active run; 0 once it is lost (its lease expired).",
+                labels=JOB_LABELS,
             ),
         }
         restarts = CounterMetricFamily(
@@ -87,7 +92,7 @@ class StreamJobCollector(Collector):
         for job in active:
             labels = [str(job.pk), job.name]
             status = status_payload(job, runs.get(job.pk))
-            gauges["up"].add_metric(labels, 1)
+            gauges["up"].add_metric(labels, 1 if status["state"] in LIVE_STATES else 0)
             gauges["health"].add_metric(labels, status["health"])
             gauges["reconnects"].add_metric(labels, status["reconnects"])
             figures = {"fps": status["fps"], "bitrate_kbps": status["bitrate_kbps"]}

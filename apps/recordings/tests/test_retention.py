@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -15,7 +17,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.recordings.models import Recording
 from apps.recordings.services import recordings_cleanup_unclaimed
-from apps.recordings.tests.factories import a_recording, a_temporary_user
+from apps.recordings.tests.factories import VideoRecordingFactory, a_recording, a_temporary_user
 from apps.recordings.tests.helpers import cli_client
 from apps.system.models import GlobalSettings
 from workers.recordings import cleanup_unclaimed_recordings
@@ -64,6 +66,19 @@ def test_unclaimed_recordings_are_deleted_with_their_files_after_d_days(
     assert not Recording.objects.filter(pk=doomed.pk).exists()
     assert not path.exists()
     assert (media_root / kept.file.name).is_file()
+
+
+def test_the_bytes_freed_count_a_videos_playable_copy_and_poster(media_root: Path) -> None:
+    doomed: Any = VideoRecordingFactory(
+        owner=a_temporary_user(),
+        created_at=timezone.now() - timedelta(days=11),
+        playable_file=ContentFile(b"\0" * 300, name="recordings/video/v.playable.mp4"),
+        playable_size=300,
+        poster=ContentFile(b"\0" * 40, name="recordings/video/v.poster.jpg"),
+        poster_size=40,
+    )
+    report = recordings_cleanup_unclaimed()
+    assert report.deleted == [doomed.pk] and report.freed_bytes == 2048 + 300 + 40
 
 
 def test_temporary_accounts_left_empty_go_too() -> None:

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from apps.streams.models import FFmpegProfile, StreamJob, StreamOutput, StreamReport, StreamRun
 from apps.streams.specs import shown_output_url
-from apps.streams.status import job_reported_state
+from apps.streams.status import job_reported_state, run_reported_state
 from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 from workers.ffmpeg.masking import mask_url
 
@@ -135,6 +135,12 @@ class StreamRunSerializer(ModelSerializer):
             "last_stats", "log_tail",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        # "lost" for the current run whose lease expired, as its job's state and status say.
+        data["state"] = run_reported_state(instance)
+        return data
 
 
 class StreamStatusSerializer(serializers.Serializer):

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import factory
+from django.utils import timezone
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
-from apps.streams.models import FFmpegProfile, InputKind, OutputKind, StreamJob, StreamOutput
+from apps.streams.models import (
+    FFmpegProfile,
+    InputKind,
+    JobState,
+    OutputKind,
+    RunState,
+    StreamJob,
+    StreamOutput,
+    StreamRun,
+)
+from apps.streams.services import stream_job_start
 
 
 class ProfileFactory(factory.django.DjangoModelFactory):
@@ -69,3 +81,25 @@ def job_with_outputs(*outputs: dict[str, Any], **fields: Any) -> StreamJob:
 def new_profile(**fields: Any) -> FFmpegProfile:
     profile: FFmpegProfile = ProfileFactory(**fields)  # type: ignore[assignment]
     return profile
+
+
+def running_job(*, lease_left_s: float, name: str = "job") -> StreamJob:
+    """A job its worker runs, as the rows say, with `lease_left_s` left on the run's lease
+    (negative: it expired that long ago). No worker, no reconciler."""
+    job = job_with_outputs({"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""})
+    StreamJob.objects.filter(pk=job.pk).update(name=name)
+    stream_job_start(actor=None, job=job)
+    now = timezone.now()
+    StreamRun.objects.filter(job=job).update(
+        state=RunState.RUNNING,
+        worker="gone-worker",
+        pid=999999,
+        started_at=now - timedelta(minutes=5),
+        heartbeat_at=now - timedelta(seconds=5),
+        lease_expires_at=now + timedelta(seconds=lease_left_s),
+        last_stats={"fps": 30.0, "bitrate_kbps": 4000.0, "speed": 1.0, "frames": 9000},
+        reconnect_count=2,
+    )
+    StreamJob.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
+    job.refresh_from_db()
+    return job

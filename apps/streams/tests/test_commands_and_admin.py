@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from apps.streams.models import JobState, StreamJob, StreamRun
-from apps.streams.tests.factories import job_with_outputs
+from apps.streams.tests.factories import job_with_outputs, running_job
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +98,45 @@ def test_an_api_call_after_a_command_is_audited_as_api(operator_api: Any) -> Non
 def test_show_refuses_an_unknown_state() -> None:
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("show_stream_jobs", "--state", "bogus", stdout=StringIO())
+
+
+def test_show_filters_by_the_reported_state_and_shows_lost() -> None:
+    lost = running_job(lease_left_s=-1, name="lost one")
+    running_job(lease_left_s=60, name="alive one")
+
+    def shown(*args: str) -> list[list[str]]:
+        out = StringIO()
+        call_command("show_stream_jobs", *args, stdout=out)
+        return [line.split() for line in out.getvalue().splitlines()[1:]]
+
+    [row] = shown("--state", "lost")
+    assert row[0] == str(lost.pk) and row[1] == "lost" and row[-2:] == ["lost", "one"]
+    assert [row[-2:] for row in shown("--state", "running")] == [["alive", "one"]]
+    assert {row[-2]: row[1] for row in shown()} == {"lost": "lost", "alive": "running"}
+
+
+def test_the_admin_shows_and_filters_jobs_and_runs_by_their_reported_state(
+    admin_user: Any,
+) -> None:
+    client = Client()
+    client.force_login(admin_user)
+    running_job(lease_left_s=-1, name="lost one")
+    running_job(lease_left_s=60, name="alive one")
+
+    def rows(url: str) -> str:
+        page = client.get(url)
+        assert page.status_code == 200
+        return page.content.decode()
+
+    jobs = rows("/admin/streams/streamjob/")
+    assert '<td class="field-shown_state">lost</td>' in jobs
+    assert '<td class="field-shown_state">running</td>' in jobs
+    only_lost = rows("/admin/streams/streamjob/?state=lost")
+    assert "lost one" in only_lost and "alive one" not in only_lost
+    only_running = rows("/admin/streams/streamjob/?state=running")
+    assert "alive one" in only_running and "lost one" not in only_running
+
+    runs = rows("/admin/streams/streamrun/?state=lost")
+    assert runs.count('<td class="field-shown_state">lost</td>') == 1 and "lost one" in runs
+    runs = rows("/admin/streams/streamrun/?state=running")
+    assert "alive one" in runs and "lost one" not in runs

@@ -12,13 +12,16 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from apps.recordings.tests.factories import VideoRecordingFactory
+from apps.recordings.services import recording_create_video
+from apps.recordings.tests.factories import VideoRecordingFactory, a_user
 from apps.streams import conf
 from apps.streams.models import ExitReason, JobState, StreamJob, StreamRun
 from apps.streams.quota import MB
 from apps.streams.services import stream_job_start
 from apps.streams.tests.factories import job_with_outputs, new_profile
 from apps.streams.tests.helpers import run_row, start_supervised
+from workers.ffmpeg.tests.test_playable import make_engine_recording
+from workers.recordings import make_recording_playable
 from workers.stream_jobs import autostart_stream_jobs
 
 pytestmark = pytest.mark.django_db
@@ -57,6 +60,45 @@ def test_the_recordings_of_a_job_count_against_its_quota(
 ) -> None:
     job = file_job(tmp_path / "out.mkv", disk_quota_mb=1)
     VideoRecordingFactory(stream_job_id=job.pk, size=MB)
+    assert refused(operator_api, job)["params"]["used_bytes"] == MB
+
+
+def test_a_videos_playable_copy_and_poster_count_against_the_quotas(
+    operator_api: APIClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = file_job(tmp_path / "out.mkv", disk_quota_mb=1)
+    # Half the quota in the original, the other half in what was made for browsers.
+    VideoRecordingFactory(
+        stream_job_id=job.pk, size=MB // 2, playable_size=MB // 2 - 1000, poster_size=1000
+    )
+    assert refused(operator_api, job)["params"]["used_bytes"] == MB
+
+    StreamJob.objects.filter(pk=job.pk).update(disk_quota_mb=None)
+    monkeypatch.setattr(conf, "DISK_QUOTA_MB", 1)
+    error = refused(operator_api, job)
+    assert error["params"] == {"scope": "instance", "used_bytes": MB, "quota_bytes": MB}
+
+
+@pytest.mark.slow
+def test_the_quota_counts_every_file_a_real_video_recording_holds(
+    operator_api: APIClient, tmp_path: Path, settings: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    output = tmp_path / "out.mkv"
+    job = file_job(output, disk_quota_mb=1)
+    engine_file = make_engine_recording(tmp_path / "run" / "recording-000.mkv")
+    recording = recording_create_video(
+        owner=a_user(), file_path=engine_file, title="run 1", stream_job_id=job.pk
+    )
+    make_recording_playable(recording.pk)  # the task as a worker runs it: real ffmpeg
+    recording.refresh_from_db()
+    files = [Path(settings.MEDIA_ROOT) / name for name in recording.stored_names]
+    assert len(files) == 3  # the original, its playable copy and its poster
+    on_disk = sum(path.stat().st_size for path in files)
+    assert recording.stored_bytes == on_disk  # each file's size stored as it was made
+
+    # The output fills exactly what the recording's three files leave of the quota.
+    fill(output, MB - on_disk)
     assert refused(operator_api, job)["params"]["used_bytes"] == MB
 
 

@@ -16,33 +16,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
 from apps.streams.models import JobState, RunState, StreamJob, StreamRun
-from apps.streams.services import stream_job_start
-from apps.streams.tests.factories import job_with_outputs
+from apps.streams.tests.factories import running_job
 from castcore.asgi import application
 
 HEADERS = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
-
-
-def running_job(*, lease_left_s: float, name: str = "job") -> StreamJob:
-    """A job its worker runs, as the rows say, with `lease_left_s` left on the run's lease
-    (negative: it expired that long ago). No worker, no reconciler."""
-    job = job_with_outputs({"kind": "udp", "url": "udp://127.0.0.1:9", "stream_key": ""})
-    StreamJob.objects.filter(pk=job.pk).update(name=name)
-    stream_job_start(actor=None, job=job)
-    now = timezone.now()
-    StreamRun.objects.filter(job=job).update(
-        state=RunState.RUNNING,
-        worker="gone-worker",
-        pid=999999,
-        started_at=now - timedelta(minutes=5),
-        heartbeat_at=now - timedelta(seconds=5),
-        lease_expires_at=now + timedelta(seconds=lease_left_s),
-        last_stats={"fps": 30.0, "bitrate_kbps": 4000.0, "speed": 1.0, "frames": 9000},
-        reconnect_count=2,
-    )
-    StreamJob.objects.filter(pk=job.pk).update(state=JobState.RUNNING)
-    job.refresh_from_db()
-    return job
 
 
 @pytest.mark.django_db
@@ -76,6 +53,31 @@ def test_the_state_filter_follows_the_reported_state(viewer_api: APIClient) -> N
     assert names("running") == ["alive"]
     assert names("lost") == ["lost"]
     assert names("stopped") == []
+
+
+@pytest.mark.django_db
+def test_the_runs_list_reports_the_current_run_lost_as_its_job(
+    viewer_api: APIClient, django_assert_max_num_queries: Any
+) -> None:
+    lost = running_job(lease_left_s=-1, name="lost")
+    alive = running_job(lease_left_s=60, name="alive")
+    # An older run of the lost job, ended (and its lease long gone): it stays ended.
+    StreamRun.objects.create(
+        job=lost, number=0, fencing_token=0, state=RunState.ENDED,
+        lease_expires_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+
+    def run_states(job: StreamJob) -> list[tuple[int, str]]:
+        body = viewer_api.get(f"/api/v1/stream-jobs/{job.pk}/runs").json()
+        return [(run["number"], run["state"]) for run in body["items"]]
+
+    current = lost.current_run
+    assert current is not None
+    assert run_states(lost) == [(current.number, "lost"), (0, "ended")]
+    assert viewer_api.get(f"/api/v1/stream-jobs/{lost.pk}").json()["state"] == "lost"
+    assert run_states(alive) == [(alive.runs.get().number, "running")]
+    with django_assert_max_num_queries(8):  # the job's runs are read with it, not one by one
+        run_states(lost)
 
 
 @pytest.mark.django_db

@@ -109,3 +109,30 @@ def test_it_is_in_the_openapi_schema(viewer_api: APIClient) -> None:
     schema = viewer_api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
     operation = schema["paths"]["/api/v1/system/metrics"]["get"]
     assert "text/plain" in operation["responses"]["200"]["content"]
+
+
+def test_a_job_whose_lease_expired_counts_as_lost_and_is_down_as_its_status_says(
+    viewer_api: APIClient,
+) -> None:
+    # Its worker stopped renewing the lease and no reconciler has taken the run back.
+    now = timezone.now()
+    lost: Any = StreamJobFactory(name="Lost feed", state=JobState.RUNNING, fencing_token=1)
+    stats = {"fps": 25.0, "bitrate_kbps": 900.0, "speed": 1.0, "frames": 500, "drops": 0}
+    run_for(
+        lost, 1, state=RunState.RUNNING, last_stats=stats, reconnect_count=1,
+        lease_expires_at=now - timedelta(seconds=1),
+    )  # fmt: skip
+    alive: Any = StreamJobFactory(name="Alive feed", state=JobState.RUNNING, fencing_token=1)
+    run_for(alive, 1, state=RunState.RUNNING, lease_expires_at=now + timedelta(seconds=60))
+
+    found = samples(viewer_api.get(URL, HTTP_ACCEPT=PROMETHEUS_ACCEPT).content)
+    assert found[("castcore_stream_jobs", (("state", "lost"),))] == 1
+    assert found[("castcore_stream_jobs", (("state", "running"),))] == 1
+    job = (("job", "Lost feed"), ("job_id", str(lost.pk)))
+    status = viewer_api.get(f"/api/v1/stream-jobs/{lost.pk}/status").json()
+    assert status["state"] == "lost"
+    assert found[("castcore_stream_job_up", job)] == 0
+    assert found[("castcore_stream_job_health", job)] == status["health"] == 0
+    assert found[("castcore_stream_job_reconnects", job)] == status["reconnects"] == 0
+    assert ("castcore_stream_job_fps", job) not in found  # nothing known to run now
+    assert found[("castcore_stream_job_up", (("job", "Alive feed"), ("job_id", str(alive.pk))))]
