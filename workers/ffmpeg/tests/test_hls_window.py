@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from workers.ffmpeg.argv import build_argv
+from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.logs import LogEvent, LogLevel
 from workers.ffmpeg.muxers import remove_hls_leftovers
 from workers.ffmpeg.spec import HlsOutput, JobSpec, ProfileSpec, TestPatternInput
@@ -28,7 +29,12 @@ def run_hls(folder: Path, workdir: Path, seconds: float) -> list[LogEvent]:
     )
     assert remove_hls_leftovers(output) == []  # what the runtime does before each process
     events: list[LogEvent] = []
-    process = FFmpegProcess(build_argv(spec, workdir), on_log=events.append, cwd=str(workdir))
+    process = FFmpegProcess(
+        build_argv(spec, workdir),
+        on_log=events.append,
+        cwd=str(workdir),
+        confinement=confinement_for(spec, workdir),
+    )
     process.start()
     assert process.wait(timeout=seconds + 30).reason is ExitReason.COMPLETED
     return events

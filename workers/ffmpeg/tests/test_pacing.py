@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from workers.ffmpeg.argv import build_argv, preview_warnings
+from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.spec import (
     FileInput,
     FileOutput,
@@ -54,7 +55,9 @@ def media_seconds(path: Path) -> float:
 
 def record_for(spec: JobSpec, seconds: float, workdir: Path) -> float:
     """Run `spec` for `seconds` of wall time, stop it as an operator would; media seconds."""
-    process = FFmpegProcess(build_argv(spec, workdir), cwd=str(workdir))
+    process = FFmpegProcess(
+        build_argv(spec, workdir), cwd=str(workdir), confinement=confinement_for(spec, workdir)
+    )
     process.start()
     deadline = time.monotonic() + 15
     while process.last_progress is None and time.monotonic() < deadline:
