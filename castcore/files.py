@@ -37,8 +37,8 @@ from django.utils.http import content_disposition_header, parse_http_date_safe
 
 CHUNK = 64 * 1024
 _RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
-# More digits than any file's size or offset can have: not worth an int() (which
-# refuses 4,300 digits with a ValueError, a 500).
+# More digits than any file's size or offset can have (int() refuses 4,300 with a
+# ValueError, which would be a 500).
 _MAX_DIGITS = 19
 # Reads for responses sent from the event loop: threads of their own, not the loop's
 # default executor, which its name lookups share.
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 ETag = str | Callable[[os.stat_result], str]
 
 
-class Unsatisfiable(Exception):
+class _Unsatisfiable(Exception):
     """The Range header asks only for bytes the file does not have (416)."""
 
 
@@ -65,12 +65,18 @@ def x_accel_location(path: Path) -> str | None:
     return prefix.rstrip("/") + "/" + quote(relative.as_posix())
 
 
-def byte_range(header: str, size: int) -> tuple[int, int] | None:
+def _offset(digits: str) -> int:
+    # More digits than any file's size is as good as infinite, and no int() of 5,000.
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10**_MAX_DIGITS
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     """(first, last) inclusive of a single range; None to send the whole file.
 
-    Raises Unsatisfiable for a range that starts past the end (or a suffix of 0
-    bytes). A header that is malformed or names several ranges is ignored, and so
-    is any range of an empty file, whose bytes no Content-Range can name.
+    Raises _Unsatisfiable for a range that starts past the end (or a suffix of 0
+    bytes). A header that is malformed or names several ranges is ignored (RFC 9110
+    §14.1.1 and §14.2), and so is any range of an empty file, whose bytes no
+    Content-Range can name.
     """
     match = _RANGE.match(header.strip().replace(" ", ""))
     if not match or size == 0:
@@ -79,21 +85,16 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     if not first_raw:
         if not last_raw:
             return None
-        if len(last_raw) > _MAX_DIGITS:
-            return 0, size - 1  # the last "more than the file" bytes: all of it
-        suffix = int(last_raw)
+        suffix = _offset(last_raw)
         if suffix == 0:
-            raise Unsatisfiable
+            raise _Unsatisfiable
         return max(size - suffix, 0), size - 1
-    if len(first_raw) > _MAX_DIGITS:
-        raise Unsatisfiable
-    first = int(first_raw)
-    if last_raw and len(last_raw) <= _MAX_DIGITS and int(last_raw) < first:
-        return None  # not a valid range-spec (RFC 9110 §14.1.1): ignore the header
+    first, last = _offset(first_raw), _offset(last_raw) if last_raw else size - 1
+    if last_raw and last < first:
+        return None
     if first >= size:
-        raise Unsatisfiable
-    last = size - 1 if not last_raw or len(last_raw) > _MAX_DIGITS else min(int(last_raw), size - 1)
-    return first, last
+        raise _Unsatisfiable
+    return first, min(last, size - 1)
 
 
 def _if_range_allows(request: HttpRequest, etag: str, mtime: float) -> bool:
@@ -207,8 +208,8 @@ def _sent_by_castcore(
         and _if_range_allows(request, etag, info.st_mtime)
     ):
         try:
-            wanted = byte_range(request.headers["Range"], size)
-        except Unsatisfiable:
+            wanted = _byte_range(request.headers["Range"], size)
+        except _Unsatisfiable:
             refused = HttpResponse(status=416)
             refused["Content-Range"] = f"bytes */{size}"
             return refused
