@@ -8,6 +8,7 @@ apps/recordings/tests/test_file_download.py).
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
 from email.utils import formatdate
@@ -31,7 +32,7 @@ def stored(tmp_path: Path) -> Path:
     return path
 
 
-def _send(path: Path, method: str = "GET", **headers: str) -> Any:
+def _send(path: Path, method: str = "GET", **headers: Any) -> Any:
     request = RequestFactory().generic(method, "/file", **headers)
     return send_file(request, path, content_type="application/octet-stream", etag='"v1"')
 
@@ -172,7 +173,8 @@ def test_under_asgi_a_read_cancelled_when_the_client_leaves_closes_the_file(
         "type": "http", "method": "GET", "path": "/file", "query_string": b"",
         "headers": [(b"host", b"testserver")],
     }  # fmt: skip
-    response: Any = send_file(ASGIRequest(scope, b""), big, content_type="video/mp4", etag='"b"')
+    request = ASGIRequest(scope, io.BytesIO())
+    response: Any = send_file(request, big, content_type="video/mp4", etag='"b"')
     assert _handles_on(big) == 1  # opened when the view ran
 
     async def read_until_cancelled() -> None:
