@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.handlers.asgi import ASGIRequest
 from django.test import RequestFactory
 
 from castcore.files import CHUNK, send_file
+from castcore.tests.responses import body_of
 
 DATA = bytes(range(256)) * 64  # 16 KiB
 
@@ -37,18 +37,6 @@ def _send(path: Path, method: str = "GET", **headers: Any) -> Any:
     return send_file(request, path, content_type="application/octet-stream", etag='"v1"')
 
 
-def _body(response: Any) -> bytes:
-    if not response.streaming:
-        return bytes(response.content)
-    if not response.is_async:
-        return b"".join(response.streaming_content)
-
-    async def collect() -> bytes:
-        return b"".join([part async for part in response.streaming_content])
-
-    return async_to_sync(collect)()
-
-
 def test_a_range_past_the_end_is_416_with_the_size(stored: Path) -> None:
     response = _send(stored, HTTP_RANGE=f"bytes={len(DATA)}-")
     assert response.status_code == 416
@@ -58,38 +46,38 @@ def test_a_range_past_the_end_is_416_with_the_size(stored: Path) -> None:
 
 def test_a_suffix_range_is_the_last_bytes_and_a_long_one_all_of_them(stored: Path) -> None:
     last = _send(stored, HTTP_RANGE="bytes=-100")
-    assert last.status_code == 206 and _body(last) == DATA[-100:]
+    assert last.status_code == 206 and body_of(last) == DATA[-100:]
     assert last["Content-Range"] == f"bytes {len(DATA) - 100}-{len(DATA) - 1}/{len(DATA)}"
     everything = _send(stored, HTTP_RANGE=f"bytes=-{len(DATA) * 2}")
-    assert everything.status_code == 206 and _body(everything) == DATA
+    assert everything.status_code == 206 and body_of(everything) == DATA
 
 
 def test_numbers_longer_than_any_file_are_no_500(stored: Path) -> None:
     huge = "9" * 5000  # int() refuses it
     assert _send(stored, HTTP_RANGE=f"bytes={huge}-").status_code == 416
     to_the_end = _send(stored, HTTP_RANGE=f"bytes=10-{huge}")
-    assert to_the_end.status_code == 206 and _body(to_the_end) == DATA[10:]
-    assert _body(_send(stored, HTTP_RANGE=f"bytes=-{huge}")) == DATA
+    assert to_the_end.status_code == 206 and body_of(to_the_end) == DATA[10:]
+    assert body_of(_send(stored, HTTP_RANGE=f"bytes=-{huge}")) == DATA
 
 
 def test_a_malformed_or_multiple_range_gets_the_whole_file(stored: Path) -> None:
     for header in ("bytes=0-1,4-5", "lines=1-2", "bytes=9-3", "bytes=-"):
         response = _send(stored, HTTP_RANGE=header)
-        assert response.status_code == 200 and _body(response) == DATA, header
+        assert response.status_code == 200 and body_of(response) == DATA, header
 
 
 def test_if_range_with_the_etag_or_a_date_not_older_keeps_the_range(stored: Path) -> None:
     mtime = os.stat(stored).st_mtime
     for validator in ('"v1"', formatdate(mtime + 60, usegmt=True)):
         response = _send(stored, HTTP_RANGE="bytes=0-3", HTTP_IF_RANGE=validator)
-        assert response.status_code == 206 and _body(response) == DATA[:4], validator
+        assert response.status_code == 206 and body_of(response) == DATA[:4], validator
 
 
 def test_if_range_naming_another_version_gets_the_whole_file(stored: Path) -> None:
     mtime = os.stat(stored).st_mtime
     for validator in ('"v0"', 'W/"v1"', formatdate(mtime - 60, usegmt=True), "yesterday"):
         response = _send(stored, HTTP_RANGE="bytes=0-3", HTTP_IF_RANGE=validator)
-        assert response.status_code == 200 and _body(response) == DATA, validator
+        assert response.status_code == 200 and body_of(response) == DATA, validator
     # Even a range past the end: the Range header no longer counts.
     stale = _send(stored, HTTP_RANGE=f"bytes={len(DATA)}-", HTTP_IF_RANGE='"v0"')
     assert stale.status_code == 200
@@ -148,10 +136,10 @@ def test_with_x_accel_redirect_only_files_under_the_media_root_go_to_nginx(
     media.parent.mkdir(parents=True)
     media.write_bytes(DATA)
     handed = _send(media, HTTP_RANGE="bytes=0-3")
-    assert handed.status_code == 200 and _body(handed) == b""
+    assert handed.status_code == 200 and body_of(handed) == b""
     assert handed["X-Accel-Redirect"] == "/_media/recordings/a%20b.cast"
     outside = _send(stored, HTTP_RANGE="bytes=0-3")
-    assert "X-Accel-Redirect" not in outside and _body(outside) == DATA[:4]
+    assert "X-Accel-Redirect" not in outside and body_of(outside) == DATA[:4]
 
 
 def _handles_on(path: Path) -> int:

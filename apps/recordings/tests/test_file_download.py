@@ -10,27 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.files.base import ContentFile
 from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.recordings.tests.factories import CAST_V2, a_recording, a_video
+from castcore.tests.responses import body_of as content
 
 pytestmark = pytest.mark.django_db
-
-
-def content(response: Any) -> bytes:
-    if not response.streaming:
-        return bytes(response.content)
-    if not response.is_async:
-        return b"".join(response.streaming_content)
-
-    async def collect() -> bytes:
-        return b"".join([part async for part in response.streaming_content])
-
-    return async_to_sync(collect)()
 
 
 def test_the_api_serves_the_whole_file(viewer_api: APIClient) -> None:
