@@ -247,7 +247,8 @@ STATICFILES_DIRS += [
 MEDIA_ROOT = Path(env_str("CASTCORE_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 # An nginx `internal` location aliasing MEDIA_ROOT (e.g. /_media/): CastCore then checks
-# access to /media/… files and answers with X-Accel-Redirect, and nginx sends the bytes.
+# access to /media/… files, thumbnails and recording files and answers with
+# X-Accel-Redirect, and nginx sends the bytes (castcore/files.py).
 X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_X_ACCEL_REDIRECT", "")
 if X_ACCEL_REDIRECT_PREFIX and not X_ACCEL_REDIRECT_PREFIX.startswith("/"):
     raise ImproperlyConfigured("CASTCORE_X_ACCEL_REDIRECT must be a path such as /_media/.")

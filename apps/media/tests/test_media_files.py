@@ -96,6 +96,16 @@ def test_conditional_and_range_requests(viewer_api: APIClient, asset: dict[str, 
     assert part["Content-Range"].startswith("bytes 0-7/")
 
 
+def test_a_range_past_the_end_of_an_asset_is_416_and_a_stale_if_range_the_whole_file(
+    viewer_api: APIClient, asset: dict[str, Any], media_dirs: Path
+) -> None:
+    stored = _stored(media_dirs, asset)
+    beyond = viewer_api.get(asset["url"], HTTP_RANGE=f"bytes={len(stored)}-")
+    assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(stored)}"
+    stale = viewer_api.get(asset["url"], HTTP_RANGE="bytes=0-7", HTTP_IF_RANGE='"not-this"')
+    assert stale.status_code == 200 and _bytes(stale) == stored
+
+
 def test_only_files_an_asset_names_are_served(
     viewer_api: APIClient, asset: dict[str, Any], media_dirs: Path
 ) -> None:

@@ -1,8 +1,8 @@
 """An asset's `url` through a real server (daphne via castcore.serve), and behind nginx.
 
 The access rules hold over real HTTP; with CASTCORE_X_ACCEL_REDIRECT set, a real
-nginx in front sends the bytes from the media root after CastCore said yes, which
-is the production setup the README shows.
+nginx in front sends the bytes from the media root after CastCore said yes (assets
+and recording files alike), which is the production setup the README shows.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from apps.media.models import Asset
 from apps.media.services import asset_upload
 from apps.media.tests.test_validation import _png
 from apps.recordings.tests.asgi_server import AsgiServer, asgi_server  # noqa: F401
+from apps.recordings.tests.factories import CAST_V2, a_recording
 from workers.ffmpeg.tests.rtmp_server import NGINX, free_port, wait_for_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url)  # noqa: S310 (http on loopback)
+def _get(url: str, token: str | None = None, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 (http on loopback)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -82,7 +83,8 @@ def _nginx_config(tmp: Path, port: int, upstream: str, media_root: Path) -> str:
         "  server {\n"
         f"    listen 127.0.0.1:{port};\n"
         # As in the README: only CastCore's answers can reach these files.
-        f"    location /_media/ {{ internal; alias {media_root}/; }}\n"
+        f"    location /_media/ {{ internal; alias {media_root}/;\n"
+        "      add_header X-Robots-Tag $upstream_http_x_robots_tag; }\n"
         "    location / {\n"
         f"      proxy_pass {upstream};\n"
         "      proxy_set_header Host $http_host;\n"
@@ -145,3 +147,31 @@ def test_behind_nginx_castcore_checks_access_and_nginx_sends_the_file(
     assert _get(f"{front}/media/{logo.file.name}")[0] == 401
     # The internal location is not reachable from outside.
     assert _get(f"{front}/_media/{logo.file.name}", token=token)[0] == 404
+
+
+def test_behind_nginx_recording_files_are_sent_by_nginx_with_their_headers(
+    nginx_in_front: tuple[str, AsgiServer],
+) -> None:
+    front, server = nginx_in_front
+    public = a_recording()
+    unlisted = a_recording(visibility="unlisted")
+
+    status, headers, body = _get(f"{server.url}/r/{public.pk}.cast")
+    assert status == 200 and body == b""
+    assert headers["X-Accel-Redirect"] == f"/_media/{public.file.name}"
+
+    status, headers, body = _get(f"{front}/r/{public.pk}.cast")
+    assert status == 200 and body == CAST_V2, body[:200]
+    assert "X-Accel-Redirect" not in headers
+    # nginx knows no .cast type: the type, like the file name, is CastCore's.
+    assert headers["Content-Type"] == "application/x-asciicast"
+    assert headers["Content-Disposition"] == f'inline; filename="{public.pk}.cast"'
+    status, headers, body = _get(f"{front}/r/{public.pk}.cast", Range="bytes=2-9")
+    assert status == 206 and body == CAST_V2[2:10]
+
+    # Visibility still decides, and what nginx cannot know travels with the answer.
+    assert _get(f"{front}/r/{unlisted.pk}.cast")[0] == 404
+    status, headers, body = _get(f"{front}/r/{unlisted.url_token}.cast")
+    assert status == 200 and body == CAST_V2
+    assert headers["X-Robots-Tag"] == "noindex"
+    assert headers["Cache-Control"] == "private, no-store"

@@ -10,27 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.core.files.base import ContentFile
 from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.recordings.tests.factories import CAST_V2, a_recording, a_video
+from castcore.tests.responses import body_of as content
 
 pytestmark = pytest.mark.django_db
-
-
-def content(response: Any) -> bytes:
-    if not response.streaming:
-        return bytes(response.content)
-    if not response.is_async:
-        return b"".join(response.streaming_content)
-
-    async def collect() -> bytes:
-        return b"".join([part async for part in response.streaming_content])
-
-    return async_to_sync(collect)()
 
 
 def test_the_api_serves_the_whole_file(viewer_api: APIClient) -> None:
@@ -194,3 +182,34 @@ def test_a_recording_cut_short_once_its_headers_are_out_ends_early_without_an_er
 
     assert status == 200 and sum(sizes) == size // 4
     assert "ended" in caplog.text and "bytes early" in caplog.text
+
+
+def test_with_x_accel_redirect_nginx_sends_recording_files(
+    viewer_api: APIClient, settings: Any, media_root: Path
+) -> None:
+    settings.X_ACCEL_REDIRECT_PREFIX = "/_media/"
+    public = a_recording()
+    page = Client().get(f"/r/{public.pk}.cast")
+    assert page.status_code == 200 and content(page) == b""
+    assert page["X-Accel-Redirect"] == f"/_media/{public.file.name}"
+    assert page["Content-Type"] == "application/x-asciicast"
+    assert page["Content-Disposition"] == f'inline; filename="{public.pk}.cast"'
+    download = viewer_api.get(f"/api/v1/recordings/{public.pk}/file")
+    assert download["X-Accel-Redirect"] == f"/_media/{public.file.name}"
+    assert download["Content-Disposition"].startswith("attachment")
+
+    # Access is still CastCore's to decide; what nginx cannot know travels in headers.
+    private = a_recording(visibility="private")
+    assert Client().get(f"/r/{private.url_token}.cast").status_code == 404
+    owner = Client()
+    owner.force_login(private.owner)
+    mine = owner.get(f"/r/{private.url_token}.cast")
+    assert mine["X-Accel-Redirect"] == f"/_media/{private.file.name}"
+    assert mine["Cache-Control"] == "private, no-store" and mine["X-Robots-Tag"] == "noindex"
+
+
+def test_if_none_match_with_the_recordings_tag_among_others_is_304() -> None:
+    recording = a_recording()
+    etag = Client().get(f"/r/{recording.pk}.cast")["ETag"]
+    response = Client().get(f"/r/{recording.pk}.cast", HTTP_IF_NONE_MATCH=f'"other", {etag}')
+    assert response.status_code == 304 and response["ETag"] == etag
