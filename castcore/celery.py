@@ -18,6 +18,8 @@ from celery.signals import (
 )
 from kombu import Queue
 
+from castcore.task_logs import quiet_housekeeping
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "castcore.settings")
 
 QUEUES = ("default", "ffmpeg", "scans")
@@ -44,15 +46,9 @@ def _task_modules() -> list[str]:
 app.autodiscover_tasks(_task_modules, related_name=None)
 
 
-def _quiet_housekeeping() -> None:
-    from django.conf import settings
-
-    from castcore.task_logs import quiet_housekeeping
-
-    quiet_housekeeping(settings.CELERY_BEAT_SCHEDULE)
-
-
-_quiet_housekeeping()
+# Not a settings read: importing this module must not load the settings (castcore/asgi.py
+# sets the pool's environment first).
+quiet_housekeeping()
 
 
 def consumed_queues(worker: Any) -> list[str]:

@@ -9,8 +9,8 @@ Celery's own lines about them carry nothing at INFO.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 # The loggers Celery announces a task's dispatch, receipt and success on.
@@ -28,24 +28,30 @@ def _task_name(record: logging.LogRecord) -> str | None:
 
 
 class QuietHousekeeping(logging.Filter):
-    """Demotes INFO lines about the named tasks to DEBUG (dropped unless DEBUG is on)."""
+    """Demotes INFO lines about the beat schedule's tasks to DEBUG (dropped unless DEBUG is on).
 
-    def __init__(self, task_names: Iterable[str]) -> None:
-        super().__init__()
-        self.task_names = frozenset(task_names)
+    The task names are read from the settings at the first line to filter, not when
+    the filter is installed: castcore.celery installs it on import, before some
+    entry points (castcore/asgi.py) have chosen the settings' environment.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno != logging.INFO or _task_name(record) not in self.task_names:
+        if record.levelno != logging.INFO or _task_name(record) not in _housekeeping_tasks():
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
-def quiet_housekeeping(beat_schedule: dict[str, dict[str, Any]]) -> None:
-    """Install the filter for every task of the beat schedule (idempotent)."""
-    quiet = QuietHousekeeping(entry["task"] for entry in beat_schedule.values())
+@functools.cache
+def _housekeeping_tasks() -> frozenset[str]:
+    from django.conf import settings
+
+    return frozenset(entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values())
+
+
+def quiet_housekeeping() -> None:
+    """Install the filter on Celery's task loggers (idempotent)."""
     for name in CELERY_TASK_LOGGERS:
         logger = logging.getLogger(name)
-        for old in [f for f in logger.filters if isinstance(f, QuietHousekeeping)]:
-            logger.removeFilter(old)
-        logger.addFilter(quiet)
+        if not any(isinstance(f, QuietHousekeeping) for f in logger.filters):
+            logger.addFilter(QuietHousekeeping())
