@@ -41,9 +41,9 @@ def metric_bitrate(api: APIClient, job: StreamJob) -> float | None:
     body = api.get("/api/v1/system/metrics").content.decode()
     for family in text_string_to_metric_families(body):
         for sample in family.samples:
-            if sample.name == "castcore_stream_job_bitrate_kbps":
-                if sample.labels.get("job_id") == str(job.pk):
-                    return float(sample.value)
+            name, job_id = sample.name, sample.labels.get("job_id")
+            if name == "castcore_stream_job_bitrate_kbps" and job_id == str(job.pk):
+                return float(sample.value)
     return None
 
 
