@@ -10,8 +10,11 @@ platforms. So the source is chosen once per ffmpeg process, from its spec:
 - ENCODER: anything else that encodes video. The video encoder's own account of the
   packets it produced (`-vstats_file`, which ffmpeg writes whatever the muxer): the
   video stream's average rate, audio and container overhead not counted.
-- WRITTEN: a stream copy (no encoder to ask) that writes files: the bytes of its file
-  outputs (the recording is one) or HLS segments over the time written.
+- WRITTEN: a stream copy (no encoder to ask) that writes files: the bytes of its first
+  file output (the recording is one), else of its HLS segments, over the time written.
+  hlsenc deletes segments that leave the window; each is counted at its last size
+  seen, which needs a look while it is listed: a paced (live) run lists one for
+  several seconds and is looked at every progress block.
 - NONE: a stream copy to network outputs only. Nothing measures it: None.
 
 One source per process, so the figure never flips between two ways of counting.
