@@ -7,7 +7,6 @@ the files it writes (workers/ffmpeg/bitrate.py). Real ffmpeg, real nginx-rtmp.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,14 @@ from rest_framework.test import APIClient
 from apps.streams.models import ExitReason, StreamJob
 from apps.streams.services import stream_job_start, stream_job_stop
 from apps.streams.tests.factories import job_with_outputs, new_profile
-from apps.streams.tests.helpers import RunThread, run_row, start_supervised, wait_until
+from apps.streams.tests.helpers import (
+    RunThread,
+    copy_job,
+    h264_file,
+    run_row,
+    start_supervised,
+    wait_until,
+)
 from workers.ffmpeg.tests.rtmp_server import RtmpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -116,30 +122,6 @@ def test_an_hls_only_job_shows_the_profiles_bitrate_while_running_and_after(
     assert_kept_after_the_run(viewer_api, job)
     # ffmpeg's statistics go through a pipe: nothing of them is left to grow in a folder.
     assert not [p for p in (tmp_path / "hls").iterdir() if "vstats" in p.name]
-
-
-def h264_file(path: Path, seconds: int = 30) -> Path:
-    """A file to copy from: testsrc2 at about 1000 kbit/s, with a tone. Matroska: an MP4's
-    `avc1` tag is refused by FLV slaves of a tee when copied (a matter of its own)."""
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-            f"testsrc2=size=320x240:rate=25:duration={seconds}", "-f", "lavfi", "-i",
-            f"sine=duration={seconds}", "-c:v", "libx264", "-preset", "ultrafast",
-            "-b:v", "1000k", "-minrate", "1000k", "-maxrate", "1000k", "-bufsize", "2000k",
-            "-g", "25", "-c:a", "aac", "-b:a", "64k", "-y", str(path),
-        ],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    return path
-
-
-def copy_job(source: Path, *outputs: dict[str, Any]) -> StreamJob:
-    job = job_with_outputs(*outputs, input_kind="file", input_path=str(source), realtime=True)
-    job.profile.video_codec = job.profile.audio_codec = "copy"
-    job.profile.save()
-    return job
 
 
 def test_a_stream_copy_to_hls_shows_the_bitrate_of_the_segments_it_wrote(
