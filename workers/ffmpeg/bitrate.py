@@ -55,7 +55,8 @@ def bitrate_source(spec: JobSpec) -> BitrateSource:
 # A -vstats_file line (version 2, ffmpeg 5.1):
 # out=  0 st=  0 frame=   59 q= -1.0 f_size=  1027 s_size=  59kB time= 1.900 br= 246.5kbits/s
 # avg_br=   255.7kbits/s type= B
-_VSTATS = re.compile(r"\bframe=\s*(\d+).*\btime=\s*([\d.]+).*\bavg_br=\s*([\d.]+)kbits/s")
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_VSTATS = re.compile(rf"\bframe=\s*(\d+)\s.*\btime=\s*{_NUMBER}\s.*\bavg_br=\s*{_NUMBER}kbits/s")
 
 
 @dataclass(frozen=True)

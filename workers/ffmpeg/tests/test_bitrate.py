@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from workers.ffmpeg.argv import build_argv
-from workers.ffmpeg.bitrate import BitrateMeter, BitrateSource, VideoStats, bitrate_source
+from workers.ffmpeg.bitrate import (
+    BitrateMeter,
+    BitrateSource,
+    VideoStats,
+    bitrate_source,
+    parse_video_stats,
+)
 from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.muxers import remove_hls_leftovers
 from workers.ffmpeg.progress import Progress
@@ -142,3 +148,13 @@ def test_a_copy_to_hls_counts_the_segments_its_window_deleted(tmp_path: Path) ->
     # What is left in the folder is the window: a fraction of what was written.
     left = sum(p.stat().st_size for p in folder.glob("segment_*.ts"))
     assert left * 8 / 1000 / (last.out_time_s or 1) < 0.6 * kbps
+
+
+def test_a_vstats_line_is_read_and_anything_else_is_skipped() -> None:
+    line = (
+        "out=  0 st=  0 frame=    59 q= -1.0 f_size=   1027 s_size=       59kB "
+        "time= 1.900 br=   246.5kbits/s avg_br=   255.7kbits/s type= B"
+    )
+    assert parse_video_stats(line) == VideoStats(frame=59, time_s=1.9, avg_kbps=255.7)
+    for other in ("", "frame= 1", line.replace("time= 1.900", "time= 1.9.0")):
+        assert parse_video_stats(other) is None
