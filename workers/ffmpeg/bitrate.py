@@ -40,6 +40,11 @@ class BitrateSource(StrEnum):
     NONE = "none"
 
 
+def expected_kbps(source: str | None, *, video_kbps: float, audio_kbps: float) -> float:
+    """What a healthy run's figure from `source` reaches: the encoder's counts no audio."""
+    return video_kbps if source == BitrateSource.ENCODER else video_kbps + audio_kbps
+
+
 def bitrate_source(spec: JobSpec) -> BitrateSource:
     """The rule: where the bitrate of `spec`'s ffmpeg comes from (module docstring)."""
     outputs = spec.enabled_outputs

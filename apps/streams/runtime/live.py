@@ -59,6 +59,7 @@ class LiveEvents:
         return {
             "fps": progress.fps,
             "bitrate_kbps": meter.bitrate_kbps(progress) if meter is not None else None,
+            "bitrate_source": meter.source.value if meter is not None else None,
             "speed": progress.speed,
             "frames": progress.frame,
             "drops": progress.drop_frames,

@@ -80,6 +80,7 @@ def assert_kept_after_the_run(api: APIClient, job: StreamJob) -> None:
     run = run_row(job)
     assert status["state"] == "stopped" and status["run_id"] == run.pk
     assert status["bitrate_kbps"] == run.last_stats["bitrate_kbps"]
+    assert run.last_stats["bitrate_source"] == "encoder"  # what the figure counts
     assert near_target(status["bitrate_kbps"]), status
     assert run.position_s == pytest.approx(run.last_stats["out_time_s"], abs=0.01)
 
@@ -148,6 +149,7 @@ def test_a_stream_copy_to_hls_shows_the_bitrate_of_the_segments_it_wrote(
     # Video and audio in MPEG-TS: a little over the file's own ~1064 kbit/s, and behind
     # by the segment still being written.
     assert 0.5 * TARGET_KBPS < status["bitrate_kbps"] < 1.5 * TARGET_KBPS, status
+    assert run_row(job).last_stats["bitrate_source"] == "written"
     assert status_of(viewer_api, job)["bitrate_kbps"] is not None
 
 
@@ -169,3 +171,4 @@ def test_a_stream_copy_to_network_outputs_only_shows_no_bitrate(
     finally:
         stop(job, thread)
     assert status["fps"] is not None and status["bitrate_kbps"] is None
+    assert run_row(job).last_stats["bitrate_source"] == "none"
