@@ -18,6 +18,7 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
+from workers.ffmpeg.bitrate import expected_kbps
 from workers.ffmpeg.health import HealthInputs, health_score
 from workers.ffmpeg.health import RunState as HealthState  # the engine's, not the run row's
 
@@ -86,7 +87,11 @@ def health_for(job: StreamJob, state: str, stats: Mapping[str, Any], reconnects:
         and profile.rate_control != "crf"
         and profile.video_bitrate_kbps
     ):
-        target_kbps = profile.video_bitrate_kbps + (profile.audio_bitrate_kbps or 0)
+        target_kbps = expected_kbps(
+            stats.get("bitrate_source"),
+            video_kbps=profile.video_bitrate_kbps,
+            audio_kbps=profile.audio_bitrate_kbps or 0,
+        )
     return health_score(
         HealthInputs(
             state=health_state,

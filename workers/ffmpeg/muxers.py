@@ -77,6 +77,11 @@ def hls_segment_template(output: HlsOutput) -> str:
     return os.path.join(os.path.abspath(output.directory), HLS_SEGMENT_NAME)
 
 
+def is_hls_segment(name: str) -> bool:
+    """Whether a file name in an HLS output's folder is one of CastCore's segments."""
+    return _HLS_SEGMENT.fullmatch(name) is not None
+
+
 def remove_hls_leftovers(output: HlsOutput) -> list[str]:
     """Delete the segments an earlier process left in the output's folder; returns failures.
 
@@ -91,7 +96,7 @@ def remove_hls_leftovers(output: HlsOutput) -> list[str]:
     except OSError:
         return []  # no folder yet: nothing was left
     for name in names:
-        if _HLS_SEGMENT.fullmatch(name):
+        if is_hls_segment(name):
             try:
                 os.unlink(os.path.join(output.directory, name))
             except FileNotFoundError:

@@ -42,6 +42,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 
+from workers.ffmpeg.bitrate import VideoStats, parse_video_stats
 from workers.ffmpeg.confine import (
     SYSTEM_ONLY,
     Confinement,
@@ -109,6 +110,7 @@ class FFmpegProcess:
         on_progress: Callable[[Progress], None] | None = None,
         on_log: Callable[[LogEvent], None] | None = None,
         on_stall: Callable[[], None] | None = None,
+        on_video_stats: Callable[[VideoStats], None] | None = None,
         stall_timeout: float | None = 30.0,
         stop_grace_seconds: float = 5.0,
         tail_lines: int = 200,
@@ -118,12 +120,15 @@ class FFmpegProcess:
         sides: LogSides | None = None,
     ) -> None:
         """`confinement`: the files and folders ffmpeg may touch besides the system's
-        (confine.confinement_for(spec, workdir) for a job); by default none."""
+        (confine.confinement_for(spec, workdir) for a job); by default none.
+        `on_video_stats`: ask ffmpeg for its video encoder's statistics (-vstats_file)
+        and get each line, parsed (bitrate.BitrateMeter)."""
         self.argv = list(argv)
         self.confinement = confinement
         self.on_progress = on_progress
         self.on_log = on_log
         self.on_stall = on_stall
+        self.on_video_stats = on_video_stats
         self.stall_timeout = stall_timeout
         self.stop_grace_seconds = stop_grace_seconds
         self.cwd = cwd
@@ -149,6 +154,11 @@ class FFmpegProcess:
         if self._proc is not None:
             raise RuntimeError("already started")
         command = resolved_argv(self.argv)  # a missing binary: FileNotFoundError, as Popen's
+        stats_read, stats_write = os.pipe() if self.on_video_stats else (-1, -1)
+        if stats_write >= 0:
+            # ffmpeg fopen()s the name: /dev/fd/N reopens the pipe it inherits (pass_fds), so
+            # nothing grows on disk for hours; Landlock lets a process open its own pipe.
+            command = [command[0], "-vstats_file", f"/dev/fd/{stats_write}", *command[1:]]
         parent = os.getpid()
         # PDEATHSIG, see the module docstring: setpriv (vfork) or a preexec_fn (fork).
         setpriv = _setpriv()
@@ -165,30 +175,41 @@ class FFmpegProcess:
                 preexec_fn=preexec,
                 cwd=self.cwd,
                 close_fds=True,
+                pass_fds=(stats_write,) if stats_write >= 0 else (),
                 env=child_env(),  # no proxy variables: its http(s) inputs use the egress proxy
             )
 
         started: Future[subprocess.Popen[bytes]] = Future()
-        with ruleset_for(self.confinement, command) as ruleset:
-            threading.Thread(
-                target=self._spawn_and_reap,
-                args=(factory, ruleset, started),
-                daemon=True,
-                name="ffmpeg-wait",
-            ).start()
-            self._proc = started.result()
+        try:
+            with ruleset_for(self.confinement, command) as ruleset:
+                threading.Thread(
+                    target=self._spawn_and_reap,
+                    args=(factory, ruleset, started),
+                    daemon=True,
+                    name="ffmpeg-wait",
+                ).start()
+                self._proc = started.result()
+        except BaseException:
+            if stats_read >= 0:
+                os.close(stats_read)
+            raise
+        finally:
+            if stats_write >= 0:
+                os.close(stats_write)  # ffmpeg holds the only write end: EOF when it exits
         self._started_at = self._last_progress_at = time.monotonic()
         assert self._proc.stdout is not None
         assert self._proc.stderr is not None
-        readers = (
-            (self._proc.stdout, self._handle_stdout, "progress"),
-            (self._proc.stderr, self._handle_stderr, "stderr"),
-        )
+        readers = [
+            (self._proc.stdout.fileno(), self._handle_stdout, "progress"),
+            (self._proc.stderr.fileno(), self._handle_stderr, "stderr"),
+        ]
+        if stats_read >= 0:
+            readers.append((stats_read, self._handle_video_stats, "vstats"))
         try:
-            for stream, handler, name in readers:
+            for fd, handler, name in readers:
                 thread = threading.Thread(
                     target=self._read_lines,
-                    args=(stream.fileno(), handler),
+                    args=(fd, handler, fd == stats_read),
                     daemon=True,
                     name=f"ffmpeg-{self._proc.pid}-{name}",
                 )
@@ -330,20 +351,24 @@ class FFmpegProcess:
             self._terminate(self.stop_grace_seconds)
             return
 
-    def _read_lines(self, fd: int, handler: Callable[[str], None]) -> None:
+    def _read_lines(self, fd: int, handler: Callable[[str], None], owned: bool = False) -> None:
         # os.read instead of file iteration: ffmpeg may end lines with \r only.
         buffer = b""
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            buffer += chunk
-            *lines, buffer = _LINE_SPLIT.split(buffer)
-            for raw in lines:
-                if raw:
-                    handler(raw.decode("utf-8", "replace"))
-        if buffer:
-            handler(buffer.decode("utf-8", "replace"))
+        try:
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *lines, buffer = _LINE_SPLIT.split(buffer)
+                for raw in lines:
+                    if raw:
+                        handler(raw.decode("utf-8", "replace"))
+            if buffer:
+                handler(buffer.decode("utf-8", "replace"))
+        finally:
+            if owned:  # a pipe of our own, not one of Popen's
+                os.close(fd)
 
     def _handle_stdout(self, line: str) -> None:
         block = self._parser.feed_line(line)
@@ -352,6 +377,11 @@ class FFmpegProcess:
         self._last_progress_at = time.monotonic()
         self.last_progress = block
         self._call(self.on_progress, block)
+
+    def _handle_video_stats(self, line: str) -> None:
+        stats = parse_video_stats(line)
+        if stats is not None:
+            self._call(self.on_video_stats, stats)
 
     def _handle_stderr(self, line: str) -> None:
         event = self._classifier.classify(line)

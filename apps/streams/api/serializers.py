@@ -119,8 +119,11 @@ class StreamRunSerializer(ModelSerializer):
     )
     last_stats = serializers.JSONField(
         read_only=True,
-        help_text="{fps, bitrate_kbps, speed, frames, drops, out_time_s}: the figures last "
-        "published while it ran; kept once it ended.",
+        help_text="{fps, bitrate_kbps, bitrate_source, speed, frames, drops, out_time_s}: the "
+        "figures last published while it ran; kept once it ended. bitrate_source says what "
+        "bitrate_kbps counts: muxer (all ffmpeg wrote to its one output), encoder (the video "
+        "encoder's output only), written (the files or HLS segments a stream copy wrote), "
+        "none (not measurable: null).",
     )
     position_s = serializers.FloatField(
         read_only=True, help_text="How far into its input the run got (seconds), for any input."

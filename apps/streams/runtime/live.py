@@ -19,9 +19,10 @@ from apps.media.codes import EXPLANATIONS
 from apps.streams import conf
 from apps.streams.events import STATUS_GROUP, StreamLogEvent, job_status_group, logs_group
 from apps.streams.models import JobState, StreamJob, StreamRun
-from apps.streams.quota import QuotaBreach, RunBudget, path_bytes
+from apps.streams.quota import QuotaBreach, RunBudget
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.status import status_payload
+from workers.ffmpeg.bitrate import BitrateMeter
 from workers.ffmpeg.logs import LogEvent
 from workers.ffmpeg.progress import Progress
 
@@ -43,7 +44,7 @@ class LiveEvents:
     wake: threading.Event
     budget: RunBudget
     over_quota: QuotaBreach | None
-    measured_file: str | None  # a file output or recording of the current process
+    meter: BitrateMeter | None  # the bitrate of the current process (bitrate.py's rule)
     shown: dict[str, Any]  # the figures last published
     latest: dict[str, Any]  # the figures of the latest block
 
@@ -54,27 +55,16 @@ class LiveEvents:
         return self.shown
 
     def _figures(self, progress: Progress) -> dict[str, Any]:
-        bitrate = progress.bitrate_kbps
-        if bitrate is None:
-            bitrate = self._file_bitrate(progress)
+        meter = self.meter
         return {
             "fps": progress.fps,
-            "bitrate_kbps": bitrate,
+            "bitrate_kbps": meter.bitrate_kbps(progress) if meter is not None else None,
+            "bitrate_source": meter.source.value if meter is not None else None,
             "speed": progress.speed,
             "frames": progress.frame,
             "drops": progress.drop_frames,
             "out_time_s": progress.out_time_s,
         }
-
-    def _file_bitrate(self, progress: Progress) -> float | None:
-        # ffmpeg sizes only an output it writes itself: a tee (several outputs, or one
-        # and the recording) or HLS leaves bitrate N/A for good. A file of the run holds
-        # the same streams, so its size over the time written is the same average.
-        out_time = progress.out_time_s
-        if self.measured_file is None or out_time is None or out_time <= 0:
-            return None
-        size = path_bytes(self.measured_file)
-        return round(size * 8 / 1000 / out_time, 1) if size else None
 
     # ----------------------------------------------------------- callbacks (reader threads)
 

@@ -57,10 +57,11 @@ from apps.streams.specs import job_spec_for
 from castcore.secrets import remember
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
+from workers.ffmpeg.bitrate import BitrateMeter
 from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.logs import LogSides
 from workers.ffmpeg.progress import Progress
-from workers.ffmpeg.spec import FileInput, FileOutput, PlaylistInput, SpecError
+from workers.ffmpeg.spec import FileInput, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
 from workers.ffmpeg.supervisor import ExitReason as ProcessExit
 
@@ -117,7 +118,7 @@ class RunSupervisor(LiveEvents):
         self.progress: Progress | None = None
         self.shown: dict[str, Any] = {}
         self.latest: dict[str, Any] = {}
-        self.measured_file: str | None = None
+        self.meter: BitrateMeter | None = None
         self.budget = RunBudget(self.job)
         self.over_quota: QuotaBreach | None = None
         self.offset = run.start_offset_s  # input position where the current process began
@@ -245,8 +246,7 @@ class RunSupervisor(LiveEvents):
             self.job, workdir=workdir, start_offset=self.offset, recording_path=recording
         )
         self.seekable = self.seekable and isinstance(spec.input, FileInput | PlaylistInput)
-        files = [o.path for o in spec.enabled_outputs if isinstance(o, FileOutput)]
-        self.measured_file = files[0] if files else None
+        meter = self.meter = BitrateMeter(spec)
         secrets = (*spec.secrets(), *url_credentials(spec.input))
         for secret in secrets:
             remember(secret)
@@ -259,6 +259,7 @@ class RunSupervisor(LiveEvents):
             argv,
             on_progress=self._on_progress,
             on_log=self._on_log,
+            on_video_stats=meter.on_video_stats if meter.wants_video_stats else None,
             stall_timeout=spec.stall_timeout_s,  # ffmpeg's own timeout is longer (argv)
             stop_grace_seconds=conf.STOP_GRACE_SECONDS,
             tail_lines=conf.LOG_TAIL_LINES,

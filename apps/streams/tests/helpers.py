@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.db import OperationalError, connections
@@ -15,6 +17,7 @@ from apps.streams.events import StreamLogBatchEvent, StreamLogEvent, log_frame_j
 from apps.streams.models import ExitReason, StreamJob, StreamRun
 from apps.streams.runtime.supervisor import run_stream
 from apps.streams.services import stream_job_pause, stream_job_start
+from apps.streams.tests.factories import job_with_outputs
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
@@ -96,6 +99,31 @@ def redirecting_server(location: str) -> Iterator[tuple[str, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def h264_file(path: Path, seconds: int = 30) -> Path:
+    """A file for a stream copy: testsrc2 at about 1000 kbit/s, with a tone. Write it as
+    Matroska: an MP4's `avc1` tag is refused by the FLV slaves of a tee when copied."""
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+            f"testsrc2=size=320x240:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+            f"sine=duration={seconds}", "-c:v", "libx264", "-preset", "ultrafast",
+            "-b:v", "1000k", "-minrate", "1000k", "-maxrate", "1000k", "-bufsize", "2000k",
+            "-g", "25", "-c:a", "aac", "-b:a", "64k", "-y", str(path),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    return path
+
+
+def copy_job(source: Path, *outputs: dict[str, Any]) -> StreamJob:
+    """A paced job that copies `source`'s streams to `outputs`, encoding nothing."""
+    job = job_with_outputs(*outputs, input_kind="file", input_path=str(source), realtime=True)
+    job.profile.video_codec = job.profile.audio_codec = "copy"
+    job.profile.save()
+    return job
 
 
 def run_row(job: StreamJob) -> StreamRun:

@@ -30,6 +30,21 @@ def test_status_of_a_running_job_has_figures_and_health(viewer_api: APIClient) -
     assert body["health"] > 80
 
 
+@pytest.mark.parametrize(("source", "health"), [("encoder", 100), ("muxer", 98)])
+def test_health_holds_a_bitrate_to_the_target_of_what_its_source_counts(
+    viewer_api: APIClient, source: str, health: int
+) -> None:
+    # The profile asks 300k video + 64k audio. The video encoder's figure counts no audio:
+    # 300 is all of its target; ffmpeg's own figure for its output (muxer) counts both.
+    job = job_with_outputs({}, state=JobState.RUNNING, desired_state="running", fencing_token=1)
+    stats = {"fps": 25.0, "bitrate_kbps": 300.0, "bitrate_source": source, "speed": 1.0,
+             "frames": 500, "drops": 0, "out_time_s": 20.0}  # fmt: skip
+    StreamRun.objects.create(
+        job=job, number=1, fencing_token=1, state=RunState.RUNNING, last_stats=stats
+    )
+    assert viewer_api.get(f"/api/v1/stream-jobs/{job.pk}/status").json()["health"] == health
+
+
 def test_status_of_a_stopped_job_is_zero_health(viewer_api: APIClient) -> None:
     job = job_with_outputs({})
     body = viewer_api.get(f"/api/v1/stream-jobs/{job.pk}/status").json()
