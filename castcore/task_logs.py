@@ -46,7 +46,8 @@ class QuietHousekeeping(logging.Filter):
 def _housekeeping_tasks() -> frozenset[str]:
     from django.conf import settings
 
-    return frozenset(entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values())
+    schedule: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
+    return frozenset(str(entry["task"]) for entry in schedule.values())
 
 
 def quiet_housekeeping() -> None:
