@@ -24,20 +24,29 @@ class JSONTooDeep(ValueError):
         self.max_depth = max_depth
 
 
+def _children(container: dict[Any, Any] | list[Any]) -> Any:
+    return container.values() if isinstance(container, dict) else container
+
+
 def _deeper_than(value: Any, max_depth: int) -> bool:
-    """Whether containers nest more than max_depth levels (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    """Whether containers nest more than max_depth levels.
+
+    Depth first with one iterator per open level, no recursion: the stack holds as
+    many entries as the document is deep, not one per container (a flat list of
+    170,000 objects would have cost a tuple each, megabytes, at every request).
+    """
+    if not isinstance(value, dict | list):
+        return False
+    stack = [iter(_children(value))]  # the iterators of the open levels; depth = len(stack)
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item  # type: ignore[assignment]
+        for child in stack[-1]:
+            if isinstance(child, dict | list):
+                if len(stack) + 1 > max_depth:
+                    return True
+                stack.append(iter(_children(child)))
+                break
         else:
-            continue
-        if depth > max_depth:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+            stack.pop()
     return False
 
 
