@@ -22,8 +22,8 @@ from castcore.tests import url_walk
 pytestmark = pytest.mark.django_db
 
 # Beyond a BIGINT; a digit that str.isdigit() accepts and int() refuses; a digit
-# int() reads as 1 although it is not ASCII.
-HOSTILE_VALUES = [str(2**63), "³", "\u0661", "-1", "9" * 5000]
+# int() reads as 1 although it is not ASCII; NUL, which PostgreSQL refuses in text.
+HOSTILE_VALUES = [str(2**63), "³", "\u0661", "-1", "9" * 5000, "a\x00b"]
 DEEP_JSON = "[" * 1000 + "]" * 1000
 
 
@@ -181,3 +181,13 @@ def test_the_asciinema_streams_list_answers_hostile_query_values_without_a_500(
     cli = linked_cli()
     response = cli.get(f"/api/v1/user/streams?{query}")
     assert response.status_code in (200, 422), (query[:30], response.content[:200])
+
+
+@pytest.mark.parametrize(
+    "path", ["/media/%00", "/api/v1/recordings/%00", "/api/v1/audit?actor=%00"]
+)
+def test_a_nul_in_a_url_is_a_400_before_any_lookup(admin_api: APIClient, path: str) -> None:
+    response = admin_api.get(path)
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.json()["error"]["code"] == "request.malformed"
