@@ -26,7 +26,8 @@ from apps.recordings import conf
 from apps.recordings.asciicast import Asciicast, AsciicastInvalid, parse_asciicast
 from apps.recordings.models import Recording, Visibility, new_url_token
 from apps.system.models import GlobalSettings
-from workers.ffmpeg.playable import PlayableError, make_playable
+from castcore.stopping import worker_stopping
+from workers.ffmpeg.playable import PlayableError, PlayableErrorCode, make_playable
 from workers.ffmpeg.probe import ProbeError, ProbeResult, probe
 from workers.ffmpeg.thumbnail import ThumbnailError, make_thumbnail
 
@@ -230,9 +231,21 @@ def recording_make_playable(*, recording_id: int) -> Recording | None:
     made: list[str] = []
     try:
         make_playable(
-            source, default_storage.path(playable_name), info=info, ffmpeg=settings.FFMPEG_BINARY
+            source,
+            default_storage.path(playable_name),
+            info=info,
+            ffmpeg=settings.FFMPEG_BINARY,
+            should_stop=worker_stopping,
         )
     except PlayableError as exc:
+        if exc.code == PlayableErrorCode.INTERRUPTED:
+            # This worker is stopping (SIGTERM): the copy is made again, by another
+            # worker or by this one once it is back, and the row is left as it was.
+            logger.info(
+                "video recording %s: stopping; its playable copy is sent again", recording.pk
+            )
+            _dispatch_make_playable(recording.pk)
+            return None
         logger.warning("video recording %s: no playable copy: %s", recording.pk, exc.code)
         changes["playable_error"] = exc.code
     else:

@@ -14,7 +14,9 @@ Django-free, like the rest of this package; the recordings app stores the result
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,7 +31,7 @@ from workers.ffmpeg.probe import (
     ToolError,
     ffmpeg_input,
 )
-from workers.ffmpeg.supervisor import ExitReason, FFmpegProcess
+from workers.ffmpeg.supervisor import ExitInfo, ExitReason, FFmpegProcess
 
 FFMPEG = "ffmpeg"
 
@@ -50,6 +52,7 @@ class PlayableErrorCode(StrEnum):
     UNAVAILABLE = "playable.unavailable"  # ffmpeg binary missing
     NO_STREAMS = "playable.no_streams"  # neither video nor audio to play
     FAILED = "playable.failed"
+    INTERRUPTED = "playable.interrupted"  # should_stop said so: the work is to be done again
 
 
 class PlayableError(ToolError):
@@ -148,6 +151,7 @@ def make_playable(
     timeout: float | None = None,
     stall_timeout: float = 60.0,
     ffmpeg: str = FFMPEG,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> PlayablePlan:
     """Write the fragmented MP4 copy of `source` (probed as `info`) to `dest_path`.
 
@@ -155,9 +159,12 @@ def make_playable(
     folder, renamed at the end). ffmpeg runs under the supervisor: in its own
     process group, killed with the worker that started it (a re-encode can take
     as long as the recording), and killed when it makes no progress for
-    `stall_timeout` or runs past `timeout`. Raises PlayableError (`playable.*`).
+    `stall_timeout` or runs past `timeout`, or as soon as `should_stop()` (checked
+    every second: the worker is stopping) says so. Raises PlayableError (`playable.*`).
     """
     plan = plan_playable(info)
+    if should_stop():  # nothing started yet: none of it to undo
+        raise PlayableError(PlayableErrorCode.INTERRUPTED, "the worker is stopping")
     dest = Path(dest_path).absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.tmp"
@@ -175,11 +182,7 @@ def make_playable(
             process.start()
         except FileNotFoundError as exc:  # the binary itself
             raise PlayableError(PlayableErrorCode.UNAVAILABLE, str(exc)) from None
-        try:
-            result = process.wait(limit)
-        except TimeoutError:
-            process.kill()
-            raise PlayableError(PlayableErrorCode.TIMEOUT, f"not done in {limit:.0f} s") from None
+        result = _wait(process, limit, should_stop)
         detail = "\n".join(result.log_tail)
         if result.reason is ExitReason.STALLED:
             raise PlayableError(PlayableErrorCode.TIMEOUT, f"no progress for {stall_timeout} s")
@@ -191,6 +194,22 @@ def make_playable(
             process.kill()
         tmp.unlink(missing_ok=True)
     return plan
+
+
+def _wait(process: FFmpegProcess, limit: float, should_stop: Callable[[], bool]) -> ExitInfo:
+    """ffmpeg's exit, or PlayableError when it runs past `limit` or should stop."""
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            return process.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+        except TimeoutError:
+            pass
+        if should_stop():
+            process.kill()
+            raise PlayableError(PlayableErrorCode.INTERRUPTED, "the worker is stopping")
+        if time.monotonic() >= deadline:
+            process.kill()
+            raise PlayableError(PlayableErrorCode.TIMEOUT, f"not done in {limit:.0f} s")
 
 
 __all__ = [

@@ -66,6 +66,24 @@ def test_saving_a_video_sends_the_playable_task_after_commit(
     assert not recording.playable_file and not recording.resolution
 
 
+def test_a_copy_interrupted_by_a_stopping_worker_is_sent_again_and_records_no_error(
+    engine_file: Path, media_root: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from apps.recordings.services import recording_make_playable
+    from castcore.stopping import mark_worker_started, mark_worker_stopping
+
+    recording = saved_video(engine_file)
+    mark_worker_stopping()
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            assert recording_make_playable(recording_id=recording.pk) is None
+    finally:
+        mark_worker_started()
+    assert len(callbacks) == 1  # the task goes out again, for a worker that stays
+    recording.refresh_from_db()
+    assert (recording.playable_file.name, recording.playable_error) == ("", "")
+
+
 def test_the_playable_copy_is_a_remux_into_fragmented_mp4_with_a_poster(
     engine_file: Path, media_root: Path
 ) -> None:

@@ -55,6 +55,7 @@ from apps.streams.runtime.workdir import (
 )
 from apps.streams.specs import job_spec_for
 from castcore.secrets import remember
+from castcore.stopping import mark_worker_started, mark_worker_stopping, worker_stopping
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.backoff import ReconnectPolicy
 from workers.ffmpeg.bitrate import BitrateMeter
@@ -80,8 +81,6 @@ class _Stop:
 # Not an end: the recording toggle changed, so ffmpeg restarts at once within the same run.
 _RESPAWN = _Stop("respawn", None, {})
 
-# This worker process is stopping: its runs hand their jobs over (hand_over_runs).
-_handing_over = threading.Event()
 _supervisors: set[RunSupervisor] = set()  # the runs this process supervises now
 _supervisors_lock = threading.Lock()
 
@@ -92,7 +91,7 @@ def hand_over_runs() -> int:
     Returns at once: each run does it on its own thread, within a stop's grace. Runs
     that start afterwards in this process hand over at once too (handing_over()).
     """
-    _handing_over.set()
+    mark_worker_stopping()
     with _supervisors_lock:
         supervisors = list(_supervisors)
     for supervisor in supervisors:
@@ -101,12 +100,13 @@ def hand_over_runs() -> int:
 
 
 def handing_over() -> bool:
-    return _handing_over.is_set()
+    """This worker process is stopping: its runs hand their jobs over (castcore.stopping)."""
+    return worker_stopping()
 
 
 def accept_runs() -> None:
     """A worker (re)started in this process: its runs stay until told otherwise."""
-    _handing_over.clear()
+    mark_worker_started()
 
 
 class RunSupervisor(LiveEvents):

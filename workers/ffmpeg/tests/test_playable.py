@@ -169,6 +169,24 @@ def test_a_timeout_kills_ffmpeg_and_leaves_no_file(slow_to_encode: Path, tmp_pat
     assert ffmpeg_reading(slow_to_encode) == []
 
 
+def test_a_stopping_worker_interrupts_the_encode_at_once_and_leaves_nothing(
+    slow_to_encode: Path, tmp_path: Path
+) -> None:
+    info = probe(slow_to_encode)
+    asked_at = time.monotonic() + 1.0  # once ffmpeg is under way
+
+    with pytest.raises(PlayableError) as caught:
+        make_playable(
+            slow_to_encode, tmp_path / "out" / "play.mp4", info=info, timeout=600,
+            should_stop=lambda: time.monotonic() >= asked_at,
+        )  # fmt: skip
+
+    assert caught.value.code == "playable.interrupted"
+    assert time.monotonic() - asked_at < 3  # checked every second, not at the timeout
+    assert list((tmp_path / "out").iterdir()) == []
+    assert ffmpeg_reading(slow_to_encode) == []
+
+
 def test_ffmpeg_dies_with_a_worker_killed_mid_encode(slow_to_encode: Path, tmp_path: Path) -> None:
     script = (
         "import sys; from workers.ffmpeg.playable import make_playable;"
