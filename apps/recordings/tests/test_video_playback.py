@@ -7,20 +7,16 @@ writes it; the task is called as a worker calls it, ffmpeg and ffprobe are real.
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import time
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
-from kombu.simple import SimpleQueue
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -28,7 +24,7 @@ from apps.recordings.models import Recording
 from apps.recordings.services import recording_create_video, recording_delete
 from apps.recordings.tests.factories import a_user
 from apps.recordings.tests.test_file_download import content
-from castcore.celery import app
+from castcore.tests.celery_workers import ffmpeg_worker_env
 from workers.ffmpeg.probe import probe
 from workers.ffmpeg.tests.test_playable import (
     assert_fragmented_mp4,
@@ -202,23 +198,7 @@ def test_a_recording_deleted_before_the_task_runs_leaves_nothing(
 @pytest.fixture
 def ffmpeg_worker(tmp_path: Path, settings: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker on the ffmpeg queue, on the test database and this MEDIA_ROOT."""
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        pytest.skip(
-            "a separate worker process needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
-        )
-    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    test_db = url._replace(path="/" + str(connection.settings_dict["NAME"])).geturl()
-    with app.connection_for_write() as conn:
-        SimpleQueue(conn, "ffmpeg").clear()  # stale messages from other tests
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_db,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings_test",
-        "CASTCORE_FERNET_KEYS": ",".join(settings.FERNET_KEYS),
-        "CASTCORE_VAR_DIR": str(settings.VAR_DIR),
-        "CASTCORE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SECRET_KEY": settings.SECRET_KEY,
-    }
+    env = ffmpeg_worker_env(settings)
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-Q", "ffmpeg",

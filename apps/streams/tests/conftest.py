@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
-from kombu.simple import SimpleQueue
 
 from apps.streams import conf
-from castcore.celery import app
+from castcore.tests.celery_workers import ffmpeg_worker_env
 from workers.ffmpeg.tests.rtmp_server import rtmp_server_fixture  # noqa: F401
 
 
@@ -51,26 +47,7 @@ def start_worker(tmp_path: Path, settings: Any) -> Iterator[StartWorker]:
     tmp_path/worker-N.log. Skipped without PostgreSQL and Redis.
     """
     settings.MEDIA_ROOT = tmp_path / "media"  # where the workers save recordings too
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        pytest.skip(
-            "a separate worker process needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)"
-        )
-    assert connection.vendor == "postgresql"
-    # The worker must see the test database, not the development one.
-    url = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    test_db = url._replace(path="/" + str(connection.settings_dict["NAME"])).geturl()
-    with app.connection_for_write() as conn:
-        SimpleQueue(conn, "ffmpeg").clear()  # stale messages from other tests
-    base_env = {
-        **os.environ,
-        "DATABASE_URL": test_db,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings_test",
-        "CASTCORE_FERNET_KEYS": ",".join(settings.FERNET_KEYS),
-        # This host's run folders and media, where the test looks for them.
-        "CASTCORE_VAR_DIR": str(settings.VAR_DIR),
-        "CASTCORE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "SECRET_KEY": settings.SECRET_KEY,
-    }
+    base_env = ffmpeg_worker_env(settings)
     started: list[tuple[subprocess.Popen[bytes], Any]] = []
 
     def start(prefix: str, **env: str) -> subprocess.Popen[bytes]:
