@@ -48,7 +48,9 @@ class RecordingSerializer(serializers.ModelSerializer[Recording]):
 
     def get_download_url(self, obj: Recording) -> str | None:
         return (
-            absolute_url(_request(self), f"/api/v1/recordings/{obj.pk}/file") if obj.file else None
+            absolute_url(_request(self), f"/api/v1/recordings/{obj.url_key}/file")
+            if obj.file
+            else None
         )
 
     def get_playable_url(self, obj: Recording) -> str | None:

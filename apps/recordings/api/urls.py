@@ -6,7 +6,7 @@ from apps.recordings.api import stream_views, views
 
 urlpatterns = [
     path("recordings", views.RecordingsView.as_view(), name="recordings"),
-    path("recordings/<int:pk>/file", views.RecordingFileView.as_view(), name="recording-file"),
+    path("recordings/<str:key>/file", views.RecordingFileView.as_view(), name="recording-file"),
     path("recordings/<str:key>", views.RecordingDetailView.as_view(), name="recording-detail"),
     path("streams", stream_views.StreamsView.as_view(), name="terminal-streams"),
     path(

@@ -217,8 +217,9 @@ class RecordingFileView(generics.GenericAPIView):
             416: OpenApiResponse(description="Range not satisfiable"),
         }
     )
-    def get(self, request: Request, pk: int) -> Any:
-        recording = selectors.recordings_for(request.user).filter(pk=pk).first()
+    def get(self, request: Request, key: str) -> Any:
+        # The id, or the URL token: whoever opened the recording by its token downloads it too.
+        recording = selectors.recording_for_api(request.user, key)
         if recording is None or not recording.file:
             raise compat_error("not_found", 404)
         if recording.is_hidden and not selectors.is_staff_viewer(request.user):

@@ -213,3 +213,14 @@ def test_if_none_match_with_the_recordings_tag_among_others_is_304() -> None:
     etag = Client().get(f"/r/{recording.pk}.cast")["ETag"]
     response = Client().get(f"/r/{recording.pk}.cast", HTTP_IF_NONE_MATCH=f'"other", {etag}')
     assert response.status_code == 304 and response["ETag"] == etag
+
+
+def test_whoever_opens_an_unlisted_recording_by_its_token_can_download_it(
+    viewer_api: APIClient,
+) -> None:
+    recording = a_recording(visibility="unlisted")  # someone else's
+    detail = viewer_api.get(f"/api/v1/recordings/{recording.url_token}").json()
+    download = viewer_api.get(detail["download_url"].removeprefix("http://testserver"))
+    assert download.status_code == 200 and content(download) == CAST_V2
+    # The id alone still opens nothing of someone else's unlisted recording.
+    assert viewer_api.get(f"/api/v1/recordings/{recording.pk}/file").status_code == 404
