@@ -11,7 +11,11 @@ checks (apps.media.storage) use this one definition; castcore.addresses builds t
   self-hosted restreamer needs (MinIO, nginx-rtmp and NAS live there); refused when
   CASTCORE_ALLOW_PRIVATE_TARGETS is off, for deployments whose users are not trusted
   with the network position of the server.
-- Loopback stays allowed: CastCore's own ingest and egress proxy live there.
+- This host and its neighbours (loopback 127/8 and ::1, the unspecified 0.0.0.0/8
+  and ::, carrier-grade NAT 100.64/10): allowed with the private ranges and refused
+  with them, since Redis, PostgreSQL and CastCore itself listen on loopback. What
+  CastCore connects to for itself (its egress proxy, its own ingest) is not a target
+  a user chose and does not go through this policy.
 
 Cloud metadata services answer on link-local addresses (AWS, GCP, Azure, OpenStack:
 169.254.169.254; AWS IPv6: fd00:ec2::254; Alibaba: 100.100.100.200; Azure's
@@ -41,13 +45,18 @@ PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
+LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in ("127.0.0.0/8", "::1/128", "0.0.0.0/8", "::/128", "100.64.0.0/10")
+)
 LINK_LOCAL = "link_local"  # the reasons refusal() gives
 PRIVATE = "private"
+LOCAL = "local"
 
 
 @dataclass(frozen=True)
 class AddressPolicy:
-    """Which kinds of addresses may be reached besides public ones (and loopback)."""
+    """Which kinds of addresses may be reached besides public ones."""
 
     allow_link_local: bool = False
     allow_private: bool = True
@@ -72,7 +81,7 @@ def _embedded_ipv4(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipadd
 
 
 def refusal(text: str, policy: AddressPolicy = DEFAULT_POLICY) -> str | None:
-    """Why a literal address may not be reached (LINK_LOCAL, PRIVATE); None if it may,
+    """Why a literal address may not be reached (LINK_LOCAL, PRIVATE, LOCAL); None if it may,
     or if `text` is not an address (a name: resolve it, see resolve_checked)."""
     try:
         addr = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
@@ -83,8 +92,11 @@ def refusal(text: str, policy: AddressPolicy = DEFAULT_POLICY) -> str | None:
         a in net for a in candidates for net in NOT_ALLOWED_NETWORKS
     ):
         return LINK_LOCAL
-    if not policy.allow_private and any(a in net for a in candidates for net in PRIVATE_NETWORKS):
-        return PRIVATE
+    if not policy.allow_private:
+        if any(a in net for a in candidates for net in PRIVATE_NETWORKS):
+            return PRIVATE
+        if any(a in net for a in candidates for net in LOCAL_NETWORKS):
+            return LOCAL
     return None
 
 

@@ -1,5 +1,6 @@
 """Inputs and outputs may not reach link-local or cloud metadata addresses (SSRF), unless
-CASTCORE_ALLOW_LINK_LOCAL_TARGETS says so; loopback and private ranges stay allowed."""
+CASTCORE_ALLOW_LINK_LOCAL_TARGETS says so; private ranges and loopback are allowed unless
+CASTCORE_ALLOW_PRIVATE_TARGETS is off."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from castcore import addresses as castcore_addresses
 pytestmark = pytest.mark.django_db
 
 RTMP_OK = {"kind": "rtmp", "url": "rtmp://127.0.0.1/live", "stream_key": "k-1234567"}
+# A public address (TEST-NET-3): allowed whatever the private setting says.
+RTMP_PUBLIC = {"kind": "rtmp", "url": "rtmp://203.0.113.10/live", "stream_key": "k-1234567"}
 
 
 def create(api: APIClient, outputs: list[dict[str, Any]] | None = None, **fields: Any) -> Any:
@@ -140,12 +143,23 @@ def test_the_setting_refuses_private_inputs(
 def test_the_setting_refuses_private_outputs(
     operator_api: APIClient, private_refused: None, output: dict[str, Any]
 ) -> None:
-    response = create(operator_api, [RTMP_OK, output])
+    response = create(operator_api, [RTMP_PUBLIC, output])
     assert refused(response, "outputs.1.url"), response.content
     assert response.json()["error"]["params"]["reason"] == "private"
 
 
-def test_the_setting_keeps_loopback_allowed(operator_api: APIClient, private_refused: None) -> None:
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:6379/a.ts", "http://[::1]:5432/a.ts", "http://0.0.0.0:8000/a.ts"]
+)
+def test_the_setting_refuses_this_hosts_own_services_too(
+    operator_api: APIClient, private_refused: None, url: str
+) -> None:
+    response = create(operator_api, input_kind="url", input_url=url)
+    assert refused(response, "input_url"), response.content
+    assert response.json()["error"]["params"]["reason"] == "local"
+
+
+def test_loopback_is_allowed_by_default(operator_api: APIClient) -> None:
     response = create(operator_api, input_kind="url", input_url="http://127.0.0.1:8080/a.ts")
     assert response.status_code == 201, response.content
 
