@@ -195,12 +195,25 @@ def install_log_redaction() -> None:
     (dictConfig, basicConfig, Celery's root logger hijack), unlike handlers and
     their filters. Idempotent.
     """
+    # What Python writes to stderr itself goes through logging too, so through the
+    # records: warnings, and the traceback of an exception that ends a thread (a
+    # thread's locals are not printed, but its message may hold a URL with a key).
+    logging.captureWarnings(True)
+    threading.excepthook = _log_thread_exception
     current = logging.getLogRecordFactory()
     if current is logging.LogRecord:
         logging.setLogRecordFactory(RedactingLogRecord)
     elif current is not RedactingLogRecord:
         # Someone installed a factory of their own: keep it, and redact its records.
         logging.setLogRecordFactory(_redacting_factory(current))
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return  # what the default hook ignores too
+    name = args.thread.name if args.thread is not None else "?"
+    error = args.exc_value if args.exc_value is not None else args.exc_type()
+    logging.getLogger("castcore.threads").error("Exception in thread %s", name, exc_info=error)
 
 
 def _redacting_factory(inner: Any) -> Any:

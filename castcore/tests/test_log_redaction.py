@@ -118,3 +118,31 @@ def test_a_manage_py_process_redacts_after_logging_is_configured_again(tmp_path:
     assert result.returncode == 0, result.stderr
     assert "key id ••••6789" in result.stderr
     assert CANARY not in result.stdout + result.stderr
+
+
+THREAD_AND_WARNING = f"""
+import threading, warnings
+import django
+django.setup()
+from castcore.secrets import remember
+remember({CANARY!r})
+def fail():
+    raise RuntimeError("could not reach rtmp://host/live/{CANARY}")
+thread = threading.Thread(target=fail, name="doomed")
+thread.start()
+thread.join()
+warnings.warn("slow answer from {CANARY}")
+"""
+
+
+def test_a_thread_that_dies_and_a_warning_are_written_redacted() -> None:
+    # In a process of its own: pytest replaces both hooks while a test runs.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "castcore.settings_test"}
+    done = subprocess.run(
+        [sys.executable, "-c", THREAD_AND_WARNING], capture_output=True, text=True, env=env,
+        cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout + done.stderr
+    assert "Exception in thread doomed" in printed and "slow answer from" in printed
+    assert CANARY not in printed
