@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from apps.media.storage.base import StorageError
 from castcore.api.errors import ApiError
+from castcore.api.schema import error_statuses_for
 
 EXPLANATIONS: dict[str, str] = {
     "storage.dns_failed": "The host name could not be resolved: check its spelling and this "
@@ -66,6 +67,16 @@ _STATUS: dict[str, int] = {
     "storage.not_found": 404,
 }
 
+# The storage server said no: a bad gateway.
+_OTHERWISE = 502
+
+#: For the schema: what a view that answers storage and mount errors can answer.
+ERROR_STATUSES = error_statuses_for({code: _STATUS.get(code, _OTHERWISE) for code in EXPLANATIONS})
+
+
+def status_of(code: str) -> int:
+    return _STATUS.get(code, _OTHERWISE)
+
 
 def explain(code: str | None) -> str:
     return EXPLANATIONS.get(code or "", "") if code else ""
@@ -73,6 +84,5 @@ def explain(code: str | None) -> str:
 
 def storage_api_error(exc: StorageError) -> ApiError:
     """The API error for a storage/mount failure: the code, its detail and explanation."""
-    status = _STATUS.get(exc.code, 502)  # the storage server said no: a bad gateway
     params = {"detail": exc.detail, "explanation": explain(exc.code)}
-    return ApiError(exc.code, params, status_code=status)
+    return ApiError(exc.code, params, status_code=status_of(exc.code))

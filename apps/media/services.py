@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.media import conf
-from apps.media.codes import storage_api_error
+from apps.media.codes import EXPLANATIONS, status_of, storage_api_error
 from apps.media.models import (
     VIDEO_ASSET_KINDS,
     Asset,
@@ -35,6 +35,7 @@ from apps.media.storage.mounting import MountStatus, mount_source, mount_status,
 from apps.media.usage import asset_usages
 from apps.media.validation import AssetKind, AssetRejected, validate_asset
 from castcore.api.errors import ApiError, Conflict
+from castcore.api.schema import error_statuses_for
 from workers.ffmpeg.probe import ProbeError
 from workers.ffmpeg.thumbnail import ThumbnailError, ThumbnailErrorCode, make_thumbnail
 
@@ -222,6 +223,16 @@ _THUMBNAIL_STATUS = {
     ThumbnailErrorCode.UNAVAILABLE: 503,
     ThumbnailErrorCode.ADDRESS_NOT_ALLOWED: 403,
 }
+_THUMBNAIL_OTHERWISE = 422
+
+#: For the schema: what media_thumbnail answers, storage errors of the item's source included.
+THUMBNAIL_ERROR_STATUSES = error_statuses_for(
+    {
+        **{code: status_of(code) for code in EXPLANATIONS},
+        **{code: _THUMBNAIL_STATUS.get(code, _THUMBNAIL_OTHERWISE) for code in ThumbnailErrorCode},
+        "media.missing": 409,
+    }
+)
 
 
 def media_thumbnail(*, item: MediaItem) -> Path:
@@ -258,7 +269,7 @@ def _make_thumbnail(item: MediaItem, path: Path) -> None:
             protocols=tuple(location.protocol_whitelist.split(",")),
         )  # fmt: skip
     except ThumbnailError as exc:
-        status = _THUMBNAIL_STATUS.get(ThumbnailErrorCode(exc.code), 422)
+        status = _THUMBNAIL_STATUS.get(ThumbnailErrorCode(exc.code), _THUMBNAIL_OTHERWISE)
         raise ApiError(exc.code, {}, status_code=status) from exc
 
 

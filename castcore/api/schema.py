@@ -4,6 +4,8 @@ The error responses are derived from what the code does, in one place, so a new
 endpoint is documented without per-view declarations:
 
 - 400 (or the surface's validation status): a request body or query parameters;
+  and 400 `request.malformed` on every operation (castcore/middleware.py refuses a
+  NUL in any URL before the view runs);
 - 401: every operation (DRF authenticates before any view runs, so a bad bearer
   token is refused on public operations too);
 - 403: every operation but a view's `public_methods`;
@@ -12,16 +14,25 @@ endpoint is documented without per-view declarations:
   transition the state does not allow);
 - 413 and 415: a request body (too large for its limit; a content type no
   parser takes, refused before the view runs);
-- 429: views with throttles (login, refresh).
+- 413 `request.too_large` on every unsafe method, with or without a declared body
+  (castcore/bodies.py refuses a body over the route's limit before the view runs);
+- 429: views with throttles (login, refresh);
+- what the view declares in `error_statuses` ({status: description}): statuses no
+  rule can know (a 410, a 503), or derived from an app's code→status map with
+  `error_statuses_for`. A viewset action declares its own as
+  `@action(..., error_statuses=...)`, which DRF sets on the view for that route.
 
 Each status is documented in the error shape of the surface the view serves:
 the native envelope, or a peer's own (asciinema's `{"error": message, "code"}`),
-which a view declares as `error_shapes`. Responses a view declares itself win,
-and get the error shape's body when they have none.
+which a view declares as `error_shapes`; the 400 and 413 that the web server
+answers before any view runs are always in the native envelope. Responses a view
+declares itself with `@extend_schema` win, and get the error shape's body when they
+have none.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +100,30 @@ _GENERIC_DESCRIPTIONS = {
 }
 
 
+#: Answered by the web server before any view runs (castcore/middleware.py,
+#: castcore/bodies.py), in the native envelope whatever the view's surface.
+_URL_REFUSED = "Malformed URL (`request.malformed`: a NUL in the path or query)"
+_BODY_REFUSED = "Request body over the route's limit (`request.too_large`)"
+
+
+def error_statuses_for(status_by_code: Mapping[str, int]) -> dict[str, str]:
+    """`error_statuses` for a view that answers these error codes with these statuses."""
+    codes_by_status: dict[str, list[str]] = {}
+    for code, status in status_by_code.items():
+        codes_by_status.setdefault(str(status), []).append(code)
+    return {
+        status: ", ".join(f"`{code}`" for code in sorted(codes))
+        for status, codes in sorted(codes_by_status.items())
+    }
+
+
+def _server_statuses(method: str) -> dict[str, str]:
+    statuses = {"400": _URL_REFUSED}
+    if method in UNSAFE_METHODS:
+        statuses["413"] = _BODY_REFUSED
+    return statuses
+
+
 def _error_statuses(
     auto_schema: AutoSchema, operation: dict[str, Any], shape: ErrorShape
 ) -> set[str]:
@@ -144,26 +179,55 @@ class CastCoreAutoSchema(AutoSchema):
         schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
         return {"application/json": {"schema": schema}}
 
-    def _add_error_responses(self, operation: dict[str, Any]) -> None:
-        shapes: tuple[ErrorShape, ...] = getattr(self.view, "error_shapes", (NATIVE_ERRORS,))
+    def _errors(
+        self, operation: dict[str, Any], shapes: tuple[ErrorShape, ...]
+    ) -> dict[str, tuple[list[ErrorShape], str]]:
+        """Each status the operation can answer: the error shapes it comes in, a description."""
         by_status: dict[str, list[ErrorShape]] = {}
         for shape in shapes:
             for status in _error_statuses(self, operation, shape):
                 by_status.setdefault(status, []).append(shape)
+        descriptions: dict[str, str] = {}
+        for status, description in _server_statuses(self.method.upper()).items():
+            owners = by_status.setdefault(status, [])
+            if not owners:
+                descriptions[status] = description
+            if NATIVE_ERRORS not in owners:
+                owners.append(NATIVE_ERRORS)
+        for status, owners in by_status.items():
+            descriptions.setdefault(
+                status,
+                next(
+                    (s.descriptions[status] for s in owners if status in s.descriptions),
+                    _GENERIC_DESCRIPTIONS.get(status, "Error"),
+                ),
+            )
+        declared: Mapping[str, str] = getattr(self.view, "error_statuses", None) or {}
+        for status, description in declared.items():
+            if status in by_status:
+                descriptions[status] = f"{descriptions[status]}; {description}"
+            else:
+                by_status[status] = list(shapes)
+                descriptions[status] = description
+        return {status: (by_status[status], descriptions[status]) for status in by_status}
+
+    def _add_error_responses(self, operation: dict[str, Any]) -> None:
+        shapes: tuple[ErrorShape, ...] = getattr(self.view, "error_shapes", (NATIVE_ERRORS,))
+        errors = self._errors(operation, shapes)
         responses = operation.setdefault("responses", {})
         for status, response in responses.items():
-            # A status the view declared without a body gets the surface's error body.
+            # A status the view declared without a body gets the surface's error body
+            # (and the envelope too when the web server answers it as well).
             if status[:1] in "45" and "content" not in response:
-                response["content"] = self._error_body(list(shapes))
-        for status in sorted(by_status):
-            if status in responses:
-                continue
-            owners = by_status[status]
-            description = next(
-                (s.descriptions[status] for s in owners if status in s.descriptions),
-                _GENERIC_DESCRIPTIONS.get(status, "Error"),
-            )
-            responses[status] = {"description": description, "content": self._error_body(owners)}
+                owners = errors[status][0] if status in errors else list(shapes)
+                response["content"] = self._error_body(owners)
+        for status in sorted(errors):
+            if status not in responses:
+                owners, description = errors[status]
+                responses[status] = {
+                    "description": description,
+                    "content": self._error_body(owners),
+                }
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):

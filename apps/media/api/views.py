@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import Role
-from apps.media import conf, services
+from apps.media import codes, conf, services
 from apps.media.api import serializers as s
 from apps.media.filters import AssetFilter, MediaItemFilter, MediaScanFilter
 from apps.media.models import Asset, MediaItem, MediaScan, ScanState, StorageSource
@@ -36,6 +36,8 @@ class StorageSourceViewSet(CastCoreViewSet):
     read_role = Role.OPERATOR
     write_role = Role.ADMIN
     action_roles = {"scan": Role.OPERATOR, "test": Role.ADMIN}
+    # For the schema; an action declares its own (castcore.api.schema).
+    error_statuses: ClassVar[dict[str, str]] = {}
 
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = services.storage_source_create(
@@ -65,7 +67,11 @@ class StorageSourceViewSet(CastCoreViewSet):
         return Response(body)
 
     @extend_schema(request=s.ScanRequestSerializer, responses={202: s.MediaScanSerializer})
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True,
+        methods=["post"],
+        error_statuses={"503": "The task queue is unreachable (`scan.queue_unavailable`)"},
+    )
     def scan(self, request: Request, pk: str | None = None) -> Response:
         """Queue a scan on the `scans` queue and return at once (409 while one runs)."""
         data = s.ScanRequestSerializer(data=request.data)
@@ -111,6 +117,8 @@ class _MountView(APIView):
 class MountView(_MountView):
     """Mount an SMB/NFS source read-only; 422 `mount.fs_unsupported` etc. if this host cannot."""
 
+    error_statuses = codes.ERROR_STATUSES
+
     @extend_schema(request=None, responses={200: s.MountStatusSerializer})
     def post(self, request: Request, source_id: int) -> Response:
         source = self.source(source_id)
@@ -119,6 +127,8 @@ class MountView(_MountView):
 
 
 class UnmountView(_MountView):
+    error_statuses = codes.ERROR_STATUSES
+
     @extend_schema(request=None, responses={200: s.MountStatusSerializer})
     def post(self, request: Request, source_id: int) -> Response:
         source = self.source(source_id)
@@ -142,6 +152,8 @@ class MediaItemViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = MediaItemFilter
     ordering_fields = ["relpath", "duration", "size", "width", "height", "created_at", "probed_at"]
     action_roles = {"probe": Role.OPERATOR}
+    # For the schema; an action declares its own (castcore.api.schema).
+    error_statuses: ClassVar[dict[str, str]] = {}
 
     def get_serializer_class(self) -> Any:
         return s.MediaItemSerializer if self.action == "list" else s.MediaItemDetailSerializer
@@ -151,7 +163,7 @@ class MediaItemViewSet(viewsets.ReadOnlyModelViewSet):
         return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(request=None, responses={200: s.MediaItemDetailSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], error_statuses=codes.ERROR_STATUSES)
     def probe(self, request: Request, pk: str | None = None) -> Response:
         """Probe the file again now; a failing probe is recorded on the item (200)."""
         item = services.media_item_probe(item=self.get_object())
@@ -163,7 +175,7 @@ class MediaItemViewSet(viewsets.ReadOnlyModelViewSet):
             304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
         }
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], error_statuses=services.THUMBNAIL_ERROR_STATUSES)
     def thumbnail(self, request: Request, pk: str | None = None) -> HttpResponseBase:
         """A frame ~10% in, made once and cached; ETag/Last-Modified/Cache-Control set."""
         item = self.get_object()

@@ -32,6 +32,8 @@ from apps.recordings.models import Recording
 from castcore.api.authentication import ApiTokenAuthentication, JWTAuthentication
 
 AUTHENTICATION = [ApiTokenAuthentication, JWTAuthentication, InstallIdAuthentication]
+#: For the schema (castcore.api.schema): a recording an admin hid is gone to everyone else.
+GONE = {"410": "Hidden by an admin (`recording.gone`)"}
 # Multipart framing around the file; anything past limit + this is refused unread.
 _MULTIPART_SLACK = 64 * 1024
 #: The largest upload body, read by the web server before a view runs (castcore/bodies.py).
@@ -162,6 +164,7 @@ class RecordingDetailView(AsciinemaMixin, generics.GenericAPIView):
     authentication_classes = AUTHENTICATION
     serializer_class = s.RecordingSerializer
     queryset = Recording.objects.all()
+    error_statuses = GONE
 
     def _native(self, key: str) -> Recording:
         recording = selectors.recording_for_api(self.request.user, key)
@@ -209,6 +212,7 @@ class RecordingFileView(generics.GenericAPIView):
 
     queryset = Recording.objects.all()
     serializer_class = s.RecordingSerializer
+    error_statuses = GONE
 
     @extend_schema(
         responses={
