@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,4 +150,40 @@ async def test_a_body_within_the_limit_reaches_the_application() -> None:
     status, body = await _answer(communicator)
     # The login read it: zeros are no JSON.
     assert (status, body["error"]["code"]) == (400, "request.malformed")
+    await communicator.wait(timeout=5)
+
+
+def _open_deleted_files() -> list[Path]:
+    """Files this process holds open that have no name any more: temp files."""
+    found = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.endswith(" (deleted)"):
+            found.append(Path(target.removesuffix(" (deleted)")))
+    return found
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_django_spools_a_large_body_under_the_apps_temp_folder(tmp_path: Path) -> None:
+    piece = bytes(KIB * KIB)
+    headers = [BEARER, (b"content-length", str(4 * len(piece)).encode())]
+    with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path), FILE_UPLOAD_MAX_MEMORY_SIZE=KIB):
+        communicator = ApplicationCommunicator(application, _scope("/api/v1/assets", *headers))
+        for _ in range(3):
+            await communicator.send_input(
+                {"type": "http.request", "body": piece, "more_body": True}
+            )
+        for _ in range(100):  # the handler reads them as the loop lets it
+            spooled = [path for path in _open_deleted_files() if path.parent == tmp_path]
+            if spooled:
+                break
+            await asyncio.sleep(0.05)
+        assert len(spooled) == 1, _open_deleted_files()
+        await communicator.send_input({"type": "http.request", "body": piece})
+        status, body = await _answer(communicator)
+    assert (status, body["error"]["code"]) == (401, "auth.token_invalid")
     await communicator.wait(timeout=5)

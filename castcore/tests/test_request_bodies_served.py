@@ -58,7 +58,7 @@ def _server_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-_MAKE_OPERATOR = """
+MAKE_OPERATOR = """
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.accounts.services import api_token_create
@@ -73,7 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = _server_env(var_dir)
     run = runner(env)
     run(["manage.py", "migrate", "--noinput", "-v0"])
-    token = run(["manage.py", "shell", "-c", _MAKE_OPERATOR]).strip().splitlines()[-1]
+    token = run(["manage.py", "shell", "-c", MAKE_OPERATOR]).strip().splitlines()[-1]
     port = free_port()
     log = (var_dir / "server.log").open("wb")
     server = subprocess.Popen(
