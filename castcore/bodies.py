@@ -11,7 +11,7 @@ included); the limit covers every method of that view.
 A route's own limit is for requests that carry credentials: an `Authorization`
 header or Django's session cookie (SESSION_COOKIE_NAME). A request with neither
 is anonymous, and an upload route answers it 401 anyway: it gets the default
-limit, so it is refused from its declared length or as soon as it passes 512 KiB,
+limit, so it is refused from its declared length or as soon as it passes that,
 instead of being spooled up to the route's hundreds of megabytes first. Whether
 the credential is good is the view's to say: that needs the database, and the
 limit must be known before the body arrives.
@@ -24,9 +24,10 @@ Two layers apply it, both through `limit_for` and `too_large_body`:
 - BodyLimitMiddleware (castcore/asgi.py), for any ASGI server: it refuses from
   the declared length and stops the application reading at the limit.
 
-Bodies the server accepts, and the files Django parses out of multipart bodies, are
-spooled under FILE_UPLOAD_TEMP_DIR (CASTCORE_UPLOAD_TEMP_DIR, VAR_DIR/tmp), the app's
-own disk, not the system's /tmp, which is RAM where it is a tmpfs.
+Bodies the server accepts, Django's own copy of a large one (castcore.asgi's
+SpoolingASGIHandler) and the files it parses out of multipart bodies are spooled
+under FILE_UPLOAD_TEMP_DIR (CASTCORE_UPLOAD_TEMP_DIR, VAR_DIR/tmp), the app's own
+disk, not the system's /tmp, which is RAM where it is a tmpfs.
 """
 
 from __future__ import annotations
