@@ -7,16 +7,52 @@ so `daphne castcore.asgi:application` alone is a complete server.
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
+from django.conf import settings
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "castcore.settings")
 # A web process takes its PostgreSQL connections from a pool (DATABASES in settings).
 # The default is for this process's settings only, not for the processes it starts.
 _pool_chosen = "CASTCORE_DB_POOL" in os.environ
 os.environ.setdefault("CASTCORE_DB_POOL", "true")
-django_asgi_app = get_asgi_application()
+
+
+class SpoolingASGIHandler(ASGIHandler):
+    """Django's ASGI handler, whose body spool is under FILE_UPLOAD_TEMP_DIR.
+
+    Django spools each body past FILE_UPLOAD_MAX_MEMORY_SIZE to a file in the system's
+    temp folder whatever FILE_UPLOAD_TEMP_DIR says, and /tmp is RAM where it is a tmpfs.
+    """
+
+    async def read_body(self, receive: Any) -> Any:
+        body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (the request closes it)
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE,
+            mode="w+b",
+            dir=settings.FILE_UPLOAD_TEMP_DIR,
+        )
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise RequestAborted()  # the client went before its body ended
+                body_file.write(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+        except BaseException:
+            body_file.close()
+            raise
+        body_file.seek(0)
+        return body_file
+
+
+# As django.core.asgi.get_asgi_application(), with the handler above.
+django.setup(set_prefix=False)
+django_asgi_app = SpoolingASGIHandler()
 if not _pool_chosen:
     del os.environ["CASTCORE_DB_POOL"]
 

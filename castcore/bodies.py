@@ -8,6 +8,14 @@ takes uploads declares its own limit as a class attribute,
 `request_body_limit = <bytes>`, from its app's own settings (multipart framing
 included); the limit covers every method of that view.
 
+A route's own limit is for requests that carry credentials: an `Authorization`
+header or Django's session cookie (SESSION_COOKIE_NAME). A request with neither
+is anonymous, and an upload route answers it 401 anyway: it gets the default
+limit, so it is refused from its declared length or as soon as it passes that,
+instead of being spooled up to the route's hundreds of megabytes first. Whether
+the credential is good is the view's to say: that needs the database, and the
+limit must be known before the body arrives.
+
 Two layers apply it, both through `limit_for` and `too_large_body`:
 - `python -m castcore.serve` (castcore/serve.py), in the HTTP protocol: a body is
   refused from its declared length, or as soon as it passes the limit, and what
@@ -15,16 +23,22 @@ Two layers apply it, both through `limit_for` and `too_large_body`:
   Plain daphne reads every body whole into memory first.
 - BodyLimitMiddleware (castcore/asgi.py), for any ASGI server: it refuses from
   the declared length and stops the application reading at the limit.
+
+Bodies the server accepts, Django's own copy of a large one (castcore.asgi's
+SpoolingASGIHandler) and the files it parses out of multipart bodies are spooled
+under FILE_UPLOAD_TEMP_DIR (CASTCORE_UPLOAD_TEMP_DIR, VAR_DIR/tmp), the app's own
+disk, not the system's /tmp, which is RAM where it is a tmpfs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.urls import Resolver404, resolve
 
 Scope = MutableMapping[str, Any]
@@ -40,8 +54,32 @@ def default_limit() -> int:
     return int(settings.REQUEST_BODY_MAX_BYTES)
 
 
-def limit_for(path: str) -> int:
-    """The largest body, in bytes, that the route serving `path` accepts."""
+def limit_for(path: str, headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The largest body, in bytes, that a request to `path` with these headers may send."""
+    limit = route_limit(path)
+    if limit > default_limit() and not carries_credentials(headers):
+        return default_limit()
+    return limit
+
+
+def carries_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request names a credential: an Authorization header or a session cookie.
+
+    Only that one is there: the view checks it (asciinema's install-id Basic auth is an
+    Authorization header too).
+    """
+    session_cookie = settings.SESSION_COOKIE_NAME
+    for name, value in headers:
+        name = name.lower()
+        if name == b"authorization" and value.strip():
+            return True
+        if name == b"cookie" and parse_cookie(value.decode("latin-1")).get(session_cookie):
+            return True
+    return False
+
+
+def route_limit(path: str) -> int:
+    """The largest body, in bytes, that the route serving `path` accepts with credentials."""
     if not apps.ready:  # castcore.serve serving an application that is not CastCore's
         return default_limit()
     try:
@@ -54,6 +92,13 @@ def limit_for(path: str) -> int:
     if declared is None:
         declared = getattr(view, "request_body_limit", None)
     return default_limit() if declared is None else int(declared)
+
+
+def spool_dir() -> str | None:
+    """Where the web server spools accepted bodies; None: the system's temp folder."""
+    if not apps.ready:  # an application that is not CastCore's
+        return None
+    return settings.FILE_UPLOAD_TEMP_DIR
 
 
 def too_large_body(limit: int) -> bytes:
@@ -98,8 +143,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = limit_for(scope["path"])
-        length = declared_length(scope.get("headers", []))
+        headers = scope.get("headers", [])
+        limit = limit_for(scope["path"], headers)
+        length = declared_length(headers)
         if length is not None and length > limit:
             await send_too_large(send, limit)
             return

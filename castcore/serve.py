@@ -15,8 +15,9 @@ Request bodies are bounded (BoundedBodyRequest): daphne has Twisted read a whole
 before the application sees any of it, Twisted parses multipart and form bodies into
 memory itself, and daphne then queues the body to the application all at once; a
 50 MiB multipart POST to the login grew the process by 588 MB. Here a body over its
-route's limit (castcore/bodies.py) is answered 413 from its declared length, or as
-soon as it passes the limit; a body within it is spooled (to disk past 64 KiB) and
+route's limit (castcore/bodies.py; the default one for a request without credentials)
+is answered 413 from its declared length, or as soon as it passes the limit; a body
+within it is spooled (past 64 KiB to disk, under FILE_UPLOAD_TEMP_DIR) and
 handed to the application one chunk each time it asks; multipart is left to Django.
 
 `--processes N` (or CASTCORE_WEB_PROCESSES), distributed mode only: one daphne
@@ -181,15 +182,21 @@ class BoundedBodyRequest(WebRequest):
         super().__init__(channel, *args, **kwargs)
 
     def gotLength(self, length: int | None) -> None:
-        from castcore.bodies import default_limit, limit_for
+        from castcore.bodies import default_limit, limit_for, spool_dir
 
         # Twisted sets self.path once the body is in; the request line's target is
-        # on the channel (HTTP/1.1 only: daphne serves no HTTP/2 here).
+        # on the channel (HTTP/1.1 only: daphne serves no HTTP/2 here). The headers
+        # are all in: whether the request carries credentials picks the limit too.
         target: bytes = getattr(self.channel, "_path", b"/")
         self.path_for_log = target
+        headers = [
+            (name, value)
+            for name, values in self.requestHeaders.getAllRawHeaders()
+            for value in values
+        ]
         try:
             self.body_limit = limit_for(
-                unquote(target.split(b"?", 1)[0].decode("ascii", "replace"))
+                unquote(target.split(b"?", 1)[0].decode("ascii", "replace")), headers
             )
         except Exception:
             # Twisted would drop the error and leave the client waiting.
@@ -201,7 +208,7 @@ class BoundedBodyRequest(WebRequest):
             return
         small = length is not None and length < _SPOOL_IN_MEMORY_BELOW
         # Closed with the request (Twisted), or once the application has read it.
-        content: Any = io.BytesIO() if small else tempfile.TemporaryFile()  # noqa: SIM115
+        content: Any = io.BytesIO() if small else tempfile.TemporaryFile(dir=spool_dir())  # noqa: SIM115
         self.content = content
 
     def handleContentChunk(self, data: bytes) -> None:

@@ -257,6 +257,13 @@ if X_ACCEL_REDIRECT_PREFIX and not X_ACCEL_REDIRECT_PREFIX.startswith("/"):
 # JSON takes some 25 times its size once parsed: 512 KiB of `[{},{},…]` grew a web process
 # by 13 MB, 1 MiB by 28 MB.
 REQUEST_BODY_MAX_BYTES = env_int("CASTCORE_REQUEST_BODY_MAX_BYTES", 512 * 1024, minimum=1024)
+# Accepted request bodies (castcore/serve.py) and the files Django parses out of multipart
+# ones are spooled here: the app's own disk, not the system's /tmp, which is RAM where it
+# is a tmpfs. Private (0700): bodies hold uploads and credentials.
+FILE_UPLOAD_TEMP_DIR = str(
+    Path(env_str("CASTCORE_UPLOAD_TEMP_DIR", str(VAR_DIR / "tmp"))).resolve()
+)
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -58,7 +58,7 @@ def _server_env(var_dir: Path) -> dict[str, str]:
     return env
 
 
-_MAKE_OPERATOR = """
+MAKE_OPERATOR = """
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.accounts.services import api_token_create
@@ -73,7 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = _server_env(var_dir)
     run = runner(env)
     run(["manage.py", "migrate", "--noinput", "-v0"])
-    token = run(["manage.py", "shell", "-c", _MAKE_OPERATOR]).strip().splitlines()[-1]
+    token = run(["manage.py", "shell", "-c", MAKE_OPERATOR]).strip().splitlines()[-1]
     port = free_port()
     log = (var_dir / "server.log").open("wb")
     server = subprocess.Popen(
@@ -117,6 +117,14 @@ def _status_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise AssertionError(f"no {field} for {pid}")
+
+
+def written(pid: int) -> int:
+    """Bytes the process has passed to write() so far, to files (sockets send() theirs)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no wchar for {pid}")
 
 
 def peak_growth(pid: int, action: Callable[[], Any]) -> tuple[int, Any]:
@@ -250,19 +258,24 @@ def test_a_declared_length_over_the_limit_gets_no_100_continue(served: Served) -
 
 
 @pytest.mark.parametrize(
-    ("path", "status", "code"),
+    ("path", "authenticated", "status", "code"),
     [
-        (LOGIN, 413, "request.too_large"),
-        (UNKNOWN, 413, "request.too_large"),
+        (LOGIN, False, 413, "request.too_large"),
+        (UNKNOWN, False, 413, "request.too_large"),
+        # Anonymous: the default limit, not the asset route's.
+        (ASSETS, False, 413, "request.too_large"),
         # Within the asset limit (500 MB): spooled to disk, then refused by the view.
-        (ASSETS, 401, "auth.not_authenticated"),
+        (ASSETS, True, 415, "request.unsupported_media_type"),
     ],
 )
 def test_a_200_mib_chunked_body_grows_the_server_by_less_than_20_mb(
-    served: Served, path: str, status: int, code: str
+    served: Served, path: str, authenticated: bool, status: int, code: str
 ) -> None:
     _warm_up(served)
-    head = post_head(path, "Transfer-Encoding: chunked", "Content-Type: application/octet-stream")
+    headers = ["Transfer-Encoding: chunked", "Content-Type: application/octet-stream"]
+    if authenticated:
+        headers.append(f"Authorization: Bearer {served.token}")
+    head = post_head(path, *headers)
     grown, answer = peak_growth(
         served.pid, lambda: exchange(served.port, head, chunked(zeros(200 * MB)))
     )
@@ -274,11 +287,76 @@ def test_a_200_mib_chunked_body_grows_the_server_by_less_than_20_mb(
 
 def test_an_upload_route_takes_bodies_up_to_its_own_limit(served: Served) -> None:
     limit = 50 * MB + 64 * 1024  # RECORDINGS_MAX_UPLOAD_MB's default, and multipart framing
-    head = post_head("/api/v1/recordings", "Transfer-Encoding: chunked")
+    # A credential is there; whether it is good is the view's to say.
+    head = post_head(
+        "/api/v1/recordings", "Transfer-Encoding: chunked", "Authorization: Bearer cc_no-such"
+    )
     # Over the default limit, within its own: read, and answered by the view.
     answer = exchange(served.port, head, chunked(zeros(2 * MB)))
-    assert (answer.status, answer.json()["error"]["code"]) == (401, "auth.not_authenticated")
+    assert (answer.status, answer.json()["error"]["code"]) == (401, "auth.token_invalid")
     assert_too_large(exchange(served.port, head, chunked(zeros(limit + MB))), limit)
+
+
+# --- anonymous uploads get the default limit -------------------------------------------
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_an_anonymous_50_mib_upload_is_refused_at_the_default_limit_and_not_spooled(
+    served: Served, framing: str
+) -> None:
+    _warm_up(served)
+    size = 50 * MB
+    if framing == "content-length":
+        head = post_head(ASSETS, f"Content-Length: {size}", "Content-Type: image/png")
+        body: Iterable[bytes] = zeros(size)
+    else:
+        head = post_head(ASSETS, "Transfer-Encoding: chunked", "Content-Type: image/png")
+        body = chunked(zeros(size))
+    before = written(served.pid)
+    grown, answer = peak_growth(served.pid, lambda: exchange(served.port, head, body))
+    assert_too_large(answer, DEFAULT_LIMIT)
+    # At most the default limit of a chunked body reached the spool (and a log line).
+    assert written(served.pid) - before < 2 * DEFAULT_LIMIT
+    assert grown < GROWTH_LIMIT, f"the server grew by {grown / MB:.1f} MB"
+
+
+def test_a_chunked_anonymous_upload_is_answered_413_once_it_passes_the_default_limit(
+    served: Served,
+) -> None:
+    head = post_head(ASSETS, "Transfer-Encoding: chunked", "Content-Type: image/png")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        # Just past the limit, and then nothing: the body has not ended.
+        sock.sendall(head + b"".join(chunked(zeros(DEFAULT_LIMIT + 64 * 1024, 64 * 1024)))[:-5])
+        data = b""
+        while b"}}" not in data:  # the end of the envelope
+            more = sock.recv(65536)
+            assert more, data
+            data += more
+    assert data.startswith(b"HTTP/1.1 413 "), data
+    assert b'"limit_bytes": %d' % DEFAULT_LIMIT in data, data
+
+
+def _spool_files(pid: int) -> list[str]:
+    """The deleted files the process holds open: spooled bodies (TemporaryFile)."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.endswith(" (deleted)"):
+                found.append(target.removesuffix(" (deleted)"))
+    return found
+
+
+def test_an_accepted_body_is_spooled_under_the_apps_temp_folder(served: Served) -> None:
+    head = post_head(ASSETS, "Transfer-Encoding: chunked", f"Authorization: Bearer {served.token}")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+        # 2 MiB of a body that has not ended: the server holds it in its spool.
+        sock.sendall(head + b"".join(chunked(zeros(2 * MB)))[:-5])
+        deadline = time.monotonic() + 20
+        while not (spooled := _spool_files(served.pid)):
+            assert time.monotonic() < deadline, "no spooled body"
+            time.sleep(0.05)
+    assert [Path(name).parent for name in spooled] == [served.var_dir / "tmp"]
 
 
 def test_a_declared_length_under_the_body_sent_leaves_the_rest_unread(served: Served) -> None:
