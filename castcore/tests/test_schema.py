@@ -192,7 +192,7 @@ def test_statuses_the_api_really_answers_are_documented(
         # A recording an admin hid, to its (non-staff) owner.
         (("get", "/api/v1/recordings/{key}"), viewer_api.get(f"/api/v1/recordings/{hidden.pk}")),
         (
-            ("get", "/api/v1/recordings/{id}/file"),
+            ("get", "/api/v1/recordings/{key}/file"),
             viewer_api.get(f"/api/v1/recordings/{hidden.pk}/file"),
         ),
         # This machine cannot mount SMB (no cifs module or helper, or no privilege).
@@ -227,7 +227,7 @@ def test_statuses_the_api_really_answers_are_documented(
         (("get", "/api/v1/system/health"), "400"),
         (("post", "/api/v1/streams"), "400"),
         (("get", "/api/v1/recordings/{key}"), "410"),
-        (("get", "/api/v1/recordings/{id}/file"), "410"),
+        (("get", "/api/v1/recordings/{key}/file"), "410"),
         (("post", "/api/v1/mounts/{source_id}/mount"), "422"),
         (("post", "/api/v1/media/{id}/probe"), "502"),
         (("get", "/api/v1/media/{id}/thumbnail"), "504"),
@@ -263,7 +263,7 @@ def test_every_unsafe_method_documents_the_413_of_the_body_limit(schema: dict[st
     [
         ("get", "/api/v1/recordings/{key}", "410"),
         ("delete", "/api/v1/recordings/{key}", "410"),
-        ("get", "/api/v1/recordings/{id}/file", "410"),
+        ("get", "/api/v1/recordings/{key}/file", "410"),
         ("post", "/api/v1/storage-sources/{id}/scan", "503"),
         ("get", "/api/v1/media/{id}/thumbnail", "503"),
         ("post", "/api/v1/mounts/{source_id}/unmount", "504"),
