@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import urllib.parse
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.conf import settings as django_settings
@@ -130,6 +130,10 @@ def test_a_refused_createsuperuser_is_not_audited(
 # --- changepassword, in a manage.py process of its own ------------------------------------
 
 
+def a_user(**fields: Any) -> User:
+    return cast(User, UserFactory(**fields))
+
+
 def manage_py_env() -> dict[str, str]:
     """manage.py in another process, on this test's database (committed: transaction=True)."""
     name = str(connection.settings_dict["NAME"])
@@ -164,7 +168,7 @@ def changepassword(*args: str, typed: list[str]) -> subprocess.CompletedProcess[
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_changepassword_is_audited_as_cli_by_the_unix_user_with_the_password_masked() -> None:
-    user = UserFactory(username="mallory")
+    user = a_user(username="mallory")
 
     done = changepassword("mallory", typed=[NEW_PASSWORD, NEW_PASSWORD])
 
@@ -182,8 +186,8 @@ def test_changepassword_is_audited_as_cli_by_the_unix_user_with_the_password_mas
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_changepassword_as_an_account_is_audited_as_that_account() -> None:
-    admin = UserFactory(username="admin", role=Role.ADMIN)
-    UserFactory(username="mallory")
+    admin = a_user(username="admin", role=Role.ADMIN)
+    a_user(username="mallory")
 
     done = changepassword("mallory", "--as", "admin", typed=[NEW_PASSWORD, NEW_PASSWORD])
 
@@ -196,7 +200,7 @@ def test_changepassword_as_an_account_is_audited_as_that_account() -> None:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_password_change_given_up_after_three_tries_is_not_audited() -> None:
-    UserFactory(username="mallory")
+    a_user(username="mallory")
 
     done = changepassword("mallory", typed=["one-Password-1", "two-Password-2"] * 3)
 

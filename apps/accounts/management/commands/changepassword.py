@@ -13,7 +13,7 @@ from apps.accounts.services import user_password_change_audit
 
 
 class Command(AuditedCommand, changepassword.Command):
-    def handle(self, *args: Any, **options: Any) -> str:
+    def handle(self, *args: Any, **options: Any) -> str | None:
         result = super().handle(*args, **options)
         # Django's rule for whose password it was; it returns only after saving it
         # (too many failed attempts end in a CommandError, and no entry).
