@@ -76,6 +76,9 @@ CSRF_FAILURE_VIEW = "castcore.api.errors.csrf_failure"
 INSTALLED_APPS = [
     "daphne",
     "castcore.admin_apps.CastCoreAdminConfig",
+    # Before django.contrib.auth: its createsuperuser and changepassword, which audit
+    # what they do, take the place of Django's (the first app with a command wins).
+    "apps.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -91,7 +94,6 @@ INSTALLED_APPS = [
     "axes",
     "django_celery_beat",
     "channels",
-    "apps.accounts",
     "apps.system",
     "apps.streams",
     "apps.channels.apps.ChannelsAppConfig",

@@ -75,14 +75,47 @@ def user_create(
     _check_password(password, user)
     user.set_password(password)
     user.save()
+    user_create_audit(actor=actor, user=user, request=request)
+    return user
+
+
+def user_create_audit(
+    *,
+    actor: Any,
+    user: User,
+    request: HttpRequest | None = None,
+    extra_changes: dict[str, Any] | None = None,
+) -> None:
+    """The `user.create` entry, alike for the API and manage.py createsuperuser."""
     audit_record(
         actor=actor,
         action="user.create",
         target=user,
-        changes={"username": [None, username], "email": [None, email], "role": [None, role]},
+        changes={
+            "username": [None, user.username],
+            "email": [None, user.email],
+            "role": [None, user.role],
+            **(extra_changes or {}),
+        },
         request=request,
     )
-    return user
+
+
+# What an entry shows of a password: that it was set, never a character of it.
+PASSWORD_SET = ["••••", "••••"]
+
+
+def user_password_change_audit(
+    *, actor: Any, user: User, request: HttpRequest | None = None
+) -> None:
+    """The `user.password_change` entry (manage.py changepassword), the password masked."""
+    audit_record(
+        actor=actor,
+        action="user.password_change",
+        target=user,
+        changes={"password": PASSWORD_SET},
+        request=request,
+    )
 
 
 def _admins_left_after(user: User, *, role: str | None, is_active: bool | None) -> int:
@@ -120,7 +153,7 @@ def user_update(
         request=request,
         # User.save() derives is_staff from the role.
         also_save=["is_staff", *(["password"] if password else [])],
-        extra_changes={"password": ["••••", "••••"]} if password else None,
+        extra_changes={"password": PASSWORD_SET} if password else None,
     )
     return user
 

@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.models import AuditEntry
 from apps.media.models import Asset, MediaItem, MediaScan, SourceKind, StorageSource
 from apps.media.services import media_scan_start
 from apps.media.storage.base import StorageError
@@ -53,7 +54,12 @@ class StorageSourceAdmin(AuditedModelAdmin):
     def scan_now(self, request: HttpRequest, queryset: QuerySet[StorageSource]) -> None:
         for source in queryset:
             try:
-                scan = media_scan_start(source=source, requested_by=request.user)
+                scan = media_scan_start(
+                    source=source,
+                    requested_by=request.user,
+                    request=request,
+                    audit_source=AuditEntry.Source.ADMIN,
+                )
             except ApiError as exc:
                 self.message_user(request, f"{source}: {exc.code}", messages.WARNING)
             else:

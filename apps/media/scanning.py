@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.media import conf
 from apps.media.models import MediaItem, MediaScan, ScanState, StorageSource
 from apps.media.probing import item_update, probe_remote_one
@@ -79,11 +81,19 @@ def _dispatch(scan_id: int) -> None:
 
 
 def media_scan_start(
-    *, source: StorageSource, full: bool = False, requested_by: Any = None, dispatch: bool = True
+    *,
+    source: StorageSource,
+    full: bool = False,
+    requested_by: Any = None,
+    dispatch: bool = True,
+    request: HttpRequest | None = None,
+    audit_source: str | None = None,
 ) -> MediaScan:
     """Queue a scan and return at once; the worker task runs it after commit.
 
     `dispatch=False` is for callers that run the scan themselves (manage.py).
+    Audited here, as `media_scan.start` on the source, whoever starts it: the API
+    (its request), the admin (`audit_source="admin"`) or manage.py (source `cli`).
     """
     if not source.enabled:
         raise Conflict("storage_source.disabled", {"source_id": source.pk})
@@ -92,6 +102,14 @@ def media_scan_start(
     try:
         with transaction.atomic():
             scan = MediaScan.objects.create(source=source, full=full, requested_by=user)
+            audit_record(
+                actor=requested_by,
+                action="media_scan.start",
+                target=source,
+                changes={"scan": [None, scan.pk], "full": [None, full]},
+                request=request,
+                source=audit_source,
+            )
     except IntegrityError:
         # The partial unique constraint: another scan of this source is queued or running.
         running = active_scan(source)

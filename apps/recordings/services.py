@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -211,7 +212,8 @@ def recording_make_playable(*, recording_id: int) -> Recording | None:
     written next to the original and the row points at them in one conditional
     update: a recording deleted meanwhile gets no row back and leaves no files.
     A failure is recorded as `playable_error` (the page offers the download).
-    Returns the updated recording, or None if there was nothing to do.
+    Returns the updated recording, or None if no row changed (nothing to do, the
+    recording deleted meanwhile, or the copy sent again to another worker).
     """
     recording = Recording.objects.filter(pk=recording_id, kind=Recording.Kind.VIDEO).first()
     if recording is None or not recording.file:
@@ -270,7 +272,9 @@ def recording_make_playable(*, recording_id: int) -> Recording | None:
     return _save_playable(recording, changes, made=made)
 
 
-def _save_playable(recording: Recording, changes: dict[str, Any], *, made: list[str]) -> Recording:
+def _save_playable(
+    recording: Recording, changes: dict[str, Any], *, made: list[str]
+) -> Recording | None:
     # The same original still: a row deleted (or its file replaced) meanwhile is left alone.
     updated = Recording.objects.filter(pk=recording.pk, file=recording.file.name).update(
         **changes, updated_at=timezone.now()
@@ -278,10 +282,42 @@ def _save_playable(recording: Recording, changes: dict[str, Any], *, made: list[
     if updated != 1:
         for name in made:
             default_storage.delete(name)
-        return recording
+        return None
     for name, value in changes.items():
         setattr(recording, name, value)
     return recording
+
+
+PlayableProgressFn = Callable[[int, int, int, "Recording | None"], None]
+
+
+def recordings_make_playable(
+    *, ids: list[int], on_each: PlayableProgressFn | None = None
+) -> list[Recording]:
+    """Make the playable copy of these video recordings, in turn (manage.py).
+
+    `on_each(number, total, recording_id, recording or None)` shows progress. The
+    rows it changed are audited in one `recording.make_playable` entry with their
+    ids; a run that changes nothing leaves no entry.
+    """
+    changed: list[Recording] = []
+    for number, recording_id in enumerate(ids, start=1):
+        recording = recording_make_playable(recording_id=recording_id)
+        if recording is not None:
+            changed.append(recording)
+        if on_each is not None:
+            on_each(number, len(ids), recording_id, recording)
+    if changed:
+        audit_record(
+            actor=None,
+            action="recording.make_playable",
+            target_type="recordings.recording",
+            changes={
+                "ids": [None, [r.pk for r in changed]],
+                "failed": [None, [r.pk for r in changed if r.playable_error]],
+            },
+        )
+    return changed
 
 
 # --- updates and deletion -----------------------------------------------------------------

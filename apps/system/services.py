@@ -1,14 +1,22 @@
-"""Writes of the system app: worker heartbeats and global settings."""
+"""Writes of the system app: worker heartbeats, global settings and key rotation."""
 
 from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from django.apps import apps
+from django.db import transaction
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.system.models import WorkerHeartbeat
+from castcore.secrets import EncryptedTextField, rotate
 
 
 def worker_heartbeat_record(
@@ -30,3 +38,46 @@ def worker_heartbeat_record(
 
 def default_hostname(prefix: str = "celery") -> str:
     return f"{prefix}@{socket.gethostname()}"
+
+
+@dataclass
+class SecretsRotation:
+    """What `secrets_rotate` did: rows re-encrypted, and the encrypted columns of each model."""
+
+    rows: int = 0
+    columns: dict[str, list[str]] = field(default_factory=dict)
+
+
+def secrets_rotate(*, actor: Any = None) -> SecretsRotation:
+    """Re-encrypt every secret at rest with the newest key of CASTCORE_FERNET_KEYS.
+
+    Audited as `secrets.rotate` with the count and the columns, never a value.
+    """
+    rotation = SecretsRotation()
+    for model in apps.get_models():
+        fields = [f for f in model._meta.get_fields() if isinstance(f, EncryptedTextField)]
+        if not fields:
+            continue
+        names = [f.attname for f in fields]
+        # Cast to a plain TextField so from_db_value does not decrypt: we
+        # rotate ciphertext without ever holding the secrets in clear.
+        raw = {f"raw_{n}": Cast(F(n), output_field=TextField()) for n in names}
+        rows = model._default_manager.annotate(**raw).values_list("pk", *raw)
+        with transaction.atomic():
+            for pk, *tokens in list(rows):
+                updates = {n: rotate(t) for n, t in zip(names, tokens, strict=True) if t}
+                if updates:
+                    model._default_manager.filter(pk=pk).update(**_raw(updates))
+                    rotation.rows += 1
+        rotation.columns[model._meta.label] = names
+    audit_record(
+        actor=actor,
+        action="secrets.rotate",
+        changes={"rows": [None, rotation.rows], "columns": [None, rotation.columns]},
+    )
+    return rotation
+
+
+def _raw(updates: dict[str, str]) -> dict[str, Any]:
+    # update() would run get_prep_value and encrypt the ciphertext again.
+    return {name: Value(token, output_field=TextField()) for name, token in updates.items()}

@@ -77,7 +77,10 @@ class StorageSourceViewSet(CastCoreViewSet):
         data = s.ScanRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scan = services.media_scan_start(
-            source=self.get_object(), full=data.validated_data["full"], requested_by=request.user
+            source=self.get_object(),
+            full=data.validated_data["full"],
+            requested_by=request.user,
+            request=request,
         )
         scan.refresh_from_db()
         if scan.state == ScanState.FAILED and scan.error_code == "scan.queue_unavailable":

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from apps.accounts.commands import AuditedCommand
 from apps.recordings import selectors
-from apps.recordings.services import recording_make_playable
+from apps.recordings.models import Recording
+from apps.recordings.services import recordings_make_playable
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Make the browser-playable copy and poster of video recordings that have none"
         " (recordings saved before CastCore made them, or whose worker was lost)."
@@ -30,10 +32,10 @@ class Command(BaseCommand):
             .values_list("id", flat=True)
         )
         self.stdout.write(f"{len(ids)} video recording(s) to make playable")
-        for number, recording_id in enumerate(ids, start=1):
-            recording = recording_make_playable(recording_id=recording_id)
-            if recording is None or not (recording.playable_file or recording.playable_error):
-                outcome = "gone"  # deleted meanwhile
-            else:
-                outcome = recording.playable_error or "ok"
-            self.stdout.write(f"[{number}/{len(ids)}] recording {recording_id}: {outcome}")
+
+        def show(number: int, total: int, recording_id: int, recording: Recording | None) -> None:
+            # None: deleted meanwhile (or its file replaced), so nothing was written.
+            outcome = "gone" if recording is None else recording.playable_error or "ok"
+            self.stdout.write(f"[{number}/{total}] recording {recording_id}: {outcome}")
+
+        recordings_make_playable(ids=ids, on_each=show)
