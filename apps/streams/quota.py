@@ -116,8 +116,10 @@ def _runs_folder(job_id: int) -> Path:
 
 def job_paths(job: StreamJob) -> list[str]:
     """What the job writes on disk: its file and HLS outputs and its run folders."""
-    outputs = StreamOutput.objects.filter(job_id=job.pk, kind__in=_WRITTEN_KINDS)
-    return sorted({*outputs.values_list("url", flat=True), str(_runs_folder(job.pk))})
+    # Through the job's relation: the outputs the caller loaded, if it did (a start's view
+    # and a worker's claim do), so that a start, checked by default, reads them once.
+    urls = {output.url for output in job.outputs.all() if output.kind in _WRITTEN_KINDS}
+    return sorted({*urls, str(_runs_folder(job.pk))})
 
 
 def written_paths(job: StreamJob, paths: Iterable[str] | None = None) -> list[str]:
