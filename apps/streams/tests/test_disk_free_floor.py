@@ -93,6 +93,31 @@ def test_an_output_folder_not_made_yet_is_checked_on_the_disk_that_will_hold_it(
     assert breach is not None and breach.params()["scope"] == "free_space"
 
 
+def test_the_media_root_counts_only_for_a_job_that_records(
+    operator_api: APIClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    # The media root on a filesystem of its own (tmpfs) with less free space than the
+    # outputs' and the run folders': a floor between the two stops only a recording job.
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or free_mb(tmp_path) - free_mb(shm) < 8 * GIB_IN_MB:
+        pytest.skip("needs a tmpfs with much less free space than the test folder's disk")
+    media = shm / f"castcore-floor-{os.getpid()}-{tmp_path.name}"
+    media.mkdir()
+    try:
+        settings.MEDIA_ROOT = media
+        floor = (free_mb(shm) + free_mb(tmp_path)) // 2
+        monkeypatch.setattr(conf, "DISK_MIN_FREE_MB", floor)
+        quiet = file_job(tmp_path / "quiet.mkv")
+        assert quota_breach(quiet) is None
+        recording = file_job(tmp_path / "recorded.mkv", recording_enabled=True)
+        response = operator_api.post(f"/api/v1/stream-jobs/{recording.pk}/start")
+        assert response.status_code == 409, response.json()
+        params = response.json()["error"]["params"]
+        assert params["scope"] == "free_space" and params["free_bytes"] < floor * MB
+    finally:
+        shutil.rmtree(media, ignore_errors=True)
+
+
 def test_a_job_starts_when_its_disk_has_more_free_space_than_the_floor(
     operator_api: APIClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
