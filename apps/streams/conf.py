@@ -72,3 +72,9 @@ DISK_QUOTA_MB = env_int("CASTCORE_DISK_QUOTA_MB", 0, minimum=0)
 # How often a running job re-reads what the rest of the instance holds (its own files are
 # measured with every progress block); others' growth in between is seen late.
 DISK_QUOTA_REFRESH_SECONDS = env_float("CASTCORE_DISK_QUOTA_REFRESH_SECONDS", 10.0, minimum=1.0)
+# Free space a run leaves on every filesystem it writes to (its file and HLS outputs, its
+# run folder, the media root when it records): below it a start is refused and a run is
+# stopped, as at a quota (apps/streams/quota.py). On by default so that nothing fills the
+# disk unasked; 0: off. Below the health warning (CASTCORE_HEALTH_MIN_FREE_MB, 2048), which
+# therefore warns first.
+DISK_MIN_FREE_MB = env_int("CASTCORE_DISK_MIN_FREE_MB", 1024, minimum=0)

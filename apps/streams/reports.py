@@ -7,6 +7,7 @@ Events go to the group `preflight.<report_id>` (both kinds), shapes below.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import tempfile
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.streams.models import ReportKind, ReportOverall, ReportState, StreamJob, StreamReport
+from apps.streams.quota import min_free_bytes
 from apps.streams.specs import job_spec_for, output_spec_for
 from castcore.addresses import address_policy
 from castcore.events import group_name, publish_now
@@ -156,9 +158,12 @@ def preflight_options(job: StreamJob) -> PreflightOptions:
         from apps.recordings.conf import STORAGE_DIR
 
         extra = (str(Path(settings.MEDIA_ROOT) / STORAGE_DIR),)
-    return PreflightOptions(
+    options = PreflightOptions(
         ffmpeg=settings.FFMPEG_BINARY, extra_write_dirs=extra, addresses=address_policy()
     )
+    # Red where a start would be refused: below the free-space floor (quota.py), when on.
+    floor = min_free_bytes()
+    return dataclasses.replace(options, disk_red_bytes=floor) if floor else options
 
 
 def _ended_quietly_if_gone(

@@ -2,8 +2,9 @@
 
 Called from ffmpeg's reader threads: these only record and hand events to the
 bridge, never touch the database (a blocked reader would stall ffmpeg itself).
-With a disk quota they also measure the job's own files (a stat each, quota.RunBudget)
-and wake the supervisor's thread, which ends the run.
+With a disk quota or the free-space floor they also measure the job's own files and the
+free space where it writes (a stat each, quota.RunBudget) and wake the supervisor's
+thread, which ends the run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from apps.media.codes import EXPLANATIONS
 from apps.streams import conf
 from apps.streams.events import STATUS_GROUP, StreamLogEvent, job_status_group, logs_group
 from apps.streams.models import JobState, StreamJob, StreamRun
-from apps.streams.quota import QuotaBreach, RunBudget
+from apps.streams.quota import Breach, RunBudget
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.status import status_payload
 from workers.ffmpeg.bitrate import BitrateMeter
@@ -43,7 +44,7 @@ class LiveEvents:
     _log_window: tuple[float, int]
     wake: threading.Event
     budget: RunBudget
-    over_quota: QuotaBreach | None
+    over_quota: Breach | None
     meter: BitrateMeter | None  # the bitrate of the current process (bitrate.py's rule)
     shown: dict[str, Any]  # the figures last published
     latest: dict[str, Any]  # the figures of the latest block

@@ -41,7 +41,7 @@ from apps.streams.models import (
     StreamJob,
     StreamRun,
 )
-from apps.streams.quota import QuotaBreach, RunBudget
+from apps.streams.quota import Breach, RunBudget
 from apps.streams.runtime import lease
 from apps.streams.runtime.bridge import ChannelBridge
 from apps.streams.runtime.live import LiveEvents
@@ -120,7 +120,7 @@ class RunSupervisor(LiveEvents):
         self.latest: dict[str, Any] = {}
         self.meter: BitrateMeter | None = None
         self.budget = RunBudget(self.job)
-        self.over_quota: QuotaBreach | None = None
+        self.over_quota: Breach | None = None
         self.offset = run.start_offset_s  # input position where the current process began
         self.segment = 0
         self.process: FFmpegProcess | None = None
@@ -365,15 +365,15 @@ class RunSupervisor(LiveEvents):
         return self._quota()
 
     def _quota(self) -> _Stop | None:
-        """End the run once the job's or the instance's disk quota is reached."""
+        """End the run once the job's or the instance's disk quota is reached, or the free
+        space where it writes falls below the floor."""
         self.budget.refresh()
         breach = self.over_quota or self.budget.check()
         if breach is None:
             return None
         self._log_line(
             "error",
-            f"The {breach.scope} disk quota is reached ({breach.used_bytes} of "
-            f"{breach.quota_bytes} bytes used); ffmpeg was stopped.",
+            f"{breach.describe()}; ffmpeg was stopped.",
             hint_code="stream_job.quota_exceeded",
         )
         return _Stop(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
+from apps.streams import conf
 from apps.streams.models import ReportKind, ReportState, StreamReport
+from apps.streams.quota import MB
 from apps.streams.services.report_requests import stream_report_request
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import redirecting_server
@@ -48,6 +51,17 @@ def test_the_api_request_then_the_task_give_a_green_report(
     assert names[:3] == ["ffmpeg", "encoders", "input"]
     assert {"output.0.writable", "output.0.codecs", "disk.0"} <= set(names)
     assert all(check["status"] == "green" for check in report.checks)
+
+
+def test_the_disk_check_is_red_below_the_free_space_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where a start would be refused (apps/streams/quota.py), the preflight says red.
+    floor_mb = shutil.disk_usage(tmp_path).free // MB + 10 * 1024
+    monkeypatch.setattr(conf, "DISK_MIN_FREE_MB", floor_mb)
+    job = job_with_outputs({"kind": "file", "url": str(tmp_path / "out.mkv")})
+    check = by_name(preflight(job))["disk.0"]
+    assert (check["status"], check["code"]) == ("red", "preflight.disk_low"), check
 
 
 def test_a_missing_input_file_is_red(tmp_path: Path) -> None:

@@ -158,7 +158,8 @@ def check_stream_key(index: int, output: RtmpOutput) -> CheckResult:
 # ------------------------------------------------------------------ local outputs and disk
 
 
-def _existing_ancestor(path: Path) -> Path:
+def existing_ancestor(path: Path) -> Path:
+    """The path itself, or its nearest parent that exists: where a folder to be made would be."""
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
@@ -169,7 +170,7 @@ def check_local_output(index: int, output: FileOutput | HlsOutput) -> CheckResul
     if isinstance(output, FileOutput):
         directory = directory.parent
     base = {"output": index, "output_name": output.name, "directory": str(directory)}
-    anchor = _existing_ancestor(directory)
+    anchor = existing_ancestor(directory)
     if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
         return _check(
             f"output.{index}.writable",
@@ -195,7 +196,7 @@ def check_local_output(index: int, output: FileOutput | HlsOutput) -> CheckResul
 def check_disk(directories: Sequence[str], options: PreflightOptions) -> Iterator[CheckResult]:
     seen: set[int] = set()
     for number, directory in enumerate(directories):
-        anchor = _existing_ancestor(Path(directory).resolve())
+        anchor = existing_ancestor(Path(directory).resolve())
         try:
             device = anchor.stat().st_dev
             usage = shutil.disk_usage(anchor)
