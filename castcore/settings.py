@@ -242,7 +242,8 @@ STATIC_ROOT = VAR_DIR / "static"
 # runs `npm ci`); their built bundles are served as static files under vendor/.
 STATICFILES_DIRS: list[Any] = [BASE_DIR / "static"]
 _NPM_BUNDLES = {
-    "asciinema-player": BASE_DIR / "node_modules" / "asciinema-player" / "dist" / "bundle"
+    "asciinema-player": BASE_DIR / "node_modules" / "asciinema-player" / "dist" / "bundle",
+    "hls.js": BASE_DIR / "node_modules" / "hls.js" / "dist",
 }
 STATICFILES_DIRS += [
     (f"vendor/{name}", path) for name, path in _NPM_BUNDLES.items() if path.is_dir()
@@ -417,6 +418,11 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stream-runs": {
         "task": "workers.stream_jobs.reconcile_stream_runs",
         "schedule": env_float("CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS", 10.0, minimum=1.0),
+    },
+    # Live viewer counts over time (ViewerSample rows) and each session's peak.
+    "sample-live-viewers": {
+        "task": "workers.live_viewers.sample_live_viewers",
+        "schedule": float(env_int("CASTCORE_VIEWER_SAMPLE_SECONDS", 30, minimum=5)),
     },
     "cleanup-unclaimed-recordings": {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
