@@ -12,7 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from apps.recordings import selectors as recordings
-from apps.streams.live import viewers, viewing
+from apps.streams.live import selectors as live_selectors
+from apps.streams.live import viewers
 from castcore.files import send_file
 
 HOME_RECORDINGS = 6
@@ -22,7 +23,9 @@ HOME_STREAMS = 6
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The start of the viewer site: what is live, the latest public recordings, where to go."""
-    live = list(viewing.live_streams_for(request.user)[:HOME_STREAMS])
+    live = list(
+        live_selectors.live_streams_now(request.user).select_related("owner")[:HOME_STREAMS]
+    )
     counts = viewers.viewer_counts(stream.pk for stream in live)
     live_now = [(stream, counts[stream.pk]) for stream in live]
     streams = list(recordings.explore_streams().select_related("owner")[:HOME_STREAMS])

@@ -256,6 +256,11 @@ MEDIA_URL = "media/"
 X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_X_ACCEL_REDIRECT", "")
 if X_ACCEL_REDIRECT_PREFIX and not X_ACCEL_REDIRECT_PREFIX.startswith("/"):
     raise ImproperlyConfigured("CASTCORE_X_ACCEL_REDIRECT must be a path such as /_media/.")
+# The same for live streams' HLS segments (apps/streams/live/views.py): an nginx `internal`
+# location aliasing VAR_DIR/live (e.g. /_live/); see the README's "Serving live HLS".
+LIVE_X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_LIVE_X_ACCEL_REDIRECT", "")
+if LIVE_X_ACCEL_REDIRECT_PREFIX and not LIVE_X_ACCEL_REDIRECT_PREFIX.startswith("/"):
+    raise ImproperlyConfigured("CASTCORE_LIVE_X_ACCEL_REDIRECT must be a path such as /_live/.")
 # Request bodies (castcore/bodies.py): the limit of every route that declares none of its own.
 # JSON takes some 25 times its size once parsed: 512 KiB of `[{},{},…]` grew a web process
 # by 13 MB, 1 MiB by 28 MB.

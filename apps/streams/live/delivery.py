@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 PLAYLIST = "index.m3u8"
+# Added to segment URIs in served media playlists: the publish session they belong to.
+SESSION_PARAM = "s"
 _VARIANT = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}\.(ts|m4s|mp4|aac)$")
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -56,11 +58,11 @@ def segment_type(name: str) -> str:
     return SEGMENT_TYPES[name.rsplit(".", 1)[1]]
 
 
-def with_ticket(playlist: str, param: str, ticket: str) -> str:
-    """The playlist with `?{param}={ticket}` on every URI it lists (variant playlists,
-    segments, init segments, renditions), so a player that was given one ticketed URL
-    fetches everything below it with the same pass. Absolute URIs are left alone."""
-    suffix = f"{param}={quote(ticket, safe='')}"
+def with_query(playlist: str, params: dict[str, str]) -> str:
+    """The playlist with `params` added to every URI it lists (variant playlists, segments,
+    init segments, renditions): a player given one ticketed URL fetches everything below
+    it with the same pass. Absolute URIs (another host, another path) are left alone."""
+    suffix = urlencode(params)
 
     def add(uri: str) -> str:
         if "://" in uri or uri.startswith("/"):

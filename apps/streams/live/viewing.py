@@ -1,9 +1,10 @@
-"""Who may watch a live stream, and which streams a viewer sees: the rules pages and HLS share.
+"""Who may watch a live stream by its link: the selectors' rules, plus signed watch links.
 
-- public: anyone, listed on the home page;
-- unlisted: anyone with the link, listed only to its operators;
-- private: its operators (owner, or an Operator/Admin; by session or bearer
-  credential), or whoever holds a signed, expiring watch link (`?t=`).
+Visibility is apps.streams.live.selectors' (one place, shared with the API and chat):
+public for anyone, unlisted for whoever has the link, private for its owner and
+Admins. This module adds what only links carry: a signed, expiring watch ticket
+(`?t=`) that opens a private stream to whoever holds it, made by those who manage
+the stream and checked by the page, its status poll, playlists and segments.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
-
-from apps.accounts.roles import Role, role_at_least
-from apps.streams.live.models import LiveSession, LiveStream, LiveVisibility
+from apps.streams.live import selectors
+from apps.streams.live.models import LiveStream, LiveVisibility
 from castcore.tickets import check_ticket, make_ticket
 
 WATCH_TICKET_SALT = "castcore.live.watch-link"
@@ -23,13 +22,6 @@ WATCH_LINK_SECONDS = 24 * 3600
 WATCH_LINK_MAX_SECONDS = 30 * 24 * 3600
 # The query parameter that carries a watch link's ticket (page, playlists, segments).
 TICKET_PARAM = "t"
-
-
-def is_stream_operator(stream: LiveStream, user: Any) -> bool:
-    """The stream's owner, or anyone who operates the deployment (Operator, Admin)."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return stream.owner_id == user.pk or role_at_least(user, Role.OPERATOR)
 
 
 def watch_ticket(stream: LiveStream, *, seconds: int = WATCH_LINK_SECONDS) -> str:
@@ -44,39 +36,16 @@ def ticket_opens(stream: LiveStream, raw: str | None) -> bool:
     )
 
 
-def may_watch(stream: LiveStream, user: Any, ticket: str | None) -> bool:
-    """Once the slug matched: may this user (or this link's holder) watch it?"""
-    if stream.visibility != LiveVisibility.PRIVATE:
-        return True
-    return is_stream_operator(stream, user) or ticket_opens(stream, ticket)
+def watchable_stream(user: Any, slug: str, ticket: str | None) -> LiveStream | None:
+    """The stream at /live/<slug> if `user`, or the holder of `ticket`, may watch it."""
+    stream = selectors.live_stream_by_slug(user, slug)
+    if stream is None and ticket:
+        private = LiveStream.objects.filter(slug=slug, visibility=LiveVisibility.PRIVATE).first()
+        if private is not None and ticket_opens(private, ticket):
+            stream = private
+    return stream
 
 
-def _has_open_session() -> Exists:
-    return Exists(LiveSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True))
-
-
-def _with_live_flag(queryset: QuerySet[LiveStream]) -> QuerySet[LiveStream]:
-    return queryset.annotate(is_live=_has_open_session())
-
-
-def stream_by_slug(slug: str) -> LiveStream | None:
-    """The stream a `/live/{slug}` URL names, with `is_live` (an open publish session)."""
-    return _with_live_flag(LiveStream.objects.select_related("owner")).filter(slug=slug).first()
-
-
-def open_session(stream: LiveStream) -> LiveSession | None:
-    return LiveSession.objects.filter(stream=stream, ended_at__isnull=True).first()
-
-
-def live_streams_for(user: Any) -> QuerySet[LiveStream]:
-    """What the home page lists as live: public streams, plus for a signed-in user the
-    unlisted and private ones they operate (all of them for Operators and Admins)."""
-    queryset = _with_live_flag(LiveStream.objects.select_related("owner")).filter(
-        _has_open_session()
-    )
-    if role_at_least(user, Role.OPERATOR):
-        return queryset
-    visible = Q(visibility=LiveVisibility.PUBLIC)
-    if user is not None and getattr(user, "is_authenticated", False):
-        visible |= Q(owner_id=user.pk)
-    return queryset.filter(visible)
+def may_share(user: Any, stream: LiveStream) -> bool:
+    """Who may hand out watch links to a private stream: those who manage it."""
+    return selectors.may_manage_live_stream(user, stream)

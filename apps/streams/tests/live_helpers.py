@@ -21,9 +21,9 @@ _made = 0
 
 
 @pytest.fixture(autouse=True)
-def _live_media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """HLS folders under a temp MEDIA_ROOT, and no viewer counted by another test."""
-    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+def _live_folders(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """HLS folders under a temp VAR_DIR, and no viewer counted by another test."""
+    settings.VAR_DIR = tmp_path_factory.mktemp("var")
     viewers.store().clear()
 
 

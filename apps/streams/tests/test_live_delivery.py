@@ -17,7 +17,7 @@ from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
 from apps.streams.live import viewing
 from apps.streams.tests.live_helpers import (  # noqa: F401
-    _live_media_root,
+    _live_folders,
     a_live_stream,
     write_static_hls,
 )
@@ -93,13 +93,13 @@ def test_a_private_stream_is_404_to_anonymous_viewers_and_other_users(suffix: st
 
 
 @pytest.mark.parametrize("suffix", PRIVATE_URLS)
-def test_a_private_stream_is_served_to_its_owner_and_to_operators(suffix: str) -> None:
+def test_a_private_stream_is_served_to_its_owner_and_to_admins(suffix: str) -> None:
     stream = a_live_stream(visibility="private")
     write_static_hls(stream)
     owner = Client()
     owner.force_login(stream.owner)  # type: ignore[arg-type]
-    operator: Any = UserFactory(role=Role.OPERATOR)
-    jwt = str(RefreshToken.for_user(operator).access_token)
+    admin: Any = UserFactory(role=Role.ADMIN)
+    jwt = str(RefreshToken.for_user(admin).access_token)
 
     assert owner.get(f"/live/{stream.slug}{suffix}").status_code == 200
     by_bearer = _get(Client(), f"/live/{stream.slug}{suffix}", Authorization=f"Bearer {jwt}")

@@ -10,7 +10,7 @@ from django.test import Client
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
 from apps.streams.tests.live_helpers import (  # noqa: F401
-    _live_media_root,
+    _live_folders,
     a_live_stream,
     end_session,
     write_static_hls,
@@ -50,11 +50,11 @@ def test_the_home_page_lists_a_users_own_private_and_unlisted_streams() -> None:
     assert f"/live/{someone_elses.slug}" not in html
 
 
-def test_operators_see_every_live_stream_on_the_home_page() -> None:
+def test_admins_see_every_live_stream_on_the_home_page() -> None:
     private = a_live_stream(visibility="private")
-    operator: Any = UserFactory(role=Role.OPERATOR)
+    admin: Any = UserFactory(role=Role.ADMIN)
 
-    assert f"/live/{private.slug}" in _signed_in(operator).get("/").content.decode()
+    assert f"/live/{private.slug}" in _signed_in(admin).get("/").content.decode()
 
 
 def test_a_stream_that_ended_leaves_the_home_page() -> None:
@@ -92,8 +92,8 @@ def test_the_watch_page_of_a_stream_that_is_not_live_shows_the_offline_state() -
     assert 'data-state="offline"' in html and 'id="live-offline">' in html
 
 
-def test_an_operator_of_a_private_stream_gets_a_watch_link_that_works_signed_out() -> None:
-    stream = a_live_stream(visibility="private")
+def test_the_operator_of_a_private_stream_gets_a_watch_link_that_works_signed_out() -> None:
+    stream = a_live_stream(visibility="private", owner=UserFactory(role=Role.OPERATOR))
     write_static_hls(stream)
 
     html = _signed_in(stream.owner).get(f"/live/{stream.slug}").content.decode()
@@ -102,6 +102,12 @@ def test_an_operator_of_a_private_stream_gets_a_watch_link_that_works_signed_out
 
     assert Client().get(path).status_code == 200
     assert Client().get(f"/live/{stream.slug}").status_code == 404
+
+
+def test_a_private_streams_owner_who_does_not_manage_it_gets_no_watch_link() -> None:
+    stream = a_live_stream(visibility="private")  # owned by a Viewer: may watch, not share
+
+    assert "share-link" not in _signed_in(stream.owner).get(f"/live/{stream.slug}").content.decode()
 
 
 def test_a_viewer_of_an_unlisted_stream_gets_no_watch_link() -> None:

@@ -12,7 +12,7 @@ from django.test import Client
 from apps.streams.live import viewers
 from apps.streams.live.models import LiveSession, ViewerSample
 from apps.streams.tests.live_helpers import (  # noqa: F401
-    _live_media_root,
+    _live_folders,
     a_live_stream,
     end_session,
     write_static_hls,
