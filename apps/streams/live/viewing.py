@@ -9,7 +9,9 @@ the stream and checked by the page, its status poll, playlists and segments.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from apps.streams.live import selectors
@@ -44,6 +46,57 @@ def watchable_stream(user: Any, slug: str, ticket: str | None) -> LiveStream | N
         if private is not None and ticket_opens(private, ticket):
             stream = private
     return stream
+
+
+class _Recent:
+    """Answers of the last second, in this process: a player asks for its playlist and
+    segments every second or two, and the same anonymous answer for every viewer of a
+    stream spares the database two queries per request (bench/hls_viewers.py). A change
+    of visibility or a session's start or end shows within TTL."""
+
+    TTL = 1.0
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answers: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self.lock:
+            found = self.answers.get(key)
+        if found is not None and found[0] > now:
+            return found[1]
+        value = make()
+        with self.lock:
+            if len(self.answers) >= self.LIMIT:
+                self.answers.clear()
+            self.answers[key] = (now + self.TTL, value)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.answers.clear()
+
+
+_recent = _Recent()
+
+
+def watchable_stream_for(user: Any, slug: str, ticket: str | None) -> LiveStream | None:
+    """watchable_stream, from the last second's answer when nobody is signed in."""
+    if user is not None:
+        return watchable_stream(user, slug, ticket)
+    return _recent.get(("watch", slug, ticket), lambda: watchable_stream(None, slug, ticket))
+
+
+def open_session_id(stream: LiveStream) -> int | None:
+    """The open session's id (the last second's answer): what served playlists carry."""
+
+    def read() -> int | None:
+        session = selectors.current_session(stream)
+        return session.pk if session is not None else None
+
+    return _recent.get(("session", stream.pk), read)
 
 
 def may_share(user: Any, stream: LiveStream) -> bool:

@@ -35,7 +35,7 @@ from castcore.files import send_file
 def _watchable(request: HttpRequest, slug: str) -> tuple[LiveStream, str | None]:
     """The stream and the ticket that opened it (None when none was needed or given)."""
     ticket = request.GET.get(viewing.TICKET_PARAM) or None
-    stream = viewing.watchable_stream(session_or_bearer_user(request), slug, ticket)
+    stream = viewing.watchable_stream_for(session_or_bearer_user(request), slug, ticket)
     if stream is None:
         raise Http404("No such live stream")
     if ticket is not None and not viewing.ticket_opens(stream, ticket):
@@ -133,11 +133,11 @@ def _playlist(
     query = {}
     if ticket:
         query[viewing.TICKET_PARAM] = ticket
-    session = selectors.current_session(stream)
-    if media and session is not None:
+    session_id = viewing.open_session_id(stream) if media else None
+    if session_id is not None:
         # A new session numbers its segments from 0 again: the session in their URLs keeps
         # a browser from playing a segment it cached, immutable, in an earlier session.
-        query[delivery.SESSION_PARAM] = str(session.pk)
+        query[delivery.SESSION_PARAM] = str(session_id)
     body = delivery.with_query(text, query).encode() if query else text.encode()
     response = HttpResponse(
         b"" if request.method == "HEAD" else body, content_type=delivery.PLAYLIST_TYPE

@@ -12,7 +12,7 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
-from apps.streams.live import viewers
+from apps.streams.live import viewers, viewing
 from apps.streams.live.models import LiveSession, LiveStream
 from apps.streams.live.paths import hls_dir
 from apps.streams.tests.factories import StreamJobFactory
@@ -25,6 +25,7 @@ def _live_folders(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> No
     """HLS folders under a temp VAR_DIR, and no viewer counted by another test."""
     settings.VAR_DIR = tmp_path_factory.mktemp("var")
     viewers.store().clear()
+    viewing._recent.clear()
 
 
 def a_live_stream(*, live: bool = True, **fields: Any) -> LiveStream:
