@@ -14,7 +14,7 @@ from apps.streams.live.paths import clear_hls_dir, hls_dir, live_root
 from apps.streams.models import LiveSession, LiveStream, OutputKind, StreamJob
 from apps.streams.quota import job_paths
 from apps.streams.specs import job_spec_for, output_spec_for
-from apps.streams.tests.factories import OutputFactory, StreamJobFactory
+from apps.streams.tests.factories import OutputFactory, StreamJobFactory, job_with_outputs
 from castcore.api.errors import ApiError
 from workers.ffmpeg import spec as engine
 
@@ -55,7 +55,7 @@ def test_the_latency_level_picks_segment_length_and_window() -> None:
 
 
 def test_a_job_without_a_live_stream_gets_no_ladder() -> None:
-    job: Any = OutputFactory().job  # factory-boy types the attribute as its SubFactory
+    job = job_with_outputs({"kind": OutputKind.RTMP, "url": "rtmp://example.com/live"})
     assert not any(isinstance(o, engine.HlsLadderOutput) for o in job_spec_for(job).outputs)
 
 
