@@ -55,7 +55,8 @@ def test_the_latency_level_picks_segment_length_and_window() -> None:
 
 
 def test_a_job_without_a_live_stream_gets_no_ladder() -> None:
-    job: StreamJob = OutputFactory().job  # type: ignore[attr-defined]
+    job: StreamJob = StreamJobFactory()  # type: ignore[assignment]
+    OutputFactory(job=job)
     assert not any(isinstance(o, engine.HlsLadderOutput) for o in job_spec_for(job).outputs)
 
 
