@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,48 @@ def test_a_second_process_on_the_folder_continues_the_playlists_after_a_disconti
         assert "#EXT-X-ENDLIST" not in lines[:join]
         assert names == sorted(names)  # names (and sequence numbers) only go up
     assert max(playlist(folder / "240p" / "index.m3u8")[1]) > max(first_names)
+
+
+@pytest.mark.slow
+def test_a_process_killed_mid_segment_is_continued_by_the_next_one(tmp_path: Path) -> None:
+    """What a takeover after `kill -9` of a worker finds: no ENDLIST, maybe half a segment."""
+    folder = tmp_path / "live"
+    folder.mkdir()
+    output = ladder(folder, list_size=6)
+    live = JobSpec(
+        input=TestPatternInput(width=426, height=240, rate=25),  # endless, at its own pace
+        profile=PROFILE,
+        outputs=(output,),
+        realtime=True,
+    )
+    process = FFmpegProcess(
+        build_argv(live, tmp_path / "work"),
+        cwd=str(tmp_path / "work"),
+        confinement=confinement_for(live, tmp_path / "work"),
+    )
+    process.start()
+    first = folder / "240p" / "index.m3u8"
+    deadline = time.monotonic() + 30
+    while not (first.exists() and len(playlist(first)[1]) >= 3) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # into the next segment
+    process.kill()  # SIGKILL: no trailer, no ENDLIST
+    _, killed_names, killed_tags = playlist(first)
+    assert "#EXT-X-ENDLIST" not in killed_tags
+
+    events = run((output,), tmp_path / "work", seconds=3)
+    assert errors(events) == []
+    for name in ("240p", "144p"):
+        lines = (folder / name / "index.m3u8").read_text().splitlines()
+        names = [x for x in lines if x.endswith(".ts")]
+        join = max(i for i, line in enumerate(lines) if line == "#EXT-X-DISCONTINUITY")
+        before = [x for x in lines[:join] if x.endswith(".ts")]
+        after = [x for x in lines[join:] if x.endswith(".ts")]
+        assert before and len(after) >= 2, lines
+        assert names == sorted(names) and len(set(names)) == len(names)
+        for segment in after:  # the new process's own, whole segments
+            assert probe(folder / name / segment)["video"]["codec_name"] == "h264"
+    assert playlist(first)[1][0] in killed_names  # the window still holds the old ones
 
 
 @pytest.mark.slow
