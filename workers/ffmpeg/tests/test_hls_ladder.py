@@ -16,6 +16,7 @@ from workers.ffmpeg.bitrate import BitrateSource, bitrate_source
 from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.ladder import LATENCY_WINDOWS, latency_window
 from workers.ffmpeg.logs import LogEvent, LogLevel
+from workers.ffmpeg.preflight import run_preflight
 from workers.ffmpeg.spec import (
     Container,
     FileInput,
@@ -292,3 +293,12 @@ def test_a_ladder_job_measures_its_bitrate_from_what_it_writes(tmp_path: Path) -
     spec = JobSpec(input=TestPatternInput(), profile=PROFILE, outputs=(ladder(tmp_path),))
     assert bitrate_source(spec) is BitrateSource.WRITTEN
     assert confinement_for(spec, tmp_path / "w").write == (str(tmp_path / "w"), str(tmp_path))
+
+
+def test_preflight_checks_that_the_ladders_folder_is_writable(tmp_path: Path) -> None:
+    spec = JobSpec(
+        input=TestPatternInput(duration_s=1), profile=PROFILE, outputs=(ladder(tmp_path / "l"),)
+    )
+    checks = {c.name: c for c in run_preflight(spec)}
+    assert checks["output.0.writable"].code == "preflight.output_writable"
+    assert checks["output.0.writable"].params["directory"] == str(tmp_path / "l")
