@@ -252,8 +252,13 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     )  # fmt: skip
     copy = VariantSpec(name="source", passthrough=True, video_bitrate_kbps=300)
     output = ladder(folder, copy, SMALLER)
+    # A restream of the passthrough, as an RTMP target gets it (FLV wants avcC headers).
+    restream = FileOutput(path=str(tmp_path / "restream.flv"), container=Container.FLV)
     spec = JobSpec(
-        input=FileInput(path=str(source)), profile=PROFILE, outputs=(output,), realtime=False
+        input=FileInput(path=str(source)),
+        profile=PROFILE,
+        outputs=(output, restream),
+        realtime=False,
     )
     folder.mkdir()
     events: list[LogEvent] = []
@@ -279,6 +284,10 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     streams = probe(folder / "source" / names[-1])
     assert (streams["video"]["width"], streams["video"]["height"]) == (320, 180)
     assert output.feed == 0
+    restreamed = probe(tmp_path / "restream.flv")
+    assert (restreamed["video"]["width"], restreamed["video"]["height"]) == (320, 180)
+    assert restreamed["video"]["codec_name"] == "h264"
+    assert errors(events) == []
 
 
 def test_the_latency_table_keeps_the_lowest_level_short_and_the_highest_tolerant() -> None:
