@@ -189,7 +189,7 @@ def job_spec_for(
 ) -> engine.JobSpec:
     """The engine spec for `job`.
 
-    A live stream's job (its `live_stream`) gets the stream's HLS ladder as its first
+    A live stream's job (its `live_stream`) gets the stream's HLS ladder as its last
     output (apps.streams.live.ladder), in the stream's folder (live.paths.hls_dir).
     `outputs_override` replaces the job's outputs (dry-run writes a temp file);
     `recording_path` adds the recording file output; `outputs` lets callers
@@ -209,9 +209,10 @@ def job_spec_for(
     source = input_spec_for(job, resolve=resolve, policy=policy)
     live_stream = live_stream_of(job)
     if live_stream is not None and outputs_override is None:
-        # Viewers' HLS first: restream outputs and the recording are fed from its top variant.
+        # Last, so the job's own outputs keep their rows' indexes (preflight and errors
+        # name them by index); the argv feeds them from the ladder wherever it is listed.
         with_audio = not isinstance(source, engine.TestPatternInput) or source.with_audio
-        targets.insert(0, ladder_output(live_stream, with_audio=with_audio))
+        targets.append(ladder_output(live_stream, with_audio=with_audio))
     loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
     # Files and playlists of files continue from a position; an S3 item (a URL) and
     # everything else start from their beginning (resume_point).
