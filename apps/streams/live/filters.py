@@ -4,7 +4,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from apps.streams.live.models import LiveStream
-from apps.streams.live.selectors import LiveState, with_live_flag
+from apps.streams.live.selectors import LiveState, in_state
 
 
 class LiveStreamFilter(django_filters.FilterSet):
@@ -20,5 +20,4 @@ class LiveStreamFilter(django_filters.FilterSet):
     def filter_state(
         self, queryset: QuerySet[LiveStream], name: str, value: str
     ) -> QuerySet[LiveStream]:
-        live = with_live_flag(queryset)
-        return live.filter(is_live=value == LiveState.LIVE)
+        return in_state(queryset, value)

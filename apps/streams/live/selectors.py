@@ -69,10 +69,12 @@ def with_open_session(streams: QuerySet[LiveStream]) -> QuerySet[LiveStream]:
     )
 
 
-def with_live_flag(streams: QuerySet[LiveStream]) -> QuerySet[LiveStream]:
-    """`streams` with `is_live`: whether a session is open, in the list's own query."""
-    open_session = LiveSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
-    return streams.annotate(is_live=Exists(open_session))
+def in_state(streams: QuerySet[LiveStream], state: str) -> QuerySet[LiveStream]:
+    """`streams` that are `state` now (LiveState): a session open, or none."""
+    open_session = Exists(LiveSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True))
+    return (
+        streams.filter(open_session) if state == LiveState.LIVE else streams.exclude(open_session)
+    )
 
 
 def visible_live_streams(
@@ -101,7 +103,7 @@ def listed_live_streams(user: Any) -> QuerySet[LiveStream]:
 
 def live_streams_now(user: Any) -> QuerySet[LiveStream]:
     """Listed streams with an open session: "live now" on the home page."""
-    return with_open_session(with_live_flag(listed_live_streams(user)).filter(is_live=True))
+    return with_open_session(in_state(listed_live_streams(user), LiveState.LIVE))
 
 
 def live_stream_by_slug(user: Any, slug: str) -> LiveStream | None:

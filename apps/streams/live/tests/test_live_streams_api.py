@@ -31,7 +31,7 @@ def payload(**fields: Any) -> dict[str, Any]:
         "slug": "studio-a",
         "title": "Morning show",
         "tags": ["music", "live"],
-        "profile": ProfileFactory().pk,
+        "profile": ProfileFactory.create().pk,
         "outputs": [UDP],
         **fields,
     }
