@@ -40,8 +40,9 @@ def read_live_session_inbound(session_id: int) -> bool:
     """
     from apps.streams.live import ingest
     from apps.streams.live.models import LiveSession
-    from apps.streams.live.nginx import read_stat
+    from apps.streams.live.nginx import probe_ingest, read_stat
     from apps.streams.live.sessions import live_session_record_inbound
+    from workers.ffmpeg.probe import ProbeError
 
     stream_id = (
         LiveSession.objects.filter(pk=session_id).values_list("stream_id", flat=True).first()
@@ -49,10 +50,14 @@ def read_live_session_inbound(session_id: int) -> bool:
     if stream_id is None:
         return False
     try:
-        figures = read_stat().get(ingest.internal_name(stream_id))
+        figures = read_stat().get(ingest.internal_name(stream_id)) or {}
     except (OSError, SyntaxError) as exc:  # unreachable, or not its XML
         logger.warning("inbound figures of session %s not read: %s", session_id, exc)
         return False
     if not figures:
         return False
+    try:
+        figures.update(probe_ingest(stream_id))
+    except ProbeError as exc:
+        logger.warning("inbound of session %s not probed: %s", session_id, exc.code)
     return live_session_record_inbound(session_id=session_id, inbound=figures)

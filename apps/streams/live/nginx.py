@@ -138,6 +138,33 @@ def read_stat() -> dict[str, dict[str, Any]]:
     return parse_stat(_get(_control_url("/stat")), conf.RTMP_APP)
 
 
+def probe_ingest(stream_id: int, timeout: float = 10.0) -> dict[str, Any]:
+    """Codec, size and rate of a publish, read by the engine's ffprobe (confined) from the
+    local ingest. nginx-rtmp's own figures get the size wrong when the encoder crops
+    (320x180 shows as 320x168; 1080p is cropped from 1088 too)."""
+    from apps.streams.live.ingest import internal_ingest_url
+    from workers.ffmpeg.probe import probe
+
+    info = probe(
+        internal_ingest_url(stream_id),
+        timeout=timeout,
+        protocols=("rtmp", "tcp"),
+        formats=("flv", "live_flv"),
+    )
+    found: dict[str, Any] = {}
+    if info.video_streams:
+        video = info.video_streams[0]
+        found.update(
+            video_codec=(video.codec or "").upper(),
+            width=video.width,
+            height=video.height,
+            fps=video.frame_rate,
+        )
+    if info.audio_streams:
+        found["audio_codec"] = (info.audio_streams[0].codec or "").upper()
+    return found
+
+
 def rtmp_listening(timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((conf.RTMP_INTERNAL_HOST, conf.RTMP_PORT), timeout=timeout):
