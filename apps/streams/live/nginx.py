@@ -87,6 +87,16 @@ def drop_publisher(name: str) -> None:
     _get(_control_url("/control/drop/publisher", app=conf.RTMP_APP, name=name))
 
 
+def drop_subscribers(name: str) -> None:
+    """Disconnect the players of `name` (the job's ffmpeg): they read an end of stream.
+
+    ffmpeg reading a publish that left waits for data for ever and does not even
+    answer SIGINT; a stop would have to kill it, losing the recording it holds in
+    its buffers. Disconnected, it ends as at the end of a file, trailers written.
+    """
+    _get(_control_url("/control/drop/subscriber", app=conf.RTMP_APP, name=name))
+
+
 def _int(text: str | None) -> int | None:
     try:
         return int(float(text)) if text not in (None, "") else None  # type: ignore[arg-type]

@@ -176,6 +176,9 @@ def live_publish_done(*, name: str, client_id: str = "") -> LiveSession | None:
         return None
     session.refresh_from_db()
     _end_after_grace_later(session.pk)
+    # The job's ffmpeg ends its process cleanly (its recording segment saved) and, by its
+    # reconnect policy, waits for the publisher's return with a fresh one.
+    _after_commit_drop(stream.pk, "subscribers")
     logger.info("live stream %s: publisher left, session %s waits", stream.pk, session.pk)
     return session
 
@@ -199,6 +202,7 @@ def _end(session: LiveSession, *, at: Any = None) -> bool:
         return False
     job = StreamJob.objects.get(live_stream__pk=session.stream_id)
     stream_job_stop(actor=None, job=job)
+    _after_commit_drop(session.stream_id, "subscribers")
     logger.info("live stream %s: session %s ended", session.stream_id, session.pk)
     return True
 
@@ -240,19 +244,24 @@ def live_stream_stop(
         request=request,
     )
     if session.protocol == IngestProtocol.RTMP and session.disconnected_at is None:
-        stream_id = stream.pk
-        transaction.on_commit(lambda: _drop_publisher(stream_id))
+        _after_commit_drop(stream.pk, "publisher")
     return session
 
 
-def _drop_publisher(stream_id: int) -> None:
-    from apps.streams.live.nginx import drop_publisher
+def _after_commit_drop(stream_id: int, who: str) -> None:
+    """Disconnect the publisher or the players of a stream on nginx-rtmp, after the commit."""
+    from apps.streams.live import nginx
 
-    try:
-        drop_publisher(ingest.internal_name(stream_id))
-    except OSError as exc:
-        # nginx is down or unreachable: its publisher is gone, or goes with it.
-        logger.warning("live stream %s: could not drop its publisher: %s", stream_id, exc)
+    drop = nginx.drop_publisher if who == "publisher" else nginx.drop_subscribers
+
+    def call() -> None:
+        try:
+            drop(ingest.internal_name(stream_id))
+        except OSError as exc:
+            # nginx is down or unreachable: its connections are gone, or go with it.
+            logger.warning("live stream %s: could not drop its %s: %s", stream_id, who, exc)
+
+    transaction.on_commit(call)
 
 
 def live_sessions_publishers_lost() -> list[int]:

@@ -13,7 +13,8 @@ def publish(url: str, *, seconds: float | None = None) -> subprocess.Popen[bytes
          "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
          *duration, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-         "-g", "25", "-b:v", "300k", "-c:a", "aac", "-b:a", "64k", "-f", "flv", url],
+         "-pix_fmt", "yuv420p", "-g", "25", "-b:v", "300k", "-c:a", "aac", "-b:a", "64k",
+         "-f", "flv", url],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 
