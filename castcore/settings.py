@@ -346,7 +346,12 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.roles.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.accounts.roles.Role",
+        "LiveVisibilityEnum": "apps.streams.live.models.LiveVisibility",
+        "LiveStateEnum": "apps.streams.live.selectors.LiveState.CHOICES",
+        "VisibilityEnum": "apps.recordings.models.Visibility",
+    },
 }
 
 # --- Login protection (django-axes): every login path, password and 2FA.
@@ -417,6 +422,12 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stream-runs": {
         "task": "workers.stream_jobs.reconcile_stream_runs",
         "schedule": env_float("CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS", 10.0, minimum=1.0),
+    },
+    # Ends live sessions whose publisher left more than the grace period ago (when the
+    # delayed end was lost) and starts the jobs of connected ones.
+    "reconcile-live-sessions": {
+        "task": "workers.live_streams.reconcile_live_sessions",
+        "schedule": env_float("CASTCORE_LIVE_RECONCILE_INTERVAL_SECONDS", 5.0, minimum=1.0),
     },
     "cleanup-unclaimed-recordings": {
         "task": "workers.recordings.cleanup_unclaimed_recordings",

@@ -14,6 +14,7 @@ api_v1: list[Any] = [
     path("", include("apps.system.api.urls")),
     path("", include("apps.streams.api.urls")),
     path("", include("apps.streams.api.sse_urls")),
+    path("", include("apps.streams.live.api.urls")),
     path("", include("apps.system.api.metrics_urls")),
     path("", include("apps.media.api.urls")),
     path("", include("apps.recordings.api.urls")),
@@ -30,6 +31,8 @@ api_v1: list[Any] = [
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    # nginx-rtmp's publish callbacks (shared secret; not an API for clients).
+    path("", include("apps.streams.live.urls")),
     path("favicon.ico", pages.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
     # Pages and legacy paths (asciinema 2.x's /api/asciicasts, /connect/<id>, …).

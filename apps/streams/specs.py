@@ -18,6 +18,7 @@ from django.conf import settings
 
 from apps.media.models import StorageSource
 from apps.streams import conf
+from apps.streams.live.ingest import is_internal_ingest
 from apps.streams.live.ladder import ladder_output
 from apps.streams.media_inputs import media_input
 from apps.streams.models import (
@@ -108,6 +109,11 @@ def input_spec_for(
     if job.input_kind == InputKind.URL:
         kind = engine.UrlKind(job.input_url_kind) if job.input_url_kind else None
         source = engine.UrlInput(url=job.input_url, url_kind=kind)
+        if is_internal_ingest(job):
+            # A live stream's own ingest on CastCore's nginx-rtmp (loopback, or a private
+            # address in docker-compose): CastCore chose it, so the private-target rule
+            # is not for it; any other URL, on any job, is checked.
+            return source
         return engine_policy.checked_input(source, policy or target_policy())
     if job.input_kind == InputKind.TEST_PATTERN:
         return engine.TestPatternInput(

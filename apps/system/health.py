@@ -148,6 +148,15 @@ def check_confinement() -> CheckResult:
     return CheckResult(True, state, warning=not state["confined"])
 
 
+def check_nginx_rtmp() -> CheckResult:
+    """RTMP ingest: nginx-rtmp installed (embedded mode) and answering. Down or missing is a
+    warning: the API and playback work without it, publishing does not (detail says so)."""
+    from apps.streams.live.nginx import nginx_rtmp_health
+
+    up, detail = nginx_rtmp_health()
+    return CheckResult(True, detail, warning=not up)
+
+
 CHECKS: dict[str, Callable[[], CheckResult]] = {
     "database": check_database,
     "channel_layer": check_channel_layer,
@@ -156,6 +165,7 @@ CHECKS: dict[str, Callable[[], CheckResult]] = {
     "ffmpeg": check_ffmpeg,
     "disk": check_disk,
     "confinement": check_confinement,
+    "nginx_rtmp": check_nginx_rtmp,
 }
 
 
