@@ -346,7 +346,11 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.roles.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.accounts.roles.Role",
+        "ChatBanKindEnum": "apps.chat.models.BanKind",
+        "ChatMessageKindEnum": "apps.chat.models.MessageKind",
+    },
 }
 
 # --- Login protection (django-axes): every login path, password and 2FA.

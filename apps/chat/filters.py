@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from apps.chat.models import ChatBan, ChatMessage, MessageKind
+from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, MessageKind
 from castcore.api.filters import IdFilter
 
 
@@ -19,6 +19,16 @@ class ChatMessageFilter(django_filters.FilterSet):
     class Meta:
         model = ChatMessage
         fields = ["author", "visible", "kind", "session", "since"]
+
+
+class ChatIdentityFilter(django_filters.FilterSet):
+    # On the list's annotation (views.ChatIdentitiesView): a ban or timeout in force.
+    banned = django_filters.BooleanFilter(help_text="A ban or timeout is in force now.")
+    connected = django_filters.BooleanFilter(help_text="Has a socket on the stream now.")
+
+    class Meta:
+        model = ChatIdentity
+        fields = ["banned", "connected"]
 
 
 class ChatBanFilter(django_filters.FilterSet):

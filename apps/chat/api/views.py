@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from apps.accounts.roles import Role
 from apps.chat import conf, selectors, services
 from apps.chat.api import serializers as s
-from apps.chat.filters import ChatBanFilter, ChatMessageFilter
+from apps.chat.filters import ChatBanFilter, ChatIdentityFilter, ChatMessageFilter
 from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, ChatModerator
 from apps.streams.models import LiveStream
 from castcore.api.schema import error_statuses_for
@@ -57,7 +57,7 @@ class _StreamChatView(generics.GenericAPIView):
             raise PermissionDenied(code="permission.not_operator")
 
 
-class ChatMessagesView(_StreamChatView):
+class ChatMessagesView(_StreamChatView, generics.ListAPIView):
     """GET: the stream's messages (hidden ones for moderators). POST: a system message."""
 
     serializer_class = s.ChatMessageSerializer
@@ -73,10 +73,6 @@ class ChatMessagesView(_StreamChatView):
         return selectors.messages_for(
             self.request.user, self.stream(), moderator=self.is_moderator()
         ).order_by("id")
-
-    def get(self, request: Request, stream_id: int) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=s.SystemMessageSerializer, responses={201: s.ChatMessageSerializer})
     def post(self, request: Request, stream_id: int) -> Response:
@@ -113,10 +109,12 @@ class ChatVisibilityView(_StreamChatView):
         return Response({"changed": changed})
 
 
-class ChatIdentitiesView(_StreamChatView):
+class ChatIdentitiesView(_StreamChatView, generics.ListAPIView):
     """Identities that wrote in, are connected to, or are banned from the stream's chat."""
 
     serializer_class = s.ChatIdentityListSerializer
+    filterset_class = ChatIdentityFilter
+    ordering_fields = ["id", "display_name"]
     queryset = ChatIdentity.objects.none()
 
     def get_queryset(self) -> QuerySet[ChatIdentity]:
@@ -130,27 +128,7 @@ class ChatIdentitiesView(_StreamChatView):
         identities = ChatIdentity.objects.annotate(
             connected=Exists(connected), banned=Exists(banned)
         ).filter(Q(connected=True) | Q(banned=True) | Exists(wrote) | Exists(any_ban))
-        flag = self.request.query_params.get("banned")
-        if flag in ("true", "1"):
-            identities = identities.filter(banned=True)
-        elif flag in ("false", "0"):
-            identities = identities.filter(banned=False)
         return identities.order_by("id")
-
-    @extend_schema(
-        parameters=[
-            {  # type: ignore[list-item]
-                "name": "banned",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "boolean"},
-                "description": "Only identities with (true) or without (false) a ban in force.",
-            }
-        ]
-    )
-    def get(self, request: Request, stream_id: int) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class ChatIdentityBanView(_StreamChatView):
@@ -180,7 +158,7 @@ class ChatIdentityBanView(_StreamChatView):
         return Response(s.ChatBanSerializer(ban).data, status=status.HTTP_201_CREATED)
 
 
-class ChatBansView(_StreamChatView):
+class ChatBansView(_StreamChatView, generics.ListAPIView):
     """The stream's bans and timeouts, newest first (`?active=true`: those in force)."""
 
     serializer_class = s.ChatBanSerializer
@@ -191,10 +169,6 @@ class ChatBansView(_StreamChatView):
         if getattr(self, "swagger_fake_view", False):
             return ChatBan.objects.none()
         return ChatBan.objects.filter(stream=self.stream()).select_related("identity")
-
-    def get(self, request: Request, stream_id: int) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class ChatBanDetailView(_StreamChatView):
@@ -246,7 +220,7 @@ class ChatSettingsView(_StreamChatView):
         return Response(s.ChatSettingsSerializer(updated).data)
 
 
-class ChatModeratorsView(_StreamChatView):
+class ChatModeratorsView(_StreamChatView, generics.ListAPIView):
     """The stream's moderators. POST grants the role (the stream's operators only)."""
 
     serializer_class = s.ChatModeratorSerializer
@@ -257,10 +231,6 @@ class ChatModeratorsView(_StreamChatView):
         if getattr(self, "swagger_fake_view", False):
             return ChatModerator.objects.none()
         return ChatModerator.objects.filter(stream=self.stream()).select_related("user")
-
-    def get(self, request: Request, stream_id: int) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=s.ChatModeratorSerializer, responses={201: s.ChatModeratorSerializer})
     def post(self, request: Request, stream_id: int) -> Response:
