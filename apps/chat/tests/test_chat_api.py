@@ -19,9 +19,21 @@ from apps.streams.models import LiveVisibility
 pytestmark = pytest.mark.django_db
 
 
+def _identity(**fields: Any) -> Any:
+    return ChatIdentityFactory(**fields)
+
+
+def _user(**fields: Any) -> Any:
+    return UserFactory(**fields)
+
+
+def _stream(**fields: Any) -> Any:
+    return LiveStreamFactory(**fields)
+
+
 @pytest.fixture
 def stream() -> Any:
-    return LiveStreamFactory()
+    return _stream()
 
 
 def _say(stream: Any, identity: ChatIdentity, body: str) -> ChatMessage:
@@ -33,7 +45,7 @@ def _base(stream: Any) -> str:
 
 
 def test_messages_are_paginated_and_filtered_by_author(viewer_api: APIClient, stream: Any) -> None:
-    one, two = ChatIdentityFactory(), ChatIdentityFactory()
+    one, two = _identity(), _identity()
     for n in range(3):
         _say(stream, one, f"one {n}")
         _say(stream, two, f"two {n}")
@@ -52,10 +64,13 @@ def test_messages_are_paginated_and_filtered_by_author(viewer_api: APIClient, st
 def test_hidden_messages_are_listed_for_moderators_only(
     viewer_api: APIClient, operator_api: APIClient, stream: Any
 ) -> None:
-    identity = ChatIdentityFactory()
+    identity = _identity()
     kept, hidden = _say(stream, identity, "fine"), _say(stream, identity, "rude")
     services.messages_set_visibility(
-        stream=stream, message_ids=[hidden.pk], visible=False, actor=operator_api.user
+        stream=stream,
+        message_ids=[hidden.pk],
+        visible=False,
+        actor=operator_api.user,  # type: ignore[attr-defined]
     )
     seen = viewer_api.get(f"{_base(stream)}/messages").json()["items"]
     assert [m["id"] for m in seen] == [kept.pk]
@@ -64,7 +79,7 @@ def test_hidden_messages_are_listed_for_moderators_only(
 
 
 def test_a_viewer_who_is_not_a_moderator_cannot_hide(viewer_api: APIClient, stream: Any) -> None:
-    message = _say(stream, ChatIdentityFactory(), "hello")
+    message = _say(stream, _identity(), "hello")
     response = viewer_api.post(
         f"{_base(stream)}/messages/visibility", {"ids": [message.pk], "visible": False}
     )
@@ -77,10 +92,10 @@ def test_a_viewer_who_is_not_a_moderator_cannot_hide(viewer_api: APIClient, stre
 def test_a_viewer_granted_moderator_hides_and_it_is_audited(
     operator_api: APIClient, client_for: Callable[[Any], APIClient], stream: Any
 ) -> None:
-    viewer = UserFactory(role=Role.VIEWER)
+    viewer = _user(role=Role.VIEWER)
     granted = operator_api.post(f"{_base(stream)}/moderators", {"user": viewer.pk})
     assert granted.status_code == 201 and granted.json()["username"] == viewer.username
-    message = _say(stream, ChatIdentityFactory(), "spam")
+    message = _say(stream, _identity(), "spam")
     api = client_for(viewer)
     response = api.post(
         f"{_base(stream)}/messages/visibility", {"ids": [message.pk, 999999], "visible": False}
@@ -92,8 +107,8 @@ def test_a_viewer_granted_moderator_hides_and_it_is_audited(
     assert entry.actor == viewer and entry.changes["message_ids"] == [message.pk]
     assert AuditEntry.objects.filter(action="chat.moderator_grant").count() == 1
     # Moderating one stream is not moderating another.
-    other = LiveStreamFactory()
-    elsewhere = _say(other, ChatIdentityFactory(), "x")
+    other = _stream()
+    elsewhere = _say(other, _identity(), "x")
     refused = api.post(
         f"{_base(other)}/messages/visibility", {"ids": [elsewhere.pk], "visible": False}
     )
@@ -119,7 +134,7 @@ def test_only_operators_grant_moderators_and_send_system_messages(
 
 
 def test_ban_list_and_lift(operator_api: APIClient, viewer_api: APIClient, stream: Any) -> None:
-    identity = ChatIdentityFactory(last_address="198.51.100.4")
+    identity = _identity(last_address="198.51.100.4")
     _say(stream, identity, "bad")
     bad_kind = operator_api.post(
         f"{_base(stream)}/identities/{identity.pk}/ban", {"kind": "forever"}
@@ -159,7 +174,7 @@ def test_ban_list_and_lift(operator_api: APIClient, viewer_api: APIClient, strea
 
 
 def test_moderators_cannot_be_banned(operator_api: APIClient, stream: Any) -> None:
-    moderator = UserFactory(role=Role.VIEWER)
+    moderator = _user(role=Role.VIEWER)
     ChatModerator.objects.create(stream=stream, user=moderator)
     identity = services.identity_for_user(moderator)
     response = operator_api.post(f"{_base(stream)}/identities/{identity.pk}/ban", {"kind": "ban"})
@@ -195,7 +210,7 @@ def test_anonymous_register_gives_a_token_once(api: APIClient, stream: Any) -> N
     forbidden = api.post(f"{_base(stream)}/register", {"display_name": "System"})
     assert forbidden.status_code == 400
     assert forbidden.json()["error"]["code"] == "chat.name_forbidden"
-    private = LiveStreamFactory(visibility=LiveVisibility.PRIVATE)
+    private = _stream(visibility=LiveVisibility.PRIVATE)
     assert api.post(f"{_base(private)}/register", {}).status_code == 404
     assert api.post("/api/v1/live-streams/999999/chat/register", {}).status_code == 404
 
