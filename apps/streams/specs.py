@@ -18,10 +18,12 @@ from django.conf import settings
 
 from apps.media.models import StorageSource
 from apps.streams import conf
+from apps.streams.live.ladder import ladder_output
 from apps.streams.media_inputs import media_input
 from apps.streams.models import (
     SEEKABLE_INPUT_KINDS,
     InputKind,
+    LiveStream,
     OutputKind,
     StreamJob,
     StreamOutput,
@@ -167,6 +169,14 @@ def recording_output(path: Path) -> engine.FileOutput:
     )
 
 
+def live_stream_of(job: StreamJob) -> LiveStream | None:
+    """The live stream whose transcode `job` is, if it is one."""
+    try:
+        return job.live_stream
+    except LiveStream.DoesNotExist:
+        return None
+
+
 def job_spec_for(
     job: StreamJob,
     *,
@@ -179,6 +189,8 @@ def job_spec_for(
 ) -> engine.JobSpec:
     """The engine spec for `job`.
 
+    A live stream's job (its `live_stream`) gets the stream's HLS ladder as its first
+    output (apps.streams.live.ladder), in the stream's folder (live.paths.hls_dir).
     `outputs_override` replaces the job's outputs (dry-run writes a temp file);
     `recording_path` adds the recording file output; `outputs` lets callers
     validate unsaved output rows. `workdir` is where build_argv will write its
@@ -195,6 +207,11 @@ def job_spec_for(
         if recording_path is not None:
             targets.append(recording_output(recording_path))
     source = input_spec_for(job, resolve=resolve, policy=policy)
+    live_stream = live_stream_of(job)
+    if live_stream is not None and outputs_override is None:
+        # Viewers' HLS first: restream outputs and the recording are fed from its top variant.
+        with_audio = not isinstance(source, engine.TestPatternInput) or source.with_audio
+        targets.insert(0, ladder_output(live_stream, with_audio=with_audio))
     loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
     # Files and playlists of files continue from a position; an S3 item (a URL) and
     # everything else start from their beginning (resume_point).

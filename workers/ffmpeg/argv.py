@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workers.ffmpeg.egress import input_options
 from workers.ffmpeg.escaping import file_url, filter_value_escape, tee_escape
+from workers.ffmpeg.ladder import ladder_of, ladder_output_args
 from workers.ffmpeg.masking import (
     SECRET_MASK,
     mask_argv,
@@ -321,6 +322,15 @@ def build_argv(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     input_args, audio_second = _input_args(spec, workdir, http_proxy)
+    ladder = ladder_of(spec)
+    if ladder is not None:
+        # The ladder's variants carry their own encodes; the profile's do not apply.
+        return [
+            ffmpeg,
+            *BASE_ARGS,
+            *input_args,
+            *ladder_output_args(spec, ladder, audio_second),
+        ]
     return [
         ffmpeg,
         *BASE_ARGS,

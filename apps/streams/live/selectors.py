@@ -1,0 +1,131 @@
+"""Reads of live streams: who may see which, and whether one is live now.
+
+The viewer pages, the HLS views, chat and the API all ask here, so that they agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from apps.accounts.roles import Role, role_at_least
+from apps.streams.live.models import LiveSession, LiveStream, LiveVisibility
+
+
+class LiveState:
+    """What `live_stream_state` reports: a string, not a model field (never stored)."""
+
+    OFFLINE = "offline"
+    LIVE = "live"
+    CHOICES = (OFFLINE, LIVE)
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """A live stream's state now.
+
+    `live`: a session is open (a publisher is connected, or dropped less than the
+    grace period ago and may continue it: `reconnecting`). `session`: that session.
+    """
+
+    state: str
+    session: LiveSession | None
+
+    @property
+    def live(self) -> bool:
+        return self.state == LiveState.LIVE
+
+    @property
+    def reconnecting(self) -> bool:
+        return self.session is not None and self.session.disconnected_at is not None
+
+
+def current_session(stream: LiveStream) -> LiveSession | None:
+    """The open session of `stream` (at most one: a unique constraint), or None.
+
+    Uses `open_sessions` when the stream was loaded by `with_open_session` (no query).
+    """
+    prefetched = getattr(stream, "open_sessions", None)
+    if prefetched is not None:
+        return prefetched[0] if prefetched else None
+    return LiveSession.objects.filter(stream=stream, ended_at__isnull=True).first()
+
+
+def live_stream_state(stream: LiveStream) -> StreamState:
+    session = current_session(stream)
+    return StreamState(LiveState.LIVE if session else LiveState.OFFLINE, session)
+
+
+def with_open_session(streams: QuerySet[LiveStream]) -> QuerySet[LiveStream]:
+    """`streams` with `open_sessions` prefetched: lists read every state in one query."""
+    return streams.prefetch_related(
+        Prefetch(
+            "sessions",
+            queryset=LiveSession.objects.filter(ended_at__isnull=True),
+            to_attr="open_sessions",
+        )
+    )
+
+
+def visible_live_streams(
+    user: Any, streams: QuerySet[LiveStream] | None = None
+) -> QuerySet[LiveStream]:
+    """The streams `user` may watch and read: Admins all; a signed-in user the public and
+    unlisted ones and their own; anonymous visitors the public ones (an unlisted one by
+    its link: `live_stream_by_slug`)."""
+    streams = LiveStream.objects.all() if streams is None else streams
+    if role_at_least(user, Role.ADMIN):
+        return streams
+    if role_at_least(user, Role.VIEWER):
+        return streams.filter(~Q(visibility=LiveVisibility.PRIVATE) | Q(owner=user))
+    return streams.filter(visibility=LiveVisibility.PUBLIC)
+
+
+def listed_live_streams(user: Any) -> QuerySet[LiveStream]:
+    """What the home page lists for `user`: visible, without others' unlisted streams."""
+    streams = visible_live_streams(user)
+    if role_at_least(user, Role.ADMIN):
+        return streams
+    if role_at_least(user, Role.VIEWER):
+        return streams.filter(~Q(visibility=LiveVisibility.UNLISTED) | Q(owner=user))
+    return streams
+
+
+def live_streams_now(user: Any) -> QuerySet[LiveStream]:
+    """Listed streams with an open session: "live now" on the home page."""
+    return with_open_session(
+        listed_live_streams(user).filter(sessions__ended_at__isnull=True).distinct()
+    )
+
+
+def live_stream_by_slug(user: Any, slug: str) -> LiveStream | None:
+    """The stream at /live/<slug> for `user`: visible, or unlisted (its link is the access).
+
+    A private stream of someone else is None, as a missing one is (a 404 either way).
+    Signed URL tokens for private streams are the viewer pages' to check.
+    """
+    streams = LiveStream.objects.filter(slug=slug)
+    found = visible_live_streams(user, streams).first()
+    if found is None:
+        found = streams.filter(visibility=LiveVisibility.UNLISTED).first()
+    return found
+
+
+def live_streams_managed_by(
+    user: Any, streams: QuerySet[LiveStream] | None = None
+) -> QuerySet[LiveStream]:
+    """The streams `user` may change, rotate, stop and delete: Admins all, Operators theirs."""
+    streams = LiveStream.objects.all() if streams is None else streams
+    if role_at_least(user, Role.ADMIN):
+        return streams
+    if role_at_least(user, Role.OPERATOR):
+        return streams.filter(owner=user)
+    return streams.none()
+
+
+def may_manage_live_stream(user: Any, stream: LiveStream) -> bool:
+    if role_at_least(user, Role.ADMIN):
+        return True
+    return role_at_least(user, Role.OPERATOR) and stream.owner_id == getattr(user, "pk", None)
