@@ -1,7 +1,8 @@
 """WS /api/v1/ws/chat/<stream>: a live stream's chat (the stream's id or slug).
 
-Who: a signed-in user (`Authorization: Bearer …` or `?token=<JWT>`, castcore.ws_auth)
-chats as themselves; an anonymous viewer sends the chat token it was given by
+Who: a signed-in user (`Authorization: Bearer …` or `?token=<JWT>`, castcore.ws_auth;
+or `?ticket=…`, what a page signed in with a session gets: apps.chat.tickets) chats
+as themselves; an anonymous viewer sends the chat token it was given by
 `POST /api/v1/live-streams/<id>/chat/register` as `?access_token=…` (masked in the
 access log like `token`). Without either, a public stream's chat is read-only.
 Refusals: 4404 no such stream, 4401 a private stream without a user or a chat
@@ -39,6 +40,7 @@ from django.http import HttpRequest
 
 from apps.chat import conf, events, selectors, services
 from apps.chat.models import ChatIdentity
+from apps.chat.tickets import user_for_ticket
 from apps.streams.models import LiveStream
 from castcore import fanout
 from castcore.api.errors import ApiError
@@ -83,13 +85,23 @@ class _Refused(Exception):
 
 @database_sync_to_async
 def _open(
-    key: str, user: Any, token: str | None, address: str | None, since_id: int | None
-) -> tuple[LiveStream, ChatIdentity | None, int | None, bool, list[str]]:
-    """Everything connect() reads: the stream, the identity, its presence row, the backlog."""
+    key: str,
+    user: Any,
+    credentials: dict[str, str],
+    address: str | None,
+    since_id: int | None,
+) -> tuple[Any, LiveStream, ChatIdentity | None, int | None, bool, list[str]]:
+    """Everything connect() reads: the user, the stream, the identity, its presence, the backlog."""
     stream = selectors.stream_by_key(key)
     if stream is None:
         raise _Refused(CLOSE_NOT_FOUND)
     signed_in = bool(getattr(user, "is_authenticated", False))
+    token = credentials.get("access_token")
+    if not signed_in and credentials.get("ticket"):
+        user = user_for_ticket(credentials["ticket"])
+        if user is None:
+            raise _Refused(CLOSE_UNAUTHENTICATED)
+        signed_in = True
     if not selectors.may_read(user if signed_in else None, stream):
         raise _Refused(CLOSE_UNAUTHENTICATED if not signed_in else CLOSE_FORBIDDEN)
     identity: ChatIdentity | None = None
@@ -126,6 +138,7 @@ def _open(
         "messages": [events.message_frame(message) for message in messages],
     }
     return (
+        user,
         stream,
         identity,
         connection_id,
@@ -182,14 +195,16 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     identity: ChatIdentity | None = None
     stream: LiveStream | None = None
     moderator = False
+    user: Any = None
     # Ids of the backlog's messages: their events, if they arrive after it, are not sent twice.
     backlog_ids: set[int] | None = None
 
     async def connect(self) -> None:
         key = str(self.scope["url_route"]["kwargs"]["stream"])
         query = _query(self.scope)
-        tokens = query.get("access_token")
-        token = tokens[-1] if tokens else None
+        credentials = {
+            name: query[name][-1] for name in ("access_token", "ticket") if query.get(name)
+        }
         since_raw = (query.get("since") or [""])[-1]
         since_id = parse_id(since_raw) if since_raw else None
         self.address = scope_address(self.scope)
@@ -199,12 +214,13 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
             stream_id = await self._stream_id(key)
             await self.subscribe(events.chat_group(stream_id))
             (
+                self.user,
                 self.stream,
                 self.identity,
                 self.connection_id,
                 self.moderator,
                 opening,
-            ) = await _open(key, user, token, self.address, since_id)
+            ) = await _open(key, user, credentials, self.address, since_id)
         except _Refused as refusal:
             await self.unsubscribe()
             await refuse(self, refusal.code)
@@ -271,8 +287,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     def _send_message(self, identity: ChatIdentity, body: object) -> None:
         assert self.stream is not None
-        user = self.scope.get("user")
-        moderator = bool(user and selectors.may_moderate(user, self.stream))
+        moderator = selectors.may_moderate(self.user, self.stream)
         services.message_send(
             stream=self.stream,
             identity=identity,
@@ -290,7 +305,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _moderator_or_refuse(self) -> Any:
-        user = self.scope.get("user")
+        user = self.user
         assert self.stream is not None
         if user is None or not getattr(user, "is_authenticated", False):
             raise ApiError("chat.not_moderator", status_code=403)

@@ -373,3 +373,24 @@ async def test_malformed_frames_get_an_error_and_change_nothing() -> None:
         assert await _count(stream=stream) == 0
     finally:
         await client.disconnect()
+
+
+async def test_a_session_page_chats_with_its_ticket_and_a_forged_ticket_is_refused() -> None:
+    from apps.chat.tickets import ticket_for
+
+    stream = await _stream()
+    user: Any = await sync_to_async(UserFactory)(role=Role.VIEWER, username="page-user")
+    ticket = await sync_to_async(ticket_for)(user)
+    page = ChatClient(stream)
+    page.ws.scope["query_string"] = f"ticket={ticket}".encode()
+    await page.connect()
+    try:
+        assert page.info["user"]["displayName"] == "page-user"
+        assert page.info["user"]["authenticated"] is True
+    finally:
+        await page.disconnect()
+    forged = ChatClient(stream)
+    forged.ws.scope["query_string"] = f"ticket={ticket[:-2]}xx".encode()
+    assert (await forged.ws.connect())[0]
+    assert await forged.close_code() == CLOSE_UNAUTHENTICATED
+    await forged.disconnect()
