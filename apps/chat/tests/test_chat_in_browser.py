@@ -46,7 +46,7 @@ def _browser() -> Iterator[Any]:
 def test_a_message_typed_in_one_browser_appears_in_the_other_and_a_moderator_hides_it(
     asgi_server: AsgiServer,
 ) -> None:
-    stream = LiveStreamFactory()
+    stream: Any = LiveStreamFactory()
     path = _watch_path(stream)
     moderator: Any = UserFactory(role=Role.VIEWER, username="mod")
     ChatModerator.objects.create(stream=stream, user=moderator)
