@@ -357,6 +357,8 @@ SPECTACULAR_SETTINGS = {
         "LiveVisibilityEnum": "apps.streams.live.models.LiveVisibility",
         "LiveStateEnum": "apps.streams.live.selectors.LiveState.CHOICES",
         "VisibilityEnum": "apps.recordings.models.Visibility",
+        "ChatBanKindEnum": "apps.chat.models.BanKind",
+        "ChatMessageKindEnum": "apps.chat.models.MessageKind",
     },
 }
 
