@@ -422,6 +422,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
         "schedule": float(env_int("CASTCORE_RETENTION_INTERVAL_SECONDS", 3600, minimum=60)),
     },
+    # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
+    "refresh-channel-playouts": {
+        "task": "channels.refresh_playouts",
+        "schedule": float(env_int("CASTCORE_PLAYOUT_REFRESH_SECONDS", 300, minimum=10)),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 WORKER_HEARTBEAT_SECONDS = env_int("CASTCORE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)

@@ -152,6 +152,8 @@ class Channel(models.Model):
     enabled = models.BooleanField(default=True)
     # The token non-public stream URLs carry (?token=…); see stream_path().
     url_token = models.CharField(max_length=32, unique=True, default=new_url_token, editable=False)
+    # When the playout was last compiled: changes to its inputs after it trigger a rebuild.
+    playout_compiled_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
