@@ -84,14 +84,14 @@ class PlaylistSequence:
     def at(self, seq: int) -> Entry:
         n = len(self.entries)
         if self.order == "random":
-            rng = random.Random(f"{self.seed}:{self.playlist_id}:{seq}")
+            rng = random.Random(f"{self.seed}:{self.playlist_id}:{seq}")  # noqa: S311 (reproducible, not secret)
             return self.entries[rng.randrange(n)]
         if self.order == "shuffle":
             rnd, pos = divmod(seq, n)
             perm = self._rounds.get(rnd)
             if perm is None:
                 perm = list(range(n))
-                random.Random(f"{self.seed}:{self.playlist_id}:r{rnd}").shuffle(perm)
+                random.Random(f"{self.seed}:{self.playlist_id}:r{rnd}").shuffle(perm)  # noqa: S311
                 self._rounds = {rnd: perm}  # one round cached: sequences are read in order
             return self.entries[perm[pos]]
         return self.entries[seq % n]

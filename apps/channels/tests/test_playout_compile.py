@@ -1,6 +1,7 @@
 """A week of playout compiled from a schedule matches it, across a DST change."""
 
 from __future__ import annotations
+from itertools import pairwise
 
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -77,7 +78,7 @@ def test_a_week_of_rows_is_contiguous_and_reaches_the_horizon(channel: Channel) 
     playout_rebuild(channel=channel, now=NOW)
     rows = _rows(channel)
     assert rows[0].start == NOW and rows[-1].end >= NOW + WEEK
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in pairwise(rows):
         assert before.end == after.start, f"gap or overlap at {before.end}"
 
 
@@ -209,7 +210,7 @@ def test_extend_continues_from_the_last_row_without_a_seam(channel: Channel) -> 
     playout_extend(channel=channel, now=NOW + timedelta(days=1), horizon=timedelta(days=2))
     rows = _rows(channel)
     assert rows[-1].end >= NOW + timedelta(days=3)
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in pairwise(rows):
         assert before.end == after.start
     assert any(r.start == end for r in rows)
 
