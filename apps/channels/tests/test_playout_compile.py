@@ -1,9 +1,9 @@
 """A week of playout compiled from a schedule matches it, across a DST change."""
 
 from __future__ import annotations
-from itertools import pairwise
 
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
