@@ -57,7 +57,8 @@ class PlaylistSerializer(ModelSerializer):
         model = Playlist
         fields = ["id", "name", "description", "order", "items", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-        extra_kwargs = {"name": {"validators": []}}  # 409 playlist.name_taken (the service)
+        # Uniqueness is the service's (409 playlist.name_taken).
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
 
 
 class ChannelOutputSerializer(ModelSerializer):
