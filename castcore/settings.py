@@ -359,6 +359,10 @@ SPECTACULAR_SETTINGS = {
         "VisibilityEnum": "apps.recordings.models.Visibility",
         "ChatBanKindEnum": "apps.chat.models.BanKind",
         "ChatMessageKindEnum": "apps.chat.models.MessageKind",
+        # Two "visibility" choice sets (same values, different labels) need names.
+        "ChannelVisibilityEnum": "apps.channels.models.ChannelVisibility",
+        "ChannelModeEnum": "apps.channels.models.ChannelMode",
+        "BlockModeEnum": "apps.channels.models.BlockMode",
     },
 }
 
@@ -445,6 +449,11 @@ CELERY_BEAT_SCHEDULE = {
     "cleanup-unclaimed-recordings": {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
         "schedule": float(env_int("CASTCORE_RETENTION_INTERVAL_SECONDS", 3600, minimum=60)),
+    },
+    # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
+    "refresh-channel-playouts": {
+        "task": "channels.refresh_playouts",
+        "schedule": float(env_int("CASTCORE_PLAYOUT_REFRESH_SECONDS", 300, minimum=10)),
     },
 }
 CELERY_TIMEZONE = TIME_ZONE

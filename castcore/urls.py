@@ -39,6 +39,8 @@ urlpatterns = [
     path("", include("apps.recordings.urls")),
     # Live streams: watch pages and HLS (apps/streams/live/views.py).
     path("live/", include("apps.streams.live.urls")),
+    # Channels' viewer pages, /epg.xml, /playlist.m3u and the HDHomeRun tuner surface.
+    path("", include("apps.channels.urls")),
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
