@@ -2,4 +2,9 @@
 
 from typing import Any
 
-urlpatterns: list[Any] = []
+from django.urls import include, path
+
+urlpatterns: list[Any] = [
+    path("", include("apps.channels.scheduling.api.urls")),
+    path("", include("apps.channels.replays.api.urls")),
+]
