@@ -60,11 +60,10 @@ def _validate(action: ScheduledAction, *, now: datetime, new_timing: bool) -> No
     if target is None:
         # Channels start and stop arrive with the channel runtime.
         raise ApiError("scheduler.kind_unavailable", {"field": "kind", "kind": action.kind})
-    for field in ("stream_job", "replay"):
-        has = getattr(action, f"{field}_id") is not None
-        if field == target and not has:
-            raise ApiError("validation.required", {"field": field})
-        if field != target and has:
+    if getattr(action, f"{target}_id") is None:
+        raise ApiError("validation.required", {"field": target})
+    for field in {"stream_job", "replay"} - {target}:
+        if getattr(action, f"{field}_id") is not None:
             raise ApiError("scheduler.target_not_for_kind", {"field": field, "kind": action.kind})
     if new_timing and not action.rule and action.starts_at <= now:
         raise ApiError("scheduler.starts_in_past", {"field": "starts_at"})
