@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 import factory
 from django.utils import timezone
@@ -11,6 +12,7 @@ from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
 from apps.channels.replays.models import Replay
 from apps.channels.scheduling.models import ActionKind, ScheduledAction
+from apps.recordings.models import Recording
 from apps.recordings.tests.factories import VideoRecordingFactory
 
 
@@ -36,3 +38,15 @@ class ScheduledActionFactory(factory.django.DjangoModelFactory[ScheduledAction])
     starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=1))
     next_run_at = factory.SelfAttribute("starts_at")
     owner = factory.SubFactory(UserFactory, role=Role.OPERATOR)
+
+
+def a_replay(**kwargs: Any) -> Replay:
+    return cast(Replay, ReplayFactory(**kwargs))
+
+
+def an_action(**kwargs: Any) -> ScheduledAction:
+    return cast(ScheduledAction, ScheduledActionFactory(**kwargs))
+
+
+def a_video(**kwargs: Any) -> Recording:
+    return cast(Recording, VideoRecordingFactory(**kwargs))

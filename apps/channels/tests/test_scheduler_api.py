@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.channels.scheduling.models import RunState, ScheduledAction, ScheduledRun
-from apps.channels.tests.factories import ReplayFactory, ScheduledActionFactory
+from apps.channels.tests.factories import a_replay, an_action
 from apps.streams.tests.factories import job_with_outputs
 
 pytestmark = pytest.mark.django_db
@@ -83,10 +83,8 @@ def test_bad_input_is_refused_with_a_code_and_no_row(
 
 
 def test_a_target_the_kind_does_not_use_is_refused(operator_api: APIClient) -> None:
-    replay = ReplayFactory()
-    response = operator_api.post(
-        "/api/v1/scheduler", _job_action(replay=replay.pk), format="json"
-    )
+    replay = a_replay()
+    response = operator_api.post("/api/v1/scheduler", _job_action(replay=replay.pk), format="json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "scheduler.target_not_for_kind"
 
@@ -100,14 +98,14 @@ def test_channel_actions_are_refused_until_channels_can_play(operator_api: APICl
 
 
 def test_a_viewer_reads_but_does_not_schedule(viewer_api: APIClient) -> None:
-    ScheduledActionFactory()
+    an_action()
     assert viewer_api.get("/api/v1/scheduler").json()["total"] == 1
     response = viewer_api.post("/api/v1/scheduler", _job_action(), format="json")
     assert response.status_code == 403
 
 
 def test_a_new_rule_counts_from_now(operator_api: APIClient) -> None:
-    action = ScheduledActionFactory(starts_at=_future(-3), next_run_at=_future(-3), rule="")
+    action = an_action(starts_at=_future(-3), next_run_at=_future(-3), rule="")
     response = operator_api.patch(
         f"/api/v1/scheduler/{action.pk}", {"rule": "FREQ=DAILY"}, format="json"
     )
@@ -120,7 +118,7 @@ def test_a_new_rule_counts_from_now(operator_api: APIClient) -> None:
 def test_disabling_clears_the_next_run_and_enabling_skips_the_backlog(
     operator_api: APIClient,
 ) -> None:
-    action = ScheduledActionFactory(starts_at=_future(-3), rule="FREQ=HOURLY")
+    action = an_action(starts_at=_future(-3), rule="FREQ=HOURLY")
     path = f"/api/v1/scheduler/{action.pk}"
     assert operator_api.patch(path, {"enabled": False}, format="json").json()["next_run_at"] is None
     body = operator_api.patch(path, {"enabled": True}, format="json").json()
@@ -128,7 +126,7 @@ def test_disabling_clears_the_next_run_and_enabling_skips_the_backlog(
 
 
 def test_runs_list_what_each_occurrence_did(operator_api: APIClient) -> None:
-    action = ScheduledActionFactory()
+    action = an_action()
     ScheduledRun.objects.create(
         action=action, occurrence_at=_future(-1), state=RunState.FAILED,
         error_code="stream_job.invalid_transition",
@@ -139,7 +137,7 @@ def test_runs_list_what_each_occurrence_did(operator_api: APIClient) -> None:
 
 
 def test_delete_removes_the_action_and_its_runs(operator_api: APIClient) -> None:
-    action = ScheduledActionFactory()
+    action = an_action()
     ScheduledRun.objects.create(action=action, occurrence_at=_future(-1), state=RunState.SKIPPED)
     assert operator_api.delete(f"/api/v1/scheduler/{action.pk}").status_code == 204
     assert not ScheduledRun.objects.exists()
@@ -147,7 +145,7 @@ def test_delete_removes_the_action_and_its_runs(operator_api: APIClient) -> None
 
 @pytest.mark.parametrize("count", ["0", "101", "-1", "x", "³"])
 def test_a_bad_occurrence_count_is_refused(operator_api: APIClient, count: str) -> None:
-    action = ScheduledActionFactory()
+    action = an_action()
     response = operator_api.get(f"/api/v1/scheduler/{action.pk}/occurrences?count={count}")
     assert response.status_code == 400
     assert response.json()["error"]["params"]["field"] == "count"

@@ -7,11 +7,10 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from django.conf import settings
 
 from apps.channels.scheduling.models import RunState, ScheduledRun
-from apps.channels.tests.factories import ScheduledActionFactory
+from apps.channels.tests.factories import an_action
 
 SECONDS = 10
 
@@ -21,7 +20,7 @@ def test_a_recurring_action_fires_once_per_occurrence_with_two_schedulers(
 ) -> None:
     first = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
     # Every second: faster than the API allows, to get many occurrences in a short test.
-    action = ScheduledActionFactory(starts_at=first, next_run_at=first, rule="FREQ=SECONDLY")
+    action = an_action(starts_at=first, next_run_at=first, rule="FREQ=SECONDLY")
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "apps.channels.tests.scheduler_process", str(SECONDS)],

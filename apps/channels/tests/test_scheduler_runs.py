@@ -8,9 +8,15 @@ import pytest
 
 from apps.channels.replays.models import Replay
 from apps.channels.scheduling import conf
-from apps.channels.scheduling.models import ActionKind, MissedPolicy, RunState, ScheduledRun
+from apps.channels.scheduling.models import (
+    ActionKind,
+    MissedPolicy,
+    RunState,
+    ScheduledAction,
+    ScheduledRun,
+)
 from apps.channels.scheduling.services import scheduled_actions_run_due
-from apps.channels.tests.factories import ScheduledActionFactory
+from apps.channels.tests.factories import an_action
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.tests.factories import job_with_outputs
 from workers.scheduler import run_scheduled_actions
@@ -20,13 +26,19 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
+def _published_at(action: ScheduledAction) -> datetime | None:
+    return (
+        Replay.objects.filter(scheduled_actions=action).values_list("published_at", flat=True).get()
+    )
+
+
 def test_a_one_off_publishes_its_replay_when_due_and_only_then() -> None:
-    action = ScheduledActionFactory(starts_at=T0, next_run_at=T0)
+    action = an_action(starts_at=T0, next_run_at=T0)
     assert scheduled_actions_run_due(now=T0 - timedelta(seconds=1)) == []
-    assert not Replay.objects.get(pk=action.replay_id).published_at
+    assert not _published_at(action)
     runs = scheduled_actions_run_due(now=T0 + timedelta(seconds=3))
     assert [(run.state, run.occurrence_at) for run in runs] == [(RunState.SUCCEEDED, T0)]
-    assert Replay.objects.get(pk=action.replay_id).published_at is not None
+    assert _published_at(action) is not None
     action.refresh_from_db()
     assert action.next_run_at is None
     assert scheduled_actions_run_due(now=T0 + timedelta(minutes=1)) == []
@@ -35,7 +47,7 @@ def test_a_one_off_publishes_its_replay_when_due_and_only_then() -> None:
 def test_the_periodic_task_starts_a_stream_job_at_its_time() -> None:
     job = job_with_outputs({})
     soon = datetime.now(UTC) - timedelta(seconds=1)
-    ScheduledActionFactory(
+    an_action(
         kind=ActionKind.STREAM_JOB_START, replay=None, stream_job=job, starts_at=soon,
         next_run_at=soon,
     )  # fmt: skip
@@ -47,7 +59,7 @@ def test_the_periodic_task_starts_a_stream_job_at_its_time() -> None:
 def test_a_refused_action_is_recorded_failed_with_its_code() -> None:
     job = job_with_outputs({})
     StreamJob.objects.filter(pk=job.pk).update(state=JobState.STOPPING)  # not startable
-    ScheduledActionFactory(
+    an_action(
         kind=ActionKind.STREAM_JOB_START, replay=None, stream_job=job, starts_at=T0,
         next_run_at=T0,
     )  # fmt: skip
@@ -59,7 +71,7 @@ def test_a_refused_action_is_recorded_failed_with_its_code() -> None:
 
 
 def test_each_occurrence_of_a_rule_runs_once_and_the_next_is_kept() -> None:
-    action = ScheduledActionFactory(starts_at=T0, next_run_at=T0, rule="FREQ=HOURLY")
+    action = an_action(starts_at=T0, next_run_at=T0, rule="FREQ=HOURLY")
     for minutes in (0, 1, 30, 60, 61, 125):
         scheduled_actions_run_due(now=T0 + timedelta(minutes=minutes))
     occurrences = list(
@@ -71,20 +83,20 @@ def test_each_occurrence_of_a_rule_runs_once_and_the_next_is_kept() -> None:
 
 
 def test_missed_runs_are_skipped_under_the_skip_policy() -> None:
-    action = ScheduledActionFactory(
+    action = an_action(
         starts_at=T0, next_run_at=T0, rule="FREQ=HOURLY", missed_policy=MissedPolicy.SKIP
     )
     # CastCore was down from before T0 until 3h10 later.
     now = T0 + timedelta(hours=3, minutes=10)
     runs = scheduled_actions_run_due(now=now)
     assert [run.state for run in runs] == [RunState.SKIPPED] * 4
-    assert Replay.objects.get(pk=action.replay_id).published_at is None
+    assert _published_at(action) is None
     action.refresh_from_db()
     assert action.next_run_at == T0 + timedelta(hours=4)
 
 
 def test_the_latest_missed_run_runs_once_late_under_the_run_once_policy() -> None:
-    action = ScheduledActionFactory(
+    action = an_action(
         starts_at=T0, next_run_at=T0, rule="FREQ=HOURLY", missed_policy=MissedPolicy.RUN_ONCE
     )
     now = T0 + timedelta(hours=3, minutes=10)
@@ -94,24 +106,23 @@ def test_the_latest_missed_run_runs_once_late_under_the_run_once_policy() -> Non
         (RunState.SUCCEEDED, True),
     ]  # fmt: skip
     assert runs[-1].occurrence_at == T0 + timedelta(hours=3)
-    assert Replay.objects.get(pk=action.replay_id).published_at is not None
+    assert _published_at(action) is not None
 
 
 def test_a_run_a_little_late_is_not_missed() -> None:
-    action = ScheduledActionFactory(starts_at=T0, next_run_at=T0, missed_policy=MissedPolicy.SKIP)
+    action = an_action(starts_at=T0, next_run_at=T0, missed_policy=MissedPolicy.SKIP)
     (run,) = scheduled_actions_run_due(now=T0 + timedelta(seconds=conf.MISSED_AFTER_SECONDS - 1))
     assert run.state == RunState.SUCCEEDED and not run.late
-    assert Replay.objects.get(pk=action.replay_id).published_at is not None
+    assert _published_at(action) is not None
 
 
 def test_a_disabled_action_does_not_run() -> None:
-    ScheduledActionFactory(starts_at=T0, next_run_at=T0, enabled=False)
+    an_action(starts_at=T0, next_run_at=T0, enabled=False)
     assert scheduled_actions_run_due(now=T0) == []
 
 
 def test_a_second_scheduler_with_a_stale_view_claims_nothing() -> None:
-    action = ScheduledActionFactory(starts_at=T0, next_run_at=T0, rule="FREQ=HOURLY")
-    from apps.channels.scheduling.models import ScheduledAction
+    action = an_action(starts_at=T0, next_run_at=T0, rule="FREQ=HOURLY")
     from apps.channels.scheduling.services import scheduled_action_run_due
 
     stale = ScheduledAction.objects.get(pk=action.pk)

@@ -36,6 +36,7 @@ class ReplaySerializer(ModelSerializer):
 
 class ReplayUpdateSerializer(ReplaySerializer):
     recording = serializers.IntegerField(source="recording_id", read_only=True)
+    title = serializers.CharField(max_length=200)
 
     class Meta(ReplaySerializer.Meta):
         fields = [name for name in ReplaySerializer.Meta.fields if name != "publish"]
