@@ -428,6 +428,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.scheduler.run_scheduled_actions",
         "schedule": env_float("CASTCORE_SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=1.0),
     },
+    # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
+    "refresh-channel-playouts": {
+        "task": "channels.refresh_playouts",
+        "schedule": float(env_int("CASTCORE_PLAYOUT_REFRESH_SECONDS", 300, minimum=10)),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 WORKER_HEARTBEAT_SECONDS = env_int("CASTCORE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
