@@ -288,3 +288,4 @@ class PlayoutRow(models.Model):
 # registers them with this app.
 from apps.channels.replays.models import Replay  # noqa: E402, F401
 from apps.channels.scheduling.models import ScheduledAction, ScheduledRun  # noqa: E402, F401
+from apps.channels.play.models import ChannelPlayer  # noqa: E402, F401
