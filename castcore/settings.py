@@ -346,7 +346,14 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
     ],
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "apps.accounts.roles.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "apps.accounts.roles.Role",
+        # Two "visibility" choice sets (same values, different labels) need names.
+        "VisibilityEnum": "apps.recordings.models.Visibility",
+        "ChannelVisibilityEnum": "apps.channels.models.ChannelVisibility",
+        "ChannelModeEnum": "apps.channels.models.ChannelMode",
+        "BlockModeEnum": "apps.channels.models.BlockMode",
+    },
 }
 
 # --- Login protection (django-axes): every login path, password and 2FA.

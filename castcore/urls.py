@@ -34,6 +34,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     # Pages and legacy paths (asciinema 2.x's /api/asciicasts, /connect/<id>, …).
     path("", include("apps.recordings.urls")),
+    # Channels' viewer pages, /epg.xml, /playlist.m3u and the HDHomeRun tuner surface.
+    path("", include("apps.channels.urls")),
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),

@@ -176,7 +176,12 @@ class ChannelViewSet(CastCoreViewSet):
         return Response({"rows": written})
 
     @extend_schema(
-        responses={(200, "application/xml"): OpenApiResponse(OpenApiTypes.STR, description="XMLTV")}
+        operation_id="channels_epg",
+        description="The channel's XMLTV guide (xmltv.dtd), streamed; `/epg.xml` has every "
+        "public channel's without authentication.",
+        responses={
+            (200, "application/xml"): OpenApiResponse(OpenApiTypes.STR, description="XMLTV")
+        },
     )
     @action(
         detail=True, methods=["get"], url_path="epg.xml", filterset_class=None,
@@ -187,7 +192,10 @@ class ChannelViewSet(CastCoreViewSet):
         return feeds.xmltv_response(request, Channel.objects.filter(pk=channel.pk))
 
     @extend_schema(
-        responses={(200, "audio/x-mpegurl"): OpenApiResponse(OpenApiTypes.STR, description="M3U")}
+        operation_id="channels_m3u",
+        description="The channel's M3U entry (its stream URL carries the access token when "
+        "the channel is not public); `/playlist.m3u` lists every public channel.",
+        responses={(200, "audio/x-mpegurl"): OpenApiResponse(OpenApiTypes.STR, description="M3U")},
     )
     @action(
         detail=True, methods=["get"], url_path="playlist.m3u", filterset_class=None,
