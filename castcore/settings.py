@@ -450,6 +450,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
         "schedule": float(env_int("CASTCORE_RETENTION_INTERVAL_SECONDS", 3600, minimum=60)),
     },
+    # Runs the scheduled actions that came due (apps.channels.scheduling); each
+    # occurrence is claimed by a unique row, so two beats sending it are harmless.
+    "run-scheduled-actions": {
+        "task": "workers.scheduler.run_scheduled_actions",
+        "schedule": env_float("CASTCORE_SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=1.0),
+    },
     # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
     "refresh-channel-playouts": {
         "task": "channels.refresh_playouts",

@@ -282,3 +282,10 @@ class PlayoutRow(models.Model):
     def offset_at(self, at: datetime) -> float:
         """Seconds into the media file at `at` (in_point included)."""
         return self.in_point + (at - self.start).total_seconds()
+
+
+# Models kept in their own packages (scheduler, replays); imported here so that Django
+# registers them with this app.
+from apps.channels.replays.models import Replay  # noqa: E402, F401
+from apps.channels.scheduling.models import ScheduledAction, ScheduledRun  # noqa: E402, F401
+from apps.channels.play.models import ChannelPlayer  # noqa: E402, F401

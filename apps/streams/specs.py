@@ -9,6 +9,8 @@ start, when a worker builds the argv, and in preflight.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -115,6 +117,11 @@ def input_spec_for(
             # is not for it; any other URL, on any job, is checked.
             return source
         return engine_policy.checked_input(source, policy or target_policy())
+    if job.input_kind == InputKind.CHANNEL:
+        # What the channel's playout says plays from now on (apps.channels.play).
+        from apps.channels.play.inputs import channel_input
+
+        return channel_input(job, resolve=resolve)
     if job.input_kind == InputKind.TEST_PATTERN:
         return engine.TestPatternInput(
             pattern=engine.TestPattern(job.input_pattern),
@@ -219,6 +226,21 @@ def job_spec_for(
         # name them by index); the argv feeds them from the ladder wherever it is listed.
         with_audio = not isinstance(source, engine.TestPatternInput) or source.with_audio
         targets.append(ladder_output(live_stream, with_audio=with_audio))
+    if job.input_kind == InputKind.CHANNEL:
+        # A channel's input starts where its schedule is now, and its playlist goes on
+        # across ffmpeg restarts (the job's loop restarts it when its window ends).
+        targets = [
+            replace(target, append=True) if isinstance(target, engine.HlsOutput) else target
+            for target in targets
+        ]
+        return engine.JobSpec(
+            input=source,
+            profile=job.profile.to_spec(),
+            outputs=tuple(targets),
+            loop=False,
+            realtime=True,
+            stall_timeout_s=job.stall_timeout_seconds,
+        )
     loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
     # Files and playlists of files continue from a position; an S3 item (a URL) and
     # everything else start from their beginning (resume_point).
