@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "apps.media",
     "apps.recordings",
     "apps.chat",
+    "castcore.outbox",
     "apps.integrations",
 ]
 
@@ -417,6 +418,11 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stream-runs": {
         "task": "workers.stream_jobs.reconcile_stream_runs",
         "schedule": env_float("CASTCORE_STREAM_RECONCILE_INTERVAL_SECONDS", 10.0, minimum=1.0),
+    },
+    # Hands over outbox events, webhook retries and notifications that no task carries.
+    "sweep-outbox": {
+        "task": "workers.events.sweep_outbox",
+        "schedule": env_float("CASTCORE_OUTBOX_SWEEP_INTERVAL_SECONDS", 10.0, minimum=1.0),
     },
     "cleanup-unclaimed-recordings": {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
