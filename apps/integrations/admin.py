@@ -17,6 +17,7 @@ from apps.integrations.models import (
 )
 from apps.integrations.signing import new_secret, secret_key
 from castcore.admin_site import AuditedModelAdmin
+from castcore.outbox.models import OutboxEvent
 
 
 class WebhookForm(forms.ModelForm):
@@ -117,3 +118,16 @@ class IntegrationTokenAdmin(AuditedModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["last4", "last_used_at", "created_by"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "level", "subject", "created_at", "dispatched_at"]
+    list_filter = ["event_type", "level"]
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
