@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -152,7 +151,9 @@ def test_loopback_is_refused_when_private_targets_are_off(
     (delivery_id,) = _emit_and_dispatch()
     delivery_attempt(delivery_id=delivery_id)
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
-    assert delivery.error_code == "webhook.address_not_allowed" and "(local)" in delivery.error_detail
+    assert (
+        delivery.error_code == "webhook.address_not_allowed" and "(local)" in delivery.error_detail
+    )
     assert receiver.received == []
 
 
@@ -204,7 +205,11 @@ def test_a_receiver_that_does_not_answer_times_out() -> None:
     server.listen(1)  # accepts, never answers
     limits = Limits(connect_timeout=1, read_timeout=0.5, max_response_bytes=4096, max_redirects=0)
     result = post_checked(
-        f"http://127.0.0.1:{server.getsockname()[1]}/", b"{}", {}, policy=DEFAULT_POLICY, limits=limits
+        f"http://127.0.0.1:{server.getsockname()[1]}/",
+        b"{}",
+        {},
+        policy=DEFAULT_POLICY,
+        limits=limits,
     )
     server.close()
     assert result.error_code == "webhook.timeout" and 400 <= result.duration_ms < 3000
@@ -239,5 +244,3 @@ def test_secrets_never_reach_the_log(receiver: Receiver, caplog: pytest.LogCaptu
         delivery_attempt(delivery_id=delivery_id)
     assert caplog.text and secret not in caplog.text
     assert "path-token-abcdef123456" not in caplog.text  # only scheme://host:port is logged
-
-
