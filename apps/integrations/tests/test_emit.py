@@ -29,10 +29,13 @@ def test_an_event_is_written_with_the_change_and_handed_over_after_commit(
 def test_a_rolled_back_change_leaves_no_event_and_hands_over_nothing(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
+    def change_that_fails() -> None:
+        with transaction.atomic():
             emit("recording.ready", {"recording_id": 1})
             raise RuntimeError("the change fails")
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError):
+        change_that_fails()
     assert not OutboxEvent.objects.exists()
     assert callbacks == []
 
