@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "apps.media",
     "apps.recordings",
     "apps.chat",
+    "castcore.outbox",
     "apps.integrations",
 ]
 
@@ -445,6 +446,11 @@ CELERY_BEAT_SCHEDULE = {
     "sample-live-viewers": {
         "task": "workers.live_viewers.sample_live_viewers",
         "schedule": float(env_int("CASTCORE_VIEWER_SAMPLE_SECONDS", 30, minimum=5)),
+    },
+    # Hands over outbox events, webhook retries and notifications that no task carries.
+    "sweep-outbox": {
+        "task": "workers.events.sweep_outbox",
+        "schedule": env_float("CASTCORE_OUTBOX_SWEEP_INTERVAL_SECONDS", 10.0, minimum=1.0),
     },
     "cleanup-unclaimed-recordings": {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
