@@ -69,6 +69,14 @@ def with_open_session(streams: QuerySet[LiveStream]) -> QuerySet[LiveStream]:
     )
 
 
+def in_state(streams: QuerySet[LiveStream], state: str) -> QuerySet[LiveStream]:
+    """`streams` that are `state` now (LiveState): a session open, or none."""
+    open_session = Exists(LiveSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True))
+    return (
+        streams.filter(open_session) if state == LiveState.LIVE else streams.exclude(open_session)
+    )
+
+
 def visible_live_streams(
     user: Any, streams: QuerySet[LiveStream] | None = None
 ) -> QuerySet[LiveStream]:
@@ -95,10 +103,7 @@ def listed_live_streams(user: Any) -> QuerySet[LiveStream]:
 
 def live_streams_now(user: Any) -> QuerySet[LiveStream]:
     """Listed streams with an open session: "live now" on the home page."""
-    # Exists, not `sessions__ended_at__isnull=True`: that join also matches a stream
-    # with no session at all (the LEFT JOIN's NULL), which is not live.
-    open_session = LiveSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True)
-    return with_open_session(listed_live_streams(user).filter(Exists(open_session)))
+    return with_open_session(in_state(listed_live_streams(user), LiveState.LIVE))
 
 
 def live_stream_by_slug(user: Any, slug: str) -> LiveStream | None:
