@@ -150,6 +150,19 @@ def test_every_variants_segments_start_on_a_keyframe_at_the_same_times(tmp_path:
 
 
 @pytest.mark.slow
+def test_an_input_without_sound_gets_a_ladder_without_audio(tmp_path: Path) -> None:
+    folder = tmp_path / "live"
+    output = HlsLadderOutput(
+        directory=str(folder), variants=(SMALL, SMALLER), segment_seconds=1, with_audio=False
+    )
+    silent = TestPatternInput(width=426, height=240, rate=25, duration_s=2, with_audio=False)
+    assert errors(run((output,), tmp_path / "work", seconds=2, source=silent)) == []
+    assert 'CODECS="avc1.' in (folder / "index.m3u8").read_text()
+    _, names, _ = playlist(folder / "144p" / "index.m3u8")
+    assert set(probe(folder / "144p" / names[-1])) == {"video"}
+
+
+@pytest.mark.slow
 def test_segments_that_leave_the_window_are_deleted(tmp_path: Path) -> None:
     folder = tmp_path / "live"
     run((ladder(folder, list_size=3),), tmp_path / "work", seconds=8)
