@@ -303,6 +303,29 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     assert errors(events) == []
 
 
+@pytest.mark.slow
+def test_a_passthrough_of_a_non_h264_input_fails_with_a_hint(tmp_path: Path) -> None:
+    source = tmp_path / "source.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=1",
+         "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    copy = VariantSpec(name="source", passthrough=True)
+    output = HlsLadderOutput(directory=str(tmp_path / "live"), variants=(copy,), with_audio=False)
+    spec = JobSpec(input=FileInput(path=str(source)), profile=PROFILE, outputs=(output,))
+    events: list[LogEvent] = []
+    process = FFmpegProcess(
+        build_argv(spec, tmp_path / "work"),
+        on_log=events.append,
+        cwd=str(tmp_path / "work"),
+        confinement=confinement_for(spec, tmp_path / "work"),
+    )
+    process.start()
+    assert process.wait(timeout=30).reason is not ExitReason.COMPLETED
+    assert "ffmpeg.passthrough_not_h264" in {e.hint_code for e in events}
+
+
 def test_the_latency_table_keeps_the_lowest_level_short_and_the_highest_tolerant() -> None:
     assert sorted(LATENCY_WINDOWS) == [0, 1, 2, 3, 4]
     assert latency_window(0)[0] == 1
