@@ -12,6 +12,7 @@ from django.conf import settings
 from apps.streams.live.ladder import DEFAULT_VARIANTS, validate_variants
 from apps.streams.live.paths import clear_hls_dir, hls_dir, live_root
 from apps.streams.models import LiveSession, LiveStream, OutputKind, StreamJob
+from apps.streams.preview import preview
 from apps.streams.quota import job_paths
 from apps.streams.specs import job_spec_for, output_spec_for
 from apps.streams.tests.factories import OutputFactory, StreamJobFactory
@@ -202,3 +203,12 @@ def test_invalid_variants_name_their_field(value: Any, code: str, field: str) ->
         validate_variants(value)
     assert (caught.value.code, caught.value.params["field"]) == (code, field)
     assert caught.value.status_code == 400
+
+
+def test_the_command_preview_of_a_live_job_shows_the_ladder() -> None:
+    stream = live_stream(variants=TWO)
+    OutputFactory(job=stream.job, kind=OutputKind.RTMP, stream_key="s3cretkey")
+    shown = preview(stream.job)
+    argv = " ".join(shown["argv"])
+    assert "var_stream_map" in argv and str(hls_dir(stream)) in argv
+    assert "s3cretkey" not in repr(shown)
