@@ -251,6 +251,9 @@ def test_a_recording_of_the_ladder_gets_the_highest_variant(tmp_path: Path) -> N
     assert (streams["video"]["width"], streams["video"]["height"]) == (426, 240)
     assert streams["audio"]["codec_name"] == "aac"
     assert (folder / "144p" / "index.m3u8").exists()
+    # Through the tee (global headers) the master still names every variant's codecs.
+    master = (folder / "index.m3u8").read_text()
+    assert len(re.findall(r'CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2"', master)) == 2, master
 
 
 @pytest.mark.slow
