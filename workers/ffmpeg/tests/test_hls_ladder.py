@@ -26,9 +26,11 @@ from workers.ffmpeg.spec import (
     OutputSpec,
     ProfileSpec,
     TestPatternInput,
+    UrlInput,
     VariantSpec,
 )
 from workers.ffmpeg.supervisor import ExitReason, FFmpegProcess
+from workers.ffmpeg.tests.rtmp_server import RtmpServer, rtmp_server_fixture  # noqa: F401
 
 PROFILE = ProfileSpec(preset="ultrafast")  # a ladder's variants carry their own encodes
 SMALL = VariantSpec(name="240p", width=426, height=240, video_bitrate_kbps=300)
@@ -304,6 +306,56 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     assert (restreamed["video"]["width"], restreamed["video"]["height"]) == (320, 180)
     assert restreamed["video"]["codec_name"] == "h264"
     assert errors(events) == []
+
+
+@pytest.mark.slow
+def test_a_ladder_of_an_rtmp_publish_passes_its_video_through(
+    tmp_path: Path, rtmp_server: RtmpServer
+) -> None:
+    """What a live stream's transcode reads: a publisher's RTMP relayed by nginx-rtmp."""
+    folder = tmp_path / "live"
+    folder.mkdir()
+    copy = VariantSpec(name="source", passthrough=True)  # bitrate unknown: the default
+    output = ladder(folder, copy, SMALLER, list_size=6)
+    spec = JobSpec(
+        input=UrlInput(url=rtmp_server.publish_url("goodkey")), profile=PROFILE, outputs=(output,)
+    )
+    process = FFmpegProcess(
+        build_argv(spec, tmp_path / "work"),
+        cwd=str(tmp_path / "work"),
+        confinement=confinement_for(spec, tmp_path / "work"),
+    )
+    process.start()
+    publisher = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
+         "-re", "-f", "lavfi", "-i", "sine", "-c:v", "libx264", "-preset", "ultrafast",
+         "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-t", "6", "-f", "flv",
+         rtmp_server.publish_url("goodkey")],
+    )  # fmt: skip
+    try:
+        variant = folder / "source" / "index.m3u8"
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline
+            and len(playlist(variant)[1] if variant.exists() else []) < 2
+        ):
+            time.sleep(0.2)
+        master = (folder / "index.m3u8").read_text()
+        assert re.search(
+            r'BANDWIDTH=\d+,RESOLUTION=320x180,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"\n'
+            r"source/index\.m3u8",
+            master,
+        ), master
+        _, names, _ = playlist(variant)
+        video = probe(folder / "source" / names[-1])["video"]
+        assert (video["width"], video["height"], video["codec_name"]) == (320, 180, "h264")
+        _, names, _ = playlist(folder / "144p" / "index.m3u8")
+        video = probe(folder / "144p" / names[-1])["video"]
+        assert (video["width"], video["height"]) == (256, 144)
+    finally:
+        publisher.kill()
+        publisher.wait(10)
+        process.stop(3)
 
 
 @pytest.mark.slow
