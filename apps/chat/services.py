@@ -9,19 +9,17 @@ the same transaction as the change.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
 
 from apps.accounts.audit import audit_record, update_audited
-from apps.chat import conf, events, selectors
+from apps.chat import conf, events, ratelimit, selectors
 from apps.chat.markup import clean_body, clean_name, render
 from apps.chat.models import (
     BanKind,
@@ -35,7 +33,7 @@ from apps.chat.models import (
     chat_token_digest,
     new_chat_token,
 )
-from apps.streams.models import LiveStream
+from apps.streams.models import LiveSession, LiveStream
 from castcore.api.errors import ApiError
 
 #: Every code a chat write can refuse with, and the HTTP status the API answers it with
@@ -192,22 +190,6 @@ def connections_renew(*, connection_ids: Iterable[int]) -> None:
 # --- messages
 
 
-def _window_hits(key: str, rate: conf.Rate) -> int | None:
-    """Count one message in the current fixed window; seconds to wait when over the rate."""
-    now = time.time()
-    window = int(now // rate.seconds)
-    name = f"chat:rate:{key}:{rate.seconds}:{window}"
-    cache.add(name, 0, timeout=rate.seconds + 1)
-    try:
-        hits = cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.add(name, 1, timeout=rate.seconds + 1)
-        hits = 1
-    if hits > rate.count:
-        return max(1, int((window + 1) * rate.seconds - now) + 1)
-    return None
-
-
 def check_rate(*, identity: ChatIdentity, address: str | None) -> None:
     """Rate limits per identity and per address (burst and sustained), or chat.rate_limited.
 
@@ -216,7 +198,7 @@ def check_rate(*, identity: ChatIdentity, address: str | None) -> None:
     limits = [(f"id:{identity.pk}", conf.IDENTITY_BURST), (f"id:{identity.pk}", conf.IDENTITY_RATE)]
     if address:
         limits += [(f"ip:{address}", conf.ADDRESS_BURST), (f"ip:{address}", conf.ADDRESS_RATE)]
-    waits = [wait for key, rate in limits if (wait := _window_hits(key, rate)) is not None]
+    waits = ratelimit.hit(limits)
     if waits:
         raise ChatError("chat.rate_limited", {"retry_after": max(waits)})
 
@@ -228,8 +210,9 @@ def _check_may_send(
     address: str | None,
     moderator: bool,
     chat_settings: ChatSettings,
+    session: LiveSession | None,
 ) -> None:
-    ban = selectors.active_ban(stream, identity, address)
+    ban = selectors.active_ban(stream, identity, address, chat_settings)
     if ban is not None:
         if ban.kind == BanKind.TIMEOUT and ban.until is not None:
             retry = max(1, int((ban.until - timezone.now()).total_seconds()) + 1)
@@ -239,7 +222,7 @@ def _check_may_send(
         return
     if chat_settings.signed_in_only and identity.user_id is None:
         raise ChatError("chat.signed_in_only")
-    if chat_settings.closed_when_offline and selectors.open_session(stream) is None:
+    if chat_settings.closed_when_offline and session is None:
         raise ChatError("chat.closed", {"reason": "offline"})
 
 
@@ -271,13 +254,14 @@ def message_send(
     are read from the database on every send: a ban takes effect on sockets that were
     open before it.
     """
-    chat_settings = selectors.settings_for(stream)
+    chat_settings, session = selectors.send_rules(stream)
     _check_may_send(
         stream=stream,
         identity=identity,
         address=address,
         moderator=moderator,
         chat_settings=chat_settings,
+        session=session,
     )
     check_rate(identity=identity, address=address)
     cleaned = _validate_body(body)
@@ -295,7 +279,7 @@ def message_send(
     with transaction.atomic():
         message = ChatMessage.objects.create(
             stream=stream,
-            session=selectors.open_session(stream),
+            session=session,
             kind=MessageKind.CHAT,
             author=identity,
             author_name=identity.display_name,
@@ -541,7 +525,7 @@ def chat_settings_update(
     actor: Any,
     request: HttpRequest | None = None,
 ) -> ChatSettings:
-    chat_settings = selectors.settings_for(stream)
+    chat_settings, _ = ChatSettings.objects.get_or_create(stream=stream)
     changes = update_audited(
         chat_settings,
         fields,
@@ -550,6 +534,7 @@ def chat_settings_update(
         request=request,
         also_save=["updated_at"],
     )
+    selectors.forget_send_rules(stream.pk)
     if changes:
         _announce("chat.moderation", stream, {"action": "settings", "changes": list(changes)})
     return chat_settings

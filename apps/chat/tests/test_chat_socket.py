@@ -326,8 +326,11 @@ async def test_signed_in_only_slow_mode_and_closed_while_offline() -> None:
         error = await member.receive("ERROR")
         assert error["error"]["code"] == "chat.slow_mode"
         assert 55 <= error["error"]["params"]["retry_after"] <= 61
-        await sync_to_async(ChatSettings.objects.filter(stream=stream).update)(
-            slow_mode_seconds=0, closed_when_offline=True
+        # Through the service, as the API does: this process's sends see it at once.
+        await sync_to_async(services.chat_settings_update)(
+            stream=stream,
+            fields={"slow_mode_seconds": 0, "closed_when_offline": True},
+            actor=None,
         )
         await member.say("third")  # no publish session is open
         assert (await member.receive("ERROR"))["error"]["code"] == "chat.closed"
