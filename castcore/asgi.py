@@ -58,6 +58,7 @@ if not _pool_chosen:
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from apps.streams.live.nginx import start_embedded_nginx  # noqa: E402
 from castcore.bodies import BodyLimitMiddleware  # noqa: E402
 from castcore.embedded import start_embedded_worker  # noqa: E402
 from castcore.heap import freeze_startup_objects  # noqa: E402
@@ -85,4 +86,5 @@ application = ProtocolTypeRouter(
 )
 
 start_embedded_worker()
+start_embedded_nginx()
 freeze_startup_objects()

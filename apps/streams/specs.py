@@ -9,6 +9,8 @@ start, when a worker builds the argv, and in preflight.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +20,7 @@ from django.conf import settings
 
 from apps.media.models import StorageSource
 from apps.streams import conf
+from apps.streams.live.ingest import is_internal_ingest
 from apps.streams.live.ladder import ladder_output
 from apps.streams.media_inputs import media_input
 from apps.streams.models import (
@@ -108,7 +111,17 @@ def input_spec_for(
     if job.input_kind == InputKind.URL:
         kind = engine.UrlKind(job.input_url_kind) if job.input_url_kind else None
         source = engine.UrlInput(url=job.input_url, url_kind=kind)
+        if is_internal_ingest(job):
+            # A live stream's own ingest on CastCore's nginx-rtmp (loopback, or a private
+            # address in docker-compose): CastCore chose it, so the private-target rule
+            # is not for it; any other URL, on any job, is checked.
+            return source
         return engine_policy.checked_input(source, policy or target_policy())
+    if job.input_kind == InputKind.CHANNEL:
+        # What the channel's playout says plays from now on (apps.channels.play).
+        from apps.channels.play.inputs import channel_input
+
+        return channel_input(job, resolve=resolve)
     if job.input_kind == InputKind.TEST_PATTERN:
         return engine.TestPatternInput(
             pattern=engine.TestPattern(job.input_pattern),
@@ -189,7 +202,7 @@ def job_spec_for(
 ) -> engine.JobSpec:
     """The engine spec for `job`.
 
-    A live stream's job (its `live_stream`) gets the stream's HLS ladder as its first
+    A live stream's job (its `live_stream`) gets the stream's HLS ladder as its last
     output (apps.streams.live.ladder), in the stream's folder (live.paths.hls_dir).
     `outputs_override` replaces the job's outputs (dry-run writes a temp file);
     `recording_path` adds the recording file output; `outputs` lets callers
@@ -209,9 +222,25 @@ def job_spec_for(
     source = input_spec_for(job, resolve=resolve, policy=policy)
     live_stream = live_stream_of(job)
     if live_stream is not None and outputs_override is None:
-        # Viewers' HLS first: restream outputs and the recording are fed from its top variant.
+        # Last, so the job's own outputs keep their rows' indexes (preflight and errors
+        # name them by index); the argv feeds them from the ladder wherever it is listed.
         with_audio = not isinstance(source, engine.TestPatternInput) or source.with_audio
-        targets.insert(0, ladder_output(live_stream, with_audio=with_audio))
+        targets.append(ladder_output(live_stream, with_audio=with_audio))
+    if job.input_kind == InputKind.CHANNEL:
+        # A channel's input starts where its schedule is now, and its playlist goes on
+        # across ffmpeg restarts (the job's loop restarts it when its window ends).
+        targets = [
+            replace(target, append=True) if isinstance(target, engine.HlsOutput) else target
+            for target in targets
+        ]
+        return engine.JobSpec(
+            input=source,
+            profile=job.profile.to_spec(),
+            outputs=tuple(targets),
+            loop=False,
+            realtime=True,
+            stall_timeout_s=job.stall_timeout_seconds,
+        )
     loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
     # Files and playlists of files continue from a position; an S3 item (a URL) and
     # everything else start from their beginning (resume_point).

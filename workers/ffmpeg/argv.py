@@ -159,6 +159,8 @@ def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:
     media = workdir / PLAYLIST_MEDIA_DIR
     media.mkdir(parents=True, exist_ok=True)
     lines = ["ffconcat version 1.0"]
+    order = list(range(len(src.paths)))
+    order = order[src.first :] + order[: src.first]
     for index, path in enumerate(src.ordered_paths):
         suffix = Path(path).suffix.lower()
         if not (suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 6):
@@ -169,6 +171,12 @@ def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:
         link.symlink_to(os.path.abspath(path))
         entry = f"{PLAYLIST_MEDIA_DIR}/{link.name}".replace("'", "'\\''")
         lines.append(f"file '{entry}'")
+        inpoint = src.inpoints[order[index]] if src.inpoints else None
+        outpoint = src.outpoints[order[index]] if src.outpoints else None
+        if inpoint:
+            lines.append(f"inpoint {inpoint:.3f}")
+        if outpoint is not None:
+            lines.append(f"outpoint {outpoint:.3f}")
     target = workdir / PLAYLIST_FILE
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target

@@ -68,6 +68,8 @@ def target_for(output: OutputSpec) -> Target:
     flags = (
         "delete_segments+independent_segments" if output.delete_segments else "independent_segments"
     )
+    if output.append:
+        flags += "+append_list+discont_start+omit_endlist"
     return Target(
         "hls",
         url,

@@ -86,6 +86,11 @@ class PlaylistInput:
     paths: tuple[str, ...]
     durations: tuple[float | None, ...] = ()  # per path, when known; () when none are
     first: int = 0  # the path it starts with; then on in order, round to the one before
+    # Per path, seconds into the file where its part starts and ends (the concat
+    # demuxer's inpoint/outpoint); () or None for the whole file. A channel's playout
+    # plays cut items this way, in one ffmpeg, so timestamps run on across items.
+    inpoints: tuple[float | None, ...] = ()
+    outpoints: tuple[float | None, ...] = ()
     kind: ClassVar[InputKind] = InputKind.PLAYLIST
     recorded: ClassVar[bool] = True
 
@@ -94,8 +99,16 @@ class PlaylistInput:
             raise SpecError("spec.invalid_playlist", count=len(self.paths))
         for path in self.paths:
             _check_abs_path("input.paths", path)
-        if self.durations and len(self.durations) != len(self.paths):
-            raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for points in (self.durations, self.inpoints, self.outpoints):
+            if points and len(points) != len(self.paths):
+                raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for index, point in enumerate(self.inpoints or ()):
+            _check_range("input.inpoints", point, 0.0, MAX_START_OFFSET_S)
+            end = self.outpoints[index] if self.outpoints else None
+            if point is not None and end is not None and end <= point:
+                raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for point in self.outpoints or ():
+            _check_range("input.outpoints", point, 0.001, MAX_START_OFFSET_S)
         if not 0 <= self.first < len(self.paths):
             raise SpecError("spec.invalid_playlist", count=len(self.paths))
 
@@ -107,12 +120,21 @@ class PlaylistInput:
     def secrets(self) -> tuple[str, ...]:
         return ()
 
+    def part_s(self, index: int) -> float | None:
+        """How long path `index` plays: its outpoint (or duration) less its inpoint."""
+        start = (self.inpoints[index] if self.inpoints else None) or 0.0
+        end = self.outpoints[index] if self.outpoints else None
+        if end is None:
+            end = self.durations[index] if self.durations else None
+        return end - start if end is not None and end > start else None
+
     @property
     def length_s(self) -> float | None:
         """The whole playlist's length, if every item's is known."""
-        if not self.durations or not all(_usable_length(d) for d in self.durations):
+        parts = [self.part_s(index) for index in range(len(self.paths))]
+        if not all(_usable_length(part) for part in parts):
             return None
-        return sum(d for d in self.durations if d)
+        return sum(part for part in parts if part)
 
 
 @dataclass(frozen=True)
@@ -207,9 +229,10 @@ def resume_point(source: InputSpec, *, played_s: float, loop: bool) -> tuple[Inp
     if isinstance(source, PlaylistInput):
         if not length:
             return source, 0.0
-        for index, duration in enumerate(source.durations):
-            assert duration is not None  # a known length means every duration is known
-            if played_s < duration or index == len(source.durations) - 1:
+        for index in range(len(source.paths)):
+            duration = source.part_s(index)
+            assert duration is not None  # a known length means every part's is known
+            if played_s < duration or index == len(source.paths) - 1:
                 return replace(source, first=index), min(played_s, duration)
             played_s -= duration
     return source, played_s if played_s <= MAX_START_OFFSET_S else 0.0
@@ -300,6 +323,10 @@ class HlsOutput:
     playlist_name: str = "index.m3u8"
     enabled: bool = True
     name: str = ""
+    # Continue the playlist a previous ffmpeg left (its numbering, with a discontinuity)
+    # instead of starting it anew: a channel's ffmpeg is restarted as its playout moves
+    # on, and players that hold the playlist keep playing.
+    append: bool = False
     kind: ClassVar[OutputKind] = OutputKind.HLS
 
     def __post_init__(self) -> None:

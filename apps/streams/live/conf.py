@@ -24,6 +24,10 @@ RTMP_BIND = env_str("CASTCORE_RTMP_BIND", "0.0.0.0")  # noqa: S104
 # Where a live stream's job pulls the accepted publish from: nginx-rtmp as the workers
 # reach it (loopback in the embedded mode; the service's name in docker-compose).
 RTMP_INTERNAL_HOST = env_str("CASTCORE_RTMP_INTERNAL_HOST", "127.0.0.1")
+# nginx's HTTP port for its statistics (inbound codec, size, bitrate) and control (drop a
+# publisher): never public; reached at RTMP_INTERNAL_HOST.
+RTMP_CONTROL_PORT = env_int("CASTCORE_RTMP_CONTROL_PORT", 8936, minimum=1)
+RTMP_CONTROL_BIND = env_str("CASTCORE_RTMP_CONTROL_BIND", "127.0.0.1")
 # Addresses allowed to play from nginx-rtmp (the jobs' pulls); every other player is
 # refused. Comma-separated addresses or networks, as nginx's `allow` takes them.
 RTMP_PLAY_ALLOW = tuple(env_list("CASTCORE_RTMP_PLAY_ALLOW", ["127.0.0.1"]))

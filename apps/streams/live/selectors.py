@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from apps.accounts.roles import Role, role_at_least
 from apps.streams.live.models import LiveSession, LiveStream, LiveVisibility
@@ -69,6 +69,14 @@ def with_open_session(streams: QuerySet[LiveStream]) -> QuerySet[LiveStream]:
     )
 
 
+def in_state(streams: QuerySet[LiveStream], state: str) -> QuerySet[LiveStream]:
+    """`streams` that are `state` now (LiveState): a session open, or none."""
+    open_session = Exists(LiveSession.objects.filter(stream=OuterRef("pk"), ended_at__isnull=True))
+    return (
+        streams.filter(open_session) if state == LiveState.LIVE else streams.exclude(open_session)
+    )
+
+
 def visible_live_streams(
     user: Any, streams: QuerySet[LiveStream] | None = None
 ) -> QuerySet[LiveStream]:
@@ -95,9 +103,7 @@ def listed_live_streams(user: Any) -> QuerySet[LiveStream]:
 
 def live_streams_now(user: Any) -> QuerySet[LiveStream]:
     """Listed streams with an open session: "live now" on the home page."""
-    return with_open_session(
-        listed_live_streams(user).filter(sessions__ended_at__isnull=True).distinct()
-    )
+    return with_open_session(in_state(listed_live_streams(user), LiveState.LIVE))
 
 
 def live_stream_by_slug(user: Any, slug: str) -> LiveStream | None:

@@ -35,7 +35,7 @@ def finish_recording(*, job: StreamJob, run: StreamRun, path: Path) -> None:
         )
         return
     try:
-        recording_create_video(
+        recording = recording_create_video(
             owner=owner,
             file_path=path,
             title=f"{job.name} — run {run.number}",
@@ -51,3 +51,11 @@ def finish_recording(*, job: StreamJob, run: StreamRun, path: Path) -> None:
             job.pk,
             path,
         )
+        return
+    try:
+        from apps.streams.live.services import live_session_link_recording
+
+        # A live stream's run recorded a publish session: the session names its recording.
+        live_session_link_recording(job_id=job.pk, run=run, recording=recording)
+    except Exception:
+        logger.exception("recording %s of job %s not linked to its session", recording.pk, job.pk)

@@ -251,6 +251,9 @@ def stream_job_delete(*, actor: Any, job: StreamJob, request: HttpRequest | None
     audit_record(actor=actor, action="stream_job.delete", target=job, request=request)
     # Conditional delete: a start racing with this delete either wins (409 here) or loses.
     idle = [state for state in JobState.values if state not in ACTIVE_JOB_STATES]
+    if StreamJob.objects.filter(pk=job.pk, live_stream__isnull=False).exists():
+        # A live stream's job goes with its stream (DELETE /live-streams/{id}).
+        raise Conflict("stream_job.owned_by_live_stream", {"job": job.pk})
     deleted, _ = StreamJob.objects.filter(pk=job.pk, state__in=idle).delete()
     if not deleted:
         state = StreamJob.objects.filter(pk=job.pk).values_list("state", flat=True).first()

@@ -14,7 +14,7 @@ from apps.streams.live.paths import clear_hls_dir, hls_dir, live_root
 from apps.streams.models import LiveSession, LiveStream, OutputKind, StreamJob
 from apps.streams.quota import job_paths
 from apps.streams.specs import job_spec_for, output_spec_for
-from apps.streams.tests.factories import OutputFactory, StreamJobFactory, job_with_outputs
+from apps.streams.tests.factories import OutputFactory, StreamJobFactory
 from castcore.api.errors import ApiError
 from workers.ffmpeg import spec as engine
 
@@ -34,7 +34,7 @@ def live_stream(**fields: Any) -> LiveStream:
 def test_a_live_streams_job_writes_its_ladder_into_the_streams_folder() -> None:
     stream = live_stream(variants=TWO, latency_level=0)
     spec = job_spec_for(stream.job)
-    ladder = spec.outputs[0]
+    ladder = spec.outputs[-1]
     assert isinstance(ladder, engine.HlsLadderOutput)
     assert ladder.directory == str(hls_dir(stream))
     assert Path(ladder.directory) == Path(settings.VAR_DIR) / "live" / str(stream.pk)
@@ -49,19 +49,20 @@ def test_a_live_streams_job_writes_its_ladder_into_the_streams_folder() -> None:
 
 def test_the_latency_level_picks_segment_length_and_window() -> None:
     stream = live_stream(variants=TWO, latency_level=4)
-    ladder = job_spec_for(stream.job).outputs[0]
+    ladder = job_spec_for(stream.job).outputs[-1]
     assert isinstance(ladder, engine.HlsLadderOutput)
     assert (ladder.segment_seconds, ladder.list_size) == (6, 10)
 
 
 def test_a_job_without_a_live_stream_gets_no_ladder() -> None:
-    job = job_with_outputs({"kind": OutputKind.RTMP, "url": "rtmp://example.com/live"})
+    job: StreamJob = StreamJobFactory()  # type: ignore[assignment]
+    OutputFactory(job=job)
     assert not any(isinstance(o, engine.HlsLadderOutput) for o in job_spec_for(job).outputs)
 
 
 def test_no_variants_means_the_default_ladder() -> None:
     stream = live_stream()
-    ladder = job_spec_for(stream.job).outputs[0]
+    ladder = job_spec_for(stream.job).outputs[-1]
     assert isinstance(ladder, engine.HlsLadderOutput)
     assert ladder.variants == DEFAULT_VARIANTS
     assert ladder.variants[ladder.feed].passthrough
@@ -70,17 +71,19 @@ def test_no_variants_means_the_default_ladder() -> None:
 def test_a_passthrough_declares_the_open_sessions_inbound_bitrate() -> None:
     stream = live_stream(variants=[{"name": "source", "passthrough": True}, TWO[1]])
     LiveSession.objects.create(stream=stream, protocol="rtmp", video_bitrate_kbps=4500)
-    ladder = job_spec_for(stream.job).outputs[0]
+    ladder = job_spec_for(stream.job).outputs[-1]
     assert isinstance(ladder, engine.HlsLadderOutput)
     assert ladder.variants[0].video_bitrate_kbps == 4500
 
 
-def test_restream_outputs_and_the_recording_come_after_the_ladder(tmp_path: Path) -> None:
+def test_the_ladder_comes_after_the_jobs_outputs_so_their_indexes_stay_the_rows(
+    tmp_path: Path,
+) -> None:
     stream = live_stream(variants=TWO)
     OutputFactory(job=stream.job, kind=OutputKind.RTMP)
     spec = job_spec_for(stream.job, recording_path=tmp_path / "rec.mkv")
     kinds = [type(o) for o in spec.outputs]
-    assert kinds == [engine.HlsLadderOutput, engine.RtmpOutput, engine.FileOutput]
+    assert kinds == [engine.RtmpOutput, engine.FileOutput, engine.HlsLadderOutput]
 
 
 def test_no_job_output_may_point_into_the_live_folder() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from workers.ffmpeg.bitrate import BitrateSource, bitrate_source
 from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.ladder import LATENCY_WINDOWS, latency_window
 from workers.ffmpeg.logs import LogEvent, LogLevel
+from workers.ffmpeg.preflight import run_preflight
 from workers.ffmpeg.spec import (
     Container,
     FileInput,
@@ -183,6 +185,48 @@ def test_a_second_process_on_the_folder_continues_the_playlists_after_a_disconti
 
 
 @pytest.mark.slow
+def test_a_process_killed_mid_segment_is_continued_by_the_next_one(tmp_path: Path) -> None:
+    """What a takeover after `kill -9` of a worker finds: no ENDLIST, maybe half a segment."""
+    folder = tmp_path / "live"
+    folder.mkdir()
+    output = ladder(folder, list_size=6)
+    live = JobSpec(
+        input=TestPatternInput(width=426, height=240, rate=25),  # endless, at its own pace
+        profile=PROFILE,
+        outputs=(output,),
+        realtime=True,
+    )
+    process = FFmpegProcess(
+        build_argv(live, tmp_path / "work"),
+        cwd=str(tmp_path / "work"),
+        confinement=confinement_for(live, tmp_path / "work"),
+    )
+    process.start()
+    first = folder / "240p" / "index.m3u8"
+    deadline = time.monotonic() + 30
+    while not (first.exists() and len(playlist(first)[1]) >= 3) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # into the next segment
+    process.kill()  # SIGKILL: no trailer, no ENDLIST
+    _, killed_names, killed_tags = playlist(first)
+    assert "#EXT-X-ENDLIST" not in killed_tags
+
+    events = run((output,), tmp_path / "work", seconds=3)
+    assert errors(events) == []
+    for name in ("240p", "144p"):
+        lines = (folder / name / "index.m3u8").read_text().splitlines()
+        names = [x for x in lines if x.endswith(".ts")]
+        join = max(i for i, line in enumerate(lines) if line == "#EXT-X-DISCONTINUITY")
+        before = [x for x in lines[:join] if x.endswith(".ts")]
+        after = [x for x in lines[join:] if x.endswith(".ts")]
+        assert before and len(after) >= 2, lines
+        assert names == sorted(names) and len(set(names)) == len(names)
+        for segment in after:  # the new process's own, whole segments
+            assert probe(folder / name / segment)["video"]["codec_name"] == "h264"
+    assert playlist(first)[1][0] in killed_names  # the window still holds the old ones
+
+
+@pytest.mark.slow
 def test_a_recording_of_the_ladder_gets_the_highest_variant(tmp_path: Path) -> None:
     folder = tmp_path / "live"
     recording = tmp_path / "out" / "recording.mkv"
@@ -208,8 +252,13 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     )  # fmt: skip
     copy = VariantSpec(name="source", passthrough=True, video_bitrate_kbps=300)
     output = ladder(folder, copy, SMALLER)
+    # A restream of the passthrough, as an RTMP target gets it (FLV wants avcC headers).
+    restream = FileOutput(path=str(tmp_path / "restream.flv"), container=Container.FLV)
     spec = JobSpec(
-        input=FileInput(path=str(source)), profile=PROFILE, outputs=(output,), realtime=False
+        input=FileInput(path=str(source)),
+        profile=PROFILE,
+        outputs=(output, restream),
+        realtime=False,
     )
     folder.mkdir()
     events: list[LogEvent] = []
@@ -235,6 +284,10 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     streams = probe(folder / "source" / names[-1])
     assert (streams["video"]["width"], streams["video"]["height"]) == (320, 180)
     assert output.feed == 0
+    restreamed = probe(tmp_path / "restream.flv")
+    assert (restreamed["video"]["width"], restreamed["video"]["height"]) == (320, 180)
+    assert restreamed["video"]["codec_name"] == "h264"
+    assert errors(events) == []
 
 
 def test_the_latency_table_keeps_the_lowest_level_short_and_the_highest_tolerant() -> None:
@@ -249,3 +302,12 @@ def test_a_ladder_job_measures_its_bitrate_from_what_it_writes(tmp_path: Path) -
     spec = JobSpec(input=TestPatternInput(), profile=PROFILE, outputs=(ladder(tmp_path),))
     assert bitrate_source(spec) is BitrateSource.WRITTEN
     assert confinement_for(spec, tmp_path / "w").write == (str(tmp_path / "w"), str(tmp_path))
+
+
+def test_preflight_checks_that_the_ladders_folder_is_writable(tmp_path: Path) -> None:
+    spec = JobSpec(
+        input=TestPatternInput(duration_s=1), profile=PROFILE, outputs=(ladder(tmp_path / "l"),)
+    )
+    checks = {c.name: c for c in run_preflight(spec)}
+    assert checks["output.0.writable"].code == "preflight.output_writable"
+    assert checks["output.0.writable"].params["directory"] == str(tmp_path / "l")
