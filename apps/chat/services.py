@@ -35,6 +35,7 @@ from apps.chat.models import (
 )
 from apps.streams.models import LiveSession, LiveStream
 from castcore.api.errors import ApiError
+from castcore.events import emit
 
 #: Every code a chat write can refuse with, and the HTTP status the API answers it with
 #: (the socket sends the same code in an ERROR frame).
@@ -63,14 +64,17 @@ class ChatError(ApiError):
 
 
 def _announce(kind: str, stream: LiveStream, payload: dict[str, Any]) -> None:
-    """EVENTS SEAM: the one call site of chat's domain events (chat.message, chat.moderation).
+    """The one call site of chat's domain events (`chat.message`, `chat.moderation`).
 
-    Switch the body to `castcore.events.emit(kind, ...)` when the events seam lands on
-    main; it runs inside the transaction of the change, as the outbox needs. Until
-    then domain events have no consumer and this does nothing. Live fan-out to sockets
-    does not go through here (events.publish_frame is its fast path).
+    An outbox row in the transaction of the change (castcore.events.emit), for webhooks,
+    notifications and the Owncast webhooks later. Live fan-out to sockets does not go
+    through here (events.publish_frame is its fast path).
     """
-    del kind, stream, payload
+    emit(kind, {"stream_id": stream.pk, **payload}, subject=f"live_stream:{stream.pk}")
+
+
+def _name(actor: Any) -> str:
+    return actor.get_username() if getattr(actor, "is_authenticated", False) else ""
 
 
 # --- identities
@@ -287,7 +291,18 @@ def message_send(
             body_html=render(cleaned),
         )
         events.publish_frame(stream.pk, events.message_frame(message), message_id=message.pk)
-        _announce("chat.message", stream, {"message_id": message.pk, "author_id": identity.pk})
+        _announce(
+            "chat.message",
+            stream,
+            {
+                "message_id": message.pk,
+                "kind": message.kind,
+                "author_id": identity.pk,
+                "author_name": message.author_name,
+                "body": message.body,
+                "sent_at": message.sent_at,
+            },
+        )
     return message
 
 
@@ -313,7 +328,18 @@ def system_message_send(
             request=request,
         )
         events.publish_frame(stream.pk, events.message_frame(message), message_id=message.pk)
-        _announce("chat.message", stream, {"message_id": message.pk, "author_id": None})
+        _announce(
+            "chat.message",
+            stream,
+            {
+                "message_id": message.pk,
+                "kind": message.kind,
+                "author_id": None,
+                "author_name": message.author_name,
+                "body": message.body,
+                "sent_at": message.sent_at,
+            },
+        )
     return message
 
 
@@ -376,7 +402,11 @@ def _visibility_changed(
         # Moderators saw them all along; everyone else gets the messages back to show.
         for message in ChatMessage.objects.filter(pk__in=ids).select_related("author"):
             events.publish_frame(stream.pk, events.message_frame(message), message_id=None)
-    _announce("chat.moderation", stream, {"action": "visibility", "ids": ids, "visible": visible})
+    _announce(
+        "chat.moderation",
+        stream,
+        {"action": "show" if visible else "hide", "ids": ids, "by": _name(actor)},
+    )
 
 
 def identity_ban(
@@ -447,7 +477,17 @@ def identity_ban(
                 "body": f"{identity.display_name} was {verb}.",
             },
         )
-        _announce("chat.moderation", stream, {"action": kind, "identity_id": identity.pk})
+        _announce(
+            "chat.moderation",
+            stream,
+            {
+                "action": kind,
+                "identity_id": identity.pk,
+                "display_name": identity.display_name,
+                "until": until,
+                "by": _name(actor),
+            },
+        )
         if hide_messages:
             ids = list(
                 ChatMessage.objects.filter(
@@ -479,7 +519,16 @@ def ban_lift(*, ban: ChatBan, actor: Any, request: HttpRequest | None = None) ->
                 changes={"ban_id": ban.pk, "identity_id": ban.identity_id, "kind": ban.kind},
                 request=request,
             )
-            _announce("chat.moderation", ban.stream, {"action": "lift", "ban_id": ban.pk})
+            _announce(
+                "chat.moderation",
+                ban.stream,
+                {
+                    "action": "lift",
+                    "ban_id": ban.pk,
+                    "identity_id": ban.identity_id,
+                    "by": _name(actor),
+                },
+            )
     ban.refresh_from_db(fields=["lifted_at"])
     return lifted
 
@@ -536,5 +585,9 @@ def chat_settings_update(
     )
     selectors.forget_send_rules(stream.pk)
     if changes:
-        _announce("chat.moderation", stream, {"action": "settings", "changes": list(changes)})
+        _announce(
+            "chat.moderation",
+            stream,
+            {"action": "settings", "changes": changes, "by": _name(actor)},
+        )
     return chat_settings

@@ -219,3 +219,18 @@ def test_anonymous_clients_may_not_read_the_rest_api(api: APIClient, stream: Any
     response = api.get(f"{_base(stream)}/messages")
     assert response.status_code == 401
     assert response.json()["error"]["code"].startswith("auth.")
+
+
+def test_messages_and_moderation_are_domain_events(operator_api: APIClient, stream: Any) -> None:
+    from castcore.outbox.models import OutboxEvent
+
+    identity = _identity()
+    message = _say(stream, identity, "hello")
+    operator_api.post(f"{_base(stream)}/identities/{identity.pk}/ban", {"kind": "ban"})
+    sent = OutboxEvent.objects.get(event_type="chat.message")
+    assert sent.subject == f"live_stream:{stream.pk}"
+    assert sent.payload["message_id"] == message.pk and sent.payload["body"] == "hello"
+    moderation = OutboxEvent.objects.get(event_type="chat.moderation")
+    assert moderation.payload["action"] == "ban"
+    assert moderation.payload["identity_id"] == identity.pk
+    assert moderation.payload["by"] == "operator"
