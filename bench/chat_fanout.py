@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROOT = Path(tempfile.mkdtemp(prefix="castcore-bench-chat-"))
@@ -86,7 +85,7 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/system/health", timeout=2)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/system/health", timeout=2)
             return process
         except urllib.error.HTTPError:
             return process  # it answers (503: no worker, which chat does not need)
@@ -130,7 +129,10 @@ class Socket(asyncio.Protocol):
         payload = text.encode()
         mask = os.urandom(4)
         size = len(payload)
-        header = bytes([0x81, 0x80 | size]) if size < 126 else bytes([0x81, 0xFE]) + size.to_bytes(2, "big")
+        if size < 126:
+            header = bytes([0x81, 0x80 | size])
+        else:
+            header = bytes([0x81, 0xFE]) + size.to_bytes(2, "big")
         masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
         assert self.transport is not None
         self.transport.write(header + mask + masked)
@@ -285,9 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     assert args.senders <= args.sockets
     configure(args.distributed)
-    from castcore.tests.test_run_modes import free_port
-
-    from castcore.tests.test_run_modes import stop
+    from castcore.tests.test_run_modes import free_port, stop
 
     port = free_port()
     server = None
