@@ -1,11 +1,10 @@
 """Reads of the chat app, and its access rules in one place.
 
-- Reading a stream's chat: anyone for a public or unlisted stream (anonymous
-  viewers included); a signed-in user (Viewer and up) for a private one.
+- Reading a stream's chat: whoever may watch the stream (apps.streams.live.selectors).
 - Writing: whoever may read and holds an identity (a user, or a chat token),
   subject to bans, modes and limits (services.message_send).
-- Moderating: the stream's operators (Operator role and up, who operate every
-  stream today) and the users granted the moderator role on that stream.
+- Moderating: the stream's operators (who manage it: its owner, an Operator, and
+  Admins) and the users granted the moderator role on that stream.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.roles import Role, role_at_least
 from apps.chat import conf
 from apps.chat.markup import name_key
 from apps.chat.models import (
@@ -29,23 +27,30 @@ from apps.chat.models import (
     ChatSettings,
     chat_token_digest,
 )
+from apps.streams.live.selectors import may_manage_live_stream, visible_live_streams
 from apps.streams.models import LiveSession, LiveStream, LiveVisibility
 
 # A socket renews its presence row this often; rows older than the stale age
 # belong to a web process that died and hold no name.
 PRESENCE_RENEW_SECONDS = 60
 PRESENCE_STALE_SECONDS = 3 * PRESENCE_RENEW_SECONDS
+# A reconnect's backlog also repeats the messages sent this long before its last one.
+RECONNECT_OVERLAP_SECONDS = 5
 
 
 def may_read(user: Any, stream: LiveStream) -> bool:
+    """Whoever may watch the stream may read its chat (the streams app's rule): a public or
+    unlisted one anyone (an unlisted one's link is the access), a private one its owner
+    and Admins."""
     if stream.visibility in (LiveVisibility.PUBLIC, LiveVisibility.UNLISTED):
         return True
-    return role_at_least(user, Role.VIEWER)
+    return visible_live_streams(user, LiveStream.objects.filter(pk=stream.pk)).exists()
 
 
 def may_operate(user: Any, stream: LiveStream) -> bool:
-    """The stream's operators: they grant moderators and send system messages."""
-    return role_at_least(user, Role.OPERATOR)
+    """The stream's operators (those who manage it): they grant moderators, send system
+    messages, and moderate."""
+    return may_manage_live_stream(user, stream)
 
 
 def may_moderate(user: Any, stream: LiveStream) -> bool:
@@ -162,8 +167,15 @@ def backlog(
     messages = messages_for(None, stream, moderator=moderator)
     if since_id is not None:
         # What a reconnecting client missed: everything after its last id, up to a bound
-        # (a client away for longer reloads the page).
-        return list(messages.filter(id__gt=since_id).order_by("id")[: conf.BACKLOG_SIZE * 10])
+        # (a client away for longer reloads the page). Sends are stored in parallel, so a
+        # message can be published just after one with a higher id: the few seconds
+        # before the client's last message come again too, and the client, which keeps
+        # messages by id, drops what it has.
+        last = ChatMessage.objects.filter(pk=since_id).values_list("sent_at", flat=True).first()
+        after = Q(id__gt=since_id)
+        if last is not None:
+            after |= Q(sent_at__gte=last - timedelta(seconds=RECONNECT_OVERLAP_SECONDS))
+        return list(messages.filter(after).order_by("id")[: conf.BACKLOG_SIZE * 10])
     recent = list(messages.order_by("-id")[: conf.BACKLOG_SIZE])
     recent.reverse()
     return recent

@@ -32,8 +32,9 @@ def _stream(**fields: Any) -> Any:
 
 
 @pytest.fixture
-def stream() -> Any:
-    return _stream()
+def stream(operator_user: Any) -> Any:
+    # The operator fixtures manage it: operators of a stream are its owner and Admins.
+    return _stream(owner=operator_user)
 
 
 def _say(stream: Any, identity: ChatIdentity, body: str) -> ChatMessage:
@@ -107,7 +108,7 @@ def test_a_viewer_granted_moderator_hides_and_it_is_audited(
     assert entry.actor == viewer and entry.changes["message_ids"] == [message.pk]
     assert AuditEntry.objects.filter(action="chat.moderator_grant").count() == 1
     # Moderating one stream is not moderating another.
-    other = _stream()
+    other = _stream(owner=operator_api.user)  # type: ignore[attr-defined]
     elsewhere = _say(other, _identity(), "x")
     refused = api.post(
         f"{_base(other)}/messages/visibility", {"ids": [elsewhere.pk], "visible": False}
@@ -119,8 +120,14 @@ def test_a_viewer_granted_moderator_hides_and_it_is_audited(
 
 
 def test_only_operators_grant_moderators_and_send_system_messages(
-    viewer_api: APIClient, operator_api: APIClient, stream: Any
+    viewer_api: APIClient,
+    operator_api: APIClient,
+    client_for: Callable[[Any], APIClient],
+    stream: Any,
 ) -> None:
+    # An Operator who does not manage this stream is not one of its operators.
+    stranger = client_for(_user(role=Role.OPERATOR))
+    assert stranger.post(f"{_base(stream)}/messages", {"body": "hi"}).status_code == 403
     assert viewer_api.post(f"{_base(stream)}/moderators", {"user": 1}).status_code == 403
     assert viewer_api.post(f"{_base(stream)}/messages", {"body": "hi"}).status_code == 403
     sent = operator_api.post(f"{_base(stream)}/messages", {"body": "Back in **5**"})
