@@ -217,6 +217,11 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     await asyncio.sleep(2)  # USER_JOINED frames settle
     opened = [len(s.reads) for s in sockets]
 
+    from channels.layers import get_channel_layer
+
+    from apps.chat.events import chat_group
+
+    layer, group = get_channel_layer(), chat_group(stream.pk)
     cpu_before, wall_before = cpu_seconds(server_pid), time.monotonic()
     client_before = time.process_time()
     interval = 1.0 / args.rate
@@ -227,8 +232,18 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        sender = sockets[n % args.senders]
-        sender.send_text(json.dumps({"type": "CHAT", "body": f"m{n} t{time.time():.6f}"}))
+        body = f"m{n} t{time.time():.6f}"
+        if args.fan_out_only:
+            # Straight into the stream's group, as a stored message's publish would be:
+            # the fan-out alone, without the socket's receive, the store and the commit.
+            frame = {"type": "CHAT", "id": n, "body": body, "visible": True, "user": None}
+            await layer.group_send(
+                group, {"type": "chat.event", "audience": "all", "frame": json.dumps(frame),
+                        "message_id": None},
+            )  # fmt: skip
+        else:
+            sender = sockets[n % args.senders]
+            sender.send_text(json.dumps({"type": "CHAT", "body": body}))
     await asyncio.sleep(3)  # the last messages arrive
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(server_pid) - cpu_before
@@ -266,6 +281,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         f"{len(latencies)} deliveries of {total} messages to {len(sockets)} sockets "
         f"({expected - len(latencies)} missing, {errors} error frames; fewest per socket "
         f"{min(per_socket_counts)}), {args.rate}/s for {args.seconds} s, {mode}"
+        + (", fan-out only" if args.fan_out_only else "")
     )
     print(
         f"chat_latency_ms p50 {pct(0.5):.1f} p99 {pct(0.99):.1f} max {latencies[-1] * 1000:.1f} "
@@ -284,8 +300,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--distributed", action="store_true")
+    parser.add_argument(
+        "--fan-out-only",
+        action="store_true",
+        help="publish to the stream's group from here (distributed only): the fan-out alone",
+    )
     args = parser.parse_args()
     assert args.senders <= args.sockets
+    assert args.distributed or not args.fan_out_only, "--fan-out-only needs --distributed"
     configure(args.distributed)
     from castcore.tests.test_run_modes import free_port, stop
 
