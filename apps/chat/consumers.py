@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -152,6 +154,17 @@ def _open(
     )
 
 
+# Threads for chat's database work: a send spends most of its time waiting for
+# PostgreSQL (queries, commit), so more of them in flight keep up with a busy chat; kept
+# below the web process's connection pool (CASTCORE_DB_POOL_SIZE, 20).
+CHAT_DB_THREADS = 12
+
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=CHAT_DB_THREADS, thread_name_prefix="chat-db")
+
+
 async def _published(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a service call on the database thread; publish its events from the event loop.
 
@@ -166,7 +179,9 @@ async def _published(function: Callable[..., T], *args: Any, **kwargs: Any) -> T
     # Not on the one thread Channels runs database calls on (thread_sensitive): a send waits
     # for its queries and commit, and with one thread every socket's send waited for all
     # the sends before it. Each frame of one socket is still handled after the last.
-    result, collected = await DatabaseSyncToAsync(call, thread_sensitive=False)()
+    result, collected = await DatabaseSyncToAsync(
+        call, thread_sensitive=False, executor=_executor()
+    )()
     await events.send_collected(collected)
     return result
 
