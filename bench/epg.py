@@ -162,6 +162,9 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=100)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--database-url", default=None, help="a scratch database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep what an earlier run compiled there"
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="castcore-bench-epg-"))
     env = environment(root / "var", args.database_url)
@@ -173,10 +176,11 @@ def main() -> None:
     django.setup()
     from castcore.tests.test_run_modes import stop
 
-    compile_s, rows = build(args.channels, args.days)
-    backend = "postgresql" if args.database_url else "sqlite"
-    print(f"playout_compile_s={compile_s:.2f} ({args.channels} channels x {args.days} days, "
-          f"{rows} rows, {backend})", flush=True)  # fmt: skip
+    if not (args.reuse and args.database_url):
+        compile_s, rows = build(args.channels, args.days)
+        backend = "postgresql" if args.database_url else "sqlite"
+        print(f"playout_compile_s={compile_s:.2f} ({args.channels} channels x {args.days} "
+              f"days, {rows} rows, {backend})", flush=True)  # fmt: skip
     server, port = serve(env)
     try:
         for path in ("/epg.xml", "/playlist.m3u"):
