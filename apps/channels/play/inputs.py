@@ -7,6 +7,7 @@ says plays now, so a channel always joins its schedule at the right point.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -70,15 +71,23 @@ def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
     """The input of the channel that owns `job`, from now to the window's end."""
     from apps.channels.play.models import ChannelPlayer
 
+    if not resolve:
+        # Saving the job checks its rows only (the channel creates it before its player).
+        return engine.PlaylistInput(paths=("/channel",))
     player = ChannelPlayer.objects.filter(job_id=job.pk).select_related("channel").first()
     if player is None:
         raise engine.SpecError(NOT_A_CHANNEL, field="input_kind")
-    if not resolve:
-        return engine.PlaylistInput(paths=("/channel",))
-    now = timezone.now()
+    now = timezone.now() + timedelta(seconds=conf.START_LEAD_SECONDS)
     rows = list(
         rows_between(player.channel, now, now + timedelta(seconds=conf.WINDOW_SECONDS))
         .select_related("media_item__source")
         .order_by("start")
     )
     return playlist_from(rows, now)
+
+
+def channel_hls(output: engine.HlsOutput) -> engine.HlsOutput:
+    """A channel's HLS output: short segments, and the playlist continued across ffmpegs."""
+    return replace(
+        output, append=True, segment_seconds=conf.SEGMENT_SECONDS, list_size=conf.LIST_SIZE
+    )
