@@ -31,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import itertools
+
 from workers.ffmpeg.argv import build_argv
 from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.profile import ProfileSpec
@@ -103,12 +105,12 @@ def run(spec: JobSpec, workdir: Path) -> None:
 
 def measure(name: str, segments: list[tuple[float, Path]], runs: list[list[Path]]) -> None:
     stall = 0.0
-    for (before, _), (after, path) in zip(segments, segments[1:], strict=False):
+    for (before, _), (after, path) in itertools.pairwise(segments):
         stall = max(stall, after - before - duration(path))
     step = 0.0
     for paths in runs:
         times = [t for path in paths for t in video_times(path)]
-        step = max([step, *(b - a for a, b in zip(times, times[1:], strict=False))])
+        step = max([step, *(b - a for a, b in itertools.pairwise(times))])
     print(f"channel_gap_{name}_stall_s={max(stall, 0.0):.2f} (longest wait for a segment "
           f"beyond real time, {len(segments)} segments)")  # fmt: skip
     print(f"channel_gap_{name}_timestamp_step_s={step:.3f} (largest step between video "
