@@ -48,8 +48,11 @@ class GuideChannel:
     icon_url: str = ""
 
 
-#: (channel id, start, end, filler, title, media relpath or "") in (channel, start) order.
-GuideRow = tuple[int, datetime, datetime, bool, str, str]
+#: An item row, filler left out: (channel id, start, title, media relpath or "").
+#: In (channel, start) order; an item's programme runs until the next one starts.
+GuideRow = tuple[int, datetime, str, str]
+#: Each channel's compiled span in the window: (first row's start, last row's end).
+Spans = dict[int, tuple[datetime, datetime]]
 
 
 def xmltv_time(at: datetime, zone: ZoneInfo) -> str:
@@ -93,11 +96,17 @@ def _channel(channel: GuideChannel) -> str:
 def render_xmltv(
     channels: Iterable[GuideChannel],
     rows: Iterable[GuideRow],
+    spans: Spans,
     *,
     generator: str = "CastCore",
     source_url: str = "",
 ) -> Iterator[str]:
-    """The guide, chunk by chunk: the header and channels first, then the programmes."""
+    """The guide, chunk by chunk: the header and channels first, then the programmes.
+
+    Filler never has a programme of its own: an item's runs until the next item
+    starts (or the channel's last row ends), so filler folds into what it pads;
+    filler before a channel's first item is one programme named after the channel.
+    """
     by_id = {c.id: c for c in channels}
     source = f' source-info-url="{esc(source_url)}"' if source_url else ""
     head = [
@@ -109,26 +118,30 @@ def render_xmltv(
     yield "".join(head)
 
     out: list[str] = []
-    pending: tuple[GuideChannel, datetime, datetime, str, str] | None = None
-    for channel_id, start, end, filler, title, path in rows:
+    seen: set[int] = set()
+    pending: tuple[GuideChannel, datetime, str, str] | None = None
+    for channel_id, start, title, path in rows:
         channel = by_id.get(channel_id)
         if channel is None:
             continue
-        if pending is not None and pending[0] is channel and filler and pending[2] == start:
-            pending = (channel, pending[1], end, pending[3], pending[4])
-            continue
         if pending is not None:
-            out.append(_programme(*pending))
-            if len(out) >= CHUNK:
-                yield "".join(out)
-                out = []
-        # Filler with nothing before it to pad: a programme named after the channel.
-        pending = (
-            (channel, start, end, channel.name, "")
-            if filler
-            else (channel, start, end, title, path)
-        )
+            same = pending[0] is channel
+            stop = start if same else spans[pending[0].id][1]
+            out.append(_programme(pending[0], pending[1], stop, pending[2], pending[3]))
+        if channel_id not in seen:
+            seen.add(channel_id)
+            first = spans.get(channel_id, (start, start))[0]
+            if first < start:
+                out.append(_programme(channel, first, start, channel.name, ""))
+        pending = (channel, start, title, path)
+        if len(out) >= CHUNK:
+            yield "".join(out)
+            out = []
     if pending is not None:
-        out.append(_programme(*pending))
+        stop = spans[pending[0].id][1]
+        out.append(_programme(pending[0], pending[1], stop, pending[2], pending[3]))
+    for channel_id, (first, last) in spans.items():
+        if channel_id not in seen and channel_id in by_id:  # filler only, no item at all
+            out.append(_programme(by_id[channel_id], first, last, by_id[channel_id].name, ""))
     out.append("</tv>\n")
     yield "".join(out)

@@ -74,6 +74,14 @@ def _replace_outputs(channel: Channel, outputs: list[dict[str, Any]]) -> None:
     ChannelOutput.objects.bulk_create(rows)
 
 
+def channel_check(*, fields: dict[str, Any], channel: Channel | None = None) -> None:
+    """Raise the API error a save of these fields would raise (the admin form uses it)."""
+    if "time_zone" in fields or channel is None:
+        check_time_zone(fields.get("time_zone", "UTC"))
+    _check_unique(fields, channel.pk if channel else None)
+    _check_assets(fields)
+
+
 def channel_create(
     *,
     actor: Any,
@@ -81,9 +89,7 @@ def channel_create(
     request: HttpRequest | None = None,
     **fields: Any,
 ) -> Channel:
-    check_time_zone(fields.get("time_zone", "UTC"))
-    _check_unique(fields, None)
-    _check_assets(fields)
+    channel_check(fields=fields)
     with transaction.atomic():
         channel = Channel.objects.create(**fields)
         _replace_outputs(channel, outputs or [])
@@ -107,10 +113,7 @@ def channel_update(
     **fields: Any,
 ) -> Channel:
     """The number and guide id stay what clients know unless the number is changed here."""
-    if "time_zone" in fields:
-        check_time_zone(fields["time_zone"])
-    _check_unique(fields, channel.pk)
-    _check_assets(fields)
+    channel_check(fields=fields, channel=channel)
     with transaction.atomic():
         before = snapshot(channel, fields)
         for name, value in fields.items():
@@ -163,6 +166,11 @@ def _block_fields(block: ScheduleBlock | None, fields: dict[str, Any]) -> dict[s
     if merged.get("mode") != BlockMode.COUNT:
         merged["count"] = None
     return merged
+
+
+def schedule_block_check(*, fields: dict[str, Any], block: ScheduleBlock | None = None) -> None:
+    """Raise the API error a save of these fields would raise (the admin form uses it)."""
+    _check_block(_block_fields(block, fields), block.pk if block else None)
 
 
 def schedule_block_create(
