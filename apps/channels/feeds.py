@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
-from django.db.models import Max, Min, QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
@@ -53,13 +53,20 @@ def _window(hours: int | None) -> tuple[datetime, datetime]:
 
 
 def guide_spans(channel_ids: Sequence[int], start: datetime, end: datetime) -> Spans:
-    rows = (
-        PlayoutRow.objects.filter(channel_id__in=channel_ids, end__gt=start, start__lt=end)
-        .values("channel_id")
-        .annotate(first=Min("start"), last=Max("end"))
-        .values_list("channel_id", "first", "last")
+    """Each channel's first row start and last row end in the window.
+
+    Two index lookups per channel (correlated subqueries on (channel, end) and
+    (channel, start)) rather than an aggregate over every row of the week.
+    """
+    rows = PlayoutRow.objects.filter(channel_id=OuterRef("pk"))
+    first = rows.filter(end__gt=start).order_by("end").values("start")[:1]
+    last = rows.filter(start__lt=end).order_by("-start").values("end")[:1]
+    found = (
+        Channel.objects.filter(pk__in=channel_ids)
+        .annotate(first=Subquery(first), last=Subquery(last))
+        .values_list("pk", "first", "last")
     )
-    return {channel_id: (first, last) for channel_id, first, last in rows}
+    return {pk: (a, b) for pk, a, b in found if a is not None and b is not None}
 
 
 def guide_rows(channel_ids: Sequence[int], start: datetime, end: datetime) -> Iterator[GuideRow]:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('castcore_channels', '0003_channel_player'),
+        ('castcore_channels', '0004_channel_player'),
     ]
 
     operations = [
