@@ -465,6 +465,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.scheduler.run_scheduled_actions",
         "schedule": env_float("CASTCORE_SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=1.0),
     },
+    # Brings back channels that should play and do not; stops idle on-demand ones.
+    "keep-channels-playing": {
+        "task": "workers.channel_play.keep_channels_playing",
+        "schedule": env_float("CASTCORE_CHANNEL_KEEP_PLAYING_SECONDS", 10.0, minimum=1.0),
+    },
     # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
     "refresh-channel-playouts": {
         "task": "channels.refresh_playouts",
