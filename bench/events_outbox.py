@@ -99,12 +99,12 @@ def main() -> None:
     ]
     with app.connection_for_write() as conn:
         SimpleQueue(conn, "default").clear()
-    log = tempfile.NamedTemporaryFile(prefix="bench-events-worker-", suffix=".log", delete=False)
+    log = Path(os.environ["CASTCORE_VAR_DIR"]) / "bench-events-worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-Q", "default", "-P",
          "threads", "-c", str(args.concurrency), "--without-mingle", "--without-gossip",
-         "-l", "WARNING", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+         "-l", "WARNING", "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--logfile", str(log)],
+        cwd=ROOT,
     )  # fmt: skip
     first_id = (OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first()) or 0
     try:
