@@ -47,6 +47,10 @@ def test_the_url_is_write_only_and_masked(admin_api: Any, receiver: Receiver) ->
     assert created.json()["url"] == "••••" + url[-4:]
     assert url not in str(admin_api.get("/api/v1/notifications").json())
     assert NotificationTarget.objects.get().url == url
+    from apps.accounts.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="notification.create")
+    assert "secret-path-token" not in str(entry.changes)
 
 
 def test_only_admins_manage_notifications(operator_api: Any) -> None:
