@@ -267,6 +267,12 @@ class PlayoutRow(models.Model):
         indexes = [
             models.Index(fields=["channel", "start"]),
             models.Index(fields=["channel", "end"]),
+            # The guide reads items only; filler can be most rows of a week (short bumpers).
+            models.Index(
+                fields=["channel", "start"],
+                condition=Q(filler=False),
+                name="playout_items_by_start",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="playout_row_span"),
@@ -286,6 +292,6 @@ class PlayoutRow(models.Model):
 
 # Models kept in their own packages (scheduler, replays); imported here so that Django
 # registers them with this app.
+from apps.channels.play.models import ChannelPlayer  # noqa: E402, F401
 from apps.channels.replays.models import Replay  # noqa: E402, F401
 from apps.channels.scheduling.models import ScheduledAction, ScheduledRun  # noqa: E402, F401
-from apps.channels.play.models import ChannelPlayer  # noqa: E402, F401
