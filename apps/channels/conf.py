@@ -9,5 +9,7 @@ from castcore.env import env_int
 
 #: How far ahead playout rows are compiled (and the guide reaches).
 PLAYOUT_HORIZON_DAYS = env_int("CASTCORE_PLAYOUT_HORIZON_DAYS", 7, minimum=1)
+#: How long aired rows are kept (the guide shows 2 hours back); older ones are pruned.
+PLAYOUT_KEEP_DAYS = env_int("CASTCORE_PLAYOUT_KEEP_DAYS", 2, minimum=1)
 #: Deepest nesting of playlists in playlists.
 MAX_PLAYLIST_DEPTH = 8

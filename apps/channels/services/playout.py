@@ -268,9 +268,27 @@ def playout_inputs_changed_since(channel: Channel, since: datetime) -> bool:
     return MediaItem.objects.filter(media, updated_at__gt=since).exists()
 
 
+def playout_prune(*, channel: Channel, now: datetime | None = None) -> int:
+    """Delete rows that ended more than PLAYOUT_KEEP_DAYS ago, except each playlist's
+    last aired row: it is where that playlist resumes (see _cursors)."""
+    cutoff = (now or timezone.now()) - timedelta(days=conf.PLAYOUT_KEEP_DAYS)
+    keep = Q(pk__in=[])
+    for playlist_id, last in (
+        PlayoutRow.objects.filter(channel=channel, playlist__isnull=False, seq__isnull=False)
+        .values("playlist_id")
+        .annotate(last=Max("seq"))
+        .values_list("playlist_id", "last")
+    ):
+        keep |= Q(playlist_id=playlist_id, seq=last)
+    deleted, _ = PlayoutRow.objects.filter(channel=channel, end__lt=cutoff).exclude(keep).delete()
+    return deleted
+
+
 def playout_refresh(*, channel: Channel, now: datetime | None = None) -> int:
-    """The periodic step: rebuild from now if an input changed, else extend to the horizon."""
+    """The periodic step: prune the old rows; rebuild from now if an input changed, else
+    extend to the horizon."""
     now = now or timezone.now()
+    playout_prune(channel=channel, now=now)
     compiled = channel.playout_compiled_at
     if compiled is None or playout_inputs_changed_since(channel, compiled):
         return playout_rebuild(channel=channel, now=now)

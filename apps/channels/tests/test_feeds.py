@@ -204,3 +204,22 @@ def test_the_guide_times_agree_with_the_rows(api: Any, channels: list[Channel]) 
     assert items.exists()
     assert {r.start for r in items} <= starts
     assert all(s.astimezone(zone).utcoffset() is not None for s in starts)
+
+
+def test_a_logo_is_the_guides_icon_and_the_m3us_tvg_logo(
+    api: Any, channels: list[Channel], settings: Any, tmp_path: Path
+) -> None:
+    from django.core.files.base import ContentFile
+
+    from apps.media.models import Asset
+
+    settings.MEDIA_ROOT = tmp_path / "media-root"
+    logo = Asset(kind="logo", name="Logo", mime="image/png", width=8, height=8, sha256="0" * 64,
+                 size=4)  # fmt: skip
+    logo.file.save("logo.png", ContentFile(b"\x89PNG"), save=True)
+    Channel.objects.filter(pk=channels[1].pk).update(logo=logo)
+    url = f"http://testserver/{settings.MEDIA_URL.strip('/')}/{logo.file.name}"
+    guide = etree.fromstring(_body(api.get("/epg.xml")))
+    assert _dtd().validate(guide), _dtd().error_log.filter_from_errors()
+    assert guide.xpath(f"//channel[@id='{channels[1].guide_id}']/icon/@src") == [url]
+    assert f'tvg-logo="{url}"' in _body(api.get("/playlist.m3u")).decode()

@@ -22,6 +22,7 @@ from apps.channels.selectors import playout_at
 from apps.channels.services.playout import (
     playout_extend,
     playout_inputs_changed_since,
+    playout_prune,
     playout_rebuild,
     playout_refresh,
 )
@@ -259,3 +260,17 @@ def test_the_periodic_refresh_extends_unchanged_channels_and_rebuilds_changed_on
     playout_refresh(channel=channel, now=timezone.now())
     rows = PlayoutRow.objects.filter(channel=channel, media_item=item, start__gt=timezone.now())
     assert rows.exists() and all(r.seconds == pytest.approx(100.0) for r in rows)
+
+
+def test_pruning_drops_old_rows_but_keeps_where_each_playlist_resumes(channel: Channel) -> None:
+    playout_rebuild(channel=channel, now=NOW, horizon=timedelta(days=4))
+    news = Playlist.objects.get(name="News")
+    last_news = PlayoutRow.objects.filter(channel=channel, playlist=news).order_by("-seq").first()
+    assert last_news is not None
+    deleted = playout_prune(channel=channel, now=NOW + timedelta(days=10))
+    left = list(PlayoutRow.objects.filter(channel=channel))
+    assert deleted > 0 and last_news.pk in {r.pk for r in left}
+    assert len(left) == len({r.playlist_id for r in left})  # one row per playlist
+    playout_extend(channel=channel, now=NOW + timedelta(days=10), horizon=timedelta(days=1))
+    resumed = PlayoutRow.objects.filter(channel=channel, playlist=news, start__gt=NOW + WEEK)
+    assert resumed.order_by("start").first().seq == last_news.seq + 1  # type: ignore[union-attr, operator]
