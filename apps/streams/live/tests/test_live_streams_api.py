@@ -220,3 +220,16 @@ def test_the_job_of_a_live_stream_is_not_deleted_on_its_own(
     response = operator_api.delete(f"/api/v1/stream-jobs/{stream.job_id}")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "stream_job.owned_by_live_stream"
+
+
+def test_the_admin_lists_live_state_and_never_the_key(
+    admin_user: Any, operator_user: Any, client: Any
+) -> None:
+    stream, key = live_stream(operator_user, outputs=[UDP])
+    live_publish_start(key=key, protocol="rtmp", address="127.0.0.1")
+    client.force_login(admin_user)
+    listing = client.get("/admin/streams/livestream/")
+    change = client.get(f"/admin/streams/livestream/{stream.pk}/change/")
+    assert listing.status_code == 200 and change.status_code == 200
+    assert "live" in listing.content.decode() and "••••" + key[-4:] in listing.content.decode()
+    assert key not in listing.content.decode() + change.content.decode()
