@@ -1,24 +1,92 @@
-"""The one way server-side code publishes live events to WebSocket consumers.
+"""How server-side code announces what happened: domain events and live events.
 
-Events go through the channel layer (in-memory when embedded, Redis when
-distributed), one group per topic: `job.<id>.logs`, `jobs.status`,
-`scan.<id>`, … Consumers subscribe to groups and re-check permissions before
-forwarding each event to their client.
+Two paths, one module:
+- `emit()`: a domain event (job failed, recording ready, …) for the world outside
+  (webhooks, notifications). It is written to the outbox (castcore.outbox) in the
+  transaction of the change it announces, and handed to the delivery tasks once that
+  transaction commits: a rolled-back change sends nothing, a committed one is never
+  lost (a periodic sweep picks up rows whose hand-over did not happen). Every event
+  type is listed in EVENT_TYPES; README "Domain events" documents their payloads.
+- `publish()`: live events to WebSocket consumers through the channel layer
+  (in-memory when embedded, Redis when distributed), one group per topic:
+  `job.<id>.logs`, `jobs.status`, `scan.<id>`, … Consumers subscribe to groups and
+  re-check permissions before forwarding each event to their client. Best effort.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 logger = logging.getLogger("castcore.events")
+
+INFO, WARNING, ERROR = "info", "warning", "error"
+
+#: Every domain event type and its default level. Webhooks and notifications
+#: subscribe to these names; emit() refuses any other.
+EVENT_TYPES: dict[str, str] = {
+    "stream_job.started": INFO,
+    "stream_job.stopped": INFO,
+    "stream_job.failed": ERROR,
+    "stream_job.recovered": INFO,
+    "live_stream.started": INFO,
+    "live_stream.ended": INFO,
+    "recording.ready": INFO,
+    "media_scan.finished": INFO,
+    "chat.message": INFO,
+    "chat.moderation": INFO,
+    "auth.lockout": WARNING,
+    "system.disk_low": WARNING,
+    "webhook.disabled": ERROR,
+    "notification.test": INFO,
+}
+
+
+def emit(
+    event_type: str,
+    payload: Mapping[str, Any],
+    *,
+    level: str | None = None,
+    subject: str = "",
+) -> None:
+    """Announce a domain event: an outbox row in the current transaction, delivered after commit.
+
+    `payload` must be JSON (dates become ISO strings) and hold no secret: it leaves
+    CastCore as it is. `subject` names what the event is about ("stream_job:5"), so that
+    a burst about one thing becomes one notification. Outside a transaction the row
+    commits at once and delivery starts at once.
+    """
+    from castcore.outbox.models import OutboxEvent
+
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}: add it to EVENT_TYPES")
+    level = level or EVENT_TYPES[event_type]
+    if level not in (INFO, WARNING, ERROR):
+        raise ValueError(f"unknown event level {level!r}")
+    data = json.loads(json.dumps(dict(payload), cls=DjangoJSONEncoder))
+    event = OutboxEvent.objects.create(
+        event_type=event_type, level=level, subject=subject[:128], payload=data
+    )
+    transaction.on_commit(lambda: kick_outbox(event.pk))
+
+
+def kick_outbox(event_id: int) -> None:
+    """Hand a committed event to the delivery tasks (a broker that is down: the sweep will)."""
+    from workers.events import dispatch_event
+
+    try:
+        dispatch_event.delay(event_id)
+    except Exception:
+        logger.warning("Could not queue event %s; the outbox sweep will", event_id, exc_info=True)
 
 
 def group_name(*parts: object) -> str:

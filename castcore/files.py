@@ -53,13 +53,18 @@ class _Unsatisfiable(Exception):
     """The Range header asks only for bytes the file does not have (416)."""
 
 
-def x_accel_location(path: Path) -> str | None:
-    """The internal nginx URI for `path`, when X-Accel-Redirect is on and the file is media."""
-    prefix = settings.X_ACCEL_REDIRECT_PREFIX
+# An nginx `internal` location and the folder it aliases.
+XAccel = tuple[Path, str]
+
+
+def x_accel_location(path: Path, x_accel: XAccel | None = None) -> str | None:
+    """The internal nginx URI for `path`, when X-Accel-Redirect is on and the file is under
+    its folder: the media root by default (CASTCORE_X_ACCEL_REDIRECT), or `x_accel`'s."""
+    root, prefix = x_accel or (Path(settings.MEDIA_ROOT), settings.X_ACCEL_REDIRECT_PREFIX)
     if not prefix:
         return None
     try:
-        relative = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
+        relative = path.resolve().relative_to(root.resolve())
     except ValueError:
         return None  # not under the media root, which is all the location aliases
     return prefix.rstrip("/") + "/" + quote(relative.as_posix())
@@ -237,12 +242,14 @@ def send_file(
     cache_control: str | None = "private, max-age=3600",
     filename: str | None = None,
     attachment: bool = False,
+    x_accel: XAccel | None = None,
 ) -> HttpResponse | StreamingHttpResponse:
     """The file at `path` (already authorised), or 404 if it is gone.
 
     `etag` is the tag itself or a function of the file's stat that makes it;
     `cache_control` None sends no Cache-Control; `filename` and `attachment` make the
-    Content-Disposition (inline unless `attachment`), none without either.
+    Content-Disposition (inline unless `attachment`), none without either; `x_accel`
+    names another nginx location than the media root's for files under its folder.
     """
     django_request = getattr(request, "_request", request)  # a DRF Request wraps Django's
     try:
@@ -253,7 +260,7 @@ def send_file(
         return HttpResponse(status=404)
     tag = etag if isinstance(etag, str) else etag(info)
     response: HttpResponse | StreamingHttpResponse
-    internal = x_accel_location(path)
+    internal = x_accel_location(path, x_accel)
     if internal is not None:
         # nginx answers conditionals and ranges from the file itself.
         response = HttpResponse(content_type=content_type)

@@ -12,6 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from apps.recordings import selectors as recordings
+from apps.streams.live import selectors as live_selectors
+from apps.streams.live import viewers
 from castcore.files import send_file
 
 HOME_RECORDINGS = 6
@@ -21,6 +23,11 @@ HOME_STREAMS = 6
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The start of the viewer site: what is live, the latest public recordings, where to go."""
+    live = list(
+        live_selectors.live_streams_now(request.user).select_related("owner")[:HOME_STREAMS]
+    )
+    counts = viewers.viewer_counts(stream.pk for stream in live)
+    live_now = [(stream, counts[stream.pk]) for stream in live]
     streams = list(recordings.explore_streams().select_related("owner")[:HOME_STREAMS])
     latest = list(
         recordings.explore_recordings()
@@ -28,10 +35,11 @@ def home(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")[:HOME_RECORDINGS]
     )
     context = {
+        "live_now": live_now,
         "streams": streams,
         "recordings": latest,
         # A new instance has no account yet: the page says how to create the first one.
-        "needs_first_admin": not (streams or latest)
+        "needs_first_admin": not (live_now or streams or latest)
         and not get_user_model().objects.filter(is_temporary=False).exists(),
     }
     return render(request, "home.html", context)

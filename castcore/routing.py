@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import re_path
 
+from apps.chat.routing import websocket_urlpatterns as chat_ws
 from apps.media.routing import websocket_urlpatterns as media_ws
 from apps.recordings.routing import websocket_urlpatterns as recordings_ws
 from apps.streams.routing import websocket_urlpatterns as streams_ws
@@ -17,6 +18,7 @@ websocket_urlpatterns: list[Any] = [
     *streams_ws,
     *media_ws,
     *recordings_ws,
+    *chat_ws,
     # Last: any other path is accepted and closed with 4404, not failed with an HTTP
     # error before the handshake (Channels' router raises for a path it has no route for).
     re_path(r"", Refusal.as_asgi()),

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "apps.media",
     "apps.recordings",
     "apps.chat",
+    "castcore.outbox",
     "apps.integrations",
 ]
 
@@ -242,7 +243,8 @@ STATIC_ROOT = VAR_DIR / "static"
 # runs `npm ci`); their built bundles are served as static files under vendor/.
 STATICFILES_DIRS: list[Any] = [BASE_DIR / "static"]
 _NPM_BUNDLES = {
-    "asciinema-player": BASE_DIR / "node_modules" / "asciinema-player" / "dist" / "bundle"
+    "asciinema-player": BASE_DIR / "node_modules" / "asciinema-player" / "dist" / "bundle",
+    "hls.js": BASE_DIR / "node_modules" / "hls.js" / "dist",
 }
 STATICFILES_DIRS += [
     (f"vendor/{name}", path) for name, path in _NPM_BUNDLES.items() if path.is_dir()
@@ -255,6 +257,11 @@ MEDIA_URL = "media/"
 X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_X_ACCEL_REDIRECT", "")
 if X_ACCEL_REDIRECT_PREFIX and not X_ACCEL_REDIRECT_PREFIX.startswith("/"):
     raise ImproperlyConfigured("CASTCORE_X_ACCEL_REDIRECT must be a path such as /_media/.")
+# The same for live streams' HLS segments (apps/streams/live/views.py): an nginx `internal`
+# location aliasing VAR_DIR/live (e.g. /_live/); see the README's "Serving live HLS".
+LIVE_X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_LIVE_X_ACCEL_REDIRECT", "")
+if LIVE_X_ACCEL_REDIRECT_PREFIX and not LIVE_X_ACCEL_REDIRECT_PREFIX.startswith("/"):
+    raise ImproperlyConfigured("CASTCORE_LIVE_X_ACCEL_REDIRECT must be a path such as /_live/.")
 # Request bodies (castcore/bodies.py): the limit of every route that declares none of its own.
 # JSON takes some 25 times its size once parsed: 512 KiB of `[{},{},…]` grew a web process
 # by 13 MB, 1 MiB by 28 MB.
@@ -351,6 +358,12 @@ SPECTACULAR_SETTINGS = {
         "LiveVisibilityEnum": "apps.streams.live.models.LiveVisibility",
         "LiveStateEnum": "apps.streams.live.selectors.LiveState.CHOICES",
         "VisibilityEnum": "apps.recordings.models.Visibility",
+        "ChatBanKindEnum": "apps.chat.models.BanKind",
+        "ChatMessageKindEnum": "apps.chat.models.MessageKind",
+        # Two "visibility" choice sets (same values, different labels) need names.
+        "ChannelVisibilityEnum": "apps.channels.models.ChannelVisibility",
+        "ChannelModeEnum": "apps.channels.models.ChannelMode",
+        "BlockModeEnum": "apps.channels.models.BlockMode",
     },
 }
 
@@ -429,9 +442,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.live_streams.reconcile_live_sessions",
         "schedule": env_float("CASTCORE_LIVE_RECONCILE_INTERVAL_SECONDS", 5.0, minimum=1.0),
     },
+    # Live viewer counts over time (ViewerSample rows) and each session's peak.
+    "sample-live-viewers": {
+        "task": "workers.live_viewers.sample_live_viewers",
+        "schedule": float(env_int("CASTCORE_VIEWER_SAMPLE_SECONDS", 30, minimum=5)),
+    },
+    # Hands over outbox events, webhook retries and notifications that no task carries.
+    "sweep-outbox": {
+        "task": "workers.events.sweep_outbox",
+        "schedule": env_float("CASTCORE_OUTBOX_SWEEP_INTERVAL_SECONDS", 10.0, minimum=1.0),
+    },
     "cleanup-unclaimed-recordings": {
         "task": "workers.recordings.cleanup_unclaimed_recordings",
         "schedule": float(env_int("CASTCORE_RETENTION_INTERVAL_SECONDS", 3600, minimum=60)),
+    },
+    # Runs the scheduled actions that came due (apps.channels.scheduling); each
+    # occurrence is claimed by a unique row, so two beats sending it are harmless.
+    "run-scheduled-actions": {
+        "task": "workers.scheduler.run_scheduled_actions",
+        "schedule": env_float("CASTCORE_SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=1.0),
+    },
+    # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
+    "refresh-channel-playouts": {
+        "task": "channels.refresh_playouts",
+        "schedule": float(env_int("CASTCORE_PLAYOUT_REFRESH_SECONDS", 300, minimum=10)),
     },
 }
 CELERY_TIMEZONE = TIME_ZONE

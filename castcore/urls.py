@@ -32,11 +32,15 @@ api_v1: list[Any] = [
 urlpatterns = [
     path("", pages.home, name="home"),
     # nginx-rtmp's publish callbacks (shared secret; not an API for clients).
-    path("", include("apps.streams.live.urls")),
+    path("", include("apps.streams.live.callback_urls")),
     path("favicon.ico", pages.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
     # Pages and legacy paths (asciinema 2.x's /api/asciicasts, /connect/<id>, …).
     path("", include("apps.recordings.urls")),
+    # Live streams: watch pages and HLS (apps/streams/live/views.py).
+    path("live/", include("apps.streams.live.urls")),
+    # Channels' viewer pages, /epg.xml, /playlist.m3u and the HDHomeRun tuner surface.
+    path("", include("apps.channels.urls")),
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),

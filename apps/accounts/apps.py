@@ -6,3 +6,10 @@ class AccountsConfig(AppConfig):
 
     name = "apps.accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from axes.signals import user_locked_out
+
+        from apps.accounts.lockout import announce_lockout
+
+        user_locked_out.connect(announce_lockout, dispatch_uid="castcore.announce_lockout")

@@ -101,3 +101,21 @@ def lockout_response(
         )
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def announce_lockout(
+    sender: object, request: Any = None, username: str = "", **kwargs: Any
+) -> None:
+    """auth.lockout, for django-axes' user_locked_out (its one way of telling a lockout)."""
+    from castcore.events import emit
+
+    ip = kwargs.get("ip_address") or ""
+    emit(
+        "auth.lockout",
+        {
+            "username": username,
+            "ip": ip,
+            "cooloff_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+        },
+        subject=f"user:{username}",
+    )

@@ -39,7 +39,7 @@ from apps.media.scanner import (
 from apps.media.selectors import ScanEvent, active_scan, scan_groups, scan_snapshot
 from apps.media.storage.base import StorageError
 from castcore.api.errors import Conflict
-from castcore.events import publish
+from castcore.events import emit, publish
 from workers.ffmpeg.probe import ProbeResult
 
 logger = logging.getLogger("castcore.media.scans")
@@ -179,7 +179,9 @@ class _ScanRun:
         scan = self.scan
         scan.state, scan.error_code, scan.error_detail = ScanState.FAILED, code, detail[:2000]
         scan.finished_at = timezone.now()
-        self._save("failed", *_COUNTERS, "state", "error_code", "error_detail", "finished_at")
+        with transaction.atomic():
+            self._save("failed", *_COUNTERS, "state", "error_code", "error_detail", "finished_at")
+            self._announce(level="warning")
 
     # --- the work --------------------------------------------------------------------
 
@@ -295,6 +297,24 @@ class _ScanRun:
                 last_scanned_at=scan.finished_at,
             )
             self._save("done", *_COUNTERS, "state", "finished_at")
+            self._announce(level="info")
+
+    def _announce(self, *, level: str) -> None:
+        """media_scan.finished, done or failed, in the transaction that finished the scan."""
+        scan = self.scan
+        emit(
+            "media_scan.finished",
+            {
+                "scan_id": scan.pk,
+                "source_id": self.source.pk,
+                "source": self.source.name,
+                "state": scan.state,
+                "error_code": scan.error_code,
+                **{name: getattr(scan, name) for name in _COUNTERS if name != "progress"},
+            },
+            level=level,
+            subject=f"storage_source:{self.source.pk}",
+        )
 
 
 def media_scan_check_active(*, source: StorageSource) -> None:

@@ -10,30 +10,19 @@ the viewer site (session: <img> and <video> on pages) or by a bearer token.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_safe
 
 from apps.accounts.roles import Role, role_at_least
 from apps.media.models import Asset
-from castcore.api.authentication import authenticate_bearer
+from castcore.api.authentication import session_or_bearer_user
 from castcore.files import send_file
-
-
-def _user(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return user
-    parts = request.headers.get("Authorization", "").split()
-    if len(parts) == 2 and parts[0].lower() == "bearer":
-        return authenticate_bearer(parts[1])
-    return None
 
 
 @require_safe
 def media_file(request: HttpRequest, name: str) -> HttpResponseBase:
-    user = _user(request)
+    user = session_or_bearer_user(request)
     if user is None:
         response = HttpResponse("Sign in to see this file.", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -27,6 +27,7 @@ from apps.recordings import conf
 from apps.recordings.asciicast import Asciicast, AsciicastInvalid, parse_asciicast
 from apps.recordings.models import Recording, Visibility, new_url_token
 from apps.system.models import GlobalSettings
+from castcore.events import emit
 from castcore.stopping import worker_stopping
 from workers.ffmpeg.playable import PlayableError, PlayableErrorCode, make_playable
 from workers.ffmpeg.probe import ProbeError, ProbeResult, probe
@@ -127,6 +128,7 @@ def recording_create_terminal(
                 changes={"kind": [None, "terminal"], "size": [None, recording.size]},
                 request=request,
             )
+            announce_ready(recording)
     except BaseException:
         default_storage.delete(name)
         raise
@@ -181,11 +183,33 @@ def recording_create_video(
                 changes={"kind": [None, "video"], "stream_job_id": [None, stream_job_id]},
                 source=AuditEntry.Source.SYSTEM,
             )
+            announce_ready(recording)
             _dispatch_make_playable(recording.pk)
     except BaseException:
         shutil.move(str(target), source)  # give the caller its file back
         raise
     return recording
+
+
+def announce_ready(recording: Recording) -> None:
+    """recording.ready, in the transaction that made the recording available.
+
+    No URL token in it: for an unlisted recording the token is the secret.
+    """
+    emit(
+        "recording.ready",
+        {
+            "recording_id": recording.pk,
+            "kind": recording.kind,
+            "title": recording.title,
+            "visibility": recording.visibility,
+            "duration": recording.duration,
+            "size": recording.size,
+            "stream_job_id": recording.stream_job_id,
+            "owner": recording.owner.get_username(),
+        },
+        subject=f"recording:{recording.pk}",
+    )
 
 
 def _dispatch_make_playable(recording_id: int) -> None:

@@ -22,7 +22,7 @@ from apps.accounts.services import hash_secret
 from apps.recordings import conf
 from apps.recordings.asciicast import AsciicastInvalid, parse_asciicast
 from apps.recordings.models import Recording, TerminalStream, live_cutoff, new_url_token
-from apps.recordings.services import default_visibility, update_editable
+from apps.recordings.services import announce_ready, default_visibility, update_editable
 from castcore.events import publish
 
 
@@ -228,7 +228,10 @@ def stream_recording_finish(*, recording_id: int, stream_id: int | None = None) 
             info.cols,
             info.rows,
         )
-    recording.save()
+    with transaction.atomic():
+        recording.save()
+        if recording.status == Recording.Status.AVAILABLE:
+            announce_ready(recording)
     if stream_id is not None:
         TerminalStream.objects.filter(pk=stream_id, recording_id=recording_id).update(
             recording=None

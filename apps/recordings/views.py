@@ -8,7 +8,6 @@ from typing import Any
 from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.core import signing
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -36,6 +35,7 @@ from apps.recordings.files import serve_recording_file, serve_stored_file
 from apps.recordings.models import Recording, TerminalStream
 from apps.system.models import GlobalSettings
 from castcore.secrets import remember
+from castcore.tickets import check_ticket, make_ticket
 
 VIEWER_TICKET_SALT = "castcore.recordings.viewer-ticket"
 VIEWER_TICKET_MAX_AGE = 6 * 3600
@@ -152,15 +152,13 @@ def explore(request: HttpRequest) -> HttpResponse:
 
 def viewer_ticket(stream: TerminalStream) -> str:
     """A signed pass for the viewer socket of a private stream (browsers can't send headers)."""
-    return signing.dumps({"s": stream.pk}, salt=VIEWER_TICKET_SALT)
+    return make_ticket(salt=VIEWER_TICKET_SALT, subject=stream.pk)
 
 
 def check_viewer_ticket(raw: str, stream_id: int) -> bool:
-    try:
-        data = signing.loads(raw, salt=VIEWER_TICKET_SALT, max_age=VIEWER_TICKET_MAX_AGE)
-    except signing.BadSignature:
-        return False
-    return isinstance(data, dict) and data.get("s") == stream_id
+    return check_ticket(
+        raw, salt=VIEWER_TICKET_SALT, subject=stream_id, max_age=VIEWER_TICKET_MAX_AGE
+    )
 
 
 def stream_page(request: HttpRequest, key: str) -> HttpResponse:

@@ -122,6 +122,9 @@ class InputKind(models.TextChoices):
     TEST_PATTERN = "test_pattern"
     MEDIA_ITEM = "media_item"  # one library item, read through its source's backend
     MEDIA_FOLDER = "media_folder"  # a folder's items in name order, looped (concat demuxer)
+    # A 24/7 channel's playout rows from now on (apps.channels.play): the job is the
+    # channel's own, created and started by the channel.
+    CHANNEL = "channel"
 
 
 # Kinds whose position survives a pause: the next run continues from it (-ss).

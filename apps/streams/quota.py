@@ -29,7 +29,8 @@ from pathlib import Path
 from django.conf import settings
 
 from apps.streams import conf
-from apps.streams.models import OutputKind, StreamJob, StreamOutput
+from apps.streams.live.paths import hls_dir, live_root
+from apps.streams.models import LiveStream, OutputKind, StreamJob, StreamOutput
 from workers.ffmpeg.preflight.targets import existing_ancestor
 
 MB = 1024 * 1024
@@ -119,7 +120,16 @@ def job_paths(job: StreamJob) -> list[str]:
     # Through the job's relation: the outputs the caller loaded, if it did (a start's view
     # and a worker's claim do), so that a start, checked by default, reads them once.
     urls = {output.url for output in job.outputs.all() if output.kind in _WRITTEN_KINDS}
-    return sorted({*urls, str(_runs_folder(job.pk))})
+    live = _live_hls_dirs(job)
+    return sorted({*urls, *live, str(_runs_folder(job.pk))})
+
+
+def _live_hls_dirs(job: StreamJob) -> list[str]:
+    """A live stream's transcode also writes the stream's HLS folder."""
+    try:
+        return [str(hls_dir(job.live_stream))]
+    except LiveStream.DoesNotExist:
+        return []
 
 
 def written_paths(job: StreamJob, paths: Iterable[str] | None = None) -> list[str]:
@@ -167,7 +177,7 @@ def _recordings_bytes(job_id: int | None = None) -> int:
 
 def _instance_paths() -> set[str]:
     outputs = StreamOutput.objects.filter(kind__in=_WRITTEN_KINDS).values_list("url", flat=True)
-    return {*outputs, str(Path(settings.VAR_DIR) / "runs")}
+    return {*outputs, str(Path(settings.VAR_DIR) / "runs"), str(live_root())}
 
 
 def _sum(paths: Iterable[str]) -> int:

@@ -9,6 +9,8 @@ start, when a worker builds the argv, and in preflight.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,10 +21,12 @@ from django.conf import settings
 from apps.media.models import StorageSource
 from apps.streams import conf
 from apps.streams.live.ingest import is_internal_ingest
+from apps.streams.live.ladder import ladder_output
 from apps.streams.media_inputs import media_input
 from apps.streams.models import (
     SEEKABLE_INPUT_KINDS,
     InputKind,
+    LiveStream,
     OutputKind,
     StreamJob,
     StreamOutput,
@@ -113,6 +117,11 @@ def input_spec_for(
             # is not for it; any other URL, on any job, is checked.
             return source
         return engine_policy.checked_input(source, policy or target_policy())
+    if job.input_kind == InputKind.CHANNEL:
+        # What the channel's playout says plays from now on (apps.channels.play).
+        from apps.channels.play.inputs import channel_input
+
+        return channel_input(job, resolve=resolve)
     if job.input_kind == InputKind.TEST_PATTERN:
         return engine.TestPatternInput(
             pattern=engine.TestPattern(job.input_pattern),
@@ -173,6 +182,14 @@ def recording_output(path: Path) -> engine.FileOutput:
     )
 
 
+def live_stream_of(job: StreamJob) -> LiveStream | None:
+    """The live stream whose transcode `job` is, if it is one."""
+    try:
+        return job.live_stream
+    except LiveStream.DoesNotExist:
+        return None
+
+
 def job_spec_for(
     job: StreamJob,
     *,
@@ -185,6 +202,8 @@ def job_spec_for(
 ) -> engine.JobSpec:
     """The engine spec for `job`.
 
+    A live stream's job (its `live_stream`) gets the stream's HLS ladder as its last
+    output (apps.streams.live.ladder), in the stream's folder (live.paths.hls_dir).
     `outputs_override` replaces the job's outputs (dry-run writes a temp file);
     `recording_path` adds the recording file output; `outputs` lets callers
     validate unsaved output rows. `workdir` is where build_argv will write its
@@ -201,6 +220,27 @@ def job_spec_for(
         if recording_path is not None:
             targets.append(recording_output(recording_path))
     source = input_spec_for(job, resolve=resolve, policy=policy)
+    live_stream = live_stream_of(job)
+    if live_stream is not None and outputs_override is None:
+        # Last, so the job's own outputs keep their rows' indexes (preflight and errors
+        # name them by index); the argv feeds them from the ladder wherever it is listed.
+        with_audio = not isinstance(source, engine.TestPatternInput) or source.with_audio
+        targets.append(ladder_output(live_stream, with_audio=with_audio))
+    if job.input_kind == InputKind.CHANNEL:
+        # A channel's input starts where its schedule is now, and its playlist goes on
+        # across ffmpeg restarts (the job's loop restarts it when its window ends).
+        targets = [
+            replace(target, append=True) if isinstance(target, engine.HlsOutput) else target
+            for target in targets
+        ]
+        return engine.JobSpec(
+            input=source,
+            profile=job.profile.to_spec(),
+            outputs=tuple(targets),
+            loop=False,
+            realtime=True,
+            stall_timeout_s=job.stall_timeout_seconds,
+        )
     loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
     # Files and playlists of files continue from a position; an S3 item (a URL) and
     # everything else start from their beginning (resume_point).

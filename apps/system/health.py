@@ -134,7 +134,28 @@ def check_disk() -> CheckResult:
         "min_free_bytes": threshold,
         "folders": [{"code": check["code"], **check["params"]} for check in found],
     }
+    _announce_disk(low, threshold)
     return CheckResult(True, detail, warning=bool(low))
+
+
+#: Set while free space is low and system.disk_low has been sent (again at most hourly).
+_DISK_LOW_KEY = "castcore:system.disk_low"
+
+
+def _announce_disk(low: list[Any], threshold: int) -> None:
+    """system.disk_low when free space becomes low: once, not on every health request."""
+    from django.core.cache import cache
+
+    from castcore.events import emit
+
+    if not low:
+        cache.delete(_DISK_LOW_KEY)
+    elif cache.add(_DISK_LOW_KEY, 1, timeout=3600):
+        emit(
+            "system.disk_low",
+            {"folders": [str(path) for path in low], "min_free_bytes": threshold},
+            subject="system:disk",
+        )
 
 
 def check_confinement() -> CheckResult:

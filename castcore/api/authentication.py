@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -71,3 +72,15 @@ def authenticate_bearer(raw: str) -> AbstractBaseUser | None:
     except (TokenError, exceptions.AuthenticationFailed, exceptions.APIException):
         return None
     return user if user.is_active else None
+
+
+def session_or_bearer_user(request: HttpRequest) -> Any:
+    """Who a plain Django view (files, HLS) serves: the site's session, else a bearer
+    credential (a player or script that sends `Authorization`), else None."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user
+    parts = request.headers.get("Authorization", "").split()
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        return authenticate_bearer(parts[1])
+    return None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workers.ffmpeg.egress import input_options
 from workers.ffmpeg.escaping import file_url, filter_value_escape, tee_escape
+from workers.ffmpeg.ladder import ladder_of, ladder_output_args
 from workers.ffmpeg.masking import (
     SECRET_MASK,
     mask_argv,
@@ -158,6 +159,8 @@ def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:
     media = workdir / PLAYLIST_MEDIA_DIR
     media.mkdir(parents=True, exist_ok=True)
     lines = ["ffconcat version 1.0"]
+    order = list(range(len(src.paths)))
+    order = order[src.first :] + order[: src.first]
     for index, path in enumerate(src.ordered_paths):
         suffix = Path(path).suffix.lower()
         if not (suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 6):
@@ -168,6 +171,12 @@ def write_concat_list(src: PlaylistInput, workdir: Path) -> Path:
         link.symlink_to(os.path.abspath(path))
         entry = f"{PLAYLIST_MEDIA_DIR}/{link.name}".replace("'", "'\\''")
         lines.append(f"file '{entry}'")
+        inpoint = src.inpoints[order[index]] if src.inpoints else None
+        outpoint = src.outpoints[order[index]] if src.outpoints else None
+        if inpoint:
+            lines.append(f"inpoint {inpoint:.3f}")
+        if outpoint is not None:
+            lines.append(f"outpoint {outpoint:.3f}")
     target = workdir / PLAYLIST_FILE
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
@@ -321,6 +330,15 @@ def build_argv(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     input_args, audio_second = _input_args(spec, workdir, http_proxy)
+    ladder = ladder_of(spec)
+    if ladder is not None:
+        # The ladder's variants carry their own encodes; the profile's do not apply.
+        return [
+            ffmpeg,
+            *BASE_ARGS,
+            *input_args,
+            *ladder_output_args(spec, ladder, audio_second),
+        ]
     return [
         ffmpeg,
         *BASE_ARGS,

@@ -15,6 +15,9 @@ platforms. So the source is chosen once per ffmpeg process, from its spec:
   hlsenc deletes segments that leave the window; each is counted at its last size
   seen, which needs a look while it is listed: a paced (live) run lists one for
   several seconds and is looked at every progress block.
+- WRITTEN also for an HLS ladder (workers.ffmpeg.ladder), which runs an encoder per
+  variant or a copy: the segments of its feed variant, the streams its restream
+  outputs and recording receive.
 - NONE: a stream copy to network outputs only. Nothing measures it: None.
 
 One source per process, so the figure never flips between two ways of counting.
@@ -30,7 +33,7 @@ from enum import StrEnum
 
 from workers.ffmpeg.muxers import is_hls_segment
 from workers.ffmpeg.progress import Progress
-from workers.ffmpeg.spec import FileOutput, HlsOutput, JobSpec, VideoCodec
+from workers.ffmpeg.spec import FileOutput, HlsLadderOutput, HlsOutput, JobSpec, VideoCodec
 
 
 class BitrateSource(StrEnum):
@@ -48,6 +51,10 @@ def expected_kbps(source: str | None, *, video_kbps: float, audio_kbps: float) -
 def bitrate_source(spec: JobSpec) -> BitrateSource:
     """The rule: where the bitrate of `spec`'s ffmpeg comes from (module docstring)."""
     outputs = spec.enabled_outputs
+    if any(isinstance(output, HlsLadderOutput) for output in outputs):
+        # Many encoders (or a copy) in one process: what the feed variant writes is the
+        # figure, the stream restream targets and the recording receive.
+        return BitrateSource.WRITTEN
     if len(outputs) == 1 and not isinstance(outputs[0], HlsOutput):
         return BitrateSource.MUXER
     if spec.profile.video_codec is not VideoCodec.COPY:
@@ -93,7 +100,11 @@ class BitrateMeter:
         self.source = bitrate_source(spec)
         outputs = spec.enabled_outputs
         self._files = tuple(o.path for o in outputs if isinstance(o, FileOutput))
-        self._hls_dirs = tuple(o.directory for o in outputs if isinstance(o, HlsOutput))
+        self._hls_dirs = tuple(
+            o.variant_dir(o.feed) if isinstance(o, HlsLadderOutput) else o.directory
+            for o in outputs
+            if isinstance(o, HlsOutput | HlsLadderOutput)
+        )
         self._segments: dict[str, int] = {}  # every HLS segment seen, deleted ones too
         self._video: VideoStats | None = None
 

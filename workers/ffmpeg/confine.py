@@ -40,7 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from workers.ffmpeg.spec import FileInput, FileOutput, HlsOutput, JobSpec, PlaylistInput
+from workers.ffmpeg.spec import (
+    FileInput,
+    FileOutput,
+    HlsLadderOutput,
+    HlsOutput,
+    JobSpec,
+    PlaylistInput,
+)
 
 _libc = ctypes.CDLL(None, use_errno=True)  # the Landlock syscalls have no glibc wrappers
 _syscall = _libc.syscall
@@ -167,8 +174,8 @@ def confinement_for(spec: JobSpec, workdir: str | os.PathLike[str]) -> Confineme
         reads += source.paths
     writes = [os.fspath(workdir)]
     for output in spec.enabled_outputs:
-        if isinstance(output, HlsOutput):
-            writes.append(output.directory)
+        if isinstance(output, HlsOutput | HlsLadderOutput):
+            writes.append(output.directory)  # a ladder's variant folders are inside it
         elif isinstance(output, FileOutput):
             writes.append(str(Path(output.path).parent))
     return Confinement(read=tuple(reads), write=tuple(writes))

@@ -30,7 +30,15 @@ from pathlib import Path
 from workers.ffmpeg.argv import PLAYLIST_FILE, mask_text
 from workers.ffmpeg.egress import REFUSED_REASON
 from workers.ffmpeg.muxers import output_url
-from workers.ffmpeg.spec import FileInput, FileOutput, HlsOutput, JobSpec, PlaylistInput, UrlInput
+from workers.ffmpeg.spec import (
+    FileInput,
+    FileOutput,
+    HlsLadderOutput,
+    HlsOutput,
+    JobSpec,
+    PlaylistInput,
+    UrlInput,
+)
 
 
 class LogLevel(StrEnum):
@@ -302,7 +310,7 @@ class LogSides:
             inputs.append(source.url)
         outputs: list[str] = []
         for output in spec.enabled_outputs:
-            if isinstance(output, HlsOutput):
+            if isinstance(output, HlsOutput | HlsLadderOutput):
                 outputs.append(os.path.abspath(output.directory))
             elif isinstance(output, FileOutput):
                 outputs.append(os.path.abspath(output.path))

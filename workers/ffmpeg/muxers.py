@@ -9,9 +9,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workers.ffmpeg.escaping import file_url, tee_escape
-from workers.ffmpeg.spec import FileOutput, HlsOutput, OutputSpec, RtmpOutput, SrtOutput, UdpOutput
+from workers.ffmpeg.spec import (
+    FileOutput,
+    HlsLadderOutput,
+    HlsOutput,
+    OutputSpec,
+    RtmpOutput,
+    SrtOutput,
+    UdpOutput,
+)
 
 HLS_SEGMENT_NAME = "segment_%05d.ts"
+# A ladder's master playlist, in its folder; each variant's, in the variant's sub-folder.
+MASTER_PLAYLIST = "index.m3u8"
+VARIANT_PLAYLIST = "index.m3u8"
 _HLS_SEGMENT = re.compile(r"segment_\d{5,}\.ts")
 
 
@@ -35,6 +46,8 @@ def output_url(output: OutputSpec) -> str:
         return f"{output.url}{sep}passphrase={urllib.parse.quote(output.passphrase, safe='')}"
     if isinstance(output, HlsOutput):
         return file_url(Path(output.directory) / output.playlist_name)
+    if isinstance(output, HlsLadderOutput):
+        return file_url(Path(output.directory) / MASTER_PLAYLIST)
     if isinstance(output, FileOutput):
         return file_url(output.path)
     return output.url
@@ -50,9 +63,13 @@ def target_for(output: OutputSpec) -> Target:
         return Target("mpegts", url)
     if isinstance(output, FileOutput):
         return Target(output.container.value, url)
+    if isinstance(output, HlsLadderOutput):
+        return ladder_target(output)
     flags = (
         "delete_segments+independent_segments" if output.delete_segments else "independent_segments"
     )
+    if output.append:
+        flags += "+append_list+discont_start+omit_endlist"
     return Target(
         "hls",
         url,
@@ -61,6 +78,32 @@ def target_for(output: OutputSpec) -> Target:
             "hls_list_size": str(output.list_size),
             "hls_flags": flags,
             "hls_segment_filename": hls_segment_template(output),
+        },
+    )
+
+
+def ladder_target(ladder: HlsLadderOutput) -> Target:
+    """The hlsenc output of a ladder (workers.ffmpeg.ladder): its URL and options."""
+    audio = ladder.with_audio
+    stream_map = " ".join(
+        f"v:{i},a:{i},name:{v.name}" if audio else f"v:{i},name:{v.name}"
+        for i, v in enumerate(ladder.variants)
+    )
+    folder = os.path.abspath(ladder.directory)
+    # append_list: a process that finds the playlists of an earlier one (a takeover after
+    # a dead worker) continues them: sequence numbers and segment names go on, and
+    # hlsenc marks the join with EXT-X-DISCONTINUITY. Segments are plain paths for the
+    # same reason as muxers.hls_segment_template (hlsenc unlinks them by that name).
+    return Target(
+        "hls",
+        os.path.join(folder, "%v", VARIANT_PLAYLIST),
+        {
+            "hls_time": str(ladder.segment_seconds),
+            "hls_list_size": str(ladder.list_size),
+            "hls_flags": "delete_segments+independent_segments+append_list",
+            "master_pl_name": MASTER_PLAYLIST,
+            "var_stream_map": stream_map,
+            "hls_segment_filename": os.path.join(folder, "%v", HLS_SEGMENT_NAME),
         },
     )
 

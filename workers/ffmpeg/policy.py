@@ -29,6 +29,7 @@ from workers.ffmpeg.checks import PATH_NOT_ALLOWED, SpecError, check_abs_path
 from workers.ffmpeg.spec import (
     FileInput,
     FileOutput,
+    HlsLadderOutput,
     HlsOutput,
     InputSpec,
     OutputSpec,
@@ -135,6 +136,10 @@ def checked_output(output: OutputSpec, policy: TargetPolicy) -> OutputSpec:
             field="output.directory", write=True, managed=policy.managed,
         )  # fmt: skip
         return dataclasses.replace(output, directory=directory)
+    if isinstance(output, HlsLadderOutput):
+        # A live stream's folder, chosen by CastCore (apps.streams.live.paths), never by a
+        # user; it is managed, so the checks above would refuse it to any user's output.
+        return output
     assert isinstance(output, FileOutput)
     path = allowed_path(
         output.path, roots=policy.output_roots, protected=policy.protected, field="output.path",

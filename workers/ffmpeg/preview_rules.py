@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from workers.ffmpeg.muxers import target_for
 from workers.ffmpeg.spec import (
     AudioCodec,
+    HlsLadderOutput,
     HlsOutput,
     JobSpec,
     OutputSpec,
@@ -65,7 +66,7 @@ PLATFORMS: tuple[PlatformRule, ...] = (
 
 FLV_AUDIO_RATES = (44100, 48000)
 # Outputs that viewers or servers consume as it is made; a file output can take any pace.
-LIVE_OUTPUTS = (RtmpOutput, SrtOutput, UdpOutput, HlsOutput)
+LIVE_OUTPUTS = (RtmpOutput, SrtOutput, UdpOutput, HlsOutput, HlsLadderOutput)
 # What each muxer in ffmpeg 5.1 refuses outright (the header write fails).
 _CONTAINER_REJECTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "flv": (frozenset({"hevc"}), frozenset({"opus"})),

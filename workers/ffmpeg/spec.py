@@ -10,6 +10,7 @@ Where a path may point and which hosts may be reached is policy.py's business.
 from __future__ import annotations
 
 import math
+import os
 import re
 import urllib.parse
 from dataclasses import dataclass, field, replace
@@ -28,10 +29,10 @@ from workers.ffmpeg.urls import validate_url as _validate_url
 
 __all__ = [
     "MAX_START_OFFSET_S", "AudioCodec", "Container", "EncoderInfo", "FileInput", "FileOutput",
-    "HlsOutput", "InputKind", "InputSpec", "JobSpec", "OutputKind", "OutputSpec",
+    "HlsLadderOutput", "HlsOutput", "InputKind", "InputSpec", "JobSpec", "OutputKind", "OutputSpec",
     "OverlaySpec", "PlaylistInput", "ProfileSpec", "RateControl", "RtmpOutput", "SpecError",
     "SrtOutput", "TestPattern", "TestPatternInput", "UdpOutput", "UrlInput", "UrlKind",
-    "VideoCodec", "list_encoders", "parse_encoders", "resume_point",
+    "VariantSpec", "VideoCodec", "list_encoders", "parse_encoders", "resume_point",
 ]  # fmt: skip
 
 
@@ -85,6 +86,11 @@ class PlaylistInput:
     paths: tuple[str, ...]
     durations: tuple[float | None, ...] = ()  # per path, when known; () when none are
     first: int = 0  # the path it starts with; then on in order, round to the one before
+    # Per path, seconds into the file where its part starts and ends (the concat
+    # demuxer's inpoint/outpoint); () or None for the whole file. A channel's playout
+    # plays cut items this way, in one ffmpeg, so timestamps run on across items.
+    inpoints: tuple[float | None, ...] = ()
+    outpoints: tuple[float | None, ...] = ()
     kind: ClassVar[InputKind] = InputKind.PLAYLIST
     recorded: ClassVar[bool] = True
 
@@ -93,8 +99,16 @@ class PlaylistInput:
             raise SpecError("spec.invalid_playlist", count=len(self.paths))
         for path in self.paths:
             _check_abs_path("input.paths", path)
-        if self.durations and len(self.durations) != len(self.paths):
-            raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for points in (self.durations, self.inpoints, self.outpoints):
+            if points and len(points) != len(self.paths):
+                raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for index, point in enumerate(self.inpoints or ()):
+            _check_range("input.inpoints", point, 0.0, MAX_START_OFFSET_S)
+            end = self.outpoints[index] if self.outpoints else None
+            if point is not None and end is not None and end <= point:
+                raise SpecError("spec.invalid_playlist", count=len(self.paths))
+        for point in self.outpoints or ():
+            _check_range("input.outpoints", point, 0.001, MAX_START_OFFSET_S)
         if not 0 <= self.first < len(self.paths):
             raise SpecError("spec.invalid_playlist", count=len(self.paths))
 
@@ -106,12 +120,21 @@ class PlaylistInput:
     def secrets(self) -> tuple[str, ...]:
         return ()
 
+    def part_s(self, index: int) -> float | None:
+        """How long path `index` plays: its outpoint (or duration) less its inpoint."""
+        start = (self.inpoints[index] if self.inpoints else None) or 0.0
+        end = self.outpoints[index] if self.outpoints else None
+        if end is None:
+            end = self.durations[index] if self.durations else None
+        return end - start if end is not None and end > start else None
+
     @property
     def length_s(self) -> float | None:
         """The whole playlist's length, if every item's is known."""
-        if not self.durations or not all(_usable_length(d) for d in self.durations):
+        parts = [self.part_s(index) for index in range(len(self.paths))]
+        if not all(_usable_length(part) for part in parts):
             return None
-        return sum(d for d in self.durations if d)
+        return sum(part for part in parts if part)
 
 
 @dataclass(frozen=True)
@@ -206,9 +229,10 @@ def resume_point(source: InputSpec, *, played_s: float, loop: bool) -> tuple[Inp
     if isinstance(source, PlaylistInput):
         if not length:
             return source, 0.0
-        for index, duration in enumerate(source.durations):
-            assert duration is not None  # a known length means every duration is known
-            if played_s < duration or index == len(source.durations) - 1:
+        for index in range(len(source.paths)):
+            duration = source.part_s(index)
+            assert duration is not None  # a known length means every part's is known
+            if played_s < duration or index == len(source.paths) - 1:
                 return replace(source, first=index), min(played_s, duration)
             played_s -= duration
     return source, played_s if played_s <= MAX_START_OFFSET_S else 0.0
@@ -223,6 +247,7 @@ class OutputKind(StrEnum):
     HLS = "hls"
     FILE = "file"
     UDP = "udp"
+    HLS_LADDER = "hls_ladder"
 
 
 class Container(StrEnum):
@@ -298,6 +323,10 @@ class HlsOutput:
     playlist_name: str = "index.m3u8"
     enabled: bool = True
     name: str = ""
+    # Continue the playlist a previous ffmpeg left (its numbering, with a discontinuity)
+    # instead of starting it anew: a channel's ffmpeg is restarted as its playout moves
+    # on, and players that hold the playlist keep playing.
+    append: bool = False
     kind: ClassVar[OutputKind] = OutputKind.HLS
 
     def __post_init__(self) -> None:
@@ -347,7 +376,130 @@ class UdpOutput:
         return ()
 
 
-OutputSpec = RtmpOutput | SrtOutput | HlsOutput | FileOutput | UdpOutput
+# A variant's name is its folder and its `name:` in hlsenc's var_stream_map, which splits
+# on spaces, commas and colons: so only these characters, whatever the API allowed.
+_VARIANT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+MAX_VARIANTS = 6
+
+
+def _check_int(name: str, value: object) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise SpecError("spec.invalid_number", field=name)
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One rendition of an HLS ladder: an encode at a size and bitrate, or the input's video
+    copied (`passthrough`). Audio is always AAC at `audio_bitrate_kbps` (HLS-TS players
+    expect AAC, and whatever the publisher sends is re-encoded cheaply).
+
+    A passthrough needs an H.264 input: HLS in MPEG-TS carries H.264 for every player
+    (HEVC needs fMP4 segments, which Safari and hls.js read but older players do not). A
+    publisher that sends anything else makes the ladder's ffmpeg fail at start; a ladder
+    of encoded variants takes any input."""
+
+    name: str
+    passthrough: bool = False
+    width: int | None = None  # None: from the height, keeping the input's aspect ratio
+    height: int | None = None
+    # An encode's target; a passthrough's declared bitrate, for the master playlist's
+    # BANDWIDTH (ffmpeg cannot know a copied stream's bitrate).
+    video_bitrate_kbps: int | None = None
+    fps: float | None = None  # None: the input's rate
+    audio_bitrate_kbps: int = 128
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _VARIANT_NAME_RE.fullmatch(self.name):
+            raise SpecError("spec.invalid_variant_name", field="variant.name")
+        if not isinstance(self.passthrough, bool):
+            raise SpecError("spec.invalid_boolean", field="variant.passthrough")
+        for name in ("width", "height", "video_bitrate_kbps", "audio_bitrate_kbps"):
+            _check_int(f"variant.{name}", getattr(self, name))
+        _check_range("variant.width", self.width, 16, 7680)
+        _check_range("variant.height", self.height, 16, 4320)
+        _check_range("variant.video_bitrate_kbps", self.video_bitrate_kbps, 50, 100_000)
+        _check_range("variant.fps", self.fps, 1, 120)
+        _check_range("variant.audio_bitrate_kbps", self.audio_bitrate_kbps, 16, 320)
+        if self.audio_bitrate_kbps is None:
+            raise SpecError("validation.required", field="variant.audio_bitrate_kbps")
+        if self.passthrough:
+            # A copy cannot be scaled or re-timed: a size or rate asked of it would be a lie.
+            for name in ("width", "height", "fps"):
+                if getattr(self, name) is not None:
+                    raise SpecError("spec.passthrough_not_encoded", field=f"variant.{name}")
+            return
+        if self.height is None:
+            raise SpecError("validation.required", field="variant.height")
+        if self.video_bitrate_kbps is None:
+            raise SpecError("validation.required", field="variant.video_bitrate_kbps")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value is not None and value % 2:
+                raise SpecError("spec.odd_dimension", field=f"variant.{name}")  # 4:2:0
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or self.height * 16 // 9) * self.height if self.height else 0
+
+
+@dataclass(frozen=True)
+class HlsLadderOutput:
+    """Viewers' HLS: every variant encoded by one ffmpeg into `directory`, a master playlist
+    `index.m3u8` there and each variant's playlist and segments in `<directory>/<name>/`.
+
+    `segment_seconds` and `list_size` come from the live stream's latency level
+    (workers.ffmpeg.ladder.latency_window). A process started on a folder that already
+    holds the playlists continues them (sequence numbers go on, a discontinuity marks the
+    join): a takeover after a dead worker. Clearing the folder is the caller's choice.
+    """
+
+    directory: str
+    variants: tuple[VariantSpec, ...]
+    segment_seconds: int = 2
+    list_size: int = 8
+    with_audio: bool = True  # False: a video-only input (var_stream_map must not name audio)
+    enabled: bool = True
+    name: str = "hls_ladder"
+    kind: ClassVar[OutputKind] = OutputKind.HLS_LADDER
+
+    def __post_init__(self) -> None:
+        _check_abs_path("output.directory", self.directory)
+        if "%" in self.directory:
+            raise SpecError(PATH_NOT_ALLOWED, field="output.directory", reason="percent")
+        _check_range("output.segment_seconds", self.segment_seconds, 1, 10)
+        _check_range("output.list_size", self.list_size, 3, 30)
+        if not 1 <= len(self.variants) <= MAX_VARIANTS:
+            raise SpecError("validation.out_of_range", field="variants", min=1, max=MAX_VARIANTS)
+        seen: set[str] = set()
+        for index, variant in enumerate(self.variants):
+            if variant.name in seen:
+                raise SpecError("spec.duplicate_variant_name", field=f"variants[{index}].name")
+            seen.add(variant.name)
+        copies = [i for i, v in enumerate(self.variants) if v.passthrough]
+        if len(copies) > 1:
+            raise SpecError("spec.one_passthrough", field=f"variants[{copies[1]}].passthrough")
+
+    @property
+    def feed(self) -> int:
+        """The variant restream outputs and the recording get: the passthrough, else the
+        largest picture (the highest bitrate among equals)."""
+        for index, variant in enumerate(self.variants):
+            if variant.passthrough:
+                return index
+        ranked = sorted(
+            range(len(self.variants)),
+            key=lambda i: (self.variants[i].pixels, self.variants[i].video_bitrate_kbps or 0),
+        )
+        return ranked[-1]
+
+    def variant_dir(self, index: int) -> str:
+        return os.path.join(self.directory, self.variants[index].name)
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+OutputSpec = RtmpOutput | SrtOutput | HlsOutput | FileOutput | UdpOutput | HlsLadderOutput
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,13 @@
 """API routes of this app, mounted under /api/v1/ by castcore.urls."""
 
-from typing import Any
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[Any] = []
+from apps.integrations.api import views
+
+router = SimpleRouter(trailing_slash=False)
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
+router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="webhook-delivery")
+router.register("notifications", views.NotificationTargetViewSet, basename="notification")
+router.register("access-tokens", views.IntegrationTokenViewSet, basename="access-token")
+
+urlpatterns = router.urls

@@ -18,6 +18,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.streams import conf
+from apps.streams.job_events import announce_job_state
 from apps.streams.models import ACTIVE_RUN_STATES, DesiredState, RunState, StreamJob, StreamRun
 
 P = ParamSpec("P")
@@ -152,14 +153,25 @@ def set_run_state(*, run: StreamRun, state: str, **fields: Any) -> bool:
 
 
 @retry_locked
+@transaction.atomic
 def set_job_state(
-    *, run: StreamRun, state: str, from_states: tuple[str, ...] | None = None, **fields: Any
+    *,
+    run: StreamRun,
+    state: str,
+    from_states: tuple[str, ...] | None = None,
+    reason: str = "",
+    **fields: Any,
 ) -> bool:
-    """Change the job only while this run holds its current token (a stale run never can)."""
+    """Change the job only while this run holds its current token (a stale run never can),
+    and announce the change (castcore.events.emit) in the same transaction."""
     jobs = StreamJob.objects.filter(pk=run.job_id, fencing_token=run.fencing_token)
     if from_states is not None:
         jobs = jobs.filter(state__in=from_states)
-    return jobs.update(state=state, state_changed_at=timezone.now(), **fields) == 1
+    previous = jobs.select_for_update().values_list("state", flat=True).first()
+    if previous is None or jobs.update(state=state, state_changed_at=timezone.now(), **fields) != 1:
+        return False
+    announce_job_state(job_id=run.job_id, state=state, previous=previous, reason=reason)
+    return True
 
 
 @retry_locked
@@ -177,5 +189,5 @@ def release(
         pk=run.pk, fencing_token=run.fencing_token, state__in=(*ACTIVE_RUN_STATES, RunState.PENDING)
     ).update(state=RunState.ENDED, exit_reason=exit_reason, ended_at=timezone.now(), **fields)
     if ended == 1 and job_state is not None:
-        set_job_state(run=run, state=job_state, **job_fields)
+        set_job_state(run=run, state=job_state, reason=exit_reason, **job_fields)
     return ended == 1

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.streams import conf
 from apps.streams.events import publish_status
+from apps.streams.job_events import announce_job_state
 from apps.streams.models import (
     ACTIVE_RUN_STATES,
     DesiredState,
@@ -164,6 +165,9 @@ def _reconcile_unclaimed(run_id: int, result: ReconcileResult) -> None:
     )
     if failed:
         result.failed.append(run.job_id)
+        announce_job_state(
+            job_id=run.job_id, state=JobState.FAILED, previous=None, reason=ExitReason.NOT_CLAIMED
+        )
         publish_status(status_event(StreamJob.objects.get(pk=run.job_id)), after_commit=True)
 
 
@@ -243,8 +247,12 @@ def _settle_job(
         jobs.update(state=JobState.PAUSED, resume_position_s=run.position_s, state_changed_at=now)
     elif job.desired_state == DesiredState.STOPPED:
         jobs.update(state=JobState.STOPPED, resume_position_s=0.0, state_changed_at=now)
+        announce_job_state(job_id=job.pk, state=JobState.STOPPED, previous=job.state)
     else:
         jobs.update(state=JobState.FAILED, desired_state=DesiredState.STOPPED, state_changed_at=now)
         result.failed.append(job.pk)
+        announce_job_state(
+            job_id=job.pk, state=JobState.FAILED, previous=job.state, reason=run.exit_reason or ""
+        )
     job.refresh_from_db()
     publish_status(status_event(job), after_commit=True)

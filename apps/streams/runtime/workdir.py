@@ -110,10 +110,13 @@ def remove_run_workdir(job_id: int, number: int) -> None:
 
 def prepare_output_dirs(spec: engine.JobSpec) -> list[str]:
     """Create the folders of HLS and file outputs (ffmpeg's muxers do not), and clear an
-    HLS folder of the segments earlier processes left there; returns failures."""
+    HLS folder of the segments earlier processes left there; returns failures.
+
+    A live stream's HLS ladder keeps what is there: its new process continues the
+    playlists it finds (a takeover), and hlsenc creates the variants' sub-folders."""
     failed = []
     for output in spec.enabled_outputs:
-        if isinstance(output, engine.HlsOutput):
+        if isinstance(output, engine.HlsOutput | engine.HlsLadderOutput):
             folder = Path(output.directory)
         elif isinstance(output, engine.FileOutput):
             folder = Path(output.path).parent

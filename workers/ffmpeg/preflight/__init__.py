@@ -38,7 +38,7 @@ from workers.ffmpeg.preflight.targets import (
     check_stream_key,
     network_endpoint,
 )
-from workers.ffmpeg.spec import FileOutput, HlsOutput, JobSpec, RtmpOutput
+from workers.ffmpeg.spec import FileOutput, HlsLadderOutput, HlsOutput, JobSpec, RtmpOutput
 
 __all__ = [
     "GIB",
@@ -83,10 +83,12 @@ def run_preflight(spec: JobSpec, options: PreflightOptions | None = None) -> Ite
             yield check_stream_key(index, output)
         if index in lookups:
             yield from check_network_output(index, output, lookups[index], options)
-        if isinstance(output, FileOutput | HlsOutput):
+        if isinstance(output, FileOutput | HlsOutput | HlsLadderOutput):
             yield check_local_output(index, output)
             write_dirs.append(
-                output.directory if isinstance(output, HlsOutput) else str(Path(output.path).parent)
+                str(Path(output.path).parent)
+                if isinstance(output, FileOutput)
+                else output.directory
             )
         yield check_codecs(index, output, spec, probed)
     if write_dirs:

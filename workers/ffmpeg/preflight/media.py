@@ -22,6 +22,7 @@ from workers.ffmpeg.probe import (
 from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
+    HlsLadderOutput,
     HlsOutput,
     JobSpec,
     OutputSpec,
@@ -263,7 +264,7 @@ def muxer_for(output: OutputSpec) -> str:
         return "flv"
     if isinstance(output, SrtOutput | UdpOutput):
         return "mpegts"
-    if isinstance(output, HlsOutput):
+    if isinstance(output, HlsOutput | HlsLadderOutput):
         return "hls"
     return output.container.value
 

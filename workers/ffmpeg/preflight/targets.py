@@ -14,7 +14,15 @@ from typing import Any
 from workers.ffmpeg.addresses import refusal
 from workers.ffmpeg.preflight.results import GIB, CheckResult, PreflightOptions, Status
 from workers.ffmpeg.preflight.results import result as _check
-from workers.ffmpeg.spec import FileOutput, HlsOutput, OutputSpec, RtmpOutput, SrtOutput, UdpOutput
+from workers.ffmpeg.spec import (
+    FileOutput,
+    HlsLadderOutput,
+    HlsOutput,
+    OutputSpec,
+    RtmpOutput,
+    SrtOutput,
+    UdpOutput,
+)
 
 # ------------------------------------------------------------------ network outputs
 
@@ -165,8 +173,8 @@ def existing_ancestor(path: Path) -> Path:
     return path
 
 
-def check_local_output(index: int, output: FileOutput | HlsOutput) -> CheckResult:
-    directory = Path(output.directory if isinstance(output, HlsOutput) else output.path).resolve()
+def check_local_output(index: int, output: FileOutput | HlsOutput | HlsLadderOutput) -> CheckResult:
+    directory = Path(output.path if isinstance(output, FileOutput) else output.directory).resolve()
     if isinstance(output, FileOutput):
         directory = directory.parent
     base = {"output": index, "output_name": output.name, "directory": str(directory)}

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.channels.models import (
+    ALL_WEEKDAYS,
+    Channel,
+    ChannelOutput,
+    ItemKind,
+    Playlist,
+    PlaylistItem,
+    PlayoutRow,
+    ScheduleBlock,
+)
+from apps.media.models import MediaItem, StorageSource
+from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
+from workers.ffmpeg.masking import mask_url
+
+#: Restream targets a channel may push to (a subset of the stream jobs' output kinds).
+RESTREAM_KINDS = ["rtmp", "rtmps", "srt"]
+
+
+class PlaylistItemSerializer(ModelSerializer):
+    playlist = serializers.PrimaryKeyRelatedField(
+        source="child", queryset=Playlist.objects.all(), required=False, allow_null=True,
+        help_text="kind=playlist: the playlist nested here (no cycles).",
+    )  # fmt: skip
+    media_item = serializers.PrimaryKeyRelatedField(
+        queryset=MediaItem.objects.all(), required=False, allow_null=True
+    )
+    source = serializers.PrimaryKeyRelatedField(  # type: ignore[assignment]
+        queryset=StorageSource.objects.all(), required=False, allow_null=True,
+        help_text="kind=folder or source: the storage source.",
+    )  # fmt: skip
+    position = serializers.IntegerField(
+        min_value=0, required=False, help_text="Where to insert; default: at the end."
+    )
+    in_point = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    out_point = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+    class Meta:
+        model = PlaylistItem
+        fields = [
+            "id", "position", "kind", "media_item", "source", "folder", "playlist",
+            "in_point", "out_point",
+        ]  # fmt: skip
+        extra_kwargs = {"folder": {"help_text": "kind=folder: a folder inside the source."}}
+
+
+class PlaylistSerializer(ModelSerializer):
+    items = PlaylistItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Playlist
+        fields = ["id", "name", "description", "order", "items", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness is the service's (409 playlist.name_taken).
+        extra_kwargs: dict[str, Any] = {"name": {"validators": []}}
+
+
+class ChannelOutputSerializer(ModelSerializer):
+    id = serializers.IntegerField(
+        required=False, help_text="Send an existing output's id to keep its stream key unchanged."
+    )
+    kind = ChoiceField(choices=RESTREAM_KINDS, default="rtmp")
+    stream_key = SecretField(required=False, allow_blank=True, max_length=1000)
+
+    class Meta:
+        model = ChannelOutput
+        fields = ["id", "name", "kind", "url", "stream_key", "enabled"]
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        data["url"] = mask_url(data["url"] or "")
+        return data
+
+    def validate_url(self, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in RESTREAM_KINDS:
+            raise serializers.ValidationError("unsupported scheme", code="invalid_url")
+        return value
+
+
+@extend_schema_field({"type": "string", "example": "https://tv.example/channels/news/index.m3u8"})
+class _StreamUrlField(serializers.Field):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        kwargs["source"] = "*"
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Channel) -> str:
+        request = self.context.get("request")
+        path = value.stream_path()
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class ChannelSerializer(ModelSerializer):
+    outputs = ChannelOutputSerializer(many=True, required=False)
+    stream_url = _StreamUrlField(
+        help_text="The channel's HLS; non-public channels' carry their access token."
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id", "number", "name", "slug", "guide_id", "logo", "group", "time_zone",
+            "output_profile", "filler_playlist", "filler_asset", "visibility", "mode",
+            "enabled", "outputs", "stream_url", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["guide_id", "created_at", "updated_at"]
+        extra_kwargs = {
+            # Uniqueness is the service's (409 channel.number_taken / slug_taken).
+            "number": {"min_value": 1, "max_value": 99999, "validators": []},
+            "slug": {"validators": []},
+            "guide_id": {"help_text": "The XMLTV channel id (tvg-id); fixed at creation."},
+            "time_zone": {"help_text": "IANA zone, e.g. Europe/Paris; schedule times are in it."},
+        }
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("blank", code="blank")
+        return value
+
+
+class ScheduleBlockSerializer(ModelSerializer):
+    weekdays = serializers.IntegerField(
+        min_value=1, max_value=ALL_WEEKDAYS, default=ALL_WEEKDAYS,
+        help_text="Bit mask: Monday = 1, Tuesday = 2 … Sunday = 64; 127 = daily.",
+    )  # fmt: skip
+    duration = serializers.IntegerField(
+        min_value=1, max_value=7 * 86400, required=False, allow_null=True,
+        help_text="mode=duration: seconds.",
+    )  # fmt: skip
+    count = serializers.IntegerField(
+        min_value=1, max_value=10000, required=False, allow_null=True,
+        help_text="mode=count: items.",
+    )  # fmt: skip
+
+    class Meta:
+        model = ScheduleBlock
+        fields = [
+            "id", "channel", "playlist", "start_time", "weekdays", "mode", "duration", "count",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class PlayoutRowSerializer(ModelSerializer):
+    class Meta:
+        model = PlayoutRow
+        fields = [
+            "id", "start", "end", "media_item", "asset", "in_point", "out_point", "filler",
+            "block", "playlist", "seq", "title",
+        ]  # fmt: skip
+
+
+class PlayoutQuerySerializer(serializers.Serializer):
+    start = serializers.DateTimeField(required=False, help_text="Default: now.")
+    hours = serializers.IntegerField(min_value=1, max_value=24 * 14, default=24)
+
+
+class NowPlayingSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    offset = serializers.FloatField(help_text="Seconds into the media file.")
+    remaining = serializers.FloatField()
+    row = PlayoutRowSerializer()
+
+
+KIND_HELP = ", ".join(f"`{k.value}`: {k.label}" for k in ItemKind)

@@ -1,0 +1,1 @@
+"""Compiling schedules into playout rows (compile.py, Django-free)."""

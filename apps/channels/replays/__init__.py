@@ -1,0 +1,1 @@
+"""Replays: finished recordings published with a title, description and visibility."""

@@ -1,0 +1,293 @@
+"""Compiling a channel's schedule into playout rows, extending and rebuilding them.
+
+The one mapping layer between the ORM and the Django-free compiler
+(apps.channels.playout.compile): playlists are expanded here into entries whose
+durations are the media library's ffprobe figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from apps.channels import conf
+from apps.channels.metadata import guide_text
+from apps.channels.models import (
+    Channel,
+    ItemKind,
+    Playlist,
+    PlaylistItem,
+    PlayoutRow,
+    ScheduleBlock,
+)
+from apps.channels.playout.compile import (
+    BlockSpec,
+    Entry,
+    Filler,
+    PlaylistSequence,
+    compile_playout,
+)
+from apps.media.models import MediaItem
+
+logger = logging.getLogger(__name__)
+
+#: Items shorter than this (a broken probe, a 1-frame file) never air.
+MIN_ITEM_SECONDS = 0.04
+_BATCH = 2000
+
+
+def _airable(items: Any) -> Any:
+    return items.filter(missing=False, probe_error_code="", duration__gt=MIN_ITEM_SECONDS).order_by(
+        "relpath", "id"
+    )
+
+
+def _entry(item_id: int, relpath: str, duration: float, pi: PlaylistItem | None) -> Entry | None:
+    start = max(0.0, (pi.in_point if pi else None) or 0.0)
+    stop = duration
+    if pi is not None and pi.out_point is not None:
+        stop = min(stop, pi.out_point)
+    if stop - start <= MIN_ITEM_SECONDS:
+        return None
+    return Entry(item_id, start, stop - start, guide_text(relpath).title[:300])
+
+
+def playlist_entries(playlist: Playlist, *, _depth: int = 0) -> list[Entry]:
+    """The playlist flattened: folders and sources expanded (by path), child playlists inlined.
+
+    Missing, unprobed and failed items are skipped; a child playlist contributes
+    its entries in its listed order (the parent's order applies to the result).
+    """
+    if _depth > conf.MAX_PLAYLIST_DEPTH:
+        return []
+    entries: list[Entry] = []
+    items = PlaylistItem.objects.filter(playlist=playlist).select_related("media_item", "child")
+    for pi in items.order_by("position", "id"):
+        if pi.kind == ItemKind.MEDIA and pi.media_item is not None:
+            media = pi.media_item
+            if media.missing or media.probe_error_code or not media.duration:
+                continue
+            entry = _entry(media.pk, media.relpath, media.duration, pi)
+            if entry is not None:
+                entries.append(entry)
+        elif pi.kind in (ItemKind.FOLDER, ItemKind.SOURCE):
+            found = MediaItem.objects.filter(source_id=pi.source_id)
+            if pi.kind == ItemKind.FOLDER and pi.folder:
+                found = found.filter(relpath__startswith=pi.folder.strip("/") + "/")
+            for pk, relpath, duration in _airable(found).values_list("pk", "relpath", "duration"):
+                entry = _entry(pk, relpath, duration, None)
+                if entry is not None:
+                    entries.append(entry)
+        elif pi.kind == ItemKind.PLAYLIST and pi.child is not None:
+            entries.extend(playlist_entries(pi.child, _depth=_depth + 1))
+    return entries
+
+
+def _sequence(channel: Channel, playlist: Playlist) -> PlaylistSequence:
+    return PlaylistSequence(
+        playlist_id=playlist.pk,
+        entries=playlist_entries(playlist),
+        order=playlist.order,
+        seed=str(channel.pk),
+    )
+
+
+def _block_spec(block: ScheduleBlock) -> BlockSpec:
+    return BlockSpec(
+        id=block.pk,
+        playlist_id=block.playlist_id,
+        start_time=block.start_time,
+        weekdays=block.weekdays,
+        mode=block.mode,
+        duration=float(block.duration) if block.duration else None,
+        count=block.count,
+    )
+
+
+def _cursors(channel: Channel) -> dict[int, int]:
+    """Each playlist's next position: one past the last row kept from it."""
+    rows = (
+        PlayoutRow.objects.filter(channel=channel, playlist__isnull=False, seq__isnull=False)
+        .values("playlist_id")
+        .annotate(last=Max("seq"))
+    )
+    return {row["playlist_id"]: row["last"] + 1 for row in rows}
+
+
+def _compile_from(channel: Channel, start: datetime, end: datetime) -> int:
+    blocks = list(ScheduleBlock.objects.filter(channel=channel).select_related("playlist"))
+    sequences = {b.playlist_id: _sequence(channel, b.playlist) for b in blocks}
+    filler_playlist = channel.filler_playlist
+    filler = Filler(
+        sequence=_sequence(channel, filler_playlist) if filler_playlist else None,
+        asset_id=channel.filler_asset_id,
+        title=channel.name,
+    )
+
+    def aired_since(block_id: int, since: datetime) -> int:
+        return PlayoutRow.objects.filter(
+            channel=channel, block_id=block_id, filler=False, start__gte=since, start__lt=start
+        ).count()
+
+    specs = compile_playout(
+        blocks=[_block_spec(b) for b in blocks],
+        sequences=sequences,
+        filler=filler,
+        zone=channel.zone,
+        start=start,
+        end=end,
+        cursors=_cursors(channel),
+        aired_since=aired_since,
+    )
+    rows = [
+        PlayoutRow(
+            channel=channel,
+            start=r.start,
+            end=r.end,
+            media_item_id=r.media_item_id,
+            asset_id=r.asset_id,
+            in_point=r.in_point,
+            out_point=r.out_point,
+            filler=r.filler,
+            block_id=r.block_id,
+            playlist_id=r.playlist_id,
+            seq=r.seq,
+            title=r.title,
+        )
+        for r in specs
+        if r.end > r.start
+    ]
+    PlayoutRow.objects.bulk_create(rows, batch_size=_BATCH)
+    return len(rows)
+
+
+def _horizon(now: datetime, horizon: timedelta | None) -> datetime:
+    return now + (horizon or timedelta(days=conf.PLAYOUT_HORIZON_DAYS))
+
+
+def playout_rebuild(
+    *,
+    channel: Channel,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    horizon: timedelta | None = None,
+) -> int:
+    """Recompile the channel's playout from `since` (default now) to the horizon.
+
+    The past is history and stays. The row airing at the change point stays too
+    (the engine is playing it); the rebuild starts where it ends, and each
+    playlist resumes after the last row kept from it. Returns the rows written.
+    """
+    now = now or timezone.now()
+    start = max(since or now, now)
+    with transaction.atomic():
+        # One compile per channel at a time: the row lock orders concurrent rebuilds.
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        airing = PlayoutRow.objects.filter(channel=locked, start__lte=start, end__gt=start).first()
+        if airing is not None:
+            start = airing.end
+        PlayoutRow.objects.filter(channel=locked, start__gte=start).delete()
+        written = _compile_from(locked, start, _horizon(now, horizon))
+        Channel.objects.filter(pk=locked.pk).update(playout_compiled_at=now)
+    return written
+
+
+def playout_extend(
+    *, channel: Channel, now: datetime | None = None, horizon: timedelta | None = None
+) -> int:
+    """Compile from the end of the last row (or now, after a lapse) up to the horizon."""
+    now = now or timezone.now()
+    end = _horizon(now, horizon)
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update().get(pk=channel.pk)
+        last_end = (
+            PlayoutRow.objects.filter(channel=locked).aggregate(last=Max("end"))["last"] or now
+        )
+        if last_end >= end:
+            return 0
+        written = _compile_from(locked, max(last_end, now), end)
+        Channel.objects.filter(pk=locked.pk).update(playout_compiled_at=now)
+    return written
+
+
+def _playlists_used(channel: Channel) -> set[int]:
+    """The playlists a channel's playout reads: its blocks', its filler's, and their children."""
+    found = set(ScheduleBlock.objects.filter(channel=channel).values_list("playlist_id", flat=True))
+    if channel.filler_playlist_id:
+        found.add(channel.filler_playlist_id)
+    frontier = set(found)
+    for _ in range(conf.MAX_PLAYLIST_DEPTH):
+        children = set(
+            PlaylistItem.objects.filter(playlist_id__in=frontier, child__isnull=False).values_list(
+                "child_id", flat=True
+            )
+        )
+        frontier = children - found
+        if not frontier:
+            break
+        found |= frontier
+    return found
+
+
+def playout_inputs_changed_since(channel: Channel, since: datetime) -> bool:
+    """Whether a block, playlist or media item the channel airs changed after `since`."""
+    if ScheduleBlock.objects.filter(channel=channel, updated_at__gt=since).exists():
+        return True
+    playlists = _playlists_used(channel)
+    if Playlist.objects.filter(pk__in=playlists, updated_at__gt=since).exists():
+        return True
+    items = PlaylistItem.objects.filter(playlist_id__in=playlists)
+    media = Q(pk__in=items.filter(kind=ItemKind.MEDIA).values("media_item_id"))
+    for source_id, folder in items.filter(kind=ItemKind.FOLDER).values_list("source_id", "folder"):
+        media |= Q(source_id=source_id, relpath__startswith=folder.strip("/") + "/")
+    sources = items.filter(kind=ItemKind.SOURCE).values("source_id")
+    media |= Q(source_id__in=sources)
+    return MediaItem.objects.filter(media, updated_at__gt=since).exists()
+
+
+def playout_refresh(*, channel: Channel, now: datetime | None = None) -> int:
+    """The periodic step: rebuild from now if an input changed, else extend to the horizon."""
+    now = now or timezone.now()
+    compiled = channel.playout_compiled_at
+    if compiled is None or playout_inputs_changed_since(channel, compiled):
+        return playout_rebuild(channel=channel, now=now)
+    return playout_extend(channel=channel, now=now)
+
+
+def playout_request_rebuild(channel_ids: list[int] | set[int]) -> None:
+    """After this transaction commits, have a worker rebuild these channels from now."""
+    ids = sorted(set(channel_ids))
+    if not ids:
+        return
+
+    def dispatch() -> None:
+        from workers.channels import rebuild_channel_playout
+
+        for channel_id in ids:
+            rebuild_channel_playout.delay(channel_id)
+
+    transaction.on_commit(dispatch)
+
+
+def channels_using_playlist(playlist: Playlist) -> set[int]:
+    """Channels whose playout reads `playlist`, directly or through other playlists."""
+    playlists = {playlist.pk}
+    frontier = {playlist.pk}
+    for _ in range(conf.MAX_PLAYLIST_DEPTH):
+        parents = set(
+            PlaylistItem.objects.filter(child_id__in=frontier).values_list("playlist_id", flat=True)
+        )
+        frontier = parents - playlists
+        if not frontier:
+            break
+        playlists |= frontier
+    return set(
+        Channel.objects.filter(
+            Q(blocks__playlist_id__in=playlists) | Q(filler_playlist_id__in=playlists)
+        ).values_list("pk", flat=True)
+    )

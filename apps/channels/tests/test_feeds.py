@@ -1,0 +1,206 @@
+"""XMLTV guide, M3U and the tuner surface, read as IPTV clients read them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+from lxml import etree
+
+from apps.channels.models import (
+    BlockMode,
+    Channel,
+    ItemKind,
+    Playlist,
+    PlaylistItem,
+    PlayoutRow,
+    ScheduleBlock,
+)
+from apps.channels.services.playout import playout_rebuild
+from apps.channels.tests.conftest import ClipLibrary
+from apps.media.models import MediaItem
+
+pytestmark = pytest.mark.django_db
+
+DTD = Path("/usr/share/xmltv/xmltv.dtd")
+HOSTILE_NAME = 'News & <Weather>, "24/7" — Ночь'
+# Names as a library can hold them: control characters, an ampersand, quotes, CJK.
+HOSTILE_RELPATH = "Shows\x07/Bell\x01 & \x1b[31mRed \"Q\" 'A' 東京 - S02E05 - <b>Pilot<b>.mp4"
+# The exact pattern Jellyfin-style parsers use for #EXTINF lines.
+EXTINF = re.compile(r'^#EXTINF:-1 (?P<attrs>(?:[a-z-]+="[^"]*" ?)*),(?P<name>.*)$')
+ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
+
+
+def _dtd() -> etree.DTD:
+    if not DTD.exists():
+        pytest.skip("xmltv-util is not installed (apt-get install xmltv-util)")
+    return etree.DTD(str(DTD))
+
+
+def _body(response: Any) -> bytes:
+    assert response.status_code == 200, response
+    return b"".join(response.streaming_content)
+
+
+@pytest.fixture
+def channels(clip_library: ClipLibrary) -> list[Channel]:
+    """Two public channels (one hostile-named, in Paris; one in New York) and an unlisted one."""
+    hostile = MediaItem.objects.create(
+        source=clip_library.source,
+        relpath=HOSTILE_RELPATH,
+        duration=600.0,
+        probed_at=timezone.now(),
+    )
+    shows = Playlist.objects.create(name="Shows")
+    PlaylistItem.objects.create(playlist=shows, kind=ItemKind.MEDIA, media_item=hostile)
+    PlaylistItem.objects.create(
+        playlist=shows, kind=ItemKind.MEDIA, media_item=clip_library["Films/Пёс и кот.mp4"]
+    )
+    news = Playlist.objects.create(name="News")
+    PlaylistItem.objects.create(
+        playlist=news, kind=ItemKind.FOLDER, source=clip_library.source, folder="Morning News"
+    )
+    bumpers = Playlist.objects.create(name="Bumpers")
+    PlaylistItem.objects.create(
+        playlist=bumpers, kind=ItemKind.MEDIA, media_item=clip_library["Filler/bumper.mp4"]
+    )
+    made = [
+        Channel.objects.create(
+            number=1, name=HOSTILE_NAME, slug="hostile", time_zone="Europe/Paris",
+            group='Local, "City"', filler_playlist=bumpers,
+        ),
+        Channel.objects.create(number=2, name="Two", slug="two", time_zone="America/New_York"),
+        Channel.objects.create(number=3, name="Hidden", slug="hidden", visibility="unlisted"),
+    ]  # fmt: skip
+    # Duration blocks shorter than the gap between them: filler pads each.
+    for channel, playlist in zip(made, [shows, news, news], strict=True):
+        for hour in (0, 6, 12, 18):
+            ScheduleBlock.objects.create(
+                channel=channel, playlist=playlist, start_time=time(hour),
+                mode=BlockMode.DURATION, duration=3 * 3600,
+            )  # fmt: skip
+        playout_rebuild(channel=channel, horizon=timedelta(days=2))
+    return made
+
+
+def test_the_guide_validates_against_the_dtd_with_hostile_titles(
+    api: Any, channels: list[Channel]
+) -> None:
+    body = _body(api.get("/epg.xml"))
+    tree = etree.fromstring(body)
+    assert _dtd().validate(tree), _dtd().error_log.filter_from_errors()
+    titles = tree.xpath("//programme/title/text()")
+    assert "Bell & [31mRed \"Q\" 'A' 東京" in titles  # escaped, control characters gone
+    assert "Пёс и кот" in titles
+    assert tree.xpath("//channel/display-name/text()")[0] == HOSTILE_NAME
+    sub = tree.xpath("//programme[episode-num]/sub-title/text()")
+    assert sub and sub[0] == "<b>Pilot<b>"
+    assert (
+        tree.xpath("//programme[episode-num]/episode-num[@system='xmltv_ns']/text()")[0] == "1.4."
+    )
+    assert b"\x07" not in body and b"\x1b" not in body
+
+
+def test_the_guide_uses_each_channels_offset_and_folds_filler(
+    api: Any, channels: list[Channel]
+) -> None:
+    tree = etree.fromstring(_body(api.get("/epg.xml")))
+    paris = tree.xpath(f"//programme[@channel='{channels[0].guide_id}']")
+    new_york = tree.xpath(f"//programme[@channel='{channels[1].guide_id}']")
+    assert paris and all(p.get("start")[-5:] in ("+0100", "+0200") for p in paris)
+    assert new_york and all(p.get("start")[-5:] in ("-0500", "-0400") for p in new_york)
+    # Filler never gets its own programme: each one's stop is the next one's start.
+    for programmes in (paris, new_york):
+        for before, after in itertools.pairwise(programmes):
+            assert before.get("stop") == after.get("start")
+    # One programme per item; filler only opens one when nothing airs before it.
+    rows = list(PlayoutRow.objects.filter(channel=channels[0]).order_by("start"))
+    assert any(r.filler for r in rows[1:])
+    expected = sum(1 for r in rows if not r.filler) + (1 if rows[0].filler else 0)
+    assert len(paris) == expected
+    zone = ZoneInfo("Europe/Paris")
+    assert paris[-1].get("stop") == rows[-1].end.astimezone(zone).strftime("%Y%m%d%H%M%S %z")
+
+
+def test_the_public_feeds_leave_out_non_public_channels(api: Any, channels: list[Channel]) -> None:
+    guide = _body(api.get("/epg.xml")).decode()
+    m3u = _body(api.get("/playlist.m3u")).decode()
+    lineup = json.loads(api.get("/lineup.json").content)
+    hidden = channels[2]
+    assert hidden.guide_id not in guide and hidden.url_token not in m3u
+    assert [c["GuideNumber"] for c in lineup] == ["1", "2"]
+
+
+def test_m3u_ids_match_the_guide_and_names_with_commas_and_quotes_survive(
+    api: Any, channels: list[Channel]
+) -> None:
+    guide = etree.fromstring(_body(api.get("/epg.xml")))
+    lines = _body(api.get("/playlist.m3u")).decode().splitlines()
+    assert (
+        lines[0]
+        == '#EXTM3U url-tvg="http://testserver/epg.xml" x-tvg-url="http://testserver/epg.xml"'
+    )
+    entries = []
+    for extinf, url in zip(lines[1::2], lines[2::2], strict=True):
+        match = EXTINF.match(extinf)
+        assert match, extinf
+        entries.append((dict(ATTR.findall(match["attrs"])), match["name"], url))
+    assert {e[0]["tvg-id"] for e in entries} == set(guide.xpath("//channel/@id"))
+    first, _, url = entries[0]
+    assert entries[0][1] == HOSTILE_NAME  # after the comma, exactly the name
+    assert first["tvg-chno"] == "1" and first["group-title"] == "Local, 'City'"
+    assert url == "http://testserver/channels/hostile/index.m3u8"
+
+
+def test_the_api_m3u_of_an_unlisted_channel_carries_its_token(
+    viewer_api: Any, channels: list[Channel]
+) -> None:
+    hidden = channels[2]
+    response = viewer_api.get(f"/api/v1/channels/{hidden.pk}/playlist.m3u")
+    body = _body(response).decode()
+    assert f"/channels/hidden/index.m3u8?token={hidden.url_token}" in body
+    assert f'tvg-id="{hidden.guide_id}"' in body
+    guide = etree.fromstring(_body(viewer_api.get(f"/api/v1/channels/{hidden.pk}/epg.xml")))
+    assert guide.xpath("//channel/@id") == [hidden.guide_id]
+
+
+def test_anonymous_api_guides_are_refused(api: Any, channels: list[Channel]) -> None:
+    response = api.get(f"/api/v1/channels/{channels[0].pk}/epg.xml")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"].startswith("auth.")
+
+
+def test_the_tuner_answers_what_plex_reads(api: Any, channels: list[Channel]) -> None:
+    discover = json.loads(api.get("/discover.json").content)
+    assert discover["BaseURL"] == "http://testserver"
+    assert discover["LineupURL"] == "http://testserver/lineup.json"
+    assert re.fullmatch(r"[0-9A-F]{8}", discover["DeviceID"]) and discover["TunerCount"] >= 1
+    lineup = json.loads(api.get("/lineup.json").content)
+    assert lineup[0] == {
+        "GuideNumber": "1",
+        "GuideName": HOSTILE_NAME,
+        "URL": "http://testserver/channels/hostile/index.m3u8",
+    }
+    status = json.loads(api.get("/lineup_status.json").content)
+    assert status["ScanInProgress"] == 0
+
+
+def test_the_guide_times_agree_with_the_rows(api: Any, channels: list[Channel]) -> None:
+    tree = etree.fromstring(_body(api.get("/epg.xml")))
+    two = channels[1]
+    zone = ZoneInfo("America/New_York")
+    starts = {
+        datetime.strptime(p.get("start"), "%Y%m%d%H%M%S %z").astimezone(UTC)
+        for p in tree.xpath(f"//programme[@channel='{two.guide_id}']")
+    }
+    items = PlayoutRow.objects.filter(channel=two, filler=False, start__gte=timezone.now())
+    assert items.exists()
+    assert {r.start for r in items} <= starts
+    assert all(s.astimezone(zone).utcoffset() is not None for s in starts)

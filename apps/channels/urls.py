@@ -1,0 +1,21 @@
+"""Routes of this app outside /api/v1/ (viewer pages, IPTV feeds, tuner), mounted by castcore.urls.
+
+/channels/{slug}/… below the page (index.m3u8 and segments) belongs to the playing engine.
+"""
+
+from django.urls import path
+
+from apps.channels import views
+
+app_name = "channels"
+
+urlpatterns = [
+    path("epg.xml", views.epg_xml, name="epg"),
+    path("playlist.m3u", views.playlist_m3u, name="m3u"),
+    path("discover.json", views.tuner_discover, name="tuner-discover"),
+    path("lineup.json", views.tuner_lineup, name="tuner-lineup"),
+    path("lineup_status.json", views.tuner_lineup_status, name="tuner-lineup-status"),
+    path("channels", views.channel_list, name="list"),
+    path("channels/<slug:slug>", views.channel_page, name="channel"),
+    path("guide", views.guide_page, name="guide"),
+]

@@ -1,0 +1,406 @@
+"""WS /api/v1/ws/chat/<stream>: a live stream's chat (the stream's id or slug).
+
+Who: a signed-in user (`Authorization: Bearer …` or `?token=<JWT>`, castcore.ws_auth;
+or `?ticket=…`, what a page signed in with a session gets: apps.chat.tickets) chats
+as themselves; an anonymous viewer sends the chat token it was given by
+`POST /api/v1/live-streams/<id>/chat/register` as `?access_token=…` (masked in the
+access log like `token`). Without either, a public stream's chat is read-only.
+Refusals: 4404 no such stream, 4401 a private stream without a user or a chat
+token that is not valid, 4403 banned (on connect, or when banned while connected).
+
+On connect: CONNECTED_USER_INFO (the identity, whether it moderates, the stream's
+chat rules), then BACKLOG (recent visible messages, all for moderators; with
+`?since=<id>`, everything after that id: what a reconnecting client missed),
+then live events (apps.chat.events) in the order the group received them.
+
+Client frames:
+  {"type": "CHAT", "body": "…"}
+  {"type": "NAME_CHANGE", "newName": "…"}
+  moderators: {"type": "HIDE" | "SHOW", "ids": [..]},
+              {"type": "BAN" | "TIMEOUT", "userId": <identity id>, "seconds": n,
+               "reason": "…", "hideMessages": bool}
+A refused frame is answered with an ERROR frame to this socket only
+({"type": "ERROR", "error": {"code": "chat.rate_limited", "params": {...}}});
+nothing is stored or broadcast for it. Bans, modes and moderator rights are read
+from the database on every frame, not remembered from connect().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import HttpRequest
+
+from apps.chat import conf, events, selectors, services
+from apps.chat.models import ChatIdentity
+from apps.chat.tickets import user_for_ticket
+from apps.streams.models import LiveStream
+from castcore import fanout
+from castcore.api.errors import ApiError
+from castcore.api.filters import parse_id
+from castcore.client_ip import client_ip
+from castcore.ws import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    TextFrames,
+    refuse,
+    send_text_frames,
+)
+
+logger = logging.getLogger(__name__)
+
+# A client frame larger than this is refused unread: a body is at most
+# MAX_MESSAGE_LENGTH characters, 4 bytes each in UTF-8, plus the frame around it.
+MAX_FRAME_BYTES = conf.MAX_MESSAGE_LENGTH * 4 + 1024
+
+
+def scope_address(scope: dict[str, Any]) -> str | None:
+    """The client's address by castcore.client_ip's rule (trusted proxies' X-Forwarded-For)."""
+    request = HttpRequest()
+    client = scope.get("client")
+    if client:
+        request.META["REMOTE_ADDR"] = client[0]
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-for":
+            request.META["HTTP_X_FORWARDED_FOR"] = value.decode("latin-1")
+    return client_ip(request)
+
+
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+class _Refused(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+@database_sync_to_async
+def _open(
+    key: str,
+    user: Any,
+    credentials: dict[str, str],
+    address: str | None,
+    since_id: int | None,
+) -> tuple[Any, LiveStream, ChatIdentity | None, int | None, bool, list[str]]:
+    """Everything connect() reads: the user, the stream, the identity, its presence, the backlog."""
+    stream = selectors.stream_by_key(key)
+    if stream is None:
+        raise _Refused(CLOSE_NOT_FOUND)
+    signed_in = bool(getattr(user, "is_authenticated", False))
+    token = credentials.get("access_token")
+    if not signed_in and credentials.get("ticket"):
+        user = user_for_ticket(credentials["ticket"])
+        if user is None:
+            raise _Refused(CLOSE_UNAUTHENTICATED)
+        signed_in = True
+    if not selectors.may_read(user if signed_in else None, stream):
+        raise _Refused(CLOSE_UNAUTHENTICATED if not signed_in else CLOSE_FORBIDDEN)
+    identity: ChatIdentity | None = None
+    if signed_in:
+        identity = services.identity_for_user(user)
+    elif token:
+        identity = selectors.identity_by_token(token)
+        if identity is None:
+            raise _Refused(CLOSE_UNAUTHENTICATED)
+    moderator = selectors.may_moderate(user, stream) if signed_in else False
+    connection_id = None
+    if identity is not None:
+        if selectors.active_ban(stream, identity, address) is not None:
+            raise _Refused(CLOSE_FORBIDDEN)
+        connection, _ = services.connection_open(stream=stream, identity=identity, address=address)
+        connection_id = connection.pk
+    chat_settings = selectors.settings_for(stream)
+    info = {
+        "type": events.CONNECTED_USER_INFO,
+        "user": events.user_info(identity, moderator=moderator) if identity else None,
+        "moderator": moderator,
+        "stream": {"id": stream.pk, "slug": stream.slug},
+        "settings": {
+            "slowModeSeconds": chat_settings.slow_mode_seconds,
+            "signedInOnly": chat_settings.signed_in_only,
+            "closedWhenOffline": chat_settings.closed_when_offline,
+            "maxLength": conf.MAX_MESSAGE_LENGTH,
+        },
+    }
+    messages = selectors.backlog(stream, moderator=moderator, since_id=since_id)
+    backlog = {
+        "type": events.BACKLOG,
+        "since": since_id,
+        "messages": [events.message_frame(message) for message in messages],
+    }
+    return (
+        user,
+        stream,
+        identity,
+        connection_id,
+        moderator,
+        [
+            events.encode(info),
+            events.encode(backlog),
+            json.dumps([message.pk for message in messages]),
+        ],
+    )
+
+
+class _Presence:
+    """This process's open chat sockets: their presence rows, renewed in one query a minute."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, connection_id: int) -> None:
+        self.ids.add(connection_id)
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._renew_loop())
+
+    def discard(self, connection_id: int) -> None:
+        self.ids.discard(connection_id)
+
+    async def _renew_loop(self) -> None:
+        while self.ids:
+            await asyncio.sleep(selectors.PRESENCE_RENEW_SECONDS)
+            try:
+                await database_sync_to_async(services.connections_renew)(
+                    connection_ids=list(self.ids)
+                )
+            except Exception:
+                logger.warning("could not renew chat presence", exc_info=True)
+
+
+_presence: dict[asyncio.AbstractEventLoop, _Presence] = {}
+
+
+def _presence_here() -> _Presence:
+    loop = asyncio.get_running_loop()
+    if loop not in _presence:
+        _presence[loop] = _Presence()
+    return _presence[loop]
+
+
+class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
+    """One socket on one stream's chat."""
+
+    channel_layer_alias = fanout.NO_CHANNEL_LAYER
+    connection_id: int | None = None
+    identity: ChatIdentity | None = None
+    stream: LiveStream | None = None
+    moderator = False
+    user: Any = None
+    # Ids of the backlog's messages: their events, if they arrive after it, are not sent twice.
+    backlog_ids: set[int] | None = None
+
+    async def connect(self) -> None:
+        key = str(self.scope["url_route"]["kwargs"]["stream"])
+        query = _query(self.scope)
+        credentials = {
+            name: query[name][-1] for name in ("access_token", "ticket") if query.get(name)
+        }
+        since_raw = (query.get("since") or [""])[-1]
+        since_id = parse_id(since_raw) if since_raw else None
+        self.address = scope_address(self.scope)
+        user = self.scope.get("user")
+        # Lookup of the group's name needs the stream's id: for a slug, find it first.
+        try:
+            stream_id = await self._stream_id(key)
+            await self.subscribe(events.chat_group(stream_id))
+            (
+                self.user,
+                self.stream,
+                self.identity,
+                self.connection_id,
+                self.moderator,
+                opening,
+            ) = await _open(key, user, credentials, self.address, since_id)
+        except _Refused as refusal:
+            await self.unsubscribe()
+            await refuse(self, refusal.code)
+            return
+        if self.connection_id is not None:
+            _presence_here().add(self.connection_id)
+        self.backlog_ids = set(json.loads(opening.pop()))
+        await self.accept()
+        for text in opening:
+            await self.send(text_data=text)
+        await self.opened()
+
+    @database_sync_to_async
+    def _stream_id(self, key: str) -> int:
+        stream = selectors.stream_by_key(key)
+        if stream is None:
+            raise _Refused(CLOSE_NOT_FOUND)
+        return stream.pk
+
+    async def disconnect(self, code: int) -> None:
+        await self.unsubscribe()
+        if self.connection_id is not None:
+            _presence_here().discard(self.connection_id)
+            connection_id, self.connection_id = self.connection_id, None
+            with contextlib.suppress(Exception):
+                await database_sync_to_async(services.connection_close)(connection_id=connection_id)
+
+    # --- from the client
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+            await self._error("chat.too_long", {"max_length": conf.MAX_MESSAGE_LENGTH})
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self._error("request.malformed")
+            return
+        handler = _HANDLERS.get(frame["type"])
+        if handler is None:
+            await self._error("chat.unknown_type", {"type": frame["type"][:40]})
+            return
+        try:
+            await handler(self, frame)
+        except ApiError as error:
+            await self._error(error.code, error.params)
+        except Exception:
+            logger.exception("chat frame %s failed", frame["type"][:40])
+            await self._error("server.error")
+
+    async def _error(self, code: str, params: dict[str, Any] | None = None) -> None:
+        await self.send(text_data=events.encode(events.error_frame(code, params)))
+
+    def _identity(self) -> ChatIdentity:
+        if self.identity is None:
+            raise ApiError("chat.needs_registration", status_code=401)
+        return self.identity
+
+    async def _chat(self, frame: dict[str, Any]) -> None:
+        identity = self._identity()
+        await database_sync_to_async(self._send_message)(identity, frame.get("body"))
+
+    def _send_message(self, identity: ChatIdentity, body: object) -> None:
+        assert self.stream is not None
+        moderator = selectors.may_moderate(self.user, self.stream)
+        services.message_send(
+            stream=self.stream,
+            identity=identity,
+            body=body,
+            address=self.address,
+            moderator=moderator,
+        )
+
+    async def _rename(self, frame: dict[str, Any]) -> None:
+        identity = self._identity()
+        assert self.stream is not None
+        await database_sync_to_async(services.identity_rename)(
+            identity=identity, stream=self.stream, new_name=frame.get("newName")
+        )
+
+    @database_sync_to_async
+    def _moderator_or_refuse(self) -> Any:
+        user = self.user
+        assert self.stream is not None
+        if user is None or not getattr(user, "is_authenticated", False):
+            raise ApiError("chat.not_moderator", status_code=403)
+        user.refresh_from_db(fields=["is_active", "role"])
+        if not selectors.may_moderate(user, self.stream):
+            raise ApiError("chat.not_moderator", status_code=403)
+        return user
+
+    async def _visibility(self, frame: dict[str, Any]) -> None:
+        user = await self._moderator_or_refuse()
+        ids = frame.get("ids")
+        if not isinstance(ids, list) or not all(
+            isinstance(item, int) and not isinstance(item, bool) for item in ids
+        ):
+            raise ApiError("validation.invalid", {"field": "ids"})
+        assert self.stream is not None
+        await database_sync_to_async(services.messages_set_visibility)(
+            stream=self.stream, message_ids=ids[:500], visible=frame["type"] == "SHOW", actor=user
+        )
+
+    async def _ban(self, frame: dict[str, Any]) -> None:
+        user = await self._moderator_or_refuse()
+        target_id, seconds = frame.get("userId"), frame.get("seconds")
+        if not isinstance(target_id, int) or isinstance(target_id, bool):
+            raise ApiError("validation.invalid", {"field": "userId"})
+        if seconds is not None and (not isinstance(seconds, int) or not 1 <= seconds <= 2**31):
+            raise ApiError("validation.invalid", {"field": "seconds"})
+        reason = frame.get("reason")
+        assert self.stream is not None
+        stream = self.stream
+
+        def ban() -> None:
+            target = ChatIdentity.objects.filter(pk=target_id).first()
+            if target is None:
+                raise ApiError("not_found", {"field": "userId"}, status_code=404)
+            services.identity_ban(
+                stream=stream,
+                identity=target,
+                kind="timeout" if frame["type"] == "TIMEOUT" else "ban",
+                duration_seconds=seconds or (300 if frame["type"] == "TIMEOUT" else None),
+                reason=reason if isinstance(reason, str) else "",
+                hide_messages=frame.get("hideMessages") is True,
+                actor=user,
+            )
+
+        await database_sync_to_async(ban)()
+
+    # --- from the group
+
+    async def forward(self, delivery: fanout.Delivery) -> None:
+        for event in delivery.events:
+            if event["type"] == "chat.kick" and self._kicked(event):
+                await self._error(event["code"])
+                await self.unsubscribe()
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
+        if self.backlog_ids and any(
+            event.get("message_id") in self.backlog_ids for event in delivery.events
+        ):
+            # Stored and read into this socket's backlog before it was published: sent once.
+            frames = _frames(delivery.events, self.moderator, skip=self.backlog_ids)
+            self.backlog_ids -= {event.get("message_id") for event in delivery.events}
+        else:
+            # The same frames for every socket of a kind: encoded once per delivery.
+            frames = delivery.once(
+                ("chat", self.moderator),
+                lambda: _frames(delivery.events, self.moderator, skip=frozenset()),
+            )
+        if frames.texts:
+            await send_text_frames(self, frames)
+
+    def _kicked(self, event: dict[str, Any]) -> bool:
+        if self.identity is not None and event["identity_id"] == self.identity.pk:
+            return True
+        # A ban by address closes that address's other identities too (moderators aside).
+        return bool(event["address"]) and event["address"] == self.address and not self.moderator
+
+
+def _frames(
+    events_: list[dict[str, Any]], moderator: bool, *, skip: set[int] | frozenset[int]
+) -> TextFrames:
+    return TextFrames.of(
+        event["frame"]
+        for event in events_
+        if event["type"] == "chat.event"
+        and (event["audience"] == "all" or moderator)
+        and event.get("message_id") not in skip
+    )
+
+
+_HANDLERS = {
+    "CHAT": ChatConsumer._chat,
+    "NAME_CHANGE": ChatConsumer._rename,
+    "HIDE": ChatConsumer._visibility,
+    "SHOW": ChatConsumer._visibility,
+    "BAN": ChatConsumer._ban,
+    "TIMEOUT": ChatConsumer._ban,
+}

@@ -1,0 +1,136 @@
+"""Chat's live events: the group, the channel-layer payload and the client frames.
+
+One group per stream, `chat.<stream_id>`. Services publish a ChatEvent after
+their transaction commits; every web process's chat sockets get it through
+castcore.fanout and forward its `frame` (JSON text, encoded once here) to the
+sockets in its `audience`.
+
+Client frames keep Owncast's event types and field names (CHAT, SYSTEM,
+NAME_CHANGE, USER_JOINED, CHAT_ACTION, VISIBILITY-UPDATE,
+CONNECTED_USER_INFO), so the Owncast-compatible socket can be a thin mapping.
+CastCore adds BACKLOG (the recent messages, one frame on connect) and ERROR
+(`{"type": "ERROR", "error": {code, params, level}}`, the API's envelope).
+Message ids are integers here (Owncast's are strings).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+from django.utils import timezone
+
+from apps.chat import conf
+from apps.chat.models import ChatIdentity, ChatMessage, MessageKind
+from castcore.events import group_name, publish
+
+CHAT = "CHAT"
+SYSTEM = "SYSTEM"
+NAME_CHANGE = "NAME_CHANGE"
+USER_JOINED = "USER_JOINED"
+CHAT_ACTION = "CHAT_ACTION"
+VISIBILITY_UPDATE = "VISIBILITY-UPDATE"
+CONNECTED_USER_INFO = "CONNECTED_USER_INFO"
+BACKLOG = "BACKLOG"
+ERROR = "ERROR"
+
+# Who of a stream's sockets a frame is for.
+Audience = Literal["all", "moderators"]
+
+
+def chat_group(stream_id: int) -> str:
+    return group_name("chat", stream_id)
+
+
+class ChatEvent(TypedDict):
+    type: Literal["chat.event"]
+    audience: Audience
+    frame: str  # the client frame, JSON
+    message_id: int | None  # CHAT/SYSTEM: sockets skip what their backlog had
+
+
+class ChatKickEvent(TypedDict):
+    """An identity was timed out or banned: its open sockets on the stream close."""
+
+    type: Literal["chat.kick"]
+    identity_id: int
+    address: str | None  # sockets from this address close too (a ban by address)
+    code: str  # chat.banned | chat.timed_out
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def user_info(identity: ChatIdentity, *, moderator: bool = False) -> dict[str, Any]:
+    """Owncast's `user` object: what everyone may know of an identity (never its address)."""
+    return {
+        "id": identity.pk,
+        "displayName": identity.display_name,
+        "displayColor": identity.display_color,
+        "createdAt": _time(identity.created_at),
+        "previousNames": list(identity.previous_names),
+        "authenticated": identity.user_id is not None,
+        "isBot": False,
+        "scopes": ["MODERATOR"] if moderator else [],
+    }
+
+
+def system_user() -> dict[str, Any]:
+    return {"id": None, "displayName": conf.SYSTEM_NAME, "displayColor": 0, "isBot": True}
+
+
+def message_frame(message: ChatMessage) -> dict[str, Any]:
+    """A CHAT or SYSTEM frame. The author's current colour; the name it was sent under."""
+    if message.kind == MessageKind.SYSTEM or message.author is None:
+        user = system_user()
+    else:
+        user = {**user_info(message.author), "displayName": message.author_name}
+    return {
+        "type": SYSTEM if message.kind == MessageKind.SYSTEM else CHAT,
+        "id": message.pk,
+        "timestamp": _time(message.sent_at),
+        "user": user,
+        "body": message.body_html,
+        "visible": message.visible,
+    }
+
+
+def publish_frame(
+    stream_id: int,
+    frame: dict[str, Any],
+    *,
+    audience: Audience = "all",
+    message_id: int | None = None,
+) -> None:
+    """Publish `frame` to the stream's sockets once the current transaction commits."""
+    event: ChatEvent = {
+        "type": "chat.event",
+        "audience": audience,
+        "frame": encode(frame),
+        "message_id": message_id,
+    }
+    publish(chat_group(stream_id), event)
+
+
+def publish_kick(stream_id: int, *, identity_id: int, address: str | None, code: str) -> None:
+    event: ChatKickEvent = {
+        "type": "chat.kick",
+        "identity_id": identity_id,
+        "address": address,
+        "code": code,
+    }
+    publish(chat_group(stream_id), event)
+
+
+def error_frame(code: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"type": ERROR, "error": {"code": code, "params": params or {}, "level": "error"}}
+
+
+def now_text() -> str:
+    return _time(timezone.now())

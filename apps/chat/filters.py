@@ -1,0 +1,49 @@
+"""Filters of the chat API's lists."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, MessageKind
+from castcore.api.filters import IdFilter
+
+
+class ChatMessageFilter(django_filters.FilterSet):
+    author = IdFilter(field_name="author_id", help_text="A chat identity's id.")
+    visible = django_filters.BooleanFilter()
+    kind = django_filters.ChoiceFilter(choices=MessageKind.choices)
+    session = IdFilter(field_name="session_id")
+    since = IdFilter(field_name="id", lookup_expr="gt", help_text="Messages after this id.")
+
+    class Meta:
+        model = ChatMessage
+        fields = ["author", "visible", "kind", "session", "since"]
+
+
+class ChatIdentityFilter(django_filters.FilterSet):
+    # On the list's annotation (views.ChatIdentitiesView): a ban or timeout in force.
+    banned = django_filters.BooleanFilter(help_text="A ban or timeout is in force now.")
+    connected = django_filters.BooleanFilter(help_text="Has a socket on the stream now.")
+
+    class Meta:
+        model = ChatIdentity
+        fields = ["banned", "connected"]
+
+
+class ChatBanFilter(django_filters.FilterSet):
+    active = django_filters.BooleanFilter(method="filter_active", help_text="In force now.")
+    identity = IdFilter(field_name="identity_id")
+
+    class Meta:
+        model = ChatBan
+        fields = ["active", "identity", "kind"]
+
+    def filter_active(
+        self, queryset: QuerySet[ChatBan], name: str, value: bool | None
+    ) -> QuerySet[ChatBan]:
+        if value is None:
+            return queryset
+        return (
+            queryset.filter(ChatBan.active_q()) if value else queryset.exclude(ChatBan.active_q())
+        )

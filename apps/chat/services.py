@@ -1,0 +1,555 @@
+"""Writes of the chat app: identities, messages, moderation. Sockets, views and admin call these.
+
+Every message is stored before it is broadcast, and broadcast only after its
+transaction commits (events.publish_frame), so a client never sees a message
+that a reload would not show. Every moderation act writes an audit entry in
+the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import status
+
+from apps.accounts.audit import audit_record, update_audited
+from apps.chat import conf, events, selectors
+from apps.chat.markup import clean_body, clean_name, render
+from apps.chat.models import (
+    BanKind,
+    ChatBan,
+    ChatConnection,
+    ChatIdentity,
+    ChatMessage,
+    ChatModerator,
+    ChatSettings,
+    MessageKind,
+    chat_token_digest,
+    new_chat_token,
+)
+from apps.streams.models import LiveStream
+from castcore.api.errors import ApiError
+
+#: Every code a chat write can refuse with, and the HTTP status the API answers it with
+#: (the socket sends the same code in an ERROR frame).
+ERROR_STATUSES: dict[str, int] = {
+    "chat.empty": status.HTTP_400_BAD_REQUEST,
+    "chat.too_long": status.HTTP_400_BAD_REQUEST,
+    "chat.name_invalid": status.HTTP_400_BAD_REQUEST,
+    "chat.name_forbidden": status.HTTP_400_BAD_REQUEST,
+    "chat.needs_registration": status.HTTP_401_UNAUTHORIZED,
+    "chat.banned": status.HTTP_403_FORBIDDEN,
+    "chat.timed_out": status.HTTP_403_FORBIDDEN,
+    "chat.signed_in_only": status.HTTP_403_FORBIDDEN,
+    "chat.not_moderator": status.HTTP_403_FORBIDDEN,
+    "chat.closed": status.HTTP_409_CONFLICT,
+    "chat.name_taken": status.HTTP_409_CONFLICT,
+    "chat.rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "chat.slow_mode": status.HTTP_429_TOO_MANY_REQUESTS,
+}
+
+
+class ChatError(ApiError):
+    """A refused chat write: its code names the rule (ERROR_STATUSES gives the status)."""
+
+    def __init__(self, code: str, params: dict[str, Any] | None = None) -> None:
+        super().__init__(code, params, status_code=ERROR_STATUSES[code])
+
+
+def _announce(kind: str, stream: LiveStream, payload: dict[str, Any]) -> None:
+    """EVENTS SEAM: the one call site of chat's domain events (chat.message, chat.moderation).
+
+    Switch the body to `castcore.events.emit(kind, ...)` when the events seam lands on
+    main; it runs inside the transaction of the change, as the outbox needs. Until
+    then domain events have no consumer and this does nothing. Live fan-out to sockets
+    does not go through here (events.publish_frame is its fast path).
+    """
+    del kind, stream, payload
+
+
+# --- identities
+
+
+def _random_color() -> int:
+    return random.randrange(360)  # noqa: S311 (a display colour, not a secret)
+
+
+def _anonymous_name() -> str:
+    return f"viewer-{random.randrange(10_000, 100_000)}"  # noqa: S311
+
+
+def validate_name(name: object) -> str:
+    """A display name as it would be stored, or ChatError."""
+    if not isinstance(name, str):
+        raise ChatError("chat.name_invalid", {"max_length": conf.MAX_NAME_LENGTH})
+    cleaned = clean_name(name)
+    if not cleaned or len(cleaned) > conf.MAX_NAME_LENGTH:
+        raise ChatError("chat.name_invalid", {"max_length": conf.MAX_NAME_LENGTH})
+    if selectors.name_forbidden(cleaned):
+        raise ChatError("chat.name_forbidden", {"name": cleaned})
+    return cleaned
+
+
+def identity_for_user(user: Any) -> ChatIdentity:
+    """A signed-in user's identity, made on first use with their username as its name."""
+    identity, _ = ChatIdentity.objects.get_or_create(
+        user=user,
+        defaults={"display_name": user.get_username()[:64], "display_color": _random_color()},
+    )
+    return identity
+
+
+def identity_register(*, display_name: str | None = None) -> tuple[ChatIdentity, str]:
+    """A new anonymous identity and its token (returned once; only its digest is kept)."""
+    name = validate_name(display_name) if display_name else _anonymous_name()
+    token = new_chat_token()
+    identity = ChatIdentity.objects.create(
+        token_digest=chat_token_digest(token), display_name=name, display_color=_random_color()
+    )
+    return identity, token
+
+
+def identity_rename(*, identity: ChatIdentity, stream: LiveStream, new_name: object) -> str:
+    """Rename `identity`; refused when the name is forbidden or another connected identity
+    on `stream` has it. Broadcasts NAME_CHANGE. Returns the old name."""
+    name = validate_name(new_name)
+    old = identity.display_name
+    if name == old:
+        return old
+    if selectors.name_taken(stream, name, by_other_than=identity):
+        raise ChatError("chat.name_taken", {"name": name})
+    with transaction.atomic():
+        identity.previous_names = [*identity.previous_names, old][-10:]
+        identity.display_name = name
+        identity.save(update_fields=["display_name", "previous_names"])
+        frame = {
+            "type": events.NAME_CHANGE,
+            "timestamp": events.now_text(),
+            "user": events.user_info(identity),
+            "oldName": old,
+            "newName": name,
+        }
+        for stream_id in _streams_connected(identity):
+            events.publish_frame(stream_id, frame)
+    return old
+
+
+def _streams_connected(identity: ChatIdentity) -> set[int]:
+    return set(identity.connections.values_list("stream_id", flat=True))
+
+
+def connection_open(
+    *, stream: LiveStream, identity: ChatIdentity, address: str | None
+) -> tuple[ChatConnection, bool]:
+    """Record a socket on `stream`; (its row, whether the identity has just joined).
+
+    A name another connected identity holds is made unique with a number: names are
+    unique among a stream's connected users, and a socket is never refused for it.
+    """
+    with transaction.atomic():
+        base = identity.display_name
+        name, number = base, 2
+        while selectors.name_taken(stream, name, by_other_than=identity):
+            name = f"{base[: conf.MAX_NAME_LENGTH - 4]}-{number}"
+            number += 1
+        fields = ["last_address"]
+        if name != base:
+            identity.previous_names = [*identity.previous_names, base][-10:]
+            identity.display_name = name
+            fields += ["display_name", "previous_names"]
+        identity.last_address = address
+        identity.save(update_fields=fields)
+        joined = not selectors.connected(stream).filter(identity=identity).exists()
+        connection = ChatConnection.objects.create(
+            stream=stream, identity=identity, address=address
+        )
+        if joined:
+            frame = {
+                "type": events.USER_JOINED,
+                "timestamp": events.now_text(),
+                "user": events.user_info(identity),
+            }
+            events.publish_frame(stream.pk, frame)
+    return connection, joined
+
+
+def connection_close(*, connection_id: int) -> None:
+    ChatConnection.objects.filter(pk=connection_id).delete()
+
+
+def connections_renew(*, connection_ids: Iterable[int]) -> None:
+    ChatConnection.objects.filter(pk__in=list(connection_ids)).update(seen_at=timezone.now())
+
+
+# --- messages
+
+
+def _window_hits(key: str, rate: conf.Rate) -> int | None:
+    """Count one message in the current fixed window; seconds to wait when over the rate."""
+    now = time.time()
+    window = int(now // rate.seconds)
+    name = f"chat:rate:{key}:{rate.seconds}:{window}"
+    cache.add(name, 0, timeout=rate.seconds + 1)
+    try:
+        hits = cache.incr(name)
+    except ValueError:  # expired between add and incr
+        cache.add(name, 1, timeout=rate.seconds + 1)
+        hits = 1
+    if hits > rate.count:
+        return max(1, int((window + 1) * rate.seconds - now) + 1)
+    return None
+
+
+def check_rate(*, identity: ChatIdentity, address: str | None) -> None:
+    """Rate limits per identity and per address (burst and sustained), or chat.rate_limited.
+
+    Every attempt counts, refused or not: a client flooding past the limit stays cut.
+    """
+    limits = [(f"id:{identity.pk}", conf.IDENTITY_BURST), (f"id:{identity.pk}", conf.IDENTITY_RATE)]
+    if address:
+        limits += [(f"ip:{address}", conf.ADDRESS_BURST), (f"ip:{address}", conf.ADDRESS_RATE)]
+    waits = [wait for key, rate in limits if (wait := _window_hits(key, rate)) is not None]
+    if waits:
+        raise ChatError("chat.rate_limited", {"retry_after": max(waits)})
+
+
+def _check_may_send(
+    *,
+    stream: LiveStream,
+    identity: ChatIdentity,
+    address: str | None,
+    moderator: bool,
+    chat_settings: ChatSettings,
+) -> None:
+    ban = selectors.active_ban(stream, identity, address)
+    if ban is not None:
+        if ban.kind == BanKind.TIMEOUT and ban.until is not None:
+            retry = max(1, int((ban.until - timezone.now()).total_seconds()) + 1)
+            raise ChatError("chat.timed_out", {"retry_after": retry})
+        raise ChatError("chat.banned")
+    if moderator:
+        return
+    if chat_settings.signed_in_only and identity.user_id is None:
+        raise ChatError("chat.signed_in_only")
+    if chat_settings.closed_when_offline and selectors.open_session(stream) is None:
+        raise ChatError("chat.closed", {"reason": "offline"})
+
+
+def _validate_body(body: object) -> str:
+    if not isinstance(body, str):
+        raise ChatError("chat.empty")
+    if len(body) > conf.MAX_MESSAGE_LENGTH * 4:
+        # Refused before any work on it (a 10 kB body is not normalised character by character).
+        raise ChatError("chat.too_long", {"max_length": conf.MAX_MESSAGE_LENGTH})
+    cleaned = clean_body(body)
+    if not cleaned:
+        raise ChatError("chat.empty")
+    if len(cleaned) > conf.MAX_MESSAGE_LENGTH:
+        raise ChatError("chat.too_long", {"max_length": conf.MAX_MESSAGE_LENGTH})
+    return cleaned
+
+
+def message_send(
+    *,
+    stream: LiveStream,
+    identity: ChatIdentity,
+    body: object,
+    address: str | None,
+    moderator: bool = False,
+) -> ChatMessage:
+    """Store a viewer's message and broadcast it after commit, or refuse it (ChatError).
+
+    Bans (by identity, and by address when the stream says so) and the stream's modes
+    are read from the database on every send: a ban takes effect on sockets that were
+    open before it.
+    """
+    chat_settings = selectors.settings_for(stream)
+    _check_may_send(
+        stream=stream,
+        identity=identity,
+        address=address,
+        moderator=moderator,
+        chat_settings=chat_settings,
+    )
+    check_rate(identity=identity, address=address)
+    cleaned = _validate_body(body)
+    if chat_settings.slow_mode_seconds and not moderator:
+        since = timezone.now() - timedelta(seconds=chat_settings.slow_mode_seconds)
+        last = (
+            ChatMessage.objects.filter(stream=stream, author=identity, sent_at__gt=since)
+            .order_by("-sent_at")
+            .values_list("sent_at", flat=True)
+            .first()
+        )
+        if last is not None:
+            wait = chat_settings.slow_mode_seconds - (timezone.now() - last).total_seconds()
+            raise ChatError("chat.slow_mode", {"retry_after": max(1, int(wait) + 1)})
+    with transaction.atomic():
+        message = ChatMessage.objects.create(
+            stream=stream,
+            session=selectors.open_session(stream),
+            kind=MessageKind.CHAT,
+            author=identity,
+            author_name=identity.display_name,
+            body=cleaned,
+            body_html=render(cleaned),
+        )
+        events.publish_frame(stream.pk, events.message_frame(message), message_id=message.pk)
+        _announce("chat.message", stream, {"message_id": message.pk, "author_id": identity.pk})
+    return message
+
+
+def system_message_send(
+    *, stream: LiveStream, body: object, actor: Any, request: HttpRequest | None = None
+) -> ChatMessage:
+    """A message from the stream's operators (later: integrations), shown as SYSTEM."""
+    cleaned = _validate_body(body)
+    with transaction.atomic():
+        message = ChatMessage.objects.create(
+            stream=stream,
+            session=selectors.open_session(stream),
+            kind=MessageKind.SYSTEM,
+            author_name=conf.SYSTEM_NAME,
+            body=cleaned,
+            body_html=render(cleaned),
+        )
+        audit_record(
+            actor=actor,
+            action="chat.system_message",
+            target=stream,
+            changes={"message_id": message.pk},
+            request=request,
+        )
+        events.publish_frame(stream.pk, events.message_frame(message), message_id=message.pk)
+        _announce("chat.message", stream, {"message_id": message.pk, "author_id": None})
+    return message
+
+
+# --- moderation
+
+
+def messages_set_visibility(
+    *,
+    stream: LiveStream,
+    message_ids: Iterable[int],
+    visible: bool,
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> list[int]:
+    """Hide or show messages of `stream`; connected clients remove or restore them at once.
+
+    Returns the ids that changed (ids of other streams, or already so, are left alone).
+    """
+    ids = sorted(set(message_ids))
+    with transaction.atomic():
+        rows = ChatMessage.objects.select_for_update().filter(
+            stream=stream, pk__in=ids, visible=not visible
+        )
+        changed = list(rows.values_list("pk", flat=True))
+        if not changed:
+            return []
+        ChatMessage.objects.filter(pk__in=changed).update(
+            visible=visible,
+            hidden_at=None if visible else timezone.now(),
+            hidden_by=None if visible else actor,
+        )
+        _visibility_changed(stream, changed, visible, actor=actor, request=request)
+    return changed
+
+
+def _visibility_changed(
+    stream: LiveStream,
+    ids: list[int],
+    visible: bool,
+    *,
+    actor: Any,
+    request: HttpRequest | None,
+    reason: str = "",
+) -> None:
+    audit_record(
+        actor=actor,
+        action="chat.message_show" if visible else "chat.message_hide",
+        target=stream,
+        changes={"message_ids": ids, "visible": visible, **({"reason": reason} if reason else {})},
+        request=request,
+    )
+    frame = {
+        "type": events.VISIBILITY_UPDATE,
+        "timestamp": events.now_text(),
+        "ids": ids,
+        "visible": visible,
+    }
+    events.publish_frame(stream.pk, frame)
+    if visible:
+        # Moderators saw them all along; everyone else gets the messages back to show.
+        for message in ChatMessage.objects.filter(pk__in=ids).select_related("author"):
+            events.publish_frame(stream.pk, events.message_frame(message), message_id=None)
+    _announce("chat.moderation", stream, {"action": "visibility", "ids": ids, "visible": visible})
+
+
+def identity_ban(
+    *,
+    stream: LiveStream,
+    identity: ChatIdentity,
+    kind: str,
+    actor: Any,
+    duration_seconds: int | None = None,
+    reason: str = "",
+    hide_messages: bool = False,
+    request: HttpRequest | None = None,
+) -> ChatBan:
+    """Time out (for `duration_seconds`) or ban `identity` on `stream`.
+
+    Keyed to the identity, and to its last address when the stream bans by address,
+    so a new name or a new token does not lift it. Its open sockets on the stream are
+    closed; with `hide_messages`, what it wrote there is hidden for everyone.
+    """
+    if kind not in BanKind.values:
+        raise ApiError("validation.invalid_choice", {"field": "kind", "allowed": BanKind.values})
+    if kind == BanKind.TIMEOUT and not duration_seconds:
+        raise ApiError("validation.required", {"field": "duration_seconds"})
+    if identity.user_id is not None and selectors.may_moderate(identity.user, stream):
+        raise ApiError("chat.moderator_unbannable", status_code=status.HTTP_409_CONFLICT)
+    chat_settings = selectors.settings_for(stream)
+    address = identity.last_address if chat_settings.ban_by_address else None
+    until = (
+        timezone.now() + timedelta(seconds=duration_seconds)
+        if kind == BanKind.TIMEOUT and duration_seconds
+        else None
+    )
+    with transaction.atomic():
+        ban = ChatBan.objects.create(
+            stream=stream,
+            identity=identity,
+            address=address,
+            kind=kind,
+            until=until,
+            reason=reason[:200],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_record(
+            actor=actor,
+            action=f"chat.{kind}",
+            target=stream,
+            changes={
+                "identity_id": identity.pk,
+                "display_name": identity.display_name,
+                "by_address": address is not None,
+                "until": until.isoformat() if until else None,
+                "reason": ban.reason,
+            },
+            request=request,
+        )
+        events.publish_kick(
+            stream.pk,
+            identity_id=identity.pk,
+            address=address,
+            code="chat.timed_out" if kind == BanKind.TIMEOUT else "chat.banned",
+        )
+        verb = "timed out" if kind == BanKind.TIMEOUT else "banned"
+        events.publish_frame(
+            stream.pk,
+            {
+                "type": events.CHAT_ACTION,
+                "timestamp": events.now_text(),
+                "body": f"{identity.display_name} was {verb}.",
+            },
+        )
+        _announce("chat.moderation", stream, {"action": kind, "identity_id": identity.pk})
+        if hide_messages:
+            ids = list(
+                ChatMessage.objects.filter(
+                    stream=stream, author=identity, visible=True
+                ).values_list("pk", flat=True)
+            )
+            if ids:
+                ChatMessage.objects.filter(pk__in=ids).update(
+                    visible=False, hidden_at=timezone.now(), hidden_by=ban.created_by
+                )
+                _visibility_changed(
+                    stream, ids, False, actor=actor, request=request, reason=f"chat.{kind}"
+                )
+    return ban
+
+
+def ban_lift(*, ban: ChatBan, actor: Any, request: HttpRequest | None = None) -> bool:
+    """End a ban or timeout now; False when it was no longer in force."""
+    with transaction.atomic():
+        lifted = (
+            ChatBan.objects.filter(ChatBan.active_q(), pk=ban.pk).update(lifted_at=timezone.now())
+            == 1
+        )
+        if lifted:
+            audit_record(
+                actor=actor,
+                action="chat.ban_lift",
+                target=ban.stream,
+                changes={"ban_id": ban.pk, "identity_id": ban.identity_id, "kind": ban.kind},
+                request=request,
+            )
+            _announce("chat.moderation", ban.stream, {"action": "lift", "ban_id": ban.pk})
+    ban.refresh_from_db(fields=["lifted_at"])
+    return lifted
+
+
+def moderator_grant(
+    *, stream: LiveStream, user: Any, actor: Any, request: HttpRequest | None = None
+) -> ChatModerator:
+    with transaction.atomic():
+        moderator, created = ChatModerator.objects.get_or_create(
+            stream=stream, user=user, defaults={"granted_by": actor}
+        )
+        if created:
+            audit_record(
+                actor=actor,
+                action="chat.moderator_grant",
+                target=stream,
+                changes={"user_id": user.pk, "username": user.get_username()},
+                request=request,
+            )
+    return moderator
+
+
+def moderator_revoke(
+    *, stream: LiveStream, user: Any, actor: Any, request: HttpRequest | None = None
+) -> bool:
+    with transaction.atomic():
+        deleted, _ = ChatModerator.objects.filter(stream=stream, user=user).delete()
+        if deleted:
+            audit_record(
+                actor=actor,
+                action="chat.moderator_revoke",
+                target=stream,
+                changes={"user_id": user.pk, "username": user.get_username()},
+                request=request,
+            )
+    return bool(deleted)
+
+
+def chat_settings_update(
+    *,
+    stream: LiveStream,
+    fields: dict[str, Any],
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> ChatSettings:
+    chat_settings = selectors.settings_for(stream)
+    changes = update_audited(
+        chat_settings,
+        fields,
+        actor=actor,
+        action="chat.settings_update",
+        request=request,
+        also_save=["updated_at"],
+    )
+    if changes:
+        _announce("chat.moderation", stream, {"action": "settings", "changes": list(changes)})
+    return chat_settings

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.integrations import webhooks
+from apps.integrations.models import (
+    IntegrationToken,
+    NotificationMessage,
+    NotificationTarget,
+    Webhook,
+    WebhookDelivery,
+)
+from apps.integrations.signing import new_secret, secret_key
+from castcore.admin_site import AuditedModelAdmin
+from castcore.outbox.models import OutboxEvent
+
+
+class WebhookForm(forms.ModelForm):
+    # Never rendered back into the page; empty keeps the stored secret (or makes one).
+    secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="whsec_…; leave empty to keep the current one (a new webhook gets one made)",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = ["name", "url", "events", "secret", "active"]
+
+    def clean_secret(self) -> str:
+        secret: str = self.cleaned_data.get("secret") or ""
+        if not secret:
+            return self.instance.secret if self.instance.pk else new_secret()
+        try:
+            secret_key(secret)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return secret
+
+
+@admin.register(Webhook)
+class WebhookAdmin(AuditedModelAdmin):
+    form = WebhookForm
+    list_display = ["name", "active", "disabled_reason", "consecutive_failures", "last_success_at"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(AuditedModelAdmin):
+    list_display = ["id", "webhook", "event", "state", "attempts", "status_code", "next_attempt_at"]
+    list_filter = ["state", "webhook"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Deliver again now")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        for delivery in queryset:
+            webhooks.delivery_redeliver(actor=request.user, delivery=delivery, request=request)
+        self.message_user(request, f"{queryset.count()} queued", messages.SUCCESS)
+
+
+class NotificationTargetForm(forms.ModelForm):
+    url = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="apprise URL; leave empty to keep the current one",
+    )
+
+    class Meta:
+        model = NotificationTarget
+        fields = ["name", "url", "events", "min_level", "active"]
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data.get("url") or ""
+        if not url and self.instance.pk:
+            return self.instance.url
+        import apprise
+
+        if not url or apprise.Apprise.instantiate(url) is None:
+            raise forms.ValidationError("not an apprise URL")
+        return url
+
+
+@admin.register(NotificationTarget)
+class NotificationTargetAdmin(AuditedModelAdmin):
+    form = NotificationTargetForm
+    list_display = ["name", "masked_url", "min_level", "active"]
+    list_filter = ["active", "min_level"]
+
+
+@admin.register(NotificationMessage)
+class NotificationMessageAdmin(AuditedModelAdmin):
+    list_display = ["title", "target", "count", "state", "send_at", "sent_at", "error_code"]
+    list_filter = ["state"]
+    readonly_fields = [f.name for f in NotificationMessage._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(IntegrationToken)
+class IntegrationTokenAdmin(AuditedModelAdmin):
+    list_display = ["name", "masked", "scopes", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["token_hash", "last4", "last_used_at", "created_by"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # issued through the API, where the token is shown once
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["last4", "last_used_at", "created_by"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "level", "subject", "created_at", "dispatched_at"]
+    list_filter = ["event_type", "level"]
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,36 @@
+"""Environment settings of the integrations app, parsed strictly (castcore.env).
+
+Read at import; tests monkeypatch these attributes, and the Celery worker processes
+they start get the CASTCORE_WEBHOOK_* / CASTCORE_NOTIFICATION_* variables.
+"""
+
+from __future__ import annotations
+
+from castcore.env import env_float, env_int
+
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float(
+    "CASTCORE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1
+)
+WEBHOOK_READ_TIMEOUT_SECONDS = env_float("CASTCORE_WEBHOOK_READ_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+#: Bytes of a response read at most; the rest is never read (the connection is closed).
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("CASTCORE_WEBHOOK_MAX_RESPONSE_BYTES", 65536, minimum=1024)
+WEBHOOK_MAX_REDIRECTS = env_int("CASTCORE_WEBHOOK_MAX_REDIRECTS", 3, minimum=0)
+#: Retries: the n-th wait is base·2^(n-1) capped at max, with jitter (half to all of it).
+WEBHOOK_RETRY_BASE_SECONDS = env_float("CASTCORE_WEBHOOK_RETRY_BASE_SECONDS", 30.0, minimum=0.01)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("CASTCORE_WEBHOOK_RETRY_MAX_SECONDS", 3600.0, minimum=0.01)
+#: A delivery is given up once its next attempt would fall this long after its event.
+WEBHOOK_RETRY_WINDOW_SECONDS = env_float(
+    "CASTCORE_WEBHOOK_RETRY_WINDOW_SECONDS", 86400.0, minimum=0.1
+)
+#: A webhook is switched off when every attempt failed for this long, and this many times.
+WEBHOOK_DISABLE_AFTER_SECONDS = env_float(
+    "CASTCORE_WEBHOOK_DISABLE_AFTER_SECONDS", 86400.0, minimum=0.0
+)
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("CASTCORE_WEBHOOK_DISABLE_AFTER_FAILURES", 10, minimum=1)
+#: A worker that claimed an attempt and died lets it go after this long.
+WEBHOOK_CLAIM_SECONDS = 120.0
+#: Events of one type about one subject inside this window become one notification.
+NOTIFICATION_WINDOW_SECONDS = env_float("CASTCORE_NOTIFICATION_WINDOW_SECONDS", 300.0, minimum=0.0)
+NOTIFICATION_MAX_ATTEMPTS = env_int("CASTCORE_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+#: An outbox row not handed over this long after it was written is handed over by the sweep.
+OUTBOX_SWEEP_GRACE_SECONDS = 5.0

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from apps.integrations import conf
+from apps.integrations.models import NotificationMessage, NotificationTarget
+from apps.integrations.notify import message_send
+from apps.integrations.outbox import outbox_dispatch
+from apps.integrations.tests.receiver import Receiver
+from castcore.events import emit
+from castcore.outbox.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def _target(receiver: Receiver, **fields: Any) -> NotificationTarget:
+    fields.setdefault("events", ["*"])
+    fields.setdefault("min_level", "info")
+    return NotificationTarget.objects.create(
+        name="ops", url=f"json://127.0.0.1:{receiver.port}/notify?token-abcdefghijkl", **fields
+    )
+
+
+def _fail(job_id: int = 7) -> list[tuple[int, float]]:
+    emit("stream_job.failed", {"stream_job_id": job_id}, subject=f"stream_job:{job_id}")
+    return outbox_dispatch(event_id=OutboxEvent.objects.latest("id").pk).messages
+
+
+def test_the_url_is_write_only_and_masked(admin_api: Any, receiver: Receiver) -> None:
+    url = f"json://127.0.0.1:{receiver.port}/hook/secret-path-token"
+    body = {"name": "ops", "url": url, "events": ["stream_job.failed"], "min_level": "error"}
+    created = admin_api.post("/api/v1/notifications", body)
+    assert created.status_code == 201, created.json()
+    assert created.json()["url"] == "••••" + url[-4:]
+    assert url not in str(admin_api.get("/api/v1/notifications").json())
+    assert NotificationTarget.objects.get().url == url
+
+
+def test_only_admins_manage_notifications(operator_api: Any) -> None:
+    assert operator_api.get("/api/v1/notifications").status_code == 403
+
+
+def test_a_url_apprise_does_not_know_is_refused(admin_api: Any) -> None:
+    body = {"name": "x", "url": "nosuchscheme://foo", "events": ["*"]}
+    response = admin_api.post("/api/v1/notifications", body)
+    assert response.status_code == 400 and "notification.url_invalid" in str(response.json())
+    assert "nosuchscheme://foo" not in str(response.json())
+
+
+def test_the_test_endpoint_sends_through_apprise_and_reports(
+    admin_api: Any, receiver: Receiver
+) -> None:
+    target = _target(receiver)
+    response = admin_api.post(f"/api/v1/notifications/{target.pk}/test")
+    assert response.json() == {"ok": True, "error_code": ""}
+    (got,) = receiver.received
+    assert got.path.startswith("/notify") and got.json()["title"] == "CastCore: test notification"
+    receiver.stop()
+    response = admin_api.post(f"/api/v1/notifications/{target.pk}/test")
+    assert response.json() == {"ok": False, "error_code": "notification.send_failed"}
+
+
+def test_an_event_reaches_the_target_as_a_json_message(receiver: Receiver) -> None:
+    _target(receiver)
+    ((message_id, delay),) = _fail()
+    assert delay == 0
+    assert message_send(message_id=message_id) is None
+    (got,) = receiver.received
+    assert got.json()["title"] == "CastCore: stream_job.failed (stream_job:7)"
+    assert '"stream_job_id": 7' in got.json()["message"] and got.json()["type"] == "failure"
+    assert NotificationMessage.objects.get().state == "sent"
+
+
+def test_a_target_gets_only_events_at_or_above_its_level(receiver: Receiver) -> None:
+    _target(receiver, min_level="error")
+    emit("recording.ready", {"recording_id": 1})
+    assert outbox_dispatch(event_id=OutboxEvent.objects.get().pk).messages == []
+    assert len(_fail()) == 1
+
+
+def test_a_flapping_job_sends_one_message_per_window(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conf, "NOTIFICATION_WINDOW_SECONDS", 300.0)
+    _target(receiver)
+    ((first, _delay),) = _fail()
+    message_send(message_id=first)
+    # The job fails 99 more times in the window: one message waits, at the window's end.
+    queued = [item for _ in range(99) for item in _fail()]
+    assert len(queued) == 1
+    second, delay = queued[0]
+    assert 299 <= delay <= 300
+    assert message_send(message_id=second) is None  # not due yet: nothing sent
+    assert len(receiver.received) == 1
+    NotificationMessage.objects.filter(pk=second).update(send_at=timezone.now())
+    message_send(message_id=second)
+    assert len(receiver.received) == 2
+    assert receiver.received[1].json()["title"].endswith("×99")
+    assert "99 × stream_job.failed within 300 s" in receiver.received[1].json()["message"]
+    # Another job's failures are another story.
+    assert len(_fail(job_id=8)) == 1
+
+
+def test_a_failed_send_is_retried_then_given_up(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conf, "NOTIFICATION_MAX_ATTEMPTS", 2)
+    _target(receiver)
+    receiver.stop()
+    ((message_id, _delay),) = _fail()
+    assert message_send(message_id=message_id) == 10.0
+    NotificationMessage.objects.filter(pk=message_id).update(send_at=timezone.now())
+    assert message_send(message_id=message_id) is None
+    message = NotificationMessage.objects.get()
+    assert (message.state, message.attempts, message.error_code) == (
+        "failed",
+        2,
+        "notification.send_failed",
+    )
+
+
+def test_a_target_on_a_link_local_address_is_never_contacted() -> None:
+    NotificationTarget.objects.create(
+        name="meta", url="json://169.254.169.254/latest", events=["*"], min_level="info"
+    )
+    ((message_id, _),) = _fail()
+    message_send(message_id=message_id)
+    assert NotificationMessage.objects.get().error_code == "notification.address_not_allowed"
+
+
+def test_the_url_never_reaches_the_log(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = _target(receiver)
+    receiver.stop()
+    with caplog.at_level(logging.DEBUG):
+        ((message_id, _),) = _fail()
+        message_send(message_id=message_id)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "notification.send_failed" in text
+    assert target.url not in text and "token-abcdefghijkl" not in text

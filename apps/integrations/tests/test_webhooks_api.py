@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apps.accounts.models import AuditEntry
+from apps.integrations.models import Webhook, WebhookDelivery
+from apps.integrations.signing import new_secret
+from castcore.events import emit
+from castcore.outbox.models import OutboxEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_operators_cannot_read_or_write_webhooks(operator_api: Any) -> None:
+    assert operator_api.get("/api/v1/webhooks").status_code == 403
+    assert operator_api.post("/api/v1/webhooks", {}).status_code == 403
+    assert operator_api.get("/api/v1/webhook-deliveries").status_code == 403
+
+
+def test_a_secret_left_out_is_made_and_shown_once(admin_api: Any) -> None:
+    body = {"name": "ci", "url": "https://hooks.example.org/in", "events": ["stream_job.failed"]}
+    created = admin_api.post("/api/v1/webhooks", body)
+    assert created.status_code == 201, created.json()
+    secret = created.json()["secret"]
+    assert secret.startswith("whsec_") and Webhook.objects.get().secret == secret
+    shown = admin_api.get(f"/api/v1/webhooks/{created.json()['id']}").json()
+    assert shown["secret"] == "••••" + secret[-4:]
+    assert secret not in str(admin_api.get("/api/v1/webhooks").json())
+    entry = AuditEntry.objects.get(action="webhook.create")
+    assert secret not in str(entry.changes)
+
+
+def test_a_given_secret_is_write_only(admin_api: Any) -> None:
+    secret = new_secret()
+    body = {"name": "a", "url": "http://127.0.0.1:9/x", "events": ["*"], "secret": secret}
+    created = admin_api.post("/api/v1/webhooks", body).json()
+    assert created["secret"] == "••••" + secret[-4:]
+    # Sending the masked value back keeps the secret.
+    admin_api.patch(f"/api/v1/webhooks/{created['id']}", {"secret": created["secret"]})
+    assert Webhook.objects.get().secret == secret
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://169.254.169.254/latest", "webhook.address_not_allowed"),
+        ("http://2852039166/", "webhook.address_not_allowed"),
+        ("http://metadata.google.internal/", "webhook.address_not_allowed"),
+        ("ftp://example.org/", "webhook.url_invalid"),
+        ("http://user:pw@example.org/", "webhook.url_invalid"),
+    ],
+)
+def test_a_url_the_policy_refuses_is_a_400(admin_api: Any, url: str, code: str) -> None:
+    response = admin_api.post("/api/v1/webhooks", {"name": "x", "url": url, "events": ["*"]})
+    assert response.status_code == 400
+    assert code in str(response.json()["error"])
+    assert not Webhook.objects.exists()
+
+
+def test_unknown_events_and_bad_secrets_are_refused(admin_api: Any) -> None:
+    body = {"name": "x", "url": "http://127.0.0.1:9/", "events": ["stream_job.exploded"]}
+    response = admin_api.post("/api/v1/webhooks", body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation.invalid_choice"
+    assert "stream_job.failed" in response.json()["error"]["params"]["allowed"]
+    body = {"name": "x", "url": "http://127.0.0.1:9/", "events": ["*"], "secret": "hunter22"}
+    response = admin_api.post("/api/v1/webhooks", body)
+    assert response.status_code == 400 and "webhook.secret_invalid" in str(response.json())
+    assert "hunter22" not in str(response.json())
+
+
+def test_deliveries_are_listed_per_webhook_and_can_be_sent_again(
+    admin_api: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    hook = Webhook.objects.create(
+        name="h", url="http://127.0.0.1:9/", secret=new_secret(), events=["*"]
+    )
+    emit("recording.ready", {"recording_id": 3})
+    event = OutboxEvent.objects.get()
+    delivery = WebhookDelivery.objects.create(
+        webhook=hook, event=event, state="failed", attempts=7, error_code="webhook.connect_failed"
+    )
+    listed = admin_api.get(f"/api/v1/webhook-deliveries?webhook={hook.pk}").json()
+    assert listed["total"] == 1
+    item = listed["items"][0]
+    assert (item["event_id"], item["event_type"], item["state"]) == (
+        event.message_id,
+        "recording.ready",
+        "failed",
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
+    assert response.status_code == 202 and response.json()["state"] == "pending"
+    assert len(callbacks) == 1  # the attempt is queued after commit
+    assert AuditEntry.objects.filter(action="webhook_delivery.redeliver").exists()
+
+
+def test_switching_a_webhook_on_again_clears_its_failure_count(admin_api: Any) -> None:
+    hook = Webhook.objects.create(
+        name="h", url="http://127.0.0.1:9/", secret=new_secret(), events=["*"], active=False,
+        disabled_reason="webhook.failing", consecutive_failures=40,
+    )  # fmt: skip
+    body = admin_api.patch(f"/api/v1/webhooks/{hook.pk}", {"active": True}).json()
+    assert (body["active"], body["disabled_reason"], body["consecutive_failures"]) == (True, "", 0)

@@ -1,0 +1,116 @@
+"""The home page's live streams and the watch page: who sees what, and what the page says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from apps.accounts.roles import Role
+from apps.accounts.tests.factories import UserFactory
+from apps.streams.tests.live_helpers import (  # noqa: F401
+    _live_folders,
+    a_live_stream,
+    end_session,
+    write_static_hls,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed_in(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_home_page_lists_public_live_streams_only_to_anonymous_viewers() -> None:
+    public = a_live_stream(visibility="public", title="Public show")
+    unlisted = a_live_stream(visibility="unlisted", title="Unlisted show")
+    private = a_live_stream(visibility="private", title="Private show")
+    offline = a_live_stream(visibility="public", title="Offline show", live=False)
+
+    html = Client().get("/").content.decode()
+
+    assert f'href="/live/{public.slug}"' in html and "Public show" in html
+    for hidden in (unlisted, private, offline):
+        assert f"/live/{hidden.slug}" not in html
+
+
+def test_the_home_page_lists_a_users_own_private_and_unlisted_streams() -> None:
+    owner: Any = UserFactory(role=Role.VIEWER)
+    private = a_live_stream(visibility="private", owner=owner)
+    unlisted = a_live_stream(visibility="unlisted", owner=owner)
+    someone_elses = a_live_stream(visibility="private")
+
+    html = _signed_in(owner).get("/").content.decode()
+
+    assert f"/live/{private.slug}" in html and f"/live/{unlisted.slug}" in html
+    assert f"/live/{someone_elses.slug}" not in html
+
+
+def test_admins_see_every_live_stream_on_the_home_page() -> None:
+    private = a_live_stream(visibility="private")
+    admin: Any = UserFactory(role=Role.ADMIN)
+
+    assert f"/live/{private.slug}" in _signed_in(admin).get("/").content.decode()
+
+
+def test_a_stream_that_ended_leaves_the_home_page() -> None:
+    stream = a_live_stream(visibility="public")
+    end_session(stream)
+
+    html = Client().get("/").content.decode()
+
+    assert f"/live/{stream.slug}" not in html
+    assert 'id="empty-state"' in html
+
+
+def test_the_watch_page_shows_title_summary_tags_and_a_chat_slot() -> None:
+    stream = a_live_stream(
+        visibility="public", title="Night <b>train</b>", summary="Trains.", tags=["rail", "live"]
+    )
+    write_static_hls(stream)
+
+    response = Client().get(f"/live/{stream.slug}")
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert "Night &lt;b&gt;train&lt;/b&gt;" in html  # escaped, never markup
+    assert "Trains." in html and "<li>rail</li>" in html
+    assert '<section id="chat"' in html
+    assert 'data-state="live"' in html
+    assert "vendor/hls.js/hls.min.js" in html
+
+
+def test_the_watch_page_of_a_stream_that_is_not_live_shows_the_offline_state() -> None:
+    stream = a_live_stream(visibility="public", live=False)
+
+    html = Client().get(f"/live/{stream.slug}").content.decode()
+
+    assert 'data-state="offline"' in html and 'id="live-offline">' in html
+
+
+def test_the_operator_of_a_private_stream_gets_a_watch_link_that_works_signed_out() -> None:
+    stream = a_live_stream(visibility="private", owner=UserFactory(role=Role.OPERATOR))
+    write_static_hls(stream)
+
+    html = _signed_in(stream.owner).get(f"/live/{stream.slug}").content.decode()
+    link = html.split('id="share-link" type="text" readonly value="')[1].split('"')[0]
+    path = link.replace("http://testserver", "").replace("&amp;", "&")
+
+    assert Client().get(path).status_code == 200
+    assert Client().get(f"/live/{stream.slug}").status_code == 404
+
+
+def test_a_private_streams_owner_who_does_not_manage_it_gets_no_watch_link() -> None:
+    stream = a_live_stream(visibility="private")  # owned by a Viewer: may watch, not share
+
+    assert "share-link" not in _signed_in(stream.owner).get(f"/live/{stream.slug}").content.decode()
+
+
+def test_a_viewer_of_an_unlisted_stream_gets_no_watch_link() -> None:
+    stream = a_live_stream(visibility="unlisted")
+
+    assert "share-link" not in Client().get(f"/live/{stream.slug}").content.decode()
