@@ -54,7 +54,8 @@ def serve(var_dir: Path) -> tuple[subprocess.Popen[bytes], int, int]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
                CASTCORE_EMBEDDED_WORKER="false", CASTCORE_EMBEDDED_NGINX="false",
-               DEBUG="false", SECURE_SSL_REDIRECT="false", SECRET_KEY="bench-" + "k" * 40)  # fmt: skip
+               DEBUG="false", SECURE_SSL_REDIRECT="false",
+               SECRET_KEY="bench-" + "k" * 40)  # fmt: skip
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
                    cwd=ROOT, env=env, check=True)  # fmt: skip
     made = subprocess.run(

@@ -286,6 +286,6 @@ class PlayoutRow(models.Model):
 
 # Models kept in their own packages (scheduler, replays); imported here so that Django
 # registers them with this app.
+from apps.channels.play.models import ChannelPlayer  # noqa: E402, F401
 from apps.channels.replays.models import Replay  # noqa: E402, F401
 from apps.channels.scheduling.models import ScheduledAction, ScheduledRun  # noqa: E402, F401
-from apps.channels.play.models import ChannelPlayer  # noqa: E402, F401

@@ -9,10 +9,9 @@ start, when a worker builds the argv, and in preflight.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
