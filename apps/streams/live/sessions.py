@@ -25,6 +25,7 @@ from django.utils import timezone
 from apps.accounts.audit import audit_record
 from apps.streams.live import conf, ingest
 from apps.streams.live.models import IngestProtocol, LiveSession, LiveStream, ingest_key_digest
+from apps.streams.live.paths import clear_hls_dir
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.services import stream_job_start, stream_job_stop
 from castcore.api.errors import ApiError
@@ -131,7 +132,10 @@ def live_publish_start(
                     )
             except IntegrityError:  # another publish opened it first
                 raise PublishRefused("already_live", stream=stream.pk) from None
-        session_id = session.pk
+        session_id, stream_id = session.pk, stream.pk
+        if not continued:
+            # A new session's playlists start at sequence 0, not after the last session's.
+            transaction.on_commit(lambda: clear_hls_dir(stream_id))
         transaction.on_commit(lambda: _read_inbound_later(session_id))
     logger.info(
         "live stream %s: publish accepted (%s, session %s%s)",
