@@ -21,6 +21,7 @@ import threading
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -304,20 +305,30 @@ def start_embedded_nginx() -> NginxSupervisor | None:
     if not nginx_rtmp_installed():
         logger.warning("nginx with the rtmp module is not installed: RTMP ingest is off")
         return None
+    from apps.streams.live.srt import SrtRelays
+
     with _lock:
         if _embedded is not None:
             return _embedded
         supervisor = NginxSupervisor(embedded_prefix())
         supervisor.start()
+        relays = SrtRelays()  # SRT's door relays to this nginx
+        relays.start()
         _embedded = supervisor
-    atexit.register(supervisor.stop)
-    _stop_with_the_server(supervisor)
+
+    def stop() -> None:
+        relays.stop()
+        supervisor.stop()
+
+    atexit.register(stop)
+    _stop_with_the_server(stop)
     return supervisor
 
 
-def _stop_with_the_server(supervisor: NginxSupervisor) -> None:
+def _stop_with_the_server(stop: Callable[[], None]) -> None:
     if "twisted.internet.reactor" not in sys.modules:
         return
     from twisted.internet import reactor
 
-    reactor.addSystemEventTrigger("before", "shutdown", supervisor.stop)  # type: ignore[arg-type]
+    # (the zope-interface stubs mistype this method; the call is the documented one)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record
 from apps.streams.live import conf, ingest
-from apps.streams.live.models import IngestProtocol, LiveSession, LiveStream, ingest_key_digest
+from apps.streams.live.models import LiveSession, LiveStream, ingest_key_digest
 from apps.streams.live.paths import clear_hls_dir
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.services import stream_job_start, stream_job_stop
@@ -247,7 +247,7 @@ def live_stream_stop(
         changes={"session": [session.pk, None]},
         request=request,
     )
-    if session.protocol == IngestProtocol.RTMP and session.disconnected_at is None:
+    if session.disconnected_at is None:  # RTMP, or the SRT relay (which then ends)
         _after_commit_drop(stream.pk, "publisher")
     return session
 
@@ -269,11 +269,9 @@ def _after_commit_drop(stream_id: int, who: str) -> None:
 
 
 def live_sessions_publishers_lost() -> list[int]:
-    """nginx-rtmp (re)started: every RTMP publisher it had is gone, and said nothing.
-    Their sessions wait the grace period, as after a drop."""
-    sessions = LiveSession.objects.filter(
-        ended_at__isnull=True, disconnected_at__isnull=True, protocol=IngestProtocol.RTMP
-    )
+    """nginx-rtmp (re)started: every publisher it had (RTMP, and SRT through its relay) is
+    gone, and said nothing. Their sessions wait the grace period, as after a drop."""
+    sessions = LiveSession.objects.filter(ended_at__isnull=True, disconnected_at__isnull=True)
     ids = list(sessions.values_list("pk", flat=True))
     LiveSession.objects.filter(pk__in=ids, disconnected_at__isnull=True).update(
         disconnected_at=timezone.now()
