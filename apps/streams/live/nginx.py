@@ -55,6 +55,7 @@ def config_from_settings(
         callback_url=conf.CALLBACK_BASE_URL,
         callback_secret=conf.callback_secret(),
         play_allow=conf.RTMP_PLAY_ALLOW,
+        play_deny=conf.RTMP_PLAY_DENY,
         idle_publisher_seconds=conf.IDLE_PUBLISHER_SECONDS,
         module_path=module or None,
         foreground=True,
