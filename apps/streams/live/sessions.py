@@ -29,6 +29,7 @@ from apps.streams.live.paths import clear_hls_dir
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.services import stream_job_start, stream_job_stop
 from castcore.api.errors import ApiError
+from castcore.events import emit
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def live_publish_start(
                 raise PublishRefused("already_live", stream=stream.pk) from None
         session_id, stream_id = session.pk, stream.pk
         if not continued:
+            _announce("live_stream.started", stream, session)
             # A new session's playlists start at sequence 0, not after the last session's.
             transaction.on_commit(lambda: clear_hls_dir(stream_id))
         transaction.on_commit(lambda: _read_inbound_later(session_id))
@@ -142,6 +144,26 @@ def live_publish_start(
         stream.pk, protocol, session.pk, ", continued" if continued else "",
     )  # fmt: skip
     return Publish(stream=stream, session=session, continued=continued)
+
+
+def _announce(event_type: str, stream: LiveStream, session: LiveSession) -> None:
+    """live_stream.started / .ended for webhooks and notifications (no key, no address)."""
+    emit(
+        event_type,
+        {
+            "live_stream_id": stream.pk,
+            "slug": stream.slug,
+            "name": stream.name,
+            "title": stream.display_title,
+            "visibility": stream.visibility,
+            "session_id": session.pk,
+            "protocol": session.protocol,
+            "started_at": session.started_at,
+            "ended_at": session.ended_at,
+            "reconnects": session.reconnects,
+        },
+        subject=f"live_stream:{stream.pk}",
+    )
 
 
 def _read_inbound_later(session_id: int) -> None:
@@ -206,6 +228,8 @@ def _end(session: LiveSession, *, at: Any = None) -> bool:
         return False
     job = StreamJob.objects.get(live_stream__pk=session.stream_id)
     stream_job_stop(actor=None, job=job)
+    session.refresh_from_db()
+    _announce("live_stream.ended", LiveStream.objects.get(pk=session.stream_id), session)
     _after_commit_drop(session.stream_id, "subscribers")
     logger.info("live stream %s: session %s ended", session.stream_id, session.pk)
     return True

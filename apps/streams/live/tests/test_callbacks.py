@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from apps.streams.live import conf
+from apps.streams.live import conf, services
 from apps.streams.live.models import LiveSession
 from apps.streams.live.tests.factories import live_stream
 from apps.streams.models import StreamRun
@@ -70,3 +70,19 @@ def test_the_key_is_in_no_log_line(
     out, err = capfd.readouterr()
     assert caplog.records and key not in caplog.text and key not in out + err
     assert conf.callback_secret() not in caplog.text + out + err
+
+
+def test_a_session_announces_its_start_and_end_once(operator_user: Any) -> None:
+    from castcore.outbox.models import OutboxEvent
+
+    stream, key = live_stream(operator_user, outputs=[UDP])
+    call(ON_PUBLISH, conf.callback_secret(), name=key)
+    call(ON_DONE, conf.callback_secret(), name=f"stream-{stream.pk}")
+    call(ON_PUBLISH, conf.callback_secret(), name=key, clientid="8")  # continues: no event
+    services.live_stream_stop(actor=operator_user, stream=stream)
+    events = list(OutboxEvent.objects.order_by("pk").values_list("event_type", "payload"))
+    assert [kind for kind, _ in events] == ["live_stream.started", "live_stream.ended"]
+    started, ended = events[0][1], events[1][1]
+    assert started["live_stream_id"] == stream.pk and started["slug"] == stream.slug
+    assert ended["ended_at"] and ended["reconnects"] == 1
+    assert key not in str(events) and "198.51.100.4" not in str(events)
