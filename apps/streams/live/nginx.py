@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from apps.streams.live import conf
 from apps.streams.live.nginx_config import RtmpConfig, render
@@ -278,6 +279,8 @@ class NginxSupervisor:
             live_sessions_publishers_lost()
         except Exception:
             logger.exception("could not mark the publishers of the last nginx-rtmp as gone")
+        finally:
+            connection.close()  # this thread's own; a restart is rare
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping.set()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import close_old_connections, connection
 
 from apps.streams.live import conf
 from castcore.secrets import remember
@@ -88,13 +89,17 @@ class SrtRelays:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self.sync()
-            except Exception:
-                logger.exception("SRT relays not synchronised")
-            self.stopping.wait(self.interval)
-        self._stop_all()
+        try:
+            while not self.stopping.is_set():
+                close_old_connections()  # as a request would: a dropped connection reopens
+                try:
+                    self.sync()
+                except Exception:
+                    logger.exception("SRT relays not synchronised")
+                self.stopping.wait(self.interval)
+        finally:
+            connection.close()
+            self._stop_all()
 
     def sync(self) -> None:
         """Start, restart, replace and stop relays to match the streams now."""

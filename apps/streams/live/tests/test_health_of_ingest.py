@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -38,8 +39,12 @@ def test_up_is_ok(viewer_api: APIClient, nginx_rtmp_up: NginxSupervisor) -> None
 
 
 def test_not_installed_is_a_warning_that_says_so(
-    viewer_api: APIClient, monkeypatch: pytest.MonkeyPatch, ingest_ports: tuple[int, int]
+    viewer_api: APIClient,
+    monkeypatch: pytest.MonkeyPatch,
+    ingest_ports: tuple[int, int],
+    settings: Any,
 ) -> None:
+    settings.DISTRIBUTED = False  # the embedded mode runs nginx itself, when installed
     monkeypatch.setattr(conf, "NGINX_RTMP_MODULE", "/nonexistent/ngx_rtmp_module.so")
     status, check = ingest_check(viewer_api)
     detail: dict[str, object] = check["detail"]  # type: ignore[assignment]
