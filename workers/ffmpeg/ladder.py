@@ -21,7 +21,7 @@ from typing import Any
 
 from workers.ffmpeg.escaping import tee_escape
 from workers.ffmpeg.muxers import Target, target_for, tee_slave
-from workers.ffmpeg.spec import HlsLadderOutput, JobSpec, SpecError, VariantSpec
+from workers.ffmpeg.spec import MAX_VARIANTS, HlsLadderOutput, JobSpec, SpecError, VariantSpec
 
 VIDEO_ENCODER = "libx264"
 # veryfast: a few variants of a live stream on a small host. Never slower: an encoder that
@@ -64,8 +64,8 @@ def variants_from_json(value: Any) -> tuple[VariantSpec, ...]:
     (`variants[1].width`). An empty list is allowed here: the caller picks a default."""
     if not isinstance(value, list):
         raise SpecError("spec.invalid_variants", field="variants")
-    if len(value) > 6:
-        raise SpecError("validation.out_of_range", field="variants", min=0, max=6)
+    if len(value) > MAX_VARIANTS:
+        raise SpecError("validation.out_of_range", field="variants", min=0, max=MAX_VARIANTS)
     variants = []
     for index, item in enumerate(value):
         if not isinstance(item, dict):

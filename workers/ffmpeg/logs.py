@@ -120,6 +120,13 @@ HINT_RULES: tuple[HintRule, ...] = (
         INPUT_SIDE,
     ),
     _rule(
+        "passthrough_not_h264",
+        r"is not supported by the bitstream filter 'h264_mp4toannexb'",
+        "A passthrough variant of the live stream copies the publisher's video, and HLS "
+        "carries only H.264 that way; the publisher sends another codec. Set the encoder to "
+        "H.264, or give the stream encoded variants only.",
+    ),
+    _rule(
         "dns_failure",
         r"Failed to resolve hostname|Name or service not known|Temporary failure in name res",
         "The server name could not be found. Check the spelling of the host and the DNS "

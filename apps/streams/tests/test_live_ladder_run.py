@@ -7,9 +7,11 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from apps.recordings.models import Recording
 from apps.streams.live.paths import hls_dir
 from apps.streams.models import ExitReason, JobState, LiveStream, OutputKind, StreamJob
 from apps.streams.services import stream_job_start, stream_job_stop
@@ -43,10 +45,11 @@ def listed_segments(playlist: Path) -> list[str]:
         return []
 
 
-def test_a_live_transcode_writes_the_ladder_and_restreams_its_top_variant(
-    rtmp_server: RtmpServer,
+def test_a_live_transcode_writes_the_ladder_restreams_and_records_its_top_variant(
+    rtmp_server: RtmpServer, settings: Any, tmp_path: Path
 ) -> None:
-    job: StreamJob = StreamJobFactory()  # type: ignore[assignment]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    job: StreamJob = StreamJobFactory(recording_enabled=True)  # type: ignore[assignment]
     OutputFactory(job=job, kind=OutputKind.RTMP, url=rtmp_server.app_url, stream_key="goodkey")
     stream = LiveStream.objects.create(
         name="Live", slug="live", job=job, variants=VARIANTS, latency_level=0
@@ -78,3 +81,8 @@ def test_a_live_transcode_writes_the_ladder_and_restreams_its_top_variant(
     thread.join(15)
     assert thread.result == ExitReason.STOPPED
     assert "goodkey" not in json.dumps(run_row(job).log_tail)
+    # The recording is the top variant too, and becomes a recording row.
+    recording = Recording.objects.get(stream_job_id=job.pk)
+    assert recording.has_video and recording.has_audio and recording.duration >= 1.5
+    video = probe(recording.file.path)["video"]
+    assert (video["width"], video["height"]) == (320, 240)

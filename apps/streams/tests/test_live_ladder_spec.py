@@ -12,6 +12,7 @@ from django.conf import settings
 from apps.streams.live.ladder import DEFAULT_VARIANTS, validate_variants
 from apps.streams.live.paths import clear_hls_dir, hls_dir, live_root
 from apps.streams.models import LiveSession, LiveStream, OutputKind, StreamJob
+from apps.streams.preview import preview
 from apps.streams.quota import job_paths
 from apps.streams.specs import job_spec_for, output_spec_for
 from apps.streams.tests.factories import OutputFactory, StreamJobFactory
@@ -74,6 +75,46 @@ def test_a_passthrough_declares_the_open_sessions_inbound_bitrate() -> None:
     ladder = job_spec_for(stream.job).outputs[-1]
     assert isinstance(ladder, engine.HlsLadderOutput)
     assert ladder.variants[0].video_bitrate_kbps == 4500
+
+
+def test_a_non_h264_publish_is_encoded_at_its_size_instead_of_passed_through() -> None:
+    stream = live_stream()  # the default ladder: a passthrough and a 360p
+    LiveSession.objects.create(
+        stream=stream, protocol="srt", video_codec="hevc", audio_codec="aac", height=1081
+    )
+    ladder = job_spec_for(stream.job).outputs[-1]
+    assert isinstance(ladder, engine.HlsLadderOutput)
+    source = ladder.variants[0]
+    assert not source.passthrough and source.name == "source"
+    assert (source.width, source.height) == (None, 1080)  # even, aspect kept
+    assert ladder.variants[1] == DEFAULT_VARIANTS[1]
+
+
+def test_an_h264_publish_keeps_its_passthrough() -> None:
+    stream = live_stream()
+    LiveSession.objects.create(
+        stream=stream, protocol="rtmp", video_codec="H264", audio_codec="aac"
+    )
+    ladder = job_spec_for(stream.job).outputs[-1]
+    assert isinstance(ladder, engine.HlsLadderOutput)
+    assert ladder.variants[0].passthrough and ladder.with_audio
+
+
+def test_a_publish_read_without_audio_gets_a_ladder_without_audio() -> None:
+    stream = live_stream(variants=TWO)
+    LiveSession.objects.create(stream=stream, protocol="rtmp", video_codec="h264")
+    ladder = job_spec_for(stream.job).outputs[-1]
+    assert isinstance(ladder, engine.HlsLadderOutput)
+    assert not ladder.with_audio
+
+
+def test_a_test_pattern_without_sound_gets_a_ladder_without_audio() -> None:
+    stream = live_stream(variants=TWO)
+    StreamJob.objects.filter(pk=stream.job.pk).update(input_with_audio=False)
+    stream.job.refresh_from_db()
+    ladder = job_spec_for(stream.job).outputs[-1]
+    assert isinstance(ladder, engine.HlsLadderOutput)
+    assert not ladder.with_audio
 
 
 def test_the_ladder_comes_after_the_jobs_outputs_so_their_indexes_stay_the_rows(
@@ -162,3 +203,12 @@ def test_invalid_variants_name_their_field(value: Any, code: str, field: str) ->
         validate_variants(value)
     assert (caught.value.code, caught.value.params["field"]) == (code, field)
     assert caught.value.status_code == 400
+
+
+def test_the_command_preview_of_a_live_job_shows_the_ladder() -> None:
+    stream = live_stream(variants=TWO)
+    OutputFactory(job=stream.job, kind=OutputKind.RTMP, stream_key="s3cretkey")
+    shown = preview(stream.job)
+    argv = " ".join(shown["argv"])
+    assert "var_stream_map" in argv and str(hls_dir(stream)) in argv
+    assert "s3cretkey" not in repr(shown)

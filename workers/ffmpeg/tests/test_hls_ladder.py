@@ -26,9 +26,11 @@ from workers.ffmpeg.spec import (
     OutputSpec,
     ProfileSpec,
     TestPatternInput,
+    UrlInput,
     VariantSpec,
 )
 from workers.ffmpeg.supervisor import ExitReason, FFmpegProcess
+from workers.ffmpeg.tests.rtmp_server import RtmpServer, rtmp_server_fixture  # noqa: F401
 
 PROFILE = ProfileSpec(preset="ultrafast")  # a ladder's variants carry their own encodes
 SMALL = VariantSpec(name="240p", width=426, height=240, video_bitrate_kbps=300)
@@ -150,6 +152,19 @@ def test_every_variants_segments_start_on_a_keyframe_at_the_same_times(tmp_path:
 
 
 @pytest.mark.slow
+def test_an_input_without_sound_gets_a_ladder_without_audio(tmp_path: Path) -> None:
+    folder = tmp_path / "live"
+    output = HlsLadderOutput(
+        directory=str(folder), variants=(SMALL, SMALLER), segment_seconds=1, with_audio=False
+    )
+    silent = TestPatternInput(width=426, height=240, rate=25, duration_s=2, with_audio=False)
+    assert errors(run((output,), tmp_path / "work", seconds=2, source=silent)) == []
+    assert 'CODECS="avc1.' in (folder / "index.m3u8").read_text()
+    _, names, _ = playlist(folder / "144p" / "index.m3u8")
+    assert set(probe(folder / "144p" / names[-1])) == {"video"}
+
+
+@pytest.mark.slow
 def test_segments_that_leave_the_window_are_deleted(tmp_path: Path) -> None:
     folder = tmp_path / "live"
     run((ladder(folder, list_size=3),), tmp_path / "work", seconds=8)
@@ -238,6 +253,9 @@ def test_a_recording_of_the_ladder_gets_the_highest_variant(tmp_path: Path) -> N
     assert (streams["video"]["width"], streams["video"]["height"]) == (426, 240)
     assert streams["audio"]["codec_name"] == "aac"
     assert (folder / "144p" / "index.m3u8").exists()
+    # Through the tee (global headers) the master still names every variant's codecs.
+    master = (folder / "index.m3u8").read_text()
+    assert len(re.findall(r'CODECS="avc1\.64[0-9a-f]{4},mp4a\.40\.2"', master)) == 2, master
 
 
 @pytest.mark.slow
@@ -288,6 +306,79 @@ def test_a_passthrough_variant_copies_the_input_video(tmp_path: Path) -> None:
     assert (restreamed["video"]["width"], restreamed["video"]["height"]) == (320, 180)
     assert restreamed["video"]["codec_name"] == "h264"
     assert errors(events) == []
+
+
+@pytest.mark.slow
+def test_a_ladder_of_an_rtmp_publish_passes_its_video_through(
+    tmp_path: Path, rtmp_server: RtmpServer
+) -> None:
+    """What a live stream's transcode reads: a publisher's RTMP relayed by nginx-rtmp."""
+    folder = tmp_path / "live"
+    folder.mkdir()
+    copy = VariantSpec(name="source", passthrough=True)  # bitrate unknown: the default
+    output = ladder(folder, copy, SMALLER, list_size=6)
+    spec = JobSpec(
+        input=UrlInput(url=rtmp_server.publish_url("goodkey")), profile=PROFILE, outputs=(output,)
+    )
+    process = FFmpegProcess(
+        build_argv(spec, tmp_path / "work"),
+        cwd=str(tmp_path / "work"),
+        confinement=confinement_for(spec, tmp_path / "work"),
+    )
+    process.start()
+    publisher = subprocess.Popen(
+        ["ffmpeg", "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25",
+         "-re", "-f", "lavfi", "-i", "sine", "-c:v", "libx264", "-preset", "ultrafast",
+         "-pix_fmt", "yuv420p", "-g", "25", "-c:a", "aac", "-t", "6", "-f", "flv",
+         rtmp_server.publish_url("goodkey")],
+    )  # fmt: skip
+    try:
+        variant = folder / "source" / "index.m3u8"
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline
+            and len(playlist(variant)[1] if variant.exists() else []) < 2
+        ):
+            time.sleep(0.2)
+        master = (folder / "index.m3u8").read_text()
+        assert re.search(
+            r'BANDWIDTH=\d+,RESOLUTION=320x180,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"\n'
+            r"source/index\.m3u8",
+            master,
+        ), master
+        _, names, _ = playlist(variant)
+        video = probe(folder / "source" / names[-1])["video"]
+        assert (video["width"], video["height"], video["codec_name"]) == (320, 180, "h264")
+        _, names, _ = playlist(folder / "144p" / "index.m3u8")
+        video = probe(folder / "144p" / names[-1])["video"]
+        assert (video["width"], video["height"]) == (256, 144)
+    finally:
+        publisher.kill()
+        publisher.wait(10)
+        process.stop(3)
+
+
+@pytest.mark.slow
+def test_a_passthrough_of_a_non_h264_input_fails_with_a_hint(tmp_path: Path) -> None:
+    source = tmp_path / "source.mkv"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=25:duration=1",
+         "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    copy = VariantSpec(name="source", passthrough=True)
+    output = HlsLadderOutput(directory=str(tmp_path / "live"), variants=(copy,), with_audio=False)
+    spec = JobSpec(input=FileInput(path=str(source)), profile=PROFILE, outputs=(output,))
+    events: list[LogEvent] = []
+    process = FFmpegProcess(
+        build_argv(spec, tmp_path / "work"),
+        on_log=events.append,
+        cwd=str(tmp_path / "work"),
+        confinement=confinement_for(spec, tmp_path / "work"),
+    )
+    process.start()
+    assert process.wait(timeout=30).reason is not ExitReason.COMPLETED
+    assert "ffmpeg.passthrough_not_h264" in {e.hint_code for e in events}
 
 
 def test_the_latency_table_keeps_the_lowest_level_short_and_the_highest_tolerant() -> None:
