@@ -137,3 +137,20 @@ def test_after_the_grace_period_the_session_ends_and_the_job_stops(
         wait_until(lambda: LiveSession.objects.filter(stream=stream).count() == 2)
     finally:
         stop(publisher)
+
+
+def test_stop_ends_the_publish_now_and_drops_the_publisher(
+    ingest: Ingest, operator_user: Any, operator_api: Any
+) -> None:
+    stream, key = live_stream(operator_user, outputs=[UDP])
+    publisher = publish(ingest.publish_url(key))
+    try:
+        wait_until(lambda: LiveSession.objects.filter(stream=stream).exists())
+        response = operator_api.post(f"/api/v1/live-streams/{stream.pk}/stop")
+        assert response.status_code == 200 and response.json()["state"] == "offline"
+        assert publisher.wait(10) is not None  # nginx dropped it
+        session = LiveSession.objects.get(stream=stream)
+        assert session.ended_at is not None
+        assert job_state(stream.job_id) in (JobState.STOPPED, JobState.STOPPING)
+    finally:
+        stop(publisher)
