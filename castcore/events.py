@@ -47,7 +47,6 @@ EVENT_TYPES: dict[str, str] = {
     "auth.lockout": WARNING,
     "system.disk_low": WARNING,
     "webhook.disabled": ERROR,
-    "notification.test": INFO,
 }
 
 

@@ -262,6 +262,9 @@ if X_ACCEL_REDIRECT_PREFIX and not X_ACCEL_REDIRECT_PREFIX.startswith("/"):
 LIVE_X_ACCEL_REDIRECT_PREFIX = env_str("CASTCORE_LIVE_X_ACCEL_REDIRECT", "")
 if LIVE_X_ACCEL_REDIRECT_PREFIX and not LIVE_X_ACCEL_REDIRECT_PREFIX.startswith("/"):
     raise ImproperlyConfigured("CASTCORE_LIVE_X_ACCEL_REDIRECT must be a path such as /_live/.")
+# The name of an S3 storage source (apps.media) that public live streams' HLS is copied
+# to for a CDN, by `manage.py mirror_live_hls` (apps/streams/live/cdn.py); unset: none.
+LIVE_S3_SOURCE = env_str("CASTCORE_LIVE_S3_SOURCE", "")
 # Request bodies (castcore/bodies.py): the limit of every route that declares none of its own.
 # JSON takes some 25 times its size once parsed: 512 KiB of `[{},{},…]` grew a web process
 # by 13 MB, 1 MiB by 28 MB.
@@ -461,6 +464,11 @@ CELERY_BEAT_SCHEDULE = {
     "run-scheduled-actions": {
         "task": "workers.scheduler.run_scheduled_actions",
         "schedule": env_float("CASTCORE_SCHEDULER_INTERVAL_SECONDS", 5.0, minimum=1.0),
+    },
+    # Brings back channels that should play and do not; stops idle on-demand ones.
+    "keep-channels-playing": {
+        "task": "workers.channel_play.keep_channels_playing",
+        "schedule": env_float("CASTCORE_CHANNEL_KEEP_PLAYING_SECONDS", 10.0, minimum=1.0),
     },
     # Keeps every channel's playout compiled to the horizon (apps/channels/conf.py).
     "refresh-channel-playouts": {

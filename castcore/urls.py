@@ -41,6 +41,8 @@ urlpatterns = [
     path("live/", include("apps.streams.live.urls")),
     # Channels' viewer pages, /epg.xml, /playlist.m3u and the HDHomeRun tuner surface.
     path("", include("apps.channels.urls")),
+    # A channel's HLS (index.m3u8, segments), below its page.
+    path("", include("apps.channels.play.urls")),
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),

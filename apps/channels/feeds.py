@@ -7,15 +7,16 @@ answer through here, so their ids, numbers and URLs are the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import timedelta
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from asgiref.sync import sync_to_async
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from apps.channels import conf
-from apps.channels.epg import GuideChannel, GuideRow, render_xmltv
+from apps.channels.epg import GuideChannel, GuideRow, Spans, render_xmltv
 from apps.channels.m3u import M3UChannel, render_m3u
 from apps.channels.models import Channel, PlayoutRow
 
@@ -45,21 +46,40 @@ def guide_channels(request: HttpRequest | None, channels: Iterable[Channel]) -> 
     ]  # fmt: skip
 
 
-def guide_rows(channel_ids: Sequence[int], *, hours: int | None = None) -> Iterator[GuideRow]:
-    """Rows from shortly before now to the horizon, in one ordered query read in chunks."""
+def _window(hours: int | None) -> tuple[datetime, datetime]:
     now = timezone.now()
-    end = now + (
-        timedelta(hours=hours) if hours else timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=1)
+    ahead = timedelta(hours=hours) if hours else timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=1)
+    return now - GUIDE_PAST, now + ahead
+
+
+def guide_spans(channel_ids: Sequence[int], start: datetime, end: datetime) -> Spans:
+    """Each channel's first row start and last row end in the window.
+
+    Two index lookups per channel (correlated subqueries on (channel, end) and
+    (channel, start)) rather than an aggregate over every row of the week.
+    """
+    rows = PlayoutRow.objects.filter(channel_id=OuterRef("pk"))
+    first = rows.filter(end__gt=start).order_by("end").values("start")[:1]
+    last = rows.filter(start__lt=end).order_by("-start").values("end")[:1]
+    found = (
+        Channel.objects.filter(pk__in=channel_ids)
+        .annotate(first=Subquery(first), last=Subquery(last))
+        .values_list("pk", "first", "last")
     )
+    return {pk: (a, b) for pk, a, b in found if a is not None and b is not None}
+
+
+def guide_rows(channel_ids: Sequence[int], start: datetime, end: datetime) -> Iterator[GuideRow]:
+    """The item rows (no filler) of the window, in one ordered query read in chunks."""
     rows = (
         PlayoutRow.objects.filter(
-            channel_id__in=channel_ids, end__gt=now - GUIDE_PAST, start__lt=end
+            channel_id__in=channel_ids, filler=False, end__gt=start, start__lt=end
         )
         .order_by("channel_id", "start")
-        .values_list("channel_id", "start", "end", "filler", "title", "media_item__relpath")
+        .values_list("channel_id", "start", "title", "media_item__relpath")
     )
-    for channel_id, start, stop, filler, title, relpath in rows.iterator(chunk_size=_ROWS_CHUNK):
-        yield channel_id, start, stop, filler, title, relpath or ""
+    for channel_id, row_start, title, relpath in rows.iterator(chunk_size=_ROWS_CHUNK):
+        yield channel_id, row_start, title, relpath or ""
 
 
 def _encoded(chunks: Iterator[str]) -> Iterator[bytes]:
@@ -67,16 +87,46 @@ def _encoded(chunks: Iterator[str]) -> Iterator[bytes]:
         yield chunk.encode("utf-8")
 
 
+async def _pulled(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Chunks of a database-reading generator, each made in the sync thread.
+
+    Under ASGI, Django reads a synchronous iterator to the end before sending a
+    byte; this hands each chunk to the server as it is made. thread_sensitive: one
+    thread, so the query's cursor stays on the request's connection.
+    """
+
+    def step() -> bytes | None:
+        return next(chunks, None)
+
+    pull = sync_to_async(step, thread_sensitive=True)
+    while True:
+        chunk = await pull()
+        if chunk is None:
+            return
+        yield chunk
+
+
+def _streaming(
+    request: HttpRequest, chunks: Iterator[str], content_type: str
+) -> StreamingHttpResponse:
+    body = _encoded(chunks)
+    asgi = hasattr(getattr(request, "_request", request), "scope")
+    return StreamingHttpResponse(_pulled(body) if asgi else body, content_type=content_type)
+
+
 def xmltv_response(
     request: HttpRequest, channels: QuerySet[Channel], *, filename: str = "epg.xml"
 ) -> StreamingHttpResponse:
     listed = list(channels.select_related("logo"))
+    ids = [c.pk for c in listed]
+    start, end = _window(None)
     body = render_xmltv(
         guide_channels(request, listed),
-        guide_rows([c.pk for c in listed]),
+        guide_rows(ids, start, end),
+        guide_spans(ids, start, end),
         source_url=request.build_absolute_uri("/"),
     )
-    response = StreamingHttpResponse(_encoded(body), content_type="application/xml; charset=utf-8")
+    response = _streaming(request, body, "application/xml; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
@@ -96,6 +146,6 @@ def m3u_response(
 ) -> StreamingHttpResponse:
     listed = m3u_channels(request, channels.select_related("logo"))
     body = render_m3u(listed, guide_url=_absolute(request, guide_path))
-    response = StreamingHttpResponse(_encoded(body), content_type="audio/x-mpegurl; charset=utf-8")
+    response = _streaming(request, body, "audio/x-mpegurl; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="playlist.m3u"'
     return response

@@ -267,6 +267,12 @@ class PlayoutRow(models.Model):
         indexes = [
             models.Index(fields=["channel", "start"]),
             models.Index(fields=["channel", "end"]),
+            # The guide reads items only; filler can be most rows of a week (short bumpers).
+            models.Index(
+                fields=["channel", "start"],
+                condition=Q(filler=False),
+                name="playout_items_by_start",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="playout_row_span"),

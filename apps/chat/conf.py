@@ -7,10 +7,9 @@ for every stream of the instance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.chat.ratelimit import Window as Rate
 from castcore.env import env_int, env_list, env_str
 
 # Longest message body accepted, in characters (after stripping invisible ones).
@@ -29,14 +28,6 @@ FORBIDDEN_NAMES = frozenset(
 )
 # The name system messages are shown under.
 SYSTEM_NAME = env_str("CASTCORE_CHAT_SYSTEM_NAME", "CastCore")
-
-
-@dataclass(frozen=True)
-class Rate:
-    """At most `count` messages in any fixed window of `seconds`."""
-
-    count: int
-    seconds: int
 
 
 def _rate(name: str, default: str) -> Rate:

@@ -29,12 +29,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import HttpRequest
 
@@ -56,6 +59,7 @@ from castcore.ws import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A client frame larger than this is refused unread: a body is at most
 # MAX_MESSAGE_LENGTH characters, 4 bytes each in UTF-8, plus the frame around it.
@@ -83,7 +87,6 @@ class _Refused(Exception):
         self.code = code
 
 
-@database_sync_to_async
 def _open(
     key: str,
     user: Any,
@@ -149,6 +152,38 @@ def _open(
             json.dumps([message.pk for message in messages]),
         ],
     )
+
+
+# Threads for chat's database work: a send spends most of its time waiting for
+# PostgreSQL (queries, commit), so more of them in flight keep up with a busy chat; kept
+# below the web process's connection pool (CASTCORE_DB_POOL_SIZE, 20).
+CHAT_DB_THREADS = 12
+
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=CHAT_DB_THREADS, thread_name_prefix="chat-db")
+
+
+async def _published(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a service call on the database thread; publish its events from the event loop.
+
+    (apps.chat.events.collecting says why.)
+    """
+
+    def call() -> tuple[T, list[tuple[str, dict[str, Any]]]]:
+        with events.collecting() as collected:
+            result = function(*args, **kwargs)
+        return result, collected
+
+    # Not on the one thread Channels runs database calls on (thread_sensitive): a send waits
+    # for its queries and commit, and with one thread every socket's send waited for all
+    # the sends before it. Each frame of one socket is still handled after the last.
+    result, collected = await DatabaseSyncToAsync(
+        call, thread_sensitive=False, executor=_executor()
+    )()
+    await events.send_collected(collected)
+    return result
 
 
 class _Presence:
@@ -220,7 +255,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
                 self.connection_id,
                 self.moderator,
                 opening,
-            ) = await _open(key, user, credentials, self.address, since_id)
+            ) = await _published(_open, key, user, credentials, self.address, since_id)
         except _Refused as refusal:
             await self.unsubscribe()
             await refuse(self, refusal.code)
@@ -283,7 +318,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     async def _chat(self, frame: dict[str, Any]) -> None:
         identity = self._identity()
-        await database_sync_to_async(self._send_message)(identity, frame.get("body"))
+        await _published(self._send_message, identity, frame.get("body"))
 
     def _send_message(self, identity: ChatIdentity, body: object) -> None:
         assert self.stream is not None
@@ -299,8 +334,11 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     async def _rename(self, frame: dict[str, Any]) -> None:
         identity = self._identity()
         assert self.stream is not None
-        await database_sync_to_async(services.identity_rename)(
-            identity=identity, stream=self.stream, new_name=frame.get("newName")
+        await _published(
+            services.identity_rename,
+            identity=identity,
+            stream=self.stream,
+            new_name=frame.get("newName"),
         )
 
     @database_sync_to_async
@@ -322,8 +360,12 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
         ):
             raise ApiError("validation.invalid", {"field": "ids"})
         assert self.stream is not None
-        await database_sync_to_async(services.messages_set_visibility)(
-            stream=self.stream, message_ids=ids[:500], visible=frame["type"] == "SHOW", actor=user
+        await _published(
+            services.messages_set_visibility,
+            stream=self.stream,
+            message_ids=ids[:500],
+            visible=frame["type"] == "SHOW",
+            actor=user,
         )
 
     async def _ban(self, frame: dict[str, Any]) -> None:
@@ -351,7 +393,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
                 actor=user,
             )
 
-        await database_sync_to_async(ban)()
+        await _published(ban)
 
     # --- from the group
 

@@ -15,10 +15,14 @@ Message ids are integers here (Owncast's are strings).
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
+from django.db import transaction
 from django.utils import timezone
 
 from apps.chat import conf
@@ -101,6 +105,48 @@ def message_frame(message: ChatMessage) -> dict[str, Any]:
     }
 
 
+# Set by `collecting()`: events of the current call go here (after commit) instead of
+# being published from this thread.
+_collector: ContextVar[list[tuple[str, dict[str, Any]]] | None] = ContextVar(
+    "chat_event_collector", default=None
+)
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Collect the (group, event) pairs a service call publishes, once its transaction commits.
+
+    For the chat socket: its service calls run on the one database thread, and a publish
+    from there waits for the event loop (async_to_sync) while the loop is busy fanning
+    out, so every send queued behind the previous one's publish. The socket publishes
+    what was collected from the loop itself instead, and the thread moves on.
+    """
+    collected: list[tuple[str, dict[str, Any]]] = []
+    token = _collector.set(collected)
+    try:
+        yield collected
+    finally:
+        _collector.reset(token)
+
+
+def _publish(group: str, event: dict[str, Any]) -> None:
+    collected = _collector.get()
+    if collected is None:
+        publish(group, event)
+    else:
+        transaction.on_commit(lambda: collected.append((group, event)))
+
+
+async def send_collected(collected: list[tuple[str, dict[str, Any]]]) -> None:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, event in collected:
+        await layer.group_send(group, event)
+
+
 def publish_frame(
     stream_id: int,
     frame: dict[str, Any],
@@ -115,7 +161,7 @@ def publish_frame(
         "frame": encode(frame),
         "message_id": message_id,
     }
-    publish(chat_group(stream_id), event)
+    _publish(chat_group(stream_id), dict(event))
 
 
 def publish_kick(stream_id: int, *, identity_id: int, address: str | None, code: str) -> None:
@@ -125,7 +171,7 @@ def publish_kick(stream_id: int, *, identity_id: int, address: str | None, code:
         "address": address,
         "code": code,
     }
-    publish(chat_group(stream_id), event)
+    _publish(chat_group(stream_id), dict(event))
 
 
 def error_frame(code: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,22 +1,21 @@
 """Reads of the chat app, and its access rules in one place.
 
-- Reading a stream's chat: anyone for a public or unlisted stream (anonymous
-  viewers included); a signed-in user (Viewer and up) for a private one.
+- Reading a stream's chat: whoever may watch the stream (apps.streams.live.selectors).
 - Writing: whoever may read and holds an identity (a user, or a chat token),
   subject to bans, modes and limits (services.message_send).
-- Moderating: the stream's operators (Operator role and up, who operate every
-  stream today) and the users granted the moderator role on that stream.
+- Moderating: the stream's operators (who manage it: its owner, an Operator, and
+  Admins) and the users granted the moderator role on that stream.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.roles import Role, role_at_least
 from apps.chat import conf
 from apps.chat.markup import name_key
 from apps.chat.models import (
@@ -28,23 +27,30 @@ from apps.chat.models import (
     ChatSettings,
     chat_token_digest,
 )
+from apps.streams.live.selectors import may_manage_live_stream, visible_live_streams
 from apps.streams.models import LiveSession, LiveStream, LiveVisibility
 
 # A socket renews its presence row this often; rows older than the stale age
 # belong to a web process that died and hold no name.
 PRESENCE_RENEW_SECONDS = 60
 PRESENCE_STALE_SECONDS = 3 * PRESENCE_RENEW_SECONDS
+# A reconnect's backlog also repeats the messages sent this long before its last one.
+RECONNECT_OVERLAP_SECONDS = 5
 
 
 def may_read(user: Any, stream: LiveStream) -> bool:
+    """Whoever may watch the stream may read its chat (the streams app's rule): a public or
+    unlisted one anyone (an unlisted one's link is the access), a private one its owner
+    and Admins."""
     if stream.visibility in (LiveVisibility.PUBLIC, LiveVisibility.UNLISTED):
         return True
-    return role_at_least(user, Role.VIEWER)
+    return visible_live_streams(user, LiveStream.objects.filter(pk=stream.pk)).exists()
 
 
 def may_operate(user: Any, stream: LiveStream) -> bool:
-    """The stream's operators: they grant moderators and send system messages."""
-    return role_at_least(user, Role.OPERATOR)
+    """The stream's operators (those who manage it): they grant moderators, send system
+    messages, and moderate."""
+    return may_manage_live_stream(user, stream)
 
 
 def may_moderate(user: Any, stream: LiveStream) -> bool:
@@ -66,8 +72,38 @@ def stream_by_key(key: str) -> LiveStream | None:
 
 
 def settings_for(stream: LiveStream) -> ChatSettings:
-    found, _ = ChatSettings.objects.get_or_create(stream=stream)
-    return found
+    """The stream's chat rules; the defaults (unsaved) until someone changes them."""
+    found = ChatSettings.objects.filter(stream=stream).first()
+    return found if found is not None else ChatSettings(stream=stream)
+
+
+# Per stream, in this process: (read at, its rules, its open session), for sends.
+_send_rules: dict[int, tuple[float, ChatSettings, LiveSession | None]] = {}
+SEND_RULES_SECONDS = 1.0
+
+
+def send_rules(stream: LiveStream) -> tuple[ChatSettings, LiveSession | None]:
+    """The stream's chat rules and open session as a send sees them: at most a second old.
+
+    Two queries fewer on every message; a change of the rules or a stream going
+    offline reaches every web process's sends within SEND_RULES_SECONDS (bans are
+    not cached: each send reads them).
+    """
+    now = time.monotonic()
+    cached = _send_rules.get(stream.pk)
+    if cached is not None and now - cached[0] < SEND_RULES_SECONDS:
+        return cached[1], cached[2]
+    rules, session = settings_for(stream), open_session(stream)
+    _send_rules[stream.pk] = (now, rules, session)
+    return rules, session
+
+
+def forget_send_rules(stream_id: int | None = None) -> None:
+    """Read the rules of `stream_id` (of every stream: None) afresh on the next send."""
+    if stream_id is None:
+        _send_rules.clear()
+    else:
+        _send_rules.pop(stream_id, None)
 
 
 def open_session(stream: LiveStream) -> LiveSession | None:
@@ -82,10 +118,16 @@ def identity_by_token(token: str) -> ChatIdentity | None:
     ).first()
 
 
-def active_ban(stream: LiveStream, identity: ChatIdentity, address: str | None) -> ChatBan | None:
+def active_ban(
+    stream: LiveStream,
+    identity: ChatIdentity,
+    address: str | None,
+    chat_settings: ChatSettings | None = None,
+) -> ChatBan | None:
     """The ban in force on `identity`, or (by the stream's setting) on `address`."""
     match = Q(identity=identity)
-    if address and settings_for(stream).ban_by_address:
+    chat_settings = chat_settings or settings_for(stream)
+    if address and chat_settings.ban_by_address:
         match |= Q(address=address)
     bans = ChatBan.objects.filter(ChatBan.active_q(), match, stream=stream)
     # A ban outranks a timeout; of two timeouts, the longer one.
@@ -125,8 +167,15 @@ def backlog(
     messages = messages_for(None, stream, moderator=moderator)
     if since_id is not None:
         # What a reconnecting client missed: everything after its last id, up to a bound
-        # (a client away for longer reloads the page).
-        return list(messages.filter(id__gt=since_id).order_by("id")[: conf.BACKLOG_SIZE * 10])
+        # (a client away for longer reloads the page). Sends are stored in parallel, so a
+        # message can be published just after one with a higher id: the few seconds
+        # before the client's last message come again too, and the client, which keeps
+        # messages by id, drops what it has.
+        last = ChatMessage.objects.filter(pk=since_id).values_list("sent_at", flat=True).first()
+        after = Q(id__gt=since_id)
+        if last is not None:
+            after |= Q(sent_at__gte=last - timedelta(seconds=RECONNECT_OVERLAP_SECONDS))
+        return list(messages.filter(after).order_by("id")[: conf.BACKLOG_SIZE * 10])
     recent = list(messages.order_by("-id")[: conf.BACKLOG_SIZE])
     recent.reverse()
     return recent

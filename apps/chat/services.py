@@ -9,19 +9,17 @@ the same transaction as the change.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
 
 from apps.accounts.audit import audit_record, update_audited
-from apps.chat import conf, events, selectors
+from apps.chat import conf, events, ratelimit, selectors
 from apps.chat.markup import clean_body, clean_name, render
 from apps.chat.models import (
     BanKind,
@@ -35,8 +33,9 @@ from apps.chat.models import (
     chat_token_digest,
     new_chat_token,
 )
-from apps.streams.models import LiveStream
+from apps.streams.models import LiveSession, LiveStream
 from castcore.api.errors import ApiError
+from castcore.events import emit
 
 #: Every code a chat write can refuse with, and the HTTP status the API answers it with
 #: (the socket sends the same code in an ERROR frame).
@@ -65,14 +64,17 @@ class ChatError(ApiError):
 
 
 def _announce(kind: str, stream: LiveStream, payload: dict[str, Any]) -> None:
-    """EVENTS SEAM: the one call site of chat's domain events (chat.message, chat.moderation).
+    """The one call site of chat's domain events (`chat.message`, `chat.moderation`).
 
-    Switch the body to `castcore.events.emit(kind, ...)` when the events seam lands on
-    main; it runs inside the transaction of the change, as the outbox needs. Until
-    then domain events have no consumer and this does nothing. Live fan-out to sockets
-    does not go through here (events.publish_frame is its fast path).
+    An outbox row in the transaction of the change (castcore.events.emit), for webhooks,
+    notifications and the Owncast webhooks later. Live fan-out to sockets does not go
+    through here (events.publish_frame is its fast path).
     """
-    del kind, stream, payload
+    emit(kind, {"stream_id": stream.pk, **payload}, subject=f"live_stream:{stream.pk}")
+
+
+def _name(actor: Any) -> str:
+    return actor.get_username() if getattr(actor, "is_authenticated", False) else ""
 
 
 # --- identities
@@ -192,22 +194,6 @@ def connections_renew(*, connection_ids: Iterable[int]) -> None:
 # --- messages
 
 
-def _window_hits(key: str, rate: conf.Rate) -> int | None:
-    """Count one message in the current fixed window; seconds to wait when over the rate."""
-    now = time.time()
-    window = int(now // rate.seconds)
-    name = f"chat:rate:{key}:{rate.seconds}:{window}"
-    cache.add(name, 0, timeout=rate.seconds + 1)
-    try:
-        hits = cache.incr(name)
-    except ValueError:  # expired between add and incr
-        cache.add(name, 1, timeout=rate.seconds + 1)
-        hits = 1
-    if hits > rate.count:
-        return max(1, int((window + 1) * rate.seconds - now) + 1)
-    return None
-
-
 def check_rate(*, identity: ChatIdentity, address: str | None) -> None:
     """Rate limits per identity and per address (burst and sustained), or chat.rate_limited.
 
@@ -216,7 +202,7 @@ def check_rate(*, identity: ChatIdentity, address: str | None) -> None:
     limits = [(f"id:{identity.pk}", conf.IDENTITY_BURST), (f"id:{identity.pk}", conf.IDENTITY_RATE)]
     if address:
         limits += [(f"ip:{address}", conf.ADDRESS_BURST), (f"ip:{address}", conf.ADDRESS_RATE)]
-    waits = [wait for key, rate in limits if (wait := _window_hits(key, rate)) is not None]
+    waits = ratelimit.hit(limits)
     if waits:
         raise ChatError("chat.rate_limited", {"retry_after": max(waits)})
 
@@ -228,8 +214,9 @@ def _check_may_send(
     address: str | None,
     moderator: bool,
     chat_settings: ChatSettings,
+    session: LiveSession | None,
 ) -> None:
-    ban = selectors.active_ban(stream, identity, address)
+    ban = selectors.active_ban(stream, identity, address, chat_settings)
     if ban is not None:
         if ban.kind == BanKind.TIMEOUT and ban.until is not None:
             retry = max(1, int((ban.until - timezone.now()).total_seconds()) + 1)
@@ -239,7 +226,7 @@ def _check_may_send(
         return
     if chat_settings.signed_in_only and identity.user_id is None:
         raise ChatError("chat.signed_in_only")
-    if chat_settings.closed_when_offline and selectors.open_session(stream) is None:
+    if chat_settings.closed_when_offline and session is None:
         raise ChatError("chat.closed", {"reason": "offline"})
 
 
@@ -271,13 +258,14 @@ def message_send(
     are read from the database on every send: a ban takes effect on sockets that were
     open before it.
     """
-    chat_settings = selectors.settings_for(stream)
+    chat_settings, session = selectors.send_rules(stream)
     _check_may_send(
         stream=stream,
         identity=identity,
         address=address,
         moderator=moderator,
         chat_settings=chat_settings,
+        session=session,
     )
     check_rate(identity=identity, address=address)
     cleaned = _validate_body(body)
@@ -295,7 +283,7 @@ def message_send(
     with transaction.atomic():
         message = ChatMessage.objects.create(
             stream=stream,
-            session=selectors.open_session(stream),
+            session=session,
             kind=MessageKind.CHAT,
             author=identity,
             author_name=identity.display_name,
@@ -303,7 +291,18 @@ def message_send(
             body_html=render(cleaned),
         )
         events.publish_frame(stream.pk, events.message_frame(message), message_id=message.pk)
-        _announce("chat.message", stream, {"message_id": message.pk, "author_id": identity.pk})
+        _announce(
+            "chat.message",
+            stream,
+            {
+                "message_id": message.pk,
+                "kind": message.kind,
+                "author_id": identity.pk,
+                "author_name": message.author_name,
+                "body": message.body,
+                "sent_at": message.sent_at,
+            },
+        )
     return message
 
 
@@ -329,7 +328,18 @@ def system_message_send(
             request=request,
         )
         events.publish_frame(stream.pk, events.message_frame(message), message_id=message.pk)
-        _announce("chat.message", stream, {"message_id": message.pk, "author_id": None})
+        _announce(
+            "chat.message",
+            stream,
+            {
+                "message_id": message.pk,
+                "kind": message.kind,
+                "author_id": None,
+                "author_name": message.author_name,
+                "body": message.body,
+                "sent_at": message.sent_at,
+            },
+        )
     return message
 
 
@@ -392,7 +402,11 @@ def _visibility_changed(
         # Moderators saw them all along; everyone else gets the messages back to show.
         for message in ChatMessage.objects.filter(pk__in=ids).select_related("author"):
             events.publish_frame(stream.pk, events.message_frame(message), message_id=None)
-    _announce("chat.moderation", stream, {"action": "visibility", "ids": ids, "visible": visible})
+    _announce(
+        "chat.moderation",
+        stream,
+        {"action": "show" if visible else "hide", "ids": ids, "by": _name(actor)},
+    )
 
 
 def identity_ban(
@@ -463,7 +477,17 @@ def identity_ban(
                 "body": f"{identity.display_name} was {verb}.",
             },
         )
-        _announce("chat.moderation", stream, {"action": kind, "identity_id": identity.pk})
+        _announce(
+            "chat.moderation",
+            stream,
+            {
+                "action": kind,
+                "identity_id": identity.pk,
+                "display_name": identity.display_name,
+                "until": until,
+                "by": _name(actor),
+            },
+        )
         if hide_messages:
             ids = list(
                 ChatMessage.objects.filter(
@@ -495,7 +519,16 @@ def ban_lift(*, ban: ChatBan, actor: Any, request: HttpRequest | None = None) ->
                 changes={"ban_id": ban.pk, "identity_id": ban.identity_id, "kind": ban.kind},
                 request=request,
             )
-            _announce("chat.moderation", ban.stream, {"action": "lift", "ban_id": ban.pk})
+            _announce(
+                "chat.moderation",
+                ban.stream,
+                {
+                    "action": "lift",
+                    "ban_id": ban.pk,
+                    "identity_id": ban.identity_id,
+                    "by": _name(actor),
+                },
+            )
     ban.refresh_from_db(fields=["lifted_at"])
     return lifted
 
@@ -541,7 +574,7 @@ def chat_settings_update(
     actor: Any,
     request: HttpRequest | None = None,
 ) -> ChatSettings:
-    chat_settings = selectors.settings_for(stream)
+    chat_settings, _ = ChatSettings.objects.get_or_create(stream=stream)
     changes = update_audited(
         chat_settings,
         fields,
@@ -550,6 +583,11 @@ def chat_settings_update(
         request=request,
         also_save=["updated_at"],
     )
+    selectors.forget_send_rules(stream.pk)
     if changes:
-        _announce("chat.moderation", stream, {"action": "settings", "changes": list(changes)})
+        _announce(
+            "chat.moderation",
+            stream,
+            {"action": "settings", "changes": changes, "by": _name(actor)},
+        )
     return chat_settings

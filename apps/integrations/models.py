@@ -19,7 +19,8 @@ class Webhook(models.Model):
     """An HTTP endpoint that receives signed domain events (Standard Webhooks)."""
 
     name = models.CharField(max_length=100)
-    url = models.CharField(max_length=2000)
+    # Encrypted: receivers put tokens in their URLs (`?token=`, a path segment).
+    url = EncryptedTextField()
     events = models.JSONField(default=list, help_text='event types, or ["*"] for every event')
     # `whsec_` + base64 of the key bytes, as the Standard Webhooks libraries take it.
     secret = EncryptedTextField()

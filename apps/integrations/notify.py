@@ -57,10 +57,13 @@ def _enqueue(target_id: int, event: OutboxEvent) -> tuple[int, float] | None:
             .first()
         )
         if latest is not None and latest.state == MessageState.PENDING:
-            latest.count += 1
-            latest.title, latest.body = _text(event, latest.count)
-            latest.save(update_fields=["count", "title", "body"])
-            return None  # already queued: it goes out at its time, with this one in it
+            title, body = _text(event, latest.count + 1)
+            # Only while still pending: a sender that claimed it meanwhile sends what it read.
+            joined = NotificationMessage.objects.filter(
+                pk=latest.pk, state=MessageState.PENDING
+            ).update(count=latest.count + 1, title=title, body=body)
+            if joined:
+                return None  # already queued: it goes out at its time, with this one in it
         send_at = now
         if latest is not None:
             send_at = max(now, latest.send_at + window)
@@ -145,6 +148,22 @@ def message_send(*, message_id: int) -> float | None:
     if claimed != 1:
         return None
     message = NotificationMessage.objects.select_related("target").get(pk=message_id)
+    # A window is counted from when the previous message of the key went out, which can
+    # be later than it was due (a busy worker): never two of one key inside a window.
+    window = timedelta(seconds=conf.NOTIFICATION_WINDOW_SECONDS)
+    previous = (
+        NotificationMessage.objects.filter(
+            target_id=message.target_id, key=message.key, state=MessageState.SENT
+        )
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    if previous is not None and previous + window > now:
+        NotificationMessage.objects.filter(pk=message_id).update(
+            state=MessageState.PENDING, send_at=previous + window
+        )
+        return (previous + window - now).total_seconds()
     result = apprise_send(
         message.target.url, title=message.title, body=message.body, level=message.level
     )

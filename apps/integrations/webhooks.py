@@ -137,6 +137,21 @@ def _record(delivery: WebhookDelivery, result: PostResult) -> AttemptOutcome:
         "duration_ms": result.duration_ms,
         "error_code": result.error_code,
     }
+    with transaction.atomic():  # one commit for the outcome and the webhook's counters
+        _save_outcome(delivery, result, state, attempts, now, retry_in, entry)
+    _log_outcome(delivery, result, attempts, retry_in)
+    return AttemptOutcome(state=state, retry_in=retry_in)
+
+
+def _save_outcome(
+    delivery: WebhookDelivery,
+    result: PostResult,
+    state: str,
+    attempts: int,
+    now: Any,
+    retry_in: float | None,
+    entry: dict[str, Any],
+) -> None:
     WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.SENDING).update(
         state=state,
         attempts=attempts,
@@ -150,13 +165,25 @@ def _record(delivery: WebhookDelivery, result: PostResult) -> AttemptOutcome:
         error_detail=result.error_detail[:500],
         attempt_log=[*delivery.attempt_log, entry][-ATTEMPT_LOG_KEEP:],
     )
+    if result.ok:
+        # Written when it changes something, and last_success_at to the minute: one
+        # write less per delivery to a healthy webhook.
+        Webhook.objects.filter(pk=delivery.webhook_id).exclude(
+            consecutive_failures=0,
+            failing_since__isnull=True,
+            last_success_at__gte=now - timedelta(seconds=60),
+        ).update(consecutive_failures=0, failing_since=None, last_success_at=now)
+    else:
+        _count_failure(delivery.webhook_id, now)
+
+
+def _log_outcome(
+    delivery: WebhookDelivery, result: PostResult, attempts: int, retry_in: float | None
+) -> None:
     where = url_for_log(delivery.webhook.url)
     if result.ok:
         logger.info(
             "Webhook %s: %s delivered to %s", delivery.webhook_id, delivery.event.message_id, where
-        )
-        Webhook.objects.filter(pk=delivery.webhook_id).update(
-            consecutive_failures=0, failing_since=None, last_success_at=now
         )
     else:
         logger.warning(
@@ -169,8 +196,6 @@ def _record(delivery: WebhookDelivery, result: PostResult) -> AttemptOutcome:
             attempts,
             f"next in {retry_in:.1f} s" if retry_in is not None else "given up",
         )
-        _count_failure(delivery.webhook_id, now)
-    return AttemptOutcome(state=state, retry_in=retry_in)
 
 
 def _count_failure(webhook_id: int, now: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,8 +227,10 @@ def job_spec_for(
     if job.input_kind == InputKind.CHANNEL:
         # A channel's input starts where its schedule is now, and its playlist goes on
         # across ffmpeg restarts (the job's loop restarts it when its window ends).
+        from apps.channels.play.inputs import channel_hls
+
         targets = [
-            replace(target, append=True) if isinstance(target, engine.HlsOutput) else target
+            channel_hls(target) if isinstance(target, engine.HlsOutput) else target
             for target in targets
         ]
         return engine.JobSpec(

@@ -138,8 +138,16 @@ def remove_hls_leftovers(output: HlsOutput) -> list[str]:
         names = os.listdir(output.directory)
     except OSError:
         return []  # no folder yet: nothing was left
+    listed: set[str] = set()
+    if output.append:
+        # The next process continues this playlist: what it lists stays for the players.
+        try:
+            with open(os.path.join(output.directory, output.playlist_name), encoding="utf-8") as f:
+                listed = {line.strip() for line in f if is_hls_segment(line.strip())}
+        except (OSError, UnicodeDecodeError):
+            listed = set()
     for name in names:
-        if is_hls_segment(name):
+        if is_hls_segment(name) and name not in listed:
             try:
                 os.unlink(os.path.join(output.directory, name))
             except FileNotFoundError:

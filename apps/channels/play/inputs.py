@@ -7,18 +7,24 @@ says plays now, so a channel always joins its schedule at the right point.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from apps.channels.models import PlayoutRow
 from apps.channels.play import conf
+from apps.channels.play.paths import channels_root
 from apps.channels.selectors import rows_between
 from apps.media.storage.base import StorageError
 from apps.streams.models import StreamJob
 from workers.ffmpeg import spec as engine
+from workers.ffmpeg.slate import SlateError, black_clip
 
 NOTHING_TO_PLAY = "channel.nothing_to_play"
+# The black clip is 10 s long (workers.ffmpeg.slate): a longer gap airs several cuts.
+BLACK_PART_SECONDS = 9.5
 NOT_A_CHANNEL = "spec.channel_only"
 
 
@@ -35,30 +41,46 @@ def _local_path(row: PlayoutRow) -> str | None:
     return location.url_or_path if location.protocol_whitelist == "file" else None
 
 
-def playlist_from(rows: list[PlayoutRow], at: datetime) -> engine.PlaylistInput:
+def playlist_from(
+    rows: list[PlayoutRow], at: datetime, *, black: Callable[[], str]
+) -> engine.PlaylistInput:
     """The rows as concat entries from `at`: each its in/out points, the first cut at `at`.
 
-    Stops at the first row with nothing local to play (black, a slate, a bucket item):
-    the job's loop starts the next ffmpeg when that row's time comes.
+    A row with nothing local to play (black filler, a slate image, an item in a bucket)
+    and a hole between rows air cuts of the black clip `black()` gives, so the list
+    keeps the schedule's times and the picture goes on.
     """
     paths: list[str] = []
     inpoints: list[float | None] = []
     outpoints: list[float | None] = []
-    previous_end: datetime | None = None
+
+    def add(path: str, start: float, end: float) -> None:
+        if end - start >= 0.05:  # less is its last instant: nothing left to show
+            paths.append(path)
+            inpoints.append(start or None)
+            outpoints.append(end)
+
+    def add_black(seconds: float) -> None:
+        clip = black()
+        while seconds >= 0.05:
+            part = min(seconds, BLACK_PART_SECONDS)
+            add(clip, 0.0, part)
+            seconds -= part
+
+    cursor = at
     for row in rows:
-        path = _local_path(row)
-        if path is None or (
-            previous_end is not None and (row.start - previous_end).total_seconds() > 0.05
-        ):
-            break  # nothing to play, or a hole in the rows: the next ffmpeg starts there
-        previous_end = row.end
-        start = row.in_point + max(0.0, (at - row.start).total_seconds())
-        end = row.in_point + row.seconds
-        if end - start < 0.05:  # its last instant: nothing left to show
+        if row.end <= cursor:
             continue
-        paths.append(path)
-        inpoints.append(start or None)
-        outpoints.append(end)
+        if row.start > cursor:
+            add_black((row.start - cursor).total_seconds())
+            cursor = row.start
+        skip = (cursor - row.start).total_seconds()
+        path = _local_path(row)
+        if path is None:
+            add_black(row.seconds - skip)
+        else:
+            add(path, row.in_point + skip, row.in_point + row.seconds)
+        cursor = row.end
     if not paths:
         raise engine.SpecError(NOTHING_TO_PLAY, at=at.isoformat())
     return engine.PlaylistInput(
@@ -70,15 +92,43 @@ def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
     """The input of the channel that owns `job`, from now to the window's end."""
     from apps.channels.play.models import ChannelPlayer
 
-    player = ChannelPlayer.objects.filter(job_id=job.pk).select_related("channel").first()
+    if not resolve:
+        # Saving the job checks its rows only (the channel creates it before its player).
+        return engine.PlaylistInput(paths=("/channel",))
+    player = (
+        ChannelPlayer.objects.filter(job_id=job.pk)
+        .select_related("channel__output_profile", "job__profile")
+        .first()
+    )
     if player is None:
         raise engine.SpecError(NOT_A_CHANNEL, field="input_kind")
-    if not resolve:
-        return engine.PlaylistInput(paths=("/channel",))
-    now = timezone.now()
+    profile = player.channel.output_profile or player.job.profile
+
+    # Made (once per size) before the clock is read: making it takes a second or so,
+    # which the start would otherwise lag by.
+    try:
+        clip = str(
+            black_clip(
+                channels_root() / "slates",
+                width=profile.width or 1280,
+                height=profile.height or 720,
+                rate=round(profile.fps or 25),
+            )
+        )
+    except SlateError as exc:
+        raise engine.SpecError(exc.code) from None
+
+    now = timezone.now() + timedelta(seconds=conf.START_LEAD_SECONDS)
     rows = list(
         rows_between(player.channel, now, now + timedelta(seconds=conf.WINDOW_SECONDS))
         .select_related("media_item__source")
         .order_by("start")
     )
-    return playlist_from(rows, now)
+    return playlist_from(rows, now, black=lambda: clip)
+
+
+def channel_hls(output: engine.HlsOutput) -> engine.HlsOutput:
+    """A channel's HLS output: short segments, and the playlist continued across ffmpegs."""
+    return replace(
+        output, append=True, segment_seconds=conf.SEGMENT_SECONDS, list_size=conf.LIST_SIZE
+    )

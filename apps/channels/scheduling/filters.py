@@ -10,4 +10,4 @@ class ScheduledActionFilter(django_filters.FilterSet):
 
     class Meta:
         model = ScheduledAction
-        fields = ["name", "kind", "enabled", "stream_job", "replay", "missed_policy"]
+        fields = ["name", "kind", "enabled", "stream_job", "channel", "replay", "missed_policy"]

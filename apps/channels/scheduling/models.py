@@ -31,6 +31,13 @@ class ScheduledAction(models.Model):
     stream_job = models.ForeignKey(
         "streams.StreamJob", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    channel = models.ForeignKey(
+        "castcore_channels.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scheduled_actions",
+    )
     replay = models.ForeignKey(
         "castcore_channels.Replay",
         null=True,

@@ -35,12 +35,14 @@ from castcore.api.errors import ApiError
 logger = logging.getLogger(__name__)
 
 EDITABLE_FIELDS = (
-    "name", "kind", "stream_job", "replay", "starts_at", "timezone", "rule", "missed_policy",
-    "enabled",
+    "name", "kind", "stream_job", "channel", "replay", "starts_at", "timezone", "rule",
+    "missed_policy", "enabled",
 )  # fmt: skip
 TARGET_FIELD = {
     ActionKind.STREAM_JOB_START: "stream_job",
     ActionKind.STREAM_JOB_STOP: "stream_job",
+    ActionKind.CHANNEL_START: "channel",
+    ActionKind.CHANNEL_STOP: "channel",
     ActionKind.REPLAY_PUBLISH: "replay",
 }
 
@@ -56,13 +58,10 @@ def _validate(action: ScheduledAction, *, now: datetime, new_timing: bool) -> No
     except RecurrenceError as exc:
         field = "timezone" if exc.code == "invalid_timezone" else "rule"
         raise ApiError(f"scheduler.{exc.code}", {"field": field}) from None
-    target = TARGET_FIELD.get(ActionKind(action.kind))
-    if target is None:
-        # Channels start and stop arrive with the channel runtime.
-        raise ApiError("scheduler.kind_unavailable", {"field": "kind", "kind": action.kind})
+    target = TARGET_FIELD[ActionKind(action.kind)]
     if getattr(action, f"{target}_id") is None:
         raise ApiError("validation.required", {"field": target})
-    for field in {"stream_job", "replay"} - {target}:
+    for field in sorted({"stream_job", "channel", "replay"} - {target}):
         if getattr(action, f"{field}_id") is not None:
             raise ApiError("scheduler.target_not_for_kind", {"field": field, "kind": action.kind})
     if new_timing and not action.rule and action.starts_at <= now:
@@ -130,18 +129,23 @@ def scheduled_action_delete(
 
 def _execute(action: ScheduledAction) -> None:
     """Take the action, as its owner. Raises ApiError when the target refuses."""
+    from apps.channels.play.services import channel_start, channel_stop
     from apps.channels.replays.services import replay_publish
     from apps.streams.services import stream_job_start, stream_job_stop
 
-    job, replay = action.stream_job, action.replay
-    if action.kind == ActionKind.STREAM_JOB_START and job is not None:
+    job, channel, replay = action.stream_job, action.channel, action.replay
+    if action.kind == ActionKind.CHANNEL_START and channel is not None:
+        channel_start(actor=action.owner, channel=channel)
+    elif action.kind == ActionKind.CHANNEL_STOP and channel is not None:
+        channel_stop(actor=action.owner, channel=channel)
+    elif action.kind == ActionKind.STREAM_JOB_START and job is not None:
         stream_job_start(actor=action.owner, job=job)
     elif action.kind == ActionKind.STREAM_JOB_STOP and job is not None:
         stream_job_stop(actor=action.owner, job=job)
     elif action.kind == ActionKind.REPLAY_PUBLISH and replay is not None:
         replay_publish(actor=action.owner, replay=replay)
     else:
-        raise ApiError("scheduler.kind_unavailable", {"kind": action.kind})
+        raise ApiError("scheduler.target_missing", {"kind": action.kind})
 
 
 def _claim_and_run(
@@ -213,7 +217,7 @@ def scheduled_actions_run_due(*, now: datetime | None = None) -> list[ScheduledR
     now = now or timezone.now()
     runs: list[ScheduledRun] = []
     due = ScheduledAction.objects.filter(enabled=True, next_run_at__lte=now).select_related(
-        "stream_job", "replay", "owner"
+        "stream_job", "channel", "replay", "owner"
     )
     for action in due:
         try:

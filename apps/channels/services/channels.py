@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.db import transaction
@@ -18,7 +19,9 @@ from apps.channels.models import (
 )
 from apps.channels.services.playout import playout_request_rebuild
 from apps.media.models import AssetKindChoice
+from castcore.addresses import address_policy
 from castcore.api.errors import ApiError, Conflict
+from workers.ffmpeg.addresses import refused_address
 
 #: Channel fields whose change alters the compiled playout.
 PLAYOUT_FIELDS = frozenset({"time_zone", "filler_playlist", "filler_asset"})
@@ -74,12 +77,37 @@ def _replace_outputs(channel: Channel, outputs: list[dict[str, Any]]) -> None:
     ChannelOutput.objects.bulk_create(rows)
 
 
-def channel_check(*, fields: dict[str, Any], channel: Channel | None = None) -> None:
+def _check_outputs(outputs: list[dict[str, Any]]) -> None:
+    """Restream targets obey the address policy every connection CastCore makes obeys."""
+    policy = address_policy()
+    for index, output in enumerate(outputs):
+        try:
+            host = urlsplit(str(output.get("url", ""))).hostname or ""
+        except ValueError:
+            host = ""
+        if not host:
+            raise ApiError("channel.output_invalid_url", {"field": "outputs.url", "index": index})
+        reason = refused_address(host, policy)
+        if reason is not None:
+            raise ApiError(
+                "channel.output_address_not_allowed",
+                {"field": "outputs.url", "index": index, "reason": reason},
+            )
+
+
+def channel_check(
+    *,
+    fields: dict[str, Any],
+    channel: Channel | None = None,
+    outputs: list[dict[str, Any]] | None = None,
+) -> None:
     """Raise the API error a save of these fields would raise (the admin form uses it)."""
     if "time_zone" in fields or channel is None:
         check_time_zone(fields.get("time_zone", "UTC"))
     _check_unique(fields, channel.pk if channel else None)
     _check_assets(fields)
+    if outputs:
+        _check_outputs(outputs)
 
 
 def channel_create(
@@ -89,7 +117,7 @@ def channel_create(
     request: HttpRequest | None = None,
     **fields: Any,
 ) -> Channel:
-    channel_check(fields=fields)
+    channel_check(fields=fields, outputs=outputs)
     with transaction.atomic():
         channel = Channel.objects.create(**fields)
         _replace_outputs(channel, outputs or [])
@@ -113,7 +141,7 @@ def channel_update(
     **fields: Any,
 ) -> Channel:
     """The number and guide id stay what clients know unless the number is changed here."""
-    channel_check(fields=fields, channel=channel)
+    channel_check(fields=fields, channel=channel, outputs=outputs)
     with transaction.atomic():
         before = snapshot(channel, fields)
         for name, value in fields.items():

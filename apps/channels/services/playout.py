@@ -11,7 +11,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from apps.channels.playout.compile import (
     Entry,
     Filler,
     PlaylistSequence,
+    RowSpec,
     compile_playout,
 )
 from apps.media.models import MediaItem
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 #: Items shorter than this (a broken probe, a 1-frame file) never air.
 MIN_ITEM_SECONDS = 0.04
-_BATCH = 2000
+_BATCH = 1000
 
 
 def _airable(items: Any) -> Any:
@@ -144,26 +145,43 @@ def _compile_from(channel: Channel, start: datetime, end: datetime) -> int:
         cursors=_cursors(channel),
         aired_since=aired_since,
     )
-    rows = [
-        PlayoutRow(
-            channel=channel,
-            start=r.start,
-            end=r.end,
-            media_item_id=r.media_item_id,
-            asset_id=r.asset_id,
-            in_point=r.in_point,
-            out_point=r.out_point,
-            filler=r.filler,
-            block_id=r.block_id,
-            playlist_id=r.playlist_id,
-            seq=r.seq,
-            title=r.title,
-        )
-        for r in specs
-        if r.end > r.start
-    ]
-    PlayoutRow.objects.bulk_create(rows, batch_size=_BATCH)
-    return len(rows)
+    return _insert(channel, [r for r in specs if r.end > r.start])
+
+
+_COLUMNS = (
+    "channel_id", "start", "end", "media_item_id", "asset_id", "in_point", "out_point",
+    "filler", "block_id", "playlist_id", "seq", "title",
+)  # fmt: skip
+
+
+def _insert(channel: Channel, specs: list[RowSpec]) -> int:
+    """Write the rows as multi-row INSERTs, as many rows a statement as the backend allows.
+
+    bulk_create spent ~0.3 ms a row building and preparing model instances, and
+    executemany a round trip a row on PostgreSQL: a week of 100 channels with
+    short filler is half a million rows (bench/epg.py). Values are adapted by the
+    backend's own operations, as the ORM would.
+    """
+    ops = connection.ops
+    table = ops.quote_name(PlayoutRow._meta.db_table)
+    columns = ", ".join(ops.quote_name(c) for c in _COLUMNS)
+    one = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+    max_params = connection.features.max_query_params or 60000
+    batch = max(1, min(_BATCH, max_params // len(_COLUMNS)))
+    adapt = ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        for i in range(0, len(specs), batch):
+            chunk = specs[i : i + batch]
+            params: list[Any] = []
+            for r in chunk:
+                params += (
+                    channel.pk, adapt(r.start), adapt(r.end), r.media_item_id, r.asset_id,
+                    r.in_point, r.out_point, r.filler, r.block_id, r.playlist_id, r.seq,
+                    r.title[:300],
+                )  # fmt: skip
+            values = ", ".join([one] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)  # noqa: S608 (fixed names)
+    return len(specs)
 
 
 def _horizon(now: datetime, horizon: timedelta | None) -> datetime:

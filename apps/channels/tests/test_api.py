@@ -235,3 +235,14 @@ def test_viewers_read_but_do_not_write(viewer_api: Any, operator_api: Any) -> No
     assert _error(viewer_api.delete(f"/api/v1/channels/{channel['id']}"))[0] == 403
     assert _error(viewer_api.post(f"/api/v1/channels/{channel['id']}/rebuild"))[0] == 403
     assert PlayoutRow.objects.count() == 0
+
+
+def test_a_restream_output_to_a_metadata_address_is_refused(operator_api: Any) -> None:
+    response = operator_api.post(
+        "/api/v1/channels",
+        {"number": 9, "name": "x", "slug": "x",
+         "outputs": [{"kind": "rtmp", "url": "rtmp://169.254.169.254/app", "stream_key": "k"}]},
+        format="json",
+    )  # fmt: skip
+    assert _error(response) == (400, "channel.output_address_not_allowed")
+    assert not Channel.objects.exists() and not ChannelOutput.objects.exists()

@@ -7,6 +7,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from apps.channels.models import (
     BlockMode,
@@ -18,7 +19,12 @@ from apps.channels.models import (
     ScheduleBlock,
 )
 from apps.channels.selectors import playout_at
-from apps.channels.services.playout import playout_extend, playout_rebuild
+from apps.channels.services.playout import (
+    playout_extend,
+    playout_inputs_changed_since,
+    playout_rebuild,
+    playout_refresh,
+)
 from apps.channels.tests.conftest import ClipLibrary
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +235,27 @@ def test_a_channel_with_no_schedule_airs_its_slate_or_black(clip_library: ClipLi
     rows = _rows(channel)
     assert len(rows) == 1 and rows[0].filler and rows[0].media_item is None
     assert rows[0].seconds == 6 * 3600
+
+
+def test_the_periodic_refresh_extends_unchanged_channels_and_rebuilds_changed_ones(
+    channel: Channel, clip_library: ClipLibrary
+) -> None:
+    playout_rebuild(channel=channel, now=NOW, horizon=timedelta(days=2))
+    # Compiled after the schedule was written (NOW is a date in the past).
+    Channel.objects.filter(pk=channel.pk).update(playout_compiled_at=timezone.now())
+    channel.refresh_from_db()
+    kept = set(PlayoutRow.objects.filter(channel=channel).values_list("pk", flat=True))
+    later = NOW + timedelta(days=1)
+    playout_refresh(channel=channel, now=later)
+    # Nothing changed: the rows stay and new ones reach the horizon.
+    assert kept <= set(PlayoutRow.objects.filter(channel=channel).values_list("pk", flat=True))
+
+    # A media file changed (a rescan rewrote its row) after the last compile: rebuilt.
+    channel.refresh_from_db()
+    item = clip_library["Morning News/Morning News - S01E02 - Weather.mp4"]
+    item.duration = 100.0
+    item.save()
+    assert playout_inputs_changed_since(channel, channel.playout_compiled_at)  # type: ignore[arg-type]
+    playout_refresh(channel=channel, now=timezone.now())
+    rows = PlayoutRow.objects.filter(channel=channel, media_item=item, start__gt=timezone.now())
+    assert rows.exists() and all(r.seconds == pytest.approx(100.0) for r in rows)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from apps.channels.play.models import ChannelPlayer
 from apps.channels.replays.models import Replay
 from apps.channels.scheduling import conf
 from apps.channels.scheduling.models import (
@@ -17,6 +20,7 @@ from apps.channels.scheduling.models import (
 )
 from apps.channels.scheduling.services import scheduled_actions_run_due
 from apps.channels.tests.factories import an_action
+from apps.channels.tests.play_helpers import playing_channel
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.tests.factories import job_with_outputs
 from workers.scheduler import run_scheduled_actions
@@ -132,3 +136,24 @@ def test_a_second_scheduler_with_a_stale_view_claims_nothing() -> None:
     assert ScheduledRun.objects.filter(action=action).count() == 1
     action.refresh_from_db()
     assert action.next_run_at == T0 + timedelta(hours=1)
+
+
+def test_a_scheduled_channel_start_and_stop_drive_the_channels_job(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.VAR_DIR = tmp_path
+    channel = playing_channel()
+    an_action(kind=ActionKind.CHANNEL_START, replay=None, channel=channel, starts_at=T0,
+              next_run_at=T0)  # fmt: skip
+    stop_at = T0 + timedelta(hours=1)
+    an_action(kind=ActionKind.CHANNEL_STOP, replay=None, channel=channel, starts_at=stop_at,
+              next_run_at=stop_at)  # fmt: skip
+    (started,) = scheduled_actions_run_due(now=T0)
+    assert started.state == RunState.SUCCEEDED
+    player = ChannelPlayer.objects.get(channel=channel)
+    assert player.wanted and StreamJob.objects.get(pk=player.job_id).state == JobState.STARTING
+    (stopped,) = scheduled_actions_run_due(now=stop_at)
+    assert stopped.state == RunState.SUCCEEDED
+    player.refresh_from_db()
+    assert not player.wanted
+    assert StreamJob.objects.get(pk=player.job_id).state == JobState.STOPPED

@@ -24,4 +24,6 @@ def chat_panel(context: template.Context, stream: Any) -> dict[str, Any]:
         "max_length": conf.MAX_MESSAGE_LENGTH,
         "max_name_length": conf.MAX_NAME_LENGTH,
         "moderator": signed_in and selectors.may_moderate(user, stream),
+        # A private stream's watch link shows the video, not the chat: that is its members'.
+        "readable": selectors.may_read(user if signed_in else None, stream),
     }

@@ -53,7 +53,7 @@ class ChatClient:
         self.backlog = (await self.receive("BACKLOG"))["messages"]
         return self
 
-    async def receive(self, kind: str | None = None, timeout: float = 5) -> dict[str, Any]:
+    async def receive(self, kind: str | None = None, timeout: float = 10) -> dict[str, Any]:
         """The next frame (of type `kind`, skipping others)."""
         while True:
             output = await self.ws.receive_output(timeout=timeout)
@@ -62,7 +62,7 @@ class ChatClient:
             if kind is None or frame["type"] == kind:
                 return frame
 
-    async def close_code(self, timeout: float = 5) -> int:
+    async def close_code(self, timeout: float = 10) -> int:
         while True:
             output = await self.ws.receive_output(timeout=timeout)
             if output["type"] == "websocket.close":

@@ -32,8 +32,9 @@ def _stream(**fields: Any) -> Any:
 
 
 @pytest.fixture
-def stream() -> Any:
-    return _stream()
+def stream(operator_user: Any) -> Any:
+    # The operator fixtures manage it: operators of a stream are its owner and Admins.
+    return _stream(owner=operator_user)
 
 
 def _say(stream: Any, identity: ChatIdentity, body: str) -> ChatMessage:
@@ -107,7 +108,7 @@ def test_a_viewer_granted_moderator_hides_and_it_is_audited(
     assert entry.actor == viewer and entry.changes["message_ids"] == [message.pk]
     assert AuditEntry.objects.filter(action="chat.moderator_grant").count() == 1
     # Moderating one stream is not moderating another.
-    other = _stream()
+    other = _stream(owner=operator_api.user)  # type: ignore[attr-defined]
     elsewhere = _say(other, _identity(), "x")
     refused = api.post(
         f"{_base(other)}/messages/visibility", {"ids": [elsewhere.pk], "visible": False}
@@ -119,8 +120,14 @@ def test_a_viewer_granted_moderator_hides_and_it_is_audited(
 
 
 def test_only_operators_grant_moderators_and_send_system_messages(
-    viewer_api: APIClient, operator_api: APIClient, stream: Any
+    viewer_api: APIClient,
+    operator_api: APIClient,
+    client_for: Callable[[Any], APIClient],
+    stream: Any,
 ) -> None:
+    # An Operator who does not manage this stream is not one of its operators.
+    stranger = client_for(_user(role=Role.OPERATOR))
+    assert stranger.post(f"{_base(stream)}/messages", {"body": "hi"}).status_code == 403
     assert viewer_api.post(f"{_base(stream)}/moderators", {"user": 1}).status_code == 403
     assert viewer_api.post(f"{_base(stream)}/messages", {"body": "hi"}).status_code == 403
     sent = operator_api.post(f"{_base(stream)}/messages", {"body": "Back in **5**"})
@@ -219,3 +226,18 @@ def test_anonymous_clients_may_not_read_the_rest_api(api: APIClient, stream: Any
     response = api.get(f"{_base(stream)}/messages")
     assert response.status_code == 401
     assert response.json()["error"]["code"].startswith("auth.")
+
+
+def test_messages_and_moderation_are_domain_events(operator_api: APIClient, stream: Any) -> None:
+    from castcore.outbox.models import OutboxEvent
+
+    identity = _identity()
+    message = _say(stream, identity, "hello")
+    operator_api.post(f"{_base(stream)}/identities/{identity.pk}/ban", {"kind": "ban"})
+    sent = OutboxEvent.objects.get(event_type="chat.message")
+    assert sent.subject == f"live_stream:{stream.pk}"
+    assert sent.payload["message_id"] == message.pk and sent.payload["body"] == "hello"
+    moderation = OutboxEvent.objects.get(event_type="chat.moderation")
+    assert moderation.payload["action"] == "ban"
+    assert moderation.payload["identity_id"] == identity.pk
+    assert moderation.payload["by"] == "operator"

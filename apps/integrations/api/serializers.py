@@ -20,6 +20,7 @@ from castcore.api.errors import ApiError
 from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 from castcore.events import EVENT_TYPES
 from workers.ffmpeg.addresses import refusal, refused_address
+from workers.ffmpeg.masking import SECRET_MASK, mask_url
 
 EVENT_CHOICES = [ALL_EVENTS, *EVENT_TYPES]
 
@@ -34,6 +35,11 @@ def _events_field() -> serializers.ListField:
 
 
 class WebhookSerializer(ModelSerializer[Webhook]):
+    url = serializers.CharField(
+        max_length=2000,
+        help_text="http(s) URL; shown with secrets in it masked (query tokens, a password); "
+        "sending the masked form back keeps the stored URL",
+    )
     events = _events_field()
     secret = SecretField(
         required=False,
@@ -50,7 +56,15 @@ class WebhookSerializer(ModelSerializer[Webhook]):
             "disabled_reason", "consecutive_failures", "failing_since", "last_success_at",
         ]  # fmt: skip
 
+    def to_representation(self, instance: Webhook) -> dict[str, Any]:
+        body = super().to_representation(instance)
+        body["url"] = mask_url(instance.url)
+        return body
+
     def validate_url(self, url: str) -> str:
+        instance = self.instance
+        if isinstance(instance, Webhook) and SECRET_MASK in url and url == mask_url(instance.url):
+            return instance.url  # the masked form sent back: keep the stored URL
         problem = url_problem(url)
         if problem is not None:
             raise serializers.ValidationError(problem, code="webhook.url_invalid")

@@ -8,12 +8,33 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.accounts.roles import Role
 from apps.integrations import notify, tokens, webhooks
 from apps.integrations.api import serializers as s
 from apps.integrations.models import IntegrationToken, NotificationTarget, Webhook, WebhookDelivery
 from apps.integrations.signing import new_secret
-from castcore.api.viewsets import CastCoreViewSet, save_audited
+from castcore.api.viewsets import CastCoreViewSet
+from workers.ffmpeg.masking import mask_url
+
+
+def _save_webhook(serializer: Any, *, request: Request, action: str) -> Webhook:
+    """save_audited, with the URL in the audit log as the API shows it (secrets in it masked)."""
+    fields = list(serializer.validated_data.keys())
+
+    def shown(instance: Webhook | None) -> dict[str, Any]:
+        values = snapshot(instance, fields) if instance is not None else {}
+        if "url" in values:
+            values["url"] = mask_url(values["url"])
+        return values
+
+    before = shown(serializer.instance)
+    webhook: Webhook = serializer.save()
+    changes = diff_changes(before, shown(webhook), secret_fields={"secret"})
+    audit_record(
+        actor=request.user, action=action, target=webhook, changes=changes, request=request
+    )
+    return webhook
 
 
 class WebhookViewSet(CastCoreViewSet):
@@ -34,7 +55,7 @@ class WebhookViewSet(CastCoreViewSet):
         generated = "secret" not in data.validated_data
         if generated:
             data.validated_data["secret"] = new_secret()
-        webhook = save_audited(data, request=request, action="webhook.create")
+        webhook = _save_webhook(data, request=request, action="webhook.create")
         body = s.WebhookSerializer(webhook).data
         if generated:
             body["secret"] = webhook.secret  # the one time it is shown
@@ -42,7 +63,7 @@ class WebhookViewSet(CastCoreViewSet):
 
     def perform_update(self, serializer: Any) -> None:
         was_active = serializer.instance.active
-        webhook = save_audited(serializer, request=self.request, action="webhook.update")
+        webhook = _save_webhook(serializer, request=self.request, action="webhook.update")
         if webhook.active and not was_active:
             webhooks.webhook_reactivated(webhook)
             webhook.refresh_from_db()

@@ -104,3 +104,21 @@ def test_switching_a_webhook_on_again_clears_its_failure_count(admin_api: Any) -
     )  # fmt: skip
     body = admin_api.patch(f"/api/v1/webhooks/{hook.pk}", {"active": True}).json()
     assert (body["active"], body["disabled_reason"], body["consecutive_failures"]) == (True, "", 0)
+
+
+def test_a_token_in_the_url_is_stored_encrypted_and_shown_masked(admin_api: Any) -> None:
+    from django.db import connection
+
+    url = "https://hooks.example.org/in?token=tok-abcdefghijkl"
+    created = admin_api.post("/api/v1/webhooks", {"name": "t", "url": url, "events": ["*"]})
+    assert created.status_code == 201
+    assert created.json()["url"] == "https://hooks.example.org/in?token=••••ijkl"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT url FROM integrations_webhook")
+        assert "tok-abcdefghijkl" not in cursor.fetchone()[0]
+    # The masked URL sent back keeps the stored one.
+    hook_id = created.json()["id"]
+    admin_api.patch(f"/api/v1/webhooks/{hook_id}", {"url": created.json()["url"], "name": "u"})
+    assert Webhook.objects.get().url == url
+    entries = AuditEntry.objects.filter(action__startswith="webhook.")
+    assert entries.count() == 2 and "tok-abcdefghijkl" not in str([e.changes for e in entries])

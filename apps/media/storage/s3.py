@@ -263,3 +263,56 @@ class S3Backend(Backend):
             "get_object", Params=params, ExpiresIn=self.presign_expires
         )
         return MediaLocation(url, FFMPEG_WHITELIST)
+
+    # --- writes (the live HLS mirror: apps/streams/live/cdn.py) ------------------------
+
+    def _writer(self) -> Any:
+        """A client for writes, checked against the address policy before each use.
+
+        The egress proxy forwards reads only (GET and HEAD: what ffmpeg's inputs do), so
+        writes cannot take it; they connect directly, after the same check of the
+        endpoint's addresses the proxy makes (S3Config.validate resolves the name again).
+        """
+        self.config.validate()
+        if getattr(self, "_write_client", None) is None:
+            self._write_client: Any = boto3.session.Session().client(
+                "s3",
+                endpoint_url=self.config.endpoint_url,
+                region_name=self.config.region,
+                aws_access_key_id=self.config.access_key,
+                aws_secret_access_key=self.config.secret_key,
+                verify=self.config.verify_tls,
+                config=Config(
+                    connect_timeout=self.timeout,
+                    read_timeout=self.timeout,
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                    signature_version="s3v4",
+                    s3={"addressing_style": "path" if self.config.use_path_style else "virtual"},
+                ),
+            )
+        return self._write_client
+
+    def put_file(self, relpath: str, body: bytes, *, content_type: str, cache_control: str) -> None:
+        """Write `body` at `relpath` (under the prefix), with the headers a CDN serves."""
+        try:
+            self._writer().put_object(
+                Bucket=self.config.bucket,
+                Key=self._key(relpath),
+                Body=body,
+                ContentType=content_type,
+                CacheControl=cache_control,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, f"writing {relpath!r}") from exc
+
+    def delete_files(self, relpaths: list[str]) -> None:
+        """Delete the objects at `relpaths` (missing ones are no error), 1,000 a request."""
+        keys = [{"Key": self._key(relpath)} for relpath in relpaths]
+        for start in range(0, len(keys), 1000):
+            try:
+                self._writer().delete_objects(
+                    Bucket=self.config.bucket,
+                    Delete={"Objects": keys[start : start + 1000], "Quiet": True},
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error(exc, f"deleting {len(relpaths)} objects") from exc

@@ -5,7 +5,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.streams.models import FFmpegProfile, StreamJob, StreamOutput, StreamReport, StreamRun
+from apps.streams.models import (
+    FFmpegProfile,
+    InputKind,
+    StreamJob,
+    StreamOutput,
+    StreamReport,
+    StreamRun,
+)
 from apps.streams.specs import shown_output_url
 from apps.streams.status import job_reported_state, run_reported_state
 from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
@@ -57,6 +64,10 @@ class StreamOutputSerializer(ModelSerializer):
 
 class StreamJobSerializer(ModelSerializer):
     outputs = StreamOutputSerializer(many=True)
+    # `channel` jobs are made by channels (apps.channels.play), never through this API.
+    input_kind = ChoiceField(
+        choices=[kind for kind in InputKind.values if kind != InputKind.CHANNEL], required=False
+    )
     input_url = MaskedUrlField(required=False, allow_blank=True, max_length=4000)
 
     class Meta:

@@ -68,7 +68,6 @@ class _Store(Protocol):
     def count(self, stream_id: int, since: float) -> int: ...
     def set_window(self, stream_id: int, seconds: float) -> None: ...
     def window(self, stream_id: int) -> float | None: ...
-    def forget(self, stream_id: int) -> None: ...
     def clear(self) -> None: ...
 
 
@@ -96,10 +95,6 @@ class _MemoryStore:
 
     def window(self, stream_id: int) -> float | None:
         return self.windows.get(stream_id)
-
-    def forget(self, stream_id: int) -> None:
-        with self.lock:
-            self.seen.pop(stream_id, None)
 
     def clear(self) -> None:
         with self.lock:
@@ -135,9 +130,6 @@ class _RedisStore:
     def window(self, stream_id: int) -> float | None:
         raw = self.client.get(_WINDOW_KEY.format(stream_id))
         return float(raw) if raw else None
-
-    def forget(self, stream_id: int) -> None:
-        self.client.delete(_KEY.format(stream_id))
 
     def clear(self) -> None:
         for pattern in (_KEY.format("*"), _WINDOW_KEY.format("*")):
@@ -187,11 +179,6 @@ def viewer_count(stream_id: int) -> int:
 
 def viewer_counts(stream_ids: Iterable[int]) -> dict[int, int]:
     return {stream_id: viewer_count(stream_id) for stream_id in stream_ids}
-
-
-def viewers_forget(stream_id: int) -> None:
-    """A session ended: its viewers are nobody's now."""
-    store().forget(stream_id)
 
 
 def viewer_samples_record() -> int:

@@ -15,12 +15,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
-from apps.streams.live import viewing
+from apps.recordings.views import VIEWER_TICKET_SALT
+from apps.streams.live import delivery, viewing
 from apps.streams.tests.live_helpers import (  # noqa: F401
     _live_folders,
     a_live_stream,
     write_static_hls,
 )
+from castcore.tickets import make_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +218,29 @@ def test_playlists_refuse_writes() -> None:
     write_static_hls(stream)
 
     assert Client().post(f"/live/{stream.slug}/index.m3u8").status_code == 405
+
+
+def test_a_ticket_reaches_uris_in_tags_too_and_leaves_absolute_ones_alone() -> None:
+    playlist = (
+        "#EXTM3U\n"
+        '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",NAME="en",URI="audio/index.m3u8"\n'
+        '#EXT-X-MAP:URI="init.mp4"\n'
+        "#EXTINF:1.0,\nsegment_00001.m4s\n"
+        "#EXTINF:1.0,\nhttps://cdn.example.org/x.m4s\n"
+    )
+
+    rewritten = delivery.with_query(playlist, {"t": "a b", "s": "7"})
+
+    assert 'URI="audio/index.m3u8?t=a+b&s=7"' in rewritten
+    assert 'URI="init.mp4?t=a+b&s=7"' in rewritten
+    assert "\nsegment_00001.m4s?t=a+b&s=7\n" in rewritten
+    assert "\nhttps://cdn.example.org/x.m4s\n" in rewritten
+
+
+def test_a_terminal_streams_viewer_ticket_opens_no_live_stream() -> None:
+    stream = a_live_stream(visibility="private")
+    write_static_hls(stream)
+    # The recordings app's ticket for a terminal stream with the same id: another salt.
+    other = make_ticket(salt=VIEWER_TICKET_SALT, subject=stream.pk)
+
+    assert Client().get(f"/live/{stream.slug}/index.m3u8", {"t": other}).status_code == 404

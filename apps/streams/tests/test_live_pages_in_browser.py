@@ -12,7 +12,12 @@ from django.db import connections
 
 from apps.recordings.tests.browser import chromium_page, needs_chromium
 from apps.streams.live import viewers
-from apps.streams.live.models import LiveSession
+from apps.streams.live.models import LiveSession, LiveStream
+from apps.streams.live.paths import hls_dir
+from apps.streams.models import ExitReason, JobState, StreamJob
+from apps.streams.services import stream_job_start, stream_job_stop
+from apps.streams.tests.factories import StreamJobFactory
+from apps.streams.tests.helpers import start_supervised, wait_until
 from apps.streams.tests.live_helpers import (  # noqa: F401
     _live_folders,
     a_live_stream,
@@ -95,3 +100,42 @@ def test_the_home_page_lists_the_live_stream_and_a_private_one_is_404(live_serve
 
         response = page.goto(f"{live_server.url}/live/{private.slug}")
         assert response is not None and response.status == 404
+
+
+def test_the_watch_page_plays_the_ladder_the_streams_own_transcode_writes(
+    live_server: Any,
+) -> None:
+    """The stream's job, run by the real runtime (lease, supervisor, confinement), writes
+    the HLS ladder into hls_dir; the page plays it. (Its input is the job's test pattern
+    here: the publish through nginx-rtmp is the ingest's to start.)"""
+    job: StreamJob = StreamJobFactory()  # type: ignore[assignment]
+    stream = LiveStream.objects.create(
+        name="Ladder",
+        slug="ladder-in-browser",
+        job=job,
+        latency_level=0,
+        variants=[
+            {"name": "240p", "width": 320, "height": 240, "video_bitrate_kbps": 300},
+            {"name": "144p", "width": 192, "height": 144, "video_bitrate_kbps": 120},
+        ],
+    )
+    LiveSession.objects.create(stream=stream, protocol="rtmp")
+    stream_job_start(actor=None, job=job)
+    thread = start_supervised(job)
+    errors: list[str] = []
+    try:
+        wait_until(lambda: StreamJob.objects.get(pk=job.pk).state == JobState.RUNNING)
+        playlist = hls_dir(stream) / "144p" / "index.m3u8"
+        wait_until(lambda: playlist.is_file() and playlist.read_text().count(".ts") >= 2, 30)
+        with chromium_page() as page:
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_server.url}/live/{stream.slug}")
+            page.wait_for_function(PLAYING, timeout=30_000)
+            before = _current_time(page)
+            page.wait_for_timeout(2_000)
+            assert _current_time(page) > before + 1.0
+    finally:
+        stream_job_stop(actor=None, job=job)
+        thread.join(15)
+    assert thread.result == ExitReason.STOPPED
+    assert not errors

@@ -29,14 +29,14 @@ class ScheduledActionSerializer(ModelSerializer):
     class Meta:
         model = ScheduledAction
         fields = [
-            "id", "name", "kind", "stream_job", "replay", "starts_at", "timezone", "rule",
-            "missed_policy", "enabled", "next_run_at", "next_occurrences", "owner",
+            "id", "name", "kind", "stream_job", "channel", "replay", "starts_at", "timezone",
+            "rule", "missed_policy", "enabled", "next_run_at", "next_occurrences", "owner",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["next_run_at", "owner", "created_at", "updated_at"]
         extra_kwargs = {
             "kind": {"help_text": "What to do; the target field it needs: stream_job for "
-                     "stream_job.*, replay for replay.publish."},
+                     "stream_job.*, channel for channel.*, replay for replay.publish."},
             "starts_at": {"help_text": "The first occurrence (a one-off's only one). Its wall "
                           "time in `timezone` is what `rule` repeats, across DST changes."},
             "timezone": {"help_text": "IANA zone name, e.g. Europe/Paris."},

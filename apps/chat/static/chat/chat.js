@@ -42,8 +42,10 @@
   ChatPanel.prototype.start = function () {
     var self = this;
     this.credentials().then(function (query) {
+      self.credentialed = true;
       self.connect(query);
     }, function () {
+      self.credentialed = false;
       self.say("Chat is read-only: could not get a chat identity.");
       self.connect("");
     });
@@ -86,6 +88,10 @@
       self.socket = null;
       if (event.code === 4403) { self.say("You cannot take part in this chat."); return; }
       if (event.code === 4404) { self.say("This chat does not exist."); return; }
+      if (event.code === 4401 && !self.credentialed) {
+        self.say("Sign in to read this chat.");
+        return;
+      }
       if (event.code === 4401 && !self.root.dataset.ticket) {
         // A stored token the server no longer knows: forget it and register again.
         try { window.localStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }

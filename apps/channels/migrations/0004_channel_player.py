@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('castcore_channels', '0002_scheduler_and_replays'),
+        ('castcore_channels', '0003_scheduler_and_replays'),
         ('streams', '0013_input_kind_channel'),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('castcore_channels', '0001_channels_playlists_schedules_playout'),
+        ('castcore_channels', '0002_playout_item_index'),
         ('recordings', '0003_recording_playable_and_poster_sizes'),
         ('streams', '0012_live_streams'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

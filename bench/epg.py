@@ -1,0 +1,203 @@
+"""Guide and M3U for 100 channels x 7 days: playout compile, then time to first and last byte.
+
+    .venv/bin/python bench/epg.py [--channels 100] [--days 7] [--database-url postgres://…]
+
+Builds a library of synthetic media items (durations 5-45 min, as a scan would
+record them), one playlist per channel with four daily blocks (flood, duration,
+count) and a filler playlist, compiles every channel's playout to the horizon
+(`playout_rebuild`, timed), then starts one `python -m castcore.serve` on the same
+database and reads `/epg.xml` and `/playlist.m3u` over loopback: the time to the
+first byte and to the last, best of five. The default database is SQLite in a
+private temp VAR_DIR; `--database-url` names a scratch database (its channels
+and media rows are replaced). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import time as wall
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def environment(var_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
+        CASTCORE_EMBEDDED_WORKER="false", DEBUG="true",
+        CASTCORE_PLAYOUT_HORIZON_DAYS=env.get("CASTCORE_PLAYOUT_HORIZON_DAYS", "7"),
+    )  # fmt: skip
+    env.setdefault("SECRET_KEY", "bench-epg-secret-key-0123456789abcdefghijklmnop")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def build(channels: int, days: int) -> tuple[float, int]:
+    """The library, playlists, channels and schedules; then the timed compile."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.channels.models import (
+        BlockMode,
+        Channel,
+        ItemKind,
+        Playlist,
+        PlaylistItem,
+        PlayoutRow,
+        ScheduleBlock,
+    )
+    from apps.channels.services.playout import playout_rebuild
+    from apps.media.models import MediaItem, StorageSource
+
+    rng = random.Random(7)
+    with transaction.atomic():
+        PlayoutRow.objects.all().delete()
+        ScheduleBlock.objects.all().delete()
+        Channel.objects.all().delete()
+        PlaylistItem.objects.all().delete()
+        Playlist.objects.all().delete()
+        StorageSource.objects.filter(name="bench-epg").delete()
+        source = StorageSource.objects.create(name="bench-epg", kind="local", path="/srv/bench")
+        now = timezone.now()
+        items = MediaItem.objects.bulk_create(
+            MediaItem(
+                source=source,
+                relpath=f"Show {i % 40} & <Co>/Show {i % 40} - S{i % 5 + 1:02d}E{i:03d} "
+                f"- Ep \"{i}\".mkv",
+                duration=rng.uniform(300, 2700), probed_at=now, width=1280, height=720,
+            )
+            for i in range(2000)
+        )  # fmt: skip
+        bumpers = MediaItem.objects.bulk_create(
+            MediaItem(source=source, relpath=f"Filler/bumper {i}.mp4", duration=30.0 + i,
+                      probed_at=now)
+            for i in range(5)
+        )  # fmt: skip
+        filler = Playlist.objects.create(name="bench filler")
+        PlaylistItem.objects.bulk_create(
+            PlaylistItem(playlist=filler, position=i, kind=ItemKind.MEDIA, media_item=b)
+            for i, b in enumerate(bumpers)
+        )
+        for n in range(channels):
+            playlist = Playlist.objects.create(
+                name=f"bench {n}", order=("in_order", "shuffle", "random")[n % 3]
+            )
+            PlaylistItem.objects.bulk_create(
+                PlaylistItem(playlist=playlist, position=i, kind=ItemKind.MEDIA, media_item=m)
+                for i, m in enumerate(rng.sample(items, 60))
+            )
+            channel = Channel.objects.create(
+                number=n + 1, name=f"Bench, \"{n + 1}\"", slug=f"bench-{n + 1}",
+                time_zone=("Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC")[n % 4],
+                group=f"Group {n % 7}", filler_playlist=filler,
+            )  # fmt: skip
+            for hour, mode in ((0, BlockMode.FLOOD), (6, BlockMode.DURATION),
+                               (12, BlockMode.COUNT), (18, BlockMode.FLOOD)):  # fmt: skip
+                ScheduleBlock.objects.create(
+                    channel=channel, playlist=playlist, start_time=wall(hour), mode=mode,
+                    duration=4 * 3600 if mode == BlockMode.DURATION else None,
+                    count=6 if mode == BlockMode.COUNT else None,
+                )  # fmt: skip
+    started = time.perf_counter()
+    rows = 0
+    for channel in Channel.objects.order_by("number"):
+        rows += playout_rebuild(channel=channel, horizon=timedelta(days=days))
+    return time.perf_counter() - started, rows
+
+
+def fetch(port: int, path: str) -> tuple[float, float, int]:
+    """(seconds to the first body byte, to the last, bytes) for one GET."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    started = time.perf_counter()
+    connection.request("GET", path)
+    response = connection.getresponse()
+    first = response.read(1)
+    ttfb = time.perf_counter() - started
+    size = len(first) + len(response.read())
+    ttlb = time.perf_counter() - started
+    connection.close()
+    assert response.status == 200, response.status
+    return ttfb, ttlb, size
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used: a figure the machine's load does not inflate."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    from castcore.tests.test_run_modes import free_port, stop
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
+         "castcore.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(150):
+        try:
+            fetch(port, "/lineup_status.json")
+            return server, port
+        except (OSError, AssertionError, http.client.HTTPException):
+            time.sleep(0.2)
+    stop(server)
+    raise SystemExit("the server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--channels", type=int, default=100)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="a scratch database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep what an earlier run compiled there"
+    )
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="castcore-bench-epg-"))
+    env = environment(root / "var", args.database_url)
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+                   cwd=ROOT, env=env, check=True)  # fmt: skip
+    import django
+
+    django.setup()
+    from castcore.tests.test_run_modes import stop
+
+    if not (args.reuse and args.database_url):
+        compile_s, rows = build(args.channels, args.days)
+        backend = "postgresql" if args.database_url else "sqlite"
+        print(f"playout_compile_s={compile_s:.2f} ({args.channels} channels x {args.days} "
+              f"days, {rows} rows, {backend})", flush=True)  # fmt: skip
+    server, port = serve(env)
+    try:
+        for path in ("/epg.xml", "/playlist.m3u"):
+            fetch(port, path)  # first use (imports, caches) not counted
+            cpu_before = cpu_seconds(server.pid)
+            runs = [fetch(port, path) for _ in range(5)]
+            cpu = (cpu_seconds(server.pid) - cpu_before) / len(runs)
+            ttfb, ttlb, size = min(runs, key=lambda r: r[1])
+            name = path.strip("/").replace(".", "_")
+            print(f"{name}_ttfb_ms={ttfb * 1000:.0f} {name}_ttlb_ms={ttlb * 1000:.0f} "
+                  f"{name}_server_cpu_ms={cpu * 1000:.0f} ({size / 1e6:.1f} MB, best of 5, "
+                  f"CPU a request on average; aim: last byte < 500 ms)", flush=True)  # fmt: skip
+        print(f"load_average={os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    finally:
+        stop(server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
