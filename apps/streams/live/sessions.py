@@ -13,7 +13,8 @@ recording, once its worker has saved it, is linked to the session.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -24,10 +25,12 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record
 from apps.streams.live import conf, ingest
-from apps.streams.live.models import IngestProtocol, LiveSession, LiveStream, ingest_key_digest
+from apps.streams.live.models import LiveSession, LiveStream, ingest_key_digest
+from apps.streams.live.paths import clear_hls_dir
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.services import stream_job_start, stream_job_stop
 from castcore.api.errors import ApiError
+from castcore.events import emit
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +134,37 @@ def live_publish_start(
                     )
             except IntegrityError:  # another publish opened it first
                 raise PublishRefused("already_live", stream=stream.pk) from None
-        session_id = session.pk
+        session_id, stream_id = session.pk, stream.pk
+        if not continued:
+            _announce("live_stream.started", stream, session)
+            # A new session's playlists start at sequence 0, not after the last session's.
+            transaction.on_commit(lambda: clear_hls_dir(stream_id))
         transaction.on_commit(lambda: _read_inbound_later(session_id))
     logger.info(
         "live stream %s: publish accepted (%s, session %s%s)",
         stream.pk, protocol, session.pk, ", continued" if continued else "",
     )  # fmt: skip
     return Publish(stream=stream, session=session, continued=continued)
+
+
+def _announce(event_type: str, stream: LiveStream, session: LiveSession) -> None:
+    """live_stream.started / .ended for webhooks and notifications (no key, no address)."""
+    emit(
+        event_type,
+        {
+            "live_stream_id": stream.pk,
+            "slug": stream.slug,
+            "name": stream.name,
+            "title": stream.display_title,
+            "visibility": stream.visibility,
+            "session_id": session.pk,
+            "protocol": session.protocol,
+            "started_at": session.started_at,
+            "ended_at": session.ended_at,
+            "reconnects": session.reconnects,
+        },
+        subject=f"live_stream:{stream.pk}",
+    )
 
 
 def _read_inbound_later(session_id: int) -> None:
@@ -202,6 +229,8 @@ def _end(session: LiveSession, *, at: Any = None) -> bool:
         return False
     job = StreamJob.objects.get(live_stream__pk=session.stream_id)
     stream_job_stop(actor=None, job=job)
+    session.refresh_from_db()
+    _announce("live_stream.ended", LiveStream.objects.get(pk=session.stream_id), session)
     _after_commit_drop(session.stream_id, "subscribers")
     logger.info("live stream %s: session %s ended", session.stream_id, session.pk)
     return True
@@ -243,7 +272,7 @@ def live_stream_stop(
         changes={"session": [session.pk, None]},
         request=request,
     )
-    if session.protocol == IngestProtocol.RTMP and session.disconnected_at is None:
+    if session.disconnected_at is None:  # RTMP, or the SRT relay (which then ends)
         _after_commit_drop(stream.pk, "publisher")
     return session
 
@@ -265,11 +294,9 @@ def _after_commit_drop(stream_id: int, who: str) -> None:
 
 
 def live_sessions_publishers_lost() -> list[int]:
-    """nginx-rtmp (re)started: every RTMP publisher it had is gone, and said nothing.
-    Their sessions wait the grace period, as after a drop."""
-    sessions = LiveSession.objects.filter(
-        ended_at__isnull=True, disconnected_at__isnull=True, protocol=IngestProtocol.RTMP
-    )
+    """nginx-rtmp (re)started: every publisher it had (RTMP, and SRT through its relay) is
+    gone, and said nothing. Their sessions wait the grace period, as after a drop."""
+    sessions = LiveSession.objects.filter(ended_at__isnull=True, disconnected_at__isnull=True)
     ids = list(sessions.values_list("pk", flat=True))
     LiveSession.objects.filter(pk__in=ids, disconnected_at__isnull=True).update(
         disconnected_at=timezone.now()
@@ -283,12 +310,52 @@ def live_sessions_publishers_lost() -> list[int]:
 class ReconcileResult:
     ended: list[int]
     started: list[int]
+    lost: list[int] = field(default_factory=list)
+
+
+# How long to look again before a connected session nginx does not list counts as lost:
+# a publish accepted a moment ago is listed by nginx within milliseconds.
+RELOOK_SECONDS = 1.0
+
+
+def _not_publishing(connected: dict[int, int], publishing: dict[str, Any]) -> set[int]:
+    """The sessions ({session: stream}) whose stream nginx does not list as publishing."""
+    return {pk for pk, sid in connected.items() if ingest.internal_name(sid) not in publishing}
+
+
+def live_sessions_unlisted_by_nginx() -> list[int]:
+    """Mark disconnected the connected sessions whose publish nginx-rtmp does not have (it
+    restarted in its own container, or a publish_done was lost): they wait the grace period
+    as after a drop. Nothing when nginx does not answer."""
+    from apps.streams.live.nginx import read_stat
+
+    connected = dict(
+        LiveSession.objects.filter(ended_at__isnull=True, disconnected_at__isnull=True)
+        .values_list("pk", "stream_id")
+    )  # fmt: skip
+    if not connected:
+        return []
+    try:
+        missing = _not_publishing(connected, read_stat())
+        if missing:
+            time.sleep(RELOOK_SECONDS)
+            missing &= _not_publishing(connected, read_stat())
+    except (OSError, SyntaxError):  # nginx away: its own supervisor or the health check's
+        return []
+    lost = []
+    for session_id in sorted(missing):
+        if LiveSession.objects.filter(
+            pk=session_id, ended_at__isnull=True, disconnected_at__isnull=True
+        ).update(disconnected_at=timezone.now()):
+            _end_after_grace_later(session_id)
+            lost.append(session_id)
+    return lost
 
 
 def live_sessions_reconcile() -> ReconcileResult:
-    """Beat: end sessions past their grace (a delayed end lost with its worker), and start
-    the job of every connected session whose job is not running (it was stopping when the
-    publisher returned, or gave up)."""
+    """Beat: end sessions past their grace (a delayed end lost with its worker), mark lost
+    the connected ones nginx no longer has, and start the job of every connected session
+    whose job is not running (it was stopping when the publisher returned, or gave up)."""
     result = ReconcileResult(ended=[], started=[])
     overdue = LiveSession.objects.filter(
         ended_at__isnull=True, disconnected_at__isnull=False, disconnected_at__lte=_grace_cutoff()
@@ -296,6 +363,7 @@ def live_sessions_reconcile() -> ReconcileResult:
     for session_id in list(overdue):
         if live_session_end_after_grace(session_id=session_id):
             result.ended.append(session_id)
+    result.lost = live_sessions_unlisted_by_nginx()
     connected = LiveSession.objects.filter(
         stream__job_id=OuterRef("pk"), ended_at__isnull=True, disconnected_at__isnull=True
     )
