@@ -133,6 +133,8 @@ def main() -> None:
         print(f"deliveries={len(arrivals)}/{expected} bad_signatures={bad_signatures}")
         print(f"delivered_per_s={len(arrivals) / delivered_s:.0f}")
         print(f"events_through_per_s={args.events / delivered_s:.1f}")
+        if not lags:
+            sys.exit(f"nothing arrived; see the worker's log: {log}")
         print(f"lag_p50_ms={1000 * statistics.median(lags):.0f}")
         print(f"lag_p99_ms={1000 * percentile(lags, 0.99):.0f}")
     finally:

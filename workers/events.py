@@ -54,7 +54,7 @@ def send_notification(message_id: int) -> None:
 def sweep_outbox() -> None:
     """Hand over what no task carries: undispatched events, due deliveries and messages."""
     from apps.integrations.notify import due_messages
-    from apps.integrations.outbox import undispatched_events
+    from apps.integrations.outbox import outbox_prune, undispatched_events
     from apps.integrations.webhooks import due_deliveries
 
     for event_id in undispatched_events():
@@ -63,3 +63,4 @@ def sweep_outbox() -> None:
         deliver_webhook.delay(delivery_id)
     for message_id in due_messages(grace_seconds=5.0):
         send_notification.delay(message_id)
+    outbox_prune()

@@ -54,3 +54,23 @@ def undispatched_events(*, limit: int = 500) -> list[int]:
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def outbox_prune(*, limit: int = 1000) -> int:
+    """Forget events older than OUTBOX_KEEP_DAYS whose deliveries are all settled (a batch)."""
+    from apps.integrations.models import MessageState, NotificationMessage
+
+    cutoff = timezone.now() - timedelta(days=conf.OUTBOX_KEEP_DAYS)
+    open_deliveries = WebhookDelivery.objects.filter(
+        state__in=(DeliveryState.PENDING, DeliveryState.SENDING)
+    ).values("event_id")
+    ids = list(
+        OutboxEvent.objects.filter(dispatched_at__lt=cutoff)
+        .exclude(pk__in=open_deliveries)
+        .values_list("pk", flat=True)[:limit]
+    )
+    OutboxEvent.objects.filter(pk__in=ids).delete()
+    NotificationMessage.objects.filter(
+        created_at__lt=cutoff, state__in=(MessageState.SENT, MessageState.FAILED)
+    ).delete()
+    return len(ids)

@@ -244,3 +244,40 @@ def test_secrets_never_reach_the_log(receiver: Receiver, caplog: pytest.LogCaptu
         delivery_attempt(delivery_id=delivery_id)
     assert caplog.text and secret not in caplog.text
     assert "path-token-abcdef123456" not in caplog.text  # only scheme://host:port is logged
+
+
+def test_old_settled_events_are_forgotten_and_open_ones_kept(receiver: Receiver) -> None:
+    from datetime import timedelta
+
+    from apps.integrations.outbox import outbox_prune
+
+    _webhook(receiver.url, receiver.secret)
+    done, waiting = _emit_and_dispatch(), _emit_and_dispatch()
+    delivery_attempt(delivery_id=done[0])
+    long_ago = timezone.now() - timedelta(days=conf.OUTBOX_KEEP_DAYS + 1)
+    OutboxEvent.objects.update(created_at=long_ago, dispatched_at=long_ago)
+    assert outbox_prune() == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == waiting
+
+
+def test_the_sweep_finds_what_no_task_carries(receiver: Receiver) -> None:
+    from datetime import timedelta
+
+    from apps.integrations.outbox import undispatched_events
+    from apps.integrations.webhooks import due_deliveries
+
+    _webhook(receiver.url, receiver.secret)
+    (delivery_id,) = _emit_and_dispatch()  # dispatched, its attempt task lost
+    emit("recording.ready", {})  # committed, its hand-over lost
+    lost = OutboxEvent.objects.latest("id")
+    a_while_ago = timezone.now() - timedelta(seconds=30)
+    OutboxEvent.objects.filter(pk=lost.pk).update(created_at=a_while_ago)
+    WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=a_while_ago)
+    assert undispatched_events() == [lost.pk]
+    assert due_deliveries(grace_seconds=5) == [delivery_id]
+    # A claim whose worker died is let go, then found.
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        state="sending", claimed_until=a_while_ago
+    )
+    assert due_deliveries(grace_seconds=0) == [delivery_id]
+    assert WebhookDelivery.objects.get(pk=delivery_id).state == "pending"
