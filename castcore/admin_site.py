@@ -123,3 +123,13 @@ class AuditedModelAdmin(admin.ModelAdmin):
 
         run.__name__ = getattr(func, "__name__", name)
         return run
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Rows the product writes itself (samples, presence, claims): shown, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

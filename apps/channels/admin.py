@@ -182,3 +182,9 @@ class PlayoutRowAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The scheduler, replays and players keep their admin in their own module groups.
+from apps.channels.play import admin as play_admin  # noqa: E402, F401
+from apps.channels.replays import admin as replays_admin  # noqa: E402, F401
+from apps.channels.scheduling import admin as scheduling_admin  # noqa: E402, F401

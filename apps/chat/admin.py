@@ -2,8 +2,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, ChatModerator, ChatSettings
-from castcore.admin_site import AuditedModelAdmin
+from apps.chat.models import (
+    ChatBan,
+    ChatConnection,
+    ChatIdentity,
+    ChatMessage,
+    ChatModerator,
+    ChatSettings,
+)
+from castcore.admin_site import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
 @admin.register(ChatIdentity)
@@ -48,3 +55,11 @@ class ChatModeratorAdmin(AuditedModelAdmin):
 @admin.register(ChatSettings)
 class ChatSettingsAdmin(AuditedModelAdmin):
     list_display = ["stream", "slow_mode_seconds", "signed_in_only", "closed_when_offline"]
+
+
+@admin.register(ChatConnection)
+class ChatConnectionAdmin(ReadOnlyModelAdmin):
+    """Who is connected to which chat now (the sockets write and remove these rows)."""
+
+    list_display = ["identity", "stream", "connected_at", "seen_at"]
+    list_select_related = ["identity", "stream"]

@@ -11,11 +11,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.streams.live import services
-from apps.streams.live.models import LiveSession, LiveStream
+from apps.streams.live.models import LiveSession, LiveStream, ViewerSample
 from apps.streams.live.selectors import live_stream_state, with_open_session
 from apps.streams.live.validation import check_variants
 from apps.streams.models import FFmpegProfile
-from castcore.admin_site import AuditedModelAdmin
+from castcore.admin_site import AuditedModelAdmin, ReadOnlyModelAdmin
 from castcore.api.errors import ApiError
 from castcore.secrets import mask
 
@@ -122,3 +122,13 @@ class LiveStreamAdmin(AuditedModelAdmin):
     def stop_publish(self, request: HttpRequest, queryset: QuerySet[LiveStream]) -> None:
         for stream in queryset:
             services.live_stream_stop(actor=request.user, stream=stream, request=request)
+
+
+@admin.register(ViewerSample)
+class ViewerSampleAdmin(ReadOnlyModelAdmin):
+    """Viewer counts over time, written by the sampling task."""
+
+    list_display = ["stream", "at", "count", "session"]
+    list_filter = ["stream"]
+    date_hierarchy = "at"
+    list_select_related = ["stream"]

@@ -1,0 +1,15 @@
+"""Channel players in the admin: which job plays each channel, and whether it is wanted."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from apps.channels.play.models import ChannelPlayer
+from castcore.admin_site import ReadOnlyModelAdmin
+
+
+@admin.register(ChannelPlayer)
+class ChannelPlayerAdmin(ReadOnlyModelAdmin):
+    list_display = ["channel", "job", "wanted", "last_viewer_at"]
+    list_filter = ["wanted"]
+    list_select_related = ["channel", "job"]
