@@ -90,6 +90,10 @@ def render(config: RtmpConfig) -> str:
         "    server {",
         f"        listen {_listen(config.rtmp_bind, config.rtmp_port)};",
         "        chunk_size 4096;",
+        # nginx-rtmp logs every publish with its stream name (the key) to
+        # /var/log/nginx/access.log by default: a secret in a file, and a path a
+        # non-root nginx cannot open. CastCore's own access log has the masked callbacks.
+        "        access_log off;",
         # Callbacks as form POSTs: the key travels in the body, never in a logged URL.
         "        notify_method post;",
         f"        drop_idle_publisher {config.idle_publisher_seconds}s;",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,26 @@ def test_nginx_accepts_the_rendered_configuration(tmp_path: Path, embedded: bool
     result = nginx_test(path, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
+
+
+@needs_nginx
+def test_a_user_without_privileges_can_run_it() -> None:
+    """The embedded mode runs nginx as whoever runs CastCore: no path only root may open."""
+    prefix = Path(tempfile.mkdtemp(prefix="cc-nginx-"))
+    try:
+        config = config_from_settings(prefix=prefix, embedded=True)
+        path = prefix / "nginx.conf"
+        path.write_text(render(config))
+        command = [conf.NGINX_BINARY, "-t", "-p", str(prefix), "-e", str(prefix / "error.log"),
+                   "-c", str(path)]  # fmt: skip
+        if os.geteuid() == 0:  # CI runs as root: try as `nobody`, who owns only the prefix
+            os.chown(prefix, 65534, 65534)
+            os.chown(path, 65534, 65534)
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=20, check=False)
+        assert result.returncode == 0, result.stderr
+    finally:
+        shutil.rmtree(prefix, ignore_errors=True)
 
 
 @needs_nginx

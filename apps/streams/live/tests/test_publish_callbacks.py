@@ -8,6 +8,7 @@ Test with a worker: test_publish_end_to_end.py.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,10 @@ def test_the_right_key_opens_a_session_and_starts_the_job(
         assert session.audio_codec == "AAC" and round(session.fps or 0) == 25
     finally:
         stop(publisher)
+    # nginx itself wrote the key nowhere: not in its folder, not in the system's nginx logs.
+    for folder in (ingest.supervisor.prefix, Path("/var/log/nginx")):
+        for path in (p for p in folder.rglob("*") if p.is_file()):
+            assert key.encode() not in path.read_bytes(), path
 
 
 def test_a_wrong_key_is_refused_and_starts_nothing(ingest: Ingest, operator_user: Any) -> None:
