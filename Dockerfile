@@ -4,6 +4,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CASTCORE_VAR_DIR=/var/lib/castcore
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg nodejs npm cifs-utils nfs-common \
+    nginx-light libnginx-mod-rtmp \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -263,3 +263,7 @@ class StreamReportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# Live streams register their own admin (a module group of this app).
+from apps.streams.live import admin as live_admin  # noqa: E402, F401

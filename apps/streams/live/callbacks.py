@@ -54,7 +54,10 @@ def on_publish(request: HttpRequest) -> HttpResponse:
     try:
         publish = live_publish_start(
             key=key,
-            protocol=IngestProtocol.RTMP,
+            # CastCore's SRT relay marks its publishes (srt.py); only a label, not a right.
+            protocol=IngestProtocol.SRT
+            if request.POST.get("via") == "srt"
+            else IngestProtocol.RTMP,
             address=request.POST.get("addr") or None,
             client_id=request.POST.get("clientid", ""),
         )

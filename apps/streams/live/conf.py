@@ -31,6 +31,9 @@ RTMP_CONTROL_BIND = env_str("CASTCORE_RTMP_CONTROL_BIND", "127.0.0.1")
 # Addresses allowed to play from nginx-rtmp (the jobs' pulls); every other player is
 # refused. Comma-separated addresses or networks, as nginx's `allow` takes them.
 RTMP_PLAY_ALLOW = tuple(env_list("CASTCORE_RTMP_PLAY_ALLOW", ["127.0.0.1"]))
+# Refused before those (docker's gateway address, which outsiders' connections come from
+# through a published port).
+RTMP_PLAY_DENY = tuple(env_list("CASTCORE_RTMP_PLAY_DENY", []))
 # The ingest URLs shown to publishers (without the key): the host and ports they use.
 INGEST_PUBLIC_HOST = env_str("CASTCORE_INGEST_PUBLIC_HOST", "localhost")
 # Where nginx-rtmp sends its on_publish/on_publish_done callbacks: this CastCore's base URL

@@ -21,10 +21,12 @@ import threading
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from apps.streams.live import conf
 from apps.streams.live.nginx_config import RtmpConfig, render
@@ -54,6 +56,7 @@ def config_from_settings(
         callback_url=conf.CALLBACK_BASE_URL,
         callback_secret=conf.callback_secret(),
         play_allow=conf.RTMP_PLAY_ALLOW,
+        play_deny=conf.RTMP_PLAY_DENY,
         idle_publisher_seconds=conf.IDLE_PUBLISHER_SECONDS,
         module_path=module or None,
         foreground=True,
@@ -276,6 +279,8 @@ class NginxSupervisor:
             live_sessions_publishers_lost()
         except Exception:
             logger.exception("could not mark the publishers of the last nginx-rtmp as gone")
+        finally:
+            connection.close()  # this thread's own; a restart is rare
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping.set()
@@ -304,20 +309,30 @@ def start_embedded_nginx() -> NginxSupervisor | None:
     if not nginx_rtmp_installed():
         logger.warning("nginx with the rtmp module is not installed: RTMP ingest is off")
         return None
+    from apps.streams.live.srt import SrtRelays
+
     with _lock:
         if _embedded is not None:
             return _embedded
         supervisor = NginxSupervisor(embedded_prefix())
         supervisor.start()
+        relays = SrtRelays()  # SRT's door relays to this nginx
+        relays.start()
         _embedded = supervisor
-    atexit.register(supervisor.stop)
-    _stop_with_the_server(supervisor)
+
+    def stop() -> None:
+        relays.stop()
+        supervisor.stop()
+
+    atexit.register(stop)
+    _stop_with_the_server(stop)
     return supervisor
 
 
-def _stop_with_the_server(supervisor: NginxSupervisor) -> None:
+def _stop_with_the_server(stop: Callable[[], None]) -> None:
     if "twisted.internet.reactor" not in sys.modules:
         return
     from twisted.internet import reactor
 
-    reactor.addSystemEventTrigger("before", "shutdown", supervisor.stop)  # type: ignore[arg-type]
+    # (the zope-interface stubs mistype this method; the call is the documented one)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[arg-type]

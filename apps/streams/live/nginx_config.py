@@ -32,6 +32,7 @@ class RtmpConfig:
     callback_url: str  # CastCore's base URL as nginx reaches it
     callback_secret: str
     play_allow: tuple[str, ...]
+    play_deny: tuple[str, ...] = ()  # checked first: e.g. docker's gateway, which NATs outsiders
     idle_publisher_seconds: int = 10
     module_path: str | None = None  # load_module line; None where nginx has it built in
     foreground: bool = True  # `daemon off`: a supervisor (or docker) owns the process
@@ -47,7 +48,7 @@ class RtmpConfig:
         for port in (self.rtmp_port, self.control_port):
             if not 0 < port < 65536:
                 raise ConfigError(f"port {port}")
-        for network in self.play_allow:
+        for network in (*self.play_allow, *self.play_deny):
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
@@ -98,6 +99,7 @@ def render(config: RtmpConfig) -> str:
         # No relaying of a publish elsewhere by a callback's answer.
         "            notify_relay_redirect off;",
         "            allow publish all;",
+        *(f"            deny play {network};" for network in config.play_deny),
         *(f"            allow play {network};" for network in config.play_allow),
         "            deny play all;",
         # The secret rides as `token`, which CastCore's access log masks.
@@ -116,6 +118,10 @@ def render(config: RtmpConfig) -> str:
         f"    scgi_temp_path {prefix}/scgi;",
         "    server {",
         f"        listen {_listen(config.control_bind, config.control_port)};",
+        # Statistics and control for CastCore only: the addresses that may play.
+        *(f"        deny {network};" for network in config.play_deny),
+        *(f"        allow {network};" for network in config.play_allow),
+        "        deny all;",
         "        location /stat { rtmp_stat all; }",
         "        location /control { rtmp_control all; }",
         "        location / { return 404; }",

@@ -24,10 +24,12 @@ from django.utils import timezone
 
 from apps.accounts.audit import audit_record
 from apps.streams.live import conf, ingest
-from apps.streams.live.models import IngestProtocol, LiveSession, LiveStream, ingest_key_digest
+from apps.streams.live.models import LiveSession, LiveStream, ingest_key_digest
+from apps.streams.live.paths import clear_hls_dir
 from apps.streams.models import JobState, StreamJob, StreamRun
 from apps.streams.services import stream_job_start, stream_job_stop
 from castcore.api.errors import ApiError
+from castcore.events import emit
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +133,37 @@ def live_publish_start(
                     )
             except IntegrityError:  # another publish opened it first
                 raise PublishRefused("already_live", stream=stream.pk) from None
-        session_id = session.pk
+        session_id, stream_id = session.pk, stream.pk
+        if not continued:
+            _announce("live_stream.started", stream, session)
+            # A new session's playlists start at sequence 0, not after the last session's.
+            transaction.on_commit(lambda: clear_hls_dir(stream_id))
         transaction.on_commit(lambda: _read_inbound_later(session_id))
     logger.info(
         "live stream %s: publish accepted (%s, session %s%s)",
         stream.pk, protocol, session.pk, ", continued" if continued else "",
     )  # fmt: skip
     return Publish(stream=stream, session=session, continued=continued)
+
+
+def _announce(event_type: str, stream: LiveStream, session: LiveSession) -> None:
+    """live_stream.started / .ended for webhooks and notifications (no key, no address)."""
+    emit(
+        event_type,
+        {
+            "live_stream_id": stream.pk,
+            "slug": stream.slug,
+            "name": stream.name,
+            "title": stream.display_title,
+            "visibility": stream.visibility,
+            "session_id": session.pk,
+            "protocol": session.protocol,
+            "started_at": session.started_at,
+            "ended_at": session.ended_at,
+            "reconnects": session.reconnects,
+        },
+        subject=f"live_stream:{stream.pk}",
+    )
 
 
 def _read_inbound_later(session_id: int) -> None:
@@ -202,6 +228,8 @@ def _end(session: LiveSession, *, at: Any = None) -> bool:
         return False
     job = StreamJob.objects.get(live_stream__pk=session.stream_id)
     stream_job_stop(actor=None, job=job)
+    session.refresh_from_db()
+    _announce("live_stream.ended", LiveStream.objects.get(pk=session.stream_id), session)
     _after_commit_drop(session.stream_id, "subscribers")
     logger.info("live stream %s: session %s ended", session.stream_id, session.pk)
     return True
@@ -243,7 +271,7 @@ def live_stream_stop(
         changes={"session": [session.pk, None]},
         request=request,
     )
-    if session.protocol == IngestProtocol.RTMP and session.disconnected_at is None:
+    if session.disconnected_at is None:  # RTMP, or the SRT relay (which then ends)
         _after_commit_drop(stream.pk, "publisher")
     return session
 
@@ -265,11 +293,9 @@ def _after_commit_drop(stream_id: int, who: str) -> None:
 
 
 def live_sessions_publishers_lost() -> list[int]:
-    """nginx-rtmp (re)started: every RTMP publisher it had is gone, and said nothing.
-    Their sessions wait the grace period, as after a drop."""
-    sessions = LiveSession.objects.filter(
-        ended_at__isnull=True, disconnected_at__isnull=True, protocol=IngestProtocol.RTMP
-    )
+    """nginx-rtmp (re)started: every publisher it had (RTMP, and SRT through its relay) is
+    gone, and said nothing. Their sessions wait the grace period, as after a drop."""
+    sessions = LiveSession.objects.filter(ended_at__isnull=True, disconnected_at__isnull=True)
     ids = list(sessions.values_list("pk", flat=True))
     LiveSession.objects.filter(pk__in=ids, disconnected_at__isnull=True).update(
         disconnected_at=timezone.now()

@@ -6,10 +6,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.streams.live.tests.conftest import ingest_ports, nginx_rtmp_up  # noqa: F401
 from apps.system import conf
 from apps.system.services import worker_heartbeat_record
 
-pytestmark = pytest.mark.django_db
+# Every part answers, RTMP ingest too (its own health tests: apps/streams/live/tests).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("nginx_rtmp_up")]
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +33,8 @@ def test_it_is_healthy_when_every_part_answers(api: APIClient, worker_seen: None
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == [] and body["warnings"] == []
     assert set(body["checks"]) == {
-        "database", "channel_layer", "broker", "workers", "ffmpeg", "disk", "confinement"
+        "database", "channel_layer", "broker", "workers", "ffmpeg", "disk", "confinement",
+        "nginx_rtmp",
     }  # fmt: skip
 
 

@@ -43,6 +43,22 @@ def ingest_ports(monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
 
 
 @pytest.fixture
+def nginx_rtmp_up(
+    ingest_ports: tuple[int, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NginxSupervisor]:
+    """nginx-rtmp running as the embedded mode runs it (no callbacks answered)."""
+    if not nginx_rtmp_installed():
+        pytest.skip("nginx with the rtmp module is not installed")
+    supervisor = NginxSupervisor(tmp_path_factory.mktemp("nginx-rtmp"), restart_delay=0.2)
+    supervisor.start()
+    try:
+        wait_for_port(ingest_ports[0])
+        yield supervisor
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture
 def ingest(
     live_server: object,
     ingest_ports: tuple[int, int],

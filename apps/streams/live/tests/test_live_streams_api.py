@@ -100,9 +100,9 @@ def test_page_content_is_sanitised_on_write(operator_api: APIClient) -> None:
         ({"visibility": "secret"}, "validation.invalid_choice"),
         ({"latency_level": 9}, "validation.invalid_choice"),
         ({"slug": "not a slug"}, "validation.invalid"),
-        ({"variants": [{"width": 99999, "height": 720, "video_bitrate_kbps": 1}]},
-         "validation.out_of_range"),
-        ({"variants": "tall"}, "live_stream.invalid_variants"),
+        ({"variants": [{"name": "big", "width": 99999, "height": 720,
+                        "video_bitrate_kbps": 1000}]}, "validation.out_of_range"),
+        ({"variants": "tall"}, "spec.invalid_variants"),
         ({"ingest_key": "short"}, "validation.invalid_key"),
         ({"outputs": [{"kind": "rtmp", "url": "rtmp://169.254.169.254/live", "stream_key": "k"}]},
          "stream_job.address_not_allowed"),
@@ -220,3 +220,16 @@ def test_the_job_of_a_live_stream_is_not_deleted_on_its_own(
     response = operator_api.delete(f"/api/v1/stream-jobs/{stream.job_id}")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "stream_job.owned_by_live_stream"
+
+
+def test_the_admin_lists_live_state_and_never_the_key(
+    admin_user: Any, operator_user: Any, client: Any
+) -> None:
+    stream, key = live_stream(operator_user, outputs=[UDP])
+    live_publish_start(key=key, protocol="rtmp", address="127.0.0.1")
+    client.force_login(admin_user)
+    listing = client.get("/admin/streams/livestream/")
+    change = client.get(f"/admin/streams/livestream/{stream.pk}/change/")
+    assert listing.status_code == 200 and change.status_code == 200
+    assert "live" in listing.content.decode() and "••••" + key[-4:] in listing.content.decode()
+    assert key not in listing.content.decode() + change.content.decode()

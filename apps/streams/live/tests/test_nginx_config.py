@@ -76,3 +76,21 @@ def test_only_loopback_plays_and_publishes_go_through_the_callbacks(tmp_path: Pa
     assert "notify_method post;" in rtmp and "drop_idle_publisher" in rtmp
     assert "/internal/nginx-rtmp/on_publish?token=" in rtmp
     assert "master_process off;" in text  # the supervisor owns exactly one process
+
+
+@needs_nginx
+def test_the_docker_compose_configuration_denies_the_gateway_first(tmp_path: Path) -> None:
+    # As docker-compose.yml sets it: the compose network plays, its gateway (outsiders
+    # NATed through a published port) does not, for RTMP play and for stat/control.
+    config = dataclasses.replace(
+        config_from_settings(prefix=tmp_path, embedded=False),
+        play_allow=("172.28.0.0/16",),
+        play_deny=("172.28.0.1",),
+        control_bind="0.0.0.0",  # noqa: S104 (the compose network's workers reach it)
+    )
+    text = render(config)
+    assert text.index("deny play 172.28.0.1;") < text.index("allow play 172.28.0.0/16;")
+    assert text.index("deny 172.28.0.1;") < text.index("allow 172.28.0.0/16;")
+    path = tmp_path / "nginx.conf"
+    path.write_text(text)
+    assert nginx_test(path, tmp_path).returncode == 0

@@ -18,6 +18,7 @@ import pytest
 
 from apps.streams import conf as streams_conf
 from apps.streams.live.models import LiveSession
+from apps.streams.live.paths import hls_dir
 from apps.streams.live.services import live_sessions_reconcile
 from apps.streams.live.tests.conftest import Ingest
 from apps.streams.live.tests.factories import live_stream
@@ -94,11 +95,14 @@ def test_kill_9_of_the_worker_running_a_live_transcode_is_taken_over_within_the_
 ) -> None:
     monkeypatch.setattr(streams_conf, "LEASE_SECONDS", LEASE_SECONDS)
     first_worker = worker("first")
-    stream, key = live_stream(operator_user, outputs=[{"kind": "udp", "url": "udp://127.0.0.1:9"}])
+    variants = [{"name": "180p", "height": 180, "video_bitrate_kbps": 200}]
+    stream, key = live_stream(operator_user, variants=variants, latency_level=0)
+    playlist = hls_dir(stream) / "180p" / "index.m3u8"
     publisher = publish(ingest.publish_url(key))
     try:
         run = wait_until(lambda: running_run(stream.job_id), timeout=40)
         assert run.worker.startswith("first-")
+        wait_until(lambda: playlist.is_file() and ".ts" in playlist.read_text(), timeout=30)
         second_worker = worker("second")
         os.kill(first_worker.pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -117,6 +121,15 @@ def test_kill_9_of_the_worker_running_a_live_transcode_is_taken_over_within_the_
         assert session.ended_at is None and session.disconnected_at is None
         assert publisher.poll() is None and second_worker.poll() is None
         print(f"kill -9 to a running transcode on another worker: {took:.1f} s")
+        # Viewers' playlist goes on: new segments after a discontinuity, no end.
+        wait_until(
+            lambda: (
+                "#EXT-X-DISCONTINUITY" in (text := playlist.read_text())
+                and text.rsplit("#EXT-X-DISCONTINUITY", 1)[1].count(".ts") >= 2
+            ),
+            timeout=30,
+        )
+        assert "#EXT-X-ENDLIST" not in playlist.read_text()
     finally:
         stop(publisher)
     assert run_row(StreamJob.objects.get(pk=stream.job_id)).pk == taken.pk
