@@ -13,7 +13,8 @@ recording, once its worker has saved it, is linked to the session.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -309,12 +310,52 @@ def live_sessions_publishers_lost() -> list[int]:
 class ReconcileResult:
     ended: list[int]
     started: list[int]
+    lost: list[int] = field(default_factory=list)
+
+
+# How long to look again before a connected session nginx does not list counts as lost:
+# a publish accepted a moment ago is listed by nginx within milliseconds.
+RELOOK_SECONDS = 1.0
+
+
+def _not_publishing(connected: dict[int, int], publishing: dict[str, Any]) -> set[int]:
+    """The sessions ({session: stream}) whose stream nginx does not list as publishing."""
+    return {pk for pk, sid in connected.items() if ingest.internal_name(sid) not in publishing}
+
+
+def live_sessions_unlisted_by_nginx() -> list[int]:
+    """Mark disconnected the connected sessions whose publish nginx-rtmp does not have (it
+    restarted in its own container, or a publish_done was lost): they wait the grace period
+    as after a drop. Nothing when nginx does not answer."""
+    from apps.streams.live.nginx import read_stat
+
+    connected = dict(
+        LiveSession.objects.filter(ended_at__isnull=True, disconnected_at__isnull=True)
+        .values_list("pk", "stream_id")
+    )  # fmt: skip
+    if not connected:
+        return []
+    try:
+        missing = _not_publishing(connected, read_stat())
+        if missing:
+            time.sleep(RELOOK_SECONDS)
+            missing &= _not_publishing(connected, read_stat())
+    except (OSError, SyntaxError):  # nginx away: its own supervisor or the health check's
+        return []
+    lost = []
+    for session_id in sorted(missing):
+        if LiveSession.objects.filter(
+            pk=session_id, ended_at__isnull=True, disconnected_at__isnull=True
+        ).update(disconnected_at=timezone.now()):
+            _end_after_grace_later(session_id)
+            lost.append(session_id)
+    return lost
 
 
 def live_sessions_reconcile() -> ReconcileResult:
-    """Beat: end sessions past their grace (a delayed end lost with its worker), and start
-    the job of every connected session whose job is not running (it was stopping when the
-    publisher returned, or gave up)."""
+    """Beat: end sessions past their grace (a delayed end lost with its worker), mark lost
+    the connected ones nginx no longer has, and start the job of every connected session
+    whose job is not running (it was stopping when the publisher returned, or gave up)."""
     result = ReconcileResult(ended=[], started=[])
     overdue = LiveSession.objects.filter(
         ended_at__isnull=True, disconnected_at__isnull=False, disconnected_at__lte=_grace_cutoff()
@@ -322,6 +363,7 @@ def live_sessions_reconcile() -> ReconcileResult:
     for session_id in list(overdue):
         if live_session_end_after_grace(session_id=session_id):
             result.ended.append(session_id)
+    result.lost = live_sessions_unlisted_by_nginx()
     connected = LiveSession.objects.filter(
         stream__job_id=OuterRef("pk"), ended_at__isnull=True, disconnected_at__isnull=True
     )

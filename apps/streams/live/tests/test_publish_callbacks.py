@@ -154,3 +154,25 @@ def test_stop_ends_the_publish_now_and_drops_the_publisher(
         assert job_state(stream.job_id) in (JobState.STOPPED, JobState.STOPPING)
     finally:
         stop(publisher)
+
+
+def test_a_session_whose_publish_nginx_does_not_have_is_marked_lost(
+    ingest: Ingest, operator_user: Any
+) -> None:
+    # nginx restarted on its own (another container) and said nothing: the session
+    # says connected, nginx lists no publish. The reconciler starts its grace.
+    from apps.streams.live.sessions import live_publish_start
+
+    _, key = live_stream(operator_user, outputs=[UDP])
+    publishing, key2 = live_stream(operator_user, outputs=[UDP])
+    ghost = live_publish_start(key=key, protocol="rtmp", address="127.0.0.1").session
+    publisher = publish(ingest.publish_url(key2))
+    try:
+        real = wait_until(lambda: LiveSession.objects.filter(stream=publishing).first())
+        wait_until(lambda: f"stream-{publishing.pk}" in read_stat())
+        result = live_sessions_reconcile()
+        assert result.lost == [ghost.pk]
+        assert LiveSession.objects.get(pk=ghost.pk).disconnected_at is not None
+        assert LiveSession.objects.get(pk=real.pk).disconnected_at is None
+    finally:
+        stop(publisher)
