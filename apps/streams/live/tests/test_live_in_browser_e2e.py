@@ -121,9 +121,10 @@ def test_a_real_publish_plays_in_the_browser_goes_offline_after_the_grace_and_ba
     errors: list[str] = []
     try:
         wait_until(lambda: running_run(stream.job_id), timeout=60)
-        for variant in VARIANTS:
-            playlist = folder / str(variant["name"]) / "index.m3u8"
-            wait_until(lambda p=playlist: p.is_file() and p.read_text().count(".ts") >= 2, 40)
+        playlists = [folder / str(variant["name"]) / "index.m3u8" for variant in VARIANTS]
+        wait_until(
+            lambda: all(p.is_file() and p.read_text().count(".ts") >= 2 for p in playlists), 40
+        )
 
         # Each variant, through the viewers' URLs: a segment at the asked resolution.
         master = fetch(f"{base}/index.m3u8")
