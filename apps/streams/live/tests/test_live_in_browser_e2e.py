@@ -166,6 +166,7 @@ def test_a_real_publish_plays_in_the_browser_goes_offline_after_the_grace_and_ba
                 assert page.locator("#live-video").is_hidden()
                 # Not before the grace: a publisher back within it would have continued.
                 assert offline_after >= live_conf.GRACE_SECONDS - 0.5, offline_after
+                print(f"publisher stopped to page offline: {offline_after:.1f} s")
                 off_the_browsers_thread(
                     lambda: wait_until(
                         lambda: job_state(stream.job_id) == JobState.STOPPED, timeout=30
