@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import UserFactory
@@ -108,3 +111,12 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def off_the_browsers_thread(work: Callable[[], Any]) -> Any:
+    """ORM work while a page is open: Playwright's sync API runs an event loop on this
+    thread, where Django refuses database calls."""
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(work).result(timeout=60)
+        pool.submit(connections.close_all).result(timeout=30)
+    return result
