@@ -79,6 +79,9 @@ class PlatformMetadata(models.Model):
     category = models.CharField(max_length=200, blank=True, default="")
     privacy = models.CharField(max_length=10, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
+    # How the latest push on start went ("platform.ok" or a code), shown as a hint.
+    last_push_code = models.CharField(max_length=64, blank=True, default="", editable=False)
+    last_push_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

@@ -7,7 +7,9 @@ import urllib.parse
 from django.utils import timezone
 
 from apps.integrations.platforms import oauth, providers
+from apps.integrations.platforms.catalogue import platform_get
 from apps.integrations.platforms.models import AccountKind, PlatformAccount
+from castcore.secrets import remember
 
 OK = "platform.ok"
 INGEST_SCHEMES = ("rtmp", "rtmps", "srt")
@@ -33,6 +35,31 @@ def account_ingest(account: PlatformAccount) -> providers.Ingest:
         return providers.Ingest(account.ingest_url, account.stream_key)
     token = oauth.access_token(account)
     return providers.ingest(account.platform, token, account.external_id)
+
+
+class AccountTargetError(ValueError):
+    """The account cannot give an ingest now; the message is the code."""
+
+
+def account_target(account: PlatformAccount, *, fetch: bool) -> providers.Ingest:
+    """The ingest an output naming `account` sends to: what stream_jobs' spec mapping calls.
+
+    `fetch=False` (validating a job, not starting it) asks the platform nothing: a linked
+    account answers with its platform's default server and a placeholder key. The
+    fetched key is held in memory only (never stored) and registered for log redaction.
+    """
+    if account.kind == AccountKind.STREAM_KEY:
+        return providers.Ingest(account.ingest_url, account.stream_key)
+    if not fetch:
+        entry = platform_get(account.platform)
+        server = entry.ingest_servers[0].url if entry and entry.ingest_servers else ""
+        return providers.Ingest(account.ingest_url or server, "fetched-at-start")
+    try:
+        ingest = account_ingest(account)
+    except (oauth.AccountUnusable, providers.PlatformApiError) as exc:
+        raise AccountTargetError(exc.code) from None
+    remember(ingest.key)
+    return ingest
 
 
 def platform_account_test(*, account: PlatformAccount) -> str:
@@ -62,3 +89,10 @@ def platform_account_test(*, account: PlatformAccount) -> str:
         last_test_code=code, last_tested_at=timezone.now()
     )
     return code
+
+
+def platform_account_url(account: PlatformAccount) -> str:
+    """The URL an output naming `account` shows: its own, or its platform's default server."""
+    entry = platform_get(account.platform)
+    default = entry.ingest_servers[0].url if entry and entry.ingest_servers else ""
+    return account.ingest_url or default

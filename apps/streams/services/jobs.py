@@ -116,7 +116,7 @@ def _validate(job: StreamJob, rows: list[StreamOutput]) -> None:
         raise as_api_error(exc) from None
     for index, row in enumerate(rows):
         try:
-            output_spec_for(row, policy=policy)
+            output_spec_for(row, policy=policy, resolve=False)
         except SpecError as exc:
             raise as_api_error(exc, prefix=f"outputs.{index}.") from None
     try:

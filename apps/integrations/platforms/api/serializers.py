@@ -107,8 +107,11 @@ class PlatformMetadataSerializer(ModelSerializer[PlatformMetadata]):
 
     class Meta:
         model = PlatformMetadata
-        fields = ["platform", "title", "description", "tags", "category", "privacy", "updated_at"]
-        read_only_fields = ["platform", "updated_at"]
+        fields = [
+            "platform", "title", "description", "tags", "category", "privacy", "updated_at",
+            "last_push_code", "last_push_at",
+        ]  # fmt: skip
+        read_only_fields = ["platform", "updated_at", "last_push_code", "last_push_at"]
 
 
 class MetadataResolveSerializer(serializers.Serializer[Any]):

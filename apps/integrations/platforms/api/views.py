@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -30,7 +31,7 @@ from apps.integrations.platforms.metadata import (
 )
 from apps.integrations.platforms.models import PlatformAccount, PlatformMetadata
 from apps.streams.selectors import jobs_visible_to
-from castcore.api.errors import ApiError
+from castcore.api.errors import ApiError, Conflict
 from castcore.api.viewsets import CastCoreViewSet
 
 BINDING_COOKIE = "cc_platform_oauth"
@@ -58,6 +59,12 @@ class PlatformAccountViewSet(CastCoreViewSet):
             target=serializer.instance,
             request=self.request,
         )
+
+    def perform_destroy(self, instance: Any) -> None:
+        try:
+            super().perform_destroy(instance)
+        except ProtectedError:
+            raise Conflict("platform.account_in_use", {"account": instance.pk}) from None
 
     @extend_schema(responses={200: s.CatalogueEntrySerializer(many=True)})
     @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
