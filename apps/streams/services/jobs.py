@@ -35,7 +35,7 @@ JOB_FIELDS = (
     "reconnect_jitter", "stall_timeout_seconds", "autostart", "recording_enabled",
     "disk_quota_mb",
 )  # fmt: skip
-OUTPUT_FIELDS = ("name", "kind", "url", "stream_key", "container", "enabled")
+OUTPUT_FIELDS = ("name", "kind", "url", "stream_key", "platform_account", "container", "enabled")
 # A worker owns an ffmpeg (or is about to start one) that must pick up a recording toggle.
 LIVE_JOB_STATES = (JobState.STARTING, JobState.RUNNING, JobState.RECONNECTING)
 
