@@ -153,3 +153,21 @@ def test_a_refused_push_is_a_hint_and_the_job_runs_on(platform: Platform) -> Non
     assert PlatformMetadata.objects.get().last_push_code == "platform.api_error"
     job.refresh_from_db()
     assert job.state == state
+
+
+def test_the_failure_hint_reaches_the_jobs_live_log(platform: Platform) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from apps.streams.events import logs_group
+
+    job = _linked_output(platform)
+    layer = get_channel_layer()
+    assert layer is not None
+    listener = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(logs_group(job.pk), listener)
+    platform.fail_metadata = True
+    platform_metadata_push(job_id=job.pk)
+    frame = async_to_sync(layer.receive)(listener)
+    assert frame["hint_code"] == "platform.metadata_push_failed"
+    assert frame["level"] == "warning" and "twitch" in frame["message"]
