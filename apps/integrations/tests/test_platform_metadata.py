@@ -156,18 +156,25 @@ def test_a_refused_push_is_a_hint_and_the_job_runs_on(platform: Platform) -> Non
 
 
 def test_the_failure_hint_reaches_the_jobs_live_log(platform: Platform) -> None:
-    from asgiref.sync import async_to_sync
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
     from channels.layers import get_channel_layer
 
     from apps.streams.events import logs_group
 
     job = _linked_output(platform)
+    platform.fail_metadata = True
     layer = get_channel_layer()
     assert layer is not None
-    listener = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(logs_group(job.pk), listener)
-    platform.fail_metadata = True
-    platform_metadata_push(job_id=job.pk)
-    frame = async_to_sync(layer.receive)(listener)
+
+    async def listen_while_pushing() -> dict[str, object]:
+        # One event loop for the whole exchange: a pub/sub layer's channels live in it.
+        listener = await layer.new_channel()
+        await layer.group_add(logs_group(job.pk), listener)
+        await sync_to_async(platform_metadata_push)(job_id=job.pk)
+        return dict(await asyncio.wait_for(layer.receive(listener), 10))
+
+    frame = async_to_sync(listen_while_pushing)()
     assert frame["hint_code"] == "platform.metadata_push_failed"
-    assert frame["level"] == "warning" and "twitch" in frame["message"]
+    assert frame["level"] == "warning" and "twitch" in str(frame["message"])
