@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.db import transaction
 from kombu.simple import SimpleQueue
 
