@@ -116,3 +116,16 @@ def test_an_account_in_use_cannot_be_deleted(
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "platform.account_in_use"
     assert PlatformAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_a_file_output_cannot_name_an_account(operator_api: APIClient, platform: Platform) -> None:
+    body = {
+        "name": "show",
+        "input_kind": "test_pattern",
+        "profile": new_profile().pk,
+        "outputs": [{"kind": "hls", "platform_account": _linked(platform).pk}],
+    }
+    response = operator_api.post("/api/v1/stream-jobs", body, format="json")
+    assert response.status_code == 400
+    assert "platform_account" in str(response.json()["error"]["params"])
+    assert not StreamJob.objects.exists()

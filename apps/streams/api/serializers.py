@@ -57,6 +57,11 @@ class StreamOutputSerializer(ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         account = attrs.get("platform_account")
+        if account is not None and attrs.get("kind") not in ("rtmp", "rtmps", "srt"):
+            raise serializers.ValidationError(
+                {"platform_account": "only rtmp, rtmps and srt outputs send to a platform"},
+                code="stream_job.platform_account_kind",
+            )
         if account is not None and not attrs.get("url"):
             # Stored for display and validation; the account's own is used at start.
             attrs["url"] = platform_account_url(account)
