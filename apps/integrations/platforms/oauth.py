@@ -23,6 +23,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -174,10 +175,10 @@ def oauth_callback(
         account.external_id, account.external_name = who.external_id, who.name
         account.save()
         audit_record(
-            actor=None,
+            actor=get_user_model().objects.filter(pk=pending["user"]).first(),
             action="platform_account.link",
             target=account,
-            changes={"platform": platform, "user": pending["user"]},
+            changes={"platform": platform},
         )
     return account
 

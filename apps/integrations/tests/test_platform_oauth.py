@@ -208,3 +208,13 @@ def test_no_token_reaches_the_logs(
     admin_api.post(f"/api/v1/platform-accounts/{account.pk}/test")
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert account.access_token not in logged and account.refresh_token not in logged
+
+
+def test_linking_is_audited_as_the_admin_who_started_it(
+    admin_api: APIClient, admin_user: Any, platform: Platform
+) -> None:
+    from apps.accounts.models import AuditEntry
+
+    account = _link(admin_api, platform)
+    entry = AuditEntry.objects.get(action="platform_account.link")
+    assert entry.actor_id == admin_user.pk and entry.target_id == str(account["id"])
