@@ -27,6 +27,8 @@ def dispatch_event(event_id: int) -> None:
     for message_id, delay in dispatched.messages:
         if delay <= COUNTDOWN_MAX_SECONDS:
             kick_message(message_id, countdown=delay)
+    for job_id in dispatched.metadata_jobs:
+        push_platform_metadata.delay(job_id)
 
 
 @shared_task(name="workers.events.deliver_webhook", ignore_result=True)
@@ -64,3 +66,15 @@ def sweep_outbox() -> None:
     for message_id in due_messages(grace_seconds=5.0):
         send_notification.delay(message_id)
     outbox_prune()
+
+
+@shared_task(name="workers.events.push_platform_metadata", ignore_result=True)
+def push_platform_metadata(job_id: int) -> None:
+    """Send a job's resolved metadata to its linked platforms, once, after it started.
+
+    No retry: the outcome is a hint on the job (a failed push never fails the stream),
+    and a retry minutes later could overwrite a title the operator fixed by hand meanwhile.
+    """
+    from apps.integrations.platforms.push import platform_metadata_push
+
+    platform_metadata_push(job_id=job_id)

@@ -131,3 +131,6 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from apps.integrations.platforms import admin as platforms_admin  # noqa: E402, F401  (registers)

@@ -6,7 +6,7 @@ they start get the CASTCORE_WEBHOOK_* / CASTCORE_NOTIFICATION_* variables.
 
 from __future__ import annotations
 
-from castcore.env import env_float, env_int
+from castcore.env import env_float, env_int, env_str
 
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float(
     "CASTCORE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1
@@ -36,3 +36,40 @@ NOTIFICATION_MAX_ATTEMPTS = env_int("CASTCORE_NOTIFICATION_MAX_ATTEMPTS", 5, min
 OUTBOX_KEEP_DAYS = env_int("CASTCORE_OUTBOX_KEEP_DAYS", 30, minimum=2)
 #: An outbox row not handed over this long after it was written is handed over by the sweep.
 OUTBOX_SWEEP_GRACE_SECONDS = 5.0
+
+#: OAuth clients and API base URLs of the platforms that link through OAuth. The
+#: endpoints are settings so an instance (and the tests) can point them elsewhere;
+#: they are the operator's, not a user's, so the address policy does not apply to them.
+PLATFORM_OAUTH: dict[str, dict[str, str]] = {
+    "youtube": {
+        "client_id": env_str("CASTCORE_YOUTUBE_CLIENT_ID"),
+        "client_secret": env_str("CASTCORE_YOUTUBE_CLIENT_SECRET"),
+        "authorize_url": env_str(
+            "CASTCORE_YOUTUBE_AUTHORIZE_URL", "https://accounts.google.com/o/oauth2/v2/auth"
+        ),
+        "token_url": env_str("CASTCORE_YOUTUBE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+        "revoke_url": env_str(
+            "CASTCORE_YOUTUBE_REVOKE_URL", "https://oauth2.googleapis.com/revoke"
+        ),
+        "api_url": env_str("CASTCORE_YOUTUBE_API_URL", "https://www.googleapis.com"),
+    },
+    "twitch": {
+        "client_id": env_str("CASTCORE_TWITCH_CLIENT_ID"),
+        "client_secret": env_str("CASTCORE_TWITCH_CLIENT_SECRET"),
+        "authorize_url": env_str(
+            "CASTCORE_TWITCH_AUTHORIZE_URL", "https://id.twitch.tv/oauth2/authorize"
+        ),
+        "token_url": env_str("CASTCORE_TWITCH_TOKEN_URL", "https://id.twitch.tv/oauth2/token"),
+        "revoke_url": env_str("CASTCORE_TWITCH_REVOKE_URL", "https://id.twitch.tv/oauth2/revoke"),
+        "api_url": env_str("CASTCORE_TWITCH_API_URL", "https://api.twitch.tv"),
+    },
+}
+#: Where the provider sends the browser back; empty: built from the request's host.
+PLATFORM_OAUTH_REDIRECT_BASE = env_str("CASTCORE_PLATFORM_OAUTH_REDIRECT_BASE")
+#: A pending authorization (state, PKCE verifier) is forgotten after this long.
+PLATFORM_OAUTH_STATE_SECONDS = 600
+#: An access token this close to expiry is refreshed before it is used.
+PLATFORM_TOKEN_REFRESH_MARGIN_SECONDS = 120
+PLATFORM_HTTP_TIMEOUT_SECONDS = env_float(
+    "CASTCORE_PLATFORM_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1
+)

@@ -194,3 +194,9 @@ class IntegrationToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+# Defined in their own module, registered with this app by being imported here.
+from apps.integrations.platforms.models import PlatformAccount, PlatformMetadata  # noqa: E402
+
+__all__ = ["PlatformAccount", "PlatformMetadata"]

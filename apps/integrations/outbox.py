@@ -22,6 +22,8 @@ class Dispatched:
 
     deliveries: list[int] = field(default_factory=list)
     messages: list[tuple[int, float]] = field(default_factory=list)
+    # Jobs whose platform metadata is to be sent (they just started).
+    metadata_jobs: list[int] = field(default_factory=list)
 
 
 def outbox_dispatch(*, event_id: int) -> Dispatched:
@@ -43,7 +45,11 @@ def outbox_dispatch(*, event_id: int) -> Dispatched:
             "pk", flat=True
         )
     )
-    return Dispatched(deliveries=deliveries, messages=messages)
+    # A restart after a failure ("recovered") keeps the title the first start sent.
+    started = event.event_type == "stream_job.started"
+    job_id = event.payload.get("stream_job_id") if started else None
+    metadata_jobs = [job_id] if isinstance(job_id, int) else []
+    return Dispatched(deliveries=deliveries, messages=messages, metadata_jobs=metadata_jobs)
 
 
 def undispatched_events(*, limit: int = 500) -> list[int]:

@@ -250,6 +250,15 @@ class StreamOutput(models.Model):
     # may carry credentials (user:password@, ?passphrase=, the key in an RTMP path).
     url = EncryptedTextField(max_length=1024)
     stream_key = EncryptedTextField(blank=True, default="")  # RTMP key or SRT passphrase
+    # Send with this platform account instead: its ingest URL and key (fetched from the
+    # platform's API at start for a linked account) replace url and stream_key.
+    platform_account = models.ForeignKey(
+        "integrations.PlatformAccount",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="stream_outputs",
+    )
     container = models.CharField(
         max_length=16, choices=_choices(engine.Container), default="matroska"
     )

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Max
 
+from apps.integrations.platforms.catalogue import preview_rules
 from apps.streams.media_inputs import url_credentials
 from apps.streams.models import StreamJob, StreamOutput
 from apps.streams.runtime.workdir import run_workdir
@@ -56,5 +57,5 @@ def preview(job: StreamJob, outputs: list[StreamOutput] | None = None) -> dict[s
     return {
         "argv": masked,
         "command": shlex.join(masked),
-        "warnings": [asdict(w) for w in preview_warnings(spec, _encoders())],
+        "warnings": [asdict(w) for w in preview_warnings(spec, _encoders(), preview_rules())],
     }

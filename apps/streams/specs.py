@@ -132,22 +132,42 @@ def input_spec_for(
 
 
 def output_spec_for(
-    output: StreamOutput, *, policy: engine_policy.TargetPolicy | None = None
+    output: StreamOutput,
+    *,
+    policy: engine_policy.TargetPolicy | None = None,
+    resolve: bool = True,
 ) -> engine.OutputSpec:
-    """The engine output for a row, checked against the target policy."""
-    return engine_policy.checked_output(_output_spec(output), policy or target_policy())
+    """The engine output for a row, checked against the target policy.
+
+    `resolve=False` (validation) leaves a linked platform account's ingest unfetched.
+    """
+    return engine_policy.checked_output(_output_spec(output, resolve), policy or target_policy())
 
 
-def _output_spec(output: StreamOutput) -> engine.OutputSpec:
+def _output_target(output: StreamOutput, resolve: bool) -> tuple[str, str]:
+    """URL and key of a row: its own, or its platform account's (fetched when resolving)."""
+    account = output.platform_account
+    if account is None:
+        return output.url, output.stream_key
+    from apps.integrations.platforms.services import account_target
+
+    try:
+        ingest = account_target(account, fetch=resolve)
+    except ValueError as exc:  # the account is revoked or the platform refused
+        raise engine.SpecError(
+            "spec.platform_account_unusable", field="platform_account", reason=str(exc)
+        ) from None
+    return ingest.url, ingest.key
+
+
+def _output_spec(output: StreamOutput, resolve: bool = True) -> engine.OutputSpec:
     enabled, name = output.enabled, output.name
     if output.kind in (OutputKind.RTMP, OutputKind.RTMPS):
-        return engine.RtmpOutput(
-            url=output.url, stream_key=output.stream_key, enabled=enabled, name=name
-        )
+        url, key = _output_target(output, resolve)
+        return engine.RtmpOutput(url=url, stream_key=key, enabled=enabled, name=name)
     if output.kind == OutputKind.SRT:
-        return engine.SrtOutput(
-            url=output.url, passphrase=output.stream_key or None, enabled=enabled, name=name
-        )
+        url, key = _output_target(output, resolve)
+        return engine.SrtOutput(url=url, passphrase=key or None, enabled=enabled, name=name)
     if output.kind == OutputKind.HLS:
         return engine.HlsOutput(directory=output.url, enabled=enabled, name=name)
     if output.kind == OutputKind.FILE:
@@ -163,11 +183,11 @@ def _output_spec(output: StreamOutput) -> engine.OutputSpec:
 
 
 def _located(
-    row: StreamOutput, index: int, policy: engine_policy.TargetPolicy
+    row: StreamOutput, index: int, policy: engine_policy.TargetPolicy, resolve: bool = True
 ) -> engine.OutputSpec:
     """output_spec_for, its error naming the API field (`outputs.1.url`)."""
     try:
-        return output_spec_for(row, policy=policy)
+        return output_spec_for(row, policy=policy, resolve=resolve)
     except engine.SpecError as exc:
         field = _api_field(str(exc.params.get("field", "output")), f"outputs.{index}.")
         raise engine.SpecError(exc.code, **{**exc.params, "field": field}) from None
@@ -214,7 +234,7 @@ def job_spec_for(
         targets: list[engine.OutputSpec] = list(outputs_override)
     else:
         rows = list(outputs) if outputs is not None else list(job.outputs.all())
-        targets = [_located(row, index, policy) for index, row in enumerate(rows)]
+        targets = [_located(row, index, policy, resolve) for index, row in enumerate(rows)]
         if recording_path is not None:
             targets.append(recording_output(recording_path))
     source = input_spec_for(job, resolve=resolve, policy=policy)

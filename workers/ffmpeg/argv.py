@@ -25,7 +25,7 @@ from workers.ffmpeg.masking import (
     secret_variants,
 )
 from workers.ffmpeg.muxers import output_url, target_for, tee_slave
-from workers.ffmpeg.preview_rules import PLATFORMS, PlatformRule, PreviewWarning, preview_warnings
+from workers.ffmpeg.preview_rules import PlatformRule, PreviewWarning, preview_warnings
 from workers.ffmpeg.probe import LIBRARY_DEMUXERS
 from workers.ffmpeg.spec import (
     AudioCodec,
@@ -43,7 +43,7 @@ from workers.ffmpeg.spec import (
 
 # Kept importable from here: argv.py was one module before it was split.
 __all__ = [
-    "BASE_ARGS", "FFMPEG", "PLATFORMS", "PROTOCOL_WHITELIST", "SECRET_MASK", "PlatformRule",
+    "BASE_ARGS", "FFMPEG", "PROTOCOL_WHITELIST", "SECRET_MASK", "PlatformRule",
     "PreviewWarning", "build_argv", "file_url", "filter_value_escape", "mask_argv",
     "mask_secret", "mask_text", "mask_url", "output_url", "preview_warnings", "secret_variants",
     "tee_escape", "tee_slave", "write_concat_list",

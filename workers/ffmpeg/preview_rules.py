@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workers.ffmpeg.muxers import target_for
@@ -31,38 +32,20 @@ class PreviewWarning:
 
 @dataclass(frozen=True)
 class PlatformRule:
+    """What one platform's ingest accepts. The catalogue (apps/integrations/platforms)
+    owns the data; the engine only applies it, so it stays Django-free."""
+
     name: str
     host_suffixes: tuple[str, ...]
     keyframe_interval_s: float
     # (max height, max video kbps), first row whose height >= output height applies.
     max_kbps_by_height: tuple[tuple[int, int], ...]
     requires_rtmps: bool = False
+    # Codec families as the preview names them ("h264", "hevc"; "aac", "mp3", "opus").
+    video_codecs: tuple[str, ...] = ("h264",)
+    audio_codecs: tuple[str, ...] = ("aac",)
+    audio_sample_rates: tuple[int, ...] = (44100, 48000)
 
-
-# Published ingest guidance, written from memory and not re-checked online (no network):
-# YouTube "Live encoder settings" (upper end of each range at 60 fps), Twitch
-# "Broadcasting guidelines" (6000 kbps cap for most channels), Facebook Live
-# "Video specs" (720p 4 Mbps, 1080p 9 Mbps, RTMPS only).
-PLATFORMS: tuple[PlatformRule, ...] = (
-    PlatformRule(
-        "youtube",
-        ("youtube.com",),
-        2.0,
-        (
-            (240, 700),
-            (360, 1000),
-            (480, 2000),
-            (720, 6000),
-            (1080, 9000),
-            (1440, 18000),
-            (2160, 51000),
-        ),
-    ),
-    PlatformRule(
-        "twitch", ("twitch.tv", "contribute.live-video.net"), 2.0, ((720, 4500), (4320, 6000))
-    ),
-    PlatformRule("facebook", ("facebook.com", "fbcdn.net"), 2.0, ((720, 4000), (4320, 9000)), True),
-)
 
 FLV_AUDIO_RATES = (44100, 48000)
 # Outputs that viewers or servers consume as it is made; a file output can take any pace.
@@ -78,11 +61,11 @@ _CONTAINER_REJECTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 
-def platform_for(output: OutputSpec) -> PlatformRule | None:
+def platform_for(output: OutputSpec, platforms: Sequence[PlatformRule]) -> PlatformRule | None:
     if not isinstance(output, RtmpOutput):
         return None
     host = output.hostname
-    for rule in PLATFORMS:
+    for rule in platforms:
         if any(host == s or host.endswith("." + s) for s in rule.host_suffixes):
             return rule
     return None
@@ -93,9 +76,14 @@ def _warn(code: str, message: str, **params: object) -> PreviewWarning:
 
 
 def preview_warnings(
-    spec: JobSpec, available_encoders: frozenset[str] | None = None
+    spec: JobSpec,
+    available_encoders: frozenset[str] | None = None,
+    platforms: Sequence[PlatformRule] = (),
 ) -> list[PreviewWarning]:
-    """Plain-language warnings for the command preview; never includes secrets."""
+    """Plain-language warnings for the command preview; never includes secrets.
+
+    `platforms` are the ingest rules to check outputs against, matched by host.
+    """
     profile = spec.profile
     out: list[PreviewWarning] = []
     copy = profile.video_codec is VideoCodec.COPY
@@ -168,17 +156,56 @@ def preview_warnings(
                         allowed=list(FLV_AUDIO_RATES),
                     )
                 )
-        out += _platform_warnings(index, output, profile)
+        rule = platform_for(output, platforms)
+        if rule is not None:
+            out += _platform_warnings(index, output, profile, rule, video_codec, audio_codec)
     return out
 
 
 def _platform_warnings(
-    index: int, output: OutputSpec, profile: ProfileSpec
+    index: int,
+    output: OutputSpec,
+    profile: ProfileSpec,
+    rule: PlatformRule,
+    video_codec: str,
+    audio_codec: str,
 ) -> list[PreviewWarning]:
-    rule = platform_for(output)
-    if rule is None:
-        return []
     out: list[PreviewWarning] = []
+    for kind, codec, allowed, passthrough in (
+        ("video", video_codec, rule.video_codecs, profile.video_codec is VideoCodec.COPY),
+        ("audio", audio_codec, rule.audio_codecs, profile.audio_codec is AudioCodec.COPY),
+    ):
+        if not passthrough and codec != "none" and codec not in allowed:
+            out.append(
+                _warn(
+                    "platform_codec",
+                    f"{rule.name.title()} accepts {kind} in {', '.join(allowed)}; this profile "
+                    f"sends {codec}.",
+                    output=index,
+                    platform=rule.name,
+                    kind=kind,
+                    codec=codec,
+                    allowed=list(allowed),
+                )
+            )
+    rate = profile.audio_sample_rate
+    if (
+        profile.audio_codec not in (AudioCodec.COPY, AudioCodec.NONE)
+        and rate is not None
+        and rate not in rule.audio_sample_rates
+    ):
+        out.append(
+            _warn(
+                "platform_audio_sample_rate",
+                f"{rule.name.title()} expects audio at "
+                f"{' or '.join(str(r) for r in rule.audio_sample_rates)} Hz; this profile "
+                f"uses {rate} Hz.",
+                output=index,
+                platform=rule.name,
+                sample_rate=rate,
+                allowed=list(rule.audio_sample_rates),
+            )
+        )
     if (
         profile.video_codec is not VideoCodec.COPY
         and profile.keyframe_interval_s != rule.keyframe_interval_s

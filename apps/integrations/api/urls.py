@@ -1,5 +1,6 @@
 """API routes of this app, mounted under /api/v1/ by castcore.urls."""
 
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from apps.integrations.api import views
@@ -10,4 +11,4 @@ router.register("webhook-deliveries", views.WebhookDeliveryViewSet, basename="we
 router.register("notifications", views.NotificationTargetViewSet, basename="notification")
 router.register("access-tokens", views.IntegrationTokenViewSet, basename="access-token")
 
-urlpatterns = router.urls
+urlpatterns = [path("", include("apps.integrations.platforms.api.urls")), *router.urls]

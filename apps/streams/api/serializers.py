@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.integrations.platforms.services import platform_account_url
 from apps.streams.models import (
     FFmpegProfile,
     InputKind,
@@ -50,11 +51,30 @@ class StreamOutputSerializer(ModelSerializer):
 
     class Meta:
         model = StreamOutput
-        fields = ["id", "name", "kind", "url", "stream_key", "container", "enabled"]
+        fields = [
+            "id", "name", "kind", "url", "stream_key", "platform_account", "container", "enabled",
+        ]  # fmt: skip
         extra_kwargs = {
-            "url": {"help_text": "rtmp/rtmps/srt/udp: the URL; hls: a directory; file: a path. "
-                    + _MASKED_URL_HELP}
+            "url": {"required": False,
+                    "help_text": "rtmp/rtmps/srt/udp: the URL; hls: a directory; file: a path. "
+                    + _MASKED_URL_HELP + " Left out with a platform_account: the account's."},
+            "platform_account": {"help_text": "Send with this platform account (/platforms): "
+                                 "its ingest URL and key replace url and stream_key."},
         }  # fmt: skip
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        account = attrs.get("platform_account")
+        if account is not None and attrs.get("kind") not in ("rtmp", "rtmps", "srt"):
+            raise serializers.ValidationError(
+                {"platform_account": "only rtmp, rtmps and srt outputs send to a platform"},
+                code="stream_job.platform_account_kind",
+            )
+        if account is not None and not attrs.get("url"):
+            # Stored for display and validation; the account's own is used at start.
+            attrs["url"] = platform_account_url(account)
+        if not attrs.get("url"):
+            raise serializers.ValidationError({"url": "required"}, code="required")
+        return attrs
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data: dict[str, Any] = super().to_representation(instance)

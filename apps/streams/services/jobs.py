@@ -35,7 +35,7 @@ JOB_FIELDS = (
     "reconnect_jitter", "stall_timeout_seconds", "autostart", "recording_enabled",
     "disk_quota_mb",
 )  # fmt: skip
-OUTPUT_FIELDS = ("name", "kind", "url", "stream_key", "container", "enabled")
+OUTPUT_FIELDS = ("name", "kind", "url", "stream_key", "platform_account", "container", "enabled")
 # A worker owns an ffmpeg (or is about to start one) that must pick up a recording toggle.
 LIVE_JOB_STATES = (JobState.STARTING, JobState.RUNNING, JobState.RECONNECTING)
 
@@ -116,7 +116,7 @@ def _validate(job: StreamJob, rows: list[StreamOutput]) -> None:
         raise as_api_error(exc) from None
     for index, row in enumerate(rows):
         try:
-            output_spec_for(row, policy=policy)
+            output_spec_for(row, policy=policy, resolve=False)
         except SpecError as exc:
             raise as_api_error(exc, prefix=f"outputs.{index}.") from None
     try:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from workers.ffmpeg.argv import (
     BASE_ARGS,
+    PlatformRule,
     build_argv,
     mask_argv,
     output_url,
@@ -286,8 +287,17 @@ def test_http_inputs_go_through_the_given_proxy_and_others_do_not(tmp_path: Path
 # ------------------------------------------------------------ preview warnings
 
 
+# The engine takes platform rules as data; these stand in for the catalogue's
+# (apps/integrations/platforms/catalogue.py), which test_platform_catalogue checks.
+RULES = (
+    PlatformRule("youtube", ("youtube.com",), 2.0, ((720, 6000), (1080, 9000))),
+    PlatformRule("twitch", ("twitch.tv",), 2.0, ((720, 4500), (4320, 6000))),
+    PlatformRule("facebook", ("facebook.com",), 2.0, ((720, 4000), (4320, 9000)), True),
+)
+
+
 def _codes(spec: JobSpec) -> set[str]:
-    return {w.code for w in preview_warnings(spec)}
+    return {w.code for w in preview_warnings(spec, None, RULES)}
 
 
 def test_preview_warns_about_platform_keyframes_and_bitrate() -> None:
@@ -297,7 +307,7 @@ def test_preview_warns_about_platform_keyframes_and_bitrate() -> None:
         profile=profile,
         outputs=(RtmpOutput(url="rtmp://live.twitch.tv/app", stream_key="live_1234567890"),),
     )
-    warnings = preview_warnings(spec)
+    warnings = preview_warnings(spec, None, RULES)
     assert {w.code for w in warnings} == {
         "preview.keyframe_interval",
         "preview.bitrate_above_platform_max",
@@ -327,6 +337,8 @@ def test_preview_flags_codec_container_sample_rate_filters_and_rtmps() -> None:
         "preview.codec_not_allowed_in_container",
         "preview.audio_sample_rate",
         "preview.rtmps_required",
+        "preview.platform_codec",
+        "preview.platform_audio_sample_rate",
     }
     copy = ProfileSpec(video_codec=VideoCodec.COPY, width=1280, height=720)
     out = FileOutput(path="/x.mkv")

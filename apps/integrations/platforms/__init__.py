@@ -1,0 +1,1 @@
+"""Third-party platforms: the catalogue, accounts (stream key or OAuth), metadata templates."""

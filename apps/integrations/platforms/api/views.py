@@ -1,0 +1,269 @@
+"""Platform accounts, the catalogue, OAuth linking and per-job metadata templates."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.audit import audit_record
+from apps.accounts.roles import Role
+from apps.integrations import conf
+from apps.integrations.platforms import oauth, services
+from apps.integrations.platforms.api import serializers as s
+from apps.integrations.platforms.catalogue import CATALOGUE, platform_get
+from apps.integrations.platforms.metadata import (
+    Templates,
+    check_templates,
+    metadata_resolve,
+    templates_of,
+)
+from apps.integrations.platforms.models import PlatformAccount, PlatformMetadata
+from apps.streams.selectors import jobs_visible_to
+from castcore.api.errors import ApiError, Conflict
+from castcore.api.viewsets import CastCoreViewSet
+
+BINDING_COOKIE = "cc_platform_oauth"
+COOKIE_PATH = "/api/v1/platforms/"
+
+
+class PlatformAccountViewSet(CastCoreViewSet):
+    """Platform accounts. POST makes a stream key account; OAuth ones come from oauth/start.
+    Operators read them (to pick one for an output); Admins manage them."""
+
+    queryset = PlatformAccount.objects.all()
+    serializer_class = s.PlatformAccountSerializer
+    ordering_fields = ["name", "platform", "created_at"]
+    filterset_fields = ["platform", "kind", "status"]
+    read_role = Role.OPERATOR
+    write_role = Role.ADMIN
+    audit_area = "platform_account"
+    error_statuses: ClassVar[dict[str, str]] = {}
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(created_by=self.request.user)
+        audit_record(
+            actor=self.request.user,
+            action="platform_account.create",
+            target=serializer.instance,
+            request=self.request,
+        )
+
+    def perform_destroy(self, instance: Any) -> None:
+        try:
+            super().perform_destroy(instance)
+        except ProtectedError:
+            raise Conflict("platform.account_in_use", {"account": instance.pk}) from None
+
+    @extend_schema(responses={200: s.CatalogueEntrySerializer(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def catalogue(self, request: Request) -> Response:
+        """Every platform CastCore knows: ingest servers, rules, whether it links by OAuth."""
+        return Response(
+            [
+                {
+                    "type": p.type.value,
+                    "name": p.name,
+                    "oauth": p.oauth,
+                    "ingest_servers": [asdict(i) for i in p.ingest_servers],
+                    "rules": asdict(p.rule) if p.rule else None,
+                }
+                for p in CATALOGUE
+            ]
+        )
+
+
+class PlatformAccountActionViewSet(viewsets.GenericViewSet):
+    """Checks and unlinking of one platform account. Admins only."""
+
+    queryset = PlatformAccount.objects.all()
+    serializer_class = s.PlatformAccountSerializer
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+    error_statuses: ClassVar[dict[str, str]] = {}
+
+    @extend_schema(request=None, responses={200: s.PlatformTestSerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        """Check the credentials against the platform; `code` says what is wrong."""
+        code = services.platform_account_test(account=self.get_object())
+        return Response({"ok": code.startswith("platform.ok"), "code": code})
+
+    @extend_schema(request=None, responses={200: s.PlatformAccountSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        """Unlink: revoke the tokens at the platform and forget them. Re-link with
+        oauth/start?account=<id>."""
+        account = oauth.account_revoke(
+            actor=request.user, account=self.get_object(), request=request
+        )
+        return Response(s.PlatformAccountSerializer(account).data)
+
+
+def _redirect_uri(request: Request, platform: str) -> str:
+    path = f"/api/v1/platforms/{platform}/oauth/callback"
+    base = conf.PLATFORM_OAUTH_REDIRECT_BASE.rstrip("/")
+    return base + path if base else request.build_absolute_uri(path)
+
+
+class OAuthStartView(APIView):
+    """Send the browser to the platform to link an account (or re-link `account`)."""
+
+    read_role = Role.ADMIN
+    error_statuses: ClassVar[dict[str, str]] = {}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("name", str, description="name of the new account"),
+            OpenApiParameter("account", int, description="re-link this account"),
+        ],
+        responses={302: None},
+    )
+    def get(self, request: Request, platform: str) -> HttpResponseRedirect:
+        account = None
+        if request.query_params.get("account"):
+            try:
+                account_id = int(request.query_params["account"])
+            except ValueError:
+                raise ApiError("validation.invalid", {"field": "account"}) from None
+            account = get_object_or_404(PlatformAccount, pk=account_id)
+        started = oauth.oauth_start(
+            user=request.user,
+            platform=platform,
+            redirect_uri=_redirect_uri(request, platform),
+            name=request.query_params.get("name", "")[:100],
+            account=account,
+        )
+        response = HttpResponseRedirect(started.authorize_url)
+        response.set_cookie(
+            BINDING_COOKIE,
+            started.binding,
+            max_age=conf.PLATFORM_OAUTH_STATE_SECONDS,
+            path=COOKIE_PATH,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",  # sent on the provider's top-level redirect back, not on embeds
+        )
+        return response
+
+
+class OAuthCallbackView(APIView):
+    """Where the platform sends the browser back. Authenticated by the state and the
+    browser's binding cookie (a provider redirect carries no bearer header)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    public_methods: ClassVar[set[str]] = {"GET"}
+    error_statuses: ClassVar[dict[str, str]] = {}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str),
+            OpenApiParameter("code", str),
+            OpenApiParameter("error", str),
+        ],
+        responses={200: s.PlatformAccountSerializer},
+    )
+    def get(self, request: Request, platform: str) -> Response:
+        account = oauth.oauth_callback(
+            platform=platform,
+            state=request.query_params.get("state", ""),
+            code=request.query_params.get("code", ""),
+            error=request.query_params.get("error", ""),
+            binding=request.COOKIES.get(BINDING_COOKIE, ""),
+        )
+        response = Response(s.PlatformAccountSerializer(account).data)
+        response.delete_cookie(BINDING_COOKIE, path=COOKIE_PATH)
+        return response
+
+
+def _platform_or_404(platform: str) -> str:
+    if platform_get(platform) is None:
+        raise ApiError("platform.unknown", {"platform": platform}, status_code=404)
+    return platform
+
+
+class JobMetadataView(APIView):
+    """A job's metadata templates for one platform (title, description, tags, category,
+    privacy), sent to the platform when a run starts."""
+
+    read_role = Role.VIEWER
+    write_role = Role.OPERATOR
+    error_statuses: ClassVar[dict[str, str]] = {}
+
+    def _job(self, pk: int) -> Any:
+        return get_object_or_404(jobs_visible_to(self.request.user), pk=pk)
+
+    @extend_schema(responses={200: s.PlatformMetadataSerializer})
+    def get(self, request: Request, pk: int, platform: str) -> Response:
+        job = self._job(pk)
+        row = PlatformMetadata.objects.filter(job=job, platform=_platform_or_404(platform)).first()
+        if row is None:
+            row = PlatformMetadata(job=job, platform=platform)
+        return Response(s.PlatformMetadataSerializer(row).data)
+
+    @extend_schema(
+        request=s.PlatformMetadataSerializer, responses={200: s.PlatformMetadataSerializer}
+    )
+    def put(self, request: Request, pk: int, platform: str) -> Response:
+        job = self._job(pk)
+        _platform_or_404(platform)
+        data = s.PlatformMetadataSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        check_templates(
+            Templates(
+                fields.get("title", ""),
+                fields.get("description", ""),
+                tuple(fields.get("tags", [])),
+                fields.get("category", ""),
+                fields.get("privacy", ""),
+            )
+        )
+        with transaction.atomic():
+            row, _ = PlatformMetadata.objects.update_or_create(
+                job=job, platform=platform, defaults=dict(fields)
+            )
+            audit_record(
+                actor=request.user, action="platform_metadata.update", target=row, request=request
+            )
+        return Response(s.PlatformMetadataSerializer(row).data)
+
+
+class MetadataResolveView(APIView):
+    """Render a job's metadata templates (or the ones sent) as the platform would get them."""
+
+    read_role = Role.VIEWER
+    write_role = Role.VIEWER  # renders only; writes nothing
+    error_statuses: ClassVar[dict[str, str]] = {}
+
+    @extend_schema(
+        request=s.MetadataResolveSerializer, responses={200: s.ResolvedMetadataSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        data = s.MetadataResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        job = get_object_or_404(jobs_visible_to(request.user), pk=fields.pop("job"))
+        platform = fields.pop("platform")
+        stored = templates_of(PlatformMetadata.objects.filter(job=job, platform=platform).first())
+        templates = Templates(
+            fields.get("title", stored.title),
+            fields.get("description", stored.description),
+            tuple(fields.get("tags", stored.tags)),
+            fields.get("category", stored.category),
+            fields.get("privacy", stored.privacy),
+        )
+        check_templates(templates)
+        return Response(metadata_resolve(job=job, templates=templates))
