@@ -1,11 +1,11 @@
 """Chat fan-out: many sockets on one stream's chat, a steady rate of messages, latency and CPU.
 
     .venv/bin/python bench/chat_fanout.py [--sockets 1000] [--senders 200] [--rate 50]
-                                          [--seconds 60] [--distributed]
+                                          [--seconds 60] [--distributed] [--redis-db 15]
 
 One real `python -m castcore.serve castcore.asgi:application` process (daphne) on a
 private temp VAR_DIR: embedded (SQLite, in-memory channel layer), or with
-`--distributed` a temporary PostgreSQL database on 127.0.0.1:5432 and Redis db 15
+`--distributed` a temporary PostgreSQL database on 127.0.0.1:5432 and Redis db `--redis-db`
 (created, flushed and dropped here). See bench/README.md for what the figures include.
 """
 
@@ -29,7 +29,7 @@ PG_DB = f"castcore_bench_chat_{os.getpid()}"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def configure(distributed: bool) -> None:
+def configure(distributed: bool, redis_db: int = 15) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "castcore.settings"
     os.environ["CASTCORE_VAR_DIR"] = str(ROOT / "var")
     os.environ["CASTCORE_EMBEDDED_WORKER"] = "false"  # chat needs no worker
@@ -46,7 +46,7 @@ def configure(distributed: bool) -> None:
             check=True,
         )
         os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
         os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
         os.environ.setdefault("CASTCORE_FERNET_KEYS", Fernet.generate_key().decode())
     else:
@@ -308,6 +308,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--distributed", action="store_true")
+    parser.add_argument("--redis-db", type=int, default=15, help="flushed at the end")
     parser.add_argument(
         "--fan-out-only",
         action="store_true",
@@ -316,7 +317,7 @@ def main() -> None:
     args = parser.parse_args()
     assert args.senders <= args.sockets
     assert args.distributed or not args.fan_out_only, "--fan-out-only needs --distributed"
-    configure(args.distributed)
+    configure(args.distributed, args.redis_db)
     from castcore.tests.test_run_modes import free_port, stop
 
     port = free_port()
