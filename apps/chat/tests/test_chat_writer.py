@@ -17,8 +17,14 @@ from castcore.outbox.models import OutboxEvent
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
+def _ids(stream: Any) -> list[int]:
+    return list(
+        ChatMessage.objects.filter(stream=stream).order_by("id").values_list("id", flat=True)
+    )
+
+
 async def test_concurrent_sends_are_all_stored_and_reach_everyone_in_id_order() -> None:
-    stream = await sync_to_async(LiveStreamFactory)()
+    stream: Any = await sync_to_async(LiveStreamFactory)()
     clients = [
         await ChatClient(
             stream, chat_token=await register(f"c{n}"), address=f"10.0.0.{n}"
@@ -37,9 +43,7 @@ async def test_concurrent_sends_are_all_stored_and_reach_everyone_in_id_order() 
             assert ids == sorted(ids) and len(set(ids)) == 18
             orders.append(ids)
         assert all(order == orders[0] for order in orders)
-        stored = await sync_to_async(list)(
-            ChatMessage.objects.filter(stream=stream).order_by("id").values_list("id", flat=True)
-        )
+        stored = await sync_to_async(_ids)(stream)
         assert stored == orders[0]
         outbox = await sync_to_async(OutboxEvent.objects.filter(event_type="chat.message").count)()
         assert outbox == 18
@@ -49,7 +53,7 @@ async def test_concurrent_sends_are_all_stored_and_reach_everyone_in_id_order() 
 
 
 async def test_a_batch_that_cannot_be_stored_fails_every_send_and_broadcasts_nothing() -> None:
-    stream = await sync_to_async(LiveStreamFactory)()
+    stream: Any = await sync_to_async(LiveStreamFactory)()
     watcher = await ChatClient(stream, chat_token=await register("watcher")).connect()
     identity, _ = await sync_to_async(services.identity_register)(display_name="good")
     try:
