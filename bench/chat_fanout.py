@@ -1,11 +1,11 @@
 """Chat fan-out: many sockets on one stream's chat, a steady rate of messages, latency and CPU.
 
     .venv/bin/python bench/chat_fanout.py [--sockets 1000] [--senders 200] [--rate 50]
-                                          [--seconds 60] [--distributed]
+                                          [--seconds 60] [--distributed] [--redis-db 15]
 
 One real `python -m castcore.serve castcore.asgi:application` process (daphne) on a
 private temp VAR_DIR: embedded (SQLite, in-memory channel layer), or with
-`--distributed` a temporary PostgreSQL database on 127.0.0.1:5432 and Redis db 15
+`--distributed` a temporary PostgreSQL database on 127.0.0.1:5432 and Redis db `--redis-db`
 (created, flushed and dropped here). See bench/README.md for what the figures include.
 """
 
@@ -29,7 +29,7 @@ PG_DB = f"castcore_bench_chat_{os.getpid()}"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def configure(distributed: bool) -> None:
+def configure(distributed: bool, redis_db: int = 15) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "castcore.settings"
     os.environ["CASTCORE_VAR_DIR"] = str(ROOT / "var")
     os.environ["CASTCORE_EMBEDDED_WORKER"] = "false"  # chat needs no worker
@@ -46,7 +46,7 @@ def configure(distributed: bool) -> None:
             check=True,
         )
         os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-        os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:6379/{redis_db}"
         os.environ.setdefault("SECRET_KEY", "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
         os.environ.setdefault("CASTCORE_FERNET_KEYS", Fernet.generate_key().decode())
     else:
@@ -96,24 +96,30 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 
 
 class Socket(asyncio.Protocol):
-    """A raw WebSocket client: reads are kept with their arrival time, cut into frames later.
+    """A raw WebSocket client: text frames are kept with their arrival time, decoded later.
 
     A WebSocket library parsing 50,000 frames a second on the same 2 cores as the server
-    would delay the frames behind them; this only appends bytes as they come.
+    would delay the frames behind them; this only cuts frames (headers) as they come and
+    answers the server's pings: daphne closes a socket that has not answered its pings
+    within ping interval + timeout (20 + 30 s). Before it answered them, every socket
+    was closed some 50 s after it connected, and a 60 s run lost the messages of senders
+    whose socket was closed (and every message to a closed socket).
     """
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.upgraded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.handshake = b""
-        self.reads: list[tuple[float, bytes]] = []
+        self.buffer = b""
+        self.found: list[tuple[float, bytes]] = []
+        self.closed_by_server = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         if self.upgraded.done():
-            self.reads.append((time.time(), data))
+            self._cut(time.time(), data)
             return
         self.handshake += data
         head, found, rest = self.handshake.partition(b"\r\n\r\n")
@@ -123,39 +129,45 @@ class Socket(asyncio.Protocol):
                 return
             self.upgraded.set_result(None)
             if rest:
-                self.reads.append((time.time(), rest))
+                self._cut(time.time(), rest)
 
-    def send_text(self, text: str) -> None:
-        payload = text.encode()
+    def _cut(self, arrived: float, data: bytes) -> None:
+        buffer = self.buffer + data
+        at = 0
+        while len(buffer) - at >= 2:
+            opcode, length, header = buffer[at] & 0x0F, buffer[at + 1] & 0x7F, 2
+            if length == 126:
+                length, header = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
+            elif length == 127:
+                length, header = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
+            if len(buffer) - at < header + length:
+                break
+            payload = buffer[at + header : at + header + length]
+            if opcode == 0x1:
+                self.found.append((arrived, payload))
+            elif opcode == 0x9:
+                self._write(0xA, payload)  # pong
+            elif opcode == 0x8:
+                self.closed_by_server = True
+            at += header + length
+        self.buffer = buffer[at:]
+
+    def _write(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
         size = len(payload)
         if size < 126:
-            header = bytes([0x81, 0x80 | size])
+            header = bytes([0x80 | opcode, 0x80 | size])
         else:
-            header = bytes([0x81, 0xFE]) + size.to_bytes(2, "big")
+            header = bytes([0x80 | opcode, 0xFE]) + size.to_bytes(2, "big")
         masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
         assert self.transport is not None
         self.transport.write(header + mask + masked)
 
+    def send_text(self, text: str) -> None:
+        self._write(0x1, text.encode())
+
     def frames(self) -> list[tuple[float, bytes]]:
-        found: list[tuple[float, bytes]] = []
-        buffer = b""
-        for arrived, data in self.reads:
-            buffer += data
-            at = 0
-            while len(buffer) - at >= 2:
-                opcode, length, header = buffer[at] & 0x0F, buffer[at + 1] & 0x7F, 2
-                if length == 126:
-                    length, header = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
-                elif length == 127:
-                    length, header = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
-                if len(buffer) - at < header + length:
-                    break
-                if opcode == 0x1:
-                    found.append((arrived, buffer[at + header : at + header + length]))
-                at += header + length
-            buffer = buffer[at:]
-        return found
+        return self.found
 
     def close(self) -> None:
         if self.transport is not None:
@@ -215,7 +227,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         await asyncio.sleep(0.2)
     print(f"{len(sockets)} sockets connected in {time.monotonic() - started:.1f} s")
     await asyncio.sleep(2)  # USER_JOINED frames settle
-    opened = [len(s.reads) for s in sockets]
+    opened = [len(s.found) for s in sockets]
 
     from channels.layers import get_channel_layer
 
@@ -250,7 +262,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     seen, quiet_since = -1, time.monotonic()
     while time.monotonic() < settle and time.monotonic() - quiet_since < 10:
         await asyncio.sleep(0.5)
-        now_seen = sum(len(s.reads) for s in sockets)
+        now_seen = sum(len(s.found) for s in sockets)
         if now_seen != seen:
             seen, quiet_since = now_seen, time.monotonic()
     wall = time.monotonic() - wall_before
@@ -263,7 +275,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     errors = 0
     per_socket_counts: list[int] = []
     for index, s in enumerate(sockets):
-        s.reads[: opened[index]] = []
+        s.found[: opened[index]] = []
         count = 0
         for arrived, payload in s.frames():
             frame = json.loads(payload)
@@ -284,11 +296,13 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         return latencies[min(len(latencies) - 1, int(len(latencies) * fraction))] * 1000
 
     expected = total * len(sockets)
+    closed = sum(s.closed_by_server for s in sockets)
     mode = "distributed" if args.distributed else "embedded"
     print(
         f"{len(latencies)} deliveries of {total} messages to {len(sockets)} sockets "
         f"({expected - len(latencies)} missing, {errors} error frames; fewest per socket "
-        f"{min(per_socket_counts)}), {args.rate}/s for {args.seconds} s, {mode}"
+        f"{min(per_socket_counts)}; {closed} closed by the server), "
+        f"{args.rate}/s for {args.seconds} s, {mode}"
         + (", fan-out only" if args.fan_out_only else "")
     )
     print(
@@ -308,6 +322,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--distributed", action="store_true")
+    parser.add_argument("--redis-db", type=int, default=15, help="flushed at the end")
     parser.add_argument(
         "--fan-out-only",
         action="store_true",
@@ -316,7 +331,7 @@ def main() -> None:
     args = parser.parse_args()
     assert args.senders <= args.sockets
     assert args.distributed or not args.fan_out_only, "--fan-out-only needs --distributed"
-    configure(args.distributed)
+    configure(args.distributed, args.redis_db)
     from castcore.tests.test_run_modes import free_port, stop
 
     port = free_port()

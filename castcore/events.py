@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -75,7 +76,36 @@ def emit(
     event = OutboxEvent.objects.create(
         event_type=event_type, level=level, subject=subject[:128], payload=data
     )
-    transaction.on_commit(lambda: kick_outbox(event.pk))
+    transaction.on_commit(lambda: _kick_or_defer(event.pk))
+
+
+# Set by `outbox_kicks_deferred()`: committed event ids wait here for the caller to kick.
+_deferred_kicks: ContextVar[list[int] | None] = ContextVar("outbox_deferred_kicks", default=None)
+
+
+@contextlib.contextmanager
+def outbox_kicks_deferred() -> Iterator[list[int]]:
+    """Collect the ids of the events emitted (and committed) in this block instead of queueing
+    them at commit; the caller hands them to `kick_outbox` later.
+
+    For a hot path whose commit is followed by something more urgent (chat broadcasts a
+    message before its webhook is queued: each queueing is a broker round trip). The rows
+    are committed either way, so an id the caller never kicks is still sent by the sweep.
+    """
+    kicks: list[int] = []
+    token = _deferred_kicks.set(kicks)
+    try:
+        yield kicks
+    finally:
+        _deferred_kicks.reset(token)
+
+
+def _kick_or_defer(event_id: int) -> None:
+    deferred = _deferred_kicks.get()
+    if deferred is None:
+        kick_outbox(event_id)
+    else:
+        deferred.append(event_id)
 
 
 def kick_outbox(event_id: int) -> None:

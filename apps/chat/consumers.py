@@ -29,20 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import HttpRequest
 
-from apps.chat import conf, events, selectors, services
-from apps.chat.models import ChatIdentity
+from apps.chat import conf, events, selectors, services, writer
+from apps.chat.models import ChatIdentity, ChatMessage
 from apps.chat.tickets import user_for_ticket
 from apps.streams.models import LiveStream
 from castcore import fanout
@@ -154,17 +152,6 @@ def _open(
     )
 
 
-# Threads for chat's database work: a send spends most of its time waiting for
-# PostgreSQL (queries, commit), so more of them in flight keep up with a busy chat; kept
-# below the web process's connection pool (CASTCORE_DB_POOL_SIZE, 20).
-CHAT_DB_THREADS = 12
-
-
-@functools.cache
-def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=CHAT_DB_THREADS, thread_name_prefix="chat-db")
-
-
 async def _published(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a service call on the database thread; publish its events from the event loop.
 
@@ -176,12 +163,8 @@ async def _published(function: Callable[..., T], *args: Any, **kwargs: Any) -> T
             result = function(*args, **kwargs)
         return result, collected
 
-    # Not on the one thread Channels runs database calls on (thread_sensitive): a send waits
-    # for its queries and commit, and with one thread every socket's send waited for all
-    # the sends before it. Each frame of one socket is still handled after the last.
-    result, collected = await DatabaseSyncToAsync(
-        call, thread_sensitive=False, executor=_executor()
-    )()
+    # Each frame of one socket is still handled after the last.
+    result, collected = await writer.in_thread(call)
     await events.send_collected(collected)
     return result
 
@@ -318,12 +301,15 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     async def _chat(self, frame: dict[str, Any]) -> None:
         identity = self._identity()
-        await _published(self._send_message, identity, frame.get("body"))
+        assert self.stream is not None
+        # Checked on its own, stored with the other sends of its stream (apps.chat.writer).
+        message = await writer.in_thread(self._prepare_message, identity, frame.get("body"))
+        await writer.writer_for(self.stream.pk).store(message)
 
-    def _send_message(self, identity: ChatIdentity, body: object) -> None:
+    def _prepare_message(self, identity: ChatIdentity, body: object) -> ChatMessage:
         assert self.stream is not None
         moderator = selectors.may_moderate(self.user, self.stream)
-        services.message_send(
+        return services.message_prepare(
             stream=self.stream,
             identity=identity,
             body=body,
