@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
-from jinja2 import TemplateError
+from jinja2 import TemplateError, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -43,6 +43,35 @@ class _Environment(ImmutableSandboxedEnvironment):
 
 _ENV = _Environment(autoescape=False)
 _ENV.globals.clear()  # no range/lipsum/cycler/joiner/namespace: variables only
+
+# What a template may be made of: text, variables, conditions and a few filters that
+# cannot grow their input. No loops, macros, calls or assignments: a loop nested three
+# deep over a long string runs for hours, and a call such as `'x'.center(10**9)` builds
+# a gigabyte; the sandbox allows both. Checked when a template is stored and rendered.
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr,
+    nodes.Getitem, nodes.Const, nodes.Filter, nodes.Concat, nodes.CondExpr, nodes.If,
+    nodes.Compare, nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Test, nodes.Add,
+    nodes.Mul, nodes.Tuple, nodes.List, nodes.Slice, nodes.Keyword,
+)  # fmt: skip
+_ALLOWED_FILTERS = frozenset({
+    "default", "d", "upper", "lower", "title", "capitalize", "trim", "truncate",
+    "striptags", "string", "length", "int", "first", "last",
+})  # fmt: skip
+
+
+def _check_shape(field: str, tree: nodes.Template) -> None:
+    for node in tree.find_all(nodes.Node):
+        allowed = isinstance(node, _ALLOWED_NODES) and (
+            not isinstance(node, nodes.Filter) or node.name in _ALLOWED_FILTERS
+        )
+        if not allowed:
+            raise ApiError(
+                "metadata.template_invalid",
+                {"field": field, "reason": "not_allowed", "construct": type(node).__name__},
+            )
+
+
 LIMITS = {"title": 100, "description": 5000, "category": 200, "privacy": 10, "tag": 100}
 PRIVACY = ("", "public", "unlisted", "private")
 
@@ -92,6 +121,7 @@ def variables_for(job: Any) -> dict[str, Any]:
 
 def _render(field: str, source: str, context: dict[str, Any], limit: int) -> str:
     try:
+        _check_shape(field, _ENV.parse(source))
         out = _ENV.from_string(source).render(context)
     except TemplateError as exc:  # SecurityError, syntax errors, undefined calls
         raise ApiError(
@@ -113,11 +143,12 @@ def check_templates(templates: Templates) -> None:
         *(("tags", t) for t in templates.tags),
     ):
         try:
-            _ENV.parse(source)
+            tree = _ENV.parse(source)
         except TemplateError:
             raise ApiError(
                 "metadata.template_invalid", {"field": field, "reason": "syntax"}
             ) from None
+        _check_shape(field, tree)
     if templates.privacy not in PRIVACY:
         raise ApiError("metadata.privacy_invalid", {"allowed": list(PRIVACY)})
 

@@ -85,12 +85,41 @@ def test_resolve_tries_unsaved_templates(viewer_api: APIClient, job: StreamJob) 
         "{% for %}",
     ],
 )
-def test_a_hostile_template_is_refused_with_a_code(
+def test_a_broken_or_unsafe_template_is_refused_with_a_code(
     operator_api: APIClient, job: StreamJob, template: str
 ) -> None:
     body = _resolve(operator_api, job, title=template)
     assert body["error"]["code"] == "metadata.template_invalid"  # type: ignore[index]
     assert body["error"]["params"]["field"] == "title"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("template", "construct"),
+    [
+        # Each would run for hours or build gigabytes inside the sandbox.
+        ("{% for a in 'x' * 9999 %}{% for b in 'x' * 9999 %}{{ a }}{% endfor %}{% endfor %}",
+         "For"),
+        ("{{ 'x'.center(1000000000) }}", "Call"),
+        ("{{ job.name | center(1000000000) }}", "Filter"),
+        ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "Macro"),
+        ("{% set x = 'y' %}{{ x }}", "Assign"),
+    ],
+)  # fmt: skip
+def test_loops_calls_and_growing_filters_are_refused_before_anything_runs(
+    operator_api: APIClient, job: StreamJob, template: str, construct: str
+) -> None:
+    for response in (
+        _put(operator_api, job, title=template),
+        operator_api.post(
+            "/api/v1/metadata/resolve",
+            {"job": job.pk, "platform": "twitch", "title": template},
+            format="json",
+        ),
+    ):
+        error = response.json()["error"]  # type: ignore[attr-defined]
+        assert response.status_code == 400  # type: ignore[attr-defined]
+        assert error["code"] == "metadata.template_invalid"
+        assert error["params"]["construct"] == construct
 
 
 def test_an_unsafe_attribute_renders_as_nothing(operator_api: APIClient, job: StreamJob) -> None:
