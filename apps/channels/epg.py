@@ -69,6 +69,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SAMPLE = 3600
 #: A window wider than this (not a guide's week) is not sampled: every time takes xmltv_time.
 _WIDEST = 60 * _DAY
+_HHMM = [f"{h:02d}{m:02d}" for h in range(24) for m in range(60)]
+_SS = [f"{s:02d}" for s in range(60)]
 
 
 def epoch_micros(at: datetime) -> int:
@@ -107,12 +109,12 @@ class _ZoneClock:
     astimezone + strftime per time was most of the guide's CPU. Here the zone's
     offsets over the guide's window are found once (sampled hourly, each change
     bisected to its second), and a time is its epoch second plus the offset of its
-    span, split into a cached date and hh:mm:ss. Output equals xmltv_time; times
+    span, split into a cached date and table-made hhmm and ss. Output equals xmltv_time; times
     outside the window, or in a span whose offset is not whole minutes (%z would
     print seconds), go through xmltv_time itself.
     """
 
-    __slots__ = ("_days", "_firsts", "_hi", "_hms", "_last", "_lo", "_spans", "_text", "zone")
+    __slots__ = ("_days", "_firsts", "_hi", "_last", "_lo", "_spans", "_text", "zone")
 
     def __init__(self, zone: ZoneInfo, lo: int, hi: int) -> None:
         if hi - lo > _WIDEST:
@@ -120,7 +122,6 @@ class _ZoneClock:
         self.zone, self._lo, self._hi = zone, lo, hi
         self._last, self._text = -1, ""
         self._days: dict[int, str] = {}
-        self._hms: dict[int, str] = {}
         # (first second, offset, " +HHMM" or None) per span, in time order; the last
         # span runs to hi, past which the slow path answers.
         self._spans: list[tuple[int, int, str | None]] = []
@@ -153,25 +154,21 @@ class _ZoneClock:
         second = micros // _MICROS
         if second == self._last:  # a programme starts when the one before stops
             return self._text
-        text = self._format(second)
+        if not self._lo <= second <= self._hi:
+            text = self._slow(second)
+        else:
+            _, offset, suffix = self._spans[bisect_right(self._firsts, second) - 1]
+            if suffix is None:
+                text = self._slow(second)
+            else:
+                day, rest = divmod(second + offset, _DAY)
+                date = self._days.get(day)
+                if date is None:
+                    date = self._days[day] = (_EPOCH + timedelta(days=day)).strftime("%Y%m%d")
+                minute, sec = divmod(rest, 60)
+                text = f"{date}{_HHMM[minute]}{_SS[sec]}{suffix}"
         self._last, self._text = second, text
         return text
-
-    def _format(self, second: int) -> str:
-        if not self._lo <= second <= self._hi:
-            return self._slow(second)
-        _, offset, suffix = self._spans[bisect_right(self._firsts, second) - 1]
-        if suffix is None:
-            return self._slow(second)
-        day, rest = divmod(second + offset, _DAY)
-        date = self._days.get(day)
-        if date is None:
-            date = self._days[day] = (_EPOCH + timedelta(days=day)).strftime("%Y%m%d")
-        hms = self._hms.get(rest)
-        if hms is None:
-            hours, left = divmod(rest, 3600)
-            hms = self._hms[rest] = f"{hours:02d}{left // 60:02d}{left % 60:02d}"
-        return f"{date}{hms}{suffix}"
 
     def _slow(self, second: int) -> str:
         return xmltv_time(datetime.fromtimestamp(second, UTC), self.zone)

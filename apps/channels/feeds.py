@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db.models import BigIntegerField, Func, OuterRef, QuerySet, Subquery
+from django.db import connections
+from django.db.models import BigIntegerField, Func, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
@@ -100,16 +102,27 @@ class EpochMicros(Func):
 
 
 def guide_rows(channel_ids: Sequence[int], start: datetime, end: datetime) -> Iterator[GuideRow]:
-    """The item rows (no filler) of the window, in one ordered query read in chunks."""
+    """The item rows (no filler) of the window, in one ordered query read in chunks.
+
+    The query is built by the ORM but its rows are read from the cursor as they
+    come: every column is already what the renderer takes (ints and text), and
+    the ORM's per-row converters were a fifth of the guide's CPU.
+    """
     rows = (
         PlayoutRow.objects.filter(
             channel_id__in=channel_ids, filler=False, end__gt=start, start__lt=end
         )
         .order_by("channel_id", "start")
-        .values_list("channel_id", EpochMicros("start"), "title", "media_item__relpath")
-    )
-    for channel_id, row_start, title, relpath in rows.iterator(chunk_size=_ROWS_CHUNK):
-        yield channel_id, row_start, title, relpath or ""
+        .values_list(
+            "channel_id", EpochMicros("start"), "title",
+            Coalesce("media_item__relpath", Value("")),
+        )
+    )  # fmt: skip
+    sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(_ROWS_CHUNK):
+            yield from batch
 
 
 def _encoded(chunks: Iterator[str]) -> Iterator[bytes]:
