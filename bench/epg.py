@@ -1,6 +1,7 @@
 """Guide and M3U for 100 channels x 7 days: playout compile, then time to first and last byte.
 
     .venv/bin/python bench/epg.py [--channels 100] [--days 7] [--database-url postgres://…]
+        [--var-dir DIR] [--reuse]
 
 Builds a library of synthetic media items (durations 5-45 min, as a scan would
 record them), one playlist per channel with four daily blocks (flood, duration,
@@ -165,9 +166,13 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep what an earlier run compiled there"
     )
+    parser.add_argument(
+        "--var-dir", type=Path, default=None,
+        help="a SQLite VAR_DIR kept between runs (with --reuse: compile once, compare builds)",
+    )  # fmt: skip
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="castcore-bench-epg-"))
-    env = environment(root / "var", args.database_url)
+    env = environment(args.var_dir or root / "var", args.database_url)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
                    cwd=ROOT, env=env, check=True)  # fmt: skip
@@ -176,7 +181,7 @@ def main() -> None:
     django.setup()
     from castcore.tests.test_run_modes import stop
 
-    if not (args.reuse and args.database_url):
+    if not (args.reuse and (args.database_url or args.var_dir)):
         compile_s, rows = build(args.channels, args.days)
         backend = "postgresql" if args.database_url else "sqlite"
         print(f"playout_compile_s={compile_s:.2f} ({args.channels} channels x {args.days} "

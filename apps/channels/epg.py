@@ -5,7 +5,9 @@ one ordered query and hand them here. Text is built with string formatting, not
 a DOM, so 100 channels x 7 days stream in well under half a second
 (bench/epg.py). Valid against xmltv.dtd (tests validate with lxml):
 - one <channel> per channel, then every <programme>, in DTD order of children;
-- times as "YYYYmmddHHMMSS +HHMM" in the channel's own zone;
+- times as "YYYYmmddHHMMSS +HHMM" in the channel's own zone: rows carry epoch
+  microseconds and local times are integer arithmetic on each zone's offset spans
+  (_ZoneClock), equal byte for byte to astimezone + strftime (tests/test_epg_fast.py);
 - text escaped for &, <, >, quotes; characters XML 1.0 forbids are removed;
 - a filler row extends the programme before it (a channel that starts on filler
   gets one programme titled with the channel's name).
@@ -14,9 +16,10 @@ a DOM, so 100 channels x 7 days stream in well under half a second
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -53,13 +56,32 @@ class GuideChannel:
 
 
 #: An item row, filler left out: (channel id, start, title, media relpath or "").
+#: Times are integer microseconds since the Unix epoch (UTC), as the database can
+#: hand them over without building a datetime per row (feeds.EpochMicros).
 #: In (channel, start) order; an item's programme runs until the next one starts.
-GuideRow = tuple[int, datetime, str, str]
-#: Each channel's compiled span in the window: (first row's start, last row's end).
-Spans = dict[int, tuple[datetime, datetime]]
+GuideRow = tuple[int, int, str, str]
+#: Each channel's compiled span in the window: (first row's start, last row's end), epoch µs.
+Spans = dict[int, tuple[int, int]]
+
+_MICROS = 1_000_000
+_DAY = 86_400
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Offset changes are found by sampling a zone this often, then bisecting to the second.
+#: No zone in tzdata changes its offset twice within an hour, so none is missed.
+_SAMPLE = 3600
+#: A window wider than this (not a guide's week) is not sampled: every time takes xmltv_time.
+_WIDEST = 60 * _DAY
+_HHMM = [f"{h:02d}{m:02d}" for h in range(24) for m in range(60)]
+_SS = [f"{s:02d}" for s in range(60)]
+
+
+def epoch_micros(at: datetime) -> int:
+    """`at` (aware) as integer microseconds since the epoch, exactly (no float)."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def xmltv_time(at: datetime, zone: ZoneInfo) -> str:
+    """The reference formatting (one datetime per time): what _ZoneClock must equal."""
     return at.astimezone(zone).strftime("%Y%m%d%H%M%S %z")
 
 
@@ -78,29 +100,87 @@ def _inner(path: str, title: str, fallback: str) -> str:
     return "".join(parts)
 
 
-class _Clock:
-    """xmltv_time with the last answer kept: a programme starts when the one before stops."""
+def _offset(zone: ZoneInfo, second: int) -> int:
+    offset = datetime.fromtimestamp(second, zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
-    __slots__ = ("_at", "_text", "_zone")
 
-    def __init__(self) -> None:
-        self._at: datetime | None = None
-        self._zone: ZoneInfo | None = None
-        self._text = ""
+class _ZoneClock:
+    """XMLTV local times of one zone by integer arithmetic on epoch seconds.
 
-    def __call__(self, at: datetime, zone: ZoneInfo) -> str:
-        if at != self._at or zone is not self._zone:
-            self._at, self._zone, self._text = at, zone, xmltv_time(at, zone)
-        return self._text
+    astimezone + strftime per time was most of the guide's CPU. Here the zone's
+    offsets over the guide's window are found once (sampled hourly, each change
+    bisected to its second), and a time is its epoch second plus the offset of its
+    span, split into a cached date and table-made hhmm and ss. Output equals xmltv_time; times
+    outside the window, or in a span whose offset is not whole minutes (%z would
+    print seconds), go through xmltv_time itself.
+    """
+
+    __slots__ = ("_days", "_firsts", "_hi", "_last", "_lo", "_spans", "_text", "zone")
+
+    def __init__(self, zone: ZoneInfo, lo: int, hi: int) -> None:
+        if hi - lo > _WIDEST:
+            lo, hi = 1, 0  # nothing is inside: the slow path answers
+        self.zone, self._lo, self._hi = zone, lo, hi
+        self._last, self._text = -1, ""
+        self._days: dict[int, str] = {}
+        # (first second, offset, " +HHMM" or None) per span, in time order; the last
+        # span runs to hi, past which the slow path answers.
+        self._spans: list[tuple[int, int, str | None]] = []
+        at, offset = lo, _offset(zone, lo)
+        self._add(lo, offset)
+        while at < hi:
+            step = min(at + _SAMPLE, hi)
+            if _offset(zone, step) == offset:
+                at = step
+                continue
+            low, high = at, step  # offset(low) == offset, offset(high) != offset
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset(zone, middle) == offset:
+                    low = middle
+                else:
+                    high = middle
+            offset = _offset(zone, high)
+            self._add(high, offset)
+            at = high  # sample on from the change itself
+        self._firsts = [span[0] for span in self._spans]
+
+    def _add(self, first: int, offset: int) -> None:
+        sign = "-" if offset < 0 else "+"
+        hours, minutes = divmod(abs(offset) // 60, 60)
+        suffix = None if offset % 60 else f" {sign}{hours:02d}{minutes:02d}"
+        self._spans.append((first, offset, suffix))
+
+    def __call__(self, micros: int) -> str:
+        second = micros // _MICROS
+        if second == self._last:  # a programme starts when the one before stops
+            return self._text
+        if not self._lo <= second <= self._hi:
+            text = self._slow(second)
+        else:
+            _, offset, suffix = self._spans[bisect_right(self._firsts, second) - 1]
+            if suffix is None:
+                text = self._slow(second)
+            else:
+                day, rest = divmod(second + offset, _DAY)
+                date = self._days.get(day)
+                if date is None:
+                    date = self._days[day] = (_EPOCH + timedelta(days=day)).strftime("%Y%m%d")
+                minute, sec = divmod(rest, 60)
+                text = f"{date}{_HHMM[minute]}{_SS[sec]}{suffix}"
+        self._last, self._text = second, text
+        return text
+
+    def _slow(self, second: int) -> str:
+        return xmltv_time(datetime.fromtimestamp(second, UTC), self.zone)
 
 
 def _programme(
-    clock: _Clock, channel: GuideChannel, start: datetime, stop: datetime, title: str, path: str
+    clock: _ZoneClock, channel: GuideChannel, start: int, stop: int, title: str, path: str
 ) -> str:
-    begins = clock(start, channel.zone)
-    ends = clock(stop, channel.zone)
     return (
-        f'<programme start="{begins}" stop="{ends}" channel="{channel.xml_id}">'
+        f'<programme start="{clock(start)}" stop="{clock(stop)}" channel="{channel.xml_id}">'
         f"{_inner(path, title, channel.name)}</programme>\n"
     )
 
@@ -138,34 +218,48 @@ def render_xmltv(
     head.extend(_channel(c) for c in by_id.values())
     yield "".join(head)
 
+    # One clock per zone over the whole guide's window: channels share a handful of zones.
+    lo = min((first for first, _ in spans.values()), default=0) // _MICROS
+    hi = max((last for _, last in spans.values()), default=0) // _MICROS
+    clocks: dict[ZoneInfo, _ZoneClock] = {}
+
+    def clock_of(channel: GuideChannel) -> _ZoneClock:
+        found = clocks.get(channel.zone)
+        if found is None:
+            found = clocks[channel.zone] = _ZoneClock(channel.zone, lo, hi)
+        return found
+
     out: list[str] = []
-    clock = _Clock()
     seen: set[int] = set()
-    pending: tuple[GuideChannel, datetime, str, str] | None = None
+    pending: tuple[GuideChannel, int, str, str] | None = None
+    clock = pending_clock = None
     for channel_id, start, title, path in rows:
         channel = by_id.get(channel_id)
         if channel is None:
             continue
-        if pending is not None:
+        if pending is not None and pending_clock is not None:
             same = pending[0] is channel
             stop = start if same else spans[pending[0].id][1]
-            out.append(_programme(clock, pending[0], pending[1], stop, pending[2], pending[3]))
+            out.append(
+                _programme(pending_clock, pending[0], pending[1], stop, pending[2], pending[3])
+            )
         if channel_id not in seen:
             seen.add(channel_id)
             first = spans.get(channel_id, (start, start))[0]
             if first < start:
-                out.append(_programme(clock, channel, first, start, channel.name, ""))
-        pending = (channel, start, title, path)
+                out.append(_programme(clock_of(channel), channel, first, start, channel.name, ""))
+        if pending is None or pending[0] is not channel:
+            clock = clock_of(channel)
+        pending, pending_clock = (channel, start, title, path), clock
         if len(out) >= CHUNK:
             yield "".join(out)
             out = []
-    if pending is not None:
+    if pending is not None and pending_clock is not None:
         stop = spans[pending[0].id][1]
-        out.append(_programme(clock, pending[0], pending[1], stop, pending[2], pending[3]))
+        out.append(_programme(pending_clock, pending[0], pending[1], stop, pending[2], pending[3]))
     for channel_id, (first, last) in spans.items():
         if channel_id not in seen and channel_id in by_id:  # filler only, no item at all
-            out.append(
-                _programme(clock, by_id[channel_id], first, last, by_id[channel_id].name, "")
-            )
+            only = by_id[channel_id]
+            out.append(_programme(clock_of(only), only, first, last, only.name, ""))
     out.append("</tv>\n")
     yield "".join(out)
