@@ -8,6 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.integrations import webhooks
+from apps.integrations.api.serializers import check_webhook_address
+from apps.integrations.http import url_problem
 from apps.integrations.models import (
     IntegrationToken,
     NotificationMessage,
@@ -17,10 +19,18 @@ from apps.integrations.models import (
 )
 from apps.integrations.signing import new_secret, secret_key
 from castcore.admin_site import AuditedModelAdmin
+from castcore.api.errors import ApiError
 from castcore.outbox.models import OutboxEvent
 
 
 class WebhookForm(forms.ModelForm):
+    # Write-only like the secret: the page shows where it points (scheme, host, port),
+    # never the path or query a receiver's token sits in. Empty keeps the stored URL.
+    url = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     # Never rendered back into the page; empty keeps the stored secret (or makes one).
     secret = forms.CharField(
         required=False,
@@ -31,6 +41,31 @@ class WebhookForm(forms.ModelForm):
     class Meta:
         model = Webhook
         fields = ["name", "url", "events", "secret", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["url"] = ""
+        if self.instance.pk:
+            self.fields[
+                "url"
+            ].help_text = (
+                f"now {self.instance.shown_url}; leave empty to keep it, or type the whole new URL"
+            )
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data.get("url") or ""
+        if not url:
+            if self.instance.pk:
+                return str(self.instance.url)
+            raise forms.ValidationError("a webhook needs a URL")
+        problem = url_problem(url)
+        if problem is not None:
+            raise forms.ValidationError(problem)
+        try:
+            check_webhook_address(url)
+        except ApiError as exc:
+            raise forms.ValidationError(f"{exc.code}: {exc.params.get('reason')}") from None
+        return url
 
     def clean_secret(self) -> str:
         secret: str = self.cleaned_data.get("secret") or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from castcore.outbox.models import EventLevel, OutboxEvent
 from castcore.secrets import EncryptedTextField, mask
+from workers.ffmpeg.masking import SECRET_MASK
 
 #: Subscribing to this instead of a list of event types means every event.
 ALL_EVENTS = "*"
@@ -39,8 +41,32 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def shown_url(self) -> str:
+        return shown_webhook_url(self.url)
+
     def wants(self, event_type: str) -> bool:
         return ALL_EVENTS in self.events or event_type in self.events
+
+
+def shown_webhook_url(url: str) -> str:
+    """Where a webhook points, without what it may carry: scheme, host and port only.
+
+    Receivers put their tokens anywhere (Slack and Discord in path segments, others in
+    the query), so nothing after the host is shown: a path or query becomes the mask.
+    """
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: shown as if absent, never echoed
+        port = None
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    hidden = (parts.path not in ("", "/")) or parts.query or parts.fragment or parts.username
+    return f"{parts.scheme}://{netloc}/{SECRET_MASK if hidden else ''}"
 
 
 class DeliveryState(models.TextChoices):

@@ -20,7 +20,7 @@ from castcore.api.errors import ApiError
 from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 from castcore.events import EVENT_TYPES
 from workers.ffmpeg.addresses import refusal, refused_address
-from workers.ffmpeg.masking import SECRET_MASK, mask_url
+from workers.ffmpeg.masking import SECRET_MASK
 
 EVENT_CHOICES = [ALL_EVENTS, *EVENT_TYPES]
 
@@ -37,7 +37,8 @@ def _events_field() -> serializers.ListField:
 class WebhookSerializer(ModelSerializer[Webhook]):
     url = serializers.CharField(
         max_length=2000,
-        help_text="http(s) URL; shown with secrets in it masked (query tokens, a password); "
+        help_text="http(s) URL; shown as its scheme, host and port only (receivers carry tokens "
+        "in paths and queries); "
         "sending the masked form back keeps the stored URL",
     )
     events = _events_field()
@@ -58,24 +59,17 @@ class WebhookSerializer(ModelSerializer[Webhook]):
 
     def to_representation(self, instance: Webhook) -> dict[str, Any]:
         body = super().to_representation(instance)
-        body["url"] = mask_url(instance.url)
+        body["url"] = instance.shown_url
         return body
 
     def validate_url(self, url: str) -> str:
         instance = self.instance
-        if isinstance(instance, Webhook) and SECRET_MASK in url and url == mask_url(instance.url):
+        if isinstance(instance, Webhook) and SECRET_MASK in url and url == instance.shown_url:
             return instance.url  # the masked form sent back: keep the stored URL
         problem = url_problem(url)
         if problem is not None:
             raise serializers.ValidationError(problem, code="webhook.url_invalid")
-        host = urlsplit(url).hostname or ""
-        refused = refused_address(host, address_policy())
-        if refused is not None:
-            reason = refusal(refused, address_policy()) or "link_local"
-            raise ApiError(
-                "webhook.address_not_allowed",
-                {"field": "url", "host": host, "address": refused, "reason": reason},
-            )
+        check_webhook_address(url)
         return url
 
     def validate_secret(self, secret: str) -> str:
@@ -84,6 +78,22 @@ class WebhookSerializer(ModelSerializer[Webhook]):
         except ValueError as exc:
             raise serializers.ValidationError(str(exc), code="webhook.secret_invalid") from None
         return secret
+
+
+def check_webhook_address(url: str) -> None:
+    """Refuse a URL whose host the address policy refuses (ApiError, field `url`).
+
+    At save time, for a clear answer; the connection checks again (http.py), as DNS may
+    have changed since.
+    """
+    host = urlsplit(url).hostname or ""
+    refused = refused_address(host, address_policy())
+    if refused is not None:
+        reason = refusal(refused, address_policy()) or "link_local"
+        raise ApiError(
+            "webhook.address_not_allowed",
+            {"field": "url", "host": host, "address": refused, "reason": reason},
+        )
 
 
 class WebhookCreatedSerializer(WebhookSerializer):

@@ -12,10 +12,15 @@ from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.accounts.roles import Role
 from apps.integrations import notify, tokens, webhooks
 from apps.integrations.api import serializers as s
-from apps.integrations.models import IntegrationToken, NotificationTarget, Webhook, WebhookDelivery
+from apps.integrations.models import (
+    IntegrationToken,
+    NotificationTarget,
+    Webhook,
+    WebhookDelivery,
+    shown_webhook_url,
+)
 from apps.integrations.signing import new_secret
 from castcore.api.viewsets import CastCoreViewSet
-from workers.ffmpeg.masking import mask_url
 
 
 def _save_webhook(serializer: Any, *, request: Request, action: str) -> Webhook:
@@ -25,7 +30,7 @@ def _save_webhook(serializer: Any, *, request: Request, action: str) -> Webhook:
     def shown(instance: Webhook | None) -> dict[str, Any]:
         values = snapshot(instance, fields) if instance is not None else {}
         if "url" in values:
-            values["url"] = mask_url(values["url"])
+            values["url"] = shown_webhook_url(values["url"])
         return values
 
     before = shown(serializer.instance)

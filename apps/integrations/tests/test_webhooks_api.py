@@ -106,13 +106,15 @@ def test_switching_a_webhook_on_again_clears_its_failure_count(admin_api: Any) -
     assert (body["active"], body["disabled_reason"], body["consecutive_failures"]) == (True, "", 0)
 
 
-def test_a_token_in_the_url_is_stored_encrypted_and_shown_masked(admin_api: Any) -> None:
+def test_a_token_in_the_url_is_stored_encrypted_and_shown_as_its_host_only(
+    admin_api: Any,
+) -> None:
     from django.db import connection
 
     url = "https://hooks.example.org/in?token=tok-abcdefghijkl"
     created = admin_api.post("/api/v1/webhooks", {"name": "t", "url": url, "events": ["*"]})
     assert created.status_code == 201
-    assert created.json()["url"] == "https://hooks.example.org/in?token=••••ijkl"
+    assert created.json()["url"] == "https://hooks.example.org/••••"
     with connection.cursor() as cursor:
         cursor.execute("SELECT url FROM integrations_webhook")
         assert "tok-abcdefghijkl" not in cursor.fetchone()[0]
@@ -122,3 +124,44 @@ def test_a_token_in_the_url_is_stored_encrypted_and_shown_masked(admin_api: Any)
     assert Webhook.objects.get().url == url
     entries = AuditEntry.objects.filter(action__startswith="webhook.")
     assert entries.count() == 2 and "tok-abcdefghijkl" not in str([e.changes for e in entries])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com/services/T0SECRET1/B0SECRET2/abcdefSECRETtoken",
+        "https://discord.com/api/webhooks/123/SECRETtoken-abcdef",
+        "https://[2001:db8::1]:8443/SECRETpath",
+    ],
+)
+def test_a_token_in_the_path_is_never_shown_nor_audited(admin_api: Any, url: str) -> None:
+    created = admin_api.post("/api/v1/webhooks", {"name": "p", "url": url, "events": ["*"]})
+    assert created.status_code == 201, created.json()
+    listed = admin_api.get("/api/v1/webhooks").content.decode()
+    audit = str([e.changes for e in AuditEntry.objects.filter(action__startswith="webhook.")])
+    for shown in (created.content.decode(), listed, audit):
+        assert "SECRET" not in shown
+    assert created.json()["url"].endswith("/••••")
+
+
+def test_the_admin_never_shows_the_url_and_checks_a_new_one(admin_user: Any) -> None:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    hook = Webhook.objects.create(
+        name="w", url="https://hooks.example.org/p/SECRETtoken", events=["*"], secret=new_secret()
+    )
+    page = client.get(f"/admin/integrations/webhook/{hook.pk}/change/").content.decode()
+    assert "SECRETtoken" not in page and "https://hooks.example.org/" in page
+    form = {"name": "w2", "url": "", "events": '["*"]', "secret": "", "active": "on"}
+    response = client.post(f"/admin/integrations/webhook/{hook.pk}/change/", form)
+    assert response.status_code == 302  # empty keeps the stored URL
+    hook.refresh_from_db()
+    assert (hook.name, hook.url) == ("w2", "https://hooks.example.org/p/SECRETtoken")
+    for refused in ("http://169.254.169.254/latest", "ftp://user:pw@example.org/x"):
+        form = {**form, "url": refused}
+        response = client.post(f"/admin/integrations/webhook/{hook.pk}/change/", form)
+        assert response.status_code == 200  # the form again, with the error
+        hook.refresh_from_db()
+        assert hook.url == "https://hooks.example.org/p/SECRETtoken"
