@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from apps.streams.live import delivery, selectors, viewers, viewing
-from apps.streams.live.models import LiveSession, LiveStream, LiveVisibility
+from apps.streams.live.models import LiveStream, LiveVisibility
 from apps.streams.live.paths import hls_dir, live_root
 from castcore.api.authentication import session_or_bearer_user
 from castcore.files import send_file
@@ -45,14 +45,6 @@ def _watchable(request: HttpRequest, slug: str) -> tuple[LiveStream, str | None]
 
 def _with_ticket(url: str, ticket: str | None) -> str:
     return f"{url}?{urlencode({viewing.TICKET_PARAM: ticket})}" if ticket else url
-
-
-def _playable_session(stream: LiveStream) -> LiveSession | None:
-    """The open session, when a player can start: the master playlist is written."""
-    session = selectors.current_session(stream)
-    if session is None or not (hls_dir(stream) / delivery.PLAYLIST).is_file():
-        return None
-    return session
 
 
 def _status(stream: LiveStream, live: bool) -> dict[str, Any]:
@@ -81,7 +73,7 @@ def watch_page(request: HttpRequest, slug: str) -> HttpResponse:
         "live/watch.html",
         {
             "stream": stream,
-            "status": _status(stream, _playable_session(stream) is not None),
+            "status": _status(stream, selectors.playable_session(stream) is not None),
             "page": page,
             "share_link": share_link,
             "share_hours": viewing.WATCH_LINK_SECONDS // 3600,
@@ -107,7 +99,7 @@ def watch_page(request: HttpRequest, slug: str) -> HttpResponse:
 def watch_status(request: HttpRequest, slug: str) -> JsonResponse:
     """What the watch page polls: live or not, and how many watch."""
     stream, _ = _watchable(request, slug)
-    live = _playable_session(stream) is not None
+    live = selectors.playable_session(stream) is not None
     if live:
         viewers.viewer_seen(stream.pk, viewers.viewer_id(request))
     response = JsonResponse(_status(stream, live))

@@ -30,6 +30,8 @@ def test_the_home_page_lists_public_live_streams_only_to_anonymous_viewers() -> 
     unlisted = a_live_stream(visibility="unlisted", title="Unlisted show")
     private = a_live_stream(visibility="private", title="Private show")
     offline = a_live_stream(visibility="public", title="Offline show", live=False)
+    for stream in (public, unlisted, private, offline):
+        write_static_hls(stream)
 
     html = Client().get("/").content.decode()
 
@@ -43,6 +45,8 @@ def test_the_home_page_lists_a_users_own_private_and_unlisted_streams() -> None:
     private = a_live_stream(visibility="private", owner=owner)
     unlisted = a_live_stream(visibility="unlisted", owner=owner)
     someone_elses = a_live_stream(visibility="private")
+    for stream in (private, unlisted, someone_elses):
+        write_static_hls(stream)
 
     html = _signed_in(owner).get("/").content.decode()
 
@@ -52,13 +56,30 @@ def test_the_home_page_lists_a_users_own_private_and_unlisted_streams() -> None:
 
 def test_admins_see_every_live_stream_on_the_home_page() -> None:
     private = a_live_stream(visibility="private")
+    write_static_hls(private)
     admin: Any = UserFactory(role=Role.ADMIN)
 
     assert f"/live/{private.slug}" in _signed_in(admin).get("/").content.decode()
 
 
+def test_the_home_page_says_live_only_once_the_watch_page_can_play() -> None:
+    stream = a_live_stream(visibility="public", title="Warming up")
+    # A session is open, the transcode has not written the master playlist yet.
+    assert f"/live/{stream.slug}" not in Client().get("/").content.decode()
+    assert "Offline" in Client().get(f"/live/{stream.slug}").content.decode()
+
+    write_static_hls(stream)
+
+    html = Client().get("/").content.decode()
+    assert f"/live/{stream.slug}" in html and "badge-live" in html
+    assert 'id="live-state" role="status" class="badge badge-live">Live' in (
+        Client().get(f"/live/{stream.slug}").content.decode()
+    )
+
+
 def test_a_stream_that_ended_leaves_the_home_page() -> None:
     stream = a_live_stream(visibility="public")
+    write_static_hls(stream)
     end_session(stream)
 
     html = Client().get("/").content.decode()
