@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from apps.accounts.roles import Role, role_at_least
@@ -39,6 +40,11 @@ def scan_groups(scan: MediaScan) -> tuple[str, str]:
 
 def active_scan(source: StorageSource) -> MediaScan | None:
     return MediaScan.objects.filter(source=source, state__in=ACTIVE_SCAN_STATES).first()
+
+
+def asset_url(asset: Asset) -> str:
+    """Where an asset's sanitised file is served (MEDIA_URL; apps/media/views.py)."""
+    return f"/{settings.MEDIA_URL.strip('/')}/{asset.file.name}"
 
 
 def usable_assets(user: Any) -> QuerySet[Asset]:

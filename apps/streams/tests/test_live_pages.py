@@ -135,3 +135,37 @@ def test_a_viewer_of_an_unlisted_stream_gets_no_watch_link() -> None:
     stream = a_live_stream(visibility="unlisted")
 
     assert "share-link" not in Client().get(f"/live/{stream.slug}").content.decode()
+
+
+def test_the_watch_page_shows_page_content_logo_and_only_web_social_links() -> None:
+    from apps.media.models import Asset
+    from apps.streams.live.services import live_stream_update
+
+    owner: Any = UserFactory(role=Role.OPERATOR)
+    stream = a_live_stream(visibility="public", owner=owner)
+    logo = Asset.objects.create(
+        kind="logo", name="logo", file="assets/logo-x.png", mime="image/png", width=64,
+        height=64, sha256="0" * 64, size=100, uploaded_by=owner,
+    )  # fmt: skip
+    # Through the service, as the API and the admin write it: cleaned by nh3 on the way in.
+    live_stream_update(
+        actor=owner,
+        stream=stream,
+        logo=logo,
+        page_content="<p>Hello <em>there</em><script>alert(1)</script>"
+        '<a href="https://example.org/x" onclick="steal()">site</a></p>',
+        social_links=[
+            {"platform": "Mastodon", "url": "https://social.example/@me"},
+            {"platform": "Evil", "url": "javascript:alert(1)"},
+        ],
+    )
+
+    html = _signed_in(UserFactory(role=Role.VIEWER)).get(f"/live/{stream.slug}").content.decode()
+
+    assert "<p>Hello <em>there</em>" in html and 'href="https://example.org/x"' in html
+    assert "alert(1)" not in html and "steal()" not in html
+    assert 'src="/media/assets/logo-x.png"' in html
+    assert '<a href="https://social.example/@me" rel="noopener noreferrer me">Mastodon</a>' in html
+    assert "javascript:" not in html and ">Evil<" not in html
+    # Signed out, /media/ would refuse the logo: no broken image.
+    assert "logo-x.png" not in Client().get(f"/live/{stream.slug}").content.decode()
