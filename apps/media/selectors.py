@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from apps.media.models import ACTIVE_SCAN_STATES, MediaScan, StorageSource
+from django.conf import settings
+from django.db.models import QuerySet
+
+from apps.accounts.roles import Role, role_at_least
+from apps.media.models import ACTIVE_SCAN_STATES, Asset, MediaScan, StorageSource
 
 SCAN_FIELDS = (
     "id", "source_id", "state", "full", "total", "to_probe", "probed", "new", "changed",
@@ -36,3 +40,18 @@ def scan_groups(scan: MediaScan) -> tuple[str, str]:
 
 def active_scan(source: StorageSource) -> MediaScan | None:
     return MediaScan.objects.filter(source=source, state__in=ACTIVE_SCAN_STATES).first()
+
+
+def asset_url(asset: Asset) -> str:
+    """Where an asset's sanitised file is served (MEDIA_URL; apps/media/views.py)."""
+    return f"/{settings.MEDIA_URL.strip('/')}/{asset.file.name}"
+
+
+def usable_assets(user: Any) -> QuerySet[Asset]:
+    """The assets `user` may put on what they own (a live stream's logo): Admins any,
+    others those they uploaded. Reading an asset's file is wider (any signed-in Viewer)."""
+    if role_at_least(user, Role.ADMIN):
+        return Asset.objects.all()
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Asset.objects.none()
+    return Asset.objects.filter(uploaded_by=user)

@@ -152,3 +152,14 @@ def test_sign_in_never_follows_a_next_off_this_site(next_url: str) -> None:
 def test_the_sign_in_page_keeps_next_for_the_form() -> None:
     html = Client().get("/login/?next=/explore").content.decode()
     assert 'name="next" value="/explore"' in html
+
+
+def test_replays_alone_are_something_to_watch() -> None:
+    from apps.channels.tests.factories import a_replay
+    from apps.recordings.models import Visibility
+
+    assert 'id="empty-state"' in _home()
+    replay = a_replay(visibility=Visibility.PUBLIC, title="Last night's show")
+    html = _home()
+    assert "Last night&#x27;s show" in html and replay.page_path in html
+    assert 'id="empty-state"' not in html and "Nothing to watch yet" not in html

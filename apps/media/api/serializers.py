@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
 from apps.media.codes import explain
@@ -15,6 +14,7 @@ from apps.media.models import (
     SourceKind,
     StorageSource,
 )
+from apps.media.selectors import asset_url
 from apps.media.storage.base import CHECK_ORDER, ConfigError, StorageError
 from apps.media.storage.local import list_dir
 from castcore.api.errors import ApiError
@@ -196,4 +196,4 @@ class AssetSerializer(ModelSerializer[Asset]):
 
     def get_url(self, asset: Asset) -> str:
         """Where the sanitized file is served from (MEDIA_URL)."""
-        return f"/{settings.MEDIA_URL.strip('/')}/{asset.file.name}"
+        return asset_url(asset)

@@ -11,7 +11,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from apps.accounts.roles import Role, role_at_least
+from apps.streams.live.delivery import PLAYLIST
 from apps.streams.live.models import LiveSession, LiveStream, LiveVisibility
+from apps.streams.live.paths import hls_dir
 
 
 class LiveState:
@@ -101,9 +103,24 @@ def listed_live_streams(user: Any) -> QuerySet[LiveStream]:
     return streams
 
 
-def live_streams_now(user: Any) -> QuerySet[LiveStream]:
-    """Listed streams with an open session: "live now" on the home page."""
-    return with_open_session(in_state(listed_live_streams(user), LiveState.LIVE))
+def playable_session(stream: LiveStream) -> LiveSession | None:
+    """The open session, when a player can start: the master playlist is written.
+
+    Before it is (the transcode starting) a page saying "Live" would show a player that
+    fails; the watch page, its status poll and the home page all ask here so they agree.
+    """
+    session = current_session(stream)
+    if session is None or not (hls_dir(stream) / PLAYLIST).is_file():
+        return None
+    return session
+
+
+def live_streams_now(user: Any, limit: int | None = None) -> list[LiveStream]:
+    """Listed streams a player can start now (`playable_session`): "live now" on the home
+    page. A list: whether the playlist is written is a file's, not a column's."""
+    streams = with_open_session(in_state(listed_live_streams(user), LiveState.LIVE))
+    playable = [stream for stream in streams.select_related("owner") if playable_session(stream)]
+    return playable if limit is None else playable[:limit]
 
 
 def live_stream_by_slug(user: Any, slug: str) -> LiveStream | None:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.streams.live import ingest
 from apps.streams.live.models import LiveStream, ingest_key_digest, new_ingest_key
+from apps.streams.live.paths import clear_hls_dir
 from apps.streams.live.sessions import (
     live_publish_done,
     live_publish_start,
@@ -236,6 +237,7 @@ def live_stream_delete(
     deleted yet: 409 `stream_job.running`, as for any job; the client retries.
     """
     live_stream_stop(actor=actor, stream=stream, request=request)
+    stream_id = stream.pk
     job = stream.job
     stream_job_stop(actor=actor, job=job, request=request)
     with transaction.atomic():
@@ -243,3 +245,6 @@ def live_stream_delete(
         LiveStream.objects.filter(pk=stream.pk).delete()
         # Refused while its worker still stops ffmpeg: the stream's delete rolls back too.
         stream_job_delete(actor=actor, job=job, request=request)
+    # Its playlists and segments: nothing serves them any more, and a new stream with a
+    # reused id must not start from them.
+    clear_hls_dir(stream_id)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -25,8 +25,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from apps.media.selectors import asset_url
 from apps.streams.live import delivery, selectors, viewers, viewing
-from apps.streams.live.models import LiveSession, LiveStream, LiveVisibility
+from apps.streams.live.models import LiveStream, LiveVisibility
 from apps.streams.live.paths import hls_dir, live_root
 from castcore.api.authentication import session_or_bearer_user
 from castcore.files import send_file
@@ -47,12 +48,26 @@ def _with_ticket(url: str, ticket: str | None) -> str:
     return f"{url}?{urlencode({viewing.TICKET_PARAM: ticket})}" if ticket else url
 
 
-def _playable_session(stream: LiveStream) -> LiveSession | None:
-    """The open session, when a player can start: the master playlist is written."""
-    session = selectors.current_session(stream)
-    if session is None or not (hls_dir(stream) / delivery.PLAYLIST).is_file():
+def _social_links(stream: LiveStream) -> list[dict[str, str]]:
+    """The stream's links that are web addresses: a `javascript:` or `data:` URL stored
+    before validation (or by a writer that skipped it) never becomes a link."""
+    links = []
+    for link in stream.social_links or []:
+        if not isinstance(link, dict):
+            continue
+        url, platform = str(link.get("url") or ""), str(link.get("platform") or "")
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            links.append({"platform": platform or parts.netloc, "url": url})
+    return links
+
+
+def _logo_url(stream: LiveStream, user: Any) -> str | None:
+    # /media/ serves assets to signed-in users only (apps/media/views.py): for anyone
+    # else the image would be a broken one, so the page leaves it out.
+    if stream.logo is None or user is None:
         return None
-    return session
+    return asset_url(stream.logo)
 
 
 def _status(stream: LiveStream, live: bool) -> dict[str, Any]:
@@ -81,10 +96,12 @@ def watch_page(request: HttpRequest, slug: str) -> HttpResponse:
         "live/watch.html",
         {
             "stream": stream,
-            "status": _status(stream, _playable_session(stream) is not None),
+            "status": _status(stream, selectors.playable_session(stream) is not None),
             "page": page,
             "share_link": share_link,
             "share_hours": viewing.WATCH_LINK_SECONDS // 3600,
+            "logo_url": _logo_url(stream, user),
+            "social_links": _social_links(stream),
         },
     )
     if stream.visibility != LiveVisibility.PUBLIC:
@@ -107,7 +124,7 @@ def watch_page(request: HttpRequest, slug: str) -> HttpResponse:
 def watch_status(request: HttpRequest, slug: str) -> JsonResponse:
     """What the watch page polls: live or not, and how many watch."""
     stream, _ = _watchable(request, slug)
-    live = _playable_session(stream) is not None
+    live = selectors.playable_session(stream) is not None
     if live:
         viewers.viewer_seen(stream.pk, viewers.viewer_id(request))
     response = JsonResponse(_status(stream, live))

@@ -30,6 +30,8 @@ def test_the_home_page_lists_public_live_streams_only_to_anonymous_viewers() -> 
     unlisted = a_live_stream(visibility="unlisted", title="Unlisted show")
     private = a_live_stream(visibility="private", title="Private show")
     offline = a_live_stream(visibility="public", title="Offline show", live=False)
+    for stream in (public, unlisted, private, offline):
+        write_static_hls(stream)
 
     html = Client().get("/").content.decode()
 
@@ -43,6 +45,8 @@ def test_the_home_page_lists_a_users_own_private_and_unlisted_streams() -> None:
     private = a_live_stream(visibility="private", owner=owner)
     unlisted = a_live_stream(visibility="unlisted", owner=owner)
     someone_elses = a_live_stream(visibility="private")
+    for stream in (private, unlisted, someone_elses):
+        write_static_hls(stream)
 
     html = _signed_in(owner).get("/").content.decode()
 
@@ -52,13 +56,30 @@ def test_the_home_page_lists_a_users_own_private_and_unlisted_streams() -> None:
 
 def test_admins_see_every_live_stream_on_the_home_page() -> None:
     private = a_live_stream(visibility="private")
+    write_static_hls(private)
     admin: Any = UserFactory(role=Role.ADMIN)
 
     assert f"/live/{private.slug}" in _signed_in(admin).get("/").content.decode()
 
 
+def test_the_home_page_says_live_only_once_the_watch_page_can_play() -> None:
+    stream = a_live_stream(visibility="public", title="Warming up")
+    # A session is open, the transcode has not written the master playlist yet.
+    assert f"/live/{stream.slug}" not in Client().get("/").content.decode()
+    assert "Offline" in Client().get(f"/live/{stream.slug}").content.decode()
+
+    write_static_hls(stream)
+
+    html = Client().get("/").content.decode()
+    assert f"/live/{stream.slug}" in html and "badge-live" in html
+    assert 'id="live-state" role="status" class="badge badge-live">Live' in (
+        Client().get(f"/live/{stream.slug}").content.decode()
+    )
+
+
 def test_a_stream_that_ended_leaves_the_home_page() -> None:
     stream = a_live_stream(visibility="public")
+    write_static_hls(stream)
     end_session(stream)
 
     html = Client().get("/").content.decode()
@@ -114,3 +135,37 @@ def test_a_viewer_of_an_unlisted_stream_gets_no_watch_link() -> None:
     stream = a_live_stream(visibility="unlisted")
 
     assert "share-link" not in Client().get(f"/live/{stream.slug}").content.decode()
+
+
+def test_the_watch_page_shows_page_content_logo_and_only_web_social_links() -> None:
+    from apps.media.models import Asset
+    from apps.streams.live.services import live_stream_update
+
+    owner: Any = UserFactory(role=Role.OPERATOR)
+    stream = a_live_stream(visibility="public", owner=owner)
+    logo = Asset.objects.create(
+        kind="logo", name="logo", file="assets/logo-x.png", mime="image/png", width=64,
+        height=64, sha256="0" * 64, size=100, uploaded_by=owner,
+    )  # fmt: skip
+    # Through the service, as the API and the admin write it: cleaned by nh3 on the way in.
+    live_stream_update(
+        actor=owner,
+        stream=stream,
+        logo=logo,
+        page_content="<p>Hello <em>there</em><script>alert(1)</script>"
+        '<a href="https://example.org/x" onclick="steal()">site</a></p>',
+        social_links=[
+            {"platform": "Mastodon", "url": "https://social.example/@me"},
+            {"platform": "Evil", "url": "javascript:alert(1)"},
+        ],
+    )
+
+    html = _signed_in(UserFactory(role=Role.VIEWER)).get(f"/live/{stream.slug}").content.decode()
+
+    assert "<p>Hello <em>there</em>" in html and 'href="https://example.org/x"' in html
+    assert "alert(1)" not in html and "steal()" not in html
+    assert 'src="/media/assets/logo-x.png"' in html
+    assert '<a href="https://social.example/@me" rel="noopener noreferrer me">Mastodon</a>' in html
+    assert "javascript:" not in html and ">Evil<" not in html
+    # Signed out, /media/ would refuse the logo: no broken image.
+    assert "logo-x.png" not in Client().get(f"/live/{stream.slug}").content.decode()

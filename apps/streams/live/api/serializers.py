@@ -7,10 +7,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.media.models import Asset
+from apps.media.selectors import usable_assets
 from apps.streams.api.serializers import StreamOutputSerializer
-from apps.streams.live import ingest
-from apps.streams.live.models import LatencyLevel, LiveSession, LiveStream, LiveVisibility
-from apps.streams.live.selectors import LiveState, live_stream_state
+from apps.streams.live import ingest, viewers
+from apps.streams.live.models import (
+    LatencyLevel,
+    LiveSession,
+    LiveStream,
+    LiveVisibility,
+    ViewerSample,
+)
+from apps.streams.live.selectors import LiveState, live_stream_state, may_manage_live_stream
 from apps.streams.models import FFmpegProfile
 from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 from castcore.secrets import mask
@@ -52,6 +59,23 @@ class IngestKeyField(SecretField):
         return value
 
 
+# What only those who may manage a stream read: its restream targets (with their addresses),
+# its ingest, its job and profile, and the masked key.
+MANAGER_FIELDS = (
+    "profile", "outputs", "recording_enabled", "srt_enabled", "srt_port", "ingest_key",
+    "ingest_key_masked", "ingest_key_rotated_at", "ingest", "job",
+)  # fmt: skip
+
+
+class LogoField(serializers.PrimaryKeyRelatedField):
+    """An asset the caller may use (apps.media.selectors.usable_assets); others are a 400
+    as a missing one is, so that an id does not tell whether someone else's asset exists."""
+
+    def get_queryset(self) -> Any:
+        request = self.context.get("request")
+        return usable_assets(getattr(request, "user", None))
+
+
 class LiveStreamSerializer(ModelSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), max_length=20, required=False
@@ -68,9 +92,7 @@ class LiveStreamSerializer(ModelSerializer):
         required=False,
         help_text="0 (lowest latency) to 4 (most tolerant of slow networks).",
     )
-    logo = serializers.PrimaryKeyRelatedField(
-        queryset=Asset.objects.all(), allow_null=True, required=False
-    )
+    logo = LogoField(queryset=Asset.objects.all(), allow_null=True, required=False)
     profile = serializers.PrimaryKeyRelatedField(
         source="job.profile",
         queryset=FFmpegProfile.objects.all(),
@@ -92,6 +114,7 @@ class LiveStreamSerializer(ModelSerializer):
     state = serializers.SerializerMethodField()
     session = serializers.SerializerMethodField()
     ingest = serializers.SerializerMethodField()
+    viewer_count = serializers.SerializerMethodField()
 
     class Meta:
         model = LiveStream
@@ -100,12 +123,28 @@ class LiveStreamSerializer(ModelSerializer):
             "social_links", "visibility", "latency_level", "variants", "profile", "outputs",
             "recording_enabled", "srt_enabled", "srt_port", "ingest_key", "ingest_key_masked",
             "ingest_key_rotated_at", "state", "session", "ingest", "job", "owner",
-            "created_at", "updated_at",
+            "viewer_count", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = [
             "srt_port", "ingest_key_rotated_at", "job", "owner", "created_at", "updated_at",
         ]  # fmt: skip
         extra_kwargs = {"page_content": {"help_text": "HTML; sanitised (nh3) when saved."}}
+
+    def to_representation(self, instance: LiveStream) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        request = self.context.get("request")
+        # Answers made without a request are the managers' own (create, stop, revoke-key).
+        if request is not None and not may_manage_live_stream(request.user, instance):
+            for name in MANAGER_FIELDS:
+                data.pop(name, None)
+        return data
+
+    @extend_schema_field(serializers.IntegerField(help_text="Viewers now (0 when nobody watches)."))
+    def get_viewer_count(self, stream: LiveStream) -> int:
+        counts = self.context.get("viewer_counts")
+        if counts is not None and stream.pk in counts:
+            return int(counts[stream.pk])
+        return viewers.viewer_count(stream.pk)
 
     @extend_schema_field(serializers.CharField(help_text="The ingest key, masked (`••••1234`)."))
     def get_ingest_key_masked(self, stream: LiveStream) -> str:
@@ -129,6 +168,17 @@ class LiveStreamCreatedSerializer(LiveStreamSerializer):
     """The created stream, with its key in clear: this response is the only one that has it."""
 
     ingest_key = serializers.CharField(read_only=True, help_text="Shown this once.")  # type: ignore[assignment]
+
+
+class ViewerSampleSerializer(ModelSerializer):
+    class Meta:
+        model = ViewerSample
+        fields = ["at", "count"]
+        read_only_fields = fields
+
+
+class ViewerSampleQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
 
 
 class IngestKeySerializer(serializers.Serializer):

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.streams.live import services
+from apps.streams.live import services, viewers
 from apps.streams.live.api import serializers as s
 from apps.streams.live.filters import LiveStreamFilter
 from apps.streams.live.models import LiveStream
 from apps.streams.live.selectors import (
+    listed_live_streams,
     may_manage_live_stream,
     visible_live_streams,
     with_open_session,
@@ -49,7 +51,23 @@ class LiveStreamViewSet(CastCoreViewSet):
     lookup_value_regex = r"\d+"
 
     def restrict(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return with_open_session(visible_live_streams(self.request.user, queryset))
+        visible = visible_live_streams(self.request.user, queryset)
+        if self.action == "list":
+            # The list is what the home page lists: others' unlisted streams are reached
+            # by their link (id or slug), never by browsing.
+            visible = visible.filter(pk__in=listed_live_streams(self.request.user).values("pk"))
+        return with_open_session(visible)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # the viewsets always paginate
+        # One store read per page rather than one per serialised stream.
+        context = {
+            **self.get_serializer_context(),
+            "viewer_counts": viewers.viewer_counts(stream.pk for stream in page),
+        }
+        data = s.LiveStreamSerializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
 
     def get_object(self) -> LiveStream:
         stream: LiveStream = super().get_object()
@@ -74,7 +92,9 @@ class LiveStreamViewSet(CastCoreViewSet):
             key = services.live_stream_set_key(
                 actor=request.user, stream=stream, key=chosen_key, request=request
             )
-        data = s.LiveStreamSerializer(self._fresh(stream.pk)).data
+        data = s.LiveStreamSerializer(
+            self._fresh(stream.pk), context=self.get_serializer_context()
+        ).data
         return Response({**data, "ingest_key": key}, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer: s.LiveStreamSerializer) -> None:  # type: ignore[override]
@@ -105,7 +125,11 @@ class LiveStreamViewSet(CastCoreViewSet):
     def revoke_key(self, request: Request, pk: str) -> Response:
         stream = self.get_object()
         services.live_stream_revoke_key(actor=request.user, stream=stream, request=request)
-        return Response(s.LiveStreamSerializer(self._fresh(stream.pk)).data)
+        return Response(
+            s.LiveStreamSerializer(
+                self._fresh(stream.pk), context=self.get_serializer_context()
+            ).data
+        )
 
     @extend_schema(
         request=None,
@@ -117,7 +141,11 @@ class LiveStreamViewSet(CastCoreViewSet):
     def stop(self, request: Request, pk: str) -> Response:
         stream = self.get_object()
         services.live_stream_stop(actor=request.user, stream=stream, request=request)
-        return Response(s.LiveStreamSerializer(self._fresh(stream.pk)).data)
+        return Response(
+            s.LiveStreamSerializer(
+                self._fresh(stream.pk), context=self.get_serializer_context()
+            ).data
+        )
 
     @extend_schema(responses={200: s.LiveSessionSerializer(many=True)}, filters=False)
     @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=["started_at"])
@@ -125,3 +153,23 @@ class LiveStreamViewSet(CastCoreViewSet):
         sessions = self.get_object().sessions.order_by("-started_at", "-id")
         page = self.paginate_queryset(sessions)
         return self.get_paginated_response(s.LiveSessionSerializer(page, many=True).data)
+
+    @extend_schema(
+        responses={200: s.ViewerSampleSerializer(many=True)},
+        filters=False,
+        parameters=[
+            OpenApiParameter(
+                "since", OpenApiTypes.DATETIME, description="Only samples at or after this."
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=["at"])
+    def viewers(self, request: Request, pk: str) -> Response:
+        """The stream's viewer counts over time, newest first (sampled while it is live)."""
+        query = s.ViewerSampleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        samples = self.get_object().viewer_samples.order_by("-at", "-id")
+        if "since" in query.validated_data:
+            samples = samples.filter(at__gte=query.validated_data["since"])
+        page = self.paginate_queryset(samples)
+        return self.get_paginated_response(s.ViewerSampleSerializer(page, many=True).data)
