@@ -6,6 +6,8 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.filters import OrderingFilter
 
 from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, MessageKind
@@ -15,6 +17,7 @@ from castcore.api.filters import IdFilter
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanFilter(django_filters.TypedChoiceFilter):
     """A yes/no filter that refuses `?visible=zzz` (validation.invalid_choice).
 

@@ -367,6 +367,7 @@ async def test_a_timeout_frame_closes_the_socket_until_it_expires() -> None:
         assert await hothead.close_code() == CLOSE_FORBIDDEN
         ban = await sync_to_async(ChatBan.objects.get)(identity_id=target)
         assert ban.kind == "timeout" and ban.reason == "calm"
+        assert ban.until is not None
         assert timedelta(seconds=110) < ban.until - timezone.now() <= timedelta(seconds=120)
         entry = await sync_to_async(AuditEntry.objects.get)(action="chat.timeout")
         assert entry.actor_id == moderator.pk and entry.changes["identity_id"] == target

@@ -21,6 +21,10 @@ from apps.streams.models import LiveVisibility
 pytestmark = pytest.mark.django_db
 
 
+def _identity() -> Any:
+    return ChatIdentityFactory()
+
+
 def _base(stream: Any) -> str:
     return f"/api/v1/live-streams/{stream.pk}/chat"
 
@@ -58,7 +62,7 @@ def test_a_bad_filter_or_ordering_is_a_400_in_the_envelope(
 
 
 def test_good_filters_and_ordering_still_work(operator_api: APIClient, stream: Any) -> None:
-    identity = ChatIdentityFactory()
+    identity = _identity()
     first, second = _say(stream, identity, "one"), _say(stream, identity, "two")
     services.messages_set_visibility(
         stream=stream, message_ids=[first.pk], visible=False, actor=None
@@ -74,11 +78,11 @@ def test_good_filters_and_ordering_still_work(operator_api: APIClient, stream: A
 def test_a_granted_moderator_reads_and_moderates_a_private_stream(
     client_for: Callable[[Any], APIClient], operator_user: Any
 ) -> None:
-    private = LiveStreamFactory(owner=operator_user, visibility=LiveVisibility.PRIVATE)
+    private: Any = LiveStreamFactory(owner=operator_user, visibility=LiveVisibility.PRIVATE)
     moderator: Any = UserFactory(role=Role.VIEWER)
     stranger: Any = UserFactory(role=Role.VIEWER)
     ChatModerator.objects.create(stream=private, user=moderator)
-    message = _say(private, ChatIdentityFactory(), "rude")
+    message = _say(private, _identity(), "rude")
     api = client_for(moderator)
     assert api.get(f"{_base(private)}/messages").status_code == 200
     hidden = api.post(
@@ -95,7 +99,7 @@ def test_showing_a_message_and_revoking_a_moderator_are_audited(
 ) -> None:
     moderator: Any = UserFactory(role=Role.VIEWER)
     assert operator_api.post(f"{_base(stream)}/moderators", {"user": moderator.pk}).status_code
-    message = _say(stream, ChatIdentityFactory(), "shown again")
+    message = _say(stream, _identity(), "shown again")
     for visible in (False, True):
         response = operator_api.post(
             f"{_base(stream)}/messages/visibility", {"ids": [message.pk], "visible": visible}
