@@ -124,3 +124,13 @@ def test_the_watch_page_with_its_tickets_is_not_cached() -> None:
     response = Client().get(f"/live/{stream.slug}")
     assert response.status_code == 200
     assert response["Cache-Control"] == "private, no-store"
+
+
+def test_two_limits_of_one_length_on_one_key_count_each_event_once() -> None:
+    from apps.chat import ratelimit
+    from apps.chat.ratelimit import Window
+
+    limits = [("review:same-length", Window(2, 3600)), ("review:same-length", Window(5, 3600))]
+    assert ratelimit.hit(limits) == []
+    assert ratelimit.hit(limits) == []  # two events: within 2 of the tighter limit
+    assert len(ratelimit.hit(limits)) == 1  # the third is over it, not over the other
