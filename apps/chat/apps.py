@@ -6,3 +6,8 @@ class ChatConfig(AppConfig):
 
     name = "apps.chat"
     verbose_name = "Chat"
+
+    def ready(self) -> None:
+        from apps.chat import signals
+
+        signals.connect()

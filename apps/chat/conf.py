@@ -51,5 +51,7 @@ IDENTITY_BURST = _rate("CASTCORE_CHAT_BURST", "5/3")
 IDENTITY_RATE = _rate("CASTCORE_CHAT_RATE", "30/60")
 ADDRESS_BURST = _rate("CASTCORE_CHAT_ADDRESS_BURST", "15/3")
 ADDRESS_RATE = _rate("CASTCORE_CHAT_ADDRESS_RATE", "90/60")
+# Renames per identity, and per address (each is broadcast to every socket on its streams).
+RENAME_RATE = _rate("CASTCORE_CHAT_RENAME_RATE", "3/60")
 # Anonymous identities created per address per hour (POST …/chat/register).
 REGISTER_RATE = env_str("CASTCORE_CHAT_REGISTER_RATE", "30/hour")

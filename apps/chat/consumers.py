@@ -6,12 +6,17 @@ as themselves; an anonymous viewer sends the chat token it was given by
 `POST /api/v1/live-streams/<id>/chat/register` as `?access_token=…` (masked in the
 access log like `token`). Without either, a public stream's chat is read-only.
 Refusals: 4404 no such stream, 4401 a private stream without a user or a chat
-token that is not valid, 4403 banned (on connect, or when banned while connected).
+token that is not valid, 4403 banned (on connect, or when banned while connected), or
+the stream turned private and this socket may no longer read it (on its next send, or
+at once: apps.chat.signals).
 
 On connect: CONNECTED_USER_INFO (the identity, whether it moderates, the stream's
 chat rules), then BACKLOG (recent visible messages, all for moderators; with
-`?since=<id>`, everything after that id: what a reconnecting client missed),
-then live events (apps.chat.events) in the order the group received them.
+`?since=<id>`, everything after that id: what a reconnecting client missed, with
+the ids hidden and shown again since its last message, `hidden` and `restored`, and
+`truncated: true` when it missed more than a client should catch up on: then
+`messages` is the recent backlog and the client starts its list over), then live
+events (apps.chat.events) in the order the group received them.
 
 Client frames:
   {"type": "CHAT", "body": "…"}
@@ -32,7 +37,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -45,7 +50,7 @@ from apps.chat.tickets import user_for_ticket
 from apps.streams.models import LiveStream
 from castcore import fanout
 from castcore.api.errors import ApiError
-from castcore.api.filters import parse_id
+from castcore.api.filters import MAX_ID, parse_id
 from castcore.client_ip import client_ip
 from castcore.ws import (
     CLOSE_FORBIDDEN,
@@ -115,7 +120,7 @@ def _open(
     moderator = selectors.may_moderate(user, stream) if signed_in else False
     connection_id = None
     if identity is not None:
-        if selectors.active_ban(stream, identity, address) is not None:
+        if selectors.active_ban(stream, identity, address, moderator=moderator) is not None:
             raise _Refused(CLOSE_FORBIDDEN)
         connection, _ = services.connection_open(stream=stream, identity=identity, address=address)
         connection_id = connection.pk
@@ -132,12 +137,14 @@ def _open(
             "maxLength": conf.MAX_MESSAGE_LENGTH,
         },
     }
-    messages = selectors.backlog(stream, moderator=moderator, since_id=since_id)
-    backlog = {
-        "type": events.BACKLOG,
-        "since": since_id,
-        "messages": [events.message_frame(message) for message in messages],
-    }
+    backlog: dict[str, Any] = {"type": events.BACKLOG, "since": since_id}
+    if since_id is None:
+        messages = selectors.backlog(stream, moderator=moderator)
+    else:
+        missed = selectors.reconnect_backlog(stream, moderator=moderator, since_id=since_id)
+        messages = missed.messages
+        backlog.update(hidden=missed.hidden, restored=missed.restored, truncated=missed.truncated)
+    backlog["messages"] = [events.message_frame(message) for message in messages]
     return (
         user,
         stream,
@@ -303,11 +310,20 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
         identity = self._identity()
         assert self.stream is not None
         # Checked on its own, stored with the other sends of its stream (apps.chat.writer).
-        message = await writer.in_thread(self._prepare_message, identity, frame.get("body"))
+        try:
+            message = await writer.in_thread(self._prepare_message, identity, frame.get("body"))
+        except _Refused as refusal:
+            await self._error("chat.forbidden")
+            await self.unsubscribe()
+            await self.close(code=refusal.code)
+            return
         await writer.writer_for(self.stream.pk).store(message)
 
     def _prepare_message(self, identity: ChatIdentity, body: object) -> ChatMessage:
         assert self.stream is not None
+        # The stream may have turned private since connect(): each send looks again.
+        if not selectors.may_still_read(self.user, self.stream):
+            raise _Refused(CLOSE_FORBIDDEN)
         moderator = selectors.may_moderate(self.user, self.stream)
         return services.message_prepare(
             stream=self.stream,
@@ -320,12 +336,18 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     async def _rename(self, frame: dict[str, Any]) -> None:
         identity = self._identity()
         assert self.stream is not None
-        await _published(
-            services.identity_rename,
-            identity=identity,
-            stream=self.stream,
-            new_name=frame.get("newName"),
-        )
+        stream, user, address = self.stream, self.user, self.address
+
+        def rename() -> None:
+            services.identity_rename(
+                identity=identity,
+                stream=stream,
+                new_name=frame.get("newName"),
+                address=address,
+                moderator=selectors.may_moderate(user, stream),
+            )
+
+        await _published(rename)
 
     @database_sync_to_async
     def _moderator_or_refuse(self) -> Any:
@@ -341,9 +363,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     async def _visibility(self, frame: dict[str, Any]) -> None:
         user = await self._moderator_or_refuse()
         ids = frame.get("ids")
-        if not isinstance(ids, list) or not all(
-            isinstance(item, int) and not isinstance(item, bool) for item in ids
-        ):
+        if not isinstance(ids, list) or not all(_is_id(item) for item in ids):
             raise ApiError("validation.invalid", {"field": "ids"})
         assert self.stream is not None
         await _published(
@@ -357,7 +377,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     async def _ban(self, frame: dict[str, Any]) -> None:
         user = await self._moderator_or_refuse()
         target_id, seconds = frame.get("userId"), frame.get("seconds")
-        if not isinstance(target_id, int) or isinstance(target_id, bool):
+        if not _is_id(target_id):
             raise ApiError("validation.invalid", {"field": "userId"})
         if seconds is not None and (not isinstance(seconds, int) or not 1 <= seconds <= 2**31):
             raise ApiError("validation.invalid", {"field": "seconds"})
@@ -385,6 +405,11 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     async def forward(self, delivery: fanout.Delivery) -> None:
         for event in delivery.events:
+            if event["type"] == "chat.revisit" and not await self._may_still_read():
+                await self._error("chat.forbidden")
+                await self.unsubscribe()
+                await self.close(code=CLOSE_FORBIDDEN)
+                return
             if event["type"] == "chat.kick" and self._kicked(event):
                 await self._error(event["code"])
                 await self.unsubscribe()
@@ -405,11 +430,24 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
         if frames.texts:
             await send_text_frames(self, frames)
 
+    @database_sync_to_async
+    def _may_still_read(self) -> bool:
+        assert self.stream is not None
+        selectors.forget_send_rules(self.stream.pk)
+        if self.user is not None and getattr(self.user, "is_authenticated", False):
+            self.user.refresh_from_db(fields=["is_active", "role"])
+        return selectors.may_still_read(self.user, self.stream)
+
     def _kicked(self, event: dict[str, Any]) -> bool:
         if self.identity is not None and event["identity_id"] == self.identity.pk:
             return True
         # A ban by address closes that address's other identities too (moderators aside).
         return bool(event["address"]) and event["address"] == self.address and not self.moderator
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    # Bounded by what a BIGINT holds: a larger one makes the driver raise OverflowError.
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def _frames(

@@ -174,6 +174,11 @@ def publish_kick(stream_id: int, *, identity_id: int, address: str | None, code:
     _publish(chat_group(stream_id), dict(event))
 
 
+def publish_revisit(stream_id: int) -> None:
+    """The stream's visibility changed: each socket checks it may still read, or closes."""
+    _publish(chat_group(stream_id), {"type": "chat.revisit"})
+
+
 def error_frame(code: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"type": ERROR, "error": {"code": code, "params": params or {}, "level": "error"}}
 

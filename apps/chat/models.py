@@ -127,6 +127,8 @@ class ChatMessage(models.Model):
     hidden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # When a moderator last showed it again: a reconnecting client learns of it (BACKLOG).
+    shown_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

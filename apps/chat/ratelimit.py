@@ -29,11 +29,17 @@ def _redis() -> Any:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+def _bucket(now: float, window: Window) -> str:
+    return f"{window.seconds}:{int(now // window.seconds)}"
+
+
 def hit(counters: list[tuple[str, Window]]) -> list[int]:
     """Count one event against each (key, window); the seconds to wait for each one over."""
     now = time.time()
     names = [
-        (f"castcore:chat:rate:{key}:{window.seconds}:{int(now // window.seconds)}", window)
+        # The count is in the name too: two limits of one length (5/60 and 30/60) on one
+        # key would otherwise share a counter, and each event would count twice.
+        (f"castcore:chat:rate:{key}:{window.count}/{_bucket(now, window)}", window)
         for key, window in counters
     ]
     if settings.REDIS_URL:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -41,10 +42,15 @@ RECONNECT_OVERLAP_SECONDS = 5
 def may_read(user: Any, stream: LiveStream) -> bool:
     """Whoever may watch the stream may read its chat (the streams app's rule): a public or
     unlisted one anyone (an unlisted one's link is the access), a private one its owner
-    and Admins."""
+    and Admins; and the users granted the moderator role on it, who could not moderate
+    a private stream's chat otherwise."""
     if stream.visibility in (LiveVisibility.PUBLIC, LiveVisibility.UNLISTED):
         return True
-    return visible_live_streams(user, LiveStream.objects.filter(pk=stream.pk)).exists()
+    if visible_live_streams(user, LiveStream.objects.filter(pk=stream.pk)).exists():
+        return True
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return ChatModerator.objects.filter(stream=stream, user=user).exists()
 
 
 def may_operate(user: Any, stream: LiveStream) -> bool:
@@ -98,12 +104,45 @@ def send_rules(stream: LiveStream) -> tuple[ChatSettings, LiveSession | None]:
     return rules, session
 
 
+# Per stream, in this process: (read at, its visibility), for sends; forgotten with the rules.
+_send_visibility: dict[int, tuple[float, str]] = {}
+
+
+def send_visibility(stream: LiveStream) -> str:
+    """The stream's visibility as a send sees it: at most SEND_RULES_SECONDS old.
+
+    A socket opened on a public stream keeps sending after the stream turns private
+    unless each send looks again; one query a second per stream, not one per message.
+    """
+    now = time.monotonic()
+    cached = _send_visibility.get(stream.pk)
+    if cached is not None and now - cached[0] < SEND_RULES_SECONDS:
+        return cached[1]
+    visibility = (
+        LiveStream.objects.filter(pk=stream.pk).values_list("visibility", flat=True).first()
+    ) or LiveVisibility.PRIVATE  # deleted: nobody reads it any more
+    _send_visibility[stream.pk] = (now, visibility)
+    return visibility
+
+
+def may_still_read(user: Any, stream: LiveStream) -> bool:
+    """may_read on the stream's current visibility (a socket's send, or a visibility change)."""
+    visibility = send_visibility(stream)
+    if visibility in (LiveVisibility.PUBLIC, LiveVisibility.UNLISTED):
+        return True
+    stream.visibility = visibility
+    signed_in = getattr(user, "is_authenticated", False)
+    return may_read(user if signed_in else None, stream)
+
+
 def forget_send_rules(stream_id: int | None = None) -> None:
     """Read the rules of `stream_id` (of every stream: None) afresh on the next send."""
     if stream_id is None:
         _send_rules.clear()
+        _send_visibility.clear()
     else:
         _send_rules.pop(stream_id, None)
+        _send_visibility.pop(stream_id, None)
 
 
 def open_session(stream: LiveStream) -> LiveSession | None:
@@ -123,11 +162,16 @@ def active_ban(
     identity: ChatIdentity,
     address: str | None,
     chat_settings: ChatSettings | None = None,
+    *,
+    moderator: bool = False,
 ) -> ChatBan | None:
-    """The ban in force on `identity`, or (by the stream's setting) on `address`."""
+    """The ban in force on `identity`, or (by the stream's setting) on `address`.
+
+    A moderator is never matched by address alone: a viewer banned by address may share
+    it (a NAT, an office) with the stream's operators, who must keep moderating.
+    """
     match = Q(identity=identity)
-    chat_settings = chat_settings or settings_for(stream)
-    if address and chat_settings.ban_by_address:
+    if address and not moderator and (chat_settings or settings_for(stream)).ban_by_address:
         match |= Q(address=address)
     bans = ChatBan.objects.filter(ChatBan.active_q(), match, stream=stream)
     # A ban outranks a timeout; of two timeouts, the longer one.
@@ -160,6 +204,60 @@ def messages_for(user: Any, stream: LiveStream, *, moderator: bool) -> QuerySet[
     return messages if moderator else messages.filter(visible=True)
 
 
+@dataclass
+class Reconnect:
+    """What a client reconnecting with `since` missed (the BACKLOG frame's fields)."""
+
+    messages: list[ChatMessage]
+    hidden: list[int]  # ids it may hold that were hidden meanwhile: it removes them
+    restored: list[int]  # ids shown again meanwhile (also in `messages`, to put back)
+    truncated: bool  # more than the cap was missed: `messages` is the recent backlog
+
+
+RECONNECT_CAP = conf.BACKLOG_SIZE * 10
+
+
+def reconnect_backlog(stream: LiveStream, *, moderator: bool, since_id: int) -> Reconnect:
+    """Everything after `since_id`, and the hides and shows since the client's last message.
+
+    Sends are stored in parallel, so a message can be published just after one with a
+    higher id: the few seconds before the client's last message come again too, and the
+    client, which keeps messages by id, drops what it has. A client away for more than
+    RECONNECT_CAP messages gets the recent backlog, `truncated`, and starts its list over.
+    """
+    messages = messages_for(None, stream, moderator=moderator)
+    last = (
+        ChatMessage.objects.filter(pk=since_id, stream=stream)
+        .values_list("sent_at", flat=True)
+        .first()
+    )
+    after = Q(id__gt=since_id)
+    changed = Q(pk__in=[])
+    if last is not None:
+        cutoff = last - timedelta(seconds=RECONNECT_OVERLAP_SECONDS)
+        after |= Q(sent_at__gte=cutoff)
+        changed = Q(hidden_at__gte=cutoff) | Q(shown_at__gte=cutoff)
+    found = list(messages.filter(after).order_by("id")[: RECONNECT_CAP + 1])
+    if len(found) > RECONNECT_CAP or (last is None and since_id > 0 and not found):
+        # Too much missed, or an id the stream never had: a fresh list, not a partial one.
+        return Reconnect(backlog(stream, moderator=moderator), [], [], True)
+    # Only what the client can hold (ids up to its last one); later ones are in `found`.
+    flips = list(
+        ChatMessage.objects.filter(changed, stream=stream, id__lte=since_id)
+        .order_by("id")
+        .values_list("id", "visible")[: RECONNECT_CAP + 1]
+    )
+    if len(flips) > RECONNECT_CAP:
+        return Reconnect(backlog(stream, moderator=moderator), [], [], True)
+    restored = [pk for pk, visible in flips if visible]
+    hidden = [pk for pk, visible in flips if not visible]
+    have = {message.pk for message in found}
+    missing = [pk for pk in restored if pk not in have]
+    if missing:
+        found = sorted([*found, *messages.filter(pk__in=missing)], key=lambda message: message.pk)
+    return Reconnect(found, hidden, restored, False)
+
+
 def backlog(
     stream: LiveStream, *, moderator: bool, since_id: int | None = None
 ) -> list[ChatMessage]:
@@ -171,11 +269,7 @@ def backlog(
         # message can be published just after one with a higher id: the few seconds
         # before the client's last message come again too, and the client, which keeps
         # messages by id, drops what it has.
-        last = ChatMessage.objects.filter(pk=since_id).values_list("sent_at", flat=True).first()
-        after = Q(id__gt=since_id)
-        if last is not None:
-            after |= Q(sent_at__gte=last - timedelta(seconds=RECONNECT_OVERLAP_SECONDS))
-        return list(messages.filter(after).order_by("id")[: conf.BACKLOG_SIZE * 10])
+        return reconnect_backlog(stream, moderator=moderator, since_id=since_id).messages
     recent = list(messages.order_by("-id")[: conf.BACKLOG_SIZE])
     recent.reverse()
     return recent

@@ -49,6 +49,7 @@ ERROR_STATUSES: dict[str, int] = {
     "chat.timed_out": status.HTTP_403_FORBIDDEN,
     "chat.signed_in_only": status.HTTP_403_FORBIDDEN,
     "chat.not_moderator": status.HTTP_403_FORBIDDEN,
+    "chat.forbidden": status.HTTP_403_FORBIDDEN,
     "chat.closed": status.HTTP_409_CONFLICT,
     "chat.name_taken": status.HTTP_409_CONFLICT,
     "chat.rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
@@ -119,13 +120,23 @@ def identity_register(*, display_name: str | None = None) -> tuple[ChatIdentity,
     return identity, token
 
 
-def identity_rename(*, identity: ChatIdentity, stream: LiveStream, new_name: object) -> str:
-    """Rename `identity`; refused when the name is forbidden or another connected identity
-    on `stream` has it. Broadcasts NAME_CHANGE. Returns the old name."""
+def identity_rename(
+    *,
+    identity: ChatIdentity,
+    stream: LiveStream,
+    new_name: object,
+    address: str | None = None,
+    moderator: bool = False,
+) -> str:
+    """Rename `identity`; refused when it is banned or timed out on `stream`, renames too
+    often (per identity and per address), the name is forbidden or another connected
+    identity on `stream` has it. Broadcasts NAME_CHANGE. Returns the old name."""
+    _check_not_banned(stream, identity, address, moderator)
     name = validate_name(new_name)
     old = identity.display_name
     if name == old:
         return old
+    _check_rename_rate(identity, address)
     if selectors.name_taken(stream, name, by_other_than=identity):
         raise ChatError("chat.name_taken", {"name": name})
     with transaction.atomic():
@@ -142,6 +153,17 @@ def identity_rename(*, identity: ChatIdentity, stream: LiveStream, new_name: obj
         for stream_id in _streams_connected(identity):
             events.publish_frame(stream_id, frame)
     return old
+
+
+def _check_rename_rate(identity: ChatIdentity, address: str | None) -> None:
+    # Each NAME_CHANGE is broadcast to every socket of every stream the identity is on:
+    # without a limit, renames are a flood that the message limits do not count.
+    limits = [(f"rename:id:{identity.pk}", conf.RENAME_RATE)]
+    if address:
+        limits.append((f"rename:ip:{address}", conf.RENAME_RATE))
+    waits = ratelimit.hit(limits)
+    if waits:
+        raise ChatError("chat.rate_limited", {"retry_after": max(waits)})
 
 
 def _streams_connected(identity: ChatIdentity) -> set[int]:
@@ -216,18 +238,28 @@ def _check_may_send(
     chat_settings: ChatSettings,
     session: LiveSession | None,
 ) -> None:
-    ban = selectors.active_ban(stream, identity, address, chat_settings)
-    if ban is not None:
-        if ban.kind == BanKind.TIMEOUT and ban.until is not None:
-            retry = max(1, int((ban.until - timezone.now()).total_seconds()) + 1)
-            raise ChatError("chat.timed_out", {"retry_after": retry})
-        raise ChatError("chat.banned")
+    _check_not_banned(stream, identity, address, moderator, chat_settings)
     if moderator:
         return
     if chat_settings.signed_in_only and identity.user_id is None:
         raise ChatError("chat.signed_in_only")
     if chat_settings.closed_when_offline and session is None:
         raise ChatError("chat.closed", {"reason": "offline"})
+
+
+def _check_not_banned(
+    stream: LiveStream,
+    identity: ChatIdentity,
+    address: str | None,
+    moderator: bool,
+    chat_settings: ChatSettings | None = None,
+) -> None:
+    ban = selectors.active_ban(stream, identity, address, chat_settings, moderator=moderator)
+    if ban is not None:
+        if ban.kind == BanKind.TIMEOUT and ban.until is not None:
+            retry = max(1, int((ban.until - timezone.now()).total_seconds()) + 1)
+            raise ChatError("chat.timed_out", {"retry_after": retry})
+        raise ChatError("chat.banned")
 
 
 def _validate_body(body: object) -> str:
@@ -402,6 +434,7 @@ def messages_set_visibility(
             visible=visible,
             hidden_at=None if visible else timezone.now(),
             hidden_by=None if visible else actor,
+            shown_at=timezone.now() if visible else None,
         )
         _visibility_changed(stream, changed, visible, actor=actor, request=request)
     return changed

@@ -1,6 +1,7 @@
 """/api/v1/live-streams/<id>/chat/…: messages, moderation, identities and settings of a chat.
 
-RBAC: Viewers read (hidden messages only for moderators); the stream's operators
+RBAC: Viewers read messages (hidden ones only for moderators); identities and bans
+are for moderators; the stream's operators
 and its moderators moderate (hide/show, time out, ban, settings); operators grant
 moderators and send system messages. The moderation routes declare
 `write_role = Role.VIEWER` because a Viewer granted the moderator role on a stream
@@ -23,9 +24,15 @@ from rest_framework.response import Response
 from apps.accounts.roles import Role
 from apps.chat import conf, selectors, services
 from apps.chat.api import serializers as s
-from apps.chat.filters import ChatBanFilter, ChatIdentityFilter, ChatMessageFilter
+from apps.chat.filters import (
+    ChatBanFilter,
+    ChatIdentityFilter,
+    ChatMessageFilter,
+    StrictOrderingFilter,
+)
 from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, ChatModerator
 from apps.streams.models import LiveStream
+from castcore.api.filters import FilterBackend
 from castcore.api.schema import error_statuses_for
 from castcore.api.throttling import ClientScopedRateThrottle
 
@@ -36,6 +43,8 @@ class _StreamChatView(generics.GenericAPIView):
     """The stream in the URL (404 when it does not exist or the user may not read it)."""
 
     error_statuses = CHAT_ERRORS
+    # `?ordering=bogus` is refused like an unknown filter choice, not ignored.
+    filter_backends = [FilterBackend, StrictOrderingFilter]
 
     def stream(self) -> LiveStream:
         if not hasattr(self, "_stream"):
@@ -110,7 +119,8 @@ class ChatVisibilityView(_StreamChatView):
 
 
 class ChatIdentitiesView(_StreamChatView, generics.ListAPIView):
-    """Identities that wrote in, are connected to, or are banned from the stream's chat."""
+    """Identities that wrote in, are connected to, or are banned from the stream's chat
+    (the stream's moderators only)."""
 
     serializer_class = s.ChatIdentityListSerializer
     filterset_class = ChatIdentityFilter
@@ -120,6 +130,9 @@ class ChatIdentitiesView(_StreamChatView, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ChatIdentity]:
         if getattr(self, "swagger_fake_view", False):
             return ChatIdentity.objects.none()
+        # Who is banned, and the addresses and past names of identities, are the
+        # moderators' business: a Viewer reads messages, not the ban list.
+        self.require_moderator()
         stream = self.stream()
         connected = selectors.connected(stream).filter(identity=OuterRef("pk"))
         banned = ChatBan.objects.filter(ChatBan.active_q(), stream=stream, identity=OuterRef("pk"))
@@ -159,7 +172,8 @@ class ChatIdentityBanView(_StreamChatView):
 
 
 class ChatBansView(_StreamChatView, generics.ListAPIView):
-    """The stream's bans and timeouts, newest first (`?active=true`: those in force)."""
+    """The stream's bans and timeouts, newest first (`?active=true`: those in force; the
+    stream's moderators only)."""
 
     serializer_class = s.ChatBanSerializer
     filterset_class = ChatBanFilter
@@ -168,6 +182,7 @@ class ChatBansView(_StreamChatView, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ChatBan]:
         if getattr(self, "swagger_fake_view", False):
             return ChatBan.objects.none()
+        self.require_moderator()
         return ChatBan.objects.filter(stream=self.stream()).select_related("identity")
 
 

@@ -169,7 +169,12 @@ def test_ban_list_and_lift(operator_api: APIClient, viewer_api: APIClient, strea
     assert ban["active"] and ban["by_address"] and "address" not in ban
     assert "198.51.100.4" not in response.content.decode()
     assert not ChatMessage.objects.filter(author=identity, visible=True).exists()
-    listed = viewer_api.get(f"{_base(stream)}/identities?banned=true").json()
+    # The ban list is the moderators' (a Viewer reads messages only).
+    for path in ("identities?banned=true", "identities", "bans"):
+        refused = viewer_api.get(f"{_base(stream)}/{path}")
+        assert refused.status_code == 403, path
+        assert refused.json()["error"]["code"] == "permission.not_moderator"
+    listed = operator_api.get(f"{_base(stream)}/identities?banned=true").json()
     assert [(i["id"], i["banned"]) for i in listed["items"]] == [(identity.pk, True)]
     active = operator_api.get(f"{_base(stream)}/bans?active=true").json()
     assert [b["id"] for b in active["items"]] == [ban["id"]]

@@ -152,8 +152,10 @@ async def test_a_rename_on_the_socket_of_a_banned_identity_does_not_lift_it() ->
         await sync_to_async(services.ChatBan.objects.create)(
             stream=stream, identity=identity, kind="ban", created_by=operator
         )
+        # A rename is refused too (and not broadcast): a ban is not shed with a name.
         await troll.send({"type": "NAME_CHANGE", "newName": "innocent"})
-        assert (await troll.receive("NAME_CHANGE"))["newName"] == "innocent"
+        assert (await troll.receive("ERROR"))["error"]["code"] == "chat.banned"
+        assert (await _identity(identity.pk)).display_name == "troll2"
         await troll.say("hello again")
         assert (await troll.receive("ERROR"))["error"]["code"] == "chat.banned"
         assert await _count(stream=stream) == 0

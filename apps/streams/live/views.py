@@ -106,6 +106,9 @@ def watch_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
     if stream.visibility != LiveVisibility.PUBLIC:
         response["X-Robots-Tag"] = "noindex"
+    # The page carries tickets (playback, chat) good for hours: no shared or disk cache
+    # may keep it, or hand it to whoever uses the browser or the proxy next.
+    response["Cache-Control"] = "private, no-store"
     if viewers.VIEWER_COOKIE not in request.COOKIES:
         # Sent back with the page's own HLS fetches (same origin), so page + player count once.
         response.set_cookie(

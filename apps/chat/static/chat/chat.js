@@ -122,6 +122,14 @@
         if (frame.user) this.meId = frame.user.id;
         break;
       case "BACKLOG":
+        if (frame.truncated) {
+          // Away too long to catch up: the server sent the recent backlog; start over.
+          this.rows.forEach(function (row) { row.remove(); });
+          this.rows.clear();
+          this.lastId = null;
+        }
+        // Hidden while this page was away (shown ones come back among the messages).
+        if (frame.hidden) this.visibility(frame.hidden, false);
         for (var i = 0; i < frame.messages.length; i++) this.message(frame.messages[i]);
         break;
       case "CHAT":
