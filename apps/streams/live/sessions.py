@@ -396,17 +396,28 @@ def live_session_record_inbound(*, session_id: int, inbound: dict[str, Any]) -> 
     return bool(LiveSession.objects.filter(pk=session_id, ended_at__isnull=True).update(**fields))
 
 
-def live_session_link_recording(*, job_id: int, run: StreamRun, recording: Any) -> bool:
-    """Link a run's recording to the session it recorded (the first one, if several runs
-    recorded it: a takeover makes a second file, kept as a recording of the job)."""
+def _sessions_of_run(job_id: int, run: StreamRun) -> Any:
+    """The sessions a run of the job `job_id` may have recorded, latest first."""
     run_end = run.ended_at or timezone.now()
-    session = (
-        LiveSession.objects.filter(stream__job_id=job_id, recording__isnull=True)
+    return (
+        LiveSession.objects.filter(stream__job_id=job_id)
         .filter(started_at__lte=run_end + timedelta(seconds=5))
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=run.created_at - timedelta(seconds=5)))
         .order_by("-started_at")
-        .first()
     )
+
+
+def live_session_recording_of_run(*, job_id: int, run: StreamRun) -> int | None:
+    """The recording already linked to the session a run recorded: a later part of the
+    same session (the publisher came back within the grace) is joined onto it."""
+    session = _sessions_of_run(job_id, run).first()
+    return session.recording_id if session is not None else None
+
+
+def live_session_link_recording(*, job_id: int, run: StreamRun, recording: Any) -> bool:
+    """Link a run's recording to the session it recorded (its first part: the later ones
+    are joined onto it, runtime/recording.py)."""
+    session = _sessions_of_run(job_id, run).filter(recording__isnull=True).first()
     if session is None:
         return False
     return bool(

@@ -12,10 +12,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from apps.recordings.models import Recording
 from apps.streams import conf as streams_conf
 from apps.streams.live.models import LiveSession
 from apps.streams.live.paths import hls_dir
@@ -26,6 +28,7 @@ from apps.streams.live.tests.publisher import publish, stop
 from apps.streams.models import JobState, RunState, StreamJob, StreamRun
 from apps.streams.runtime.reconcile import reconcile_runs
 from apps.streams.tests.helpers import run_row, wait_until
+from workers.ffmpeg.probe import probe
 from workers.ffmpeg.tests.rtmp_server import RtmpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -85,6 +88,53 @@ def test_a_publish_is_transcoded_restreamed_and_recorded_into_its_session(
     assert session.ended_at is not None
     assert session.recording.stream_job_id == stream.job_id
     assert session.recording.owner_id == operator_user.pk
+
+
+def test_a_publisher_back_within_the_grace_gives_its_session_one_recording(
+    ingest: Ingest, worker: Callable[[str], subprocess.Popen[bytes]], operator_user: Any
+) -> None:
+    worker("live")
+    stream, key = live_stream(
+        operator_user, outputs=[{"kind": "udp", "url": "udp://127.0.0.1:9"}], recording_enabled=True
+    )
+    parts = []
+    for _ in range(2):
+        publisher = publish(ingest.publish_url(key))
+        try:
+            wait_until(lambda: running_run(stream.job_id), timeout=40)
+            session = wait_until(
+                lambda: LiveSession.objects.filter(stream=stream, disconnected_at=None).first(),
+                timeout=20,
+            )
+            started = time.monotonic()
+            time.sleep(5)
+        finally:
+            stop(publisher)
+        parts.append(time.monotonic() - started)
+        # Back within the grace (4 s here): the same session goes on.
+        left = LiveSession.objects.filter(pk=session.pk, disconnected_at__isnull=False)
+        wait_until(left.exists, timeout=10)
+    session = LiveSession.objects.get(stream=stream)
+    assert session.reconnects == 1
+    wait_until(lambda: live_sessions_reconcile().ended == [session.pk], timeout=15)
+    wait_until(
+        lambda: StreamJob.objects.get(pk=stream.job_id).state == JobState.STOPPED, timeout=20
+    )
+    session = wait_until(
+        lambda: (s := LiveSession.objects.get(pk=session.pk)).recording_id and s, timeout=30
+    )
+    # Both process segments' files are handed over; the second is joined onto the first.
+    time.sleep(3)
+    recordings = Recording.objects.filter(stream_job_id=stream.job_id)
+    assert [r.pk for r in recordings] == [session.recording_id]
+    recording = recordings.get()
+    duration = probe(Path(recording.file.path), timeout=30).duration
+    assert duration is not None
+    # What the publisher sent in each part, less the seconds of each start (connect,
+    # first keyframe): a single part would be at most ~6 s.
+    assert duration >= sum(parts) - 3, (duration, parts)
+    assert recording.duration == pytest.approx(duration, abs=0.5)
+    assert len(list(Path(recording.file.path).parent.glob("*.mkv"))) == 1
 
 
 def test_kill_9_of_the_worker_running_a_live_transcode_is_taken_over_within_the_lease(
