@@ -29,6 +29,7 @@ from apps.recordings.models import Recording, Visibility, new_url_token
 from apps.system.models import GlobalSettings
 from castcore.events import emit
 from castcore.stopping import worker_stopping
+from workers.ffmpeg.concat import JoinError, join_files
 from workers.ffmpeg.playable import PlayableError, PlayableErrorCode, make_playable
 from workers.ffmpeg.probe import ProbeError, ProbeResult, probe
 from workers.ffmpeg.thumbnail import ThumbnailError, make_thumbnail
@@ -188,6 +189,64 @@ def recording_create_video(
     except BaseException:
         shutil.move(str(target), source)  # give the caller its file back
         raise
+    return recording
+
+
+def recording_append_video(*, recording_id: int, file_path: Path) -> Recording | None:
+    """Join a finished video file onto the end of a video recording (streams copied).
+
+    For a recording made in parts (a live session whose publisher came back): one
+    recording row, not one per part. The joined file gets a new storage name, so a
+    playable copy of the old one still being made is discarded (_save_playable checks
+    the name); the copy is made again. The part's file is removed once joined. None (the
+    part's file untouched) when the row is gone or the join fails: the caller keeps the
+    part as a recording of its own rather than losing it.
+    """
+    source = Path(file_path)
+    if not source.is_file():
+        raise FileNotFoundError(str(source))
+    with transaction.atomic():
+        recording = (
+            Recording.objects.select_for_update()
+            .filter(pk=recording_id, kind=Recording.Kind.VIDEO)
+            .exclude(file="")
+            .first()
+        )
+        if recording is None:
+            return None
+        old_name = recording.file.name
+        name = _storage_name(
+            "video", new_url_token(), Path(old_name).suffix or ".mkv", timezone.now()
+        )
+        target = Path(default_storage.path(name))
+        try:
+            join_files(
+                [default_storage.path(old_name), source], target, ffmpeg=settings.FFMPEG_BINARY
+            )
+        except JoinError as exc:
+            logger.warning("video recording %s: part not joined: %s", recording.pk, exc.code)
+            return None
+        try:
+            duration = probe(target, timeout=30).duration
+        except ProbeError:
+            duration = None
+        stale = [old_name, recording.playable_file.name, recording.poster.name]
+        Recording.objects.filter(pk=recording.pk).update(
+            file=name,
+            size=target.stat().st_size,
+            duration=round(duration, 3) if duration else recording.duration,
+            playable_file="",
+            playable_size=0,
+            poster="",
+            poster_size=0,
+            playable_error="",
+            updated_at=timezone.now(),
+        )
+        for stale_name in filter(None, stale):
+            _delete_file_later(stale_name)
+        transaction.on_commit(lambda: source.unlink(missing_ok=True))
+        _dispatch_make_playable(recording.pk)
+    recording.refresh_from_db()
     return recording
 
 

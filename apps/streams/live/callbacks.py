@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from apps.streams.live import conf, ingest
+from apps.streams.live import conf, ingest, srt
 from apps.streams.live.models import IngestProtocol
 from apps.streams.live.sessions import PublishRefused, live_publish_done, live_publish_start
 from castcore.secrets import remember
@@ -51,12 +51,24 @@ def on_publish(request: HttpRequest) -> HttpResponse:
         # A publish straight to an internal name is never accepted: the key is the door.
         logger.info("publish refused: not a key of application %s", conf.RTMP_APP)
         return _text(403)
+    relayed: int | None = None
+    if srt.is_relay_name(key):
+        # CastCore's SRT relay: its signed name stands for the key (srt.py); a forged or
+        # expired signature is refused like a wrong key.
+        relayed = srt.relay_publish_stream_id(
+            key, expires=request.POST.get("exp", ""), sig=request.POST.get("sig", "")
+        )
+        if relayed is None:
+            logger.info("publish refused: SRT relay name without a valid signature")
+            return _text(403)
+        key = ""
     try:
         publish = live_publish_start(
             key=key,
+            stream_id=relayed,
             # CastCore's SRT relay marks its publishes (srt.py); only a label, not a right.
             protocol=IngestProtocol.SRT
-            if request.POST.get("via") == "srt"
+            if relayed is not None or request.POST.get("via") == "srt"
             else IngestProtocol.RTMP,
             address=request.POST.get("addr") or None,
             client_id=request.POST.get("clientid", ""),

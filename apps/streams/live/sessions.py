@@ -60,15 +60,15 @@ def _grace_cutoff() -> Any:
     return timezone.now() - timedelta(seconds=conf.GRACE_SECONDS)
 
 
-def _stream_for_key(key: str) -> LiveStream | None:
+def _stream_for_key(key: str, stream_id: int | None = None) -> LiveStream | None:
+    """The stream of `key`, or the stream `stream_id` (a publish whose key was checked
+    another way: the SRT relay's signed name), locked."""
+    streams = LiveStream.objects.select_for_update().exclude(ingest_key_digest="")
+    if stream_id is not None:
+        return streams.filter(pk=stream_id).first()
     if not key:
         return None
-    return (
-        LiveStream.objects.select_for_update()
-        .filter(ingest_key_digest=ingest_key_digest(key))
-        .exclude(ingest_key_digest="")
-        .first()
-    )
+    return streams.filter(ingest_key_digest=ingest_key_digest(key)).first()
 
 
 def _start_job(job: StreamJob) -> None:
@@ -87,15 +87,21 @@ def _start_job(job: StreamJob) -> None:
 
 
 def live_publish_start(
-    *, key: str, protocol: str, address: str | None, client_id: str = ""
+    *,
+    key: str,
+    protocol: str,
+    address: str | None,
+    client_id: str = "",
+    stream_id: int | None = None,
 ) -> Publish:
     """Authorise a publish with `key`: open (or continue) its stream's session and start the job.
+    `stream_id` instead of a key: a publish the caller authorised (the SRT relay's signature).
 
     Raises PublishRefused (nothing written, nothing started) for an unknown or revoked
     key, a stream whose publisher is connected now, or a job that may not start.
     """
     with transaction.atomic():
-        stream = _stream_for_key(key)
+        stream = _stream_for_key(key, stream_id)
         if stream is None:
             raise PublishRefused("unknown_key")
         session = (
@@ -176,7 +182,11 @@ def _read_inbound_later(session_id: int) -> None:
 
 def _stream_for_name(name: str) -> LiveStream | None:
     """The stream a name nginx reports stands for: its internal name, or a key."""
+    from apps.streams.live.srt import RELAY_PREFIX
+
     stream_id = ingest.stream_id_of_internal_name(name)
+    if stream_id is None and name.startswith(RELAY_PREFIX) and name[len(RELAY_PREFIX) :].isdigit():
+        stream_id = int(name[len(RELAY_PREFIX) :])  # the SRT relay's name (before the rename)
     if stream_id is not None:
         return LiveStream.objects.filter(pk=stream_id).first()
     if not name:
@@ -386,17 +396,28 @@ def live_session_record_inbound(*, session_id: int, inbound: dict[str, Any]) -> 
     return bool(LiveSession.objects.filter(pk=session_id, ended_at__isnull=True).update(**fields))
 
 
-def live_session_link_recording(*, job_id: int, run: StreamRun, recording: Any) -> bool:
-    """Link a run's recording to the session it recorded (the first one, if several runs
-    recorded it: a takeover makes a second file, kept as a recording of the job)."""
+def _sessions_of_run(job_id: int, run: StreamRun) -> Any:
+    """The sessions a run of the job `job_id` may have recorded, latest first."""
     run_end = run.ended_at or timezone.now()
-    session = (
-        LiveSession.objects.filter(stream__job_id=job_id, recording__isnull=True)
+    return (
+        LiveSession.objects.filter(stream__job_id=job_id)
         .filter(started_at__lte=run_end + timedelta(seconds=5))
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=run.created_at - timedelta(seconds=5)))
         .order_by("-started_at")
-        .first()
     )
+
+
+def live_session_recording_of_run(*, job_id: int, run: StreamRun) -> int | None:
+    """The recording already linked to the session a run recorded: a later part of the
+    same session (the publisher came back within the grace) is joined onto it."""
+    session = _sessions_of_run(job_id, run).first()
+    return session.recording_id if session is not None else None
+
+
+def live_session_link_recording(*, job_id: int, run: StreamRun, recording: Any) -> bool:
+    """Link a run's recording to the session it recorded (its first part: the later ones
+    are joined onto it, runtime/recording.py)."""
+    session = _sessions_of_run(job_id, run).filter(recording__isnull=True).first()
     if session is None:
         return False
     return bool(

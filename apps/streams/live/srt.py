@@ -2,11 +2,19 @@
 
 Each SRT-enabled stream gets an ffmpeg SRT listener on its own port (`srt_port`, from
 CASTCORE_SRT_PORTS) whose passphrase is the stream's key. It relays what an encoder
-sends, unchanged, to the local nginx-rtmp ingest with the key, so the publish is
-authorised, sessioned and transcoded exactly as an RTMP one (on_publish, the grace
-period, second publishers refused): one ingest path to get right, not two. The cost
-is one `-c copy` process per SRT stream, and an SRT publish is seen as RTMP by nginx
-(the relay marks it `via=srt`, which names the session's protocol).
+sends, unchanged, to the local nginx-rtmp ingest, so the publish is authorised,
+sessioned and transcoded exactly as an RTMP one (on_publish, the grace period, second
+publishers refused): one ingest path to get right, not two. The cost is one `-c copy`
+process per SRT stream, and an SRT publish is seen as RTMP by nginx (the relay marks it
+`via=srt`, which names the session's protocol).
+
+The relay does not publish with the key: it publishes as `srt-<id>` with an expiry and
+an HMAC (callback secret) over the id, the expiry and the key's digest, which on_publish
+accepts only in that form (`relay_publish_stream_id`). A rotated key or an expired
+signature is refused; a forged one too. The key stays in the relay's argv once, as the
+SRT passphrase: ffmpeg (5.1 here) takes the srt protocol's passphrase only as an
+option on its command line (URL or `-passphrase`), and has no way to read an option's
+value from a file, so it cannot be kept out of /proc/<pid>/cmdline of the relay.
 
 Why not let the job read SRT itself: the job's ffmpeg only runs while a session is
 open, which needs a publish to nginx's callbacks first; and a listener inside the job
@@ -21,11 +29,15 @@ nginx; the distributed mode runs it with `manage.py run_srt_relays` (docker-comp
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -33,6 +45,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from apps.streams.live import conf
+from apps.streams.live.models import ingest_key_digest
 from castcore.secrets import remember
 from workers.ffmpeg.confine import SYSTEM_ONLY, resolved_argv, start_confined
 
@@ -46,8 +59,46 @@ class Relay:
     key: str
 
 
-def relay_argv(relay: Relay) -> list[str]:
-    """The relay's ffmpeg: SRT listener in (key as passphrase), FLV to nginx-rtmp out."""
+RELAY_PREFIX = "srt-"
+_RELAY_NAME = re.compile(rf"^{RELAY_PREFIX}(\d+)$")
+# How long a relay's signed name is accepted. A listener waits for its caller for as long
+# as it takes, so it is long; an idle relay is renewed when half of it is gone.
+RELAY_SIGNATURE_SECONDS = 7 * 24 * 3600
+
+
+def relay_signature(stream_id: int, expires: int, key_digest: str) -> str:
+    message = f"castcore.srt-relay:{stream_id}:{expires}:{key_digest}".encode()
+    return hmac.new(conf.callback_secret().encode(), message, hashlib.sha256).hexdigest()
+
+
+def relay_publish_stream_id(name: str, *, expires: str, sig: str) -> int | None:
+    """The stream a relay's publish (`srt-<id>`, `exp`, `sig`) stands for, if its signature
+    is good, not expired, and made with the stream's current key; None otherwise."""
+    from apps.streams.live.models import LiveStream
+
+    match = _RELAY_NAME.match(name)
+    if match is None or not expires.isdigit() or int(expires) < time.time():
+        return None
+    stream_id = int(match.group(1))
+    digest = (
+        LiveStream.objects.filter(pk=stream_id, srt_enabled=True)
+        .exclude(ingest_key_digest="")
+        .values_list("ingest_key_digest", flat=True)
+        .first()
+    )
+    if digest is None:
+        return None
+    good = relay_signature(stream_id, int(expires), digest)
+    return stream_id if hmac.compare_digest(good.encode(), sig.encode()) else None
+
+
+def is_relay_name(name: str) -> bool:
+    return _RELAY_NAME.match(name) is not None
+
+
+def relay_argv(relay: Relay, *, expires: int) -> list[str]:
+    """The relay's ffmpeg: SRT listener in (key as passphrase), FLV to nginx-rtmp out under
+    the relay's signed name (no key)."""
     bind = conf.RTMP_BIND if ":" not in conf.RTMP_BIND else f"[{conf.RTMP_BIND}]"
     source = (
         f"srt://{bind}:{relay.port}?mode=listener&passphrase={quote(relay.key)}"
@@ -55,7 +106,8 @@ def relay_argv(relay: Relay) -> list[str]:
     )
     target = (
         f"rtmp://{conf.RTMP_INTERNAL_HOST}:{conf.RTMP_PORT}/{conf.RTMP_APP}/"
-        f"{quote(relay.key)}?via=srt"
+        f"{RELAY_PREFIX}{relay.stream_id}?via=srt&exp={expires}"
+        f"&sig={relay_signature(relay.stream_id, expires, ingest_key_digest(relay.key))}"
     )
     return [
         settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-loglevel", "error",
@@ -83,6 +135,7 @@ class SrtRelays:
         self.interval = interval
         self.stopping = threading.Event()
         self.running: dict[int, tuple[Relay, subprocess.Popen[bytes]]] = {}
+        self.expires: dict[int, int] = {}
         self._thread = threading.Thread(target=self._run, name="castcore-srt", daemon=True)
 
     def start(self) -> None:
@@ -105,15 +158,31 @@ class SrtRelays:
         """Start, restart, replace and stop relays to match the streams now."""
         wanted = wanted_relays()
         for stream_id, (relay, process) in list(self.running.items()):
-            if wanted.get(stream_id) != relay or process.poll() is not None:
+            if (
+                wanted.get(stream_id) != relay
+                or process.poll() is not None
+                or self._renew(stream_id)
+            ):
                 self._stop(stream_id)
         for stream_id, relay in wanted.items():
             if stream_id not in self.running and not self.stopping.is_set():
                 self._start(relay)
 
+    def _renew(self, stream_id: int) -> bool:
+        """Half its signature's life gone and no publisher on it: start it afresh (a relay
+        carrying a publish is left alone; its signature was only checked at the start)."""
+        from apps.streams.live.models import LiveSession
+
+        if self.expires[stream_id] - time.time() > RELAY_SIGNATURE_SECONDS / 2:
+            return False
+        return not LiveSession.objects.filter(
+            stream_id=stream_id, ended_at__isnull=True, disconnected_at__isnull=True
+        ).exists()
+
     def _start(self, relay: Relay) -> None:
         remember(relay.key)
-        argv = resolved_argv(relay_argv(relay))
+        expires = int(time.time()) + RELAY_SIGNATURE_SECONDS
+        argv = resolved_argv(relay_argv(relay, expires=expires))
         try:
             # Confined to the system's files: it reads a socket and writes a socket. Its own
             # process group, so that a stop reaches it whole.
@@ -132,10 +201,12 @@ class SrtRelays:
             logger.warning("SRT relay of live stream %s not started: %s", relay.stream_id, exc)
             return
         self.running[relay.stream_id] = (relay, process)
+        self.expires[relay.stream_id] = expires
         logger.info("SRT listener of live stream %s on port %s", relay.stream_id, relay.port)
 
     def _stop(self, stream_id: int) -> None:
         _, process = self.running.pop(stream_id)
+        self.expires.pop(stream_id, None)
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # a relay holds nothing worth a flush

@@ -23,6 +23,8 @@ def finish_recording(*, job: StreamJob, run: StreamRun, path: Path) -> None:
         logger.warning(
             "recording %s of job %s could not be probed: %s", path.name, job.pk, exc.code
         )
+    if _joined_to_its_session(job=job, run=run, path=path):
+        return
     owner = job.owner or job.created_by
     if owner is None:
         logger.warning("recording %s of job %s kept on disk: the job has no owner", path, job.pk)
@@ -59,3 +61,21 @@ def finish_recording(*, job: StreamJob, run: StreamRun, path: Path) -> None:
         live_session_link_recording(job_id=job.pk, run=run, recording=recording)
     except Exception:
         logger.exception("recording %s of job %s not linked to its session", recording.pk, job.pk)
+
+
+def _joined_to_its_session(*, job: StreamJob, run: StreamRun, path: Path) -> bool:
+    """A live session already recorded (its publisher dropped and came back): this part
+    joins the session's recording, so the session has one recording row, not one per
+    process segment. False when there is none, or the join failed (the part becomes a
+    recording of its own, as before: nothing is lost)."""
+    try:
+        from apps.recordings.services import recording_append_video
+        from apps.streams.live.services import live_session_recording_of_run
+
+        recording_id = live_session_recording_of_run(job_id=job.pk, run=run)
+        if recording_id is None:
+            return False
+        return recording_append_video(recording_id=recording_id, file_path=path) is not None
+    except Exception:
+        logger.exception("recording %s of job %s not joined to its session", path.name, job.pk)
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -86,3 +87,52 @@ def test_a_session_announces_its_start_and_end_once(operator_user: Any) -> None:
     assert started["live_stream_id"] == stream.pk and started["slug"] == stream.slug
     assert ended["ended_at"] and ended["reconnects"] == 1
     assert key not in str(events) and "198.51.100.4" not in str(events)
+
+
+def test_the_srt_relays_signed_name_is_accepted_and_a_forged_or_expired_one_refused(
+    operator_user: Any,
+) -> None:
+    from apps.streams.live.models import IngestProtocol, ingest_key_digest
+    from apps.streams.live.srt import relay_signature
+
+    stream, key = live_stream(operator_user, outputs=[UDP], srt_enabled=True)
+    name = f"srt-{stream.pk}"
+    later = int(time.time()) + 60
+    good = relay_signature(stream.pk, later, ingest_key_digest(key))
+    secret = conf.callback_secret()
+    refused = [
+        {"exp": str(later), "sig": "0" * 64},  # forged
+        {"exp": str(later), "sig": ""},
+        {"exp": str(later + 1), "sig": good},  # another expiry than the one signed
+        {"exp": str(later), "sig": relay_signature(stream.pk, later, ingest_key_digest("x"))},
+        {"exp": str(int(time.time()) - 1), "sig": relay_signature(
+            stream.pk, int(time.time()) - 1, ingest_key_digest(key))},  # expired
+        {"exp": "", "sig": good},
+    ]  # fmt: skip
+    for form in refused:
+        assert call(ON_PUBLISH, secret, name=name, **form).status_code == 403, form
+    other, _ = live_stream(operator_user, outputs=[UDP], srt_enabled=True)
+    assert (
+        call(ON_PUBLISH, secret, name=f"srt-{other.pk}", exp=str(later), sig=good).status_code
+        == 403
+    )
+    assert not LiveSession.objects.exists() and not StreamRun.objects.exists()
+
+    response = call(ON_PUBLISH, secret, name=name, exp=str(later), sig=good)
+    assert response.status_code == 302 and response["Location"] == f"stream-{stream.pk}"
+    assert LiveSession.objects.get().protocol == IngestProtocol.SRT
+
+
+def test_a_relay_signature_of_a_rotated_key_is_refused(operator_user: Any) -> None:
+    from apps.streams.live.models import ingest_key_digest
+    from apps.streams.live.srt import relay_signature
+
+    stream, old_key = live_stream(operator_user, outputs=[UDP], srt_enabled=True)
+    later = int(time.time()) + 60
+    sig = relay_signature(stream.pk, later, ingest_key_digest(old_key))
+    services.live_stream_rotate_key(actor=None, stream=stream)
+    name = f"srt-{stream.pk}"
+    assert (
+        call(ON_PUBLISH, conf.callback_secret(), name=name, exp=str(later), sig=sig).status_code
+        == 403
+    )

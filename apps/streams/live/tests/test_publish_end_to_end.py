@@ -12,10 +12,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from apps.recordings.models import Recording
 from apps.streams import conf as streams_conf
 from apps.streams.live.models import LiveSession
 from apps.streams.live.paths import hls_dir
@@ -26,6 +29,7 @@ from apps.streams.live.tests.publisher import publish, stop
 from apps.streams.models import JobState, RunState, StreamJob, StreamRun
 from apps.streams.runtime.reconcile import reconcile_runs
 from apps.streams.tests.helpers import run_row, wait_until
+from workers.ffmpeg.probe import probe
 from workers.ffmpeg.tests.rtmp_server import RtmpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -77,7 +81,7 @@ def test_a_publish_is_transcoded_restreamed_and_recorded_into_its_session(
     # worker in this test); the job stops and the worker saves the recording.
     wait_until(lambda: live_sessions_reconcile().ended == [session.pk], timeout=15)
     wait_until(
-        lambda: StreamJob.objects.get(pk=stream.job_id).state == JobState.STOPPED, timeout=20
+        lambda: StreamJob.objects.get(pk=stream.job_id).state == JobState.STOPPED, timeout=40
     )
     session = wait_until(
         lambda: (s := LiveSession.objects.get(pk=session.pk)).recording_id and s, timeout=30
@@ -85,6 +89,62 @@ def test_a_publish_is_transcoded_restreamed_and_recorded_into_its_session(
     assert session.ended_at is not None
     assert session.recording.stream_job_id == stream.job_id
     assert session.recording.owner_id == operator_user.pk
+
+
+def linked_recording(session_id: int) -> Recording | None:
+    return LiveSession.objects.get(pk=session_id).recording
+
+
+def test_a_publisher_back_within_the_grace_gives_its_session_one_recording(
+    ingest: Ingest, worker: Callable[[str], subprocess.Popen[bytes]], operator_user: Any
+) -> None:
+    worker("live")
+    stream, key = live_stream(
+        operator_user, outputs=[{"kind": "udp", "url": "udp://127.0.0.1:9"}], recording_enabled=True
+    )
+    parts, first_part = [], 0.0
+    for number in (1, 2):
+        publisher = publish(ingest.publish_url(key))
+        try:
+            wait_until(lambda: running_run(stream.job_id), timeout=40)
+            session = wait_until(
+                lambda: LiveSession.objects.filter(stream=stream, disconnected_at=None).first(),
+                timeout=20,
+            )
+            started = time.monotonic()
+            if number == 2:  # the first part is saved by now: its row, its duration
+                first = wait_until(partial(linked_recording, session.pk), timeout=20)
+                first_part = first.duration
+            time.sleep(max(0.0, 5 - (time.monotonic() - started)))
+        finally:
+            stop(publisher)
+        parts.append(time.monotonic() - started)
+        # Back within the grace (4 s here): the same session goes on.
+        left = LiveSession.objects.filter(pk=session.pk, disconnected_at__isnull=False)
+        wait_until(left.exists, timeout=10)
+    session = LiveSession.objects.get(stream=stream)
+    assert session.reconnects == 1
+    wait_until(lambda: live_sessions_reconcile().ended == [session.pk], timeout=15)
+    wait_until(
+        lambda: StreamJob.objects.get(pk=stream.job_id).state == JobState.STOPPED, timeout=40
+    )
+    session = wait_until(
+        lambda: (s := LiveSession.objects.get(pk=session.pk)).recording_id and s, timeout=30
+    )
+    # Both process segments' files are handed over; the second is joined onto the first.
+    time.sleep(3)
+    recordings = Recording.objects.filter(stream_job_id=stream.job_id)
+    assert [r.pk for r in recordings] == [session.recording_id]
+    recording = recordings.get()
+    duration = probe(Path(recording.file.path), timeout=30).duration
+    assert duration is not None
+    # The first part's row became the session's recording, and the second part is in it:
+    # seconds more than the first alone (each part was published ~5 s; how much of it is
+    # recorded depends on the job's connect and first keyframe, slow on a loaded machine).
+    assert first.pk == recording.pk and first_part > 0
+    assert duration >= first_part + 2, (duration, first_part, parts)
+    assert recording.duration == pytest.approx(duration, abs=0.5)
+    assert len(list(Path(recording.file.path).parent.glob("*.mkv"))) == 1
 
 
 def test_kill_9_of_the_worker_running_a_live_transcode_is_taken_over_within_the_lease(

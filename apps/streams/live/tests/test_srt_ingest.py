@@ -52,6 +52,14 @@ def test_an_srt_publish_with_the_key_opens_an_srt_session(
     stream, key = live_stream(operator_user, outputs=[UDP], srt_enabled=True)
     assert stream.srt_port == conf.SRT_PORTS[0]
     wait_until(lambda: stream.pk in relays.running, timeout=10)
+    # The relay publishes to nginx under its signed name: the key is in its argv once, as
+    # the SRT passphrase ffmpeg can take no other way, and not in the RTMP target.
+    relay_pid = relays.running[stream.pk][1].pid
+    with open(f"/proc/{relay_pid}/cmdline", "rb") as cmdline:
+        argv = [arg.decode() for arg in cmdline.read().split(b"\0") if arg]
+    target = argv[-1]
+    assert target.startswith("rtmp://") and f"/srt-{stream.pk}?via=srt&exp=" in target
+    assert key not in target and sum(arg.count(key) for arg in argv) == 1
     publisher = srt_publish(stream.srt_port, key)
     try:
         session = wait_until(lambda: LiveSession.objects.filter(stream=stream).first(), timeout=20)
