@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 
 from apps.recordings.tests.browser import chromium_page, needs_chromium
-from apps.streams.tests.live_helpers import _live_folders, a_live_stream  # noqa: F401
+from apps.streams.tests.live_helpers import (  # noqa: F401
+    _live_folders,
+    a_live_stream,
+    write_static_hls,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), needs_chromium]
 
@@ -17,6 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), needs_c
 def test_the_home_page_lists_the_live_stream_and_a_private_one_is_404(live_server: Any) -> None:
     public = a_live_stream(visibility="public", title="On air now")
     private = a_live_stream(visibility="private", title="Staff only")
+    for stream in (public, private):  # "live" on the home page means playable
+        write_static_hls(stream)
     with chromium_page() as page:
         page.goto(live_server.url + "/")
         link = page.get_by_role("link", name="On air now")
