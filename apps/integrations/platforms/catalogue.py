@@ -112,7 +112,16 @@ CATALOGUE: tuple[Platform, ...] = (
                 "Global (RTMPS)", "rtmps://fa723fc1b171.global-contribute.live-video.net:443/app"
             ),
         ),
-        PlatformRule("kick", ("kick.com",), 2.0, ((4320, 8000),), True),
+        # Kick ingests through Amazon IVS: its server is a host of IVS's
+        # global-contribute.live-video.net, not of kick.com. Only Kick's own host is
+        # claimed, so other IVS customers' servers get no Kick warnings.
+        PlatformRule(
+            "kick",
+            ("kick.com", "fa723fc1b171.global-contribute.live-video.net"),
+            2.0,
+            ((4320, 8000),),
+            True,
+        ),
     ),
     Platform(PlatformType.CUSTOM_RTMP, "Custom RTMP", (), None),
     Platform(PlatformType.CUSTOM_RTMPS, "Custom RTMPS", (), None),

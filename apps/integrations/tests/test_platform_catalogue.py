@@ -72,3 +72,25 @@ def test_every_platform_with_rules_has_an_ingest_server() -> None:
         if platform.rule is not None:
             assert platform.ingest_servers, platform.type
             assert platform.rule.name == platform.type.value
+
+
+@pytest.mark.parametrize(
+    "server",
+    [(p, s) for p in catalogue.CATALOGUE for s in p.ingest_servers],
+    ids=lambda ps: f"{ps[0].type.value}:{ps[1].label}",
+)
+def test_every_default_ingest_server_passes_its_own_platforms_rules(
+    server: tuple[catalogue.Platform, catalogue.IngestServer],
+) -> None:
+    from apps.integrations.platforms.services import ingest_url_problem
+    from workers.ffmpeg.preview_rules import platform_for
+    from workers.ffmpeg.spec import RtmpOutput
+
+    platform, ingest = server
+    assert ingest_url_problem(ingest.url) is None
+    # The preview recognises the server as its own platform's (not another's, not none)…
+    rule = platform_for(RtmpOutput(url=ingest.url, stream_key="k"), catalogue.preview_rules())
+    assert rule is platform.rule
+    # …and the server's scheme is one the rule accepts.
+    assert platform.rule is not None
+    assert not (platform.rule.requires_rtmps and ingest.url.startswith("rtmp:"))
