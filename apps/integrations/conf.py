@@ -68,8 +68,11 @@ PLATFORM_OAUTH: dict[str, dict[str, str]] = {
 PLATFORM_OAUTH_REDIRECT_BASE = env_str("CASTCORE_PLATFORM_OAUTH_REDIRECT_BASE")
 #: A pending authorization (state, PKCE verifier) is forgotten after this long.
 PLATFORM_OAUTH_STATE_SECONDS = 600
-#: An access token this close to expiry is refreshed before it is used.
-PLATFORM_TOKEN_REFRESH_MARGIN_SECONDS = 120
+#: An access token this close to expiry is refreshed before it is used: a call that
+#: starts just before the expiry must not reach the platform just after it.
+PLATFORM_TOKEN_REFRESH_MARGIN_SECONDS = env_int(
+    "CASTCORE_PLATFORM_TOKEN_REFRESH_MARGIN_SECONDS", 300, minimum=0
+)
 PLATFORM_HTTP_TIMEOUT_SECONDS = env_float(
     "CASTCORE_PLATFORM_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1
 )

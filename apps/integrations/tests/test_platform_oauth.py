@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,39 +13,12 @@ from rest_framework.test import APIClient
 from apps.integrations import conf
 from apps.integrations.platforms import services
 from apps.integrations.platforms.models import AccountStatus, PlatformAccount
-from apps.integrations.tests.platform_server import (
-    STREAM_KEY,
-    Platform,
-    provider_settings,
-    running_platform,
-)
+from apps.integrations.tests.linking import callback as _callback
+from apps.integrations.tests.linking import link as _link
+from apps.integrations.tests.linking import start as _start
+from apps.integrations.tests.platform_server import STREAM_KEY, Platform
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    with running_platform() as stand_in:
-        for name in ("youtube", "twitch"):
-            monkeypatch.setitem(conf.PLATFORM_OAUTH, name, provider_settings(stand_in.url))
-        yield stand_in
-
-
-def _start(api: APIClient, kind: str = "youtube", **query: Any) -> str:
-    response = api.get(f"/api/v1/platforms/{kind}/oauth/start", query)
-    assert response.status_code == 302, response.content
-    return str(response["Location"])
-
-
-def _callback(api: APIClient, callback_url: str) -> Any:
-    parts = urllib.parse.urlsplit(callback_url)
-    return api.get(parts.path, dict(urllib.parse.parse_qsl(parts.query)))
-
-
-def _link(api: APIClient, platform: Platform, kind: str = "youtube") -> dict[str, Any]:
-    response = _callback(api, platform.authorize(_start(api, kind, name="Main")))
-    assert response.status_code == 200, response.json()
-    return dict(response.json())
 
 
 def test_linking_stores_encrypted_tokens_and_shows_none(
