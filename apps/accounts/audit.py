@@ -150,8 +150,11 @@ def audit_record(
         actor_repr = actor.get_username()
     else:
         actor_repr = command.name if command is not None else ""
+    # An integration token authenticates as a principal that is no user row: it is
+    # named (`integration:<name>`), not linked.
+    linked = authenticated and isinstance(getattr(actor, "pk", None), int)
     entry = AuditEntry.objects.create(
-        actor=actor if authenticated else None,
+        actor=actor if linked else None,
         actor_repr=actor_repr,
         action=action,
         target_type=target_type,

@@ -74,6 +74,14 @@ def _announce(kind: str, stream: LiveStream, payload: dict[str, Any]) -> None:
     emit(kind, {"stream_id": stream.pk, **payload}, subject=f"live_stream:{stream.pk}")
 
 
+def _user_row(actor: Any) -> Any:
+    """`actor` for a column that names a user; None for an integration token's principal
+    (no user row: the audit entry and the event name it instead)."""
+    if getattr(actor, "is_authenticated", False) and isinstance(getattr(actor, "pk", None), int):
+        return actor
+    return None
+
+
 def _name(actor: Any) -> str:
     return actor.get_username() if getattr(actor, "is_authenticated", False) else ""
 
@@ -433,7 +441,7 @@ def messages_set_visibility(
         ChatMessage.objects.filter(pk__in=changed).update(
             visible=visible,
             hidden_at=None if visible else timezone.now(),
-            hidden_by=None if visible else actor,
+            hidden_by=None if visible else _user_row(actor),
             shown_at=timezone.now() if visible else None,
         )
         _visibility_changed(stream, changed, visible, actor=actor, request=request)
@@ -512,7 +520,7 @@ def identity_ban(
             kind=kind,
             until=until,
             reason=reason[:200],
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=_user_row(actor),
         )
         audit_record(
             actor=actor,

@@ -2,10 +2,11 @@
 
 For other apps' views (the chat API, the Owncast surface):
 
-    authentication_classes = [
-        IntegrationTokenAuthentication, *api_settings.DEFAULT_AUTHENTICATION_CLASSES
-    ]
-    permission_classes = [requires_scope(Scope.CHAT_SEND) | RolePermission]
+    authentication_classes = TOKEN_OR_USER_AUTHENTICATION
+    permission_classes = [ScopeOrRolePermission]
+    token_scopes = {"GET": Scope.READ, "POST": Scope.CHAT_SEND}  # per method
+
+or, for one scope on a whole view, `permission_classes = [requires_scope(…) | RolePermission]`.
 
 A token authenticates as an `IntegrationPrincipal` (no person: no role, not staff);
 `request.auth` is the IntegrationToken. Put this class before JWTAuthentication,
@@ -14,14 +15,19 @@ which would otherwise try to read the token as a JWT and refuse it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from apps.integrations.models import INTEGRATION_TOKEN_PREFIX, IntegrationToken
+from castcore.api.errors import ApiError
+from castcore.api.permissions import RolePermission
 
 
 class IntegrationPrincipal:
@@ -71,6 +77,18 @@ class IntegrationTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+class IntegrationTokenScheme(OpenApiAuthenticationExtension):
+    target_class = IntegrationTokenAuthentication
+    name = "integrationToken"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Integration access token with scopes: `Authorization: Bearer cci_…`",
+        }
+
+
 def requires_scope(scope: str) -> type[BasePermission]:
     """A permission class: the request carries an integration token with `scope`."""
 
@@ -81,3 +99,33 @@ def requires_scope(scope: str) -> type[BasePermission]:
 
     HasScope.__name__ = f"HasScope_{scope.replace('.', '_')}"
     return HasScope
+
+
+#: A view that takes integration tokens besides users' credentials (JWT, cc_ tokens).
+TOKEN_OR_USER_AUTHENTICATION: list[type[BaseAuthentication]] = [
+    IntegrationTokenAuthentication,
+    # DRF resolves the setting's dotted paths to classes.
+    *cast(list[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES),
+]
+
+
+def integration_token_of(request: Request) -> IntegrationToken | None:
+    """The integration token the request authenticated with, or None (a user, anonymous)."""
+    token = getattr(request, "auth", None)
+    return token if isinstance(token, IntegrationToken) else None
+
+
+class ScopeOrRolePermission(BasePermission):
+    """An integration token needs the scope the view names for the request's method in
+    `token_scopes` (a method it does not name is refused); anyone else, the view's role
+    (RolePermission). A refusal is 403 `permission.scope_missing` with the scope needed."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = integration_token_of(request)
+        if token is None:
+            return RolePermission().has_permission(request, view)
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        scope = getattr(view, "token_scopes", {}).get(method)
+        if scope is None or not token.has_scope(scope):
+            raise ApiError("permission.scope_missing", {"scope": scope}, status_code=403)
+        return True

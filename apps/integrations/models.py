@@ -201,6 +201,15 @@ class IntegrationToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Who the token writes as in chat (chat.send), made on its first message.
+    chat_identity = models.OneToOneField(
+        "chat.ChatIdentity",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

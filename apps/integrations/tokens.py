@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -86,3 +87,24 @@ def integration_token_authenticate(raw: str) -> IntegrationToken | None:
         IntegrationToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def integration_token_chat_identity(token: IntegrationToken) -> Any:
+    """The chat identity `token` writes under, named after the token, made on first use.
+
+    It is an identity with no user and a chat token no one holds (the integration
+    authenticates with its own token), so the chat's rules apply to it as to anyone.
+    """
+    from apps.chat.services import ChatError, identity_register
+
+    with transaction.atomic():
+        # One identity per token, however many first messages arrive at once.
+        locked = IntegrationToken.objects.select_for_update().get(pk=token.pk)
+        if locked.chat_identity is None:
+            try:
+                identity, _ = identity_register(display_name=locked.name)
+            except ChatError:  # a name chat refuses: it gets a generated one
+                identity, _ = identity_register()
+            locked.chat_identity = identity
+            locked.save(update_fields=["chat_identity"])
+    return locked.chat_identity

@@ -32,5 +32,6 @@ urlpatterns: list[Any] = [
         views.ChatModeratorDetailView.as_view(),
         name="chat-moderator-detail",
     ),
+    path(f"{PREFIX}send", views.ChatSendView.as_view(), name="chat-send"),
     path(f"{PREFIX}register", views.ChatRegisterView.as_view(), name="chat-register"),
 ]

@@ -6,6 +6,12 @@ and its moderators moderate (hide/show, time out, ban, settings); operators gran
 moderators and send system messages. The moderation routes declare
 `write_role = Role.VIEWER` because a Viewer granted the moderator role on a stream
 may use them; the view checks the role on the stream itself (403 otherwise).
+
+Integration access tokens (`Bearer cci_…`) are taken next to users' credentials: each
+view names the scope a token needs per method (`token_scopes`; apps.integrations.
+authentication.ScopeOrRolePermission), and a method it does not name is refused. A token
+is not a person: its scope stands for the role on the stream (chat.moderate moderates,
+chat.system sends system messages), on every stream of the instance.
 """
 
 from __future__ import annotations
@@ -31,10 +37,18 @@ from apps.chat.filters import (
     StrictOrderingFilter,
 )
 from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, ChatModerator
+from apps.integrations.authentication import (
+    TOKEN_OR_USER_AUTHENTICATION,
+    ScopeOrRolePermission,
+    integration_token_of,
+)
+from apps.integrations.models import Scope
+from apps.integrations.tokens import integration_token_chat_identity
 from apps.streams.models import LiveStream
 from castcore.api.filters import FilterBackend
 from castcore.api.schema import error_statuses_for
 from castcore.api.throttling import ClientScopedRateThrottle
+from castcore.client_ip import client_ip
 
 CHAT_ERRORS = error_statuses_for(services.ERROR_STATUSES)
 
@@ -45,16 +59,27 @@ class _StreamChatView(generics.GenericAPIView):
     error_statuses = CHAT_ERRORS
     # `?ordering=bogus` is refused like an unknown filter choice, not ignored.
     filter_backends = [FilterBackend, StrictOrderingFilter]
+    authentication_classes = TOKEN_OR_USER_AUTHENTICATION
+    permission_classes = [ScopeOrRolePermission]
+    # The scope an integration token needs per method; none named: tokens are refused.
+    token_scopes: dict[str, str] = {}
 
     def stream(self) -> LiveStream:
         if not hasattr(self, "_stream"):
             stream = LiveStream.objects.filter(pk=self.kwargs["stream_id"]).first()
-            if stream is None or not selectors.may_read(self.request.user, stream):
+            # A token's scopes hold on every stream (it was issued by an Admin).
+            token = integration_token_of(self.request)
+            if stream is None or (
+                token is None and not selectors.may_read(self.request.user, stream)
+            ):
                 raise NotFound()
             self._stream = stream
         return self._stream
 
     def is_moderator(self) -> bool:
+        token = integration_token_of(self.request)
+        if token is not None:
+            return token.has_scope(Scope.MODERATE)
         return selectors.may_moderate(self.request.user, self.stream())
 
     def require_moderator(self) -> None:
@@ -62,6 +87,8 @@ class _StreamChatView(generics.GenericAPIView):
             raise PermissionDenied(code="permission.not_moderator")
 
     def require_operator(self) -> None:
+        if integration_token_of(self.request) is not None:
+            return  # ScopeOrRolePermission checked the scope this method needs
         if not selectors.may_operate(self.request.user, self.stream()):
             raise PermissionDenied(code="permission.not_operator")
 
@@ -75,6 +102,7 @@ class ChatMessagesView(_StreamChatView, generics.ListAPIView):
     ordering = ["id"]
     queryset = ChatMessage.objects.none()
     write_role = Role.OPERATOR
+    token_scopes = {"GET": Scope.READ, "POST": Scope.CHAT_SYSTEM}
 
     def get_queryset(self) -> QuerySet[ChatMessage]:
         if getattr(self, "swagger_fake_view", False):
@@ -102,6 +130,7 @@ class ChatVisibilityView(_StreamChatView):
 
     write_role = Role.VIEWER  # a stream's moderator may be a Viewer (checked here)
     serializer_class = s.VisibilitySerializer
+    token_scopes = {"POST": Scope.MODERATE}
 
     @extend_schema(request=s.VisibilitySerializer, responses={200: s.VisibilityResultSerializer})
     def post(self, request: Request, stream_id: int) -> Response:
@@ -126,6 +155,7 @@ class ChatIdentitiesView(_StreamChatView, generics.ListAPIView):
     filterset_class = ChatIdentityFilter
     ordering_fields = ["id", "display_name"]
     queryset = ChatIdentity.objects.none()
+    token_scopes = {"GET": Scope.MODERATE}  # the moderators' business, like the ban list
 
     def get_queryset(self) -> QuerySet[ChatIdentity]:
         if getattr(self, "swagger_fake_view", False):
@@ -149,6 +179,7 @@ class ChatIdentityBanView(_StreamChatView):
 
     write_role = Role.VIEWER  # a stream's moderator may be a Viewer (checked here)
     serializer_class = s.BanCreateSerializer
+    token_scopes = {"POST": Scope.MODERATE}
 
     @extend_schema(request=s.BanCreateSerializer, responses={201: s.ChatBanSerializer})
     def post(self, request: Request, stream_id: int, identity_id: int) -> Response:
@@ -178,6 +209,7 @@ class ChatBansView(_StreamChatView, generics.ListAPIView):
     serializer_class = s.ChatBanSerializer
     filterset_class = ChatBanFilter
     queryset = ChatBan.objects.none()
+    token_scopes = {"GET": Scope.MODERATE}
 
     def get_queryset(self) -> QuerySet[ChatBan]:
         if getattr(self, "swagger_fake_view", False):
@@ -191,6 +223,7 @@ class ChatBanDetailView(_StreamChatView):
 
     write_role = Role.VIEWER  # a stream's moderator may be a Viewer (checked here)
     serializer_class = s.ChatBanSerializer
+    token_scopes = {"GET": Scope.MODERATE, "DELETE": Scope.MODERATE}
 
     def get(self, request: Request, stream_id: int, ban_id: int) -> Response:
         return Response(s.ChatBanSerializer(self._ban()).data)
@@ -217,6 +250,7 @@ class ChatSettingsView(_StreamChatView):
 
     write_role = Role.VIEWER  # a stream's moderator may be a Viewer (checked here)
     serializer_class = s.ChatSettingsSerializer
+    token_scopes = {"GET": Scope.READ, "PATCH": Scope.MODERATE}
 
     def get(self, request: Request, stream_id: int) -> Response:
         return Response(s.ChatSettingsSerializer(selectors.settings_for(self.stream())).data)
@@ -241,6 +275,8 @@ class ChatModeratorsView(_StreamChatView, generics.ListAPIView):
     serializer_class = s.ChatModeratorSerializer
     queryset = ChatModerator.objects.none()
     write_role = Role.OPERATOR
+    # Granting people a role on a stream stays with its operators: no token scope does it.
+    token_scopes = {"GET": Scope.READ}
 
     def get_queryset(self) -> QuerySet[ChatModerator]:
         if getattr(self, "swagger_fake_view", False):
@@ -276,6 +312,36 @@ class ChatModeratorDetailView(_StreamChatView):
         ):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChatSendView(_StreamChatView):
+    """A chat message from the caller: a signed-in user as their chat identity, an
+    integration (chat.send) as its own, named after the token. The chat's rules apply
+    (bans, modes, rate limits), as on the socket."""
+
+    write_role = Role.VIEWER  # whoever may chat on the socket may chat here
+    serializer_class = s.SystemMessageSerializer
+    token_scopes = {"POST": Scope.CHAT_SEND}
+
+    @extend_schema(request=s.SystemMessageSerializer, responses={201: s.ChatMessageSerializer})
+    def post(self, request: Request, stream_id: int) -> Response:
+        stream = self.stream()
+        body = s.SystemMessageSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token = integration_token_of(request)
+        identity = (
+            integration_token_chat_identity(token)
+            if token is not None
+            else services.identity_for_user(request.user)
+        )
+        message = services.message_send(
+            stream=stream,
+            identity=identity,
+            body=body.validated_data["body"],
+            address=client_ip(request),
+            moderator=self.is_moderator(),
+        )
+        return Response(s.ChatMessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
 class ChatRegisterThrottle(ClientScopedRateThrottle):
