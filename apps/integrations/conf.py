@@ -68,6 +68,8 @@ PLATFORM_OAUTH: dict[str, dict[str, str]] = {
 PLATFORM_OAUTH_REDIRECT_BASE = env_str("CASTCORE_PLATFORM_OAUTH_REDIRECT_BASE")
 #: A pending authorization (state, PKCE verifier) is forgotten after this long.
 PLATFORM_OAUTH_STATE_SECONDS = 600
+#: A ticket link from POST …/oauth/start opens the flow in a browser once, within this long.
+PLATFORM_OAUTH_TICKET_SECONDS = 120
 #: An access token this close to expiry is refreshed before it is used: a call that
 #: starts just before the expiry must not reach the platform just after it.
 PLATFORM_TOKEN_REFRESH_MARGIN_SECONDS = env_int(

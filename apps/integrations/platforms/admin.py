@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path
 
-from apps.integrations.platforms import oauth, services
-from apps.integrations.platforms.models import PlatformAccount, PlatformMetadata
+from apps.accounts.roles import Role, role_at_least
+from apps.integrations import conf
+from apps.integrations.platforms import linking, oauth, services
+from apps.integrations.platforms.catalogue import CATALOGUE
+from apps.integrations.platforms.models import AccountKind, PlatformAccount, PlatformMetadata
 from castcore.admin_site import AuditedModelAdmin
+from castcore.api.errors import ApiError
+from castcore.api.filters import parse_id
 
 
 class PlatformAccountForm(forms.ModelForm):
@@ -48,6 +58,55 @@ class PlatformAccountAdmin(AuditedModelAdmin):
         "last_test_code", "last_tested_at", "created_by",
     ]  # fmt: skip
     actions = ["test_accounts", "revoke_accounts"]
+
+    def get_urls(self) -> list[URLPattern]:
+        link = path(
+            "link/<str:platform>/",
+            self.admin_site.admin_view(self.link_view),
+            name="integrations_platformaccount_link",
+        )
+        return [link, *super().get_urls()]
+
+    def link_view(self, request: HttpRequest, platform: str) -> HttpResponse:
+        """ "Link a … account": the OAuth flow, started with this admin's session; the
+        callback comes back to the account's page."""
+        if not role_at_least(request.user, Role.ADMIN):
+            raise PermissionDenied
+        account = None
+        raw_id = request.GET.get("account", "")
+        if raw_id:
+            account = get_object_or_404(PlatformAccount, pk=parse_id(raw_id) or 0)
+        try:
+            return linking.start_redirect(
+                request,
+                user=request.user,
+                platform=platform,
+                name="",
+                account=account,
+                return_to=linking.RETURN_TO_ADMIN,
+            )
+        except ApiError as exc:
+            self.message_user(request, f"Cannot link: {exc.code}", messages.ERROR)
+            return HttpResponseRedirect(linking.accounts_page())
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        links = [
+            {"name": p.name, "url": linking.admin_link_url(p.type.value)}
+            for p in CATALOGUE
+            if p.oauth and conf.PLATFORM_OAUTH.get(p.type.value, {}).get("client_id")
+        ]
+        return super().changelist_view(request, {**(extra_context or {}), "oauth_links": links})
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        account = PlatformAccount.objects.filter(pk=parse_id(object_id) or 0).first()
+        relink = ""
+        if account is not None and account.kind == AccountKind.OAUTH:
+            relink = linking.admin_link_url(account.platform, account)
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "relink_url": relink}
+        )
 
     @admin.action(description="Test credentials against the platform")
     def test_accounts(self, request: HttpRequest, queryset: QuerySet[PlatformAccount]) -> None:

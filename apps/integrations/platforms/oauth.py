@@ -35,6 +35,7 @@ from apps.integrations.platforms.catalogue import platform_get
 from apps.integrations.platforms.models import AccountKind, AccountStatus, PlatformAccount
 from castcore.api.errors import ApiError
 from castcore.secrets import remember
+from castcore.tickets import check_ticket, make_ticket
 
 logger = logging.getLogger("castcore.integrations")
 _STATE_KEY = "platform-oauth:{}"
@@ -75,9 +76,16 @@ class Started:
 
 
 def oauth_start(
-    *, user: Any, platform: str, redirect_uri: str, name: str = "", account: PlatformAccount | None
+    *,
+    user: Any,
+    platform: str,
+    redirect_uri: str,
+    name: str = "",
+    account: PlatformAccount | None,
+    return_to: str = "",
 ) -> Started:
-    """Begin linking (or re-linking `account`): where to send the browser, and its binding."""
+    """Begin linking (or re-linking `account`): where to send the browser, and its binding.
+    `return_to` names the page the callback answers with ("" for the API's JSON)."""
     if account is not None and account.platform != platform:
         raise ApiError("platform.account_platform_mismatch", {"platform": platform})
     state, verifier, binding = generate_token(32), generate_token(64), generate_token(32)
@@ -92,9 +100,48 @@ def oauth_start(
         "verifier": verifier,
         "binding": _hash(binding),
         "redirect_uri": redirect_uri,
+        "return_to": return_to,
     }
     cache.set(_STATE_KEY.format(_hash(state)), pending, conf.PLATFORM_OAUTH_STATE_SECONDS)
     return Started(url, binding)
+
+
+def oauth_return_to(state: str) -> str:
+    """Where the flow of `state` started from ("" for the API, or unknown): read before the
+    callback takes the state, so that a refused callback can answer on the same page."""
+    pending = cache.get(_STATE_KEY.format(_hash(state))) if state else None
+    return str(pending.get("return_to", "")) if isinstance(pending, dict) else ""
+
+
+# A link that starts linking in a browser: signed for one Admin and one platform, short-lived,
+# used once (castcore.tickets signs it; the cache remembers it was used).
+_TICKET_SALT = "platform-oauth-start:{}"
+_TICKET_USED_KEY = "platform-oauth-ticket:{}"
+
+
+def oauth_ticket_make(*, user: Any, platform: str) -> str:
+    """A one-time pass for `user` to start linking `platform` from a browser."""
+    _provider(platform)  # not_supported / not_configured now, not when the browser comes
+    return make_ticket(salt=_TICKET_SALT.format(platform), subject=user.pk)
+
+
+def oauth_ticket_take(*, raw: str, platform: str, user_id: int) -> Any:
+    """The active user `raw` was made for, once; ApiError 401 otherwise."""
+    valid = check_ticket(
+        raw,
+        salt=_TICKET_SALT.format(platform),
+        subject=user_id,
+        max_age=conf.PLATFORM_OAUTH_TICKET_SECONDS,
+    )
+    # cache.add is atomic: of two browsers opening one link, one gets in.
+    if not valid or not cache.add(
+        _TICKET_USED_KEY.format(_hash(raw)), 1, conf.PLATFORM_OAUTH_TICKET_SECONDS + 60
+    ):
+        raise ApiError("platform.oauth_ticket_invalid", {"platform": platform}, status_code=401)
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise ApiError("platform.oauth_ticket_invalid", {"platform": platform}, status_code=401)
+    return user
 
 
 def _take_pending(state: str) -> dict[str, Any] | None:

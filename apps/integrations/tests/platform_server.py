@@ -1,7 +1,8 @@
 """A small stand-in for a platform (the real ones cannot be reached from here).
 
 It speaks OAuth 2 authorization code with PKCE (S256 checked, codes single use, client
-authenticated), refresh and revocation, and the few YouTube Data API / Twitch Helix calls
+authenticated; a browser's GET /authorize consents at once and is sent back), refresh and
+revocation, and the few YouTube Data API / Twitch Helix calls
 CastCore makes. Access tokens expire for real (`token_seconds`); every request is recorded.
 """
 
@@ -129,6 +130,12 @@ def _handler(platform: Platform) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             parts = urllib.parse.urlsplit(self.path)
             platform.requests.append(("GET", parts.path))
+            if parts.path == "/authorize":  # a browser: the user consents at once
+                self.send_response(302)
+                self.send_header("Location", platform.authorize(platform.url + self.path))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             if not self._bearer_ok():
                 return self._send(401, {"error": "unauthorized"})
             if parts.path == "/youtube/v3/channels":

@@ -76,6 +76,24 @@ class PlatformTestSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
 
 
+class OAuthStartSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    account = serializers.PrimaryKeyRelatedField(
+        queryset=PlatformAccount.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="re-link this account",
+    )
+
+
+class OAuthLinkSerializer(serializers.Serializer[Any]):
+    url = serializers.URLField(
+        help_text="Open it in a browser, once: it goes to the platform and back to the "
+        "account's admin page."
+    )
+    expires_in = serializers.IntegerField(help_text="seconds the link works for")
+
+
 class IngestServerSerializer(serializers.Serializer[Any]):
     label = serializers.CharField()  # type: ignore[assignment]
     url = serializers.CharField()

@@ -13,6 +13,7 @@ router.register(
 
 urlpatterns = [
     path("platforms/<str:platform>/oauth/start", views.OAuthStartView.as_view()),
+    path("platforms/<str:platform>/oauth/begin", views.OAuthBeginView.as_view()),
     path("platforms/<str:platform>/oauth/callback", views.OAuthCallbackView.as_view()),
     path("stream-jobs/<int:pk>/metadata/<str:platform>", views.JobMetadataView.as_view()),
     path("metadata/resolve", views.MetadataResolveView.as_view()),

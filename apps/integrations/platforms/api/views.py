@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import asdict
 from typing import Any, ClassVar
 
+from django.contrib import messages
 from django.db import transaction
 from django.db.models import ProtectedError
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -18,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.audit import audit_record
-from apps.accounts.roles import Role
+from apps.accounts.roles import Role, role_at_least
 from apps.integrations import conf
-from apps.integrations.platforms import oauth, services
+from apps.integrations.platforms import linking, oauth, services
 from apps.integrations.platforms.api import serializers as s
 from apps.integrations.platforms.catalogue import CATALOGUE, platform_get
 from apps.integrations.platforms.metadata import (
@@ -32,10 +34,8 @@ from apps.integrations.platforms.metadata import (
 from apps.integrations.platforms.models import PlatformAccount, PlatformMetadata
 from apps.streams.selectors import jobs_visible_to
 from castcore.api.errors import ApiError, Conflict
+from castcore.api.filters import parse_id
 from castcore.api.viewsets import CastCoreViewSet
-
-BINDING_COOKIE = "cc_platform_oauth"
-COOKIE_PATH = "/api/v1/platforms/"
 
 
 class PlatformAccountViewSet(CastCoreViewSet):
@@ -111,16 +111,21 @@ class PlatformAccountActionViewSet(viewsets.GenericViewSet):
         return Response(s.PlatformAccountSerializer(account).data)
 
 
-def _redirect_uri(request: Request, platform: str) -> str:
-    path = f"/api/v1/platforms/{platform}/oauth/callback"
-    base = conf.PLATFORM_OAUTH_REDIRECT_BASE.rstrip("/")
-    return base + path if base else request.build_absolute_uri(path)
+def _account_param(value: Any) -> PlatformAccount | None:
+    if value in (None, ""):
+        return None
+    account_id = parse_id(str(value))
+    if account_id is None:
+        raise ApiError("validation.invalid", {"field": "account"})
+    return get_object_or_404(PlatformAccount, pk=account_id)
 
 
 class OAuthStartView(APIView):
-    """Send the browser to the platform to link an account (or re-link `account`)."""
+    """Link an account (or re-link `account`). GET sends this client to the platform (302);
+    POST answers a one-time link for a browser, which then does the same."""
 
     read_role = Role.ADMIN
+    write_role = Role.ADMIN
     error_statuses: ClassVar[dict[str, str]] = {}
 
     @extend_schema(
@@ -131,36 +136,79 @@ class OAuthStartView(APIView):
         responses={302: None},
     )
     def get(self, request: Request, platform: str) -> HttpResponseRedirect:
-        account = None
-        if request.query_params.get("account"):
-            try:
-                account_id = int(request.query_params["account"])
-            except ValueError:
-                raise ApiError("validation.invalid", {"field": "account"}) from None
-            account = get_object_or_404(PlatformAccount, pk=account_id)
-        started = oauth.oauth_start(
+        return linking.start_redirect(
+            request,
             user=request.user,
             platform=platform,
-            redirect_uri=_redirect_uri(request, platform),
-            name=request.query_params.get("name", "")[:100],
-            account=account,
+            name=request.query_params.get("name", ""),
+            account=_account_param(request.query_params.get("account")),
         )
-        response = HttpResponseRedirect(started.authorize_url)
-        response.set_cookie(
-            BINDING_COOKIE,
-            started.binding,
-            max_age=conf.PLATFORM_OAUTH_STATE_SECONDS,
-            path=COOKIE_PATH,
-            secure=request.is_secure(),
-            httponly=True,
-            samesite="Lax",  # sent on the provider's top-level redirect back, not on embeds
+
+    @extend_schema(request=s.OAuthStartSerializer, responses={200: s.OAuthLinkSerializer})
+    def post(self, request: Request, platform: str) -> Response:
+        """A link to open in a browser (once, within `expires_in` seconds): it sends that
+        browser to the platform, and the platform back to the account's admin page."""
+        body = s.OAuthStartSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        account = body.validated_data.get("account")
+        if account is not None and account.platform != platform:
+            raise ApiError("platform.account_platform_mismatch", {"platform": platform})
+        ticket = oauth.oauth_ticket_make(user=request.user, platform=platform)
+        query = {"ticket": ticket, "as": request.user.pk, "name": body.validated_data["name"]}
+        if account is not None:
+            query["account"] = account.pk
+        path = f"/api/v1/platforms/{platform}/oauth/begin?{urllib.parse.urlencode(query)}"
+        return Response(
+            {
+                "url": request.build_absolute_uri(path),
+                "expires_in": conf.PLATFORM_OAUTH_TICKET_SECONDS,
+            }
         )
-        return response
+
+
+class OAuthBeginView(APIView):
+    """The link from POST oauth/start, opened in a browser: the ticket stands for the Admin
+    who asked for it (once, briefly); then as GET oauth/start, coming back to a page."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    public_methods: ClassVar[set[str]] = {"GET"}
+    error_statuses: ClassVar[dict[str, str]] = {
+        "401": "The ticket is invalid, expired or used (platform.oauth_ticket_invalid)",
+        "403": "Its Admin is an Admin no more (permission.denied)",
+    }
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ticket", str, required=True),
+            OpenApiParameter("as", int, required=True, description="the Admin it was made for"),
+            OpenApiParameter("name", str),
+            OpenApiParameter("account", int),
+        ],
+        responses={302: None},
+    )
+    def get(self, request: Request, platform: str) -> HttpResponseRedirect:
+        user = oauth.oauth_ticket_take(
+            raw=request.query_params.get("ticket", ""),
+            platform=platform,
+            user_id=parse_id(request.query_params.get("as", "")) or 0,
+        )
+        if not role_at_least(user, Role.ADMIN):
+            raise ApiError("permission.denied", {}, status_code=403)
+        return linking.start_redirect(
+            request,
+            user=user,
+            platform=platform,
+            name=request.query_params.get("name", ""),
+            account=_account_param(request.query_params.get("account")),
+            return_to=linking.RETURN_TO_ADMIN,
+        )
 
 
 class OAuthCallbackView(APIView):
     """Where the platform sends the browser back. Authenticated by the state and the
-    browser's binding cookie (a provider redirect carries no bearer header)."""
+    browser's binding cookie (a provider redirect carries no bearer header). A flow started
+    from a page ends on the account's admin page with the result; the API's, as JSON."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -173,18 +221,36 @@ class OAuthCallbackView(APIView):
             OpenApiParameter("code", str),
             OpenApiParameter("error", str),
         ],
-        responses={200: s.PlatformAccountSerializer},
+        responses={200: s.PlatformAccountSerializer, 302: None},
     )
-    def get(self, request: Request, platform: str) -> Response:
-        account = oauth.oauth_callback(
-            platform=platform,
-            state=request.query_params.get("state", ""),
-            code=request.query_params.get("code", ""),
-            error=request.query_params.get("error", ""),
-            binding=request.COOKIES.get(BINDING_COOKIE, ""),
-        )
-        response = Response(s.PlatformAccountSerializer(account).data)
-        response.delete_cookie(BINDING_COOKIE, path=COOKIE_PATH)
+    def get(self, request: Request, platform: str) -> HttpResponseBase:
+        state = request.query_params.get("state", "")
+        return_to = oauth.oauth_return_to(state)
+        response: HttpResponseBase
+        try:
+            account = oauth.oauth_callback(
+                platform=platform,
+                state=state,
+                code=request.query_params.get("code", ""),
+                error=request.query_params.get("error", ""),
+                binding=request.COOKIES.get(linking.BINDING_COOKIE, ""),
+            )
+        except ApiError as exc:
+            if return_to != linking.RETURN_TO_ADMIN:
+                raise
+            messages.error(request._request, f"The account was not linked: {exc.code}")
+            response = HttpResponseRedirect(linking.accounts_page())
+        else:
+            if return_to == linking.RETURN_TO_ADMIN:
+                messages.success(
+                    request._request,
+                    f"Linked {account.get_platform_display()} account "
+                    f"“{account.external_name or account.name}”.",
+                )
+                response = HttpResponseRedirect(linking.account_page(account))
+            else:
+                response = Response(s.PlatformAccountSerializer(account).data)
+        response.delete_cookie(linking.BINDING_COOKIE, path=linking.COOKIE_PATH)
         return response
 
 
