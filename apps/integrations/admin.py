@@ -1,19 +1,23 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
-from apps.integrations import webhooks
+from apps.integrations import notify, tokens, webhooks
 from apps.integrations.api.serializers import check_webhook_address
 from apps.integrations.http import url_problem
 from apps.integrations.models import (
     IntegrationToken,
     NotificationMessage,
     NotificationTarget,
+    Scope,
     Webhook,
     WebhookDelivery,
 )
@@ -130,6 +134,16 @@ class NotificationTargetAdmin(AuditedModelAdmin):
     form = NotificationTargetForm
     list_display = ["name", "masked_url", "min_level", "active"]
     list_filter = ["active", "min_level"]
+    actions = ["send_test"]
+
+    @admin.action(description="Send a test notification")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationTarget]) -> None:
+        for target in queryset:
+            result = notify.target_test(target=target)
+            if result.ok:
+                self.message_user(request, f"{target.name}: sent", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{target.name}: {result.error_code}", messages.ERROR)
 
 
 @admin.register(NotificationMessage)
@@ -142,17 +156,71 @@ class NotificationMessageAdmin(AuditedModelAdmin):
         return False
 
 
+class IntegrationTokenForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = IntegrationToken
+        fields = ["name", "scopes", "expires_at"]
+
+    def clean_expires_at(self) -> datetime | None:
+        expires_at: datetime | None = self.cleaned_data.get("expires_at")
+        if (
+            expires_at is not None
+            and expires_at <= timezone.now()
+            and "expires_at" in self.changed_data
+        ):
+            raise forms.ValidationError("must be in the future")
+        return expires_at
+
+
 @admin.register(IntegrationToken)
 class IntegrationTokenAdmin(AuditedModelAdmin):
+    """Issued here or through the API: the token is shown once, on the page after Save."""
+
+    form = IntegrationTokenForm
     list_display = ["name", "masked", "scopes", "expires_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["token_hash", "last4", "last_used_at", "created_by"]
-    exclude = ["token_hash"]
+    list_filter = ["revoked_at"]
+    readonly_fields = ["masked", "last_used_at", "revoked_at", "created_by", "created_at"]
+    actions = ["revoke"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # issued through the API, where the token is shown once
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Issued by the service (hashed, audited); the page after Save shows it once.
+        issued = tokens.integration_token_create(
+            actor=request.user,
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            request=request,
+        )
+        obj.pk = issued.token.pk
+        obj._state.adding = False
+        obj.issued_raw = issued.raw
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["last4", "last_used_at", "created_by"]
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        raw = getattr(obj, "issued_raw", "")
+        if not raw:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Access token issued",
+            "token": IntegrationToken.objects.get(pk=obj.pk),
+            "raw": raw,
+        }
+        # The admin's views are never_cache (no-store): the one page that holds it is not kept.
+        return TemplateResponse(request, "admin/integrations/integrationtoken/issued.html", context)
+
+    @admin.action(description="Revoke")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[IntegrationToken]) -> None:
+        for token in queryset:
+            tokens.integration_token_revoke(actor=request.user, token=token, request=request)
+        self.message_user(request, f"{queryset.count()} revoked", messages.SUCCESS)
 
 
 @admin.register(OutboxEvent)
