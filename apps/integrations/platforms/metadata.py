@@ -12,6 +12,7 @@ if someone adds one. Rendered values are cut to the platforms' field sizes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -91,24 +92,49 @@ def templates_of(row: PlatformMetadata | None) -> Templates:
     return Templates(row.title, row.description, tuple(row.tags), row.category, row.privacy)
 
 
-def variables_for(job: Any) -> dict[str, Any]:
-    """What a template can name: plain values only, never model instances."""
-    now = timezone.localtime()  # the instance's time zone (settings.TIME_ZONE)
-    channel: dict[str, str] | None = None
-    programme: dict[str, str] | None = None
-    if job.pk:
-        from apps.channels.play.models import ChannelPlayer
-        from apps.channels.selectors import playout_at
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M")
 
-        player = ChannelPlayer.objects.filter(job=job).select_related("channel").first()
-        if player is not None:
-            channel = {"name": player.channel.name, "number": str(player.channel.number)}
-            playing = playout_at(player.channel_id)
-            if playing is not None:
-                programme = {"title": playing.row.title}
+
+def _stream_of(job: Any) -> dict[str, str]:
+    """A live stream's restream is about that live stream; any other job is its own stream."""
+    from apps.streams.models import LiveStream
+
+    live = LiveStream.objects.filter(job_id=job.pk).first() if job.pk else None
+    if live is not None:
+        return {"name": live.name, "title": live.display_title, "slug": live.slug}
+    return {"name": job.name, "title": job.name, "slug": ""}
+
+
+def _channel_of(job: Any) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """The channel a job plays (its player's job), and what airs on it now."""
+    from apps.channels.models import ChannelPlayer
+    from apps.channels.selectors import playout_at
+
+    player = (
+        ChannelPlayer.objects.filter(job_id=job.pk).select_related("channel").first()
+        if job.pk
+        else None
+    )
+    if player is None:
+        return None, None
+    channel = player.channel
+    shown = {"name": channel.name, "number": str(channel.number), "slug": channel.slug}
+    playing = playout_at(channel.pk)
+    if playing is None:
+        return shown, None
+    row = playing.row
+    return shown, {"title": row.title, "start": _local(row.start), "end": _local(row.end)}
+
+
+def variables_for(job: Any) -> dict[str, Any]:
+    """What a template can name (README "Platforms" lists them): plain values only, never
+    model instances. Times are in the instance's time zone (settings.TIME_ZONE)."""
+    now = timezone.localtime()
+    channel, programme = _channel_of(job)
     return {
         "job": {"name": job.name, "id": job.pk},
-        "stream": {"name": job.name},
+        "stream": _stream_of(job),
         "date": now.strftime("%Y-%m-%d"),
         "time": now.strftime("%H:%M"),
         "datetime": now.strftime("%Y-%m-%d %H:%M"),
