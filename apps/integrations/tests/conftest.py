@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.test import Client
 
 from apps.integrations import conf
 from apps.integrations.tests.platform_server import Platform, provider_settings, running_platform
@@ -17,3 +19,11 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
         for name in ("youtube", "twitch"):
             monkeypatch.setitem(conf.PLATFORM_OAUTH, name, provider_settings(stand_in.url))
         yield stand_in
+
+
+@pytest.fixture
+def admin_browser(admin_user: Any) -> Client:
+    """A browser signed in to the admin as the Admin."""
+    client = Client()
+    client.force_login(admin_user)
+    return client

@@ -31,10 +31,8 @@ NOTIFY_TOKEN = "notify-token-abcdefghijkl"
 
 
 @pytest.fixture
-def client(admin_user: Any) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
+def client(admin_browser: Client) -> Client:
+    return admin_browser
 
 
 @pytest.fixture

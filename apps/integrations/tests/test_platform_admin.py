@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 
@@ -16,10 +14,8 @@ TOKEN = "at-admin-token-0123456789"
 
 
 @pytest.fixture
-def client(admin_user: Any) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
+def client(admin_browser: Client) -> Client:
+    return admin_browser
 
 
 def test_an_account_is_added_in_the_admin_and_its_key_never_shown(client: Client) -> None:

@@ -127,13 +127,6 @@ def test_a_ticket_link_relinks_a_revoked_account(
     assert PlatformAccount.objects.count() == 1
 
 
-@pytest.fixture
-def admin_browser(admin_user: Any) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def test_the_admin_list_offers_a_link_button_per_configured_platform(
     admin_browser: Client, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
