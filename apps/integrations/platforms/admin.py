@@ -8,7 +8,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
 
@@ -70,10 +75,12 @@ class PlatformAccountAdmin(AuditedModelAdmin):
     def link_view(self, request: HttpRequest, platform: str) -> HttpResponse:
         """ "Link a … account": the OAuth flow, started with this admin's session; the
         callback comes back to the account's page."""
+        if request.method != "POST":  # a form with the CSRF token starts it, never a link
+            return HttpResponseNotAllowed(["POST"])
         if not role_at_least(request.user, Role.ADMIN):
             raise PermissionDenied
         account = None
-        raw_id = request.GET.get("account", "")
+        raw_id = request.POST.get("account", "")
         if raw_id:
             account = get_object_or_404(PlatformAccount, pk=parse_id(raw_id) or 0)
         try:
@@ -103,7 +110,7 @@ class PlatformAccountAdmin(AuditedModelAdmin):
         account = PlatformAccount.objects.filter(pk=parse_id(object_id) or 0).first()
         relink = ""
         if account is not None and account.kind == AccountKind.OAUTH:
-            relink = linking.admin_link_url(account.platform, account)
+            relink = linking.admin_link_url(account.platform)
         return super().change_view(
             request, object_id, form_url, {**(extra_context or {}), "relink_url": relink}
         )

@@ -73,7 +73,7 @@ def accounts_page() -> str:
     return reverse("admin:integrations_platformaccount_changelist")
 
 
-def admin_link_url(platform: str, account: PlatformAccount | None = None) -> str:
-    """The admin's button: starts linking (or re-linking `account`) with the admin's session."""
-    url = reverse("admin:integrations_platformaccount_link", args=[platform])
-    return f"{url}?account={account.pk}" if account is not None else url
+def admin_link_url(platform: str) -> str:
+    """Where the admin's button posts (with `account` to re-link one): starts linking with
+    the admin's session."""
+    return reverse("admin:integrations_platformaccount_link", args=[platform])

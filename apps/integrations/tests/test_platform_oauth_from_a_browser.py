@@ -131,7 +131,7 @@ def test_the_admin_list_offers_a_link_button_per_configured_platform(
     admin_browser: Client, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page = admin_browser.get(ACCOUNTS).content.decode()
-    assert f'href="{ACCOUNTS}link/youtube/"' in page and "Link a YouTube account…" in page
+    assert f'action="{ACCOUNTS}link/youtube/"' in page and "Link a YouTube account…" in page
     assert "Link a Twitch account…" in page and "Link a Kick account" not in page
     monkeypatch.setitem(conf.PLATFORM_OAUTH, "twitch", {"client_id": ""})
     assert "Link a Twitch account…" not in admin_browser.get(ACCOUNTS).content.decode()
@@ -141,7 +141,7 @@ def test_the_admin_button_links_with_the_admins_session(
     admin_browser: Client, admin_user: Any, platform: Platform
 ) -> None:
     back = _through_the_platform(
-        admin_browser, platform, admin_browser.get(f"{ACCOUNTS}link/twitch/")
+        admin_browser, platform, admin_browser.post(f"{ACCOUNTS}link/twitch/")
     )
     account = PlatformAccount.objects.get()
     assert (account.platform, account.external_id, account.created_by_id) == (
@@ -150,13 +150,14 @@ def test_the_admin_button_links_with_the_admins_session(
     assert back["Location"] == f"{ACCOUNTS}{account.pk}/change/"
     page = admin_browser.get(back["Location"]).content.decode()
     assert "Linked Twitch account" in page
-    assert f'href="{ACCOUNTS}link/twitch/?account={account.pk}"' in page  # re-link
+    assert f'action="{ACCOUNTS}link/twitch/"' in page and "Re-link…" in page
+    assert f'name="account" value="{account.pk}"' in page
 
 
 def test_a_denied_consent_comes_back_to_the_admin_list_with_the_code(
     admin_browser: Client, platform: Platform
 ) -> None:
-    start = admin_browser.get(f"{ACCOUNTS}link/youtube/")
+    start = admin_browser.post(f"{ACCOUNTS}link/youtube/")
     state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(start["Location"]).query))["state"]
     back = admin_browser.get(
         "/api/v1/platforms/youtube/oauth/callback", {"state": state, "error": "access_denied"}
@@ -172,7 +173,7 @@ def test_the_admin_button_needs_an_admin(operator_user: Any, platform: Platform)
     operator_user.save()
     client = Client()
     client.force_login(operator_user)
-    response = client.get(f"{ACCOUNTS}link/youtube/")
+    response = client.post(f"{ACCOUNTS}link/youtube/")
     assert response.status_code in (302, 403)
     assert not str(response.get("Location", "")).startswith(platform.url)
 
@@ -181,3 +182,24 @@ def test_the_apis_get_start_still_answers_json(admin_api: APIClient, platform: P
     start = admin_api.get("/api/v1/platforms/youtube/oauth/start", {"name": "API"})
     back = _through_the_platform(admin_api, platform, start)
     assert back.status_code == 200 and back.json()["name"] == "API"
+
+
+def test_the_admin_button_is_a_form_another_site_cannot_submit(
+    admin_user: Any, platform: Platform
+) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    assert browser.get(f"{ACCOUNTS}link/youtube/").status_code == 405
+    assert browser.post(f"{ACCOUNTS}link/youtube/").status_code == 403  # no CSRF token
+    assert not platform.requests and not PlatformAccount.objects.exists()
+
+
+def test_the_admin_relinks_a_revoked_account(admin_browser: Client, platform: Platform) -> None:
+    account = PlatformAccount.objects.create(
+        name="Old", platform="youtube", kind=AccountKind.OAUTH, status=AccountStatus.REVOKED
+    )
+    start = admin_browser.post(f"{ACCOUNTS}link/youtube/", {"account": account.pk})
+    back = _through_the_platform(admin_browser, platform, start)
+    assert back["Location"] == f"{ACCOUNTS}{account.pk}/change/"
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE and PlatformAccount.objects.count() == 1

@@ -26,7 +26,7 @@ def test_an_admin_links_a_youtube_account_by_clicking_through(
         page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
         page.on("request", lambda r: visited.append(r.url) if r.is_navigation_request() else None)
         page.goto(f"{live_server.url}/admin/integrations/platformaccount/")
-        page.click("text=Link a YouTube account…")
+        page.click('button:has-text("Link a YouTube account…")')
         page.wait_for_selector("text=Linked YouTube account", timeout=30_000)
         landed = page.url
         body = page.content()
