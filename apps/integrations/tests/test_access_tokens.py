@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 class ChatSendProbe(APIView):
-    """What the chat API will look like: integration tokens with the chat.send scope."""
+    """A view that takes integration tokens with the chat.send scope (requires_scope)."""
 
     authentication_classes = [IntegrationTokenAuthentication, JWTAuthentication]
     permission_classes = [requires_scope(Scope.CHAT_SEND)]

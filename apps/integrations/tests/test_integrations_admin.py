@@ -160,3 +160,17 @@ def test_the_admin_revokes_an_access_token(client: Client, admin_user: Any) -> N
     issued.token.refresh_from_db()
     assert issued.token.revoked_at is not None
     assert api.get(url).status_code == 401
+
+
+def test_the_admin_changes_a_tokens_scopes_and_the_token_stays(
+    client: Client, admin_user: Any
+) -> None:
+    issued = integration_token_create(actor=admin_user, name="bot", scopes=["read"])
+    response = client.post(
+        f"{ADMIN}/integrationtoken/{issued.token.pk}/change/",
+        {"name": "bot", "scopes": ["read", "chat.moderate"]},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    token = IntegrationToken.objects.get()
+    assert sorted(token.scopes) == ["chat.moderate", "read"]
+    assert token.token_hash == issued.token.token_hash and token.revoked_at is None
