@@ -32,6 +32,7 @@ from apps.integrations.http import Limits, PostResult, post_checked, url_for_log
 from apps.integrations.models import DeliveryState, Webhook, WebhookDelivery
 from apps.integrations.signing import signed_headers
 from castcore.addresses import address_policy
+from castcore.api.errors import Conflict
 from castcore.events import emit
 from castcore.outbox.models import OutboxEvent
 
@@ -237,10 +238,21 @@ def _count_failure(webhook_id: int, now: Any) -> None:
 def delivery_redeliver(
     *, actor: Any, delivery: WebhookDelivery, request: HttpRequest | None = None
 ) -> WebhookDelivery:
-    """Send a delivery again now, with the same webhook-id, whatever its outcome was."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(state=DeliveryState.SENDING).update(
-        state=DeliveryState.PENDING, next_attempt_at=timezone.now()
+    """Send a delivery again now, with the same webhook-id, whatever its outcome was.
+
+    Refused (409) while its webhook is switched off, since no attempt is made for an
+    inactive webhook: `webhook_delivery.webhook_inactive` (switch it on, then redeliver);
+    and while an attempt is under way: `webhook_delivery.sending`.
+    """
+    if not Webhook.objects.filter(pk=delivery.webhook_id, active=True).exists():
+        raise Conflict("webhook_delivery.webhook_inactive", {"webhook_id": delivery.webhook_id})
+    reset = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .exclude(state=DeliveryState.SENDING)
+        .update(state=DeliveryState.PENDING, next_attempt_at=timezone.now())
     )
+    if not reset:
+        raise Conflict("webhook_delivery.sending", {"delivery_id": delivery.pk})
     audit_record(actor=actor, action="webhook_delivery.redeliver", target=delivery, request=request)
     transaction.on_commit(lambda: kick_delivery(delivery.pk))
     delivery.refresh_from_db()

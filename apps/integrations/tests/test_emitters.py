@@ -99,3 +99,39 @@ def test_a_finished_scan_is_announced(tmp_path: Path) -> None:
     media_scan_run(scan_id=scan.pk)
     (finished,) = _events("media_scan.finished")
     assert (finished.payload["scan_id"], finished.payload["state"]) == (scan.pk, "done")
+
+
+def test_every_stop_that_ends_in_stopped_announces_it_once() -> None:
+    from apps.streams.services import stream_job_start, stream_job_stop
+    from apps.streams.tests.factories import job_with_outputs
+
+    queued = job_with_outputs({})
+    stream_job_start(actor=None, job=queued)  # a run no worker has claimed yet
+    paused = job_with_outputs({}, state=JobState.PAUSED)
+    failed = job_with_outputs({}, state=JobState.FAILED)
+    for job in (queued, paused, failed):
+        assert stream_job_stop(actor=None, job=job).state == JobState.STOPPED
+    stopped = _events("stream_job.stopped")
+    assert [(e.payload["stream_job_id"], e.payload["previous_state"]) for e in stopped] == [
+        (queued.pk, "starting"),
+        (paused.pk, "paused"),
+        (failed.pk, "failed"),
+    ]
+    assert all(e.subject == f"stream_job:{e.payload['stream_job_id']}" for e in stopped)
+    for job in (queued, paused, failed):  # already stopped: nothing happens, nothing is said
+        stream_job_stop(actor=None, job=job)
+    assert len(_events("stream_job.stopped")) == 3
+
+
+def test_a_job_a_worker_runs_is_announced_stopped_by_the_worker_not_by_the_request() -> None:
+    from apps.streams.runtime import lease
+    from apps.streams.services import stream_job_stop
+    from apps.streams.tests.factories import running_job
+
+    job = running_job(lease_left_s=30)
+    assert stream_job_stop(actor=None, job=job).state == JobState.STOPPING
+    assert _events("stream_job.stopped") == []  # ffmpeg still runs until its worker stops it
+    run = StreamRun.objects.get(job=job)
+    assert lease.release(run=run, exit_reason="stopped", job_state=JobState.STOPPED, job_fields={})
+    (stopped,) = _events("stream_job.stopped")
+    assert stopped.payload["previous_state"] == "stopping"
