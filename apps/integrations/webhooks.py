@@ -66,6 +66,7 @@ def limits() -> Limits:
         read_timeout=conf.WEBHOOK_READ_TIMEOUT_SECONDS,
         max_response_bytes=conf.WEBHOOK_MAX_RESPONSE_BYTES,
         max_redirects=conf.WEBHOOK_MAX_REDIRECTS,
+        total_timeout=conf.WEBHOOK_TIMEOUT_SECONDS,
     )
 
 
@@ -87,6 +88,11 @@ class AttemptOutcome:
     retry_in: float | None = None
 
 
+def claim_seconds() -> float:
+    """How long an attempt's claim lasts: past anything the attempt itself can take."""
+    return 2 * conf.WEBHOOK_TIMEOUT_SECONDS + conf.WEBHOOK_CLAIM_MARGIN_SECONDS
+
+
 def _claim(delivery_id: int) -> bool:
     now = timezone.now()
     return (
@@ -97,7 +103,7 @@ def _claim(delivery_id: int) -> bool:
             webhook__active=True,
         ).update(
             state=DeliveryState.SENDING,
-            claimed_until=now + timedelta(seconds=conf.WEBHOOK_CLAIM_SECONDS),
+            claimed_until=now + timedelta(seconds=claim_seconds()),
         )
         == 1
     )
