@@ -37,6 +37,9 @@ WEBHOOK_CLAIM_MARGIN_SECONDS = 60.0
 #: Events of one type about one subject inside this window become one notification.
 NOTIFICATION_WINDOW_SECONDS = env_float("CASTCORE_NOTIFICATION_WINDOW_SECONDS", 300.0, minimum=0.0)
 NOTIFICATION_MAX_ATTEMPTS = env_int("CASTCORE_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+#: One send as a whole (apprise's own limit on the call); a message is claimed for twice
+#: this plus WEBHOOK_CLAIM_MARGIN_SECONDS, so no other worker takes it while it is sent.
+NOTIFICATION_TIMEOUT_SECONDS = env_float("CASTCORE_NOTIFICATION_TIMEOUT_SECONDS", 30.0, minimum=1.0)
 #: Events (with their deliveries) and sent messages are kept this long, for the delivery log.
 OUTBOX_KEEP_DAYS = env_int("CASTCORE_OUTBOX_KEEP_DAYS", 30, minimum=2)
 #: An outbox row not handed over this long after it was written is handed over by the sweep.
