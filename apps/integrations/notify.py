@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.integrations import conf
+from apps.integrations.apprise_http import checked_connections
 from apps.integrations.models import MessageState, NotificationMessage, NotificationTarget
 from castcore.addresses import address_policy
 from castcore.outbox.models import LEVEL_ORDER, OutboxEvent
@@ -111,10 +112,12 @@ def _remember_parts(url: str) -> None:
 
 
 def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
-    """Send one message to one apprise URL, after the address policy let its host through.
+    """Send one message to one apprise URL under the address policy.
 
-    apprise resolves and connects by itself, so the host is checked by name just before
-    (a DNS answer that changes in between is not caught here, unlike webhooks).
+    apprise's HTTP connections are checked where they are made, on the address they
+    connect to and on every redirect (apprise_http.py); the URL's host is also checked
+    by name before, which is all there is for the plugins that speak another protocol
+    (SMTP, XMPP…).
     """
     import apprise
 
@@ -122,8 +125,10 @@ def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
     instance: Any = apprise.Apprise.instantiate(url)
     if instance is None:
         return SendResult(False, "notification.url_invalid")
+    policy = address_policy()
     host = getattr(instance, "host", None)
-    if isinstance(host, str) and host and refused_address(host, address_policy()):
+    if isinstance(host, str) and host and refused_address(host, policy):
+        logger.warning("Notification refused: its host %s is not allowed", host)
         return SendResult(False, "notification.address_not_allowed")
     kind = {
         "info": apprise.NotifyType.INFO,
@@ -132,18 +137,22 @@ def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
     }.get(level, apprise.NotifyType.INFO)
     sender = apprise.Apprise()
     sender.add(instance)
-    try:
-        ok = bool(
-            sender.notify(
-                title=title,
-                body=body,
-                notify_type=kind,
-                timeout=conf.NOTIFICATION_TIMEOUT_SECONDS,
+    with checked_connections(policy) as checked:
+        try:
+            ok = bool(
+                sender.notify(
+                    title=title,
+                    body=body,
+                    notify_type=kind,
+                    timeout=conf.NOTIFICATION_TIMEOUT_SECONDS,
+                )
             )
-        )
-    except Exception:
-        logger.warning("apprise raised while sending", exc_info=True)
-        ok = False
+        except Exception:
+            logger.warning("apprise raised while sending", exc_info=True)
+            ok = False
+    if checked.refused:
+        logger.warning("Notification refused: %s", "; ".join(checked.refused))
+        return SendResult(False, "notification.address_not_allowed")
     return SendResult(ok, "" if ok else "notification.send_failed")
 
 
