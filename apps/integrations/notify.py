@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.integrations import conf
+from apps.integrations import conf, mail
 from apps.integrations.apprise_http import checked_connections
 from apps.integrations.models import MessageState, NotificationMessage, NotificationTarget
 from castcore.addresses import address_policy
@@ -111,6 +111,15 @@ def _remember_parts(url: str) -> None:
         remember(token)
 
 
+def target_url_valid(url: str) -> bool:
+    """Whether `url` can be a target: an apprise URL, or `mailto:` addresses (mail.py)."""
+    if mail.uses_settings(url):
+        return mail.recipients(url) is not None
+    import apprise
+
+    return apprise.Apprise.instantiate(url) is not None
+
+
 def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
     """Send one message to one apprise URL under the address policy.
 
@@ -121,13 +130,17 @@ def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
     """
     import apprise
 
+    # The operator's SMTP server (the EMAIL_* settings) is not a target a user chose.
+    operators = mail.uses_settings(url)
+    if operators:
+        url = mail.apprise_url(url) or ""
     _remember_parts(url)
-    instance: Any = apprise.Apprise.instantiate(url)
+    instance: Any = apprise.Apprise.instantiate(url) if url else None
     if instance is None:
         return SendResult(False, "notification.url_invalid")
     policy = address_policy()
     host = getattr(instance, "host", None)
-    if isinstance(host, str) and host and refused_address(host, policy):
+    if not operators and isinstance(host, str) and host and refused_address(host, policy):
         logger.warning("Notification refused: its host %s is not allowed", host)
         return SendResult(False, "notification.address_not_allowed")
     kind = {
