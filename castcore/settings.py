@@ -464,6 +464,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.live_viewers.sample_live_viewers",
         "schedule": float(env_int("CASTCORE_VIEWER_SAMPLE_SECONDS", 30, minimum=5)),
     },
+    # system.disk_low / system.disk_recovered when free space crosses the health threshold.
+    "watch-disk-space": {
+        "task": "workers.system.watch_disk_space",
+        "schedule": env_float("CASTCORE_DISK_CHECK_INTERVAL_SECONDS", 60.0, minimum=5.0),
+    },
     # Hands over outbox events, webhook retries and notifications that no task carries.
     "sweep-outbox": {
         "task": "workers.events.sweep_outbox",

@@ -54,25 +54,59 @@ def test_a_lockout_is_announced(api: APIClient, viewer_user: Any, settings: Any)
     assert "wrong-password" not in str(lockout.payload)
 
 
-def test_low_disk_is_announced_once_while_it_stays_low(
-    api: APIClient, monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
-) -> None:
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> Any:
+    """Set the low-space threshold relative to the real free space of tmp_path's disk."""
     import shutil
 
+    from django.core.cache import cache
+
     from apps.system import conf
+    from apps.system.services import DISK_LOW_KEY
 
     settings.VAR_DIR = tmp_path
-    free_mb = shutil.disk_usage(tmp_path).free // (1024 * 1024)
-    monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", free_mb + 1024)
-    api.get("/api/v1/system/health")
-    api.get("/api/v1/system/health")
+    cache.delete(DISK_LOW_KEY)  # another test's state, in a shared Redis
+
+    def threshold_mb(above_free_mb: int) -> int:
+        free_mb = shutil.disk_usage(tmp_path).free // (1024 * 1024)
+        monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", max(free_mb + above_free_mb, 0))
+        return int(conf.HEALTH_MIN_FREE_MB)
+
+    yield threshold_mb
+    cache.delete(DISK_LOW_KEY)
+
+
+def test_low_disk_is_announced_by_the_periodic_check_once_per_crossing(disk: Any) -> None:
+    from workers.system import watch_disk_space
+
+    threshold = disk(1024)  # a GiB more than there is: low
+    assert watch_disk_space() == "low"
+    assert watch_disk_space() is None  # still low: already said
     (low,) = _events("system.disk_low")
-    assert low.payload["min_free_bytes"] == (free_mb + 1024) * 1024 * 1024
-    monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", 0)
-    api.get("/api/v1/system/health")  # back to normal: the next low is news again
-    monkeypatch.setattr(conf, "HEALTH_MIN_FREE_MB", free_mb + 1024)
-    api.get("/api/v1/system/health")
+    assert low.payload["min_free_bytes"] == threshold * 1024 * 1024
+    assert low.payload["free_bytes"] < low.payload["min_free_bytes"] and low.payload["folders"]
+    disk(-1)  # just above the threshold, not above it by the margin: still not news
+    assert watch_disk_space() is None
+    disk(-1024 * 1024 * 1024)  # threshold 0: plenty of room again
+    assert watch_disk_space() == "recovered"
+    assert watch_disk_space() is None
+    (recovered,) = _events("system.disk_recovered")
+    assert recovered.level == "info" and recovered.subject == "system:disk"
+    disk(1024)  # and the next fall is news again
+    assert watch_disk_space() == "low"
     assert len(_events("system.disk_low")) == 2
+
+
+def test_reading_the_health_endpoint_announces_nothing(api: APIClient, disk: Any) -> None:
+    disk(1024)
+    body = api.get("/api/v1/system/health").json()
+    assert "disk" in body["warnings"]
+    assert _events("system.disk_low") == []  # the periodic check's job alone
+
+
+def test_beat_runs_the_disk_check(settings: Any) -> None:
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "workers.system.watch_disk_space" in tasks
 
 
 def test_an_uploaded_recording_is_announced_ready(admin_user: Any) -> None:
