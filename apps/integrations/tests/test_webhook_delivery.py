@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -158,30 +161,37 @@ def test_loopback_is_refused_when_private_targets_are_off(
     assert receiver.received == []
 
 
-def test_a_response_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-    import threading
-
-    from apps.integrations.http import Limits, post_checked
-    from workers.ffmpeg.addresses import DEFAULT_POLICY
-
+def _serve_once(answer: Callable[[socket.socket], None]) -> socket.socket:
+    """A listening socket on loopback whose first connection gets `answer` after its request."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
-    sent: list[int] = []
 
     def serve() -> None:
         conn, _ = server.accept()
         conn.recv(65536)
+        answer(conn)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_response_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.integrations.http import Limits, post_checked
+    from workers.ffmpeg.addresses import DEFAULT_POLICY
+
+    sent: list[int] = []
+
+    def answer(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
         try:
             for _ in range(10000):
                 sent.append(conn.send(b"x" * 1000))
         except OSError:
             pass  # the client closed after the cap
-        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = _serve_once(answer)
     limits = Limits(connect_timeout=2, read_timeout=2, max_response_bytes=4096, max_redirects=0)
     result = post_checked(
         f"http://127.0.0.1:{server.getsockname()[1]}/",
@@ -196,8 +206,6 @@ def test_a_response_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_receiver_that_does_not_answer_times_out() -> None:
-    import socket
-
     from apps.integrations.http import Limits, post_checked
     from workers.ffmpeg.addresses import DEFAULT_POLICY
 
@@ -284,20 +292,11 @@ def test_the_sweep_finds_what_no_task_carries(receiver: Receiver) -> None:
     assert WebhookDelivery.objects.get(pk=delivery_id).state == "pending"
 
 
-def _dripping_server(seconds: float) -> tuple[Any, list[str]]:
+def _dripping_server(seconds: float) -> tuple[socket.socket, list[str]]:
     """Answers a byte at a time, each well within any read timeout, for `seconds`."""
-    import socket
-    import threading
-    import time
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
     seen: list[str] = []
 
-    def serve() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
+    def answer(conn: socket.socket) -> None:
         seen.append("request")
         try:
             conn.sendall(b"HTTP/1.1 200 OK\r\n")
@@ -308,10 +307,8 @@ def _dripping_server(seconds: float) -> tuple[Any, list[str]]:
             seen.append("dripped to the end")
         except OSError:
             seen.append("cut")
-        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    return server, seen
+    return _serve_once(answer), seen
 
 
 def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_attempts_deadline() -> None:
@@ -338,9 +335,6 @@ def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_attempts_deadline() 
 def test_a_claim_outlasts_anything_its_attempt_can_take(
     monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
-    import threading
-    import time
-
     from apps.integrations.webhooks import claim_seconds, due_deliveries
 
     monkeypatch.setattr(conf, "WEBHOOK_TIMEOUT_SECONDS", 2.0)
