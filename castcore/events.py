@@ -47,6 +47,7 @@ EVENT_TYPES: dict[str, str] = {
     "chat.moderation": INFO,
     "auth.lockout": WARNING,
     "system.disk_low": WARNING,
+    "system.disk_recovered": INFO,
     "webhook.disabled": ERROR,
 }
 

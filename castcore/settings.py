@@ -386,6 +386,20 @@ OTP_TOTP_ISSUER = env_str("CASTCORE_SITE_NAME", "CastCore")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 TWO_FACTOR_CHALLENGE_SECONDS = 300
 
+# --- Outgoing mail: Django's own settings, and what notification targets of the form
+# `mailto:alice@example.org` send through (apps/integrations/email.py).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)  # STARTTLS (port 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)  # TLS from the first byte (465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set one.")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "castcore@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = 30
+
 # --- Celery (castcore/celery.py reads these with the CELERY_ namespace).
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT: str | None = None  # None: the one CELERY_BROKER_URL names
@@ -449,6 +463,11 @@ CELERY_BEAT_SCHEDULE = {
     "sample-live-viewers": {
         "task": "workers.live_viewers.sample_live_viewers",
         "schedule": float(env_int("CASTCORE_VIEWER_SAMPLE_SECONDS", 30, minimum=5)),
+    },
+    # system.disk_low / system.disk_recovered when free space crosses the health threshold.
+    "watch-disk-space": {
+        "task": "workers.system.watch_disk_space",
+        "schedule": env_float("CASTCORE_DISK_CHECK_INTERVAL_SECONDS", 60.0, minimum=5.0),
     },
     # Hands over outbox events, webhook retries and notifications that no task carries.
     "sweep-outbox": {

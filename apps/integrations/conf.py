@@ -12,6 +12,8 @@ WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float(
     "CASTCORE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", 5.0, minimum=0.1
 )
 WEBHOOK_READ_TIMEOUT_SECONDS = env_float("CASTCORE_WEBHOOK_READ_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+#: One attempt as a whole (lookups, connects, redirects, the answer): past it, it is cut.
+WEBHOOK_TIMEOUT_SECONDS = env_float("CASTCORE_WEBHOOK_TIMEOUT_SECONDS", 30.0, minimum=0.5)
 #: Bytes of a response read at most; the rest is never read (the connection is closed).
 WEBHOOK_MAX_RESPONSE_BYTES = env_int("CASTCORE_WEBHOOK_MAX_RESPONSE_BYTES", 65536, minimum=1024)
 WEBHOOK_MAX_REDIRECTS = env_int("CASTCORE_WEBHOOK_MAX_REDIRECTS", 3, minimum=0)
@@ -27,11 +29,17 @@ WEBHOOK_DISABLE_AFTER_SECONDS = env_float(
     "CASTCORE_WEBHOOK_DISABLE_AFTER_SECONDS", 86400.0, minimum=0.0
 )
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("CASTCORE_WEBHOOK_DISABLE_AFTER_FAILURES", 10, minimum=1)
-#: A worker that claimed an attempt and died lets it go after this long.
-WEBHOOK_CLAIM_SECONDS = 120.0
+#: A claimed attempt is let go (a sweep may take it) this long after its attempt's
+#: timeout has passed: its claim lasts twice WEBHOOK_TIMEOUT_SECONDS plus this (120 s
+#: with the defaults; webhooks.claim_seconds), so a worker that is slow to write the
+#: outcome never sees its delivery taken and POSTed again by another.
+WEBHOOK_CLAIM_MARGIN_SECONDS = 60.0
 #: Events of one type about one subject inside this window become one notification.
 NOTIFICATION_WINDOW_SECONDS = env_float("CASTCORE_NOTIFICATION_WINDOW_SECONDS", 300.0, minimum=0.0)
 NOTIFICATION_MAX_ATTEMPTS = env_int("CASTCORE_NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+#: One send as a whole (apprise's own limit on the call); a message is claimed for twice
+#: this plus WEBHOOK_CLAIM_MARGIN_SECONDS, so no other worker takes it while it is sent.
+NOTIFICATION_TIMEOUT_SECONDS = env_float("CASTCORE_NOTIFICATION_TIMEOUT_SECONDS", 30.0, minimum=1.0)
 #: Events (with their deliveries) and sent messages are kept this long, for the delivery log.
 OUTBOX_KEEP_DAYS = env_int("CASTCORE_OUTBOX_KEEP_DAYS", 30, minimum=2)
 #: An outbox row not handed over this long after it was written is handed over by the sweep.

@@ -5,15 +5,21 @@ is applied where the connection is made: the host is resolved once, every addres
 it resolves to is checked, and the socket connects to a checked address, never to
 the name again (a second lookup could answer differently: DNS rebinding). A
 redirect is a new connection and goes through the same check, so no redirect is
-followed to a refused address. Timeouts bound the connect and each read; the
-response is read up to a cap and the rest is left unread.
+followed to a refused address. Timeouts bound the connect and each read, and one
+overall deadline the whole attempt (lookups, connects, TLS, redirects, the answer):
+a receiver that drips its answer a byte at a time, each within the read timeout,
+is cut off at the deadline, so an attempt never outlives the claim its caller holds.
+The response is read up to a cap and the rest is left unread.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -22,6 +28,9 @@ from workers.ffmpeg.addresses import AddressPolicy, refusal, resolve_checked
 
 REDIRECTS = (301, 302, 303, 307, 308)
 EXCERPT_CHARS = 1000
+# getaddrinfo cannot be interrupted: lookups run here, and an attempt waits for its own
+# only until its deadline (a lookup that hangs keeps one thread until the resolver gives up).
+_LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class Limits:
     read_timeout: float
     max_response_bytes: int
     max_redirects: int
+    #: The whole attempt, redirects included: past it the connection is cut.
+    total_timeout: float = 30.0
 
 
 @dataclass
@@ -76,9 +87,80 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def _connect(host: str, port: int, policy: AddressPolicy, limits: Limits) -> socket.socket:
+class _Deadline:
+    """The end of an attempt, and the watchdog that cuts its connection when it comes.
+
+    Socket timeouts bound each wait, not their sum; shutting the connection down from a
+    timer thread wakes whatever read or write is blocked on it, in http.client or in a
+    TLS handshake. The watchdog holds a duplicate of the socket's descriptor: the same
+    connection whatever wraps it, and never another one that reuses a closed number.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = threading.Event()
+        self._lock = threading.Lock()
+        self._watched: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            self.expired.set()
+        self.check()
+        return left
+
+    def check(self) -> None:
+        """Raise the timeout once the deadline passed (whatever the cut broke)."""
+        if self.expired.is_set():
+            raise _Failure("webhook.timeout", f"no complete answer within {self.seconds:g} s")
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut this connection (each hop's in turn) at the deadline."""
+        left = self.left()
+        with self._lock:
+            self._forget()
+            self._watched = sock.dup()
+        if self._timer is None:
+            self._timer = threading.Timer(left, self._cut)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired.set()
+            if self._watched is not None:
+                with contextlib.suppress(OSError):  # already closed by the other end
+                    self._watched.shutdown(socket.SHUT_RDWR)
+
+    def _forget(self) -> None:
+        if self._watched is not None:
+            self._watched.close()
+            self._watched = None
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._forget()
+
+
+def _resolve(
+    host: str, port: int, policy: AddressPolicy, deadline: _Deadline
+) -> list[tuple[str, int]]:
+    lookup = _LOOKUPS.submit(resolve_checked, host, port, policy=policy)
     try:
-        addresses = resolve_checked(host, port, policy=policy)
+        return lookup.result(timeout=deadline.left())
+    except concurrent.futures.TimeoutError:
+        raise _Failure("webhook.timeout", f"looking up {host} took too long") from None
+
+
+def _connect(
+    host: str, port: int, policy: AddressPolicy, limits: Limits, deadline: _Deadline
+) -> socket.socket:
+    try:
+        addresses = _resolve(host, port, policy, deadline)
     except PermissionError as refused:
         address = str(refused)
         reason = refusal(address, policy) or "link_local"  # a metadata host name
@@ -90,7 +172,8 @@ def _connect(host: str, port: int, policy: AddressPolicy, limits: Limits) -> soc
     last: OSError | None = None
     for address, _port in addresses:
         try:
-            sock = socket.create_connection((address, port), timeout=limits.connect_timeout)
+            timeout = min(limits.connect_timeout, deadline.left())
+            sock = socket.create_connection((address, port), timeout=timeout)
         except OSError as exc:
             last = exc
             continue
@@ -102,14 +185,20 @@ def _connect(host: str, port: int, policy: AddressPolicy, limits: Limits) -> soc
 
 
 def _post_once(
-    url: str, body: bytes, headers: dict[str, str], policy: AddressPolicy, limits: Limits
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    policy: AddressPolicy,
+    limits: Limits,
+    deadline: _Deadline,
 ) -> tuple[int, bytes, str | None]:
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     https = parts.scheme == "https"
     port = parts.port or (443 if https else 80)
-    sock = _connect(host, port, policy, limits)
+    sock = _connect(host, port, policy, limits, deadline)
     try:
+        deadline.watch(sock)
         if https:
             context = ssl.create_default_context()
             sock = context.wrap_socket(sock, server_hostname=host)
@@ -121,7 +210,11 @@ def _post_once(
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read(limits.max_response_bytes)
+        deadline.check()  # cut short: what was read is not the answer
         return response.status, data, response.getheader("Location")
+    except (OSError, http.client.HTTPException):
+        deadline.check()  # the watchdog's cut is what broke it
+        raise
     finally:
         sock.close()
 
@@ -132,13 +225,14 @@ def post_checked(
     """POST `body` to `url`, following redirects (the same POST) while each target is allowed."""
     started = time.monotonic()
     result = PostResult()
+    deadline = _Deadline(limits.total_timeout)
     try:
         for _hop in range(limits.max_redirects + 1):
             problem = url_problem(url)
             if problem is not None:
                 raise _Failure("webhook.url_invalid", f"{url_for_log(url)}: {problem}")
             result.final_url = url
-            status, data, location = _post_once(url, body, headers, policy, limits)
+            status, data, location = _post_once(url, body, headers, policy, limits, deadline)
             if status in REDIRECTS and location:
                 url = urllib.parse.urljoin(url, location)
                 continue
@@ -156,6 +250,8 @@ def post_checked(
     except (OSError, http.client.HTTPException) as exc:
         result.error_code = "webhook.connect_failed"
         result.error_detail = f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        deadline.stop()
     result.duration_ms = int((time.monotonic() - started) * 1000)
     return result
 

@@ -140,7 +140,7 @@ class NotificationTarget(models.Model):
 
 class MessageState(models.TextChoices):
     PENDING = "pending"
-    SENDING = "sending"  # claimed by a worker
+    SENDING = "sending"  # claimed by a worker until claimed_until
     SENT = "sent"
     FAILED = "failed"
 
@@ -160,6 +160,8 @@ class NotificationMessage(models.Model):
     body = models.TextField()
     state = models.CharField(max_length=8, choices=MessageState.choices, default="pending")
     send_at = models.DateTimeField(db_index=True)
+    # While `sending`: the worker's lease. Another worker takes the message only after it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=64, blank=True)

@@ -18,9 +18,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.integrations import conf
+from apps.integrations import conf, mail
+from apps.integrations.apprise_http import checked_connections
 from apps.integrations.models import MessageState, NotificationMessage, NotificationTarget
 from castcore.addresses import address_policy
 from castcore.outbox.models import LEVEL_ORDER, OutboxEvent
@@ -109,20 +111,37 @@ def _remember_parts(url: str) -> None:
         remember(token)
 
 
-def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
-    """Send one message to one apprise URL, after the address policy let its host through.
+def target_url_valid(url: str) -> bool:
+    """Whether `url` can be a target: an apprise URL, or `mailto:` addresses (mail.py)."""
+    if mail.uses_settings(url):
+        return mail.recipients(url) is not None
+    import apprise
 
-    apprise resolves and connects by itself, so the host is checked by name just before
-    (a DNS answer that changes in between is not caught here, unlike webhooks).
+    return apprise.Apprise.instantiate(url) is not None
+
+
+def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
+    """Send one message to one apprise URL under the address policy.
+
+    apprise's HTTP connections are checked where they are made, on the address they
+    connect to and on every redirect (apprise_http.py); the URL's host is also checked
+    by name before, which is all there is for the plugins that speak another protocol
+    (SMTP, XMPP…).
     """
     import apprise
 
+    # The operator's SMTP server (the EMAIL_* settings) is not a target a user chose.
+    operators = mail.uses_settings(url)
+    if operators:
+        url = mail.apprise_url(url) or ""
     _remember_parts(url)
-    instance: Any = apprise.Apprise.instantiate(url)
+    instance: Any = apprise.Apprise.instantiate(url) if url else None
     if instance is None:
         return SendResult(False, "notification.url_invalid")
+    policy = address_policy()
     host = getattr(instance, "host", None)
-    if isinstance(host, str) and host and refused_address(host, address_policy()):
+    if not operators and isinstance(host, str) and host and refused_address(host, policy):
+        logger.warning("Notification refused: its host %s is not allowed", host)
         return SendResult(False, "notification.address_not_allowed")
     kind = {
         "info": apprise.NotifyType.INFO,
@@ -131,22 +150,43 @@ def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
     }.get(level, apprise.NotifyType.INFO)
     sender = apprise.Apprise()
     sender.add(instance)
-    try:
-        ok = bool(sender.notify(title=title, body=body, notify_type=kind))
-    except Exception:
-        logger.warning("apprise raised while sending", exc_info=True)
-        ok = False
+    with checked_connections(policy) as checked:
+        try:
+            ok = bool(
+                sender.notify(
+                    title=title,
+                    body=body,
+                    notify_type=kind,
+                    timeout=conf.NOTIFICATION_TIMEOUT_SECONDS,
+                )
+            )
+        except Exception:
+            logger.warning("apprise raised while sending", exc_info=True)
+            ok = False
+    if checked.refused:
+        logger.warning("Notification refused: %s", "; ".join(checked.refused))
+        return SendResult(False, "notification.address_not_allowed")
     return SendResult(ok, "" if ok else "notification.send_failed")
 
 
+def claim_seconds() -> float:
+    """How long a send's claim lasts: past anything the send itself can take."""
+    return 2 * conf.NOTIFICATION_TIMEOUT_SECONDS + conf.WEBHOOK_CLAIM_MARGIN_SECONDS
+
+
 def message_send(*, message_id: int) -> float | None:
-    """Send a due message (claimed first); the seconds until a retry, or None when done."""
+    """Send a due message (claimed first); the seconds until a retry, or None when done.
+
+    The claim is a lease (`claimed_until`), measured from the claim, not from when the
+    message was due: a message sent late is as much ours while it is sent as one on time.
+    """
     now = timezone.now()
     claimed = NotificationMessage.objects.filter(
         pk=message_id, state=MessageState.PENDING, send_at__lte=now
-    ).update(state=MessageState.SENDING)
+    ).update(state=MessageState.SENDING, claimed_until=now + timedelta(seconds=claim_seconds()))
     if claimed != 1:
         return None
+    mine = NotificationMessage.objects.filter(pk=message_id, state=MessageState.SENDING)
     message = NotificationMessage.objects.select_related("target").get(pk=message_id)
     # A window is counted from when the previous message of the key went out, which can
     # be later than it was due (a busy worker): never two of one key inside a window.
@@ -160,17 +200,19 @@ def message_send(*, message_id: int) -> float | None:
         .first()
     )
     if previous is not None and previous + window > now:
-        NotificationMessage.objects.filter(pk=message_id).update(
-            state=MessageState.PENDING, send_at=previous + window
-        )
+        mine.update(state=MessageState.PENDING, send_at=previous + window, claimed_until=None)
         return (previous + window - now).total_seconds()
     result = apprise_send(
         message.target.url, title=message.title, body=message.body, level=message.level
     )
     attempts = message.attempts + 1
     if result.ok:
-        NotificationMessage.objects.filter(pk=message_id).update(
-            state=MessageState.SENT, attempts=attempts, sent_at=timezone.now(), error_code=""
+        mine.update(
+            state=MessageState.SENT,
+            attempts=attempts,
+            sent_at=timezone.now(),
+            error_code="",
+            claimed_until=None,
         )
         return None
     final = attempts >= conf.NOTIFICATION_MAX_ATTEMPTS or result.error_code in (
@@ -178,11 +220,12 @@ def message_send(*, message_id: int) -> float | None:
         "notification.address_not_allowed",
     )
     retry_in = min(10.0 * 2 ** (attempts - 1), 600.0)
-    NotificationMessage.objects.filter(pk=message_id).update(
+    mine.update(
         state=MessageState.FAILED if final else MessageState.PENDING,
         attempts=attempts,
         error_code=result.error_code,
         send_at=timezone.now() + timedelta(seconds=retry_in),
+        claimed_until=None,
     )
     logger.warning(
         "Notification %s to target %s failed (%s), attempt %s",
@@ -196,10 +239,10 @@ def message_send(*, message_id: int) -> float | None:
 
 def due_messages(*, grace_seconds: float, limit: int = 500) -> list[int]:
     now = timezone.now()
-    # A worker that died mid-send left its claim; such a message is sent again.
+    # A worker that died mid-send left its claim; once it ran out the message is sent again.
     NotificationMessage.objects.filter(
-        state=MessageState.SENDING, send_at__lt=now - timedelta(minutes=5)
-    ).update(state=MessageState.PENDING)
+        Q(claimed_until__lt=now) | Q(claimed_until__isnull=True), state=MessageState.SENDING
+    ).update(state=MessageState.PENDING, claimed_until=None)
     return list(
         NotificationMessage.objects.filter(
             state=MessageState.PENDING, send_at__lte=now - timedelta(seconds=grace_seconds)

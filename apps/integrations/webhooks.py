@@ -32,6 +32,7 @@ from apps.integrations.http import Limits, PostResult, post_checked, url_for_log
 from apps.integrations.models import DeliveryState, Webhook, WebhookDelivery
 from apps.integrations.signing import signed_headers
 from castcore.addresses import address_policy
+from castcore.api.errors import Conflict
 from castcore.events import emit
 from castcore.outbox.models import OutboxEvent
 
@@ -65,6 +66,7 @@ def limits() -> Limits:
         read_timeout=conf.WEBHOOK_READ_TIMEOUT_SECONDS,
         max_response_bytes=conf.WEBHOOK_MAX_RESPONSE_BYTES,
         max_redirects=conf.WEBHOOK_MAX_REDIRECTS,
+        total_timeout=conf.WEBHOOK_TIMEOUT_SECONDS,
     )
 
 
@@ -86,6 +88,11 @@ class AttemptOutcome:
     retry_in: float | None = None
 
 
+def claim_seconds() -> float:
+    """How long an attempt's claim lasts: past anything the attempt itself can take."""
+    return 2 * conf.WEBHOOK_TIMEOUT_SECONDS + conf.WEBHOOK_CLAIM_MARGIN_SECONDS
+
+
 def _claim(delivery_id: int) -> bool:
     now = timezone.now()
     return (
@@ -96,7 +103,7 @@ def _claim(delivery_id: int) -> bool:
             webhook__active=True,
         ).update(
             state=DeliveryState.SENDING,
-            claimed_until=now + timedelta(seconds=conf.WEBHOOK_CLAIM_SECONDS),
+            claimed_until=now + timedelta(seconds=claim_seconds()),
         )
         == 1
     )
@@ -237,10 +244,21 @@ def _count_failure(webhook_id: int, now: Any) -> None:
 def delivery_redeliver(
     *, actor: Any, delivery: WebhookDelivery, request: HttpRequest | None = None
 ) -> WebhookDelivery:
-    """Send a delivery again now, with the same webhook-id, whatever its outcome was."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(state=DeliveryState.SENDING).update(
-        state=DeliveryState.PENDING, next_attempt_at=timezone.now()
+    """Send a delivery again now, with the same webhook-id, whatever its outcome was.
+
+    Refused (409) while its webhook is switched off, since no attempt is made for an
+    inactive webhook: `webhook_delivery.webhook_inactive` (switch it on, then redeliver);
+    and while an attempt is under way: `webhook_delivery.sending`.
+    """
+    if not Webhook.objects.filter(pk=delivery.webhook_id, active=True).exists():
+        raise Conflict("webhook_delivery.webhook_inactive", {"webhook_id": delivery.webhook_id})
+    reset = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .exclude(state=DeliveryState.SENDING)
+        .update(state=DeliveryState.PENDING, next_attempt_at=timezone.now())
     )
+    if not reset:
+        raise Conflict("webhook_delivery.sending", {"delivery_id": delivery.pk})
     audit_record(actor=actor, action="webhook_delivery.redeliver", target=delivery, request=request)
     transaction.on_commit(lambda: kick_delivery(delivery.pk))
     delivery.refresh_from_db()

@@ -120,42 +120,33 @@ def check_ffmpeg() -> CheckResult:
     return CheckResult(True, {"version": ffmpeg_version()})
 
 
-def check_disk() -> CheckResult:
-    """Free space where recordings and outputs go; below the threshold is a warning."""
+def disk_folders(threshold: int) -> list[dict[str, Any]]:
+    """Free space of every filesystem CastCore writes to (VAR_DIR, the media root, the
+    output roots): the preflight's disk check with one level, below `threshold` is low."""
     from apps.streams.quota import written_folders
 
-    threshold = conf.HEALTH_MIN_FREE_MB * 1024 * 1024
     folders = [str(settings.VAR_DIR), *written_folders()]
-    # The preflight's disk check, with one level: below the threshold is "low".
     options = PreflightOptions(disk_red_bytes=0, disk_yellow_bytes=threshold)
     found = [check.to_dict() for check in preflight_disk(folders, options)]
-    low = [check["params"].get("path") for check in found if check["status"] != Status.GREEN]
+    return [
+        {"code": check["code"], "low": check["status"] != Status.GREEN, **check["params"]}
+        for check in found
+    ]
+
+
+def check_disk() -> CheckResult:
+    """Free space where recordings and outputs go; below the threshold is a warning.
+
+    Only reported here: the periodic check (apps.system.services.disk_space_watch)
+    announces a low disk, whether or not anyone reads this endpoint.
+    """
+    threshold = conf.HEALTH_MIN_FREE_MB * 1024 * 1024
+    folders = disk_folders(threshold)
     detail = {
         "min_free_bytes": threshold,
-        "folders": [{"code": check["code"], **check["params"]} for check in found],
+        "folders": [{k: v for k, v in f.items() if k != "low"} for f in folders],
     }
-    _announce_disk(low, threshold)
-    return CheckResult(True, detail, warning=bool(low))
-
-
-#: Set while free space is low and system.disk_low has been sent (again at most hourly).
-_DISK_LOW_KEY = "castcore:system.disk_low"
-
-
-def _announce_disk(low: list[Any], threshold: int) -> None:
-    """system.disk_low when free space becomes low: once, not on every health request."""
-    from django.core.cache import cache
-
-    from castcore.events import emit
-
-    if not low:
-        cache.delete(_DISK_LOW_KEY)
-    elif cache.add(_DISK_LOW_KEY, 1, timeout=3600):
-        emit(
-            "system.disk_low",
-            {"folders": [str(path) for path in low], "min_free_bytes": threshold},
-            subject="system:disk",
-        )
+    return CheckResult(True, detail, warning=any(f["low"] for f in folders))
 
 
 def check_confinement() -> CheckResult:

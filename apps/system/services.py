@@ -81,3 +81,55 @@ def secrets_rotate(*, actor: Any = None) -> SecretsRotation:
 def _raw(updates: dict[str, str]) -> dict[str, Any]:
     # update() would run get_prep_value and encrypt the ciphertext again.
     return {name: Value(token, output_field=TextField()) for name, token in updates.items()}
+
+
+#: Set (in the shared cache: Redis when distributed) while free space is low and
+#: system.disk_low has been announced; cleared with system.disk_recovered.
+DISK_LOW_KEY = "castcore:system.disk_low"
+#: Free space must come back this far above the threshold (a tenth of it) to count as
+#: recovered: a disk that hovers at the threshold announces once, not at every check.
+DISK_RECOVER_MARGIN = 0.10
+
+
+def disk_space_watch() -> str | None:
+    """Announce a low disk once when free space falls below CASTCORE_HEALTH_MIN_FREE_MB on
+    a filesystem CastCore writes to (`system.disk_low`), and once when every one is back
+    above it by the margin (`system.disk_recovered`); "low", "recovered" or None.
+
+    The state is a cache key set with `add` and cleared with `delete`, both of which
+    only one caller wins, so two beats or workers never announce one crossing twice.
+    """
+    from django.core.cache import cache
+
+    from apps.system import conf
+    from apps.system.health import disk_folders
+    from castcore.events import emit
+
+    threshold = conf.HEALTH_MIN_FREE_MB * 1024 * 1024
+    folders = [f for f in disk_folders(threshold) if "free_bytes" in f]  # unreadable: no news
+    low = [f for f in folders if f["free_bytes"] < threshold]
+    recover_at = int(threshold * (1 + DISK_RECOVER_MARGIN))
+    if low:
+        if cache.add(DISK_LOW_KEY, 1, timeout=None):
+            emit(
+                "system.disk_low",
+                {
+                    "folders": [f["path"] for f in low],
+                    "free_bytes": min(f["free_bytes"] for f in low),
+                    "min_free_bytes": threshold,
+                },
+                subject="system:disk",
+            )
+            return "low"
+    elif all(f["free_bytes"] >= recover_at for f in folders) and cache.delete(DISK_LOW_KEY):
+        emit(
+            "system.disk_recovered",
+            {
+                "folders": [f["path"] for f in folders],
+                "free_bytes": min((f["free_bytes"] for f in folders), default=None),
+                "min_free_bytes": threshold,
+            },
+            subject="system:disk",
+        )
+        return "recovered"
+    return None

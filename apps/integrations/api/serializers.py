@@ -14,6 +14,7 @@ from apps.integrations.models import (
     Webhook,
     WebhookDelivery,
 )
+from apps.integrations.notify import target_url_valid
 from apps.integrations.signing import secret_key
 from castcore.addresses import address_policy
 from castcore.api.errors import ApiError
@@ -117,7 +118,10 @@ class WebhookDeliverySerializer(ModelSerializer[WebhookDelivery]):
 
 
 class NotificationTargetSerializer(ModelSerializer[NotificationTarget]):
-    url = SecretField(help_text="apprise URL (json://, ntfy://, mailto://, discord://, …)")
+    url = SecretField(
+        help_text="apprise URL (json://, ntfy://, mailto://, discord://, …), or "
+        "mailto:alice@example.org,bob@example.org to e-mail through the SMTP settings"
+    )
     events = _events_field()
 
     class Meta:
@@ -125,9 +129,7 @@ class NotificationTargetSerializer(ModelSerializer[NotificationTarget]):
         fields = ["id", "name", "url", "events", "min_level", "active", "created_at", "updated_at"]
 
     def validate_url(self, url: str) -> str:
-        import apprise
-
-        if apprise.Apprise.instantiate(url) is None:
+        if not target_url_valid(url):
             raise serializers.ValidationError("not an apprise URL", code="notification.url_invalid")
         return url
 

@@ -35,6 +35,8 @@ class Receiver:
     secret: str = ""
     status: int = 200
     redirect_to: str = ""
+    # Seconds the receiver takes before it answers (a slow receiver), after recording.
+    delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -63,6 +65,7 @@ class Receiver:
                     return
                 with receiver._lock:
                     receiver.received.append(Received(self.path, headers, body, ok))
+                time.sleep(receiver.delay)
                 reply = b'{"ok": true}'
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/json")

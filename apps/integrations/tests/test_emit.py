@@ -53,3 +53,22 @@ def test_dates_in_a_payload_become_iso_strings() -> None:
     emit("system.disk_low", {"at": now})
     stored = OutboxEvent.objects.get().payload["at"]
     assert stored.startswith(now.strftime("%Y-%m-%dT%H:%M:%S.")) and stored.endswith("Z")
+
+
+def test_the_readme_documents_every_event_type_and_no_other() -> None:
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from castcore.events import EVENT_TYPES
+
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    section = readme.split("## Domain events, webhooks and notifications", 1)[1].split("\n## ")[0]
+    documented: dict[str, str] = {}
+    for row in re.findall(
+        r"^\| (`[a-z_]+\.[a-z_]+`(?: / `[a-z_]+\.[a-z_]+`)*) \| ([a-z]+)", section, re.M
+    ):
+        for name in re.findall(r"`([^`]+)`", row[0]):
+            documented[name] = row[1]
+    assert documented == EVENT_TYPES  # every type, with its default level

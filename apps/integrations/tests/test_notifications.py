@@ -158,3 +158,59 @@ def test_the_url_never_reaches_the_log(
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "notification.send_failed" in text
     assert target.url not in text and "token-abcdefghijkl" not in text
+
+
+def test_a_redirect_to_a_link_local_address_is_not_followed(
+    receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver.redirect_to = "http://169.254.169.254/latest/meta-data/iam/"
+    _target(receiver)
+    ((message_id, _),) = _fail()
+    with caplog.at_level(logging.WARNING):
+        message_send(message_id=message_id)
+    message = NotificationMessage.objects.get()
+    assert (message.state, message.error_code) == ("failed", "notification.address_not_allowed")
+    assert "169.254.169.254 (link_local)" in caplog.text  # the log says why
+
+
+def test_a_host_that_resolves_to_a_link_local_address_when_apprise_connects_is_refused(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    # A name that answers an allowed address to the first lookup and the metadata
+    # service's to the next ones (DNS rebinding): only a check of the address that is
+    # connected to catches it.
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "hooks.rebind.test":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        address = "127.0.0.1" if len(lookups) == 1 else "169.254.169.254"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, receiver.port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    NotificationTarget.objects.create(
+        name="ops", url=f"json://hooks.rebind.test:{receiver.port}/n", events=["*"],
+        min_level="info",
+    )  # fmt: skip
+    ((message_id, _),) = _fail()
+    message_send(message_id=message_id)
+    assert NotificationMessage.objects.get().error_code == "notification.address_not_allowed"
+    assert receiver.received == []
+
+
+def test_outside_a_send_connections_are_not_checked(receiver: Receiver) -> None:
+    import urllib3
+
+    from apps.integrations.apprise_http import checked_connections
+    from workers.ffmpeg.addresses import AddressPolicy
+
+    strict = AddressPolicy(allow_private=False)  # refuses loopback
+    with checked_connections(strict) as scope, pytest.raises(urllib3.exceptions.HTTPError):
+        urllib3.request("POST", f"{receiver.url}/a", body=b"{}", retries=False)
+    assert scope.refused == ["127.0.0.1 is or resolves to 127.0.0.1 (local)"]
+    assert urllib3.request("POST", f"{receiver.url}/b", body=b"{}").status == 200
+    assert [got.path for got in receiver.received] == ["/b"]

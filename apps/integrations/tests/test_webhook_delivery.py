@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -157,30 +161,37 @@ def test_loopback_is_refused_when_private_targets_are_off(
     assert receiver.received == []
 
 
-def test_a_response_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-    import threading
-
-    from apps.integrations.http import Limits, post_checked
-    from workers.ffmpeg.addresses import DEFAULT_POLICY
-
+def _serve_once(answer: Callable[[socket.socket], None]) -> socket.socket:
+    """A listening socket on loopback whose first connection gets `answer` after its request."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
-    sent: list[int] = []
 
     def serve() -> None:
         conn, _ = server.accept()
         conn.recv(65536)
+        answer(conn)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_response_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.integrations.http import Limits, post_checked
+    from workers.ffmpeg.addresses import DEFAULT_POLICY
+
+    sent: list[int] = []
+
+    def answer(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
         try:
             for _ in range(10000):
                 sent.append(conn.send(b"x" * 1000))
         except OSError:
             pass  # the client closed after the cap
-        conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = _serve_once(answer)
     limits = Limits(connect_timeout=2, read_timeout=2, max_response_bytes=4096, max_redirects=0)
     result = post_checked(
         f"http://127.0.0.1:{server.getsockname()[1]}/",
@@ -195,8 +206,6 @@ def test_a_response_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_receiver_that_does_not_answer_times_out() -> None:
-    import socket
-
     from apps.integrations.http import Limits, post_checked
     from workers.ffmpeg.addresses import DEFAULT_POLICY
 
@@ -281,3 +290,80 @@ def test_the_sweep_finds_what_no_task_carries(receiver: Receiver) -> None:
     )
     assert due_deliveries(grace_seconds=0) == [delivery_id]
     assert WebhookDelivery.objects.get(pk=delivery_id).state == "pending"
+
+
+def _dripping_server(seconds: float) -> tuple[socket.socket, list[str]]:
+    """Answers a byte at a time, each well within any read timeout, for `seconds`."""
+    seen: list[str] = []
+
+    def answer(conn: socket.socket) -> None:
+        seen.append("request")
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                conn.sendall(b"X")  # a header line that never ends
+                time.sleep(0.2)
+            seen.append("dripped to the end")
+        except OSError:
+            seen.append("cut")
+
+    return _serve_once(answer), seen
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_attempts_deadline() -> None:
+    from apps.integrations.http import Limits, post_checked
+    from workers.ffmpeg.addresses import DEFAULT_POLICY
+
+    server, _seen = _dripping_server(seconds=120)
+    limits = Limits(
+        connect_timeout=1, read_timeout=1, max_response_bytes=4096, max_redirects=0,
+        total_timeout=2,
+    )  # fmt: skip
+    result = post_checked(
+        f"http://127.0.0.1:{server.getsockname()[1]}/", b"{}", {}, policy=DEFAULT_POLICY,
+        limits=limits,
+    )  # fmt: skip
+    server.close()
+    assert result.error_code == "webhook.timeout", result
+    assert "within 2 s" in result.error_detail
+    # Far less than the drip (each byte came within the read timeout): the deadline cut it.
+    assert result.duration_ms < 60_000
+
+
+@pytest.mark.django_db(transaction=True)  # the attempt runs in a thread of its own
+def test_a_claim_outlasts_anything_its_attempt_can_take(
+    monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    from apps.integrations.webhooks import claim_seconds, due_deliveries
+
+    monkeypatch.setattr(conf, "WEBHOOK_TIMEOUT_SECONDS", 2.0)
+    monkeypatch.setattr(conf, "WEBHOOK_READ_TIMEOUT_SECONDS", 1.0)
+    assert claim_seconds() >= 2 * conf.WEBHOOK_TIMEOUT_SECONDS
+    server, seen = _dripping_server(seconds=120)
+    _webhook(f"http://127.0.0.1:{server.getsockname()[1]}/", receiver.secret)
+    (delivery_id,) = _emit_and_dispatch()
+    outcome: list[Any] = []
+    attempt = threading.Thread(
+        target=lambda: outcome.append(delivery_attempt(delivery_id=delivery_id))
+    )
+    attempt.start()
+    deadline = time.monotonic() + 30
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert delivery.state == "sending" and delivery.claimed_until is not None
+    left = (delivery.claimed_until - timezone.now()).total_seconds()
+    assert left > conf.WEBHOOK_TIMEOUT_SECONDS  # the attempt ends long before its claim
+    assert due_deliveries(grace_seconds=0) == []  # a sweep meanwhile leaves it alone
+    attempt.join(60)
+    assert outcome[0].state == "pending"
+    deadline = time.monotonic() + 30
+    while len(seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.close()
+    assert seen == ["request", "cut"]  # the connection was cut, not left to drip
+    delivery.refresh_from_db()
+    assert (delivery.error_code, delivery.attempts, delivery.claimed_until) == (
+        "webhook.timeout", 1, None,
+    )  # fmt: skip

@@ -165,3 +165,44 @@ def test_the_admin_never_shows_the_url_and_checks_a_new_one(admin_user: Any) -> 
         assert response.status_code == 200  # the form again, with the error
         hook.refresh_from_db()
         assert hook.url == "https://hooks.example.org/p/SECRETtoken"
+
+
+def test_redelivery_to_a_switched_off_webhook_is_refused_with_a_conflict(
+    admin_api: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    hook = Webhook.objects.create(
+        name="h", url="http://127.0.0.1:9/", secret=new_secret(), events=["*"], active=False,
+        disabled_reason="webhook.failing",
+    )  # fmt: skip
+    emit("recording.ready", {"recording_id": 3})
+    delivery = WebhookDelivery.objects.create(
+        webhook=hook, event=OutboxEvent.objects.get(), state="failed", attempts=7
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = admin_api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
+    assert response.status_code == 409
+    assert response.json() == {
+        "error": {
+            "code": "webhook_delivery.webhook_inactive",
+            "params": {"webhook_id": hook.pk},
+            "level": "error",
+        }
+    }
+    assert callbacks == []  # nothing queued
+    assert WebhookDelivery.objects.get().state == "failed"  # and nothing changed
+    assert not AuditEntry.objects.filter(action="webhook_delivery.redeliver").exists()
+    # Switched on again, the same delivery goes.
+    admin_api.patch(f"/api/v1/webhooks/{hook.pk}", {"active": True})
+    response = admin_api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
+    assert response.status_code == 202 and response.json()["state"] == "pending"
+
+
+def test_redelivery_of_an_attempt_under_way_is_refused_with_a_conflict(admin_api: Any) -> None:
+    hook = Webhook.objects.create(name="h", url="http://127.0.0.1:9/", secret=new_secret())
+    emit("recording.ready", {"recording_id": 3})
+    delivery = WebhookDelivery.objects.create(
+        webhook=hook, event=OutboxEvent.objects.get(), state="sending"
+    )
+    response = admin_api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "webhook_delivery.sending"

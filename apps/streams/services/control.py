@@ -25,6 +25,7 @@ from apps.streams.events import (
     control_group,
     publish_status,
 )
+from apps.streams.job_events import announce_job_state
 from apps.streams.models import (
     DesiredState,
     ExitReason,
@@ -227,8 +228,18 @@ def stream_job_start(
 
 @transaction.atomic
 def stream_job_stop(*, actor: Any, job: StreamJob, request: HttpRequest | None = None) -> StreamJob:
-    """Running → stopping (the worker stops ffmpeg); paused → stopped; stopped: no-op."""
+    """Running → stopping (the worker stops ffmpeg); paused → stopped; stopped: no-op.
+
+    Every way into `stopped` announces `stream_job.stopped` (the worker's release does it
+    for a job it ran; here for a job stopped before any worker held it, or paused, or failed).
+    """
     now = timezone.now()
+    previous = (
+        StreamJob.objects.select_for_update()
+        .filter(pk=job.pk)
+        .values_list("state", flat=True)
+        .first()
+    )
     changed = StreamJob.objects.filter(
         pk=job.pk, state__in=(*RUNNING_STATES, JobState.PAUSING)
     ).update(state=JobState.STOPPING, desired_state=DesiredState.STOPPED, state_changed_at=now)
@@ -238,6 +249,7 @@ def stream_job_stop(*, actor: Any, job: StreamJob, request: HttpRequest | None =
             StreamJob.objects.filter(pk=job.pk, state=JobState.STOPPING).update(
                 state=JobState.STOPPED, resume_position_s=0.0
             )
+            announce_job_state(job_id=job.pk, state=JobState.STOPPED, previous=previous)
         else:
             _nudge(job.pk, "stop")
     else:
@@ -249,6 +261,8 @@ def stream_job_stop(*, actor: Any, job: StreamJob, request: HttpRequest | None =
             resume_position_s=0.0,
             state_changed_at=now,
         )
+        if changed:
+            announce_job_state(job_id=job.pk, state=JobState.STOPPED, previous=previous)
     if changed:
         _audit(
             actor, "stop", job.pk, request, desired_state=(job.desired_state, DesiredState.STOPPED)

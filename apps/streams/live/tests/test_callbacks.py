@@ -81,8 +81,14 @@ def test_a_session_announces_its_start_and_end_once(operator_user: Any) -> None:
     call(ON_DONE, conf.callback_secret(), name=f"stream-{stream.pk}")
     call(ON_PUBLISH, conf.callback_secret(), name=key, clientid="8")  # continues: no event
     services.live_stream_stop(actor=operator_user, stream=stream)
-    events = list(OutboxEvent.objects.order_by("pk").values_list("event_type", "payload"))
+    events = list(
+        OutboxEvent.objects.filter(event_type__startswith="live_stream.")
+        .order_by("pk")
+        .values_list("event_type", "payload")
+    )
     assert [kind for kind, _ in events] == ["live_stream.started", "live_stream.ended"]
+    # Its job, never claimed by a worker here, is stopped with the session, and says so.
+    assert OutboxEvent.objects.filter(event_type="stream_job.stopped").count() == 1
     started, ended = events[0][1], events[1][1]
     assert started["live_stream_id"] == stream.pk and started["slug"] == stream.slug
     assert ended["ended_at"] and ended["reconnects"] == 1
