@@ -122,10 +122,8 @@ class NotificationTargetForm(forms.ModelForm):
         url: str = self.cleaned_data.get("url") or ""
         if not url and self.instance.pk:
             return self.instance.url
-        import apprise
-
-        if not url or apprise.Apprise.instantiate(url) is None:
-            raise forms.ValidationError("not an apprise URL")
+        if not url or not notify.target_url_valid(url):
+            raise forms.ValidationError("not an apprise URL or mailto: addresses")
         return url
 
 

@@ -174,3 +174,21 @@ def test_the_admin_changes_a_tokens_scopes_and_the_token_stays(
     token = IntegrationToken.objects.get()
     assert sorted(token.scopes) == ["chat.moderate", "read"]
     assert token.token_hash == issued.token.token_hash and token.revoked_at is None
+
+
+def test_the_admin_adds_an_email_target_through_the_smtp_settings_and_refuses_a_non_url(
+    client: Client,
+) -> None:
+    form = {
+        "name": "Mail",
+        "events": '["stream_job.failed"]',
+        "min_level": "warning",
+        "active": "on",
+    }
+    refused = client.post(f"{ADMIN}/notificationtarget/add/", {**form, "url": "not a url"})
+    assert refused.status_code == 200 and "not an apprise URL" in refused.content.decode()
+    added = client.post(
+        f"{ADMIN}/notificationtarget/add/", {**form, "url": "mailto:ops@example.org"}
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    assert NotificationTarget.objects.get(name="Mail").url == "mailto:ops@example.org"
