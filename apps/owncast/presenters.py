@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from rest_framework import serializers
 
+from apps.chat import selectors as chat_selectors
+from apps.chat.events import user_info
+from apps.chat.models import ChatMessage
 from apps.media.selectors import asset_url
+from apps.owncast import chat_events
 from apps.owncast.selectors import owncast_settings
 from apps.streams.live import viewers
 from apps.streams.live.selectors import current_session, social_links
@@ -100,3 +104,37 @@ class ConfigSerializer(serializers.Serializer):
     chatDisabled = serializers.BooleanField()
     externalActions = serializers.ListField(child=serializers.DictField())
     customStyles = serializers.CharField()
+
+
+def connected_clients(stream: LiveStream) -> list[dict[str, Any]]:
+    """Owncast's Client objects for the sockets open on `stream`'s chat."""
+    connections = list(
+        chat_selectors.connected(stream).select_related("identity").order_by("connected_at")
+    )
+    identity_ids = {connection.identity_id for connection in connections}
+    counts = dict(
+        ChatMessage.objects.filter(stream=stream, author_id__in=identity_ids)
+        .values("author_id")
+        .annotate(n=Count("id", filter=Q(kind="chat")))
+        .values_list("author_id", "n")
+    )
+    return [
+        {
+            "clientID": connection.pk,
+            "connectedAt": owncast_time(connection.connected_at),
+            "messageCount": counts.get(connection.identity_id, 0),
+            "userAgent": "",
+            "ipAddress": connection.address or "",
+            "geo": None,
+            "user": chat_events.owncast_user(user_info(connection.identity)),
+        }
+        for connection in connections
+    ]
+
+
+def chat_history(stream: LiveStream) -> list[dict[str, Any]]:
+    """The recent visible messages, oldest first, as Owncast's GetChatHistory lists them."""
+    return [
+        chat_events.message_event(message)
+        for message in chat_selectors.backlog(stream, moderator=False)
+    ]
