@@ -21,10 +21,9 @@ def issue_token(owncast_scopes: list[str], name: str = "bot") -> Any:
 
 
 def call(method: str, path: str, raw_token: str | None = None, body: Any = None) -> Any:
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_token}"} if raw_token else {}
-    return Client().generic(
-        method, path, json.dumps(body) if body is not None else "", "application/json", **headers
-    )
+    headers = {"Authorization": f"Bearer {raw_token}"} if raw_token else {}
+    data = json.dumps(body) if body is not None else ""
+    return Client().generic(method, path, data, "application/json", headers=headers)
 
 
 def register(base: str = "/owncast/red", name: str | None = None) -> dict[str, Any]:
