@@ -11,12 +11,12 @@ from rest_framework import serializers
 from apps.chat import selectors as chat_selectors
 from apps.chat.events import user_info
 from apps.chat.models import ChatMessage
-from apps.media.selectors import asset_url
 from apps.owncast import chat_events
 from apps.owncast.selectors import owncast_settings
 from apps.streams.live import viewers
 from apps.streams.live.selectors import current_session, social_links
 from apps.streams.models import LiveSession, LiveStream
+from castcore.markup import render_markdown
 
 #: What /api/status and /api/config report as the server's version.
 VERSION = "0.0.10"
@@ -56,7 +56,7 @@ def status(stream: LiveStream) -> dict[str, Any]:
     }
 
 
-class StatusSerializer(serializers.Serializer):
+class OwncastStatusSerializer(serializers.Serializer):
     online = serializers.BooleanField()
     viewerCount = serializers.IntegerField()
     overallMaxViewerCount = serializers.IntegerField()
@@ -72,8 +72,10 @@ def web_config(stream: LiveStream) -> dict[str, Any]:
     extra = owncast_settings(stream)
     return {
         "name": stream.name,
-        "summary": stream.summary,
-        "logo": asset_url(stream.logo) if stream.logo is not None else "",
+        # Owncast renders its summary as Markdown here (and reports it raw to the admin).
+        "summary": render_markdown(stream.summary),
+        # Owncast always names /logo (under the base), which serves the image.
+        "logo": "/logo",
         "tags": list(stream.tags or []),
         "version": VERSION_TEXT,
         "nsfw": stream.nsfw,
@@ -86,21 +88,21 @@ def web_config(stream: LiveStream) -> dict[str, Any]:
     }
 
 
-class _SocialHandle(serializers.Serializer):
+class OwncastSocialHandleSerializer(serializers.Serializer):
     platform = serializers.CharField()
     url = serializers.CharField()
 
 
-class ConfigSerializer(serializers.Serializer):
+class OwncastConfigSerializer(serializers.Serializer):
     name = serializers.CharField()
-    summary = serializers.CharField()
-    logo = serializers.CharField()
+    summary = serializers.CharField(help_text="HTML, the summary rendered as Markdown")
+    logo = serializers.CharField(help_text="`/logo`, under the base")
     tags = serializers.ListField(child=serializers.CharField())
     version = serializers.CharField()
     nsfw = serializers.BooleanField()
     extraPageContent = serializers.CharField(help_text="HTML, cleaned with nh3 when stored")
     streamTitle = serializers.CharField()
-    socialHandles = _SocialHandle(many=True)
+    socialHandles = OwncastSocialHandleSerializer(many=True)
     chatDisabled = serializers.BooleanField()
     externalActions = serializers.ListField(child=serializers.DictField())
     customStyles = serializers.CharField()

@@ -59,8 +59,10 @@ api_patterns: list[Any] = [
 # namespace `owncast` (kwargs={"slug": …}) or `owncast-default`.
 stream_patterns: list[Any] = [
     path("owncast/<slug:slug>/api/", include((api_patterns, app_name), namespace="owncast")),
+    path("owncast/<slug:slug>/logo", public.logo, name="owncast-logo"),
     re_path(r"^owncast/", responses.owncast_not_found),
 ]
 root_patterns: list[Any] = [
     path("api/", include((api_patterns, app_name), namespace="owncast-default")),
+    path("logo", public.logo, name="owncast-default-logo"),
 ]

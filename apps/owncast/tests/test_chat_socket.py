@@ -34,6 +34,13 @@ async def _register(base: str = "/owncast/red", name: str | None = None) -> dict
     return dict(response.json())
 
 
+def _bodies(with_stream: bool = False) -> list[str]:
+    return [
+        f"{m.stream.slug}: {m.body}" if with_stream else m.body
+        for m in ChatMessage.objects.select_related("stream").order_by("id")
+    ]
+
+
 async def _socket(user: dict[str, Any], path: str = "/owncast/red/ws") -> OwncastSocket:
     return await OwncastSocket(f"{path}?accessToken={user['accessToken']}").connect()
 
@@ -61,7 +68,7 @@ async def test_an_owncast_client_and_a_native_one_chat_together(streams: dict[st
         back = await owncast.receive("CHAT")
         assert back["body"] == "and <strong>back</strong>" and isinstance(back["id"], str)
         assert back["user"]["displayName"] == "native" and back["visible"] is True
-        stored = await sync_to_async(list)(ChatMessage.objects.values_list("body", flat=True))
+        stored = await sync_to_async(_bodies)()
         assert sorted(stored) == ["and **back**", "hello from owncast"]
     finally:
         await owncast.disconnect()

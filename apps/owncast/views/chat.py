@@ -20,7 +20,7 @@ from castcore.client_ip import client_ip
 TAGS = ["owncast"]
 
 
-class _User(serializers.Serializer):
+class OwncastUserSerializer(serializers.Serializer):
     id = serializers.CharField()
     displayName = serializers.CharField()
     displayColor = serializers.IntegerField()
@@ -29,13 +29,13 @@ class _User(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-class ChatEventSerializer(serializers.Serializer):
+class OwncastChatEventSerializer(serializers.Serializer):
     """A CHAT or SYSTEM event of Owncast's chat history."""
 
     type = serializers.ChoiceField(choices=["CHAT", "SYSTEM"])
     id = serializers.CharField()
     timestamp = serializers.DateTimeField()
-    user = _User()
+    user = OwncastUserSerializer()
     body = serializers.CharField(help_text="HTML: the escaped text with the chat's small markup")
     visible = serializers.BooleanField()
 
@@ -94,7 +94,7 @@ class ChatMessagesView(OwncastUserView):
     @extend_schema(
         tags=TAGS,
         summary="Chat Messages Backlog",
-        responses={200: ChatEventSerializer(many=True)},
+        responses={200: OwncastChatEventSerializer(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> HttpResponseBase:
         stream = self.stream

@@ -20,7 +20,7 @@ from apps.integrations.models import IntegrationToken
 from apps.owncast import auth, presenters, services
 from apps.owncast.responses import error_response, simple_response
 from apps.owncast.views.base import OwncastIntegrationView
-from apps.owncast.views.chat import ChatEventSerializer
+from apps.owncast.views.chat import OwncastChatEventSerializer
 from castcore.api.filters import parse_id
 from castcore.client_ip import client_ip
 
@@ -110,7 +110,10 @@ class ChatSystemToClientView(OwncastIntegrationView):
     """
 
     owncast_scope = auth.CAN_SEND_SYSTEM_MESSAGES
-    error_statuses = {"500": 'No such client connected (`{"error": …}`, as Owncast answers)'}
+    error_statuses = {
+        **OwncastIntegrationView.error_statuses,
+        "500": 'No such client connected (`{"error": …}`, as Owncast answers)',
+    }
 
     @extend_schema(
         tags=TAGS,
@@ -252,7 +255,7 @@ class ChatHistoryView(OwncastIntegrationView):
     @extend_schema(
         tags=TAGS,
         summary="Historical Chat Messages",
-        responses={200: ChatEventSerializer(many=True)},
+        responses={200: OwncastChatEventSerializer(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         return Response(presenters.chat_history(self.stream))
