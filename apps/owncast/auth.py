@@ -20,8 +20,6 @@ import hmac
 from collections.abc import Iterable
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -32,7 +30,8 @@ from apps.chat.models import ChatIdentity
 from apps.integrations.authentication import IntegrationPrincipal
 from apps.integrations.models import IntegrationToken, Scope
 from apps.streams.models import LiveStream
-from castcore.api.authentication import basic_credentials
+from castcore.api.authentication import Principal, basic_credentials
+from castcore.api.schema import security_scheme
 from castcore.secrets import remember
 
 ADMIN_USER = "admin"
@@ -88,27 +87,12 @@ def admin_key_matches(stream: LiveStream, password: str) -> bool:
     return hmac.compare_digest(digest, stream.ingest_key_digest)
 
 
-class OwncastAdmin:
+class OwncastAdmin(Principal):
     """Who a request with a stream's key is: that stream's Owncast admin (no account)."""
 
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-    role = None
-
     def __init__(self, stream: LiveStream) -> None:
+        super().__init__(f"owncast-admin:{stream.slug}")
         self.stream = stream
-        self.pk = None
-        self.id = None
-        self.username = f"owncast-admin:{stream.slug}"
-
-    def get_username(self) -> str:
-        return self.username
-
-    def __str__(self) -> str:
-        return self.username
 
 
 def _view_stream(request: Request) -> LiveStream | None:
@@ -187,24 +171,12 @@ def requires_owncast_scope(owncast_scope: str) -> type[BasePermission]:
     return HasOwncastScope
 
 
-class ChatUser:
+class ChatUser(Principal):
     """A chat identity holding its access token: Owncast's chat user (no account)."""
 
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-    role = None
-
     def __init__(self, identity: ChatIdentity) -> None:
+        super().__init__(f"chat:{identity.pk}")
         self.identity = identity
-        self.pk = None
-        self.id = None
-        self.username = f"chat:{identity.pk}"
-
-    def get_username(self) -> str:
-        return self.username
 
 
 def chat_identity_for_token(raw: str) -> ChatIdentity | None:
@@ -228,39 +200,33 @@ class OwncastUserTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="owncast-chat"'
 
 
-class AdminBasicAuthScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.owncast.auth.OwncastAdminAuthentication"
-    name = "AdminBasicAuth"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "basic",
-            "description": "Owncast admin: user `admin`, the stream's ingest key as the password.",
-        }
-
-
-class AccessTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.owncast.auth.OwncastTokenAuthentication"
-    name = "AccessToken"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "Owncast integrations: an integration access token (`cci_…`) with "
-            "Owncast's scope for the operation.",
-        }
-
-
-class UserTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.owncast.auth.OwncastUserTokenAuthentication"
-    name = "UserToken"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "apiKey",
-            "in": "query",
-            "name": "accessToken",
-            "description": "Owncast chat user: the access token of POST /api/chat/register.",
-        }
+# Owncast's names for its security schemes, as its API document gives them.
+security_scheme(
+    "apps.owncast.auth.OwncastAdminAuthentication",
+    "AdminBasicAuth",
+    {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Owncast admin: user `admin`, the stream's ingest key as the password.",
+    },
+)
+security_scheme(
+    "apps.owncast.auth.OwncastTokenAuthentication",
+    "AccessToken",
+    {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Owncast integrations: an integration access token (`cci_…`) with "
+        "Owncast's scope for the operation.",
+    },
+)
+security_scheme(
+    "apps.owncast.auth.OwncastUserTokenAuthentication",
+    "UserToken",
+    {
+        "type": "apiKey",
+        "in": "query",
+        "name": "accessToken",
+        "description": "Owncast chat user: the access token of POST /api/chat/register.",
+    },
+)

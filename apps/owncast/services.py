@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from apps.chat import services as chat_services
-from apps.chat.models import BanKind, ChatBan, ChatIdentity
+from apps.chat.models import BanKind, ChatBan, ChatIdentity, ChatMessage
 from apps.chat.services import ChatError
 from apps.integrations.models import IntegrationToken
 from apps.owncast.models import TokenLink
@@ -59,6 +59,26 @@ def bot_identity_for(token: IntegrationToken) -> ChatIdentity:
         link.chat_identity = identity
         link.save(update_fields=["chat_identity"])
         return identity
+
+
+def bot_message_send(
+    *,
+    stream: LiveStream,
+    token: IntegrationToken,
+    body: object,
+    address: str | None,
+    as_name: object = None,
+) -> ChatMessage:
+    """A chat message from the token's bot, checked, rate limited and stored by the chat
+    app. `as_name` (Owncast 0.0.6's `user`) is the name it shows, checked as any display
+    name is (a forbidden one is refused); the bot stays its author."""
+    identity = bot_identity_for(token)
+    message = chat_services.message_prepare(
+        stream=stream, identity=identity, body=body, address=address
+    )
+    if as_name is not None and as_name != "":
+        message.author_name = chat_services.validate_name(as_name)
+    return chat_services.messages_store([message])[0]
 
 
 def user_set_enabled(

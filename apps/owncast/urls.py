@@ -20,6 +20,8 @@ app_name = "owncast"
 integration_patterns: list[Any] = [
     path("streamtitle", integrations.StreamTitleView.as_view(), name="streamtitle"),
     path("chat/send", integrations.ChatSendView.as_view(), name="chat-send"),
+    # Owncast 0.0.6's (the older API document's) message under a name.
+    path("chat/user", integrations.ChatUserMessageView.as_view(), name="chat-user"),
     path("chat/system", integrations.ChatSystemView.as_view(), name="chat-system"),
     path(
         "chat/system/client/<str:client_id>",

@@ -22,6 +22,32 @@ from rest_framework_simplejwt.exceptions import TokenError
 from apps.accounts.models import TOKEN_PREFIX
 
 
+class Principal:
+    """Who a request is when no account is: a service's token, a peer API's admin.
+
+    Authenticated, with no role and no row: permissions that ask for a role refuse it,
+    and the audit log records its name (apps.accounts.audit.acting_user gives no account).
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    role = None
+    pk = None
+    id = None
+
+    def __init__(self, username: str) -> None:
+        self.username = username
+
+    def get_username(self) -> str:
+        return self.username
+
+    def __str__(self) -> str:
+        return self.username
+
+
 def basic_credentials(header: str | bytes) -> tuple[str, str] | None:
     """(user, password) of an `Authorization: Basic …` header, or None if it is not one.
 

@@ -230,6 +230,26 @@ class CastCoreAutoSchema(AutoSchema):
                 }
 
 
+def security_scheme(
+    target_class: str, name: str, definition: dict[str, Any]
+) -> type[OpenApiAuthenticationExtension]:
+    """Name an authentication class's security scheme in the schema (its OpenAPI object)."""
+
+    def get_security_definition(self: Any, auto_schema: AutoSchema) -> dict[str, Any]:
+        return definition
+
+    # Defining the subclass registers it with drf-spectacular.
+    return type(
+        f"{name}Scheme",
+        (OpenApiAuthenticationExtension,),
+        {
+            "target_class": target_class,
+            "name": name,
+            "get_security_definition": get_security_definition,
+        },
+    )
+
+
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     target_class = "castcore.api.authentication.ApiTokenAuthentication"
     name = "apiToken"

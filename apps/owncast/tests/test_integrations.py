@@ -61,6 +61,20 @@ def test_chat_send_writes_as_the_tokens_bot(streams: dict[str, Any]) -> None:
     assert messages[0].author_id == messages[1].author_id  # one bot identity per token
 
 
+def test_a_user_message_shows_the_given_name_and_refuses_a_forbidden_one(
+    streams: dict[str, Any],
+) -> None:
+    raw = issue_token([CAN_SEND_MESSAGES], name="relay").raw
+    sent = call("POST", f"{BASE}/chat/user", raw, {"user": "Twitch viewer", "body": "hey"})
+    assert sent.status_code == 200 and sent.json() == {"success": True, "message": "sent"}
+    message = ChatMessage.objects.get()
+    assert (message.author_name, message.body) == ("Twitch viewer", "hey")
+    assert message.author is not None and message.author.display_name == "relay"  # its bot
+    refused = call("POST", f"{BASE}/chat/user", raw, {"user": "admin", "body": "trust me"})
+    assert refused.status_code == 400 and refused.json()["message"] == "chat.name_forbidden"
+    assert ChatMessage.objects.count() == 1
+
+
 def test_chat_send_is_rate_limited_by_the_chat_app(
     streams: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -155,6 +169,7 @@ def test_system_message_to_a_client_that_is_not_connected_is_a_500_error(
 SCOPED = [
     ("POST", "streamtitle", HAS_ADMIN_ACCESS, {"value": "t"}),
     ("POST", "chat/send", CAN_SEND_MESSAGES, {"body": "b"}),
+    ("POST", "chat/user", CAN_SEND_MESSAGES, {"user": "u", "body": "b"}),
     ("POST", "chat/system", CAN_SEND_SYSTEM_MESSAGES, {"body": "b"}),
     ("POST", "chat/system/client/1", CAN_SEND_SYSTEM_MESSAGES, {"body": "b"}),
     ("POST", "chat/action", CAN_SEND_SYSTEM_MESSAGES, {"body": "b"}),

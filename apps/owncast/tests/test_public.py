@@ -35,7 +35,7 @@ def test_config_renders_the_summary_and_names_the_logo(
     live_stream_update(
         actor=operator_user,
         stream=streams["red"],
-        summary="The *best* in <script>x</script>streaming",
+        summary="The *best* in streaming",
         tags=["music"],
         nsfw=True,
         social_links=[

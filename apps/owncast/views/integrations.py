@@ -76,16 +76,37 @@ class ChatSendView(OwncastIntegrationView):
         tags=TAGS, summary="Send a chat message.", request=_Body, responses={200: _Basic}
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
-        stream = self.stream
         token: IntegrationToken = request.auth  # type: ignore[assignment]
-        identity = services.bot_identity_for(token)
-        chat_services.message_send(
-            stream=stream,
-            identity=identity,
+        services.bot_message_send(
+            stream=self.stream,
+            token=token,
             body=_data(request).get("body"),
             address=client_ip(request),
+            as_name=_data(request).get("user") if self.named else None,
         )
         return simple_response(True, "sent")
+
+    #: Whether the body's `user` names the sender (Owncast 0.0.6's /chat/user).
+    named = False
+
+
+class ChatUserMessageView(ChatSendView):
+    """Owncast 0.0.6's "Send a user chat message" {user, body}: the bot's message shown
+    under `user` (a name the chat accepts as a display name)."""
+
+    named = True
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Send a user chat message.",
+        request=inline(
+            "OwncastUserMessage",
+            {"user": serializers.CharField(required=False), "body": serializers.CharField()},
+        ),
+        responses={200: _Basic},
+    )
+    def post(self, request: Request, slug: str | None = None) -> Response:
+        return super().post(request, slug)
 
 
 class ChatSystemView(OwncastIntegrationView):
