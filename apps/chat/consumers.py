@@ -96,8 +96,10 @@ def _open(
     credentials: dict[str, str],
     address: str | None,
     since_id: int | None,
+    with_backlog: bool = True,
 ) -> tuple[Any, LiveStream, ChatIdentity | None, int | None, bool, list[str]]:
-    """Everything connect() reads: the user, the stream, the identity, its presence, the backlog."""
+    """Everything connect() reads: the user, the stream, the identity, its presence, the
+    backlog (none for a client that reads it another way: `with_backlog`)."""
     stream = selectors.stream_by_key(key)
     if stream is None:
         raise _Refused(CLOSE_NOT_FOUND)
@@ -138,7 +140,9 @@ def _open(
         },
     }
     backlog: dict[str, Any] = {"type": events.BACKLOG, "since": since_id}
-    if since_id is None:
+    if not with_backlog:
+        messages = []
+    elif since_id is None:
         messages = selectors.backlog(stream, moderator=moderator)
     else:
         missed = selectors.reconnect_backlog(stream, moderator=moderator, since_id=since_id)
@@ -245,10 +249,12 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
                 self.connection_id,
                 self.moderator,
                 opening,
-            ) = await _published(_open, key, user, credentials, self.address, since_id)
+            ) = await _published(
+                _open, key, user, credentials, self.address, since_id, self.sends_backlog
+            )
         except _Refused as refusal:
             await self.unsubscribe()
-            await refuse(self, refusal.code)
+            await self.refuse(refusal.code)
             return
         if self.connection_id is not None:
             _presence_here().add(self.connection_id)
@@ -256,6 +262,13 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
         await self.accept()
         await self.send_opening(opening)
         await self.opened()
+
+    #: Whether the opening has the BACKLOG (a peer protocol's client may read it elsewhere).
+    sends_backlog = True
+
+    async def refuse(self, code: int) -> None:
+        """Refuse the socket in connect() (castcore.ws.refuse; a peer protocol adds its frame)."""
+        await refuse(self, code)
 
     async def send_opening(self, texts: list[str]) -> None:
         """Send CONNECTED_USER_INFO and BACKLOG (a peer protocol's socket maps them)."""

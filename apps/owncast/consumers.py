@@ -30,10 +30,8 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
 from apps.chat import events
-from apps.chat import selectors as chat_selectors
-from apps.chat.consumers import MAX_FRAME_BYTES, ChatConsumer, scope_address
+from apps.chat.consumers import MAX_FRAME_BYTES, ChatConsumer
 from apps.owncast import chat_events, resolver
-from apps.owncast.auth import chat_identity_for_token
 from apps.owncast.selectors import owncast_settings
 from castcore import json_depth
 from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, TextFrames, refuse
@@ -46,18 +44,14 @@ class _Admission:
     welcome: str = ""
 
 
-def _admit(slug: str | None, token: str, address: str | None) -> _Admission:
+def _admit(slug: str | None) -> _Admission:
+    # The token and bans are the chat socket's to check (connect() maps its refusals).
     stream = resolver.public_stream_for(slug)
     if stream is None:
         return _Admission(None)
     extra = owncast_settings(stream)
     if extra.chat_disabled:
         return _Admission(stream.pk, chat_events.CHAT_DISABLED)
-    identity = chat_identity_for_token(token)
-    if identity is None:
-        return _Admission(stream.pk, chat_events.ERROR_NEEDS_REGISTRATION)
-    if chat_selectors.active_ban(stream, identity, address) is not None:
-        return _Admission(stream.pk, chat_events.ERROR_USER_DISABLED)
     return _Admission(stream.pk, None, extra.welcome_message)
 
 
@@ -66,26 +60,31 @@ _REFUSAL_CODES = {
     chat_events.ERROR_USER_DISABLED: CLOSE_FORBIDDEN,
     chat_events.CHAT_DISABLED: CLOSE_FORBIDDEN,
 }
+# The chat socket's refusals, as Owncast tells its clients.
+_REFUSAL_EVENTS = {
+    CLOSE_UNAUTHENTICATED: chat_events.ERROR_NEEDS_REGISTRATION,
+    CLOSE_FORBIDDEN: chat_events.ERROR_USER_DISABLED,
+}
 
 
 class OwncastChatConsumer(ChatConsumer):
     """One Owncast chat client on one stream's chat."""
 
     frames_kind = "owncast"
+    sends_backlog = False  # Owncast clients read GET /api/chat
     welcome = ""
 
     async def connect(self) -> None:
         query = self.scope.get("query_string", b"").decode("latin-1")
         token = (parse_qs(query).get("accessToken") or [""])[-1]
         slug = self.scope["url_route"]["kwargs"].get("slug")
-        admission = await database_sync_to_async(_admit)(slug, token, scope_address(self.scope))
+        admission = await database_sync_to_async(_admit)(slug)
         if admission.stream_id is None:
             await refuse(self, CLOSE_NOT_FOUND)
             return
-        if admission.refusal is not None:
-            await self.accept()
-            await self.send(text_data=events.encode({"type": admission.refusal}))
-            await self.close(code=_REFUSAL_CODES[admission.refusal])
+        refusal = admission.refusal or (None if token else chat_events.ERROR_NEEDS_REGISTRATION)
+        if refusal is not None:
+            await self._refuse_with(refusal)
             return
         self.welcome = admission.welcome
         # Owncast's socket knows no other credential: a bearer or `?token=` the ASGI
@@ -95,6 +94,18 @@ class OwncastChatConsumer(ChatConsumer):
         self.scope["url_route"] = {"args": (), "kwargs": {"stream": str(admission.stream_id)}}
         self.scope["query_string"] = urlencode({"access_token": token}).encode()
         await super().connect()
+
+    async def refuse(self, code: int) -> None:
+        event = _REFUSAL_EVENTS.get(code)
+        if event is None:
+            await super().refuse(code)
+        else:
+            await self._refuse_with(event)
+
+    async def _refuse_with(self, event: str) -> None:
+        await self.accept()
+        await self.send(text_data=events.encode({"type": event}))
+        await self.close(code=_REFUSAL_CODES[event])
 
     async def send_opening(self, texts: list[str]) -> None:
         info = json.loads(texts[0])
