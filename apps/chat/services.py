@@ -407,6 +407,22 @@ def system_message_send(
     return message
 
 
+def _announce_unstored(
+    stream: LiveStream,
+    frame: dict[str, Any],
+    *,
+    action: str,
+    changes: dict[str, Any],
+    actor: Any,
+    request: HttpRequest | None,
+    connection_id: int | None = None,
+) -> None:
+    """Audit a frame that is sent and not stored, and send it once the entry commits."""
+    with transaction.atomic():
+        audit_record(actor=actor, action=action, target=stream, changes=changes, request=request)
+        events.publish_frame(stream.pk, frame, connection_id=connection_id)
+
+
 def system_message_to_connection(
     *,
     stream: LiveStream,
@@ -429,15 +445,15 @@ def system_message_to_connection(
         body_html=render(cleaned),
         sent_at=timezone.now(),
     )
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action="chat.system_message",
-            target=stream,
-            changes={"connection_id": connection_id},
-            request=request,
-        )
-        events.publish_frame(stream.pk, events.message_frame(message), connection_id=connection_id)
+    _announce_unstored(
+        stream,
+        events.message_frame(message),
+        action="chat.system_message",
+        changes={"connection_id": connection_id},
+        actor=actor,
+        request=request,
+        connection_id=connection_id,
+    )
     return True
 
 
@@ -451,18 +467,14 @@ def chat_action_send(
     """
     cleaned = _validate_body(body)
     html_body = render(cleaned)
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action="chat.action",
-            target=stream,
-            changes={"body": cleaned},
-            request=request,
-        )
-        events.publish_frame(
-            stream.pk,
-            {"type": events.CHAT_ACTION, "timestamp": events.now_text(), "body": html_body},
-        )
+    _announce_unstored(
+        stream,
+        {"type": events.CHAT_ACTION, "timestamp": events.now_text(), "body": html_body},
+        action="chat.action",
+        changes={"body": cleaned},
+        actor=actor,
+        request=request,
+    )
     return html_body
 
 

@@ -125,8 +125,7 @@ OWNCAST_ERRORS = ErrorShape(
     "OwncastError",
     {
         "type": "object",
-        "description": "Owncast's BaseAPIResponse. 401 and 404 are plain text "
-        "(`Unauthorized`, `unauthorized`, `404 page not found`), as Owncast answers them.",
+        "description": "Owncast's BaseAPIResponse (its 401 and 404 are plain text).",
         "properties": {
             "success": {"type": "boolean", "example": False},
             "message": {"type": "string", "example": "chat.rate_limited"},
@@ -134,6 +133,7 @@ OWNCAST_ERRORS = ErrorShape(
             "error": {"type": "string"},
         },
     },
+    plain_text=frozenset({"401", "404"}),
     descriptions={
         "401": "Not authenticated: admin Basic auth refused (`Unauthorized`, Basic challenge), "
         "or an access token missing, invalid, without the scope or bound to another stream "
