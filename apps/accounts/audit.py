@@ -126,14 +126,6 @@ def update_audited(
     return changes
 
 
-def acting_user(actor: Any) -> Any | None:
-    """The account behind `actor`, for a foreign key: None for a principal that is no
-    account (an integration token, a peer API's admin) or for nobody."""
-    if isinstance(actor, models.Model) and getattr(actor, "is_authenticated", False):
-        return actor
-    return None
-
-
 def audit_record(
     *,
     actor: Any,
@@ -158,8 +150,11 @@ def audit_record(
         actor_repr = actor.get_username()
     else:
         actor_repr = command.name if command is not None else ""
+    # An integration token authenticates as a principal that is no user row: it is
+    # named (`integration:<name>`), not linked.
+    linked = authenticated and isinstance(getattr(actor, "pk", None), int)
     entry = AuditEntry.objects.create(
-        actor=acting_user(actor),
+        actor=actor if linked else None,
         actor_repr=actor_repr,
         action=action,
         target_type=target_type,

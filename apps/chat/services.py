@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
 
-from apps.accounts.audit import acting_user, audit_record, update_audited
+from apps.accounts.audit import audit_record, update_audited
 from apps.chat import conf, events, ratelimit, selectors
 from apps.chat.markup import clean_body, clean_name, render
 from apps.chat.models import (
@@ -72,6 +72,14 @@ def _announce(kind: str, stream: LiveStream, payload: dict[str, Any]) -> None:
     through here (events.publish_frame is its fast path).
     """
     emit(kind, {"stream_id": stream.pk, **payload}, subject=f"live_stream:{stream.pk}")
+
+
+def _user_row(actor: Any) -> Any:
+    """`actor` for a column that names a user; None for an integration token's principal
+    (no user row: the audit entry and the event name it instead)."""
+    if getattr(actor, "is_authenticated", False) and isinstance(getattr(actor, "pk", None), int):
+        return actor
+    return None
 
 
 def _name(actor: Any) -> str:
@@ -504,7 +512,7 @@ def messages_set_visibility(
         ChatMessage.objects.filter(pk__in=changed).update(
             visible=visible,
             hidden_at=None if visible else timezone.now(),
-            hidden_by=None if visible else acting_user(actor),
+            hidden_by=None if visible else _user_row(actor),
             shown_at=timezone.now() if visible else None,
         )
         _visibility_changed(stream, changed, visible, actor=actor, request=request)
@@ -583,7 +591,7 @@ def identity_ban(
             kind=kind,
             until=until,
             reason=reason[:200],
-            created_by=acting_user(actor),
+            created_by=_user_row(actor),
         )
         audit_record(
             actor=actor,

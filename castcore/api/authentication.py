@@ -26,7 +26,7 @@ class Principal:
     """Who a request is when no account is: a service's token, a peer API's admin.
 
     Authenticated, with no role and no row: permissions that ask for a role refuse it,
-    and the audit log records its name (apps.accounts.audit.acting_user gives no account).
+    and the audit log records its name, with no account.
     """
 
     is_authenticated = True
