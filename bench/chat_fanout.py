@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/chat_fanout.py [--sockets 1000] [--senders 200] [--rate 50]
                                           [--seconds 60] [--distributed] [--redis-db 15]
+                                          [--owncast]
 
 One real `python -m castcore.serve castcore.asgi:application` process (daphne) on a
 private temp VAR_DIR: embedded (SQLite, in-memory channel layer), or with
@@ -207,22 +208,26 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     from apps.chat.tests.factories import LiveStreamFactory
 
     stream = await sync_to_async(LiveStreamFactory)()
+    # Owncast's socket takes registered users only: every socket has an identity then.
+    registered = args.sockets if args.owncast else args.senders
     tokens = [
         (await sync_to_async(services.identity_register)(display_name=f"sender {n}"))[1]
-        for n in range(args.senders)
+        for n in range(registered)
     ]
-    path = f"/api/v1/ws/chat/{stream.pk}"
+    path = f"/owncast/{stream.slug}/ws" if args.owncast else f"/api/v1/ws/chat/{stream.pk}"
+    token_param = "accessToken" if args.owncast else "access_token"
+    opening_frames = 1 if args.owncast else 2  # CONNECTED_USER_INFO (and BACKLOG natively)
     sockets: list[Socket] = []
     started = time.monotonic()
     # In batches: a thousand handshakes at once would be a thundering herd, not the steady state.
     for first in range(0, args.sockets, 50):
         batch = []
         for n in range(first, min(first + 50, args.sockets)):
-            query = f"?access_token={tokens[n]}" if n < args.senders else ""
+            query = f"?{token_param}={tokens[n]}" if n < registered else ""
             batch.append(connect(port, path + query))
         sockets += await asyncio.gather(*batch)
     deadline = time.monotonic() + 120
-    while not all(len(s.frames()) >= 2 for s in sockets):  # user info + backlog
+    while not all(len(s.frames()) >= opening_frames for s in sockets):
         assert time.monotonic() < deadline, "some sockets got no opening frames"
         await asyncio.sleep(0.2)
     print(f"{len(sockets)} sockets connected in {time.monotonic() - started:.1f} s")
@@ -278,14 +283,16 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         s.found[: opened[index]] = []
         count = 0
         for arrived, payload in s.frames():
-            frame = json.loads(payload)
-            if frame["type"] == "ERROR":
-                errors += 1
-            if frame["type"] != "CHAT":
-                continue
-            sent = float(frame["body"].rsplit(" t", 1)[1])
-            latencies.append(arrived - sent)
-            count += 1
+            # Owncast's socket sends the events of one delivery in one frame, one per line.
+            for line in payload.split(b"\n"):
+                frame = json.loads(line)
+                if frame["type"] == "ERROR":
+                    errors += 1
+                if frame["type"] != "CHAT":
+                    continue
+                sent = float(frame["body"].rsplit(" t", 1)[1])
+                latencies.append(arrived - sent)
+                count += 1
         per_socket_counts.append(count)
     if not latencies:
         print("no messages arrived; see", ROOT / "server.log")
@@ -304,6 +311,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         f"{min(per_socket_counts)}; {closed} closed by the server), "
         f"{args.rate}/s for {args.seconds} s, {mode}"
         + (", fan-out only" if args.fan_out_only else "")
+        + (", Owncast sockets" if args.owncast else "")
     )
     print(
         f"chat_latency_ms p50 {pct(0.5):.1f} p99 {pct(0.99):.1f} max {latencies[-1] * 1000:.1f} "
@@ -327,6 +335,11 @@ def main() -> None:
         "--fan-out-only",
         action="store_true",
         help="publish to the stream's group from here (distributed only): the fan-out alone",
+    )
+    parser.add_argument(
+        "--owncast",
+        action="store_true",
+        help="Owncast's chat socket (/owncast/<slug>/ws?accessToken=), every socket registered",
     )
     args = parser.parse_args()
     assert args.senders <= args.sockets

@@ -68,6 +68,8 @@ class ErrorShape:
     schema: dict[str, Any] = field(hash=False, compare=False)
     validation_status: str = "400"
     descriptions: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # Statuses this surface answers in plain text, not JSON (Owncast's 401 and 404).
+    plain_text: frozenset[str] = frozenset()
 
 
 NATIVE_ERRORS = ErrorShape(
@@ -165,7 +167,9 @@ class CastCoreAutoSchema(AutoSchema):
             self._add_error_responses(operation)
         return operation
 
-    def _error_body(self, shapes: list[ErrorShape]) -> dict[str, Any]:
+    def _error_body(self, shapes: list[ErrorShape], status: str) -> dict[str, Any]:
+        if all(status in shape.plain_text for shape in shapes):
+            return {"text/plain": {"schema": {"type": "string"}}}
         refs = []
         for shape in shapes:
             component = ResolvedComponent(
@@ -220,14 +224,34 @@ class CastCoreAutoSchema(AutoSchema):
             # (and the envelope too when the web server answers it as well).
             if status[:1] in "45" and "content" not in response:
                 owners = errors[status][0] if status in errors else list(shapes)
-                response["content"] = self._error_body(owners)
+                response["content"] = self._error_body(owners, status)
         for status in sorted(errors):
             if status not in responses:
                 owners, description = errors[status]
                 responses[status] = {
                     "description": description,
-                    "content": self._error_body(owners),
+                    "content": self._error_body(owners, status),
                 }
+
+
+def security_scheme(
+    target_class: str, name: str, definition: dict[str, Any]
+) -> type[OpenApiAuthenticationExtension]:
+    """Name an authentication class's security scheme in the schema (its OpenAPI object)."""
+
+    def get_security_definition(self: Any, auto_schema: AutoSchema) -> dict[str, Any]:
+        return definition
+
+    # Defining the subclass registers it with drf-spectacular.
+    return type(
+        f"{name}Scheme",
+        (OpenApiAuthenticationExtension,),
+        {
+            "target_class": target_class,
+            "name": name,
+            "get_security_definition": get_security_definition,
+        },
+    )
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
