@@ -29,7 +29,7 @@ from django.utils import timezone
 from apps.accounts.audit import audit_record
 from apps.integrations import conf
 from apps.integrations.http import Limits, PostResult, post_checked, url_for_log
-from apps.integrations.models import DeliveryState, Webhook, WebhookDelivery
+from apps.integrations.models import DeliveryState, Webhook, WebhookDelivery, WebhookFormat
 from apps.integrations.signing import signed_headers
 from castcore.addresses import address_policy
 from castcore.events import emit
@@ -41,13 +41,20 @@ USER_AGENT = "CastCore-Webhooks/1"
 ATTEMPT_LOG_KEEP = 30
 
 
-def event_body(event: OutboxEvent) -> bytes:
-    """The JSON body of every attempt of `event` (Standard Webhooks: type, timestamp, data)."""
-    document = {
-        "type": event.event_type,
-        "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-        "data": event.payload,
-    }
+def event_body(event: OutboxEvent, webhook_format: str = WebhookFormat.CASTCORE) -> bytes:
+    """The JSON body of every attempt of `event` (Standard Webhooks: type, timestamp, data),
+    or in Owncast's shape ({type, eventData}) for an Owncast-format webhook."""
+    document: dict[str, Any]
+    if webhook_format == WebhookFormat.OWNCAST:
+        from apps.owncast.webhooks import owncast_document
+
+        document = owncast_document(event)
+    else:
+        document = {
+            "type": event.event_type,
+            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": event.payload,
+        }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -71,7 +78,11 @@ def limits() -> Limits:
 def deliveries_create(event: OutboxEvent) -> None:
     """A pending delivery of `event` to every active webhook that wants it (idempotent)."""
     now = timezone.now()
-    wanted = [w for w in Webhook.objects.filter(active=True) if w.wants(event.event_type)]
+    wanted = [
+        w
+        for w in Webhook.objects.filter(active=True)
+        if w.wants(event.event_type, event.subject, event.payload)
+    ]
     WebhookDelivery.objects.bulk_create(
         [WebhookDelivery(webhook=w, event=event, next_attempt_at=now) for w in wanted],
         ignore_conflicts=True,
@@ -108,7 +119,7 @@ def delivery_attempt(*, delivery_id: int) -> AttemptOutcome | None:
         return None
     delivery = WebhookDelivery.objects.select_related("webhook", "event").get(pk=delivery_id)
     webhook, event = delivery.webhook, delivery.event
-    body = event_body(event)
+    body = event_body(event, webhook.format)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
