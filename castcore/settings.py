@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "apps.chat",
     "castcore.outbox",
     "apps.integrations",
+    "apps.owncast",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,10 @@ if LIVE_X_ACCEL_REDIRECT_PREFIX and not LIVE_X_ACCEL_REDIRECT_PREFIX.startswith(
 # The name of an S3 storage source (apps.media) that public live streams' HLS is copied
 # to for a CDN, by `manage.py mirror_live_hls` (apps/streams/live/cdn.py); unset: none.
 LIVE_S3_SOURCE = env_str("CASTCORE_LIVE_S3_SOURCE", "")
+# The live stream (its slug) that the Owncast API serves at the host root (/api/status,
+# /ws, …); every stream also has its own base, /owncast/<slug>/ (apps/owncast). Unset:
+# the root's Owncast paths answer 404.
+OWNCAST_DEFAULT_STREAM = env_str("CASTCORE_OWNCAST_DEFAULT_STREAM", "")
 # Request bodies (castcore/bodies.py): the limit of every route that declares none of its own.
 # JSON takes some 25 times its size once parsed: 512 KiB of `[{},{},…]` grew a web process
 # by 13 MB, 1 MiB by 28 MB.

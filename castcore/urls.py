@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from apps.media import views as media_views
+from apps.owncast import urls as owncast_urls
 from castcore import pages
 from castcore.api.docs_views import ApiIndexView, SchemaView, SwaggerView
 from castcore.api.errors import api_not_found
@@ -43,6 +44,10 @@ urlpatterns = [
     path("", include("apps.channels.urls")),
     # A channel's HLS (index.m3u8, segments), below its page.
     path("", include("apps.channels.play.urls")),
+    # Owncast's API: every live stream's base /owncast/<slug>/, and at the root Owncast's
+    # exact paths for the default stream (apps/owncast/urls.py), before the catch-all.
+    path("", include(owncast_urls.stream_patterns)),
+    path("", include(owncast_urls.root_patterns)),
     # Unknown API paths answer 404 in the error envelope, in DEBUG too.
     re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),

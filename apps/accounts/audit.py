@@ -126,6 +126,14 @@ def update_audited(
     return changes
 
 
+def acting_user(actor: Any) -> Any | None:
+    """The account behind `actor`, for a foreign key: None for a principal that is no
+    account (an integration token, a peer API's admin) or for nobody."""
+    if isinstance(actor, models.Model) and getattr(actor, "is_authenticated", False):
+        return actor
+    return None
+
+
 def audit_record(
     *,
     actor: Any,
@@ -151,7 +159,7 @@ def audit_record(
     else:
         actor_repr = command.name if command is not None else ""
     entry = AuditEntry.objects.create(
-        actor=actor if authenticated else None,
+        actor=acting_user(actor),
         actor_repr=actor_repr,
         action=action,
         target_type=target_type,

@@ -7,8 +7,6 @@ is never logged; the one place it is shown is the user's own /connect URL.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import secrets
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from apps.accounts.audit import audit_record
 from apps.accounts.models import CliInstall, User
 from apps.accounts.roles import Role
 from apps.accounts.services import hash_secret
+from castcore.api.authentication import basic_credentials
 from castcore.secrets import remember
 
 # How often last_used_at is written (not on every request).
@@ -40,18 +39,10 @@ def is_plausible_install_id(raw: str) -> bool:
 
 def install_id_from_basic(header: str | bytes) -> str | None:
     """The password of an `Authorization: Basic …` header, or None if it is not one."""
-    if isinstance(header, bytes):
-        header = header.decode("latin-1")
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not value:
+    credentials = basic_credentials(header)
+    if credentials is None or not is_plausible_install_id(credentials[1]):
         return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    _, sep, password = decoded.partition(":")
-    if not sep or not is_plausible_install_id(password):
-        return None
+    password = credentials[1]
     remember(password)
     return password
 

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import status
 
-from apps.accounts.audit import audit_record, update_audited
+from apps.accounts.audit import acting_user, audit_record, update_audited
 from apps.chat import conf, events, ratelimit, selectors
 from apps.chat.markup import clean_body, clean_name, render
 from apps.chat.models import (
@@ -445,7 +445,7 @@ def messages_set_visibility(
         ChatMessage.objects.filter(pk__in=changed).update(
             visible=visible,
             hidden_at=None if visible else timezone.now(),
-            hidden_by=None if visible else actor,
+            hidden_by=None if visible else acting_user(actor),
             shown_at=timezone.now() if visible else None,
         )
         _visibility_changed(stream, changed, visible, actor=actor, request=request)
@@ -524,7 +524,7 @@ def identity_ban(
             kind=kind,
             until=until,
             reason=reason[:200],
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=acting_user(actor),
         )
         audit_record(
             actor=actor,

@@ -7,6 +7,8 @@ HTTP accept exactly the same credentials.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,6 +20,24 @@ from rest_framework_simplejwt import authentication as jwt_authentication
 from rest_framework_simplejwt.exceptions import TokenError
 
 from apps.accounts.models import TOKEN_PREFIX
+
+
+def basic_credentials(header: str | bytes) -> tuple[str, str] | None:
+    """(user, password) of an `Authorization: Basic …` header, or None if it is not one.
+
+    The password is not remembered as a secret here: the caller knows what it is.
+    """
+    if isinstance(header, bytes):
+        header = header.decode("latin-1")
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
 
 
 def _bearer(request: Request) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -152,3 +153,17 @@ def may_manage_live_stream(user: Any, stream: LiveStream) -> bool:
     if role_at_least(user, Role.ADMIN):
         return True
     return role_at_least(user, Role.OPERATOR) and stream.owner_id == getattr(user, "pk", None)
+
+
+def social_links(stream: LiveStream) -> list[dict[str, str]]:
+    """The stream's links that are web addresses: a `javascript:` or `data:` URL stored
+    before validation (or by a writer that skipped it) never becomes a link."""
+    links = []
+    for link in stream.social_links or []:
+        if not isinstance(link, dict):
+            continue
+        url, platform = str(link.get("url") or ""), str(link.get("platform") or "")
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            links.append({"platform": platform or parts.netloc, "url": url})
+    return links

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -46,20 +46,6 @@ def _watchable(request: HttpRequest, slug: str) -> tuple[LiveStream, str | None]
 
 def _with_ticket(url: str, ticket: str | None) -> str:
     return f"{url}?{urlencode({viewing.TICKET_PARAM: ticket})}" if ticket else url
-
-
-def _social_links(stream: LiveStream) -> list[dict[str, str]]:
-    """The stream's links that are web addresses: a `javascript:` or `data:` URL stored
-    before validation (or by a writer that skipped it) never becomes a link."""
-    links = []
-    for link in stream.social_links or []:
-        if not isinstance(link, dict):
-            continue
-        url, platform = str(link.get("url") or ""), str(link.get("platform") or "")
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            links.append({"platform": platform or parts.netloc, "url": url})
-    return links
 
 
 def _logo_url(stream: LiveStream, user: Any) -> str | None:
@@ -101,7 +87,7 @@ def watch_page(request: HttpRequest, slug: str) -> HttpResponse:
             "share_link": share_link,
             "share_hours": viewing.WATCH_LINK_SECONDS // 3600,
             "logo_url": _logo_url(stream, user),
-            "social_links": _social_links(stream),
+            "social_links": selectors.social_links(stream),
         },
     )
     if stream.visibility != LiveVisibility.PUBLIC:

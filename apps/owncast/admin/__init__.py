@@ -1,0 +1,1 @@
+"""Owncast's /api/admin/* endpoints (HTTP Basic `admin:<stream key>`), mounted under each base."""

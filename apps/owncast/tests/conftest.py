@@ -1,0 +1,26 @@
+"""Fixtures of the Owncast API tests: two live streams side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from apps.chat import selectors as chat_selectors
+from apps.streams.live.tests.factories import live_stream
+
+
+@pytest.fixture(autouse=True)
+def _fresh_send_rules() -> Iterator[None]:
+    chat_selectors.forget_send_rules()
+    yield
+    chat_selectors.forget_send_rules()
+
+
+@pytest.fixture
+def streams(operator_user: Any) -> dict[str, Any]:
+    """Two public streams, `red` and `blue`, with their ingest keys."""
+    red, red_key = live_stream(operator_user, name="Red", slug="red", title="Red title")
+    blue, blue_key = live_stream(operator_user, name="Blue", slug="blue", title="Blue title")
+    return {"red": red, "red_key": red_key, "blue": blue, "blue_key": blue_key}

@@ -1,0 +1,37 @@
+"""Owncast's HTTP paths under each base, mounted by castcore.urls.
+
+- `/owncast/<slug>/api/…`: every live stream's own base;
+- `/api/…`: the host root, the default stream's (settings.OWNCAST_DEFAULT_STREAM).
+The root's paths are Owncast's exact paths, listed here, ahead of the native catch-all
+for /api/ (castcore.urls): they share nothing with /api/v1/, the asciinema paths
+(/api/asciicasts) or OpenVidu's /openvidu/api/. Any other path under /owncast/ is
+Owncast's plain-text 404.
+"""
+
+from typing import Any
+
+from django.urls import include, path, re_path
+
+from apps.owncast import responses
+from apps.owncast.views import public
+
+app_name = "owncast"
+
+api_patterns: list[Any] = [
+    path("status", public.StatusView.as_view(), name="status"),
+    path("config", public.ConfigView.as_view(), name="config"),
+    path("ping", public.PingView.as_view(), name="ping"),
+    path("yp", public.YellowPagesView.as_view(), name="yp"),
+    path("emoji", public.EmojiView.as_view(), name="emoji"),
+    path("admin/", include("apps.owncast.admin.urls")),
+]
+
+# Under each stream's base, and at the root for the default stream: reverse with the
+# namespace `owncast` (kwargs={"slug": …}) or `owncast-default`.
+stream_patterns: list[Any] = [
+    path("owncast/<slug:slug>/api/", include((api_patterns, app_name), namespace="owncast")),
+    re_path(r"^owncast/", responses.owncast_not_found),
+]
+root_patterns: list[Any] = [
+    path("api/", include((api_patterns, app_name), namespace="owncast-default")),
+]
