@@ -73,6 +73,15 @@ def integration_token_revoke(
     return token
 
 
+def integration_token_find(raw: str) -> IntegrationToken | None:
+    """The token whose value is `raw`, revoked or not, without counting it as a use (to
+    name a token to revoke by its value, as Owncast's admin API does)."""
+    if not raw.startswith(INTEGRATION_TOKEN_PREFIX):
+        return None
+    remember(raw)
+    return IntegrationToken.objects.filter(token_hash=_hash(raw)).first()
+
+
 def integration_token_authenticate(raw: str) -> IntegrationToken | None:
     """The usable token for a raw `cci_…` value (its last use recorded), or None."""
     if not raw.startswith(INTEGRATION_TOKEN_PREFIX):

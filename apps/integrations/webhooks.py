@@ -26,10 +26,16 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apps.accounts.audit import audit_record
+from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.integrations import conf
 from apps.integrations.http import Limits, PostResult, post_checked, url_for_log
-from apps.integrations.models import DeliveryState, Webhook, WebhookDelivery, WebhookFormat
+from apps.integrations.models import (
+    DeliveryState,
+    Webhook,
+    WebhookDelivery,
+    WebhookFormat,
+    shown_webhook_url,
+)
 from apps.integrations.signing import signed_headers
 from castcore.addresses import address_policy
 from castcore.events import emit
@@ -256,6 +262,26 @@ def delivery_redeliver(
     transaction.on_commit(lambda: kick_delivery(delivery.pk))
     delivery.refresh_from_db()
     return delivery
+
+
+def webhook_save_audited(
+    serializer: Any, *, actor: Any, request: HttpRequest | None, action: str
+) -> Webhook:
+    """Save a validated WebhookSerializer and audit it, the URL as the API shows it
+    (scheme, host and port) and the secret masked. Every writer of webhooks saves here."""
+    fields = list(serializer.validated_data.keys())
+
+    def shown(instance: Webhook | None) -> dict[str, Any]:
+        values = snapshot(instance, fields) if instance is not None else {}
+        if "url" in values:
+            values["url"] = shown_webhook_url(values["url"])
+        return values
+
+    before = shown(serializer.instance)
+    webhook: Webhook = serializer.save()
+    changes = diff_changes(before, shown(webhook), secret_fields={"secret"})
+    audit_record(actor=actor, action=action, target=webhook, changes=changes, request=request)
+    return webhook
 
 
 def webhook_reactivated(webhook: Webhook) -> None:

@@ -1,0 +1,163 @@
+"""Owncast admin: access tokens and webhooks, as the integrations app's rows.
+
+A token made here is an IntegrationToken (listed by /api/v1/access-tokens too) bound to
+the stream (apps.owncast.models.TokenLink); its value is shown once, in the create
+answer, and masked afterwards (Owncast lists its tokens in clear: CastCore keeps only
+a hash). A webhook made here is a Webhook in Owncast's format for the stream's events
+(listed by /api/v1/webhooks too), signed and retried by CastCore's delivery.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.integrations.models import IntegrationToken, Webhook
+from apps.integrations.tokens import integration_token_find
+from apps.owncast import responses
+from apps.owncast.admin import schema, services
+from apps.owncast.admin.base import AdminView
+from apps.owncast.auth import owncast_scopes
+from apps.owncast.webhooks import owncast_time
+from castcore.api.filters import parse_id
+
+TAGS = ["owncast admin"]
+
+
+def _token(token: IntegrationToken, raw: str = "") -> dict[str, Any]:
+    """Owncast's ExternalAPIUser: a token is a user of the chat (its bot's name)."""
+    return {
+        "id": str(token.pk),
+        "accessToken": raw or token.masked,
+        "displayName": token.name,
+        "displayColor": 0,
+        "createdAt": owncast_time(token.created_at),
+        "scopes": owncast_scopes(token.scopes),
+        "type": "API",
+        "lastUsedAt": owncast_time(token.last_used_at),
+    }
+
+
+def _data(request: Request) -> dict[str, Any]:
+    return request.data if isinstance(request.data, dict) else {}
+
+
+class AccessTokensView(AdminView):
+    """The access tokens that work on this stream's base (its own, and unbound ones)."""
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Return all access tokens.",
+        responses={200: schema.AccessToken(many=True)},
+    )
+    def get(self, request: Request, slug: str | None = None) -> Response:
+        return Response([_token(token) for token in services.stream_tokens(self.stream)])
+
+
+class AccessTokenCreateView(AdminView):
+    """A token with Owncast's scopes for this stream, shown this once."""
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Create an access token.",
+        request=schema.AccessTokenCreate,
+        responses={200: schema.AccessToken},
+    )
+    def post(self, request: Request, slug: str | None = None) -> Response:
+        data = _data(request)
+        issued = services.owncast_token_create(
+            stream=self.stream,
+            name=data.get("name"),
+            scopes=data.get("scopes"),
+            actor=request.user,
+            request=request,
+        )
+        return Response(_token(issued.token, issued.raw))
+
+
+class AccessTokenDeleteView(AdminView):
+    """Revoke one of this stream's tokens, named by its value or its id."""
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Delete an access token.",
+        request=schema.AccessTokenDelete,
+        responses=schema.BASIC,
+    )
+    def post(self, request: Request, slug: str | None = None) -> Response:
+        given = _data(request).get("token")
+        if not isinstance(given, str) or not given:
+            return responses.simple_response(False, "token is required")
+        token = integration_token_find(given)
+        if token is None and (token_id := parse_id(given)) is not None:
+            token = IntegrationToken.objects.filter(pk=token_id, revoked_at__isnull=True).first()
+        if token is None:
+            return responses.simple_response(False, "no such token")
+        services.owncast_token_delete(
+            stream=self.stream, token=token, actor=request.user, request=request
+        )
+        return responses.simple_response(True, "deleted token")
+
+
+def _webhook(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "id": str(webhook.pk),
+        "url": webhook.shown_url,
+        "events": list(webhook.events),
+        "timestamp": owncast_time(webhook.created_at),
+        "lastUsed": owncast_time(webhook.last_success_at),
+    }
+
+
+class WebhooksView(AdminView):
+    """The webhooks of this stream's events."""
+
+    @extend_schema(
+        tags=TAGS, summary="Return all webhooks.", responses={200: schema.Webhook(many=True)}
+    )
+    def get(self, request: Request, slug: str | None = None) -> Response:
+        webhooks = Webhook.objects.filter(live_stream=self.stream).order_by("created_at", "pk")
+        return Response([_webhook(webhook) for webhook in webhooks])
+
+
+class WebhookCreateView(AdminView):
+    """A webhook that gets this stream's events in Owncast's shape; the answer carries the
+    signing secret, this once (receivers may check CastCore's signature headers)."""
+
+    @extend_schema(
+        tags=TAGS, summary="Create a webhook.", request=schema.WebhookCreate,
+        responses={200: schema.Webhook},
+    )  # fmt: skip
+    def post(self, request: Request, slug: str | None = None) -> Response:
+        data = _data(request)
+        webhook = services.owncast_webhook_create(
+            stream=self.stream,
+            url=data.get("url"),
+            events=data.get("events"),
+            actor=request.user,
+            request=request,
+        )
+        return Response({**_webhook(webhook), "secret": webhook.secret})
+
+
+class WebhookDeleteView(AdminView):
+    """Delete one of this stream's webhooks by its id."""
+
+    @extend_schema(
+        tags=TAGS, summary="Delete a single webhook.", request=schema.WebhookDelete,
+        responses=schema.BASIC,
+    )  # fmt: skip
+    def post(self, request: Request, slug: str | None = None) -> Response:
+        webhook_id = parse_id(str(_data(request).get("id", "")))
+        webhook = (
+            Webhook.objects.filter(pk=webhook_id, live_stream=self.stream).first()
+            if webhook_id is not None
+            else None
+        )
+        if webhook is None:
+            return responses.simple_response(False, "no such webhook")
+        services.owncast_webhook_delete(webhook=webhook, actor=request.user, request=request)
+        return responses.simple_response(True, "deleted webhook")
