@@ -52,7 +52,7 @@ class ChatClientsView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Return a list of currently connected clients",
-        responses={200: schema.Client(many=True)},
+        responses={200: schema.AdminClient(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         stream = self.stream
@@ -86,7 +86,7 @@ class ChatMessagesView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Chat messages, unfiltered.",
-        responses={200: schema.ChatMessage(many=True)},
+        responses={200: schema.AdminChatMessage(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         latest = (
@@ -115,7 +115,7 @@ class MessageVisibilityView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Update the visibility of chat messages.",
-        request=schema.MessageVisibility,
+        request=schema.AdminMessageVisibility,
         responses=schema.BASIC,
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
@@ -140,7 +140,7 @@ class UserEnabledView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Enable or disable a single user.",
-        request=schema.UserEnabled,
+        request=schema.AdminUserEnabled,
         responses=schema.BASIC,
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
@@ -176,7 +176,7 @@ class DisabledUsersView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Return a list of disabled users",
-        responses={200: schema.User(many=True)},
+        responses={200: schema.AdminUser(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         bans = (

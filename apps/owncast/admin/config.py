@@ -327,7 +327,7 @@ class ConfigSetterView(AdminView):
 
     setting: str = ""
 
-    @extend_schema(tags=TAGS, request=schema.ConfigValue, responses=schema.BASIC)
+    @extend_schema(tags=TAGS, request=schema.AdminConfigValue, responses=schema.BASIC)
     def post(self, request: Request, slug: str | None = None) -> Response:
         setter = SETTERS[self.setting]
         if self.setting == "externalactions" and isinstance(request.data, list):
@@ -413,7 +413,9 @@ def server_config(stream: LiveStream, request: HttpRequest, *, with_key: bool) -
 class ServerConfigView(AdminView):
     """The stream's configuration as Owncast's admin reads it."""
 
-    @extend_schema(tags=TAGS, summary="Server Configuration", responses={200: schema.ServerConfig})
+    @extend_schema(
+        tags=TAGS, summary="Server Configuration", responses={200: schema.AdminServerConfig}
+    )
     def get(self, request: Request, slug: str | None = None) -> Response:
         stream = self.stream
         stream.refresh_from_db()  # the key as stored (the digest matched it)

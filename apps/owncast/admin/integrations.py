@@ -51,7 +51,7 @@ class AccessTokensView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Return all access tokens.",
-        responses={200: schema.AccessToken(many=True)},
+        responses={200: schema.AdminAccessToken(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         return Response([_token(token) for token in services.stream_tokens(self.stream)])
@@ -63,8 +63,8 @@ class AccessTokenCreateView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Create an access token.",
-        request=schema.AccessTokenCreate,
-        responses={200: schema.AccessToken},
+        request=schema.AdminAccessTokenCreate,
+        responses={200: schema.AdminAccessToken},
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
         data = _data(request)
@@ -84,7 +84,7 @@ class AccessTokenDeleteView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Delete an access token.",
-        request=schema.AccessTokenDelete,
+        request=schema.AdminAccessTokenDelete,
         responses=schema.BASIC,
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
@@ -116,7 +116,7 @@ class WebhooksView(AdminView):
     """The webhooks of this stream's events."""
 
     @extend_schema(
-        tags=TAGS, summary="Return all webhooks.", responses={200: schema.Webhook(many=True)}
+        tags=TAGS, summary="Return all webhooks.", responses={200: schema.AdminWebhook(many=True)}
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         webhooks = Webhook.objects.filter(live_stream=self.stream).order_by("created_at", "pk")
@@ -128,8 +128,8 @@ class WebhookCreateView(AdminView):
     signing secret, this once (receivers may check CastCore's signature headers)."""
 
     @extend_schema(
-        tags=TAGS, summary="Create a webhook.", request=schema.WebhookCreate,
-        responses={200: schema.Webhook},
+        tags=TAGS, summary="Create a webhook.", request=schema.AdminWebhookCreate,
+        responses={200: schema.AdminWebhook},
     )  # fmt: skip
     def post(self, request: Request, slug: str | None = None) -> Response:
         data = _data(request)
@@ -147,7 +147,7 @@ class WebhookDeleteView(AdminView):
     """Delete one of this stream's webhooks by its id."""
 
     @extend_schema(
-        tags=TAGS, summary="Delete a single webhook.", request=schema.WebhookDelete,
+        tags=TAGS, summary="Delete a single webhook.", request=schema.AdminWebhookDelete,
         responses=schema.BASIC,
     )  # fmt: skip
     def post(self, request: Request, slug: str | None = None) -> Response:

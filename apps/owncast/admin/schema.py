@@ -12,22 +12,21 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
-class BasicResponse(serializers.Serializer[Any]):
+class AdminBasicResponse(serializers.Serializer[Any]):
     success = serializers.BooleanField()
     message = serializers.CharField()
 
 
-BASIC = {
-    200: OpenApiResponse(BasicResponse, description="Done (`success: true`)"),
-    400: OpenApiResponse(BasicResponse, description="Refused (`success: false`, why in `message`)"),
-}
+# 400 (`success: false`) is added by castcore.api.schema from the view's error shape.
+BASIC = {200: OpenApiResponse(AdminBasicResponse, description="Done (`success: true`)")}
+REFUSED = {"400": "Refused: `success: false`, why in `message`"}
 
 
-class ConfigValue(serializers.Serializer[Any]):
+class AdminConfigValue(serializers.Serializer[Any]):
     value = serializers.JSONField(help_text="A string, number, boolean, list or object")
 
 
-class StreamDetails(serializers.Serializer[Any]):
+class AdminStreamDetails(serializers.Serializer[Any]):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     framerate = serializers.IntegerField()
@@ -39,14 +38,14 @@ class StreamDetails(serializers.Serializer[Any]):
     encoder = serializers.CharField()
 
 
-class Broadcaster(serializers.Serializer[Any]):
+class AdminBroadcaster(serializers.Serializer[Any]):
     remoteAddr = serializers.CharField()
     time = serializers.DateTimeField()
-    streamDetails = StreamDetails()
+    streamDetails = AdminStreamDetails()
 
 
 class AdminStatus(serializers.Serializer[Any]):
-    broadcaster = Broadcaster(allow_null=True, help_text="null while nobody publishes")
+    broadcaster = AdminBroadcaster(allow_null=True, help_text="null while nobody publishes")
     online = serializers.BooleanField()
     viewerCount = serializers.IntegerField()
     overallPeakViewerCount = serializers.IntegerField()
@@ -55,24 +54,24 @@ class AdminStatus(serializers.Serializer[Any]):
     versionNumber = serializers.CharField()
 
 
-class TimestampedValue(serializers.Serializer[Any]):
+class AdminTimestampedValue(serializers.Serializer[Any]):
     time = serializers.DateTimeField()
     value = serializers.IntegerField()
 
 
-class HardwareStats(serializers.Serializer[Any]):
-    cpu = TimestampedValue(many=True)
-    memory = TimestampedValue(many=True)
-    disk = TimestampedValue(many=True)
+class AdminHardwareStats(serializers.Serializer[Any]):
+    cpu = AdminTimestampedValue(many=True)
+    memory = AdminTimestampedValue(many=True)
+    disk = AdminTimestampedValue(many=True)
 
 
-class LogEntry(serializers.Serializer[Any]):
+class AdminLogEntry(serializers.Serializer[Any]):
     time = serializers.DateTimeField()
     level = serializers.CharField()
     message = serializers.CharField(help_text="Secrets CastCore knows are masked")
 
 
-class User(serializers.Serializer[Any]):
+class AdminUser(serializers.Serializer[Any]):
     id = serializers.CharField()
     displayName = serializers.CharField()
     displayColor = serializers.IntegerField()
@@ -81,42 +80,42 @@ class User(serializers.Serializer[Any]):
     disabledAt = serializers.DateTimeField(required=False, help_text="Disabled users only")
 
 
-class Client(serializers.Serializer[Any]):
+class AdminClient(serializers.Serializer[Any]):
     connectedAt = serializers.DateTimeField()
     messageCount = serializers.IntegerField()
     userAgent = serializers.CharField()
     ipAddress = serializers.CharField()
     clientID = serializers.CharField()
     geo = serializers.JSONField(allow_null=True)
-    user = User()
+    user = AdminUser()
 
 
-class ChatMessage(serializers.Serializer[Any]):
+class AdminChatMessage(serializers.Serializer[Any]):
     id = serializers.CharField()
     type = serializers.CharField(help_text="CHAT or SYSTEM")
     timestamp = serializers.DateTimeField()
-    user = User()
+    user = AdminUser()
     body = serializers.CharField(help_text="HTML, as CastCore's chat rendered it")
     visible = serializers.BooleanField()
     hiddenAt = serializers.DateTimeField(allow_null=True)
 
 
-class MessageVisibility(serializers.Serializer[Any]):
+class AdminMessageVisibility(serializers.Serializer[Any]):
     idArray = serializers.ListField(child=serializers.CharField())
     visible = serializers.BooleanField()
 
 
-class UserEnabled(serializers.Serializer[Any]):
+class AdminUserEnabled(serializers.Serializer[Any]):
     userId = serializers.CharField()
     enabled = serializers.BooleanField()
 
 
-class AccessTokenCreate(serializers.Serializer[Any]):
+class AdminAccessTokenCreate(serializers.Serializer[Any]):
     name = serializers.CharField()
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-class AccessToken(serializers.Serializer[Any]):
+class AdminAccessToken(serializers.Serializer[Any]):
     id = serializers.CharField()
     accessToken = serializers.CharField(help_text="In clear in the create answer only; masked")
     displayName = serializers.CharField()
@@ -127,16 +126,16 @@ class AccessToken(serializers.Serializer[Any]):
     lastUsedAt = serializers.DateTimeField(allow_null=True)
 
 
-class AccessTokenDelete(serializers.Serializer[Any]):
+class AdminAccessTokenDelete(serializers.Serializer[Any]):
     token = serializers.CharField(help_text="The token, or its id")
 
 
-class WebhookCreate(serializers.Serializer[Any]):
+class AdminWebhookCreate(serializers.Serializer[Any]):
     url = serializers.CharField()
     events = serializers.ListField(child=serializers.CharField())
 
 
-class Webhook(serializers.Serializer[Any]):
+class AdminWebhook(serializers.Serializer[Any]):
     id = serializers.CharField()
     url = serializers.CharField(help_text="Scheme, host and port only")
     events = serializers.ListField(child=serializers.CharField())
@@ -147,11 +146,11 @@ class Webhook(serializers.Serializer[Any]):
     )
 
 
-class WebhookDelete(serializers.Serializer[Any]):
+class AdminWebhookDelete(serializers.Serializer[Any]):
     id = serializers.CharField()
 
 
-class ExternalAction(serializers.Serializer[Any]):
+class AdminExternalAction(serializers.Serializer[Any]):
     url = serializers.CharField()
     title = serializers.CharField()
     description = serializers.CharField(required=False)
@@ -160,7 +159,7 @@ class ExternalAction(serializers.Serializer[Any]):
     openExternally = serializers.BooleanField(required=False)
 
 
-class StreamQuality(serializers.Serializer[Any]):
+class AdminStreamQuality(serializers.Serializer[Any]):
     name = serializers.CharField()
     videoPassthrough = serializers.BooleanField()
     audioPassthrough = serializers.BooleanField()
@@ -172,17 +171,17 @@ class StreamQuality(serializers.Serializer[Any]):
     cpuUsageLevel = serializers.IntegerField()
 
 
-class VideoSettings(serializers.Serializer[Any]):
-    videoQualityVariants = StreamQuality(many=True)
+class AdminVideoSettings(serializers.Serializer[Any]):
+    videoQualityVariants = AdminStreamQuality(many=True)
     latencyLevel = serializers.IntegerField()
 
 
-class Yp(serializers.Serializer[Any]):
+class AdminYp(serializers.Serializer[Any]):
     enabled = serializers.BooleanField()
     instanceUrl = serializers.CharField()
 
 
-class InstanceDetails(serializers.Serializer[Any]):
+class AdminInstanceDetails(serializers.Serializer[Any]):
     name = serializers.CharField()
     summary = serializers.CharField()
     welcomeMessage = serializers.CharField()
@@ -196,8 +195,8 @@ class InstanceDetails(serializers.Serializer[Any]):
     customStyles = serializers.CharField()
 
 
-class ServerConfig(serializers.Serializer[Any]):
-    instanceDetails = InstanceDetails()
+class AdminServerConfig(serializers.Serializer[Any]):
+    instanceDetails = AdminInstanceDetails()
     ffmpegPath = serializers.CharField()
     streamKey = serializers.CharField(
         help_text="The stream key, to a caller who authenticated with it; empty otherwise"
@@ -207,12 +206,12 @@ class ServerConfig(serializers.Serializer[Any]):
     webServerIP = serializers.CharField()
     rtmpServerPort = serializers.IntegerField()
     s3 = serializers.DictField()
-    videoSettings = VideoSettings()
-    yp = Yp()
+    videoSettings = AdminVideoSettings()
+    yp = AdminYp()
     chatDisabled = serializers.BooleanField()
     chatJoinMessagesEnabled = serializers.BooleanField()
     forbiddenUsernames = serializers.ListField(child=serializers.CharField())
     suggestedUsernames = serializers.ListField(child=serializers.CharField())
-    externalActions = ExternalAction(many=True)
+    externalActions = AdminExternalAction(many=True)
     supportedCodecs = serializers.ListField(child=serializers.CharField())
     videoCodec = serializers.CharField()

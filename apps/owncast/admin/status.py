@@ -88,6 +88,8 @@ class DisconnectView(AdminView):
     """End the current publish: the live app's stop (session closed, job stopped, nginx
     drops the publisher)."""
 
+    error_statuses = schema.REFUSED
+
     @extend_schema(
         tags=TAGS, summary="Disconnect Broadcaster", request=None, responses=schema.BASIC
     )
@@ -102,7 +104,9 @@ class ViewersOverTimeView(AdminView):
     """The stream's viewer counts of the last day (its ViewerSample rows, oldest first)."""
 
     @extend_schema(
-        tags=TAGS, summary="Viewers Over Time", responses={200: schema.TimestampedValue(many=True)}
+        tags=TAGS,
+        summary="Viewers Over Time",
+        responses={200: schema.AdminTimestampedValue(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         since = timezone.now() - VIEWERS_WINDOW
@@ -118,7 +122,7 @@ class ViewersOverTimeView(AdminView):
 class HardwareStatsView(AdminView):
     """CPU, memory and disk use of this host over the last hour (Owncast's hardware stats)."""
 
-    @extend_schema(tags=TAGS, summary="Hardware Stats", responses={200: schema.HardwareStats})
+    @extend_schema(tags=TAGS, summary="Hardware Stats", responses={200: schema.AdminHardwareStats})
     def get(self, request: Request, slug: str | None = None) -> Response:
         self.stream  # noqa: B018 (an unknown base is the 404 of a missing path)
         return Response(hardware.hardware_stats())
@@ -149,7 +153,9 @@ class LogsView(AdminView):
     """Recent log entries of the stream's transcode (Owncast's GetLogs)."""
 
     @extend_schema(
-        tags=TAGS, summary="Return recent log entries", responses={200: schema.LogEntry(many=True)}
+        tags=TAGS,
+        summary="Return recent log entries",
+        responses={200: schema.AdminLogEntry(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         return Response(log_entries(self.stream))
@@ -161,7 +167,7 @@ class WarningsView(AdminView):
     @extend_schema(
         tags=TAGS,
         summary="Return recent warning and error logs.",
-        responses={200: schema.LogEntry(many=True)},
+        responses={200: schema.AdminLogEntry(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         entries = log_entries(self.stream)
