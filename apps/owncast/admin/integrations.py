@@ -27,15 +27,19 @@ from castcore.api.filters import parse_id
 TAGS = ["owncast admin"]
 
 
-def _token(token: IntegrationToken, raw: str = "") -> dict[str, Any]:
-    """Owncast's ExternalAPIUser: a token is a user of the chat (its bot's name)."""
+def _token(token: IntegrationToken, raw: str = "", asked: Any = None) -> dict[str, Any]:
+    """Owncast's ExternalAPIUser: a token is a user of the chat (its bot's name). The create
+    answer names the scopes in the order they were asked for, as Owncast echoes them."""
+    held = owncast_scopes(token.scopes)
+    if isinstance(asked, list):
+        held = list(dict.fromkeys(name for name in asked if name in held))
     return {
         "id": str(token.pk),
         "accessToken": raw or token.masked,
         "displayName": token.name,
         "displayColor": 0,
         "createdAt": owncast_time(token.created_at),
-        "scopes": owncast_scopes(token.scopes),
+        "scopes": held,
         "type": "API",
         "lastUsedAt": owncast_time(token.last_used_at),
     }
@@ -75,7 +79,7 @@ class AccessTokenCreateView(AdminView):
             actor=request.user,
             request=request,
         )
-        return Response(_token(issued.token, issued.raw))
+        return Response(_token(issued.token, issued.raw, asked=data.get("scopes")))
 
 
 class AccessTokenDeleteView(AdminView):
