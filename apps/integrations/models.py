@@ -226,6 +226,10 @@ class IntegrationToken(models.Model):
     scopes = models.JSONField(default=list)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     last4 = models.CharField(max_length=4, editable=False)
+    # The value itself, encrypted, for tokens made through a stream's Owncast admin API only:
+    # Owncast lists its tokens in clear, and that API does so to the stream's key holder
+    # (the trust that made the token). "" for every other token: the hash alone is kept.
+    kept_value = EncryptedTextField(blank=True, default="", editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

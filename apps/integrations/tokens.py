@@ -37,8 +37,11 @@ def integration_token_create(
     name: str,
     scopes: list[str],
     expires_at: datetime | None = None,
+    keep_value: bool = False,
     request: HttpRequest | None = None,
 ) -> IssuedIntegrationToken:
+    """A new token, returned in clear this once. `keep_value`: its value is also stored,
+    encrypted (IntegrationToken.kept_value), for the Owncast admin API's list."""
     if expires_at is not None and expires_at <= timezone.now():
         raise ApiError("validation.expires_in_past", {"field": "expires_at"})
     raw = INTEGRATION_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -48,6 +51,7 @@ def integration_token_create(
         scopes=sorted(set(scopes)),
         token_hash=_hash(raw),
         last4=raw[-4:],
+        kept_value=raw if keep_value else "",
         expires_at=expires_at,
         created_by=actor if getattr(actor, "pk", None) else None,
     )

@@ -81,7 +81,8 @@ class ChatClientsView(AdminView):
 
 
 class ChatMessagesView(AdminView):
-    """Every message of the stream, hidden ones included, oldest first (the latest 500)."""
+    """Every message of the stream, hidden ones included, newest first (the latest 500), as
+    Owncast 0.0.10 lists them (its moderation history is ordered by time, descending)."""
 
     @extend_schema(
         tags=TAGS,
@@ -94,7 +95,7 @@ class ChatMessagesView(AdminView):
             .select_related("author")
             .order_by("-pk")[:MESSAGES_LIMIT]
         )
-        return Response([_message(message) for message in reversed(list(latest))])
+        return Response([_message(message) for message in latest])
 
 
 def _ids(value: Any) -> list[int]:

@@ -5,9 +5,10 @@ Each setter is one of three kinds (the table is in apps/owncast/README.md):
   (name, title, summary, page content, tags, NSFW, logo, social links, key, latency,
   variants);
 - the stream's Owncast-only settings (StreamOwncastSettings: welcome message, custom
-  styles, external actions, chat off, join messages);
+  styles, external actions, chat off, join messages; forbidden names and S3, kept and
+  reported but acting on nothing yet);
 - fixed: what CastCore sets for the whole instance (ports, the ffmpeg path, the public
-  URL, storage, forbidden names) or does one way (no directory, the ladder's codec). A
+  URL) or does one way (no directory, the ladder's codec). A
   stream's key holder administers that stream, not the instance: the value CastCore
   already has is accepted (an admin page that saves every field still works), any other
   is refused with Owncast's `{"success": false, "message": …}`, naming where it is set.
@@ -44,6 +45,7 @@ from apps.streams.live.services import live_stream_set_key, live_stream_update
 from apps.streams.models import LiveStream
 from apps.system.models import GlobalSettings
 from castcore.api.errors import ApiError
+from castcore.secrets import decrypt, encrypt, mask, remember
 from workers.ffmpeg import ladder as engine_ladder
 
 TAGS = ["owncast admin"]
@@ -151,9 +153,12 @@ def set_variants(ctx: Context, value: Any) -> str:
 
 
 def _variant(index: int, item: Any) -> dict[str, Any]:
-    """An Owncast StreamOutputVariant as a ladder variant (the live app checks it). Audio is
-    always encoded (AAC) and every encode uses the ladder's preset: `audioPassthrough` and
-    `cpuUsageLevel` have nothing to set."""
+    """An Owncast StreamOutputVariant as a ladder variant (the live app checks it).
+
+    Owncast's 0 is "not set": an encode without a size or bitrate gets the default
+    ladder's encode (360p at 800 kbit/s), an odd size the even one below (4:2:0). Audio
+    is always encoded (AAC) and every encode uses the ladder's preset: `audioPassthrough`
+    and `cpuUsageLevel` have nothing to set."""
     if not isinstance(item, dict):
         raise Refused(f"variant {index} must be an object")
     name = item.get("name")
@@ -164,14 +169,23 @@ def _variant(index: int, item: Any) -> dict[str, Any]:
         got = item.get(key)
         return got if got else None  # Owncast's 0: "not set"
 
-    variant: dict[str, Any] = {
-        "name": name,
-        "passthrough": bool(item.get("videoPassthrough", False)),
-        "width": number("scaledWidth"),
-        "height": number("scaledHeight"),
-        "video_bitrate_kbps": number("videoBitrate"),
-        "fps": number("framerate"),
-    }
+    def even(key: str) -> Any:
+        got = number(key)
+        return got - got % 2 if isinstance(got, int) and not isinstance(got, bool) else got
+
+    passthrough = bool(item.get("videoPassthrough", False))
+    variant: dict[str, Any] = {"name": name, "passthrough": passthrough}
+    if not passthrough:
+        default = DEFAULT_VARIANTS[-1]
+        width, height = even("scaledWidth"), even("scaledHeight")
+        variant.update(
+            width=width,
+            height=height if height or width else default.height,
+            video_bitrate_kbps=number("videoBitrate") or default.video_bitrate_kbps,
+            fps=number("framerate"),
+        )
+        if variant["height"] is None:  # a width alone: the height that keeps 16:9
+            variant["height"] = max(16, round(width * 9 / 16 / 2) * 2)
     if item.get("audioBitrate"):
         variant["audio_bitrate_kbps"] = item["audioBitrate"]
     return variant
@@ -244,6 +258,48 @@ def set_join_messages(ctx: Context, value: Any) -> str:
     return _owncast(ctx, chat_join_messages=_bool(value))
 
 
+# Kept in the stream's Owncast settings (`extra`) and reported back, acting on nothing yet:
+# chat refuses the instance's forbidden names (CASTCORE_CHAT_FORBIDDEN_NAMES) on every
+# stream, and live HLS goes to the instance's S3 mirror (CASTCORE_LIVE_S3_SOURCE).
+S3_TEXT_FIELDS = ("endpoint", "servingEndpoint", "accessKey", "secret", "bucket", "region", "acl")
+
+
+def set_forbidden_names(ctx: Context, value: Any) -> str:
+    names = _texts(value, 200, chat_conf.MAX_NAME_LENGTH)
+    return _owncast_extra(ctx, "forbiddenUsernames", names)
+
+
+def set_s3(ctx: Context, value: Any) -> str:
+    if not isinstance(value, dict) or not isinstance(value.get("enabled", False), bool):
+        raise Refused("value must be Owncast's S3 object")
+    s3: dict[str, Any] = {
+        "enabled": value.get("enabled", False),
+        "forcePathStyle": bool(value.get("forcePathStyle", False)),
+    }
+    for name in S3_TEXT_FIELDS:
+        s3[name] = _text(value.get(name) or "", 500)
+    if s3["secret"]:
+        remember(s3["secret"])
+        s3["secret"] = encrypt(s3["secret"])  # at rest like every CastCore secret
+    return _owncast_extra(ctx, "s3", s3)
+
+
+def _owncast_extra(ctx: Context, name: str, value: Any) -> str:
+    extra = dict(owncast_settings(ctx.stream).extra or {})
+    extra[name] = value
+    return _owncast(ctx, extra=extra)
+
+
+def stream_s3(stream: LiveStream, *, with_secret: bool) -> dict[str, Any]:
+    """The S3 settings kept for the stream, the secret in clear to its key holder only."""
+    s3 = dict((owncast_settings(stream).extra or {}).get("s3") or {})
+    if not s3:
+        return {"enabled": False, "forcePathStyle": False}
+    secret = decrypt(s3["secret"]) if s3.get("secret") else ""
+    s3["secret"] = secret if with_secret else mask(secret)
+    return s3
+
+
 # --- fixed: the instance's values (or CastCore's one way), accepted unchanged only
 
 
@@ -282,20 +338,7 @@ FIXED: dict[str, Fixed] = {
     "sockethostoverride": Fixed(lambda r: "", "CastCore serves the chat socket on each base"),
     "serverurl": Fixed(_public_url, "the instance's public_url (global settings)"),
     "directoryenabled": Fixed(lambda r: False, "CastCore registers with no directory"),
-    "s3": Fixed(
-        lambda r: False,
-        "storage is the instance's (CASTCORE_LIVE_S3_SOURCE)",
-        matches=lambda value, current: isinstance(value, dict) and value.get("enabled") is current,
-    ),
     "video/codec": Fixed(lambda r: VIDEO_CODEC, f"the live ladder encodes with {VIDEO_CODEC}"),
-    "chat/forbiddenusernames": Fixed(
-        _forbidden_names,
-        "the instance's CASTCORE_CHAT_FORBIDDEN_NAMES",
-        matches=lambda value, current: (
-            isinstance(value, list)
-            and sorted(str(v).casefold().replace(" ", "") for v in value) == current
-        ),
-    ),
     "chat/suggestedusernames": Fixed(lambda r: [], "CastCore names new chat users itself"),
 }
 
@@ -318,6 +361,8 @@ SETTERS: dict[str, Callable[[Context, Any], str]] = {
     "externalactions": set_external_actions,
     "chat/disable": set_chat_disabled,
     "chat/joinmessagesenabled": set_join_messages,
+    "chat/forbiddenusernames": set_forbidden_names,
+    "s3": set_s3,
     **FIXED,
 }
 
@@ -394,7 +439,7 @@ def server_config(stream: LiveStream, request: HttpRequest, *, with_key: bool) -
         "webServerPort": _web_port(request),
         "webServerIP": "0.0.0.0",  # noqa: S104 (reported, not bound)
         "rtmpServerPort": live_conf.RTMP_PORT,
-        "s3": {"enabled": False, "forcePathStyle": False},
+        "s3": stream_s3(stream, with_secret=with_key),
         "videoSettings": {
             "videoQualityVariants": [owncast_variant(v) for v in variants],
             "latencyLevel": stream.latency_level,
@@ -402,7 +447,8 @@ def server_config(stream: LiveStream, request: HttpRequest, *, with_key: bool) -
         "yp": {"enabled": False, "instanceUrl": _public_url(request)},
         "chatDisabled": extra.chat_disabled,
         "chatJoinMessagesEnabled": extra.chat_join_messages,
-        "forbiddenUsernames": _forbidden_names(request),
+        "forbiddenUsernames": (extra.extra or {}).get("forbiddenUsernames")
+        or _forbidden_names(request),
         "suggestedUsernames": [],
         "externalActions": list(extra.external_actions or []),
         "supportedCodecs": [VIDEO_CODEC],

@@ -1,10 +1,12 @@
 """Owncast admin: access tokens and webhooks, as the integrations app's rows.
 
-A token made here is an IntegrationToken (listed by /api/v1/access-tokens too) bound to
-the stream (apps.owncast.models.TokenLink); its value is shown once, in the create
-answer, and masked afterwards (Owncast lists its tokens in clear: CastCore keeps only
-a hash). A webhook made here is a Webhook in Owncast's format for the stream's events
-(listed by /api/v1/webhooks too), signed and retried by CastCore's delivery.
+A token made here is an IntegrationToken (listed by /api/v1/access-tokens too, masked)
+bound to the stream (apps.owncast.models.TokenLink). Owncast lists its tokens in clear:
+this list does so to the stream's key holder, the trust that made them (their value is
+kept encrypted for it); to a token caller, and for tokens made natively (a hash only),
+masked. A webhook made here is a Webhook in Owncast's format for the stream's events
+(listed by /api/v1/webhooks too), signed and retried by CastCore's delivery; its URL is
+in clear to the key holder, as scheme and host everywhere else.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def _token(token: IntegrationToken, raw: str = "", asked: Any = None) -> dict[st
         held = list(dict.fromkeys(name for name in asked if name in held))
     return {
         "id": str(token.pk),
-        "accessToken": raw or token.masked,
+        "accessToken": raw or token.masked,  # the value only when the caller may see it
         "displayName": token.name,
         "displayColor": 0,
         "createdAt": owncast_time(token.created_at),
@@ -58,7 +60,12 @@ class AccessTokensView(AdminView):
         responses={200: schema.AdminAccessToken(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
-        return Response([_token(token) for token in services.stream_tokens(self.stream)])
+        return Response(
+            [
+                _token(token, token.kept_value if self.holds_key else "")
+                for token in services.stream_tokens(self.stream)
+            ]
+        )
 
 
 class AccessTokenCreateView(AdminView):
@@ -106,10 +113,12 @@ class AccessTokenDeleteView(AdminView):
         return responses.simple_response(True, "deleted token")
 
 
-def _webhook(webhook: Webhook) -> dict[str, Any]:
+def _webhook(webhook: Webhook, *, in_clear: bool) -> dict[str, Any]:
+    """Owncast's Webhook; its URL in clear to the stream's key holder only (who made it:
+    the same trust as the key itself), as scheme and host elsewhere."""
     return {
-        "id": str(webhook.pk),
-        "url": webhook.shown_url,
+        "id": webhook.pk,
+        "url": webhook.url if in_clear else webhook.shown_url,
         "events": list(webhook.events),
         "timestamp": owncast_time(webhook.created_at),
         "lastUsed": owncast_time(webhook.last_success_at),
@@ -124,7 +133,7 @@ class WebhooksView(AdminView):
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         webhooks = Webhook.objects.filter(live_stream=self.stream).order_by("created_at", "pk")
-        return Response([_webhook(webhook) for webhook in webhooks])
+        return Response([_webhook(webhook, in_clear=self.holds_key) for webhook in webhooks])
 
 
 class WebhookCreateView(AdminView):
@@ -144,7 +153,7 @@ class WebhookCreateView(AdminView):
             actor=request.user,
             request=request,
         )
-        return Response({**_webhook(webhook), "secret": webhook.secret})
+        return Response({**_webhook(webhook, in_clear=self.holds_key), "secret": webhook.secret})
 
 
 class WebhookDeleteView(AdminView):
@@ -155,7 +164,8 @@ class WebhookDeleteView(AdminView):
         responses=schema.BASIC,
     )  # fmt: skip
     def post(self, request: Request, slug: str | None = None) -> Response:
-        webhook_id = parse_id(str(_data(request).get("id", "")))
+        given = _data(request).get("id", "")
+        webhook_id = parse_id(str(given)) if isinstance(given, str | int) else None
         webhook = (
             Webhook.objects.filter(pk=webhook_id, live_stream=self.stream).first()
             if webhook_id is not None

@@ -117,7 +117,10 @@ class AdminAccessTokenCreate(serializers.Serializer[Any]):
 
 class AdminAccessToken(serializers.Serializer[Any]):
     id = serializers.CharField()
-    accessToken = serializers.CharField(help_text="In clear in the create answer only; masked")
+    accessToken = serializers.CharField(
+        help_text="In clear to the stream's key holder (tokens made through this API); "
+        "masked otherwise"
+    )
     displayName = serializers.CharField()
     displayColor = serializers.IntegerField()
     createdAt = serializers.DateTimeField()
@@ -136,8 +139,10 @@ class AdminWebhookCreate(serializers.Serializer[Any]):
 
 
 class AdminWebhook(serializers.Serializer[Any]):
-    id = serializers.CharField()
-    url = serializers.CharField(help_text="Scheme, host and port only")
+    id = serializers.IntegerField()
+    url = serializers.CharField(
+        help_text="In clear to the stream's key holder; scheme, host and port to a token"
+    )
     events = serializers.ListField(child=serializers.CharField())
     timestamp = serializers.DateTimeField()
     lastUsed = serializers.DateTimeField(allow_null=True)
@@ -147,7 +152,7 @@ class AdminWebhook(serializers.Serializer[Any]):
 
 
 class AdminWebhookDelete(serializers.Serializer[Any]):
-    id = serializers.CharField()
+    id = serializers.IntegerField(help_text="Or the same number as a string")
 
 
 class AdminExternalAction(serializers.Serializer[Any]):

@@ -110,7 +110,8 @@ def owncast_token_create(
     request: HttpRequest | None = None,
 ) -> IssuedIntegrationToken:
     """An integrations access token with Owncast's scopes, bound to `stream` (its key
-    holder administers that stream alone); returned in clear this once."""
+    holder administers that stream alone). Its value is kept encrypted: the Owncast list
+    shows it to the stream's key holder, as Owncast lists its tokens."""
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise ApiError("validation.invalid", {"field": "name", "max_length": 100})
     if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
@@ -122,7 +123,7 @@ def owncast_token_create(
             "validation.invalid_choice", {"field": "scopes", "value": str(exc)}
         ) from None
     issued = tokens.integration_token_create(
-        actor=actor, name=name.strip(), scopes=granted, request=request
+        actor=actor, name=name.strip(), scopes=granted, keep_value=True, request=request
     )
     TokenLink.objects.create(token=issued.token, bound=True, stream=stream)
     return issued

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from apps.owncast.models import StreamOwncastSettings
-from apps.owncast.tests.admin_client import Admin, basic
+from apps.owncast.tests.admin_client import Admin, basic, bearer
 from apps.streams.live import conf as live_conf
 from apps.streams.live.models import LiveStream
 
@@ -52,6 +52,17 @@ def test_the_streams_own_settings_land_on_the_stream(red: Admin, streams: dict[s
     # The other stream is untouched.
     blue = _stream("blue")
     assert (blue.name, blue.title, blue.nsfw) == ("Blue", "Blue title", False)
+
+
+def test_owncasts_zero_is_not_set_in_a_variant(red: Admin) -> None:
+    zeros = [{"videoBitrate": 0, "framerate": 42, "cpuUsageLevel": 2, "scaledHeight": 0,
+              "scaledWidth": 0}, {"scaledWidth": 301, "videoBitrate": 300}]  # fmt: skip
+    assert red.set("video/streamoutputvariants", zeros).json() == OK
+    first, second = _stream().variants
+    assert (first["height"], first["video_bitrate_kbps"], first["fps"]) == (360, 800, 42)
+    assert (second["width"], second["height"]) == (300, 168)  # even, 16:9
+    shown = red.get("serverconfig").json()["videoSettings"]["videoQualityVariants"][0]
+    assert shown["framerate"] == 42
 
 
 def test_output_variants_become_the_streams_ladder(red: Admin) -> None:
@@ -131,9 +142,7 @@ def test_instance_settings_are_accepted_unchanged_and_refused_otherwise(red: Adm
         "rtmpserverport": live_conf.RTMP_PORT,
         "serverurl": config["yp"]["instanceUrl"],
         "directoryenabled": False,
-        "s3": {"enabled": False},
         "video/codec": "libx264",
-        "chat/forbiddenusernames": config["forbiddenUsernames"],
         "chat/suggestedusernames": [],
     }
     for setting, value in same.items():
@@ -141,16 +150,40 @@ def test_instance_settings_are_accepted_unchanged_and_refused_otherwise(red: Adm
     other = {
         "ffmpegpath": "/home/owncast/ffmpeg", "webserverport": 8080, "rtmpserverport": 1936,
         "serverurl": "https://live.example.org", "directoryenabled": True,
-        "s3": {"enabled": True, "endpoint": "https://s3.example.org", "secret": "s3-secret"},
-        "video/codec": "h264_nvenc", "chat/forbiddenusernames": ["nobody"],
-        "chat/suggestedusernames": ["pizza"], "webserverip": "127.0.0.1",
+        "video/codec": "h264_nvenc", "chat/suggestedusernames": ["pizza"],
+        "webserverip": "127.0.0.1",
     }  # fmt: skip
     for setting, value in other.items():
         response = red.set(setting, value)
         assert response.status_code == 400, setting
         body = response.json()
         assert body["success"] is False and body["message"].startswith("not changed per stream")
-        assert "s3-secret" not in response.content.decode()
+
+
+def test_s3_and_forbidden_names_are_kept_per_stream_and_reported(
+    red: Admin, streams: dict[str, Any]
+) -> None:
+    s3 = {
+        "enabled": True,
+        "endpoint": "https://s3.example.org",
+        "accessKey": "AK",
+        "secret": "s3-secret-value",
+        "bucket": "video",
+        "region": "r1",
+        "forcePathStyle": True,
+    }
+    assert red.set("s3", s3).json() == OK
+    assert red.set("chat/forbiddenusernames", ["alpha", "beta"]).json() == OK
+    config = red.get("serverconfig").json()
+    assert {k: config["s3"][k] for k in s3} == s3
+    assert config["forbiddenUsernames"] == ["alpha", "beta"]
+    stored = StreamOwncastSettings.objects.get(stream__slug="red").extra
+    assert "s3-secret-value" not in str(stored)  # encrypted at rest
+    token = red.post("accesstokens/create", {"name": "b", "scopes": ["HAS_ADMIN_ACCESS"]}).json()
+    as_bot = Admin("red", bearer(token["accessToken"])).get("serverconfig").json()
+    assert as_bot["s3"]["secret"] != "s3-secret-value" and as_bot["s3"]["bucket"] == "video"
+    blue = Admin("blue", basic(streams["blue_key"])).get("serverconfig").json()
+    assert blue["s3"]["enabled"] is False and "alpha" not in blue["forbiddenUsernames"]
 
 
 def test_the_logo_is_uploaded_as_a_data_uri(red: Admin, tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from apps.integrations.models import IntegrationToken, Webhook
-from apps.owncast.tests.admin_client import Admin, basic
+from apps.owncast.tests.admin_client import Admin, basic, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +27,16 @@ def test_a_token_made_here_is_an_integration_token_shown_once(red: Admin, admin_
     raw = made["accessToken"]
     assert raw.startswith("cci_") and made["displayName"] == "Automated test"
     assert made["scopes"] == SCOPES and made["createdAt"] and made["type"] == "API"
+    # Listed in clear to the stream's key holder (as Owncast lists them), masked to a token.
     listed = red.get("accesstokens").json()
-    assert [t["id"] for t in listed] == [made["id"]]
-    assert listed[0]["accessToken"] != raw and raw[-4:] in listed[0]["accessToken"]
+    assert [(t["id"], t["accessToken"]) for t in listed] == [(made["id"], raw)]
+    as_bot = Admin("red", bearer(raw)).get("accesstokens").json()
+    assert as_bot[0]["accessToken"] != raw and raw[-4:] in as_bot[0]["accessToken"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT kept_value FROM {IntegrationToken._meta.db_table}")  # noqa: S608
+        (stored,) = cursor.fetchone()
+    assert stored and raw not in stored  # encrypted at rest
+    assert IntegrationToken.objects.get().kept_value == raw
     native = admin_api.get("/api/v1/access-tokens").json()["items"]
     assert [t["id"] for t in native] == [int(made["id"])]
     assert sorted(native[0]["scopes"]) == ["chat.moderate", "chat.send", "chat.system",
@@ -85,8 +93,12 @@ def test_a_webhook_made_here_is_an_owncast_format_webhook_of_the_stream(
         "webhooks/create", {"url": "https://hooks.example.org/owncast", "events": ["CHAT"]}
     ).json()
     assert made["events"] == ["CHAT"] and made["timestamp"] and made["secret"].startswith("whsec_")
-    # Shown as scheme and host only (receivers keep tokens in paths), as everywhere.
-    assert made["url"].startswith("https://hooks.example.org/") and "owncast" not in made["url"]
+    # In clear to the key holder who made it; scheme and host only to anyone else (receivers
+    # keep tokens in paths), as everywhere in CastCore.
+    assert made["url"] == "https://hooks.example.org/owncast" and isinstance(made["id"], int)
+    token = red.post("accesstokens/create", {"name": "b", "scopes": SCOPES}).json()
+    shown = Admin("red", bearer(token["accessToken"])).get("webhooks").json()[0]["url"]
+    assert shown.startswith("https://hooks.example.org/") and "owncast" not in shown
     webhook = Webhook.objects.get()
     assert webhook.format == "owncast" and webhook.live_stream_id == streams["red"].pk
     assert webhook.url == "https://hooks.example.org/owncast"
@@ -94,11 +106,12 @@ def test_a_webhook_made_here_is_an_owncast_format_webhook_of_the_stream(
     assert [w["id"] for w in listed] == [made["id"]] and "secret" not in listed[0]
     native = admin_api.get("/api/v1/webhooks").json()["items"]
     assert native[0]["format"] == "owncast" and native[0]["live_stream"] == streams["red"].pk
+    assert "owncast" not in native[0]["url"]
     assert Admin("blue", basic(streams["blue_key"])).get("webhooks").json() == []
     # Deleted by id; another stream's id is no webhook of this one.
     blue = Admin("blue", basic(streams["blue_key"]))
     assert blue.post("webhooks/delete", {"id": made["id"]}).json()["success"] is False
-    assert red.post("webhooks/delete", {"id": made["id"]}).json() == {
+    assert red.post("webhooks/delete", {"id": str(made["id"])}).json() == {
         "success": True,
         "message": "deleted webhook",
     }

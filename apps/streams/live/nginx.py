@@ -173,9 +173,21 @@ def probe_ingest(stream_id: int, timeout: float = 10.0) -> dict[str, Any]:
             height=video.height,
             fps=video.frame_rate,
         )
+        if video.bit_rate:
+            found["video_bitrate_kbps"] = declared_kbps(video.bit_rate)
     if info.audio_streams:
-        found["audio_codec"] = (info.audio_streams[0].codec or "").upper()
+        audio = info.audio_streams[0]
+        found["audio_codec"] = (audio.codec or "").upper()
+        if audio.bit_rate:
+            found["audio_bitrate_kbps"] = declared_kbps(audio.bit_rate)
     return found
+
+
+def declared_kbps(bit_rate: int) -> int:
+    """The rate an encoder declares in its FLV metadata (`videodatarate`, kbit/s), from
+    ffprobe's bit/s (which reads it as rate x 1024): what OBS is set to, and what Owncast
+    reports. It replaces nginx's measure over its last seconds, which swings with the scene."""
+    return bit_rate // 1024
 
 
 def rtmp_listening(timeout: float = 1.0) -> bool:
