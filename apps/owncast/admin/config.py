@@ -147,9 +147,21 @@ def set_latency_level(ctx: Context, value: Any) -> str:
 
 
 def set_variants(ctx: Context, value: Any) -> str:
+    """The ladder, on the stream; each variant's `cpuUsageLevel` kept beside it in the Owncast
+    settings and reported back (every encode uses the ladder's one preset: it sets nothing)."""
     if not isinstance(value, list) or not value:
         raise Refused("value must be a list of variants")
-    return _update(ctx, variants=[_variant(index, item) for index, item in enumerate(value)])
+    levels = [_cpu_level(item) for item in value]
+    with transaction.atomic():
+        _update(ctx, variants=[_variant(index, item) for index, item in enumerate(value)])
+        _owncast_extra(ctx, "cpuUsageLevels", levels)
+    return "changed"
+
+
+def _cpu_level(item: Any) -> int:
+    level = item.get("cpuUsageLevel") if isinstance(item, dict) else None
+    default = CPU_USAGE_LEVELS.get(engine_ladder.VIDEO_PRESET, 3)
+    return level if isinstance(level, int) and 1 <= level <= 5 else default
 
 
 def _variant(index: int, item: Any) -> dict[str, Any]:
@@ -397,7 +409,7 @@ def _message(exc: ApiError) -> str:
 # --- /api/admin/serverconfig
 
 
-def owncast_variant(variant: dict[str, Any]) -> dict[str, Any]:
+def owncast_variant(variant: dict[str, Any], cpu_level: int | None = None) -> dict[str, Any]:
     """A ladder variant as Owncast's StreamOutputVariant."""
     return {
         "name": variant["name"],
@@ -408,7 +420,7 @@ def owncast_variant(variant: dict[str, Any]) -> dict[str, Any]:
         "scaledWidth": variant.get("width") or 0,
         "scaledHeight": variant.get("height") or 0,
         "framerate": round(variant.get("fps") or 0),
-        "cpuUsageLevel": CPU_USAGE_LEVELS.get(engine_ladder.VIDEO_PRESET, 3),
+        "cpuUsageLevel": cpu_level or CPU_USAGE_LEVELS.get(engine_ladder.VIDEO_PRESET, 3),
     }
 
 
@@ -418,6 +430,7 @@ def server_config(stream: LiveStream, request: HttpRequest, *, with_key: bool) -
     web = presenters.web_config(stream)
     extra = owncast_settings(stream)
     variants = stream.variants or engine_ladder.variants_to_json(DEFAULT_VARIANTS)
+    levels = list((extra.extra or {}).get("cpuUsageLevels") or [])
     key = stream.ingest_key if with_key else ""
     return {
         "instanceDetails": {
@@ -441,7 +454,10 @@ def server_config(stream: LiveStream, request: HttpRequest, *, with_key: bool) -
         "rtmpServerPort": live_conf.RTMP_PORT,
         "s3": stream_s3(stream, with_secret=with_key),
         "videoSettings": {
-            "videoQualityVariants": [owncast_variant(v) for v in variants],
+            "videoQualityVariants": [
+                owncast_variant(v, levels[i] if i < len(levels) and stream.variants else None)
+                for i, v in enumerate(variants)
+            ],
             "latencyLevel": stream.latency_level,
         },
         "yp": {"enabled": False, "instanceUrl": _public_url(request)},

@@ -62,7 +62,7 @@ def test_owncasts_zero_is_not_set_in_a_variant(red: Admin) -> None:
     assert (first["height"], first["video_bitrate_kbps"], first["fps"]) == (360, 800, 42)
     assert (second["width"], second["height"]) == (300, 168)  # even, 16:9
     shown = red.get("serverconfig").json()["videoSettings"]["videoQualityVariants"][0]
-    assert shown["framerate"] == 42
+    assert shown["framerate"] == 42 and shown["cpuUsageLevel"] == 2
 
 
 def test_output_variants_become_the_streams_ladder(red: Admin) -> None:
