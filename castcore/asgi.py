@@ -7,6 +7,7 @@ so `daphne castcore.asgi:application` alone is a complete server.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import Any
 
@@ -69,13 +70,17 @@ from castcore.ws_auth import AllowedOriginValidator, BearerAuthMiddleware  # noq
 # session) cannot be hijacked cross-site, so they skip the Origin check: the
 # asciinema CLI's producer socket sends no Origin header at all.
 ORIGIN_EXEMPT_PREFIXES = ("/ws/S/",)
+# Owncast's chat socket (apps/owncast/routing.py) too: its credential is `?accessToken=`,
+# it reads no other (apps.owncast.consumers), and Owncast's bots send any Origin or none.
+ORIGIN_EXEMPT_PATHS = re.compile(r"/(?:owncast/[-a-zA-Z0-9_]{1,80}/)?ws")
 
 websocket_app = BearerAuthMiddleware(URLRouter(websocket_urlpatterns))
 origin_checked_app = AllowedOriginValidator(websocket_app)
 
 
 async def websocket(scope: dict[str, Any], receive: Any, send: Any) -> Any:
-    if scope["path"].startswith(ORIGIN_EXEMPT_PREFIXES):
+    path = scope["path"]
+    if path.startswith(ORIGIN_EXEMPT_PREFIXES) or ORIGIN_EXEMPT_PATHS.fullmatch(path):
         return await websocket_app(scope, receive, send)
     return await origin_checked_app(scope, receive, send)
 

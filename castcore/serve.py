@@ -63,8 +63,11 @@ logger = logging.getLogger(__name__)
 
 # Query parameters, and path segments, that carry credentials in CastCore URLs:
 # the asciinema producer socket (/ws/S/<token>) and the CLI link page
-# (/connect/<install-id>) are authenticated by the URL itself.
-_CREDENTIAL_PARAMS = re.compile(r"(?i)([?&](?:token|access_token|ticket|key|password)=)([^&\s\"]*)")
+# (/connect/<install-id>) are authenticated by the URL itself; Owncast's chat clients send
+# `?accessToken=`.
+_CREDENTIAL_PARAMS = re.compile(
+    r"(?i)([?&](?:token|access_token|accesstoken|ticket|key|password)=)([^&\s\"]*)"
+)
 _CREDENTIAL_SEGMENTS = re.compile(r"(/(?:ws/S|connect)/)([^/?\s\"]+)")
 
 

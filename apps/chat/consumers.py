@@ -48,7 +48,7 @@ from apps.chat import conf, events, selectors, services, writer
 from apps.chat.models import ChatIdentity, ChatMessage
 from apps.chat.tickets import user_for_ticket
 from apps.streams.models import LiveStream
-from castcore import fanout
+from castcore import fanout, json_depth
 from castcore.api.errors import ApiError
 from castcore.api.filters import MAX_ID, parse_id
 from castcore.client_ip import client_ip
@@ -254,9 +254,13 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
             _presence_here().add(self.connection_id)
         self.backlog_ids = set(json.loads(opening.pop()))
         await self.accept()
-        for text in opening:
-            await self.send(text_data=text)
+        await self.send_opening(opening)
         await self.opened()
+
+    async def send_opening(self, texts: list[str]) -> None:
+        """Send CONNECTED_USER_INFO and BACKLOG (a peer protocol's socket maps them)."""
+        for text in texts:
+            await self.send(text_data=text)
 
     @database_sync_to_async
     def _stream_id(self, key: str) -> int:
@@ -280,7 +284,9 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
             await self._error("chat.too_long", {"max_length": conf.MAX_MESSAGE_LENGTH})
             return
         try:
-            frame = json.loads(text_data)
+            # Bounded nesting: json.loads raises RecursionError (not a ValueError) on
+            # a frame of 1,500 nested brackets, well within MAX_FRAME_BYTES.
+            frame = json_depth.loads(text_data)
         except ValueError:
             frame = None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
@@ -415,20 +421,34 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
                 await self.unsubscribe()
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
-        if self.backlog_ids and any(
-            event.get("message_id") in self.backlog_ids for event in delivery.events
-        ):
-            # Stored and read into this socket's backlog before it was published: sent once.
-            frames = _frames(delivery.events, self.moderator, skip=self.backlog_ids)
-            self.backlog_ids -= {event.get("message_id") for event in delivery.events}
-        else:
-            # The same frames for every socket of a kind: encoded once per delivery.
-            frames = delivery.once(
-                ("chat", self.moderator),
-                lambda: _frames(delivery.events, self.moderator, skip=frozenset()),
-            )
+        frames = self.frames_for(delivery)
         if frames.texts:
             await send_text_frames(self, frames)
+
+    #: Sockets of one kind (and moderator or not) send the same frames of a delivery.
+    frames_kind = "chat"
+
+    def render(self, texts: list[str]) -> TextFrames:
+        """The frames this socket's client reads for these client frames (JSON texts)."""
+        return TextFrames.of(texts)
+
+    def frames_for(self, delivery: fanout.Delivery) -> TextFrames:
+        events_ = delivery.events
+        if (
+            self.backlog_ids and any(e.get("message_id") in self.backlog_ids for e in events_)
+        ) or any(e.get("connection_id") is not None for e in events_):
+            # Stored and read into this socket's backlog before it was published (sent
+            # once), or for one socket only: this socket's own frames.
+            skip = self.backlog_ids or set()
+            frames = self.render(_texts(events_, self.moderator, skip, self.connection_id))
+            if self.backlog_ids:
+                self.backlog_ids -= {event.get("message_id") for event in events_}
+            return frames
+        # The same frames for every socket of a kind: encoded once per delivery.
+        return delivery.once(
+            (self.frames_kind, self.moderator),
+            lambda: self.render(_texts(events_, self.moderator, frozenset(), None)),
+        )
 
     @database_sync_to_async
     def _may_still_read(self) -> bool:
@@ -450,16 +470,22 @@ def _is_id(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
-def _frames(
-    events_: list[dict[str, Any]], moderator: bool, *, skip: set[int] | frozenset[int]
-) -> TextFrames:
-    return TextFrames.of(
+def _texts(
+    events_: list[dict[str, Any]],
+    moderator: bool,
+    skip: set[int] | frozenset[int],
+    connection_id: int | None,
+) -> list[str]:
+    """The client frames of `events_` for a socket: its audience, not in its backlog, and
+    either for every socket or for its connection."""
+    return [
         event["frame"]
         for event in events_
         if event["type"] == "chat.event"
         and (event["audience"] == "all" or moderator)
         and event.get("message_id") not in skip
-    )
+        and event.get("connection_id") in (None, connection_id)
+    ]
 
 
 _HANDLERS = {

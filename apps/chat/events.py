@@ -52,6 +52,7 @@ class ChatEvent(TypedDict):
     audience: Audience
     frame: str  # the client frame, JSON
     message_id: int | None  # CHAT/SYSTEM: sockets skip what their backlog had
+    connection_id: int | None  # for that socket only (ChatConnection id), or None: all
 
 
 class ChatKickEvent(TypedDict):
@@ -153,13 +154,16 @@ def publish_frame(
     *,
     audience: Audience = "all",
     message_id: int | None = None,
+    connection_id: int | None = None,
 ) -> None:
-    """Publish `frame` to the stream's sockets once the current transaction commits."""
+    """Publish `frame` to the stream's sockets (to one: `connection_id`) once the current
+    transaction commits."""
     event: ChatEvent = {
         "type": "chat.event",
         "audience": audience,
         "frame": encode(frame),
         "message_id": message_id,
+        "connection_id": connection_id,
     }
     _publish(chat_group(stream_id), dict(event))
 

@@ -419,6 +419,65 @@ def system_message_send(
     return message
 
 
+def system_message_to_connection(
+    *,
+    stream: LiveStream,
+    connection_id: int,
+    body: object,
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> bool:
+    """A SYSTEM message to one socket open on `stream` (ChatConnection id), not stored:
+    only that client sees it, and a reload does not show it again. False when no such
+    socket is connected."""
+    cleaned = _validate_body(body)
+    if not selectors.connected(stream).filter(pk=connection_id).exists():
+        return False
+    message = ChatMessage(
+        stream=stream,
+        kind=MessageKind.SYSTEM,
+        author_name=conf.SYSTEM_NAME,
+        body=cleaned,
+        body_html=render(cleaned),
+        sent_at=timezone.now(),
+    )
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="chat.system_message",
+            target=stream,
+            changes={"connection_id": connection_id},
+            request=request,
+        )
+        events.publish_frame(stream.pk, events.message_frame(message), connection_id=connection_id)
+    return True
+
+
+def chat_action_send(
+    *, stream: LiveStream, body: object, actor: Any, request: HttpRequest | None = None
+) -> str:
+    """A CHAT_ACTION line ("JohnSmith rolled a 15") to everyone on `stream`'s chat.
+
+    Not stored: an action tells what happens now, as a ban's notice does; the
+    backlog keeps messages only. Returns the rendered body.
+    """
+    cleaned = _validate_body(body)
+    html_body = render(cleaned)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="chat.action",
+            target=stream,
+            changes={"body": cleaned},
+            request=request,
+        )
+        events.publish_frame(
+            stream.pk,
+            {"type": events.CHAT_ACTION, "timestamp": events.now_text(), "body": html_body},
+        )
+    return html_body
+
+
 # --- moderation
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from rest_framework import serializers
 
-from apps.media.selectors import asset_url
+from apps.chat import selectors as chat_selectors
+from apps.chat.events import user_info
+from apps.chat.models import ChatMessage
+from apps.owncast import chat_events
 from apps.owncast.selectors import owncast_settings
 from apps.streams.live import viewers
 from apps.streams.live.selectors import current_session, social_links
 from apps.streams.models import LiveSession, LiveStream
+from castcore.markup import render_markdown
 
 #: What /api/status and /api/config report as the server's version.
 VERSION = "0.0.10"
@@ -52,7 +56,7 @@ def status(stream: LiveStream) -> dict[str, Any]:
     }
 
 
-class StatusSerializer(serializers.Serializer):
+class OwncastStatusSerializer(serializers.Serializer):
     online = serializers.BooleanField()
     viewerCount = serializers.IntegerField()
     overallMaxViewerCount = serializers.IntegerField()
@@ -68,8 +72,10 @@ def web_config(stream: LiveStream) -> dict[str, Any]:
     extra = owncast_settings(stream)
     return {
         "name": stream.name,
-        "summary": stream.summary,
-        "logo": asset_url(stream.logo) if stream.logo is not None else "",
+        # Owncast renders its summary as Markdown here (and reports it raw to the admin).
+        "summary": render_markdown(stream.summary),
+        # Owncast always names /logo (under the base), which serves the image.
+        "logo": "/logo",
         "tags": list(stream.tags or []),
         "version": VERSION_TEXT,
         "nsfw": stream.nsfw,
@@ -82,21 +88,55 @@ def web_config(stream: LiveStream) -> dict[str, Any]:
     }
 
 
-class _SocialHandle(serializers.Serializer):
+class OwncastSocialHandleSerializer(serializers.Serializer):
     platform = serializers.CharField()
     url = serializers.CharField()
 
 
-class ConfigSerializer(serializers.Serializer):
+class OwncastConfigSerializer(serializers.Serializer):
     name = serializers.CharField()
-    summary = serializers.CharField()
-    logo = serializers.CharField()
+    summary = serializers.CharField(help_text="HTML, the summary rendered as Markdown")
+    logo = serializers.CharField(help_text="`/logo`, under the base")
     tags = serializers.ListField(child=serializers.CharField())
     version = serializers.CharField()
     nsfw = serializers.BooleanField()
     extraPageContent = serializers.CharField(help_text="HTML, cleaned with nh3 when stored")
     streamTitle = serializers.CharField()
-    socialHandles = _SocialHandle(many=True)
+    socialHandles = OwncastSocialHandleSerializer(many=True)
     chatDisabled = serializers.BooleanField()
     externalActions = serializers.ListField(child=serializers.DictField())
     customStyles = serializers.CharField()
+
+
+def connected_clients(stream: LiveStream) -> list[dict[str, Any]]:
+    """Owncast's Client objects for the sockets open on `stream`'s chat."""
+    connections = list(
+        chat_selectors.connected(stream).select_related("identity").order_by("connected_at")
+    )
+    identity_ids = {connection.identity_id for connection in connections}
+    counts = dict(
+        ChatMessage.objects.filter(stream=stream, author_id__in=identity_ids)
+        .values("author_id")
+        .annotate(n=Count("id", filter=Q(kind="chat")))
+        .values_list("author_id", "n")
+    )
+    return [
+        {
+            "clientID": connection.pk,
+            "connectedAt": owncast_time(connection.connected_at),
+            "messageCount": counts.get(connection.identity_id, 0),
+            "userAgent": "",
+            "ipAddress": connection.address or "",
+            "geo": None,
+            "user": chat_events.owncast_user(user_info(connection.identity)),
+        }
+        for connection in connections
+    ]
+
+
+def chat_history(stream: LiveStream) -> list[dict[str, Any]]:
+    """The recent visible messages, oldest first, as Owncast's GetChatHistory lists them."""
+    return [
+        chat_events.message_event(message)
+        for message in chat_selectors.backlog(stream, moderator=False)
+    ]

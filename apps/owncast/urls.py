@@ -13,9 +13,35 @@ from typing import Any
 from django.urls import include, path, re_path
 
 from apps.owncast import responses
-from apps.owncast.views import public
+from apps.owncast.views import chat, integrations, public
 
 app_name = "owncast"
+
+integration_patterns: list[Any] = [
+    path("streamtitle", integrations.StreamTitleView.as_view(), name="streamtitle"),
+    path("chat/send", integrations.ChatSendView.as_view(), name="chat-send"),
+    path("chat/system", integrations.ChatSystemView.as_view(), name="chat-system"),
+    path(
+        "chat/system/client/<str:client_id>",
+        integrations.ChatSystemToClientView.as_view(),
+        name="chat-system-client",
+    ),
+    path("chat/action", integrations.ChatActionView.as_view(), name="chat-action"),
+    # The 0.0.10 router's path, and the API document's.
+    path(
+        "chat/messagevisibility",
+        integrations.MessageVisibilityView.as_view(),
+        name="chat-messagevisibility",
+    ),
+    path(
+        "chat/updatemessagevisibility",
+        integrations.MessageVisibilityView.as_view(),
+        name="chat-updatemessagevisibility",
+    ),
+    path("chat/users/setenabled", integrations.UserEnabledView.as_view(), name="user-enabled"),
+    path("clients", integrations.ClientsView.as_view(), name="clients"),
+    path("chat", integrations.ChatHistoryView.as_view(), name="chat-history"),
+]
 
 api_patterns: list[Any] = [
     path("status", public.StatusView.as_view(), name="status"),
@@ -23,6 +49,9 @@ api_patterns: list[Any] = [
     path("ping", public.PingView.as_view(), name="ping"),
     path("yp", public.YellowPagesView.as_view(), name="yp"),
     path("emoji", public.EmojiView.as_view(), name="emoji"),
+    path("chat/register", chat.RegisterView.as_view(), name="chat-register"),
+    path("chat", chat.ChatMessagesView.as_view(), name="chat"),
+    path("integrations/", include(integration_patterns)),
     path("admin/", include("apps.owncast.admin.urls")),
 ]
 
@@ -30,8 +59,10 @@ api_patterns: list[Any] = [
 # namespace `owncast` (kwargs={"slug": …}) or `owncast-default`.
 stream_patterns: list[Any] = [
     path("owncast/<slug:slug>/api/", include((api_patterns, app_name), namespace="owncast")),
+    path("owncast/<slug:slug>/logo", public.logo, name="owncast-logo"),
     re_path(r"^owncast/", responses.owncast_not_found),
 ]
 root_patterns: list[Any] = [
     path("api/", include((api_patterns, app_name), namespace="owncast-default")),
+    path("logo", public.logo, name="owncast-default-logo"),
 ]

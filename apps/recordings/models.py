@@ -11,7 +11,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.recordings import conf
-from apps.recordings.markup import render_markdown
+from castcore.markup import render_markdown
 from castcore.secrets import EncryptedTextField
 
 

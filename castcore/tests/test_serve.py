@@ -35,6 +35,8 @@ def test_the_access_log_never_prints_a_known_secret() -> None:
         },
     )
     log.write_entry("127.0.0.1:1", datetime.now(), "GET /x?access_token=eyJhbGciOi.payload.sig")
+    log.write_entry("127.0.0.1:1", datetime.now(), "GET /ws?accessToken=owncastchattoken42")
     output = stream.getvalue()
     assert "live_streamkey_987654" not in output and "••••7654" in output
     assert "eyJhbGciOi" not in output
+    assert "owncastchattoken42" not in output

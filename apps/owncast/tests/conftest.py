@@ -8,6 +8,14 @@ from typing import Any
 import pytest
 
 from apps.chat import selectors as chat_selectors
+
+# The live tests' ingest (nginx-rtmp with callbacks to a live server), for the live status.
+from apps.streams.live.tests.conftest import (  # noqa: F401
+    _fast_runtime,
+    _tmp_roots,
+    ingest,
+    ingest_ports,
+)
 from apps.streams.live.tests.factories import live_stream
 
 

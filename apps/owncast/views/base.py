@@ -37,6 +37,10 @@ class OwncastView(APIView):
     authentication_classes: Any = []
     permission_classes: Any = [AllowAny]
     cors_headers: ClassVar[dict[str, str]] = responses.PUBLIC_CORS
+    # At the root too: no default stream (apps.owncast.resolver).
+    error_statuses: ClassVar[dict[str, str]] = {
+        "404": "No stream at this base (plain text `404 page not found`)"
+    }
     # Whether an anonymous viewer may reach the base's stream (public views) or any
     # stream the credentials open (admin, integrations).
     public_stream: ClassVar[bool] = False

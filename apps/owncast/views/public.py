@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.owncast import presenters
+from apps.chat.markup import EMOJI
+from apps.owncast import presenters, resolver
+from apps.owncast.responses import not_found
 from apps.owncast.views.base import OwncastPublicView
 from apps.streams.live import viewers
 from apps.streams.live.selectors import current_session
+from castcore.files import send_file
+from castcore.pages import favicon
 
 TAGS = ["owncast"]
 
@@ -23,7 +30,7 @@ class StatusView(OwncastPublicView):
     @extend_schema(
         tags=TAGS,
         summary="Current Status",
-        responses={200: presenters.StatusSerializer},
+        responses={200: presenters.OwncastStatusSerializer},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         return Response(presenters.status(self.stream))
@@ -32,7 +39,9 @@ class StatusView(OwncastPublicView):
 class ConfigView(OwncastPublicView):
     """The stream's details for a client's page (Owncast's GetWebConfig)."""
 
-    @extend_schema(tags=TAGS, summary="Information", responses={200: presenters.ConfigSerializer})
+    @extend_schema(
+        tags=TAGS, summary="Information", responses={200: presenters.OwncastConfigSerializer}
+    )
     def get(self, request: Request, slug: str | None = None) -> Response:
         return Response(presenters.web_config(self.stream))
 
@@ -66,9 +75,30 @@ class YellowPagesView(OwncastPublicView):
         return Response(status=404)
 
 
+@require_safe
+def logo(request: HttpRequest, slug: str | None = None) -> HttpResponseBase:
+    """The stream's logo at the base's /logo, which /api/config names, as Owncast serves it;
+    CastCore's icon for a stream without one. Public: the stream's own image."""
+    stream = resolver.public_stream_for(slug)
+    if stream is None:
+        return not_found()
+    if stream.logo is None:
+        return favicon(request)
+    return send_file(
+        request,
+        Path(stream.logo.file.path),
+        content_type=stream.logo.mime,
+        etag=f'"{stream.logo.sha256[:32]}"',
+        cache_control="public, max-age=300",
+    )
+
+
 class EmojiView(OwncastPublicView):
-    """Custom emoji: none. CastCore's chat takes Unicode emoji as text and has no image
-    emoji of its own, so the list Owncast clients read is empty."""
+    """The chat's own emoji: the `:name:` shortcodes a message may use (apps.chat.markup).
+
+    CastCore has no image emoji: `emoji` is the character the shortcode becomes, where
+    Owncast gives an image's path; a client that writes `:name:` gets it rendered.
+    """
 
     @extend_schema(
         tags=TAGS,
@@ -83,5 +113,5 @@ class EmojiView(OwncastPublicView):
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         self.stream  # noqa: B018
-        emoji: list[dict[str, Any]] = []
+        emoji = [{"name": name, "emoji": char} for name, char in EMOJI.items()]
         return Response(emoji)

@@ -1,4 +1,7 @@
-"""Markdown descriptions rendered to HTML that is safe to put in a page."""
+"""Markdown rendered to HTML that is safe to put in a page.
+
+Recordings' descriptions, and the Owncast API's summary (as Owncast renders it).
+"""
 
 from __future__ import annotations
 

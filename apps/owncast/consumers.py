@@ -1,0 +1,162 @@
+"""WS /ws and /owncast/<slug>/ws?accessToken=…: a stream's chat as Owncast's clients speak it.
+
+The chat app's socket (apps.chat.consumers.ChatConsumer) with Owncast's framing: the
+same services store, moderate and rate-limit what is sent, and the same group carries
+what everyone sends, so a native client and an Owncast one see each other's messages,
+hides, renames and joins. Here only the edges differ:
+
+- connect: `?accessToken=` (an anonymous chat identity's token, from
+  /api/chat/register) is required. Without a valid one the socket gets
+  `{"type": "ERROR_NEEDS_REGISTRATION"}` and is closed (4401); a banned or timed-out
+  identity `ERROR_USER_DISABLED` (4403); a stream whose Owncast chat is switched off
+  `CHAT_DISABLED` (4403). An unknown or private stream: closed with 4404.
+- opening: CONNECTED_USER_INFO (`user`, and `clientId`: the id the integrations API's
+  system-message-to-one-client takes), then the stream's welcome message as SYSTEM when
+  it has one; no BACKLOG (Owncast clients read GET /api/chat).
+- events out: Owncast's shapes (apps.owncast.chat_events); the events of one delivery go
+  in one frame, separated by newlines, as Owncast's server batches them.
+- events in: CHAT and NAME_CHANGE as the chat socket takes them; PING is answered with
+  PONG; several events in one frame, one per line, are taken in order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AnonymousUser
+
+from apps.chat import events
+from apps.chat import selectors as chat_selectors
+from apps.chat.consumers import MAX_FRAME_BYTES, ChatConsumer, scope_address
+from apps.owncast import chat_events, resolver
+from apps.owncast.auth import chat_identity_for_token
+from apps.owncast.selectors import owncast_settings
+from castcore import json_depth
+from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, TextFrames, refuse
+
+
+@dataclass(frozen=True)
+class _Admission:
+    stream_id: int | None
+    refusal: str | None = None
+    welcome: str = ""
+
+
+def _admit(slug: str | None, token: str, address: str | None) -> _Admission:
+    stream = resolver.public_stream_for(slug)
+    if stream is None:
+        return _Admission(None)
+    extra = owncast_settings(stream)
+    if extra.chat_disabled:
+        return _Admission(stream.pk, chat_events.CHAT_DISABLED)
+    identity = chat_identity_for_token(token)
+    if identity is None:
+        return _Admission(stream.pk, chat_events.ERROR_NEEDS_REGISTRATION)
+    if chat_selectors.active_ban(stream, identity, address) is not None:
+        return _Admission(stream.pk, chat_events.ERROR_USER_DISABLED)
+    return _Admission(stream.pk, None, extra.welcome_message)
+
+
+_REFUSAL_CODES = {
+    chat_events.ERROR_NEEDS_REGISTRATION: CLOSE_UNAUTHENTICATED,
+    chat_events.ERROR_USER_DISABLED: CLOSE_FORBIDDEN,
+    chat_events.CHAT_DISABLED: CLOSE_FORBIDDEN,
+}
+
+
+class OwncastChatConsumer(ChatConsumer):
+    """One Owncast chat client on one stream's chat."""
+
+    frames_kind = "owncast"
+    welcome = ""
+
+    async def connect(self) -> None:
+        query = self.scope.get("query_string", b"").decode("latin-1")
+        token = (parse_qs(query).get("accessToken") or [""])[-1]
+        slug = self.scope["url_route"]["kwargs"].get("slug")
+        admission = await database_sync_to_async(_admit)(slug, token, scope_address(self.scope))
+        if admission.stream_id is None:
+            await refuse(self, CLOSE_NOT_FOUND)
+            return
+        if admission.refusal is not None:
+            await self.accept()
+            await self.send(text_data=events.encode({"type": admission.refusal}))
+            await self.close(code=_REFUSAL_CODES[admission.refusal])
+            return
+        self.welcome = admission.welcome
+        # Owncast's socket knows no other credential: a bearer or `?token=` the ASGI
+        # middleware read is not used (the socket is exempt from the Origin check for it).
+        self.scope["user"] = AnonymousUser()
+        # The chat socket takes the stream by id and the token as `access_token`.
+        self.scope["url_route"] = {"args": (), "kwargs": {"stream": str(admission.stream_id)}}
+        self.scope["query_string"] = urlencode({"access_token": token}).encode()
+        await super().connect()
+
+    async def send_opening(self, texts: list[str]) -> None:
+        info = json.loads(texts[0])
+        await self.send(
+            text_data=events.encode(
+                {
+                    "type": events.CONNECTED_USER_INFO,
+                    "id": chat_events.new_event_id(),
+                    "user": chat_events.owncast_user(info.get("user")),
+                    "clientId": self.connection_id,
+                }
+            )
+        )
+        if self.welcome:
+            await self.send(
+                text_data=events.encode(
+                    {
+                        "type": events.SYSTEM,
+                        "id": chat_events.new_event_id(),
+                        "timestamp": events.now_text(),
+                        "user": chat_events.owncast_user(events.system_user()),
+                        "body": self.welcome,
+                        "visible": True,
+                    }
+                )
+            )
+
+    def render(self, texts: list[str]) -> TextFrames:
+        mapped = [text for text in map(chat_events.owncast_text, texts) if text is not None]
+        return TextFrames.of(["\n".join(mapped)] if mapped else [])
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+            await super().receive(text_data, bytes_data)  # the chat socket's refusal
+            return
+        for frame in _client_events(text_data):
+            if isinstance(frame, dict) and frame.get("type") == chat_events.PING:
+                await self.send(text_data=events.encode({"type": chat_events.PONG}))
+            elif isinstance(frame, dict) and frame.get("type") == chat_events.PONG:
+                continue
+            else:
+                await super().receive(
+                    text_data=frame if isinstance(frame, str) else json.dumps(frame)
+                )
+
+
+def _client_events(text: str) -> list[Any]:
+    """The events of one client frame: one JSON object, or several, one per line.
+
+    What cannot be parsed is passed on as its text, for the chat socket's own error.
+    """
+    try:
+        return [json_depth.loads(text)]
+    except ValueError:
+        pass
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) < 2:
+        return [text]
+    found: list[Any] = []
+    for line in lines:
+        try:
+            found.append(json_depth.loads(line))
+        except ValueError:
+            found.append(line)
+    return found

@@ -1,0 +1,85 @@
+"""Writes of the Owncast surface: each one a call to the native services it maps onto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from apps.chat import services as chat_services
+from apps.chat.models import BanKind, ChatBan, ChatIdentity
+from apps.chat.services import ChatError
+from apps.integrations.models import IntegrationToken
+from apps.owncast.models import TokenLink
+from apps.streams.live.services import live_stream_update
+from apps.streams.models import LiveStream
+from castcore.api.errors import ApiError
+
+TITLE_MAX_LENGTH = LiveStream._meta.get_field("title").max_length or 200
+
+
+def stream_title_set(
+    *, stream: LiveStream, title: object, actor: Any, request: HttpRequest | None = None
+) -> LiveStream:
+    """Owncast's stream title is the live stream's title (the live streams app's service)."""
+    if not isinstance(title, str):
+        raise ApiError("validation.invalid", {"field": "value"})
+    if len(title) > TITLE_MAX_LENGTH:
+        raise ApiError("validation.max_length", {"field": "value", "max_length": TITLE_MAX_LENGTH})
+    with transaction.atomic():
+        return live_stream_update(actor=actor, stream=stream, request=request, title=title)
+
+
+def token_bind(*, token: IntegrationToken, stream: LiveStream | None) -> TokenLink:
+    """Bind `token` to `stream`'s Owncast base (None: every stream's), models.TokenLink."""
+    link, _ = TokenLink.objects.update_or_create(
+        token=token, defaults={"bound": stream is not None, "stream": stream}
+    )
+    return link
+
+
+def bot_identity_for(token: IntegrationToken) -> ChatIdentity:
+    """The chat identity an integration token writes as, made on first use.
+
+    Named after the token, as Owncast names an integration's messages; a name the chat
+    refuses (a forbidden one, too long) gives the identity a generated name instead.
+    Its own chat token is never handed out: only this token's holder writes as it.
+    """
+    with transaction.atomic():
+        link = TokenLink.objects.select_for_update().filter(token=token).first()
+        if link is None:
+            link = TokenLink.objects.create(token=token)
+        if link.chat_identity is not None:
+            return link.chat_identity
+        try:
+            identity, _ = chat_services.identity_register(display_name=token.name)
+        except ChatError:
+            identity, _ = chat_services.identity_register()
+        link.chat_identity = identity
+        link.save(update_fields=["chat_identity"])
+        return identity
+
+
+def user_set_enabled(
+    *,
+    stream: LiveStream,
+    identity: ChatIdentity,
+    enabled: bool,
+    actor: Any,
+    request: HttpRequest | None = None,
+) -> None:
+    """Owncast's enable/disable of a chat user on a stream, as the chat app's ban (their
+    messages hidden, their sockets closed) and the lift of their bans."""
+    if enabled:
+        for ban in ChatBan.objects.filter(ChatBan.active_q(), stream=stream, identity=identity):
+            chat_services.ban_lift(ban=ban, actor=actor, request=request)
+    elif not ChatBan.objects.filter(ChatBan.active_q(), stream=stream, identity=identity).exists():
+        chat_services.identity_ban(
+            stream=stream,
+            identity=identity,
+            kind=BanKind.BAN,
+            actor=actor,
+            hide_messages=True,
+            request=request,
+        )
