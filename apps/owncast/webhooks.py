@@ -105,27 +105,20 @@ def _chat(event: OutboxEvent) -> dict[str, Any]:
     }
 
 
-def _name_change(event: OutboxEvent) -> dict[str, Any]:
+def _user_event(event: OutboxEvent) -> dict[str, Any]:
+    """NAME_CHANGE and USER_JOINED: Owncast's user event (`newName` for a rename)."""
     payload = event.payload
-    user = owncast_user(_identity(payload, "identity_id"), name=payload.get("new_name", ""))
-    return {
-        "type": NAME_CHANGE,
+    renamed = event.event_type == "chat.name_change"
+    name = payload.get("new_name" if renamed else "display_name", "")
+    data: dict[str, Any] = {
+        "type": NAME_CHANGE if renamed else USER_JOINED,
         "id": event.message_id,
         "timestamp": owncast_time(event.created_at),
-        "user": user,
-        "newName": payload.get("new_name", ""),
+        "user": owncast_user(_identity(payload, "identity_id"), name=name),
     }
-
-
-def _user_joined(event: OutboxEvent) -> dict[str, Any]:
-    payload = event.payload
-    user = owncast_user(_identity(payload, "identity_id"), name=payload.get("display_name", ""))
-    return {
-        "type": USER_JOINED,
-        "id": event.message_id,
-        "timestamp": owncast_time(event.created_at),
-        "user": user,
-    }
+    if renamed:
+        data["newName"] = name
+    return data
 
 
 def _visibility(event: OutboxEvent) -> dict[str, Any]:
@@ -154,8 +147,8 @@ def _stream_status(event: OutboxEvent) -> dict[str, Any]:
 
 _BUILDERS: dict[str, Callable[[OutboxEvent], dict[str, Any]]] = {
     CHAT: _chat,
-    NAME_CHANGE: _name_change,
-    USER_JOINED: _user_joined,
+    NAME_CHANGE: _user_event,
+    USER_JOINED: _user_event,
     VISIBILITY_UPDATE: _visibility,
     STREAM_STARTED: _stream_status,
     STREAM_STOPPED: _stream_status,

@@ -5,44 +5,23 @@ a real HTTP receiver. Needs PostgreSQL and Redis (skipped without)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kombu.simple import SimpleQueue
 
 from apps.chat import services as chat_services
 from apps.chat.models import ChatMessage
 from apps.integrations.tests.receiver import Received, Receiver
+
+# A Celery worker process on the default queue (the integrations app's delivery test's).
+from apps.integrations.tests.test_delivery_with_a_worker import worker  # noqa: F401
 from apps.owncast.tests.admin_client import Admin, basic
 from apps.owncast.webhooks import OWNCAST_EVENT_TYPES
 from apps.streams.live.services import live_publish_start, live_stream_stop
-from castcore.celery import app
-from castcore.tests.celery_workers import ffmpeg_worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def worker(tmp_path: Path, settings: Any) -> Iterator[subprocess.Popen[bytes]]:
-    env = ffmpeg_worker_env(settings)
-    with app.connection_for_write() as conn:
-        SimpleQueue(conn, "default").clear()  # other tests' leftovers
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "castcore", "worker", "-Q", "default",
-         "-P", "threads", "-c", "4", "--without-mingle", "--without-gossip", "-l", "INFO",
-         "-n", f"owncast-hooks-{uuid.uuid4().hex[:8]}@%h"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR,
-    )  # fmt: skip
-    yield process
-    process.kill()
-    process.wait(10)
-    log.close()
 
 
 @pytest.fixture
@@ -64,7 +43,7 @@ def _one(receiver: Receiver, kind: str) -> dict[str, Any]:
 
 
 def test_each_owncast_event_of_the_stream_reaches_its_webhook_in_owncasts_shape(
-    worker: Any,
+    worker: Any,  # noqa: F811
     receivers: tuple[Receiver, Receiver],
     streams: dict[str, Any],
     settings: Any,
