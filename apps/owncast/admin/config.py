@@ -210,8 +210,11 @@ def set_logo(ctx: Context, value: Any) -> str:
     The asset has no uploader (the key holder is no account); the stream's audit entry
     says who set it."""
     text = _text(value, 4_000_000, blank=False)
-    current = asset_url(ctx.stream.logo) if ctx.stream.logo is not None else ""
-    if text == current:
+    # What the stream's logo is called: Owncast's `/logo` (what /api/config names), its asset.
+    current = {presenters.web_config(ctx.stream)["logo"]}
+    if ctx.stream.logo is not None:
+        current.add(asset_url(ctx.stream.logo))
+    if text in current:
         return "unchanged"
     match = _DATA_URI.match(text)
     if match is None:
@@ -435,7 +438,7 @@ def server_config(stream: LiveStream, request: HttpRequest, *, with_key: bool) -
     return {
         "instanceDetails": {
             "name": web["name"],
-            "summary": web["summary"],
+            "summary": stream.summary,  # as set (/api/config renders it as Markdown)
             "welcomeMessage": extra.welcome_message,
             "logo": web["logo"],
             "tags": web["tags"],

@@ -45,6 +45,9 @@ def test_the_streams_own_settings_land_on_the_stream(red: Admin, streams: dict[s
         "Red Room", "Desert Bus", ["games", "music"], True,
     )  # fmt: skip
     assert stream.summary == "The best in Desert Bus streaming"
+    # serverconfig has it as set; /api/config renders it (Markdown), as Owncast does.
+    config = red.get("serverconfig").json()["instanceDetails"]
+    assert config["summary"] == "The best in Desert Bus streaming"
     assert stream.social_links == handles and stream.latency_level == 4
     public = Client().get("/owncast/red/api/config").json()
     assert (public["name"], public["streamTitle"]) == ("Red Room", "Desert Bus")
