@@ -158,8 +158,15 @@ def identity_rename(
             "oldName": old,
             "newName": name,
         }
-        for stream_id in _streams_connected(identity):
+        connected = _streams_connected(identity)
+        for stream_id in connected:
             events.publish_frame(stream_id, frame)
+        for stream_id in sorted(connected | {stream.pk}):
+            _announce(
+                "chat.name_change",
+                LiveStream(pk=stream_id),
+                {"identity_id": identity.pk, "old_name": old, "new_name": name},
+            )
     return old
 
 
@@ -210,6 +217,11 @@ def connection_open(
                 "user": events.user_info(identity),
             }
             events.publish_frame(stream.pk, frame)
+            _announce(
+                "chat.user_joined",
+                stream,
+                {"identity_id": identity.pk, "display_name": identity.display_name},
+            )
     return connection, joined
 
 

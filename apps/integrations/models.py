@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,10 +19,25 @@ from workers.ffmpeg.masking import SECRET_MASK
 ALL_EVENTS = "*"
 
 
+class WebhookFormat(models.TextChoices):
+    """The body an event is sent as; the signature headers are the same for both."""
+
+    CASTCORE = "castcore", "CastCore: {type, timestamp, data}"
+    OWNCAST = "owncast", "Owncast: {type, eventData} (Owncast's event names)"
+
+
 class Webhook(models.Model):
     """An HTTP endpoint that receives signed domain events (Standard Webhooks)."""
 
     name = models.CharField(max_length=100)
+    format = models.CharField(
+        max_length=8, choices=WebhookFormat.choices, default=WebhookFormat.CASTCORE
+    )
+    # Only the events about this stream (their subject is `live_stream:<id>`); null: all.
+    # A webhook made through a stream's Owncast API is that stream's.
+    live_stream = models.ForeignKey(
+        "streams.LiveStream", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     # Encrypted: receivers put tokens in their URLs (`?token=`, a path segment).
     url = EncryptedTextField()
     events = models.JSONField(default=list, help_text='event types, or ["*"] for every event')
@@ -45,7 +62,22 @@ class Webhook(models.Model):
     def shown_url(self) -> str:
         return shown_webhook_url(self.url)
 
-    def wants(self, event_type: str) -> bool:
+    def wants(
+        self, event_type: str, subject: str = "", payload: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Whether an event of `event_type` about `subject` goes to this webhook.
+
+        An Owncast-format webhook names Owncast's event types (CHAT, STREAM_STARTED…):
+        apps.owncast.webhooks says which CastCore event (and payload) is which."""
+        if self.live_stream_id is not None and subject != f"live_stream:{self.live_stream_id}":
+            return False
+        if self.format == WebhookFormat.OWNCAST:
+            from apps.owncast.webhooks import owncast_event_type
+
+            owncast_type = owncast_event_type(event_type, payload or {})
+            if owncast_type is None:
+                return False
+            return ALL_EVENTS in self.events or owncast_type in self.events
         return ALL_EVENTS in self.events or event_type in self.events
 
 
@@ -196,6 +228,10 @@ class IntegrationToken(models.Model):
     scopes = models.JSONField(default=list)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     last4 = models.CharField(max_length=4, editable=False)
+    # The value itself, encrypted, for tokens made through a stream's Owncast admin API only:
+    # Owncast lists its tokens in clear, and that API does so to the stream's key holder
+    # (the trust that made the token). "" for every other token: the hash alone is kept.
+    kept_value = EncryptedTextField(blank=True, default="", editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

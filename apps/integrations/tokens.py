@@ -38,8 +38,11 @@ def integration_token_create(
     name: str,
     scopes: list[str],
     expires_at: datetime | None = None,
+    keep_value: bool = False,
     request: HttpRequest | None = None,
 ) -> IssuedIntegrationToken:
+    """A new token, returned in clear this once. `keep_value`: its value is also stored,
+    encrypted (IntegrationToken.kept_value), for the Owncast admin API's list."""
     if expires_at is not None and expires_at <= timezone.now():
         raise ApiError("validation.expires_in_past", {"field": "expires_at"})
     raw = INTEGRATION_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -49,6 +52,7 @@ def integration_token_create(
         scopes=sorted(set(scopes)),
         token_hash=_hash(raw),
         last4=raw[-4:],
+        kept_value=raw if keep_value else "",
         expires_at=expires_at,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
@@ -72,6 +76,15 @@ def integration_token_revoke(
     token.refresh_from_db()
     audit_record(actor=actor, action="integration_token.revoke", target=token, request=request)
     return token
+
+
+def integration_token_find(raw: str) -> IntegrationToken | None:
+    """The token whose value is `raw`, revoked or not, without counting it as a use (to
+    name a token to revoke by its value, as Owncast's admin API does)."""
+    if not raw.startswith(INTEGRATION_TOKEN_PREFIX):
+        return None
+    remember(raw)
+    return IntegrationToken.objects.filter(token_hash=_hash(raw)).first()
 
 
 def integration_token_authenticate(raw: str) -> IntegrationToken | None:

@@ -26,10 +26,16 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apps.accounts.audit import audit_record
+from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.integrations import conf
 from apps.integrations.http import Limits, PostResult, post_checked, url_for_log
-from apps.integrations.models import DeliveryState, Webhook, WebhookDelivery
+from apps.integrations.models import (
+    DeliveryState,
+    Webhook,
+    WebhookDelivery,
+    WebhookFormat,
+    shown_webhook_url,
+)
 from apps.integrations.signing import signed_headers
 from castcore.addresses import address_policy
 from castcore.api.errors import Conflict
@@ -42,13 +48,20 @@ USER_AGENT = "CastCore-Webhooks/1"
 ATTEMPT_LOG_KEEP = 30
 
 
-def event_body(event: OutboxEvent) -> bytes:
-    """The JSON body of every attempt of `event` (Standard Webhooks: type, timestamp, data)."""
-    document = {
-        "type": event.event_type,
-        "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-        "data": event.payload,
-    }
+def event_body(event: OutboxEvent, webhook_format: str = WebhookFormat.CASTCORE) -> bytes:
+    """The JSON body of every attempt of `event` (Standard Webhooks: type, timestamp, data),
+    or in Owncast's shape ({type, eventData}) for an Owncast-format webhook."""
+    document: dict[str, Any]
+    if webhook_format == WebhookFormat.OWNCAST:
+        from apps.owncast.webhooks import owncast_document
+
+        document = owncast_document(event)
+    else:
+        document = {
+            "type": event.event_type,
+            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": event.payload,
+        }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -73,7 +86,11 @@ def limits() -> Limits:
 def deliveries_create(event: OutboxEvent) -> None:
     """A pending delivery of `event` to every active webhook that wants it (idempotent)."""
     now = timezone.now()
-    wanted = [w for w in Webhook.objects.filter(active=True) if w.wants(event.event_type)]
+    wanted = [
+        w
+        for w in Webhook.objects.filter(active=True)
+        if w.wants(event.event_type, event.subject, event.payload)
+    ]
     WebhookDelivery.objects.bulk_create(
         [WebhookDelivery(webhook=w, event=event, next_attempt_at=now) for w in wanted],
         ignore_conflicts=True,
@@ -115,7 +132,7 @@ def delivery_attempt(*, delivery_id: int) -> AttemptOutcome | None:
         return None
     delivery = WebhookDelivery.objects.select_related("webhook", "event").get(pk=delivery_id)
     webhook, event = delivery.webhook, delivery.event
-    body = event_body(event)
+    body = event_body(event, webhook.format)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -263,6 +280,26 @@ def delivery_redeliver(
     transaction.on_commit(lambda: kick_delivery(delivery.pk))
     delivery.refresh_from_db()
     return delivery
+
+
+def webhook_save_audited(
+    serializer: Any, *, actor: Any, request: HttpRequest | None, action: str
+) -> Webhook:
+    """Save a validated WebhookSerializer and audit it, the URL as the API shows it
+    (scheme, host and port) and the secret masked. Every writer of webhooks saves here."""
+    fields = list(serializer.validated_data.keys())
+
+    def shown(instance: Webhook | None) -> dict[str, Any]:
+        values = snapshot(instance, fields) if instance is not None else {}
+        if "url" in values:
+            values["url"] = shown_webhook_url(values["url"])
+        return values
+
+    before = shown(serializer.instance)
+    webhook: Webhook = serializer.save()
+    changes = diff_changes(before, shown(webhook), secret_fields={"secret"})
+    audit_record(actor=actor, action=action, target=webhook, changes=changes, request=request)
+    return webhook
 
 
 def webhook_reactivated(webhook: Webhook) -> None:

@@ -116,6 +116,8 @@ class StreamInfo:
     language: str | None = None
     # Cover art in mp3/m4a shows up as a one-frame "video" stream.
     attached_pic: bool = False
+    # bit/s as the container declares it (an FLV's onMetaData: what the encoder says it sends).
+    bit_rate: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,7 @@ def _stream(raw: Mapping[str, Any]) -> StreamInfo:
         sample_rate=_int(raw.get("sample_rate")) if is_audio else None,
         language=_language(raw.get("tags") or {}),
         attached_pic=bool((raw.get("disposition") or {}).get("attached_pic")),
+        bit_rate=_int(raw.get("bit_rate")),
     )
 
 

@@ -13,11 +13,12 @@ from apps.integrations.models import (
     Scope,
     Webhook,
     WebhookDelivery,
+    WebhookFormat,
 )
 from apps.integrations.notify import target_url_valid
 from apps.integrations.signing import secret_key
 from castcore.addresses import address_policy
-from castcore.api.errors import ApiError
+from castcore.api.errors import ApiError, invalid_choice
 from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
 from castcore.events import EVENT_TYPES
 from workers.ffmpeg.addresses import refusal, refused_address
@@ -42,7 +43,14 @@ class WebhookSerializer(ModelSerializer[Webhook]):
         "in paths and queries); "
         "sending the masked form back keeps the stored URL",
     )
-    events = _events_field()
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        min_length=1,
+        max_length=len(EVENT_CHOICES),
+        help_text='event types, or ["*"] for every event; Owncast\'s names (CHAT, '
+        "STREAM_STARTED…) for `format: owncast`",
+    )
+    format = ChoiceField(choices=WebhookFormat.choices, required=False)
     secret = SecretField(
         required=False,
         help_text="`whsec_` + base64 of 24–64 bytes; generated when left out (shown once)",
@@ -51,9 +59,13 @@ class WebhookSerializer(ModelSerializer[Webhook]):
     class Meta:
         model = Webhook
         fields = [
-            "id", "name", "url", "events", "secret", "active", "disabled_reason",
-            "consecutive_failures", "failing_since", "last_success_at", "created_at", "updated_at",
+            "id", "name", "url", "events", "format", "live_stream", "secret", "active",
+            "disabled_reason", "consecutive_failures", "failing_since", "last_success_at",
+            "created_at", "updated_at",
         ]  # fmt: skip
+        extra_kwargs = {
+            "live_stream": {"help_text": "Only the events about this live stream; null: all."},
+        }
         read_only_fields = [
             "disabled_reason", "consecutive_failures", "failing_since", "last_success_at",
         ]  # fmt: skip
@@ -73,12 +85,32 @@ class WebhookSerializer(ModelSerializer[Webhook]):
         check_webhook_address(url)
         return url
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        webhook_format = str(attrs.get("format") or getattr(self.instance, "format", "castcore"))
+        events = attrs.get("events")
+        if events is not None:
+            check_webhook_events(events, webhook_format)
+        return attrs
+
     def validate_secret(self, secret: str) -> str:
         try:
             secret_key(secret)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc), code="webhook.secret_invalid") from None
         return secret
+
+
+def check_webhook_events(events: list[str], webhook_format: str) -> None:
+    """The event names a webhook of that format may subscribe to (400 naming the allowed)."""
+    if webhook_format == WebhookFormat.OWNCAST:
+        from apps.owncast.webhooks import OWNCAST_EVENT_TYPES
+
+        allowed = [ALL_EVENTS, *OWNCAST_EVENT_TYPES]
+    else:
+        allowed = EVENT_CHOICES
+    for name in events:
+        if name not in allowed:
+            raise invalid_choice("events", allowed)
 
 
 def check_webhook_address(url: str) -> None:

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.audit import audit_record, diff_changes, snapshot
 from apps.accounts.roles import Role
 from apps.integrations import notify, tokens, webhooks
 from apps.integrations.api import serializers as s
@@ -17,29 +16,9 @@ from apps.integrations.models import (
     NotificationTarget,
     Webhook,
     WebhookDelivery,
-    shown_webhook_url,
 )
 from apps.integrations.signing import new_secret
 from castcore.api.viewsets import CastCoreViewSet
-
-
-def _save_webhook(serializer: Any, *, request: Request, action: str) -> Webhook:
-    """save_audited, with the URL in the audit log as the API shows it (secrets in it masked)."""
-    fields = list(serializer.validated_data.keys())
-
-    def shown(instance: Webhook | None) -> dict[str, Any]:
-        values = snapshot(instance, fields) if instance is not None else {}
-        if "url" in values:
-            values["url"] = shown_webhook_url(values["url"])
-        return values
-
-    before = shown(serializer.instance)
-    webhook: Webhook = serializer.save()
-    changes = diff_changes(before, shown(webhook), secret_fields={"secret"})
-    audit_record(
-        actor=request.user, action=action, target=webhook, changes=changes, request=request
-    )
-    return webhook
 
 
 class WebhookViewSet(CastCoreViewSet):
@@ -60,7 +39,9 @@ class WebhookViewSet(CastCoreViewSet):
         generated = "secret" not in data.validated_data
         if generated:
             data.validated_data["secret"] = new_secret()
-        webhook = _save_webhook(data, request=request, action="webhook.create")
+        webhook = webhooks.webhook_save_audited(
+            data, actor=request.user, request=request, action="webhook.create"
+        )
         body = s.WebhookSerializer(webhook).data
         if generated:
             body["secret"] = webhook.secret  # the one time it is shown
@@ -68,7 +49,9 @@ class WebhookViewSet(CastCoreViewSet):
 
     def perform_update(self, serializer: Any) -> None:
         was_active = serializer.instance.active
-        webhook = _save_webhook(serializer, request=self.request, action="webhook.update")
+        webhook = webhooks.webhook_save_audited(
+            serializer, actor=self.request.user, request=self.request, action="webhook.update"
+        )
         if webhook.active and not was_active:
             webhooks.webhook_reactivated(webhook)
             webhook.refresh_from_db()

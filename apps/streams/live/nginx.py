@@ -151,6 +151,9 @@ def read_stat() -> dict[str, dict[str, Any]]:
     return parse_stat(_get(_control_url("/stat")), conf.RTMP_APP)
 
 
+PROBE_ATTEMPTS = 3
+
+
 def probe_ingest(stream_id: int, timeout: float = 10.0) -> dict[str, Any]:
     """Codec, size and rate of a publish, read by the engine's ffprobe (confined) from the
     local ingest. nginx-rtmp's own figures get the size wrong when the encoder crops
@@ -158,12 +161,21 @@ def probe_ingest(stream_id: int, timeout: float = 10.0) -> dict[str, Any]:
     from apps.streams.live.ingest import internal_ingest_url
     from workers.ffmpeg.probe import probe
 
-    info = probe(
-        internal_ingest_url(stream_id),
-        timeout=timeout,
-        protocols=("rtmp", "tcp"),
-        formats=("flv", "live_flv"),
-    )
+    # A live probe may end before the video's first packets (an encoder whose keyframes are
+    # far apart): it then sees the audio alone. Probed again, at most PROBE_ATTEMPTS times.
+    info = None
+    for _attempt in range(PROBE_ATTEMPTS):
+        seen = probe(
+            internal_ingest_url(stream_id),
+            timeout=timeout,
+            protocols=("rtmp", "tcp"),
+            formats=("flv", "live_flv"),
+        )
+        if info is None or _video_score(seen) > _video_score(info):
+            info = seen
+        if _video_score(info) == 2:
+            break
+    assert info is not None
     found: dict[str, Any] = {}
     if info.video_streams:
         video = info.video_streams[0]
@@ -173,9 +185,28 @@ def probe_ingest(stream_id: int, timeout: float = 10.0) -> dict[str, Any]:
             height=video.height,
             fps=video.frame_rate,
         )
+        if video.bit_rate:
+            found["video_bitrate_kbps"] = declared_kbps(video.bit_rate)
     if info.audio_streams:
-        found["audio_codec"] = (info.audio_streams[0].codec or "").upper()
+        audio = info.audio_streams[0]
+        found["audio_codec"] = (audio.codec or "").upper()
+        if audio.bit_rate:
+            found["audio_bitrate_kbps"] = declared_kbps(audio.bit_rate)
     return found
+
+
+def _video_score(info: Any) -> int:
+    """2: the video and its declared rate seen; 1: the video only; 0: no video."""
+    if not info.video_streams:
+        return 0
+    return 2 if info.video_streams[0].bit_rate else 1
+
+
+def declared_kbps(bit_rate: int) -> int:
+    """The rate an encoder declares in its FLV metadata (`videodatarate`, kbit/s), from
+    ffprobe's bit/s (which reads it as rate x 1024): what OBS is set to, and what Owncast
+    reports. It replaces nginx's measure over its last seconds, which swings with the scene."""
+    return bit_rate // 1024
 
 
 def rtmp_listening(timeout: float = 1.0) -> bool:

@@ -31,10 +31,12 @@ from apps.streams.live.validation import (
     allocate_srt_port,
     check_variants,
     clean_page_content,
+    strip_markup,
 )
 from apps.streams.models import FFmpegProfile, InputKind, StreamJob
 from apps.streams.services import stream_job_delete, stream_job_stop, stream_job_update
 from castcore.api.errors import Conflict
+from castcore.events import emit
 from castcore.secrets import remember
 
 __all__ = [
@@ -87,6 +89,8 @@ def _clean(fields: dict[str, Any], stream: LiveStream | None) -> None:
     """Normalise and check the stream's own fields in place (400 envelopes)."""
     if "page_content" in fields:
         fields["page_content"] = clean_page_content(fields["page_content"])
+    if "summary" in fields:
+        fields["summary"] = strip_markup(fields["summary"])
     if "variants" in fields:
         fields["variants"] = check_variants(fields["variants"])
 
@@ -173,6 +177,18 @@ def live_stream_update(
     audit_record(
         actor=actor, action="live_stream.update", target=stream, changes=changes, request=request
     )
+    if "title" in changes:
+        emit(
+            "live_stream.title_updated",
+            {
+                "live_stream_id": stream.pk,
+                "slug": stream.slug,
+                "name": stream.name,
+                "title": stream.display_title,
+                "previous_title": before.get("title", ""),
+            },
+            subject=f"live_stream:{stream.pk}",
+        )
     return stream
 
 

@@ -1,4 +1,4 @@
-"""Checks of a live stream's own values: page content, variants, SRT ports."""
+"""Checks of a live stream's own values: page content, summary, variants, SRT ports."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ from castcore.api.errors import Conflict
 def clean_page_content(html: str) -> str:
     """The operator's HTML below the player, with scripts, handlers and unsafe URLs removed."""
     return nh3.clean(html or "", link_rel="noopener noreferrer nofollow")
+
+
+def strip_markup(text: str) -> str:
+    """Text with every tag removed by nh3 (a script's or style's content too), for fields that
+    are text to CastCore but HTML to Owncast's clients (the summary) or CSS put inside a
+    `<style>` (custom styles). Every `<` stays escaped, so no tag (no `</style>`) can come
+    back wherever the text is put; `>` and `&` are given back (CSS child selectors, "R&D")."""
+    return nh3.clean(text or "", tags=set()).replace("&gt;", ">").replace("&amp;", "&")
 
 
 def check_variants(variants: Any) -> list[dict[str, Any]]:
