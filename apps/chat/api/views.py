@@ -24,15 +24,9 @@ from rest_framework.response import Response
 from apps.accounts.roles import Role
 from apps.chat import conf, selectors, services
 from apps.chat.api import serializers as s
-from apps.chat.filters import (
-    ChatBanFilter,
-    ChatIdentityFilter,
-    ChatMessageFilter,
-    StrictOrderingFilter,
-)
+from apps.chat.filters import ChatBanFilter, ChatIdentityFilter, ChatMessageFilter
 from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, ChatModerator
 from apps.streams.models import LiveStream
-from castcore.api.filters import FilterBackend
 from castcore.api.schema import error_statuses_for
 from castcore.api.throttling import ClientScopedRateThrottle
 
@@ -43,8 +37,6 @@ class _StreamChatView(generics.GenericAPIView):
     """The stream in the URL (404 when it does not exist or the user may not read it)."""
 
     error_statuses = CHAT_ERRORS
-    # `?ordering=bogus` is refused like an unknown filter choice, not ignored.
-    filter_backends = [FilterBackend, StrictOrderingFilter]
 
     def stream(self) -> LiveStream:
         if not hasattr(self, "_stream"):
