@@ -275,6 +275,16 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     # --- from the client
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.receive":
+            # Channels closes the sync thread's stale database connections before every
+            # message: a trip to that thread and back for each frame a client sends, on
+            # a busy chat's event loop. This consumer's database work runs on the chat
+            # threads or through database_sync_to_async, which do that per call themselves.
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None or len(text_data) > MAX_FRAME_BYTES:
             await self._error("chat.too_long", {"max_length": conf.MAX_MESSAGE_LENGTH})
