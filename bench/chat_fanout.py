@@ -17,6 +17,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROOT = Path(tempfile.mkdtemp(prefix="castcore-bench-chat-"))
 PG_DB = f"castcore_bench_chat_{os.getpid()}"
 REPO = Path(__file__).resolve().parent.parent
+# A bench message's body: its number and the time the client wrote it.
+BODY = re.compile(r"m\d+ t(\d+\.\d+)")
 
 
 def configure(distributed: bool, redis_db: int = 15) -> None:
@@ -276,7 +279,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         s.close()
 
     latencies: list[float] = []
-    errors = 0
+    errors = foreign = 0
     per_socket_counts: list[int] = []
     early_errors = {
         json.loads(payload)["error"]["code"]
@@ -295,8 +298,13 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
                 errors += 1
             if frame["type"] != "CHAT":
                 continue
-            sent = float(frame["body"].rsplit(" t", 1)[1])
-            latencies.append(arrived - sent)
+            found = BODY.fullmatch(frame["body"])
+            if found is None:
+                # Redis pub/sub channels are not per database: another CastCore (tests,
+                # say) on the same Redis server with a chat group of the same name.
+                foreign += 1
+                continue
+            latencies.append(arrived - float(found[1]))
             count += 1
         per_socket_counts.append(count)
     if not latencies:
@@ -314,7 +322,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     print(
         f"{len(latencies)} deliveries of {total} messages to {len(sockets)} sockets "
         f"({expected - len(latencies)} missing, {errors} error frames; fewest per socket "
-        f"{min(per_socket_counts)}; {closed} closed by the server, codes {codes}), "
+        f"{min(per_socket_counts)}; {closed} closed by the server, codes {codes}; "
+        f"{foreign} frames from another server on this Redis), "
         f"{args.rate}/s for {args.seconds} s, {mode}, {args.web_processes} web process(es)"
         + (", fan-out only" if args.fan_out_only else "")
     )
