@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/chat_fanout.py [--sockets 1000] [--senders 200] [--rate 50]
                                           [--seconds 60] [--distributed] [--redis-db 15]
-                                          [--owncast]
+                                          [--owncast] [--web-processes 1]
 
 One real `python -m castcore.serve castcore.asgi:application` process (daphne) on a
 private temp VAR_DIR: embedded (SQLite, in-memory channel layer), or with
@@ -17,6 +17,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 ROOT = Path(tempfile.mkdtemp(prefix="castcore-bench-chat-"))
 PG_DB = f"castcore_bench_chat_{os.getpid()}"
 REPO = Path(__file__).resolve().parent.parent
+# A bench message's body: its number and the time the client wrote it.
+BODY = re.compile(r"m\d+ t(\d+\.\d+)")
 
 
 def configure(distributed: bool, redis_db: int = 15) -> None:
@@ -74,11 +77,11 @@ def cleanup(distributed: bool) -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
 
 
-def start_server(port: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, processes: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SECURE_SSL_REDIRECT="false", ALLOWED_HOSTS="127.0.0.1,localhost")
     log = (ROOT / "server.log").open("wb")
-    argv = [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
-            "castcore.asgi:application"]  # fmt: skip
+    argv = [sys.executable, "-m", "castcore.serve", "--processes", str(processes),
+            "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
     process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log)
     import urllib.error
     import urllib.request
@@ -114,6 +117,7 @@ class Socket(asyncio.Protocol):
         self.buffer = b""
         self.found: list[tuple[float, bytes]] = []
         self.closed_by_server = False
+        self.close_code: int | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -150,6 +154,7 @@ class Socket(asyncio.Protocol):
                 self._write(0xA, payload)  # pong
             elif opcode == 0x8:
                 self.closed_by_server = True
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
             at += header + length
         self.buffer = buffer[at:]
 
@@ -239,6 +244,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     from apps.chat.events import chat_group
 
     layer, group = get_channel_layer(), chat_group(stream.pk)
+    load_before = os.getloadavg()[0]
     cpu_before, wall_before = cpu_seconds(server_pid), time.monotonic()
     client_before = time.process_time()
     interval = 1.0 / args.rate
@@ -277,8 +283,16 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         s.close()
 
     latencies: list[float] = []
-    errors = 0
+    errors = foreign = 0
     per_socket_counts: list[int] = []
+    early_errors = {
+        json.loads(payload)["error"]["code"]
+        for s, count in zip(sockets, opened, strict=True)
+        for _, payload in s.found[:count]
+        if payload.startswith(b'{"type":"ERROR"')
+    }
+    if early_errors:
+        print(f"error frames before the messages started: {sorted(early_errors)}")
     for index, s in enumerate(sockets):
         s.found[: opened[index]] = []
         count = 0
@@ -290,8 +304,13 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
                     errors += 1
                 if frame["type"] != "CHAT":
                     continue
-                sent = float(frame["body"].rsplit(" t", 1)[1])
-                latencies.append(arrived - sent)
+                found = BODY.fullmatch(frame["body"])
+                if found is None:
+                    # Redis pub/sub channels are not per database: another CastCore (tests,
+                    # say) on the same Redis server with a chat group of the same name.
+                    foreign += 1
+                    continue
+                latencies.append(arrived - float(found[1]))
                 count += 1
         per_socket_counts.append(count)
     if not latencies:
@@ -304,12 +323,14 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
 
     expected = total * len(sockets)
     closed = sum(s.closed_by_server for s in sockets)
+    codes = sorted({s.close_code for s in sockets if s.closed_by_server}, key=str)
     mode = "distributed" if args.distributed else "embedded"
     print(
         f"{len(latencies)} deliveries of {total} messages to {len(sockets)} sockets "
         f"({expected - len(latencies)} missing, {errors} error frames; fewest per socket "
-        f"{min(per_socket_counts)}; {closed} closed by the server), "
-        f"{args.rate}/s for {args.seconds} s, {mode}"
+        f"{min(per_socket_counts)}; {closed} closed by the server, codes {codes}; "
+        f"{foreign} frames from another server on this Redis), "
+        f"{args.rate}/s for {args.seconds} s, {mode}, {args.web_processes} web process(es)"
         + (", fan-out only" if args.fan_out_only else "")
         + (", Owncast sockets" if args.owncast else "")
     )
@@ -318,8 +339,11 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
         "(send to receive, over every socket; aim p99 < 100)"
     )
     print(
-        f"chat_web_cpu {100 * cpu / wall:.0f} % of a core (web process, over {wall:.0f} s); "
-        f"bench client {100 * client_cpu / wall:.0f} % of a core"
+        f"chat_web_cpu {100 * cpu / wall:.0f} % of a core (web processes, over {wall:.0f} s; "
+        f"{1e6 * cpu / len(latencies):.1f} us per delivery); "
+        f"bench client {100 * client_cpu / wall:.0f} % of a core; "
+        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        f"({os.cpu_count()} CPUs)"
     )
 
 
@@ -331,6 +355,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--distributed", action="store_true")
     parser.add_argument("--redis-db", type=int, default=15, help="flushed at the end")
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=1,
+        help="daphne processes on the one port (castcore.serve --processes; distributed only)",
+    )
     parser.add_argument(
         "--fan-out-only",
         action="store_true",
@@ -344,13 +374,14 @@ def main() -> None:
     args = parser.parse_args()
     assert args.senders <= args.sockets
     assert args.distributed or not args.fan_out_only, "--fan-out-only needs --distributed"
+    assert args.distributed or args.web_processes == 1, "--web-processes needs --distributed"
     configure(args.distributed, args.redis_db)
     from castcore.tests.test_run_modes import free_port, stop
 
     port = free_port()
     server = None
     try:
-        server = start_server(port)
+        server = start_server(port, args.web_processes)
         asyncio.run(run(args, port, server.pid))
     finally:
         if server is not None:

@@ -321,7 +321,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "castcore.api.pagination.LimitOffsetPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "castcore.api.filters.FilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        # `?ordering=bogus` is refused like an unknown filter choice, not ignored.
+        "castcore.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [

@@ -45,7 +45,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import HttpRequest
 
 from apps.chat import conf, events, selectors, services, writer
-from apps.chat.models import ChatIdentity, ChatMessage
+from apps.chat.models import ChatIdentity
 from apps.chat.tickets import user_for_ticket
 from apps.streams.models import LiveStream
 from castcore import fanout, json_depth
@@ -292,6 +292,16 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
 
     # --- from the client
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.receive":
+            # Channels closes the sync thread's stale database connections before every
+            # message: a trip to that thread and back for each frame a client sends, on
+            # a busy chat's event loop. This consumer's database work runs on the chat
+            # threads or through database_sync_to_async, which do that per call themselves.
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None or len(text_data) > MAX_FRAME_BYTES:
             await self._error("chat.too_long", {"max_length": conf.MAX_MESSAGE_LENGTH})
@@ -328,29 +338,14 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     async def _chat(self, frame: dict[str, Any]) -> None:
         identity = self._identity()
         assert self.stream is not None
-        # Checked on its own, stored with the other sends of its stream (apps.chat.writer).
+        # Checked and stored with the other sends of its stream (apps.chat.writer).
+        pending = writer.Pending(self.user, identity, frame.get("body"), self.address)
         try:
-            message = await writer.in_thread(self._prepare_message, identity, frame.get("body"))
-        except _Refused as refusal:
+            await writer.writer_for(self.stream).send(pending)
+        except writer.NotReadable:
             await self._error("chat.forbidden")
             await self.unsubscribe()
-            await self.close(code=refusal.code)
-            return
-        await writer.writer_for(self.stream.pk).store(message)
-
-    def _prepare_message(self, identity: ChatIdentity, body: object) -> ChatMessage:
-        assert self.stream is not None
-        # The stream may have turned private since connect(): each send looks again.
-        if not selectors.may_still_read(self.user, self.stream):
-            raise _Refused(CLOSE_FORBIDDEN)
-        moderator = selectors.may_moderate(self.user, self.stream)
-        return services.message_prepare(
-            stream=self.stream,
-            identity=identity,
-            body=body,
-            address=self.address,
-            moderator=moderator,
-        )
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def _rename(self, frame: dict[str, Any]) -> None:
         identity = self._identity()

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils import timezone
 from apps.chat import conf
 from apps.chat.markup import name_key
 from apps.chat.models import (
+    BanKind,
     ChatBan,
     ChatConnection,
     ChatIdentity,
@@ -165,17 +167,43 @@ def active_ban(
     *,
     moderator: bool = False,
 ) -> ChatBan | None:
-    """The ban in force on `identity`, or (by the stream's setting) on `address`.
+    """The ban in force on `identity`, or (by the stream's setting) on `address`."""
+    return active_bans(stream, [(identity, address, moderator)], chat_settings)[0]
+
+
+def active_bans(
+    stream: LiveStream,
+    senders: Sequence[tuple[ChatIdentity, str | None, bool]],
+    chat_settings: ChatSettings | None = None,
+) -> list[ChatBan | None]:
+    """For each (identity, address, moderator): the ban in force on the identity, or (by
+    the stream's setting) on the address; in one query for them all.
 
     A moderator is never matched by address alone: a viewer banned by address may share
     it (a NAT, an office) with the stream's operators, who must keep moderating.
     """
-    match = Q(identity=identity)
-    if address and not moderator and (chat_settings or settings_for(stream)).ban_by_address:
-        match |= Q(address=address)
-    bans = ChatBan.objects.filter(ChatBan.active_q(), match, stream=stream)
-    # A ban outranks a timeout; of two timeouts, the longer one.
-    return bans.order_by("kind", "-until").first()
+    by_address = (chat_settings or settings_for(stream)).ban_by_address
+    match = Q(identity_id__in={identity.pk for identity, _, _ in senders})
+    addresses = {address for _, address, moderator in senders if address and not moderator}
+    if by_address and addresses:
+        match |= Q(address__in=addresses)
+    bans = list(ChatBan.objects.filter(ChatBan.active_q(), match, stream=stream))
+    found: list[ChatBan | None] = []
+    for identity, address, moderator in senders:
+        matching = [
+            ban
+            for ban in bans
+            if ban.identity_id == identity.pk
+            or (by_address and address and not moderator and ban.address == address)
+        ]
+        # A ban outranks a timeout; of two timeouts, the longer one.
+        matching.sort(key=lambda ban: (ban.kind != BanKind.BAN, -_until(ban)))
+        found.append(matching[0] if matching else None)
+    return found
+
+
+def _until(ban: ChatBan) -> float:
+    return ban.until.timestamp() if ban.until is not None else float("inf")
 
 
 def connected(stream: LiveStream) -> QuerySet[ChatConnection]:

@@ -9,7 +9,8 @@ the same transaction as the change.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -236,29 +237,24 @@ def connections_renew(*, connection_ids: Iterable[int]) -> None:
 # --- messages
 
 
-def check_rate(*, identity: ChatIdentity, address: str | None) -> None:
-    """Rate limits per identity and per address (burst and sustained), or chat.rate_limited.
+def _rate_limits(identity: ChatIdentity, address: str | None) -> list[tuple[str, ratelimit.Window]]:
+    """A message's limits, per identity and per address, burst and sustained.
 
     Every attempt counts, refused or not: a client flooding past the limit stays cut.
     """
     limits = [(f"id:{identity.pk}", conf.IDENTITY_BURST), (f"id:{identity.pk}", conf.IDENTITY_RATE)]
     if address:
         limits += [(f"ip:{address}", conf.ADDRESS_BURST), (f"ip:{address}", conf.ADDRESS_RATE)]
-    waits = ratelimit.hit(limits)
-    if waits:
-        raise ChatError("chat.rate_limited", {"retry_after": max(waits)})
+    return limits
 
 
-def _check_may_send(
+def _check_modes(
     *,
-    stream: LiveStream,
     identity: ChatIdentity,
-    address: str | None,
     moderator: bool,
     chat_settings: ChatSettings,
     session: LiveSession | None,
 ) -> None:
-    _check_not_banned(stream, identity, address, moderator, chat_settings)
     if moderator:
         return
     if chat_settings.signed_in_only and identity.user_id is None:
@@ -274,7 +270,10 @@ def _check_not_banned(
     moderator: bool,
     chat_settings: ChatSettings | None = None,
 ) -> None:
-    ban = selectors.active_ban(stream, identity, address, chat_settings, moderator=moderator)
+    _refuse_ban(selectors.active_ban(stream, identity, address, chat_settings, moderator=moderator))
+
+
+def _refuse_ban(ban: ChatBan | None) -> None:
     if ban is not None:
         if ban.kind == BanKind.TIMEOUT and ban.until is not None:
             retry = max(1, int((ban.until - timezone.now()).total_seconds()) + 1)
@@ -296,6 +295,16 @@ def _validate_body(body: object) -> str:
     return cleaned
 
 
+@dataclass(frozen=True)
+class Send:
+    """A viewer's message as it arrived, before any check (message_prepare, messages_prepare)."""
+
+    identity: ChatIdentity
+    body: object
+    address: str | None
+    moderator: bool = False
+
+
 def message_prepare(
     *,
     stream: LiveStream,
@@ -305,44 +314,87 @@ def message_prepare(
     moderator: bool = False,
 ) -> ChatMessage:
     """Every check of a viewer's message, and the message as it will be stored (unsaved),
-    or ChatError. `messages_store` stores and broadcasts it.
+    or ChatError. `messages_store` stores and broadcasts it."""
+    send = Send(identity=identity, body=body, address=address, moderator=moderator)
+    outcome = messages_prepare(stream=stream, sends=[send])[0]
+    if isinstance(outcome, ChatError):
+        raise outcome
+    return outcome
+
+
+def messages_prepare(*, stream: LiveStream, sends: Sequence[Send]) -> list[ChatMessage | ChatError]:
+    """Every check of each of a stream's sends, in order: the message as it will be stored
+    (unsaved), or the ChatError that refuses it.
 
     Bans (by identity, and by address when the stream says so) are read from the
-    database on every send (one indexed query): a ban takes effect on sockets that were
-    open before it. The stream's modes are at most selectors.SEND_RULES_SECONDS old.
+    database on every send: a ban takes effect on sockets that were open before it; one
+    query for the whole batch, and one round trip for its rate limits (each send counts
+    for the next). The stream's modes are at most selectors.SEND_RULES_SECONDS old.
     """
     chat_settings, session = selectors.send_rules(stream)
-    _check_may_send(
-        stream=stream,
-        identity=identity,
-        address=address,
-        moderator=moderator,
-        chat_settings=chat_settings,
-        session=session,
+    bans = selectors.active_bans(
+        stream, [(send.identity, send.address, send.moderator) for send in sends], chat_settings
     )
-    check_rate(identity=identity, address=address)
-    cleaned = _validate_body(body)
-    if chat_settings.slow_mode_seconds and not moderator:
-        since = timezone.now() - timedelta(seconds=chat_settings.slow_mode_seconds)
-        last = (
-            ChatMessage.objects.filter(stream=stream, author=identity, sent_at__gt=since)
-            .order_by("-sent_at")
-            .values_list("sent_at", flat=True)
-            .first()
+    outcomes: list[ChatMessage | ChatError | None] = []
+    for send, ban in zip(sends, bans, strict=True):
+        try:
+            _refuse_ban(ban)
+            _check_modes(
+                identity=send.identity,
+                moderator=send.moderator,
+                chat_settings=chat_settings,
+                session=session,
+            )
+            outcomes.append(None)
+        except ChatError as error:
+            outcomes.append(error)
+    checked = [n for n, outcome in enumerate(outcomes) if outcome is None]
+    waits = ratelimit.hit_many([_rate_limits(sends[n].identity, sends[n].address) for n in checked])
+    for n, over in zip(checked, waits, strict=True):
+        if over:
+            outcomes[n] = ChatError("chat.rate_limited", {"retry_after": max(over)})
+    # Slow mode: a sender's last stored message, or one of its sends earlier in this batch.
+    sent_now: set[int | None] = set()
+    for n, send in enumerate(sends):
+        if outcomes[n] is not None:
+            continue
+        try:
+            cleaned = _validate_body(send.body)
+            if chat_settings.slow_mode_seconds and not send.moderator:
+                seconds = chat_settings.slow_mode_seconds
+                if send.identity.pk in sent_now:
+                    raise ChatError("chat.slow_mode", {"retry_after": seconds})
+                _check_slow_mode(stream, send.identity, seconds)
+            sent_now.add(send.identity.pk)
+        except ChatError as error:
+            outcomes[n] = error
+            continue
+        outcomes[n] = ChatMessage(
+            stream=stream,
+            session=session,
+            kind=MessageKind.CHAT,
+            author=send.identity,
+            author_name=send.identity.display_name,
+            body=cleaned,
+            body_html=render(cleaned),
+            sent_at=timezone.now(),
         )
-        if last is not None:
-            wait = chat_settings.slow_mode_seconds - (timezone.now() - last).total_seconds()
-            raise ChatError("chat.slow_mode", {"retry_after": max(1, int(wait) + 1)})
-    return ChatMessage(
-        stream=stream,
-        session=session,
-        kind=MessageKind.CHAT,
-        author=identity,
-        author_name=identity.display_name,
-        body=cleaned,
-        body_html=render(cleaned),
-        sent_at=timezone.now(),
+    prepared = [outcome for outcome in outcomes if outcome is not None]
+    assert len(prepared) == len(sends)  # every send has its outcome
+    return prepared
+
+
+def _check_slow_mode(stream: LiveStream, identity: ChatIdentity, seconds: int) -> None:
+    since = timezone.now() - timedelta(seconds=seconds)
+    last = (
+        ChatMessage.objects.filter(stream=stream, author=identity, sent_at__gt=since)
+        .order_by("-sent_at")
+        .values_list("sent_at", flat=True)
+        .first()
     )
+    if last is not None:
+        wait = seconds - (timezone.now() - last).total_seconds()
+        raise ChatError("chat.slow_mode", {"retry_after": max(1, int(wait) + 1)})
 
 
 def messages_store(messages: list[ChatMessage]) -> list[ChatMessage]:

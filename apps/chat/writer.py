@@ -1,16 +1,22 @@
-"""The chat socket's store of messages: one writer per stream per web process, in batches.
+"""The chat socket's sends: one writer per stream per web process, checked and stored in batches.
 
-A send is checked on its own (services.message_prepare: ban, modes, limits, body) on
-one of the chat database threads, then handed to its stream's writer, which stores
-every message waiting for it in one transaction (services.messages_store: one INSERT
-for the messages, their outbox rows, one commit) and broadcasts them in id order once
-it commits. On PostgreSQL a commit costs more than the rest of a message, and one
-transaction per message left a busy chat's sends queueing for commits; now a batch
-shares one. While a batch is being stored the next one gathers, so a quiet chat
-stores each message at once and a busy one in fewer, larger transactions.
+A socket hands each send (who, what, from where) to its stream's writer, which takes
+every send waiting for it in one trip to a chat database thread: the socket's own
+checks (may the sender still read the stream, does it moderate), then
+services.messages_prepare (bans in one query, the rate limits in one Redis round trip,
+modes, body) and services.messages_store for the sends that passed (one INSERT for the
+messages, their outbox rows, one commit). Then it broadcasts them in id order from the
+event loop. While a batch is being stored the next one gathers, so a quiet chat stores
+each message at once and a busy one in fewer, larger transactions.
 
-A sender's await ends once its message is stored and published; an error storing a
-batch (the database) fails every send of it, and nothing of it is broadcast.
+Before, each send was checked on a thread of its own (12 of them) and only stored in
+batches: at 50 sends a second the threads' queries and their hand-overs of the GIL
+delayed the event loop that writes to every socket. One thread per stream does the
+same work in a few queries per batch.
+
+A sender's await ends once its message is stored and published (or refused: its
+ChatError, or NotReadable); an error storing a batch (the database) fails every send
+of it that was not refused, and nothing of it is broadcast.
 """
 
 from __future__ import annotations
@@ -20,20 +26,23 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from channels.db import DatabaseSyncToAsync
 
-from apps.chat import events, services
-from apps.chat.models import ChatMessage
+from apps.chat import events, selectors, services
+from apps.chat.models import ChatIdentity, ChatMessage
+from apps.streams.models import LiveStream
 from castcore.events import kick_outbox, outbox_kicks_deferred
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-# Threads for chat's database work: a check waits for PostgreSQL and Redis, so more of
-# them in flight keep up with a busy chat; kept below the web process's connection
-# pool (CASTCORE_DB_POOL_SIZE, 20).
+# Threads for chat's database work (sockets opening, renames, moderation, the writers'
+# batches): each mostly waits for PostgreSQL or Redis, so a burst of sockets opening
+# goes faster with several in flight; kept below the web process's connection pool
+# (CASTCORE_DB_POOL_SIZE, 20).
 CHAT_DB_THREADS = 12
 # A batch larger than this waits for the next transaction (bounds one INSERT).
 MAX_BATCH = 200
@@ -54,12 +63,41 @@ async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await DatabaseSyncToAsync(call, thread_sensitive=False, executor=executor())()
 
 
-def _store(
-    messages: list[ChatMessage],
-) -> tuple[list[tuple[str, dict[str, Any]]], list[int]]:
+class NotReadable(Exception):
+    """The sender may no longer read the stream (it turned private since the socket opened)."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A send as the socket hands it over."""
+
+    user: Any  # scope["user"], or None for a chat token
+    identity: ChatIdentity
+    body: object
+    address: str | None
+
+
+Outcome = ChatMessage | services.ChatError | NotReadable
+
+
+def _check_and_store(
+    stream: LiveStream, batch: list[Pending]
+) -> tuple[list[Outcome], list[tuple[str, dict[str, Any]]], list[int]]:
+    outcomes: list[Outcome | None] = []
+    sends: list[services.Send] = []
+    for pending in batch:
+        # The stream may have turned private since connect(): each send looks again.
+        if not selectors.may_still_read(pending.user, stream):
+            outcomes.append(NotReadable())
+            continue
+        outcomes.append(None)
+        moderator = selectors.may_moderate(pending.user, stream)
+        sends.append(services.Send(pending.identity, pending.body, pending.address, moderator))
+    prepared = iter(services.messages_prepare(stream=stream, sends=sends) if sends else [])
+    found = [outcome if outcome is not None else next(prepared) for outcome in outcomes]
     with events.collecting() as collected, outbox_kicks_deferred() as kicks:
-        services.messages_store(messages)
-    return collected, kicks
+        services.messages_store([outcome for outcome in found if isinstance(outcome, ChatMessage)])
+    return found, collected, kicks
 
 
 def _kick_all(event_ids: list[int]) -> None:
@@ -68,25 +106,29 @@ def _kick_all(event_ids: list[int]) -> None:
 
 
 class StreamWriter:
-    """The messages of one stream waiting to be stored, and the task storing them."""
+    """The sends of one stream waiting to be checked and stored, and the task doing it."""
 
-    def __init__(self) -> None:
-        self.waiting: list[tuple[ChatMessage, asyncio.Future[None]]] = []
+    def __init__(self, stream: LiveStream) -> None:
+        self.stream = stream
+        self.waiting: list[tuple[Pending, asyncio.Future[ChatMessage]]] = []
         self.task: asyncio.Task[None] | None = None
 
-    async def store(self, message: ChatMessage) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiting.append((message, future))
+    async def send(self, pending: Pending) -> ChatMessage:
+        """The message stored and broadcast, or its refusal raised (ChatError, NotReadable)."""
+        future: asyncio.Future[ChatMessage] = asyncio.get_running_loop().create_future()
+        self.waiting.append((pending, future))
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._drain())
         # Shielded: a sender whose socket closes meanwhile does not cancel the batch.
-        await asyncio.shield(future)
+        return await asyncio.shield(future)
 
     async def _drain(self) -> None:
         while self.waiting:
             batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
             try:
-                collected, kicks = await in_thread(_store, [message for message, _ in batch])
+                outcomes, collected, kicks = await in_thread(
+                    _check_and_store, self.stream, [pending for pending, _ in batch]
+                )
             except Exception as error:
                 for _, future in batch:
                     if not future.done():
@@ -99,9 +141,13 @@ class StreamWriter:
                 # Stored, so not the senders' error: a live event is best effort (a
                 # reconnect's backlog has the messages).
                 logger.warning("could not publish %d chat events", len(collected), exc_info=True)
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
             if kicks:
                 # The webhooks' hand-over waits for nothing here (the sweep is its net).
                 asyncio.get_running_loop().run_in_executor(executor(), _kick_all, kicks)
@@ -110,9 +156,9 @@ class StreamWriter:
 _writers: dict[tuple[asyncio.AbstractEventLoop, int], StreamWriter] = {}
 
 
-def writer_for(stream_id: int) -> StreamWriter:
-    key = (asyncio.get_running_loop(), stream_id)
+def writer_for(stream: LiveStream) -> StreamWriter:
+    key = (asyncio.get_running_loop(), stream.pk)
     writer = _writers.get(key)
     if writer is None:
-        writer = _writers[key] = StreamWriter()
+        writer = _writers[key] = StreamWriter(stream)
     return writer

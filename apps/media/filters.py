@@ -6,14 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from apps.media.models import Asset, MediaItem, MediaScan
-from castcore.api.filters import IdFilter
-
-
-def _strict_bool(**kwargs: Any) -> django_filters.TypedChoiceFilter:
-    # django-filter's BooleanFilter quietly ignores "maybe"; a bad value must be a 400.
-    return django_filters.TypedChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], coerce=lambda v: v == "true", **kwargs
-    )
+from castcore.api.filters import IdFilter, StrictBooleanFilter
 
 
 class MediaItemFilter(django_filters.FilterSet):
@@ -28,8 +21,8 @@ class MediaItemFilter(django_filters.FilterSet):
     min_height = django_filters.NumberFilter(field_name="height", lookup_expr="gte")
     width = django_filters.NumberFilter()
     height = django_filters.NumberFilter()
-    missing = _strict_bool()
-    probe_failed = _strict_bool(method="filter_probe_failed")
+    missing = StrictBooleanFilter()
+    probe_failed = StrictBooleanFilter(method="filter_probe_failed")
     q = django_filters.CharFilter(method="filter_q", help_text="text in the file path")
 
     class Meta:

@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from apps.recordings.models import Recording
+from castcore.api.filters import StrictBooleanFilter
 
 
 class RecordingFilter(django_filters.FilterSet):
@@ -14,9 +15,7 @@ class RecordingFilter(django_filters.FilterSet):
     owner = django_filters.NumberFilter(field_name="owner_id")
     status = django_filters.ChoiceFilter(choices=Recording.Status.choices)
     stream_job = django_filters.NumberFilter(field_name="stream_job_id")
-    hidden = django_filters.BooleanFilter(
-        field_name="hidden_at", lookup_expr="isnull", exclude=True
-    )
+    hidden = StrictBooleanFilter(field_name="hidden_at", lookup_expr="isnull", exclude=True)
     q = django_filters.CharFilter(method="search", label="Search in title and description")
 
     class Meta:

@@ -4,11 +4,12 @@ import django_filters
 from django.db.models import QuerySet
 
 from apps.channels.replays.models import Replay
+from castcore.api.filters import StrictBooleanFilter
 
 
 class ReplayFilter(django_filters.FilterSet):
     title = django_filters.CharFilter(lookup_expr="icontains")
-    published = django_filters.BooleanFilter(method="filter_published")
+    published = StrictBooleanFilter(method="filter_published")
 
     class Meta:
         model = Replay

@@ -30,12 +30,7 @@ from rest_framework.response import Response
 from apps.accounts.roles import Role
 from apps.chat import conf, selectors, services
 from apps.chat.api import serializers as s
-from apps.chat.filters import (
-    ChatBanFilter,
-    ChatIdentityFilter,
-    ChatMessageFilter,
-    StrictOrderingFilter,
-)
+from apps.chat.filters import ChatBanFilter, ChatIdentityFilter, ChatMessageFilter
 from apps.chat.models import ChatBan, ChatIdentity, ChatMessage, ChatModerator
 from apps.integrations.authentication import (
     TOKEN_OR_USER_AUTHENTICATION,
@@ -45,7 +40,6 @@ from apps.integrations.authentication import (
 from apps.integrations.models import Scope
 from apps.integrations.tokens import integration_token_chat_identity
 from apps.streams.models import LiveStream
-from castcore.api.filters import FilterBackend
 from castcore.api.schema import error_statuses_for
 from castcore.api.throttling import ClientScopedRateThrottle
 from castcore.client_ip import client_ip
@@ -57,8 +51,6 @@ class _StreamChatView(generics.GenericAPIView):
     """The stream in the URL (404 when it does not exist or the user may not read it)."""
 
     error_statuses = CHAT_ERRORS
-    # `?ordering=bogus` is refused like an unknown filter choice, not ignored.
-    filter_backends = [FilterBackend, StrictOrderingFilter]
     authentication_classes = TOKEN_OR_USER_AUTHENTICATION
     permission_classes = [ScopeOrRolePermission]
     # The scope an integration token needs per method; none named: tokens are refused.

@@ -5,8 +5,6 @@ On the real ASGI application and channel layer, like test_chat_socket.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -170,12 +168,6 @@ async def test_renames_are_rate_limited_per_identity_and_per_address() -> None:
         stream, chat_token=await register("second"), address=address
     ).connect()
     try:
-        # The limiter counts in windows aligned to the clock: renames that straddle a
-        # window's end would start a fresh count. Start early in a window.
-        window = conf.RENAME_RATE.seconds
-        left = window - time.time() % window
-        if left < 20:
-            await asyncio.sleep(left + 0.1)
         limit = conf.RENAME_RATE.count
         for n in range(limit):
             await first.send({"type": "NAME_CHANGE", "newName": f"name {n}"})
@@ -313,8 +305,7 @@ async def _outcome(client: ChatClient) -> dict[str, Any]:
 async def test_per_address_limits_cut_several_identities_from_one_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # An hour: a fixed window unlikely to turn mid-test, and not the sustained window's
-    # 60 s (windows of one length share a counter).
+    # Four in an hour: the second send of the third identity is over it.
     monkeypatch.setattr(conf, "ADDRESS_BURST", Window(4, 3600))
     stream = await _stream()
     address = "192.0.2.50"

@@ -248,9 +248,9 @@ def _bodies() -> list[str]:
 
 
 def _reset_rate_limits() -> None:
-    from django.core.cache import cache
+    from apps.chat import ratelimit
 
-    cache.clear()
+    ratelimit.forget()
 
 
 def assert_inert(html: str) -> None:

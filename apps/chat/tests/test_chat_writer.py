@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from apps.chat import services, writer
-from apps.chat.models import ChatIdentity, ChatMessage
+from apps.chat import conf, services, writer
+from apps.chat.models import BanKind, ChatBan, ChatIdentity, ChatMessage
 from apps.chat.tests.factories import LiveStreamFactory
 from apps.chat.tests.helpers import ChatClient, register
 from castcore.outbox.models import OutboxEvent
@@ -57,26 +57,60 @@ async def test_a_batch_that_cannot_be_stored_fails_every_send_and_broadcasts_not
     watcher = await ChatClient(stream, chat_token=await register("watcher")).connect()
     identity, _ = await sync_to_async(services.identity_register)(display_name="good")
     try:
-        good = await sync_to_async(services.message_prepare)(
-            stream=stream, identity=identity, body="fine", address=None
-        )
+        good = writer.Pending(None, identity, "fine", None)
         # An author that was never saved: the batch's INSERT cannot be made.
-        bad = ChatMessage(
-            stream=stream, author=ChatIdentity(display_name="ghost"), body="x", body_html="x"
-        )
+        bad = writer.Pending(None, ChatIdentity(display_name="ghost"), "x", None)
         results = await asyncio.gather(
-            writer.writer_for(stream.pk).store(good),
-            writer.writer_for(stream.pk).store(bad),
+            writer.writer_for(stream).send(good),
+            writer.writer_for(stream).send(bad),
             return_exceptions=True,
         )
         assert all(isinstance(result, Exception) for result in results)
         assert await sync_to_async(ChatMessage.objects.filter(stream=stream).count)() == 0
         # The writer goes on with the next send; the first CHAT the watcher gets is that one.
-        again = await sync_to_async(services.message_prepare)(
-            stream=stream, identity=identity, body="again", address=None
-        )
-        await writer.writer_for(stream.pk).store(again)
+        again = await writer.writer_for(stream).send(writer.Pending(None, identity, "again", None))
         frame: Any = await watcher.receive("CHAT")
         assert frame["id"] == again.pk and "again" in frame["body"]
     finally:
         await watcher.disconnect()
+
+
+async def test_a_refused_send_in_a_batch_costs_the_others_nothing() -> None:
+    stream: Any = await sync_to_async(LiveStreamFactory)()
+    watcher = await ChatClient(stream, chat_token=await register("watcher")).connect()
+    good, _ = await sync_to_async(services.identity_register)(display_name="good")
+    banned, _ = await sync_to_async(services.identity_register)(display_name="banned")
+    await sync_to_async(ChatBan.objects.create)(stream=stream, identity=banned, kind=BanKind.BAN)
+    try:
+        results = await asyncio.gather(
+            writer.writer_for(stream).send(writer.Pending(None, good, "one", None)),
+            writer.writer_for(stream).send(writer.Pending(None, banned, "spam", None)),
+            writer.writer_for(stream).send(writer.Pending(None, good, "", None)),
+            writer.writer_for(stream).send(writer.Pending(None, good, "two", None)),
+            return_exceptions=True,
+        )
+        assert [getattr(result, "code", None) for result in results] == [
+            None, "chat.banned", "chat.empty", None
+        ]  # fmt: skip
+        bodies = [(await watcher.receive("CHAT"))["body"] for _ in range(2)]
+        assert "one" in bodies[0] and "two" in bodies[1]
+        assert await watcher.nothing_more()
+        assert await sync_to_async(ChatMessage.objects.filter(stream=stream).count)() == 2
+    finally:
+        await watcher.disconnect()
+
+
+async def test_each_send_of_a_batch_counts_against_the_limits_of_the_next() -> None:
+    stream: Any = await sync_to_async(LiveStreamFactory)()
+    identity, _ = await sync_to_async(services.identity_register)(display_name="fast")
+    burst = conf.IDENTITY_BURST.count
+    results = await asyncio.gather(
+        *(
+            writer.writer_for(stream).send(writer.Pending(None, identity, f"m{n}", "192.0.2.77"))
+            for n in range(burst + 2)
+        ),
+        return_exceptions=True,
+    )
+    codes = [getattr(result, "code", None) for result in results]
+    assert codes == [None] * burst + ["chat.rate_limited"] * 2
+    assert await sync_to_async(ChatMessage.objects.filter(stream=stream).count)() == burst
