@@ -25,6 +25,18 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_chat_rules() -> Iterator[None]:
+    # Stream and identity ids come back after a test's rows are flushed: no test (of the
+    # chat, the Owncast surface or the chat API's tokens) sees another's rules or counts.
+    from apps.chat import ratelimit, selectors
+
+    selectors.forget_send_rules()
+    ratelimit.forget()
+    yield
+    selectors.forget_send_rules()
+
+
+@pytest.fixture(autouse=True)
 def _close_executor_thread_connections() -> Iterator[None]:
     """Close the database connection of asgiref's sync thread after each test.
 
