@@ -55,11 +55,11 @@ class GuideChannel:
         return esc(self.guide_id)
 
 
-#: An item row, filler left out: (channel id, start, title, media relpath or "").
+#: An item row, filler left out: (channel id, start, title, media relpath or "", description).
 #: Times are integer microseconds since the Unix epoch (UTC), as the database can
 #: hand them over without building a datetime per row (feeds.EpochMicros).
 #: In (channel, start) order; an item's programme runs until the next one starts.
-GuideRow = tuple[int, int, str, str]
+GuideRow = tuple[int, int, str, str, str]
 #: Each channel's compiled span in the window: (first row's start, last row's end), epoch µs.
 Spans = dict[int, tuple[int, int]]
 
@@ -86,12 +86,17 @@ def xmltv_time(at: datetime, zone: ZoneInfo) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _inner(path: str, title: str, fallback: str) -> str:
-    """A programme's children, rendered once per file: a week repeats the same files."""
+def _inner(path: str, title: str, description: str, fallback: str) -> str:
+    """A programme's children, rendered once per file: a week repeats the same files.
+
+    In xmltv.dtd's order: title, sub-title, desc, category, episode-num.
+    """
     text = guide_text(path) if path else GuideText(title=title)
     parts = [f"<title>{esc(text.title or title or fallback)}</title>"]
     if text.sub_title:
         parts.append(f"<sub-title>{esc(text.sub_title)}</sub-title>")
+    if description:
+        parts.append(f"<desc>{esc(description)}</desc>")
     if text.category:
         parts.append(f"<category>{esc(text.category)}</category>")
     if text.episode is not None:
@@ -177,11 +182,17 @@ class _ZoneClock:
 
 
 def _programme(
-    clock: _ZoneClock, channel: GuideChannel, start: int, stop: int, title: str, path: str
+    clock: _ZoneClock,
+    channel: GuideChannel,
+    start: int,
+    stop: int,
+    title: str,
+    path: str,
+    description: str = "",
 ) -> str:
     return (
         f'<programme start="{clock(start)}" stop="{clock(stop)}" channel="{channel.xml_id}">'
-        f"{_inner(path, title, channel.name)}</programme>\n"
+        f"{_inner(path, title, description, channel.name)}</programme>\n"
     )
 
 
@@ -231,18 +242,16 @@ def render_xmltv(
 
     out: list[str] = []
     seen: set[int] = set()
-    pending: tuple[GuideChannel, int, str, str] | None = None
+    pending: tuple[GuideChannel, int, str, str, str] | None = None
     clock = pending_clock = None
-    for channel_id, start, title, path in rows:
+    for channel_id, start, title, path, description in rows:
         channel = by_id.get(channel_id)
         if channel is None:
             continue
         if pending is not None and pending_clock is not None:
             same = pending[0] is channel
             stop = start if same else spans[pending[0].id][1]
-            out.append(
-                _programme(pending_clock, pending[0], pending[1], stop, pending[2], pending[3])
-            )
+            out.append(_programme(pending_clock, pending[0], pending[1], stop, *pending[2:]))
         if channel_id not in seen:
             seen.add(channel_id)
             first = spans.get(channel_id, (start, start))[0]
@@ -250,13 +259,13 @@ def render_xmltv(
                 out.append(_programme(clock_of(channel), channel, first, start, channel.name, ""))
         if pending is None or pending[0] is not channel:
             clock = clock_of(channel)
-        pending, pending_clock = (channel, start, title, path), clock
+        pending, pending_clock = (channel, start, title, path, description), clock
         if len(out) >= CHUNK:
             yield "".join(out)
             out = []
     if pending is not None and pending_clock is not None:
         stop = spans[pending[0].id][1]
-        out.append(_programme(pending_clock, pending[0], pending[1], stop, pending[2], pending[3]))
+        out.append(_programme(pending_clock, pending[0], pending[1], stop, *pending[2:]))
     for channel_id, (first, last) in spans.items():
         if channel_id not in seen and channel_id in by_id:  # filler only, no item at all
             only = by_id[channel_id]

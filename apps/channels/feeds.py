@@ -115,7 +115,7 @@ def guide_rows(channel_ids: Sequence[int], start: datetime, end: datetime) -> It
         .order_by("channel_id", "start")
         .values_list(
             "channel_id", EpochMicros("start"), "title",
-            Coalesce("media_item__relpath", Value("")),
+            Coalesce("media_item__relpath", Value("")), "description",
         )
     )  # fmt: skip
     sql, params = rows.query.get_compiler(using=rows.db).as_sql()

@@ -1,8 +1,8 @@
 """Guide text from a media item: title, episode numbers and category from its path.
 
-The library keeps what ffprobe says about streams, not container tags, so the
-guide reads the conventions media libraries are organised by:
-`Show/Season 1/Show - S01E02 - Title.mkv`, `Films/Title (1999).mp4`.
+Titles, categories and episode numbers come from the conventions media libraries
+are organised by: `Show/Season 1/Show - S01E02 - Title.mkv`, `Films/Title (1999).mp4`;
+descriptions from the container's tags as the scan probed them (DESCRIPTION_TAGS).
 """
 
 from __future__ import annotations
@@ -35,6 +35,21 @@ class GuideText:
         if self.episode is None:
             return ""
         return f"S{self.season or 0:02d}E{self.episode:02d}"
+
+
+#: Container tags a description is read from, the first one set winning.
+DESCRIPTION_TAGS = ("description", "synopsis", "comment")
+
+
+def description_from_tags(tags: object) -> str:
+    """The guide's description of a media item, from its probed container tags."""
+    if not isinstance(tags, dict):
+        return ""
+    for name in DESCRIPTION_TAGS:
+        value = tags.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
 
 
 def _clean(text: str) -> str:

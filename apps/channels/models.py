@@ -259,8 +259,19 @@ class PlayoutRow(models.Model):
         Playlist, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     seq = models.BigIntegerField(null=True, blank=True)
-    # Guide text frozen at compile time, so the guide is one query with no joins.
+    # A replay re-aired at a fixed time (Replay.reair_at); SET_NULL, not CASCADE: the
+    # past stays history, and a future row that lost its replay makes the next refresh
+    # rebuild (services.playout.playout_inputs_changed_since).
+    replay = models.ForeignKey(
+        "castcore_channels.Replay",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Guide text frozen at compile time, so the guide reads the rows alone.
     title = models.CharField(max_length=300, blank=True, default="")
+    description = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["channel_id", "start"]
