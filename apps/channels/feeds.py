@@ -184,10 +184,21 @@ def m3u_channels(request: HttpRequest, channels: Iterable[Channel]) -> list[M3UC
     ]  # fmt: skip
 
 
+#: The guide of every public channel, anonymous: what the M3U of several channels names.
+PUBLIC_GUIDE_PATH = "/epg.xml"
+
+
 def m3u_response(
-    request: HttpRequest, channels: QuerySet[Channel], *, guide_path: str
+    request: HttpRequest, channels: QuerySet[Channel], *, single: Channel | None = None
 ) -> StreamingHttpResponse:
+    """An M3U whose every URL an IPTV client can follow with no other credential.
+
+    Streams by Channel.stream_path; the guide is /epg.xml (public channels), or for
+    one channel its own guide by Channel.guide_path (with its token when not public):
+    the API's guide would want an API token the client does not have.
+    """
     listed = m3u_channels(request, channels.select_related("logo"))
+    guide_path = single.guide_path() if single is not None else PUBLIC_GUIDE_PATH
     body = render_m3u(listed, guide_url=_absolute(request, guide_path))
     response = _streaming(request, body, "audio/x-mpegurl; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="playlist.m3u"'

@@ -169,7 +169,15 @@ class Channel(models.Model):
 
     def stream_path(self, *, with_token: bool | None = None) -> str:
         """The HLS path the playing engine serves; non-public channels carry their token."""
-        path = f"/channels/{self.slug}/index.m3u8"
+        return self._tokenised(f"/channels/{self.slug}/index.m3u8", with_token)
+
+    def guide_path(self, *, with_token: bool | None = None) -> str:
+        """This channel's own XMLTV guide outside the API, read as its stream is: an IPTV
+        client that was handed the channel's M3U needs no other credential for either."""
+        return self._tokenised(f"/channels/{self.slug}/epg.xml", with_token)
+
+    def _tokenised(self, path: str, with_token: bool | None) -> str:
+        # The one rule for every URL handed to IPTV clients (M3U, guide, tuner).
         if with_token is None:
             with_token = self.visibility != ChannelVisibility.PUBLIC
         return f"{path}?token={self.url_token}" if with_token else path

@@ -224,3 +224,66 @@ def test_a_logo_is_the_guides_icon_and_the_m3us_tvg_logo(
     assert _dtd().validate(guide), _dtd().error_log.filter_from_errors()
     assert guide.xpath(f"//channel[@id='{channels[1].guide_id}']/icon/@src") == [url]
     assert f'tvg-logo="{url}"' in _body(api.get("/playlist.m3u")).decode()
+
+
+def _m3u_urls(body: str) -> tuple[str, list[str]]:
+    """The guide URL and the stream URLs of an M3U, as an IPTV client reads them."""
+    lines = body.splitlines()
+    guide = dict(ATTR.findall(lines[0]))["url-tvg"]
+    return guide, [line for line in lines[1:] if line and not line.startswith("#")]
+
+
+def _write_hls(channel: Channel) -> None:
+    """The playlist the playing engine writes, so the stream URL has something to serve."""
+    from apps.channels.play.paths import PLAYLIST, hls_dir
+
+    folder = hls_dir(channel.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / PLAYLIST).write_text(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsegment_00001.ts\n"
+    )
+
+
+@pytest.mark.parametrize("visibility", ["public", "unlisted", "private"])
+def test_every_url_of_a_channels_m3u_works_with_no_other_credential(
+    viewer_api: Any, channels: list[Channel], visibility: str, settings: Any, tmp_path: Path
+) -> None:
+    from rest_framework.test import APIClient
+
+    settings.VAR_DIR = tmp_path
+    channel = channels[2]
+    Channel.objects.filter(pk=channel.pk).update(visibility=visibility)
+    channel.refresh_from_db()
+    playout_rebuild(channel=channel, horizon=timedelta(days=1))
+    _write_hls(channel)
+    body = _body(viewer_api.get(f"/api/v1/channels/{channel.pk}/playlist.m3u")).decode()
+    guide_url, [stream_url] = _m3u_urls(body)
+    assert "/api/" not in guide_url  # the API's guide would want an API token
+    client = APIClient()  # an IPTV client: no API token, no session
+    guide = etree.fromstring(_body(client.get(guide_url)))
+    assert _dtd().validate(guide), _dtd().error_log.filter_from_errors()
+    assert guide.xpath("//channel/@id") == [channel.guide_id]
+    assert guide.xpath("//programme/@channel"), "the guide has the channel's programmes"
+    stream = client.get(stream_url)
+    assert stream.status_code == 200 and b"#EXTINF" in stream.content
+    if visibility == "public":
+        assert "token=" not in body
+    else:
+        assert body.count(f"token={channel.url_token}") == 3  # url-tvg, x-tvg-url, stream
+        # Without the token neither answers, and a wrong one is no better.
+        for url in (guide_url, stream_url):
+            bare = url.split("?")[0]
+            assert client.get(bare).status_code == 404
+            assert client.get(f"{bare}?token=x{channel.url_token}").status_code == 404
+
+
+def test_the_public_m3us_guide_and_streams_need_no_credential(
+    api: Any, channels: list[Channel], settings: Any, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    for channel in channels[:2]:
+        _write_hls(channel)
+    guide_url, stream_urls = _m3u_urls(_body(api.get("/playlist.m3u")).decode())
+    guide = etree.fromstring(_body(api.get(guide_url)))
+    assert set(guide.xpath("//channel/@id")) == {c.guide_id for c in channels[:2]}
+    assert [api.get(url).status_code for url in stream_urls] == [200, 200]
