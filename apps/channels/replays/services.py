@@ -82,6 +82,35 @@ def replay_check_reair(replay: Replay, *, now: datetime, moved: bool) -> None:
             raise Conflict("replay.reair_overlaps", {"field": "reair_at", "replay": other.pk})
 
 
+def replay_check(*, fields: dict[str, Any], replay: Replay | None = None) -> None:
+    """Raise the API error a create (no `replay`; `fields` has the recording) or an update
+    of `replay` with these fields would raise, changing nothing (the admin form uses it)."""
+    now = timezone.now()
+    if replay is None:
+        _check_publishable(fields["recording"])
+        candidate = Replay(recording=fields["recording"], reair_at=fields.get("reair_at"))
+        candidate.reair_channel = fields.get("reair_channel")
+        replay_check_reair(candidate, now=now, moved=True)
+        return
+    _reair_candidate(replay, dict(fields), now=now)
+
+
+def _reair_candidate(replay: Replay, fields: dict[str, Any], *, now: datetime) -> Replay:
+    """`replay`'s re-air as `fields` would leave it, checked; a time without an offset
+    read in the channel's zone."""
+    if "reair_channel" in fields and fields["reair_channel"] is None:
+        fields.setdefault("reair_at", None)  # no channel: no re-air
+    before = (replay.reair_channel, replay.reair_at)
+    candidate = Replay(
+        pk=replay.pk, recording=replay.recording, reair_at=fields.get("reair_at", before[1])
+    )
+    candidate.reair_channel = fields.get("reair_channel", before[0])
+    if "reair_at" in fields or "reair_channel" in fields:
+        moved = (candidate.reair_channel, candidate.reair_at) != before
+        replay_check_reair(candidate, now=now, moved=moved)
+    return candidate
+
+
 def _rebuild_channels(*channels: Any) -> None:
     from apps.channels.services.playout import playout_request_rebuild
 
@@ -138,17 +167,10 @@ def replay_update(
         name: "" if value is None and name not in REAIR_FIELDS else value
         for name, value in changes.items()
     }
-    if "reair_channel" in fields and fields["reair_channel"] is None:
-        fields.setdefault("reair_at", None)  # no channel: no re-air
-    before_channel, before_at = replay.reair_channel, replay.reair_at
-    probe = Replay(
-        pk=replay.pk, recording=replay.recording, reair_at=fields.get("reair_at", before_at)
-    )
-    probe.reair_channel = fields.get("reair_channel", before_channel)  # type: ignore[assignment]
-    if "reair_at" in fields or "reair_channel" in fields:
-        moved = (probe.reair_channel, probe.reair_at) != (before_channel, before_at)
-        replay_check_reair(probe, now=timezone.now(), moved=moved)
-        fields["reair_at"] = probe.reair_at  # read in the channel's zone if it had no offset
+    before_channel = replay.reair_channel
+    candidate = _reair_candidate(replay, fields, now=timezone.now())
+    if "reair_at" in fields:
+        fields["reair_at"] = candidate.reair_at  # read in the channel's zone if it had no offset
     aired = any(
         name in AIRED_FIELDS and getattr(replay, name) != value for name, value in fields.items()
     )
