@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from apps.channels.replays import services
 from apps.channels.replays.models import Replay
-from castcore.admin_site import AuditedModelAdmin
+from castcore.admin_site import AuditedModelAdmin, add_api_error
 from castcore.api.errors import ApiError
 
 
@@ -48,12 +48,7 @@ class ReplayAdminForm(forms.ModelForm):
         try:
             services.replay_check(fields=fields, replay=self.instance if self.instance.pk else None)
         except ApiError as exc:
-            field = exc.params.get("field")
-            error = forms.ValidationError(f"{exc.code}: {exc.params}", code=exc.code)
-            if field in self.fields:
-                self.add_error(field, error)
-            else:
-                raise error from None
+            add_api_error(self, exc)
         return cleaned
 
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from apps.channels.scheduling import services
 from apps.channels.scheduling.models import ScheduledAction, ScheduledRun
-from castcore.admin_site import AuditedModelAdmin
+from castcore.admin_site import AuditedModelAdmin, add_api_error
 from castcore.api.errors import ApiError
 
 
@@ -45,12 +45,7 @@ class ScheduledActionAdminForm(forms.ModelForm):
                 fields=cleaned, action=self.instance if self.instance.pk else None
             )
         except ApiError as exc:
-            field = exc.params.get("field")
-            error = forms.ValidationError(f"{exc.code}: {exc.params}", code=exc.code)
-            if field in self.fields:
-                self.add_error(field, error)
-            else:
-                raise error from None
+            add_api_error(self, exc)
         return cleaned
 
 
