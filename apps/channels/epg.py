@@ -213,22 +213,40 @@ def render_xmltv(
     generator: str = "CastCore",
     source_url: str = "",
 ) -> Iterator[str]:
-    """The guide, chunk by chunk: the header and channels first, then the programmes.
+    """The guide, chunk by chunk: the header and channels first, then the programmes."""
+    listed = list(channels)
+    yield xmltv_head(listed, generator=generator, source_url=source_url)
+    yield from xmltv_programmes(listed, rows, spans)
+    yield XMLTV_TAIL
 
-    Filler never has a programme of its own: an item's runs until the next item
-    starts (or the channel's last row ends), so filler folds into what it pads;
-    filler before a channel's first item is one programme named after the channel.
-    """
-    by_id = {c.id: c for c in channels}
+
+XMLTV_TAIL = "</tv>\n"
+
+
+def xmltv_head(
+    channels: Iterable[GuideChannel], *, generator: str = "CastCore", source_url: str = ""
+) -> str:
+    """The document up to the programmes: declaration, <tv> and every <channel>."""
     source = f' source-info-url="{esc(source_url)}"' if source_url else ""
     head = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<!DOCTYPE tv SYSTEM "xmltv.dtd">\n'
         f'<tv generator-info-name="{esc(generator)}"{source}>\n'
     ]
-    head.extend(_channel(c) for c in by_id.values())
-    yield "".join(head)
+    head.extend(_channel(c) for c in {c.id: c for c in channels}.values())
+    return "".join(head)
 
+
+def xmltv_programmes(
+    channels: Iterable[GuideChannel], rows: Iterable[GuideRow], spans: Spans
+) -> Iterator[str]:
+    """Every <programme> of the rows, chunk by chunk.
+
+    Filler never has a programme of its own: an item's runs until the next item
+    starts (or the channel's last row ends), so filler folds into what it pads;
+    filler before a channel's first item is one programme named after the channel.
+    """
+    by_id = {c.id: c for c in channels}
     # One clock per zone over the whole guide's window: channels share a handful of zones.
     lo = min((first for first, _ in spans.values()), default=0) // _MICROS
     hi = max((last for _, last in spans.values()), default=0) // _MICROS
@@ -270,5 +288,4 @@ def render_xmltv(
         if channel_id not in seen and channel_id in by_id:  # filler only, no item at all
             only = by_id[channel_id]
             out.append(_programme(clock_of(only), only, first, last, only.name, ""))
-    out.append("</tv>\n")
     yield "".join(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _EPISODE = re.compile(r"[Ss](\d{1,3})[ ._-]?[Ee](\d{1,4})")
 _SEPARATORS = re.compile(r"[._]+")
@@ -56,6 +57,7 @@ def _clean(text: str) -> str:
     return " ".join(_SEPARATORS.sub(" ", text).split()).strip(" -")
 
 
+@lru_cache(maxsize=8192)
 def guide_text(relpath: str) -> GuideText:
     """What the guide says about the file at `relpath` (relative to its source)."""
     parts = [p for p in relpath.split("/") if p]

@@ -248,23 +248,44 @@ class PlayoutRow(models.Model):
     a rebuild resumes each playlist at the next item.
     """
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="playout")
+    # Indexes: a week of 100 channels is half a million rows, rewritten by every rebuild,
+    # so each index costs the compile. The channel's is the (channel, …) ones below; the
+    # block's, playlist's, asset's and replay's are left out: those rows are deleted
+    # rarely, and then one scan of this table is cheaper than an index kept for it.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="playout", db_index=False
+    )
     start = models.DateTimeField()
     end = models.DateTimeField()
     media_item = models.ForeignKey(
         "media.MediaItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     asset = models.ForeignKey(
-        "media.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "media.Asset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     in_point = models.FloatField(default=0.0)
     out_point = models.FloatField(null=True, blank=True)
     filler = models.BooleanField(default=False)
     block = models.ForeignKey(
-        ScheduleBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ScheduleBlock,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     playlist = models.ForeignKey(
-        Playlist, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Playlist,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     seq = models.BigIntegerField(null=True, blank=True)
     # A replay re-aired at a fixed time (Replay.reair_at); SET_NULL, not CASCADE: the
@@ -276,6 +297,7 @@ class PlayoutRow(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     # Guide text frozen at compile time, so the guide reads the rows alone.
     title = models.CharField(max_length=300, blank=True, default="")

@@ -287,3 +287,28 @@ def test_the_public_m3us_guide_and_streams_need_no_credential(
     guide = etree.fromstring(_body(api.get(guide_url)))
     assert set(guide.xpath("//channel/@id")) == {c.guide_id for c in channels[:2]}
     assert [api.get(url).status_code for url in stream_urls] == [200, 200]
+
+
+def test_the_guide_served_from_rendered_programmes_follows_every_compile(
+    api: Any, channels: list[Channel]
+) -> None:
+    first = _body(api.get("/epg.xml"))
+    assert _body(api.get("/epg.xml")) == first  # the second from the rendered programmes
+    two = channels[1]
+    block = ScheduleBlock.objects.filter(channel=two).first()
+    assert block is not None
+    films = Playlist.objects.create(name="Only films")
+    PlaylistItem.objects.create(
+        playlist=films,
+        kind=ItemKind.MEDIA,
+        media_item=MediaItem.objects.get(relpath__startswith="Films/Tom"),
+    )
+    ScheduleBlock.objects.filter(channel=two).update(playlist=films)
+    playout_rebuild(channel=two, horizon=timedelta(days=2))
+    after = etree.fromstring(_body(api.get("/epg.xml")))
+    titles = set(after.xpath(f"//programme[@channel='{two.guide_id}']/title/text()"))
+    assert 'Tom & Jerry <Special> "Quoted"' in titles
+    Channel.objects.filter(pk=two.pk).update(time_zone="Asia/Tokyo")
+    tokyo = etree.fromstring(_body(api.get("/epg.xml")))
+    starts = tokyo.xpath(f"//programme[@channel='{two.guide_id}']/@start")
+    assert starts and all(s.endswith("+0900") for s in starts)
