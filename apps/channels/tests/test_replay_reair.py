@@ -150,6 +150,11 @@ def test_a_reair_becomes_a_row_and_a_guide_entry_at_the_local_time(
     # The news item that did not fit before it is filler; the flood goes on after it.
     assert before.filler and not after.filler and after.media_item_id is not None
     _assert_seamless(channel)
+    listed = operator_api.get(
+        f"/api/v1/channels/{channel.pk}/playout",
+        {"start": (at - timedelta(minutes=1)).isoformat(), "hours": 1},
+    ).json()
+    assert [r["replay"] for r in listed if r["replay"]] == [response.json()["id"]]
 
     tree = _guide(operator_api, channel)
     [programme] = tree.xpath("//programme[title=$t]", t=TITLE)
