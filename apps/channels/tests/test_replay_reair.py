@@ -152,7 +152,7 @@ def test_a_reair_becomes_a_row_and_a_guide_entry_at_the_local_time(
     _assert_seamless(channel)
     listed = operator_api.get(
         f"/api/v1/channels/{channel.pk}/playout",
-        {"start": (at - timedelta(minutes=1)).isoformat(), "hours": 1},
+        {"start": (at - timedelta(minutes=1)).isoformat(), "hours": "1"},
     ).json()
     assert [r["replay"] for r in listed if r["replay"]] == [response.json()["id"]]
 
