@@ -36,7 +36,7 @@ def environment(var_dir: Path, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
-        CASTCORE_EMBEDDED_WORKER="false", DEBUG="false",
+        CASTCORE_EMBEDDED_WORKER="false", DEBUG="false", SECURE_SSL_REDIRECT="false",
         CASTCORE_PLAYOUT_HORIZON_DAYS=env.get("CASTCORE_PLAYOUT_HORIZON_DAYS", "7"),
     )  # fmt: skip
     env.setdefault("SECRET_KEY", "bench-epg-secret-key-0123456789abcdefghijklmnop")
