@@ -237,20 +237,32 @@ def xmltv_head(
     return "".join(head)
 
 
+#: Each zone's clock over a guide's window, shared by the calls that render it.
+Clocks = dict[ZoneInfo, "_ZoneClock"]
+
+
 def xmltv_programmes(
-    channels: Iterable[GuideChannel], rows: Iterable[GuideRow], spans: Spans
+    channels: Iterable[GuideChannel],
+    rows: Iterable[GuideRow],
+    spans: Spans,
+    *,
+    clocks: Clocks | None = None,
+    window: Spans | None = None,
 ) -> Iterator[str]:
     """Every <programme> of the rows, chunk by chunk.
 
     Filler never has a programme of its own: an item's runs until the next item
     starts (or the channel's last row ends), so filler folds into what it pads;
     filler before a channel's first item is one programme named after the channel.
+    Calls that render one guide a channel at a time share `clocks`, made over the
+    spans of `window` (all its channels'; default `spans`).
     """
     by_id = {c.id: c for c in channels}
     # One clock per zone over the whole guide's window: channels share a handful of zones.
-    lo = min((first for first, _ in spans.values()), default=0) // _MICROS
-    hi = max((last for _, last in spans.values()), default=0) // _MICROS
-    clocks: dict[ZoneInfo, _ZoneClock] = {}
+    every = (window or spans).values()
+    lo = min((first for first, _ in every), default=0) // _MICROS
+    hi = max((last for _, last in every), default=0) // _MICROS
+    clocks = {} if clocks is None else clocks
 
     def clock_of(channel: GuideChannel) -> _ZoneClock:
         found = clocks.get(channel.zone)

@@ -312,3 +312,20 @@ def test_the_guide_served_from_rendered_programmes_follows_every_compile(
     tokyo = etree.fromstring(_body(api.get("/epg.xml")))
     starts = tokyo.xpath(f"//programme[@channel='{two.guide_id}']/@start")
     assert starts and all(s.endswith("+0900") for s in starts)
+
+
+def test_the_guide_from_cached_programmes_equals_one_rendered_whole(
+    channels: list[Channel],
+) -> None:
+    from apps.channels import feeds
+    from apps.channels.epg import render_xmltv
+
+    listed = feeds.guide_channels(None, Channel.objects.order_by("number"))
+    start, end = feeds._window()
+    ids = [c.id for c in listed]
+    whole = "".join(
+        render_xmltv(listed, feeds.guide_rows(ids, start, end), feeds.guide_spans(ids, start, end))
+    )
+    cold = "".join(feeds.guide_chunks(listed, start, end))
+    warm = "".join(feeds.guide_chunks(listed, start, end))
+    assert cold == warm == whole
