@@ -42,6 +42,9 @@ _ROWS_CHUNK = 5000
 #: A channel's rendered programmes are kept this long at most (the window moves hourly).
 FRAGMENT_SECONDS = 3600
 _FRAGMENT_FORMAT = 1  # bump when the rendering changes
+#: Text handed to the server at a time: each chunk is a hop to the request's thread and
+#: back (feeds._pulled), which on a loaded machine waits for a core; 100 small ones did.
+GUIDE_CHUNK_CHARS = 1 << 20
 
 
 def _absolute(request: HttpRequest | None, path: str) -> str:
@@ -222,9 +225,16 @@ def guide_chunks(
         rendered = _render(missing, spans, start, end)
         fragments.update(rendered)
         cache.set_many({keys[pk]: text for pk, text in rendered.items()}, FRAGMENT_SECONDS)
+    out: list[str] = []
+    size = 0
     for channel in channels:
-        yield fragments.get(channel.id, "")
-    yield XMLTV_TAIL
+        out.append(fragments.get(channel.id, ""))
+        size += len(out[-1])
+        if size >= GUIDE_CHUNK_CHARS:
+            yield "".join(out)
+            out, size = [], 0
+    out.append(XMLTV_TAIL)
+    yield "".join(out)
 
 
 def _cached(keys: dict[int, str]) -> dict[int, str]:
