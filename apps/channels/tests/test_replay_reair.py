@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +26,7 @@ from apps.channels.play.inputs import playlist_from
 from apps.channels.replays.models import Replay
 from apps.channels.replays.services import replay_delete
 from apps.channels.services.playout import playout_inputs_changed_since, playout_rebuild
-from apps.channels.tests.conftest import ClipLibrary
+from apps.channels.tests.conftest import ClipLibrary, xmltv_dtd
 from apps.channels.tests.factories import a_video
 from apps.recordings.models import Recording
 from workers.channels import rebuild_channel_playout
@@ -37,7 +36,6 @@ from workers.ffmpeg.testing import make_video
 pytestmark = pytest.mark.django_db
 
 PARIS = ZoneInfo("Europe/Paris")
-DTD = Path("/usr/share/xmltv/xmltv.dtd")
 TITLE = 'Cup final & <extra time> "live"'
 DESCRIPTION = "Both halves — второй тайм, 決勝 & <b>penalties</b>"
 
@@ -101,9 +99,8 @@ def _guide(api: APIClient, channel: Channel) -> Any:
     response: Any = api.get(f"/api/v1/channels/{channel.pk}/epg.xml")
     assert response.status_code == 200
     tree = etree.fromstring(b"".join(response.streaming_content))
-    if DTD.exists():
-        dtd = etree.DTD(str(DTD))
-        assert dtd.validate(tree), dtd.error_log.filter_from_errors()
+    dtd = xmltv_dtd()
+    assert dtd.validate(tree), dtd.error_log.filter_from_errors()
     return tree
 
 
