@@ -36,7 +36,7 @@ def environment(var_dir: Path, database_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
-        CASTCORE_EMBEDDED_WORKER="false", DEBUG="true",
+        CASTCORE_EMBEDDED_WORKER="false", DEBUG="false", SECURE_SSL_REDIRECT="false",
         CASTCORE_PLAYOUT_HORIZON_DAYS=env.get("CASTCORE_PLAYOUT_HORIZON_DAYS", "7"),
     )  # fmt: skip
     env.setdefault("SECRET_KEY", "bench-epg-secret-key-0123456789abcdefghijklmnop")
@@ -45,7 +45,7 @@ def environment(var_dir: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def build(channels: int, days: int) -> tuple[float, int]:
+def build(channels: int, days: int) -> tuple[float, float, int]:
     """The library, playlists, channels and schedules; then the timed compile."""
     from django.db import transaction
     from django.utils import timezone
@@ -111,11 +111,11 @@ def build(channels: int, days: int) -> tuple[float, int]:
                     duration=4 * 3600 if mode == BlockMode.DURATION else None,
                     count=6 if mode == BlockMode.COUNT else None,
                 )  # fmt: skip
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows = 0
     for channel in Channel.objects.order_by("number"):
         rows += playout_rebuild(channel=channel, horizon=timedelta(days=days))
-    return time.perf_counter() - started, rows
+    return time.perf_counter() - started, time.process_time() - cpu, rows
 
 
 def fetch(port: int, path: str) -> tuple[float, float, int]:
@@ -181,23 +181,35 @@ def main() -> None:
     django.setup()
     from castcore.tests.test_run_modes import stop
 
+    print(f"load_average={os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     if not (args.reuse and (args.database_url or args.var_dir)):
-        compile_s, rows = build(args.channels, args.days)
+        compile_s, compile_cpu_s, rows = build(args.channels, args.days)
         backend = "postgresql" if args.database_url else "sqlite"
-        print(f"playout_compile_s={compile_s:.2f} ({args.channels} channels x {args.days} "
-              f"days, {rows} rows, {backend})", flush=True)  # fmt: skip
+        print(f"playout_compile_s={compile_s:.2f} playout_compile_cpu_s={compile_cpu_s:.2f} "
+              f"({args.channels} channels x {args.days} days, {rows} rows, {backend}; CPU of "
+              f"the bench process, SQLite's included, PostgreSQL's not)", flush=True)  # fmt: skip
     server, port = serve(env)
     try:
+        fetch(port, "/lineup.json")  # the server's first request (imports) not counted
         for path in ("/epg.xml", "/playlist.m3u"):
-            fetch(port, path)  # first use (imports, caches) not counted
+            # The first read after a compile renders every channel's programmes (and keeps
+            # them: apps.channels.feeds.guide_chunks); the next five are what clients see.
+            cold_cpu = cpu_seconds(server.pid)
+            _, cold_ttlb, _ = fetch(port, path)
+            name = path.strip("/").replace(".", "_")
+            print(f"{name}_first_read_ttlb_ms={cold_ttlb * 1000:.0f} "
+                  f"{name}_first_read_server_cpu_ms="
+                  f"{(cpu_seconds(server.pid) - cold_cpu) * 1000:.0f}", flush=True)  # fmt: skip
             cpu_before = cpu_seconds(server.pid)
             runs = [fetch(port, path) for _ in range(5)]
             cpu = (cpu_seconds(server.pid) - cpu_before) / len(runs)
             ttfb, ttlb, size = min(runs, key=lambda r: r[1])
-            name = path.strip("/").replace(".", "_")
+            worst = max(r[1] for r in runs)
             print(f"{name}_ttfb_ms={ttfb * 1000:.0f} {name}_ttlb_ms={ttlb * 1000:.0f} "
-                  f"{name}_server_cpu_ms={cpu * 1000:.0f} ({size / 1e6:.1f} MB, best of 5, "
-                  f"CPU a request on average; aim: last byte < 500 ms)", flush=True)  # fmt: skip
+                  f"{name}_ttlb_worst_ms={worst * 1000:.0f} "
+                  f"{name}_server_cpu_ms={cpu * 1000:.0f} ({size / 1e6:.1f} MB, best and "
+                  f"worst of 5, CPU a request on average; aim: last byte < 500 ms)",
+                  flush=True)  # fmt: skip
         print(f"load_average={os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     finally:
         stop(server)

@@ -61,6 +61,14 @@ class CastCoreAdminSite(admin.AdminSite):
         return not user.has_2fa or user.is_verified()
 
 
+def add_api_error(form: forms.BaseForm, exc: Any) -> None:
+    """Show a service's check failure (an ApiError) on an admin form: under the field its
+    params name, else above the form; the code stays readable, as in the API."""
+    error = forms.ValidationError(f"{exc.code}: {exc.params}", code=exc.code)
+    field = exc.params.get("field")
+    form.add_error(field if field in form.fields else None, error)
+
+
 def _form_changes(form: forms.ModelForm[Any], change: bool) -> dict[str, list[Any]]:
     fields = form.changed_data if change else list(form.cleaned_data)
     before = {name: form.initial.get(name) for name in fields} if change else {}

@@ -55,11 +55,11 @@ class GuideChannel:
         return esc(self.guide_id)
 
 
-#: An item row, filler left out: (channel id, start, title, media relpath or "").
+#: An item row, filler left out: (channel id, start, title, media relpath or "", description).
 #: Times are integer microseconds since the Unix epoch (UTC), as the database can
 #: hand them over without building a datetime per row (feeds.EpochMicros).
 #: In (channel, start) order; an item's programme runs until the next one starts.
-GuideRow = tuple[int, int, str, str]
+GuideRow = tuple[int, int, str, str, str]
 #: Each channel's compiled span in the window: (first row's start, last row's end), epoch µs.
 Spans = dict[int, tuple[int, int]]
 
@@ -86,12 +86,17 @@ def xmltv_time(at: datetime, zone: ZoneInfo) -> str:
 
 
 @lru_cache(maxsize=8192)
-def _inner(path: str, title: str, fallback: str) -> str:
-    """A programme's children, rendered once per file: a week repeats the same files."""
+def _inner(path: str, title: str, description: str, fallback: str) -> str:
+    """A programme's children, rendered once per file: a week repeats the same files.
+
+    In xmltv.dtd's order: title, sub-title, desc, category, episode-num.
+    """
     text = guide_text(path) if path else GuideText(title=title)
     parts = [f"<title>{esc(text.title or title or fallback)}</title>"]
     if text.sub_title:
         parts.append(f"<sub-title>{esc(text.sub_title)}</sub-title>")
+    if description:
+        parts.append(f"<desc>{esc(description)}</desc>")
     if text.category:
         parts.append(f"<category>{esc(text.category)}</category>")
     if text.episode is not None:
@@ -177,11 +182,17 @@ class _ZoneClock:
 
 
 def _programme(
-    clock: _ZoneClock, channel: GuideChannel, start: int, stop: int, title: str, path: str
+    clock: _ZoneClock,
+    channel: GuideChannel,
+    start: int,
+    stop: int,
+    title: str,
+    path: str,
+    description: str = "",
 ) -> str:
     return (
         f'<programme start="{clock(start)}" stop="{clock(stop)}" channel="{channel.xml_id}">'
-        f"{_inner(path, title, channel.name)}</programme>\n"
+        f"{_inner(path, title, description, channel.name)}</programme>\n"
     )
 
 
@@ -202,26 +213,56 @@ def render_xmltv(
     generator: str = "CastCore",
     source_url: str = "",
 ) -> Iterator[str]:
-    """The guide, chunk by chunk: the header and channels first, then the programmes.
+    """The guide, chunk by chunk: the header and channels first, then the programmes."""
+    listed = list(channels)
+    yield xmltv_head(listed, generator=generator, source_url=source_url)
+    yield from xmltv_programmes(listed, rows, spans)
+    yield XMLTV_TAIL
 
-    Filler never has a programme of its own: an item's runs until the next item
-    starts (or the channel's last row ends), so filler folds into what it pads;
-    filler before a channel's first item is one programme named after the channel.
-    """
-    by_id = {c.id: c for c in channels}
+
+XMLTV_TAIL = "</tv>\n"
+
+
+def xmltv_head(
+    channels: Iterable[GuideChannel], *, generator: str = "CastCore", source_url: str = ""
+) -> str:
+    """The document up to the programmes: declaration, <tv> and every <channel>."""
     source = f' source-info-url="{esc(source_url)}"' if source_url else ""
     head = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<!DOCTYPE tv SYSTEM "xmltv.dtd">\n'
         f'<tv generator-info-name="{esc(generator)}"{source}>\n'
     ]
-    head.extend(_channel(c) for c in by_id.values())
-    yield "".join(head)
+    head.extend(_channel(c) for c in {c.id: c for c in channels}.values())
+    return "".join(head)
 
+
+#: Each zone's clock over a guide's window, shared by the calls that render it.
+Clocks = dict[ZoneInfo, "_ZoneClock"]
+
+
+def xmltv_programmes(
+    channels: Iterable[GuideChannel],
+    rows: Iterable[GuideRow],
+    spans: Spans,
+    *,
+    clocks: Clocks | None = None,
+    window: Spans | None = None,
+) -> Iterator[str]:
+    """Every <programme> of the rows, chunk by chunk.
+
+    Filler never has a programme of its own: an item's runs until the next item
+    starts (or the channel's last row ends), so filler folds into what it pads;
+    filler before a channel's first item is one programme named after the channel.
+    Calls that render one guide a channel at a time share `clocks`, made over the
+    spans of `window` (all its channels'; default `spans`).
+    """
+    by_id = {c.id: c for c in channels}
     # One clock per zone over the whole guide's window: channels share a handful of zones.
-    lo = min((first for first, _ in spans.values()), default=0) // _MICROS
-    hi = max((last for _, last in spans.values()), default=0) // _MICROS
-    clocks: dict[ZoneInfo, _ZoneClock] = {}
+    every = (window or spans).values()
+    lo = min((first for first, _ in every), default=0) // _MICROS
+    hi = max((last for _, last in every), default=0) // _MICROS
+    clocks = {} if clocks is None else clocks
 
     def clock_of(channel: GuideChannel) -> _ZoneClock:
         found = clocks.get(channel.zone)
@@ -231,18 +272,16 @@ def render_xmltv(
 
     out: list[str] = []
     seen: set[int] = set()
-    pending: tuple[GuideChannel, int, str, str] | None = None
+    pending: tuple[GuideChannel, int, str, str, str] | None = None
     clock = pending_clock = None
-    for channel_id, start, title, path in rows:
+    for channel_id, start, title, path, description in rows:
         channel = by_id.get(channel_id)
         if channel is None:
             continue
         if pending is not None and pending_clock is not None:
             same = pending[0] is channel
             stop = start if same else spans[pending[0].id][1]
-            out.append(
-                _programme(pending_clock, pending[0], pending[1], stop, pending[2], pending[3])
-            )
+            out.append(_programme(pending_clock, pending[0], pending[1], stop, *pending[2:]))
         if channel_id not in seen:
             seen.add(channel_id)
             first = spans.get(channel_id, (start, start))[0]
@@ -250,16 +289,15 @@ def render_xmltv(
                 out.append(_programme(clock_of(channel), channel, first, start, channel.name, ""))
         if pending is None or pending[0] is not channel:
             clock = clock_of(channel)
-        pending, pending_clock = (channel, start, title, path), clock
+        pending, pending_clock = (channel, start, title, path, description), clock
         if len(out) >= CHUNK:
             yield "".join(out)
             out = []
     if pending is not None and pending_clock is not None:
         stop = spans[pending[0].id][1]
-        out.append(_programme(pending_clock, pending[0], pending[1], stop, pending[2], pending[3]))
+        out.append(_programme(pending_clock, pending[0], pending[1], stop, *pending[2:]))
     for channel_id, (first, last) in spans.items():
         if channel_id not in seen and channel_id in by_id:  # filler only, no item at all
             only = by_id[channel_id]
             out.append(_programme(clock_of(only), only, first, last, only.name, ""))
-    out.append("</tv>\n")
     yield "".join(out)

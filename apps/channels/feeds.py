@@ -7,11 +7,15 @@ answer through here, so their ids, numbers and URLs are the same.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import BigIntegerField, Func, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -19,13 +23,28 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 from apps.channels import conf
-from apps.channels.epg import GuideChannel, GuideRow, Spans, epoch_micros, render_xmltv
+from apps.channels.epg import (
+    XMLTV_TAIL,
+    Clocks,
+    GuideChannel,
+    GuideRow,
+    Spans,
+    epoch_micros,
+    xmltv_head,
+    xmltv_programmes,
+)
 from apps.channels.m3u import M3UChannel, render_m3u
 from apps.channels.models import Channel, PlayoutRow
 
 #: The guide starts this long before now, so the programme on air is in it.
 GUIDE_PAST = timedelta(hours=2)
 _ROWS_CHUNK = 5000
+#: A channel's rendered programmes are kept this long at most (the window moves hourly).
+FRAGMENT_SECONDS = 3600
+_FRAGMENT_FORMAT = 1  # bump when the rendering changes
+#: Text handed to the server at a time: each chunk is a hop to the request's thread and
+#: back (feeds._pulled), which on a loaded machine waits for a core; 100 small ones did.
+GUIDE_CHUNK_CHARS = 1 << 20
 
 
 def _absolute(request: HttpRequest | None, path: str) -> str:
@@ -49,31 +68,45 @@ def guide_channels(request: HttpRequest | None, channels: Iterable[Channel]) -> 
     ]  # fmt: skip
 
 
-def _window(hours: int | None) -> tuple[datetime, datetime]:
-    now = timezone.now()
-    ahead = timedelta(hours=hours) if hours else timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=1)
-    return now - GUIDE_PAST, now + ahead
+def _window() -> tuple[datetime, datetime]:
+    """The guide's window: from GUIDE_PAST before the hour to past the horizon. Whole
+    hours, so a channel's rendered programmes serve every request of the hour."""
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    return hour - GUIDE_PAST, hour + timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=2)
 
 
-def guide_spans(channel_ids: Sequence[int], start: datetime, end: datetime) -> Spans:
-    """Each channel's first row start and last row end in the window.
+def _spans_and_last_ids(
+    channel_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, tuple[tuple[int, int], int]]:
+    """Each channel's (first row start, last row end) in the window, and its last row's id.
 
-    Two index lookups per channel (correlated subqueries on (channel, end) and
-    (channel, start)) rather than an aggregate over every row of the week.
+    Index lookups per channel (correlated subqueries on (channel, end) and (channel,
+    start)) rather than an aggregate over every row of the week. Every compile that
+    changes the window writes its last row anew (a rebuild rewrites from a point to
+    the horizon, an extend appends), so a new id there means new programmes.
     """
     rows = PlayoutRow.objects.filter(channel_id=OuterRef("pk"))
     first = rows.filter(end__gt=start).order_by("end").values("start")[:1]
-    last = rows.filter(start__lt=end).order_by("-start").values("end")[:1]
+    last = rows.filter(start__lt=end).order_by("-start")
     found = (
         Channel.objects.filter(pk__in=channel_ids)
-        .annotate(first=Subquery(first), last=Subquery(last))
-        .values_list("pk", "first", "last")
+        .annotate(
+            first=Subquery(first),
+            last=Subquery(last.values("end")[:1]),
+            last_id=Subquery(last.values("pk")[:1]),
+        )
+        .values_list("pk", "first", "last", "last_id")
     )
     return {
-        pk: (epoch_micros(a), epoch_micros(b))
-        for pk, a, b in found
+        pk: ((epoch_micros(a), epoch_micros(b)), last_id)
+        for pk, a, b, last_id in found
         if a is not None and b is not None
     }
+
+
+def guide_spans(channel_ids: Sequence[int], start: datetime, end: datetime) -> Spans:
+    """Each channel's first row start and last row end in the window, epoch µs."""
+    return {pk: span for pk, (span, _) in _spans_and_last_ids(channel_ids, start, end).items()}
 
 
 class EpochMicros(Func):
@@ -115,7 +148,7 @@ def guide_rows(channel_ids: Sequence[int], start: datetime, end: datetime) -> It
         .order_by("channel_id", "start")
         .values_list(
             "channel_id", EpochMicros("start"), "title",
-            Coalesce("media_item__relpath", Value("")),
+            Coalesce("media_item__relpath", Value("")), "description",
         )
     )  # fmt: skip
     sql, params = rows.query.get_compiler(using=rows.db).as_sql()
@@ -157,17 +190,85 @@ def _streaming(
     return StreamingHttpResponse(_pulled(body) if asgi else body, content_type=content_type)
 
 
+def _fragment_key(channel: GuideChannel, span: tuple[int, int], last_id: int, at: datetime) -> str:
+    """What a channel's programmes depend on: its rows (their span and last id), the
+    window, and the channel's own id, name and zone (times, the filler's fallback title)."""
+    parts = (
+        _FRAGMENT_FORMAT, channel.id, channel.guide_id, channel.name, str(channel.zone),
+        span, last_id, at.isoformat(),
+    )  # fmt: skip
+    return "channels:guide:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def guide_chunks(
+    channels: list[GuideChannel], start: datetime, end: datetime, *, source_url: str = ""
+) -> Iterator[str]:
+    """The guide of `channels` over [start, end): the head, then each channel's
+    programmes, taken from the cache or rendered from its rows and cached.
+
+    Rendering 100 channels x 7 days took a quarter of a second of CPU a request; the
+    rows change only when a compile writes them, so a request mostly sends what an
+    earlier one rendered (bench/epg.py). What is missing is read in one query.
+    """
+    yield xmltv_head(channels, source_url=source_url)
+    found = _spans_and_last_ids([c.id for c in channels], start, end)
+    spans = {pk: span for pk, (span, _) in found.items()}
+    keys = {
+        c.id: _fragment_key(c, span, last_id, start)
+        for c in channels
+        if c.id in found
+        for span, last_id in [found[c.id]]
+    }
+    fragments = _cached(keys)
+    missing = [c for c in channels if c.id in keys and c.id not in fragments]
+    if missing:
+        rendered = _render(missing, spans, start, end)
+        fragments.update(rendered)
+        cache.set_many({keys[pk]: text for pk, text in rendered.items()}, FRAGMENT_SECONDS)
+    out: list[str] = []
+    size = 0
+    for channel in channels:
+        out.append(fragments.get(channel.id, ""))
+        size += len(out[-1])
+        if size >= GUIDE_CHUNK_CHARS:
+            yield "".join(out)
+            out, size = [], 0
+    out.append(XMLTV_TAIL)
+    yield "".join(out)
+
+
+def _cached(keys: dict[int, str]) -> dict[int, str]:
+    found = cache.get_many(list(keys.values()))
+    return {pk: found[key] for pk, key in keys.items() if key in found}
+
+
+def _render(
+    channels: list[GuideChannel], spans: Spans, start: datetime, end: datetime
+) -> dict[int, str]:
+    """Each channel's programmes, from one query over all their rows."""
+    by_id = {c.id: c for c in channels}
+    clocks: Clocks = {}
+    rendered = {c.id: "" for c in channels}
+
+    def programmes(channel: GuideChannel, rows: Iterable[GuideRow]) -> str:
+        own = {channel.id: spans[channel.id]}
+        return "".join(xmltv_programmes([channel], rows, own, clocks=clocks, window=spans))
+
+    for channel_id, rows in groupby(guide_rows(list(by_id), start, end), key=itemgetter(0)):
+        rendered[channel_id] = programmes(by_id[channel_id], rows)
+    for channel in channels:
+        if not rendered[channel.id]:  # filler only: one programme named after the channel
+            rendered[channel.id] = programmes(channel, [])
+    return rendered
+
+
 def xmltv_response(
     request: HttpRequest, channels: QuerySet[Channel], *, filename: str = "epg.xml"
 ) -> StreamingHttpResponse:
     listed = list(channels.select_related("logo"))
-    ids = [c.pk for c in listed]
-    start, end = _window(None)
-    body = render_xmltv(
-        guide_channels(request, listed),
-        guide_rows(ids, start, end),
-        guide_spans(ids, start, end),
-        source_url=request.build_absolute_uri("/"),
+    start, end = _window()
+    body = guide_chunks(
+        guide_channels(request, listed), start, end, source_url=request.build_absolute_uri("/")
     )
     response = _streaming(request, body, "application/xml; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -184,10 +285,21 @@ def m3u_channels(request: HttpRequest, channels: Iterable[Channel]) -> list[M3UC
     ]  # fmt: skip
 
 
+#: The guide of every public channel, anonymous: what the M3U of several channels names.
+PUBLIC_GUIDE_PATH = "/epg.xml"
+
+
 def m3u_response(
-    request: HttpRequest, channels: QuerySet[Channel], *, guide_path: str
+    request: HttpRequest, channels: QuerySet[Channel], *, single: Channel | None = None
 ) -> StreamingHttpResponse:
+    """An M3U whose every URL an IPTV client can follow with no other credential.
+
+    Streams by Channel.stream_path; the guide is /epg.xml (public channels), or for
+    one channel its own guide by Channel.guide_path (with its token when not public):
+    the API's guide would want an API token the client does not have.
+    """
     listed = m3u_channels(request, channels.select_related("logo"))
+    guide_path = single.guide_path() if single is not None else PUBLIC_GUIDE_PATH
     body = render_m3u(listed, guide_url=_absolute(request, guide_path))
     response = _streaming(request, body, "audio/x-mpegurl; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="playlist.m3u"'

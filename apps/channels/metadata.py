@@ -1,14 +1,15 @@
 """Guide text from a media item: title, episode numbers and category from its path.
 
-The library keeps what ffprobe says about streams, not container tags, so the
-guide reads the conventions media libraries are organised by:
-`Show/Season 1/Show - S01E02 - Title.mkv`, `Films/Title (1999).mp4`.
+Titles, categories and episode numbers come from the conventions media libraries
+are organised by: `Show/Season 1/Show - S01E02 - Title.mkv`, `Films/Title (1999).mp4`;
+descriptions from the container's tags as the scan probed them (DESCRIPTION_TAGS).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _EPISODE = re.compile(r"[Ss](\d{1,3})[ ._-]?[Ee](\d{1,4})")
 _SEPARATORS = re.compile(r"[._]+")
@@ -37,10 +38,26 @@ class GuideText:
         return f"S{self.season or 0:02d}E{self.episode:02d}"
 
 
+#: Container tags a description is read from, the first one set winning.
+DESCRIPTION_TAGS = ("description", "synopsis", "comment")
+
+
+def description_from_tags(tags: object) -> str:
+    """The guide's description of a media item, from its probed container tags."""
+    if not isinstance(tags, dict):
+        return ""
+    for name in DESCRIPTION_TAGS:
+        value = tags.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
 def _clean(text: str) -> str:
     return " ".join(_SEPARATORS.sub(" ", text).split()).strip(" -")
 
 
+@lru_cache(maxsize=8192)
 def guide_text(relpath: str) -> GuideText:
     """What the guide says about the file at `relpath` (relative to its source)."""
     parts = [p for p in relpath.split("/") if p]

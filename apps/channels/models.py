@@ -169,7 +169,15 @@ class Channel(models.Model):
 
     def stream_path(self, *, with_token: bool | None = None) -> str:
         """The HLS path the playing engine serves; non-public channels carry their token."""
-        path = f"/channels/{self.slug}/index.m3u8"
+        return self._tokenised(f"/channels/{self.slug}/index.m3u8", with_token)
+
+    def guide_path(self, *, with_token: bool | None = None) -> str:
+        """This channel's own XMLTV guide outside the API, read as its stream is: an IPTV
+        client that was handed the channel's M3U needs no other credential for either."""
+        return self._tokenised(f"/channels/{self.slug}/epg.xml", with_token)
+
+    def _tokenised(self, path: str, with_token: bool | None) -> str:
+        # The one rule for every URL handed to IPTV clients (M3U, guide, tuner).
         if with_token is None:
             with_token = self.visibility != ChannelVisibility.PUBLIC
         return f"{path}?token={self.url_token}" if with_token else path
@@ -240,27 +248,60 @@ class PlayoutRow(models.Model):
     a rebuild resumes each playlist at the next item.
     """
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="playout")
+    # Indexes: a week of 100 channels is half a million rows, rewritten by every rebuild,
+    # so each index costs the compile. The channel's is the (channel, …) ones below; the
+    # block's, playlist's, asset's and replay's are left out: those rows are deleted
+    # rarely, and then one scan of this table is cheaper than an index kept for it.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="playout", db_index=False
+    )
     start = models.DateTimeField()
     end = models.DateTimeField()
     media_item = models.ForeignKey(
         "media.MediaItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     asset = models.ForeignKey(
-        "media.Asset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "media.Asset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     in_point = models.FloatField(default=0.0)
     out_point = models.FloatField(null=True, blank=True)
     filler = models.BooleanField(default=False)
     block = models.ForeignKey(
-        ScheduleBlock, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ScheduleBlock,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     playlist = models.ForeignKey(
-        Playlist, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Playlist,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     seq = models.BigIntegerField(null=True, blank=True)
-    # Guide text frozen at compile time, so the guide is one query with no joins.
+    # A replay re-aired at a fixed time (Replay.reair_at); SET_NULL, not CASCADE: the
+    # past stays history, and a future row that lost its replay makes the next refresh
+    # rebuild (services.playout.playout_inputs_changed_since).
+    replay = models.ForeignKey(
+        "castcore_channels.Replay",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    # Guide text frozen at compile time, so the guide reads the rows alone.
     title = models.CharField(max_length=300, blank=True, default="")
+    description = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["channel_id", "start"]

@@ -17,5 +17,7 @@ urlpatterns = [
     path("lineup_status.json", views.tuner_lineup_status, name="tuner-lineup-status"),
     path("channels", views.channel_list, name="list"),
     path("channels/<slug:slug>", views.channel_page, name="channel"),
+    # Before the playing engine's channels/<slug>/<name> (segments), which it would shadow.
+    path("channels/<slug:slug>/epg.xml", views.channel_epg_xml, name="channel-epg"),
     path("guide", views.guide_page, name="guide"),
 ]

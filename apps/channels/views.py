@@ -2,8 +2,9 @@
 clients read without an API token (/epg.xml, /playlist.m3u and the HDHomeRun tuner).
 
 The anonymous feeds carry public channels only: an unlisted or private channel's
-stream URL holds its token, which is handed out by the API (RBAC) and the
-channel's own page, never to whoever asks.
+stream and guide URLs hold its token, which is handed out by the API (RBAC) and the
+channel's own page, never to whoever asks; `/channels/{slug}/epg.xml` answers
+whoever may watch the channel (public, the token, or a signed-in user for private).
 """
 
 from __future__ import annotations
@@ -47,9 +48,19 @@ def epg_xml(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @require_safe
+def channel_epg_xml(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    """One channel's guide, for whoever may watch it (its M3U's url-tvg: Channel.guide_path)."""
+    channel = Channel.objects.filter(slug=slug, enabled=True).first()
+    # The stream's rule and its one 404 for "no such channel" and "not yours".
+    if channel is None or not selectors.may_watch(channel, request.user, request.GET.get("token")):
+        raise Http404("No such channel")
+    return feeds.xmltv_response(request, Channel.objects.filter(pk=channel.pk))
+
+
+@require_safe
 def playlist_m3u(request: HttpRequest) -> StreamingHttpResponse:
     """The M3U of every public channel, pointing at /epg.xml."""
-    return feeds.m3u_response(request, _public_qs(), guide_path="/epg.xml")
+    return feeds.m3u_response(request, _public_qs())
 
 
 def _base_url(request: HttpRequest) -> str:

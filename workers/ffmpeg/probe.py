@@ -127,6 +127,8 @@ class ProbeResult:
     bitrate: int | None
     size: int | None
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    # The container's descriptive tags the guide reads (GUIDE_TAGS), keys lowercased.
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def video_streams(self) -> tuple[StreamInfo, ...]:
@@ -155,6 +157,7 @@ class ProbeResult:
             bitrate=data.get("bitrate"),
             size=data.get("size"),
             streams=streams,
+            tags=dict(data.get("tags") or {}),
         )
 
 
@@ -219,6 +222,27 @@ def _stream(raw: Mapping[str, Any]) -> StreamInfo:
     )
 
 
+#: Container tags kept for the guide (title, description, category, episode numbers);
+#: the rest (encoder, creation_time…) is not kept.
+GUIDE_TAGS = frozenset(
+    {"title", "description", "synopsis", "comment", "genre", "show", "season_number",
+     "episode_sort", "episode_id"}
+)  # fmt: skip
+#: A tag longer than this is cut: the probe is stored on every media item.
+TAG_MAX_CHARS = 2000
+
+
+def _guide_tags(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        return {}
+    found: dict[str, str] = {}
+    for key, value in raw.items():
+        name = str(key).lower()
+        if name in GUIDE_TAGS and isinstance(value, str | int | float) and str(value).strip():
+            found.setdefault(name, str(value).strip()[:TAG_MAX_CHARS])
+    return found
+
+
 def parse_probe_output(data: Mapping[str, Any]) -> ProbeResult:
     """Turn ffprobe's `-show_format -show_streams -of json` output into a result."""
     fmt = data.get("format") or {}
@@ -231,6 +255,7 @@ def parse_probe_output(data: Mapping[str, Any]) -> ProbeResult:
         bitrate=_int(fmt.get("bit_rate")),
         size=_int(fmt.get("size")),
         streams=streams,
+        tags=_guide_tags(fmt.get("tags")),
     )
 
 

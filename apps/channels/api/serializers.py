@@ -152,9 +152,10 @@ class PlayoutRowSerializer(ModelSerializer):
     class Meta:
         model = PlayoutRow
         fields = [
-            "id", "start", "end", "media_item", "asset", "in_point", "out_point", "filler",
-            "block", "playlist", "seq", "title",
+            "id", "start", "end", "media_item", "asset", "replay", "in_point", "out_point",
+            "filler", "block", "playlist", "seq", "title", "description",
         ]  # fmt: skip
+        extra_kwargs = {"replay": {"help_text": "Set on a replay's re-air (Replay.reair_at)."}}
 
 
 class PlayoutQuerySerializer(serializers.Serializer):

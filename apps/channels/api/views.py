@@ -193,8 +193,10 @@ class ChannelViewSet(CastCoreViewSet):
 
     @extend_schema(
         operation_id="channels_m3u",
-        description="The channel's M3U entry (its stream URL carries the access token when "
-        "the channel is not public); `/playlist.m3u` lists every public channel.",
+        description="The channel's M3U entry for IPTV clients: its stream URL and its guide URL "
+        "(`url-tvg`, `/channels/{slug}/epg.xml`) carry the channel's access token when it is "
+        "not public, so a client needs no API token to follow them; `/playlist.m3u` lists "
+        "every public channel.",
         responses={(200, "audio/x-mpegurl"): OpenApiResponse(OpenApiTypes.STR, description="M3U")},
     )
     @action(
@@ -203,11 +205,7 @@ class ChannelViewSet(CastCoreViewSet):
     )  # fmt: skip
     def m3u(self, request: Request, pk: str) -> StreamingHttpResponse:
         channel = self.get_object()
-        return feeds.m3u_response(
-            request,
-            Channel.objects.filter(pk=channel.pk),
-            guide_path=f"/api/v1/channels/{channel.pk}/epg.xml",
-        )
+        return feeds.m3u_response(request, Channel.objects.filter(pk=channel.pk), single=channel)
 
 
 class ScheduleBlockViewSet(CastCoreViewSet):

@@ -7,6 +7,7 @@ says plays now, so a channel always joins its schedule at the right point.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ NOT_A_CHANNEL = "spec.channel_only"
 
 def _local_path(row: PlayoutRow) -> str | None:
     """A local file ffmpeg's concat demuxer can open for the row, or None."""
+    if row.replay_id is not None:
+        return _recording_path(row)
     item = row.media_item
     if item is None or item.missing or not item.source.enabled:
         return None
@@ -39,6 +42,18 @@ def _local_path(row: PlayoutRow) -> str | None:
         return None
     # A bucket's presigned URL cannot be a concat entry under the demuxer whitelist.
     return location.url_or_path if location.protocol_whitelist == "file" else None
+
+
+def _recording_path(row: PlayoutRow) -> str | None:
+    """A re-aired replay's recording file, when it is still there."""
+    recording = row.replay.recording if row.replay is not None else None
+    if recording is None or not recording.file or recording.is_hidden:
+        return None
+    try:
+        path = recording.file.path
+    except NotImplementedError:  # a storage without local paths
+        return None
+    return path if os.path.isfile(path) else None
 
 
 def playlist_from(
@@ -121,7 +136,7 @@ def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
     now = timezone.now() + timedelta(seconds=conf.START_LEAD_SECONDS)
     rows = list(
         rows_between(player.channel, now, now + timedelta(seconds=conf.WINDOW_SECONDS))
-        .select_related("media_item__source")
+        .select_related("media_item__source", "replay__recording")
         .order_by("start")
     )
     return playlist_from(rows, now, black=lambda: clip)

@@ -16,6 +16,12 @@ Rules, where the issue left them open:
 - Count blocks air N items, then filler until the next occurrence.
 - Filler items air while they fit and the last one is cut to fit; with no filler
   playlist the gap is one row: the slate asset, or nothing (black).
+- A fixed airing (a replay re-aired at a time) is a hard edge too: nothing runs
+  into it; the gap before it is filler (even for the first item of an
+  occurrence: it is not cut to fit a re-air); after it the block goes on, items
+  that fit, then filler. It airs whole, past a block's end or the next occurrence
+  if it must (that occurrence starts late). Two that overlap: the later one airs
+  what is left of it.
 """
 
 from __future__ import annotations
@@ -38,6 +44,22 @@ class Entry:
     in_point: float
     duration: float
     title: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """Something that airs at a fixed instant whatever the schedule says (a re-air)."""
+
+    start: datetime
+    duration: float
+    replay_id: int
+    title: str = ""
+    description: str = ""
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.duration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +86,8 @@ class RowSpec:
     playlist_id: int | None
     seq: int | None
     title: str
+    replay_id: int | None = None
+    description: str = ""
 
 
 @dataclass(slots=True)
@@ -143,12 +167,37 @@ def occurrences(
 
 
 class _Timeline:
-    """The rows being written, and each playlist's next position."""
+    """The rows being written, each playlist's next position, and the fixed airings ahead."""
 
-    def __init__(self, start: datetime, cursors: dict[int, int]) -> None:
+    def __init__(
+        self, start: datetime, cursors: dict[int, int], fixed: Sequence[Fixed] = ()
+    ) -> None:
         self.t = start
         self.rows: list[RowSpec] = []
         self.cursors = cursors
+        self.fixed = sorted((f for f in fixed if f.end > start), key=lambda f: f.start)
+
+    def edge(self, limit: datetime) -> datetime:
+        """`limit`, or the start of the next fixed airing if that comes first."""
+        for f in self.fixed:
+            if f.start > self.t:
+                return min(limit, f.start)
+        return limit
+
+    def air_fixed_due(self) -> bool:
+        """Air the fixed airing due now (what is left of it, if it began earlier)."""
+        while self.fixed and self.fixed[0].end <= self.t:
+            self.fixed.pop(0)  # overlapped by the one before: nothing left of it
+        if not self.fixed or self.fixed[0].start > self.t:
+            return False
+        f = self.fixed.pop(0)
+        skip = (self.t - f.start).total_seconds()
+        self.rows.append(
+            RowSpec(self.t, f.end, None, None, skip, f.duration, False, None, None, None,
+                    f.title, f.replay_id, f.description)
+        )  # fmt: skip
+        self.t = f.end
+        return True
 
     def next_entry(self, seq: PlaylistSequence) -> tuple[int, Entry]:
         n = self.cursors.get(seq.playlist_id, 0)
@@ -179,12 +228,20 @@ class _Timeline:
                 playlist_id=seq.playlist_id,
                 seq=n,
                 title=entry.title,
+                description="" if filler else entry.description,
             )
         )
         self.cursors[seq.playlist_id] = n + 1
         self.t = end
 
     def fill(self, until: datetime, filler: Filler, block_id: int | None) -> None:
+        """Filler from t to `until`, fixed airings in it aired at their times."""
+        while (until - self.t).total_seconds() > MIN_GAP:
+            if not self.air_fixed_due():
+                self._fill_span(self.edge(until), filler, block_id)
+        self.t = max(self.t, until)
+
+    def _fill_span(self, until: datetime, filler: Filler, block_id: int | None) -> None:
         """Filler from t to `until`: items while they fit, the last cut to fit."""
         seq = filler.sequence
         while (until - self.t).total_seconds() > MIN_GAP:
@@ -211,14 +268,16 @@ def compile_playout(
     end: datetime,
     cursors: dict[int, int],
     aired_since: Callable[[int, datetime], int] = lambda block_id, since: 0,
+    fixed: Sequence[Fixed] = (),
 ) -> list[RowSpec]:
     """Rows covering [start, end) without gaps or overlaps (the last may run past `end`).
 
     `cursors` maps playlist id → next position and is advanced in place.
     `aired_since(block_id, occurrence_start)` counts items a count block already
     aired before `start`, for a compile that resumes inside an occurrence.
+    `fixed` air at their own times (see the module's rules).
     """
-    line = _Timeline(start, cursors)
+    line = _Timeline(start, cursors, fixed)
     occs = occurrences(blocks, zone, start, end)
     if not occs:
         line.fill(end, filler, None)
@@ -231,7 +290,8 @@ def compile_playout(
         hard_end = occ.hard_end or end
         if line.t < occ.start:
             line.fill(occ.start, filler, None)
-        _air_block(line, occ, sequences.get(occ.block.playlist_id), hard_end, end, aired_since)
+        seq = sequences.get(occ.block.playlist_id)
+        _air_block(line, occ, seq, hard_end, end, aired_since, filler)
         line.fill(min(hard_end, max(end, line.t)), filler, occ.block.id)
     return line.rows
 
@@ -243,6 +303,7 @@ def _air_block(
     hard_end: datetime,
     end: datetime,
     aired_since: Callable[[int, datetime], int],
+    filler: Filler,
 ) -> None:
     block = occ.block
     if seq is None or not seq.entries:
@@ -250,8 +311,14 @@ def _air_block(
     if block.mode == "count":
         left = (block.count or 0) - (aired_since(block.id, occ.start) if line.t > occ.start else 0)
         while left > 0 and line.t < hard_end and line.t < end:
+            if line.air_fixed_due():
+                continue
+            edge = line.edge(hard_end)
             n, entry = line.next_entry(seq)
-            room = (hard_end - line.t).total_seconds()
+            room = (edge - line.t).total_seconds()
+            if edge < hard_end and entry.duration > room + 1e-6:
+                line.fill(edge, filler, block.id)  # up to the fixed airing
+                continue
             line.air(
                 entry, min(room, entry.duration), seq=seq, n=n, filler=False, block_id=block.id
             )
@@ -262,10 +329,16 @@ def _air_block(
         block_end = min(hard_end, occ.start + timedelta(seconds=block.duration))
     first = line.t <= occ.start
     while line.t < block_end and line.t < end:
+        if line.air_fixed_due():
+            first = False
+            continue
+        edge = line.edge(block_end)
         n, entry = line.next_entry(seq)
-        room = (block_end - line.t).total_seconds()
+        room = (edge - line.t).total_seconds()
         if entry.duration <= room + 1e-6:
             line.air(entry, entry.duration, seq=seq, n=n, filler=False, block_id=block.id)
+        elif edge < block_end:
+            line.fill(edge, filler, block.id)  # up to the fixed airing
         elif first:
             line.air(entry, room, seq=seq, n=n, filler=False, block_id=block.id)
         else:

@@ -34,6 +34,16 @@ class Replay(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Optionally re-aired once on a channel at a fixed time: the playout compiler places
+    # it (services.playout), so it survives every rebuild. Both set, or neither.
+    reair_channel = models.ForeignKey(
+        "castcore_channels.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reairs",
+    )
+    reair_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,6 +10,7 @@ nothing behind and the occurrence is still due for the next tick.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
@@ -68,6 +69,26 @@ def _validate(action: ScheduledAction, *, now: datetime, new_timing: bool) -> No
         raise ApiError("scheduler.starts_in_past", {"field": "starts_at"})
 
 
+#: The fields whose change makes a new timing (counted from now, in the future).
+NEW_TIMING_FIELDS = ("starts_at", "rule")
+
+
+def _changed(action: ScheduledAction, changes: dict[str, Any]) -> set[str]:
+    return {name for name, value in changes.items() if getattr(action, name) != value}
+
+
+def scheduled_action_check(
+    *, fields: dict[str, Any], action: ScheduledAction | None = None
+) -> None:
+    """Raise the API error a create (no `action`) or an update of `action` with these
+    fields would raise, changing nothing (the admin form uses it)."""
+    candidate = copy.copy(action) if action is not None else ScheduledAction()
+    new_timing = action is None or bool(_changed(action, fields) & set(NEW_TIMING_FIELDS))
+    for name, value in fields.items():
+        setattr(candidate, name, value)
+    _validate(candidate, now=timezone.now(), new_timing=new_timing)
+
+
 def _next_from(action: ScheduledAction, now: datetime) -> datetime | None:
     return action.recurrence.after(now, inclusive=True) if action.enabled else None
 
@@ -96,12 +117,10 @@ def scheduled_action_update(
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
     now = timezone.now()
-    timing = {"starts_at", "timezone", "rule", "enabled"} & {
-        name for name, value in changes.items() if getattr(action, name) != value
-    }
+    timing = {"starts_at", "timezone", "rule", "enabled"} & _changed(action, changes)
     for name, value in changes.items():
         setattr(action, name, value)
-    _validate(action, now=now, new_timing="starts_at" in timing or "rule" in timing)
+    _validate(action, now=now, new_timing=bool(timing & set(NEW_TIMING_FIELDS)))
     fields = dict(changes)
     if timing:
         fields["next_run_at"] = _next_from(action, now)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from apps.media.models import MediaItem, StorageSource
 from apps.media.scanning import media_scan_run, media_scan_start
@@ -56,3 +57,14 @@ def clip_library(clips_dir: Path, tmp_path: Path, db: None) -> ClipLibrary:
     items = {item.relpath: item for item in MediaItem.objects.filter(source=source)}
     assert set(items) == set(CLIPS), "the scan found every clip"
     return ClipLibrary(source=source, items=items)
+
+
+#: Debian's xmltv-util ships the DTD IPTV guides are checked against.
+XMLTV_DTD = Path("/usr/share/xmltv/xmltv.dtd")
+
+
+def xmltv_dtd() -> etree.DTD:
+    """xmltv.dtd, or the test is skipped where xmltv-util is not installed."""
+    if not XMLTV_DTD.exists():
+        pytest.skip("xmltv-util is not installed (apt-get install xmltv-util)")
+    return etree.DTD(str(XMLTV_DTD))

@@ -69,7 +69,7 @@ def _both(
     old = reference.render_xmltv(old_channels, rows, spans, source_url="http://h/")
     new = epg.render_xmltv(
         new_channels,
-        [(c, epg.epoch_micros(at), t, p) for c, at, t, p in rows],
+        [(c, epg.epoch_micros(at), t, p, "") for c, at, t, p in rows],
         {c: (epg.epoch_micros(a), epg.epoch_micros(b)) for c, (a, b) in spans.items()},
         source_url="http://h/",
     )

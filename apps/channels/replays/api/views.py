@@ -27,7 +27,7 @@ class ReplayViewSet(CastCoreViewSet):
 
     def restrict(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(pk__in=replays_for(self.request.user).values("pk")).select_related(
-            "recording"
+            "recording", "reair_channel"
         )
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
