@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from castcore.tests.test_run_modes import ROOT, embedded_env, free_port, stop, wait_for_health
+from castcore.tests.test_run_modes import (
+    ROOT,
+    SERVER_START_S,
+    embedded_env,
+    free_port,
+    stop,
+    wait_for_health,
+)
 
 RECONCILE_EVERY_S = 1
 
@@ -34,7 +41,8 @@ def _serve_and_idle(tmp_path: Path, *, log_level: str, idle_s: float) -> tuple[i
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            status, body = wait_for_health(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
+            health = f"http://127.0.0.1:{port}/api/v1/system/health"
+            status, body = wait_for_health(health, SERVER_START_S)
             assert status == 200, body
             time.sleep(idle_s)
         finally:

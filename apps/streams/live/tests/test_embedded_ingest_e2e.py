@@ -19,7 +19,14 @@ from apps.streams.live.nginx import nginx_rtmp_installed
 from apps.streams.live.tests.publisher import publish
 from apps.streams.live.tests.publisher import stop as stop_publisher
 from apps.streams.tests.test_embedded_mode_e2e import CREATE_OPERATOR, PASSWORD, call
-from castcore.tests.test_run_modes import ROOT, embedded_env, free_port, stop, wait_for_health
+from castcore.tests.test_run_modes import (
+    ROOT,
+    SERVER_START_S,
+    embedded_env,
+    free_port,
+    stop,
+    wait_for_health,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +63,7 @@ def test_the_embedded_server_supervises_nginx_and_takes_a_publish(tmp_path: Path
     }
     for command in (["migrate", "--noinput", "-v0"], ["shell", "-c", CREATE_OPERATOR]):
         subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300
         )
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("wb")
@@ -67,7 +74,7 @@ def test_the_embedded_server_supervises_nginx_and_takes_a_publish(tmp_path: Path
     )  # fmt: skip
     publisher = None
     try:
-        status, body = wait_for_health(f"{base}/api/v1/system/health", 40)
+        status, body = wait_for_health(f"{base}/api/v1/system/health", SERVER_START_S)
         assert status == 200, body
         first_nginx = wait(lambda: nginx_of(server), 10, "nginx started by the server")
         token = call(base, "POST", "/api/v1/auth/login", {"username": "op", "password": PASSWORD})[
