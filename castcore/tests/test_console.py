@@ -9,14 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from castcore.tests.test_run_modes import (
-    ROOT,
-    SERVER_START_S,
-    embedded_env,
-    free_port,
-    stop,
-    wait_for_health,
-)
+from castcore.tests.test_run_modes import ROOT, embedded_env, free_port, stop, wait_for_health
 
 RECONCILE_EVERY_S = 1
 
@@ -42,7 +35,7 @@ def _serve_and_idle(tmp_path: Path, *, log_level: str, idle_s: float) -> tuple[i
         )  # fmt: skip
         try:
             health = f"http://127.0.0.1:{port}/api/v1/system/health"
-            status, body = wait_for_health(health, SERVER_START_S)
+            status, body = wait_for_health(health)
             assert status == 200, body
             time.sleep(idle_s)
         finally:

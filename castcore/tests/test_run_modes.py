@@ -56,7 +56,7 @@ def get_json(url: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def wait_for_health(url: str, deadline_s: float) -> tuple[int, Any]:
+def wait_for_health(url: str, deadline_s: float = SERVER_START_S) -> tuple[int, Any]:
     deadline = time.monotonic() + deadline_s
     last: tuple[int, Any] = (0, None)
     while time.monotonic() < deadline:
@@ -70,7 +70,7 @@ def wait_for_health(url: str, deadline_s: float) -> tuple[int, Any]:
     return last
 
 
-def wait_for_answer(url: str, deadline_s: float) -> None:
+def wait_for_answer(url: str, deadline_s: float = SERVER_START_S) -> None:
     """Until the server answers at all (503 too: no worker runs in some tests)."""
     deadline = time.monotonic() + deadline_s
     while True:

@@ -22,7 +22,6 @@ import websockets
 
 from castcore.tests.test_run_modes import (
     ROOT,
-    SERVER_START_S,
     embedded_env,
     free_port,
     stop,
@@ -94,7 +93,7 @@ def test_the_asgi_server_alone_runs_a_job_and_streams_its_status(tmp_path: Path)
     )  # fmt: skip
     hls = tmp_path / "hls"
     try:
-        status, body = wait_for_health(f"{base}/api/v1/system/health", SERVER_START_S)
+        status, body = wait_for_health(f"{base}/api/v1/system/health")
         assert status == 200, body
         token = call(base, "POST", "/api/v1/auth/login", {"username": "op", "password": PASSWORD})[
             "access"

@@ -18,14 +18,7 @@ from apps.streams.tests.test_embedded_mode_e2e import (
     call,
     ffmpeg_writing_to,
 )
-from castcore.tests.test_run_modes import (
-    ROOT,
-    SERVER_START_S,
-    embedded_env,
-    free_port,
-    stop,
-    wait_for_health,
-)
+from castcore.tests.test_run_modes import ROOT, embedded_env, free_port, stop, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +64,7 @@ def test_sigterm_to_an_embedded_server_hands_the_job_over_to_its_next_start(
     hls = tmp_path / "hls"
     server, out = serve(env, port, log)
     try:
-        assert wait_for_health(f"{base}/api/v1/system/health", SERVER_START_S)[0] == 200
+        assert wait_for_health(f"{base}/api/v1/system/health")[0] == 200
         login = {"username": "op", "password": PASSWORD}
         token = call(base, "POST", "/api/v1/auth/login", login)["access"]
         profile = call(
@@ -105,7 +98,7 @@ def test_sigterm_to_an_embedded_server_hands_the_job_over_to_its_next_start(
         server, out2 = serve(env, port, log)
         out.close()
         out = out2
-        assert wait_for_health(f"{base}/api/v1/system/health", SERVER_START_S)[0] == 200
+        assert wait_for_health(f"{base}/api/v1/system/health")[0] == 200
         restarted_at = time.monotonic()
         token = call(base, "POST", "/api/v1/auth/login", login)["access"]
         resumed = wait_for_run(base, job["id"], token, 2, timeout=20)

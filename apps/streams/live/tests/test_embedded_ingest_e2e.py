@@ -19,14 +19,7 @@ from apps.streams.live.nginx import nginx_rtmp_installed
 from apps.streams.live.tests.publisher import publish
 from apps.streams.live.tests.publisher import stop as stop_publisher
 from apps.streams.tests.test_embedded_mode_e2e import CREATE_OPERATOR, PASSWORD, call
-from castcore.tests.test_run_modes import (
-    ROOT,
-    SERVER_START_S,
-    embedded_env,
-    free_port,
-    stop,
-    wait_for_health,
-)
+from castcore.tests.test_run_modes import ROOT, embedded_env, free_port, stop, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +67,7 @@ def test_the_embedded_server_supervises_nginx_and_takes_a_publish(tmp_path: Path
     )  # fmt: skip
     publisher = None
     try:
-        status, body = wait_for_health(f"{base}/api/v1/system/health", SERVER_START_S)
+        status, body = wait_for_health(f"{base}/api/v1/system/health")
         assert status == 200, body
         first_nginx = wait(lambda: nginx_of(server), 10, "nginx started by the server")
         token = call(base, "POST", "/api/v1/auth/login", {"username": "op", "password": PASSWORD})[
