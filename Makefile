@@ -5,6 +5,10 @@ PY      := $(VENV)/bin/python
 PORT    ?= 8000
 HOST    ?= 127.0.0.1
 PYTEST_ARGS ?=
+# Parallel test processes (pytest-xdist; 0 runs the suite in this one process). Most of
+# the suite waits on real processes (publishing, grace periods, workers starting), so
+# more processes than cores pays; docs/DEVELOPING.md says what each one gets of its own.
+TEST_WORKERS ?= 4
 
 .PHONY: install run test lint format worker beat migrate superuser clean
 
@@ -28,7 +32,7 @@ run: migrate
 	DEBUG=$${DEBUG:-true} $(PY) -m castcore.serve -b $(HOST) -p $(PORT) castcore.asgi:application
 
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -106,6 +106,8 @@ def viewer_api(viewer_user: Any) -> APIClient:
 def distributed_db(transactional_db: None) -> dict[str, str]:
     """The environment of a server process in the distributed mode, on the test database.
 
+    Its settings are castcore.settings as this test worker keeps them apart (its Redis
+    database and channel-layer prefix: castcore/settings_isolated.py).
     Skips unless the tests run on PostgreSQL and Redis (as .ci/run does).
     """
     if not settings.DISTRIBUTED or connection.vendor != "postgresql":
@@ -115,6 +117,6 @@ def distributed_db(transactional_db: None) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "castcore.settings",
+        "DJANGO_SETTINGS_MODULE": "castcore.settings_isolated",
         "CASTCORE_WORKER_HEARTBEAT_SECONDS": "1",
     }

@@ -2,10 +2,11 @@
 
 Tests that need a worker start a real one as a separate process (see
 conftest.py), so the web process under test must not run its own.
+castcore.settings_isolated keeps parallel test workers apart (their folders, Redis).
 """
 
-from castcore.settings import *  # noqa: F403
-from castcore.settings import REDIS_URL
+from castcore.settings_isolated import *  # noqa: F403
+from castcore.settings_isolated import REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMBEDDED_WORKER = False

@@ -34,7 +34,8 @@ def _serve_and_idle(tmp_path: Path, *, log_level: str, idle_s: float) -> tuple[i
             cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            status, body = wait_for_health(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
+            health = f"http://127.0.0.1:{port}/api/v1/system/health"
+            status, body = wait_for_health(health)
             assert status == 200, body
             time.sleep(idle_s)
         finally:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from castcore.secrets import encrypt, remember
+from castcore.tests.test_run_modes import SERVER_START_S
 
 CANARY = "canary-S3-key-id-AKIA0123456789"
 ROOT = Path(settings.BASE_DIR)
@@ -82,7 +83,7 @@ def test_a_celery_worker_process_redacts_secrets_from_its_log(tmp_path: Path) ->
                 [sys.executable, "-m", "celery", "-A", "castcore", "call",
                  "castcore.tests.log_canary", "--queue", "default",
                  "--args", f'["{encrypt(CANARY)}"]'],
-                env=env, cwd=ROOT, check=True, capture_output=True, timeout=60,
+                env=env, cwd=ROOT, check=True, capture_output=True, timeout=SERVER_START_S,
             )  # fmt: skip
             deadline = time.monotonic() + 90
             while "canary done" not in log_path.read_text(errors="replace"):
@@ -140,7 +141,7 @@ def test_a_thread_that_dies_and_a_warning_are_written_redacted() -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "castcore.settings_test"}
     done = subprocess.run(
         [sys.executable, "-c", THREAD_AND_WARNING], capture_output=True, text=True, env=env,
-        cwd=ROOT, timeout=60, check=False,
+        cwd=ROOT, timeout=SERVER_START_S, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     printed = done.stdout + done.stderr

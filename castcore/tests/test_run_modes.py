@@ -22,6 +22,9 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+# How long a server process may take to answer once started: loading Django takes more
+# than 30 s on a 2-core machine that runs four test workers and their servers at once.
+SERVER_START_S = 120.0
 
 
 def free_port() -> int:
@@ -53,7 +56,7 @@ def get_json(url: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def wait_for_health(url: str, deadline_s: float) -> tuple[int, Any]:
+def wait_for_health(url: str, deadline_s: float = SERVER_START_S) -> tuple[int, Any]:
     deadline = time.monotonic() + deadline_s
     last: tuple[int, Any] = (0, None)
     while time.monotonic() < deadline:
@@ -67,7 +70,7 @@ def wait_for_health(url: str, deadline_s: float) -> tuple[int, Any]:
     return last
 
 
-def wait_for_answer(url: str, deadline_s: float) -> None:
+def wait_for_answer(url: str, deadline_s: float = SERVER_START_S) -> None:
     """Until the server answers at all (503 too: no worker runs in some tests)."""
     deadline = time.monotonic() + deadline_s
     while True:
@@ -104,7 +107,8 @@ def test_daphne_alone_is_a_complete_server_in_embedded_mode(tmp_path: Path) -> N
         stderr=subprocess.DEVNULL,
     )
     try:
-        status, body = wait_for_health(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
+        health = f"http://127.0.0.1:{port}/api/v1/system/health"
+        status, body = wait_for_health(health, SERVER_START_S)
         # Healthy means the in-process worker started with the ASGI app and beats.
         assert status == 200, body
         assert body["checks"]["workers"]["ok"] and body["checks"]["broker"]["ok"]
@@ -138,7 +142,7 @@ def test_a_separate_worker_process_makes_the_deployment_healthy(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SERVER_START_S
         while time.monotonic() < deadline and api.get("/api/v1/system/health").status_code != 200:
             time.sleep(0.5)
         response = api.get("/api/v1/system/health")
@@ -213,7 +217,7 @@ def web_processes(distributed_db: dict[str, str]) -> Iterator[WebProcesses]:
         argv, cwd=ROOT, env=distributed_db, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_for_answer(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
+        wait_for_answer(f"http://127.0.0.1:{port}/api/v1/system/health", SERVER_START_S)
         yield WebProcesses(parent, psutil.Process(parent.pid).children(), port)
     finally:
         stop(parent)
@@ -339,7 +343,7 @@ def test_open_event_streams_leave_pooled_connections_to_requests(
     base = f"http://127.0.0.1:{port}/api/v1"
     streams = []
     try:
-        wait_for_answer(f"{base}/system/health", 30)
+        wait_for_answer(f"{base}/system/health", SERVER_START_S)
         for _ in range(3):  # more streams than the pool has connections
             url = f"{base}/sse/preflight/{report.pk}"
             request = urllib.request.Request(url, headers=auth)  # noqa: S310 (loopback)

@@ -22,6 +22,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from castcore.tests.test_run_modes import SERVER_START_S
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -52,7 +54,7 @@ def _database_url() -> str:
 
 
 def _wait_until_serving(server: AsgiServer, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the ASGI server exited ({process.returncode}):\n{server.log()}")
@@ -62,7 +64,7 @@ def _wait_until_serving(server: AsgiServer, process: subprocess.Popen[bytes]) ->
                     return
         except OSError:
             time.sleep(0.1)
-    pytest.fail(f"the ASGI server did not answer within 30 s:\n{server.log()}")
+    pytest.fail(f"the ASGI server did not answer within {SERVER_START_S:.0f} s:\n{server.log()}")
 
 
 @pytest.fixture

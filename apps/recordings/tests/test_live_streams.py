@@ -135,10 +135,12 @@ async def test_a_live_stream_is_recorded_to_a_new_recording(media_root: Any) -> 
     await producer.send_to(text_data=json.dumps({"version": 2, "width": 80, "height": 24}))
     await producer.send_to(text_data='[0.5, "o", "recorded line\\r\\n"]')
     await producer.send_to(text_data='[2.0, "o", "bye"]')
-    await producer.receive_nothing(timeout=0.2)
+    # The consumer starts the recording as the header arrives: wait for it, not a fixed
+    # moment (on a loaded machine the consumer may not have run yet).
+    row = await wait_for(lambda r: r.recording_id is not None, stream, timeout=30)
     in_progress = await Recording.objects.aget()
     assert in_progress.status == Recording.Status.STARTED
-    assert (await reload(stream)).recording_id == in_progress.pk
+    assert row.recording_id == in_progress.pk
 
     await producer.disconnect()
 

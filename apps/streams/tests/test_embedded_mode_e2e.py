@@ -81,7 +81,7 @@ def test_the_asgi_server_alone_runs_a_job_and_streams_its_status(tmp_path: Path)
     env = embedded_env(tmp_path / "var")
     for command in (["migrate", "--noinput", "-v0"], ["shell", "-c", CREATE_OPERATOR]):
         subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300
         )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -93,7 +93,7 @@ def test_the_asgi_server_alone_runs_a_job_and_streams_its_status(tmp_path: Path)
     )  # fmt: skip
     hls = tmp_path / "hls"
     try:
-        status, body = wait_for_health(f"{base}/api/v1/system/health", 40)
+        status, body = wait_for_health(f"{base}/api/v1/system/health")
         assert status == 200, body
         token = call(base, "POST", "/api/v1/auth/login", {"username": "op", "password": PASSWORD})[
             "access"

@@ -56,7 +56,7 @@ def test_sigterm_to_an_embedded_server_hands_the_job_over_to_its_next_start(
     env["CASTCORE_STREAM_STOP_GRACE_SECONDS"] = str(STOP_GRACE_SECONDS)
     for command in (["migrate", "--noinput", "-v0"], ["shell", "-c", CREATE_OPERATOR]):
         subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300
         )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -64,7 +64,7 @@ def test_sigterm_to_an_embedded_server_hands_the_job_over_to_its_next_start(
     hls = tmp_path / "hls"
     server, out = serve(env, port, log)
     try:
-        assert wait_for_health(f"{base}/api/v1/system/health", 40)[0] == 200
+        assert wait_for_health(f"{base}/api/v1/system/health")[0] == 200
         login = {"username": "op", "password": PASSWORD}
         token = call(base, "POST", "/api/v1/auth/login", login)["access"]
         profile = call(
@@ -98,7 +98,7 @@ def test_sigterm_to_an_embedded_server_hands_the_job_over_to_its_next_start(
         server, out2 = serve(env, port, log)
         out.close()
         out = out2
-        assert wait_for_health(f"{base}/api/v1/system/health", 40)[0] == 200
+        assert wait_for_health(f"{base}/api/v1/system/health")[0] == 200
         restarted_at = time.monotonic()
         token = call(base, "POST", "/api/v1/auth/login", login)["access"]
         resumed = wait_for_run(base, job["id"], token, 2, timeout=20)

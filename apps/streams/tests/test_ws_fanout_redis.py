@@ -28,10 +28,15 @@ HEADERS = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
 
 
 async def subscriptions() -> tuple[int, set[str]]:
-    """(how many channels Redis has subscribers for, their names)."""
+    """(how many of this test process's channels Redis has subscribers for, their names).
+
+    Pub/sub channels are server-wide: only those under this process's layer prefix count
+    (other test workers subscribe to their own at the same time).
+    """
+    prefix = get_channel_layer()._get_layer().prefix
     client = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     try:
-        names = {str(name) for name in await client.pubsub_channels()}
+        names = {str(name) for name in await client.pubsub_channels(f"{prefix}*")}
         return len(names), names
     finally:
         await client.aclose()

@@ -24,7 +24,13 @@ from apps.accounts.tests.factories import UserFactory
 from apps.streams.events import StreamLogBatchEvent, log_frame_json, logs_group
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import log_line
-from castcore.tests.test_run_modes import ROOT, free_port, stop, wait_for_answer
+from castcore.tests.test_run_modes import (
+    ROOT,
+    SERVER_START_S,
+    free_port,
+    stop,
+    wait_for_answer,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +89,7 @@ def test_each_line_arrives_as_its_own_valid_frame_in_order(distributed_db: dict[
         return list(await asyncio.gather(*readers))
 
     try:
-        wait_for_answer(f"http://127.0.0.1:{port}/api/v1/system/health", 30)
+        wait_for_answer(f"http://127.0.0.1:{port}/api/v1/system/health", SERVER_START_S)
         plain, other, batched = async_to_sync(watch)()
     finally:
         stop(server)

@@ -56,7 +56,7 @@ def test_the_embedded_server_supervises_nginx_and_takes_a_publish(tmp_path: Path
     }
     for command in (["migrate", "--noinput", "-v0"], ["shell", "-c", CREATE_OPERATOR]):
         subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300
         )
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("wb")
@@ -67,7 +67,7 @@ def test_the_embedded_server_supervises_nginx_and_takes_a_publish(tmp_path: Path
     )  # fmt: skip
     publisher = None
     try:
-        status, body = wait_for_health(f"{base}/api/v1/system/health", 40)
+        status, body = wait_for_health(f"{base}/api/v1/system/health")
         assert status == 200, body
         first_nginx = wait(lambda: nginx_of(server), 10, "nginx started by the server")
         token = call(base, "POST", "/api/v1/auth/login", {"username": "op", "password": PASSWORD})[
