@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -116,6 +117,12 @@ def env_networks(
                 f"{name}: {value!r} is not an IP address or network (e.g. 10.0.0.0/8)."
             ) from None
     return tuple(networks)
+
+
+def redis_db(url: str) -> int:
+    """The database number in a redis:// URL (0 when it names none)."""
+    path = urllib.parse.urlsplit(url).path.strip("/")
+    return int(path) if path.isdecimal() else 0
 
 
 def persistent_secret(path: Path, generate: Callable[[], str]) -> str:

@@ -30,6 +30,7 @@ from castcore.env import (
     env_networks,
     env_str,
     persistent_secret,
+    redis_db,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -203,7 +204,11 @@ if REDIS_URL:
             # a process misses while cut off from Redis is gone); sockets get the
             # current state from the database when they connect.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL}]},
+            # Pub/sub channels are server-wide, not per Redis database: the prefix names
+            # the database, so two CastCores sharing a Redis server on different databases
+            # (or parallel test workers) never get each other's events. kombu prefixes
+            # Celery's broadcasts with the database for the same reason.
+            "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": f"asgi{redis_db(REDIS_URL)}."},
         }
     }
 else:

@@ -9,14 +9,12 @@ this module gives each worker, before castcore.settings reads the environment:
 - its own Redis database, REDIS_URL's plus the worker's number (gw0 → 9, gw1 → 10 for
   `/9`), so a test's queues, cache and the cache's FLUSHDB are its worker's alone;
 
-and in the settings, a channel-layer prefix that names the Redis database: pub/sub channels
-are server-wide, not per database, so without it a test's sockets got another worker's
-events for a job of the same id. (kombu prefixes Celery's broadcasts with the database
-for the same reason.)
+and so, through castcore.settings, a channel-layer prefix that names that Redis database
+(pub/sub channels are server-wide, not per database).
 
 The environment is changed, not only the settings, because processes a test starts
 (Celery workers, daphne) inherit it; they name this module (or castcore.settings_test) as
-their settings, so the prefix agrees. A process that inherits an environment already made
+their settings. A process that inherits an environment already made
 for its worker (CASTCORE_TEST_WORKER set) keeps it as it is, as it keeps what a test sets.
 """
 
@@ -26,21 +24,13 @@ import os
 import urllib.parse
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any, cast
 
 from django.core.exceptions import ImproperlyConfigured
 
-from castcore.env import env_str
+from castcore.env import env_str, redis_db
 
 #: Redis serves databases 0-15 unless its configuration says otherwise.
 REDIS_DATABASES = 16
-
-
-def _redis_db(url: str) -> int:
-    path = urllib.parse.urlsplit(url).path.strip("/")
-    if not path.isdecimal():
-        return 0
-    return int(path)
 
 
 def _isolate_worker(environ: MutableMapping[str, str]) -> None:
@@ -56,10 +46,10 @@ def _isolate_worker(environ: MutableMapping[str, str]) -> None:
     redis_url = env_str("REDIS_URL", "", environ)
     if redis_url:
         parts = urllib.parse.urlsplit(redis_url)
-        db = _redis_db(redis_url) + number
+        db = redis_db(redis_url) + number
         if db >= REDIS_DATABASES:
             raise ImproperlyConfigured(
-                f"REDIS_URL's database {_redis_db(redis_url)} + {number} for worker {worker} is "
+                f"REDIS_URL's database {redis_db(redis_url)} + {number} for worker {worker} is "
                 f"past Redis's last database ({REDIS_DATABASES - 1}): run fewer workers (-n) "
                 "or start from a lower database."
             )
@@ -71,8 +61,3 @@ def _isolate_worker(environ: MutableMapping[str, str]) -> None:
 _isolate_worker(os.environ)
 
 from castcore.settings import *  # noqa: E402, F403
-from castcore.settings import CHANNEL_LAYERS, REDIS_URL  # noqa: E402
-
-if REDIS_URL:
-    layer_config = cast(dict[str, Any], CHANNEL_LAYERS["default"]["CONFIG"])
-    layer_config["prefix"] = f"asgi{_redis_db(REDIS_URL)}."
