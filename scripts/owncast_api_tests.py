@@ -1,0 +1,279 @@
+"""Run Owncast's own automated API tests (jest) against a CastCore brought up for them.
+
+    .venv/bin/python scripts/owncast_api_tests.py DIR [--base root|stream] [--hold]
+
+DIR holds the files of Owncast's `test/automated/api/` at the tag to check (v0.0.10:
+`*.test.js`, `lib/`, `package.json`, `package-lock.json`), with `node_modules` installed
+there (`npm ci`) and, if it is there, Owncast's `test/automated/test.mp4` (in DIR or
+its parent); they are not in this repository. What this does, as Owncast's `run.sh`
+does for an Owncast built from source:
+
+1. brings up CastCore in the embedded mode (`python -m castcore.serve`, which starts and
+   supervises nginx-rtmp) on free loopback ports with a fresh `CASTCORE_VAR_DIR`;
+2. creates an admin, a live stream with a known ingest key (the Owncast admin password and
+   stream key) and makes it the instance's default Owncast stream;
+3. publishes the test video with ffmpeg to the RTMP ingest, with Owncast's arguments
+   (lavfi testsrc + sine of the same size, rate and bitrate when there is no test.mp4),
+   and waits until the stream is live;
+4. copies the tests to a temporary folder changing only the base URL (`127.0.0.1:8080`,
+   `localhost:8080`), the admin password and the stream key (`abc123`), and runs jest there
+   in band (one file after another, as Owncast's CI on two cores did);
+5. prints each file's passed and failed tests, the failures' messages, and stops
+   everything it started (ffmpeg, the server and the nginx it supervises), checking that
+   no process of theirs is left.
+
+`--base stream` points the tests at the stream's own base (`/owncast/<slug>`) instead of
+the host root. `--hold` keeps the server and the publisher up after the run, to replay a
+failing request by hand, until Ctrl-C. The exit status is jest's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from apps.streams.tests.test_embedded_mode_e2e import call  # noqa: E402
+from castcore.tests.test_run_modes import (  # noqa: E402
+    embedded_env,
+    free_port,
+    stop,
+    wait_for_health,
+)
+
+# What Owncast's tests hard-code, and the only things this changes in them.
+OWNCAST_BASES = ("http://127.0.0.1:8080", "ws://localhost:8080", "http://localhost:8080")
+OWNCAST_KEY = "abc123"
+SLUG = "owncast-tests"
+ADMIN = "owncast-tests-admin"
+
+
+def wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with suppress(OSError, ValueError):
+            if value := predicate():
+                return value
+        time.sleep(0.5)
+    raise SystemExit(f"owncast-api-tests: {what}: not within {timeout:.0f} s")
+
+
+def manage(env: dict[str, str], *command: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300
+    )
+
+
+def publisher_argv(video: Path | None, url: str) -> list[str]:
+    """Owncast v0.0.10's run.sh: the test file looped in real time, H.264 main at 1300k."""
+    if video is not None:
+        source = ["-stream_loop", "-1", "-re", "-i", str(video)]
+        audio = ["-acodec", "copy"]
+    else:  # the same picture size, rate and bitrate as test.mp4 gives
+        source = ["-re", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=24",
+                  "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]  # fmt: skip
+        audio = ["-acodec", "aac", "-b:a", "128k"]
+    return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *source,
+            "-vcodec", "libx264", "-profile:v", "main", "-sc_threshold", "0", "-b:v", "1300k",
+            *audio, "-f", "flv", url]  # fmt: skip
+
+
+def find_video(tests: Path) -> Path | None:
+    for candidate in (tests / "test.mp4", tests.parent / "test.mp4"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def copy_tests(source: Path, target: Path, base: str, key: str) -> None:
+    """The tests as Owncast wrote them but for the base URL, the admin password and the key."""
+    shutil.copytree(
+        source, target, ignore=shutil.ignore_patterns("node_modules", "*.mp4", "ffmpeg")
+    )
+    (target / "node_modules").symlink_to(source / "node_modules")
+    ws_base = base.replace("http://", "ws://", 1)
+    for path in [*target.glob("*.js"), *target.glob("lib/*.js")]:
+        text = path.read_text()
+        text = text.replace("ws://localhost:8080", ws_base)
+        text = text.replace("http://127.0.0.1:8080", base).replace("http://localhost:8080", base)
+        path.write_text(re.sub(rf"\b{OWNCAST_KEY}\b", key, text))
+
+
+def summarise(results: dict[str, Any], root: Path) -> list[str]:
+    lines = [f"{'file':<32} {'passed':>6} {'failed':>6}"]
+    failures: list[str] = []
+    for suite in sorted(results["testResults"], key=lambda s: s["name"]):
+        name = str(Path(suite["name"]).relative_to(root))
+        tests = suite["assertionResults"]
+        passed = sum(t["status"] == "passed" for t in tests)
+        failed = sum(t["status"] == "failed" for t in tests)
+        lines.append(f"{name:<32} {passed:>6} {failed:>6}")
+        if not tests and suite.get("message"):
+            failures.append(f"--- {name}: the file did not run\n{suite['message'].strip()}")
+        for test in tests:
+            if test["status"] == "failed":
+                message = "\n".join(
+                    line
+                    for line in "\n".join(test["failureMessages"]).splitlines()
+                    if not line.lstrip().startswith("at ")  # the stack: jest's and supertest's
+                ).strip()
+                failures.append(f"--- {name} › {test['title']}\n{message}")
+    lines.append(f"{'total':<32} {results['numPassedTests']:>6} {results['numFailedTests']:>6}")
+    return [*lines, "", *failures]
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@contextmanager
+def started(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in a session of its own, stopped (and its whole group killed) on exit."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    children: list[psutil.Process] = []
+    try:
+        yield process
+    finally:
+        children = descendants(process.pid)
+        stop(process)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        left = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        if left:
+            for p in left:
+                with suppress(psutil.NoSuchProcess):
+                    p.kill()
+            print(f"owncast-api-tests: killed what {argv[0]} left: {left}", file=sys.stderr)
+
+
+def set_up_stream(base: str, password: str, key: str) -> dict[str, Any]:
+    token = call(base, "POST", "/api/v1/auth/login", {"username": ADMIN, "password": password})[
+        "access"
+    ]
+    profile = call(
+        base, "POST", "/api/v1/ffmpeg-profiles",
+        {"name": "owncast-tests", "preset": "ultrafast", "video_bitrate_kbps": 300,
+         "width": 320, "height": 180, "keyframe_interval_s": 2.0, "audio_bitrate_kbps": 64},
+        token,
+    )  # fmt: skip
+    stream: dict[str, Any] = call(
+        base, "POST", "/api/v1/live-streams",
+        {"name": "Owncast tests", "slug": SLUG, "profile": profile["id"], "ingest_key": key,
+         "variants": [{"name": "180p", "height": 180, "video_bitrate_kbps": 300}]},
+        token,
+    )  # fmt: skip
+    stream["token"] = token
+    return stream
+
+
+def run(args: argparse.Namespace) -> int:
+    tests = args.tests.resolve()
+    if not (tests / "node_modules" / ".bin" / "jest").exists():
+        raise SystemExit(f"owncast-api-tests: no jest in {tests}/node_modules (run npm ci there)")
+    work = Path(tempfile.mkdtemp(prefix="owncast-api-tests-"))
+    port, rtmp, control = free_port(), free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **embedded_env(work / "var"),
+        "CASTCORE_RTMP_PORT": str(rtmp),
+        "CASTCORE_RTMP_BIND": "127.0.0.1",
+        "CASTCORE_RTMP_CONTROL_PORT": str(control),
+        "CASTCORE_RTMP_CALLBACK_URL": base,
+        # The instance's default Owncast stream, served at the host root.
+        "CASTCORE_OWNCAST_DEFAULT_STREAM": SLUG,
+    }
+    password, key = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(
+        env, "shell", "-c",
+        "from apps.accounts.models import User;"
+        f"User.objects.create_user(username={ADMIN!r}, password={password!r}, role='admin')",
+    )  # fmt: skip
+    video = None if args.lavfi else find_video(tests)
+    server_argv = [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
+                   "castcore.asgi:application"]  # fmt: skip
+    with started(server_argv, env, work / "server.log") as server:
+        if wait_for_health(f"{base}/api/v1/system/health", 60)[0] != 200:
+            raise SystemExit(f"owncast-api-tests: CastCore is not healthy; see {work}/server.log")
+        wait(lambda: descendants(server.pid), 20, "nginx-rtmp started by CastCore")
+        stream = set_up_stream(base, password, key)
+        path = f"/api/v1/live-streams/{stream['id']}"
+        ingest = f"rtmp://127.0.0.1:{rtmp}/live/{key}"
+        print(f"owncast-api-tests: CastCore at {base}, publishing "
+              f"{video or 'lavfi testsrc'} to the stream {SLUG!r}", flush=True)  # fmt: skip
+        with started(publisher_argv(video, ingest), env, work / "ffmpeg.log"):
+            wait(
+                lambda: (s := call(base, "GET", path, None, stream["token"]))["state"] == "live"
+                and (s["session"] or {}).get("width"),
+                60, "the stream live with its inbound details",
+            )  # fmt: skip
+            owncast_base = base if args.base == "root" else f"{base}/owncast/{SLUG}"
+            copy_tests(tests, work / "api", owncast_base, key)
+            results_file = work / "results.json"
+            jest = subprocess.run(
+                # Node 14, which Owncast's CI ran in 2021, warned of an unhandled
+                # rejection (a `.then()` whose expectation failed); Node 15+ exits.
+                ["node", "--unhandled-rejections=warn", "node_modules/.bin/jest", "--ci",
+                 "--runInBand", "--json",
+                 f"--outputFile={results_file}", f"--cacheDirectory={work / 'jest-cache'}",
+                 *args.jest_args],
+                cwd=work / "api", env={**os.environ, "CI": "true"},
+            )  # fmt: skip
+            if results_file.exists():
+                results = json.loads(results_file.read_text())
+                print("\n".join(summarise(results, work / "api")))
+                if args.json:
+                    shutil.copyfile(results_file, args.json)
+            else:
+                print(f"owncast-api-tests: jest wrote no results (exit {jest.returncode})")
+            if args.hold:
+                print(f"owncast-api-tests: holding {owncast_base} (admin password: the key in "
+                      f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
+                with suppress(KeyboardInterrupt):
+                    signal.pause()
+    if args.keep:
+        print(f"owncast-api-tests: kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return jest.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("tests", type=Path, help="a copy of Owncast's test/automated/api")
+    parser.add_argument("--base", choices=("root", "stream"), default="root")
+    parser.add_argument("--lavfi", action="store_true", help="publish testsrc, not test.mp4")
+    parser.add_argument("--json", type=Path, help="also write jest's JSON results here")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder and logs")
+    parser.add_argument("--hold", action="store_true", help="stay up after the run")
+    parser.add_argument("jest_args", nargs="*", help="after --: more arguments for jest")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
