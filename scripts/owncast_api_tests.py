@@ -116,17 +116,58 @@ def copy_tests(source: Path, target: Path, base: str, key: str) -> None:
         path.write_text(re.sub(rf"\b{OWNCAST_KEY}\b", key, text))
 
 
-def summarise(results: dict[str, Any], root: Path) -> list[str]:
-    lines = [f"{'file':<32} {'passed':>6} {'failed':>6}"]
+# A failed expectation in a callback that is no test's promise (a `.then()` in a test
+# that has called done(), a WebSocket's event handler): Node warns, the test passes.
+STRAY = re.compile(r"UnhandledPromiseRejectionWarning: (?!Unhandled promise rejection)(.*)")
+FILE_DONE = re.compile(r"^(?:PASS|FAIL) +(\S+)")
+
+
+def run_jest(
+    folder: Path, work: Path, extra: list[str]
+) -> tuple[int, dict[str, Any] | None, dict[str, list[str]]]:
+    """Jest's exit status, its JSON results, and the stray failures of each file."""
+    results_file = work / "results.json"
+    jest = subprocess.Popen(
+        # Node 14, which Owncast's CI ran in 2021, warned of an unhandled rejection;
+        # Node 15+ exits, and the run with it.
+        ["node", "--unhandled-rejections=warn", "node_modules/.bin/jest", "--ci", "--runInBand",
+         "--json", f"--outputFile={results_file}", f"--cacheDirectory={work / 'jest-cache'}",
+         *extra],
+        cwd=folder, env={**os.environ, "CI": "true"}, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    strays: dict[str, list[str]] = {}
+    pending: list[str] = []
+    assert jest.stderr is not None
+    for line in jest.stderr:
+        sys.stderr.write(line)
+        if stray := STRAY.search(line):
+            pending.append(stray.group(1))
+        elif (done := FILE_DONE.match(line)) and pending:
+            strays[done.group(1).removeprefix("./")], pending = pending, []
+    if pending:
+        strays["(after the last file)"] = pending
+    code = jest.wait()
+    results = json.loads(results_file.read_text()) if results_file.exists() else None
+    return code, results, strays
+
+
+def summarise(results: dict[str, Any], root: Path, strays: dict[str, list[str]]) -> list[str]:
+    """A table of passed, failed and stray per file, then what each failure said."""
+    lines = [f"{'file':<32} {'passed':>6} {'failed':>6} {'stray':>6}"]
     failures: list[str] = []
+    totals = [0, 0, 0]
     for suite in sorted(results["testResults"], key=lambda s: s["name"]):
         name = str(Path(suite["name"]).relative_to(root))
         tests = suite["assertionResults"]
-        passed = sum(t["status"] == "passed" for t in tests)
-        failed = sum(t["status"] == "failed" for t in tests)
-        lines.append(f"{name:<32} {passed:>6} {failed:>6}")
+        counts = [
+            sum(t["status"] == "passed" for t in tests),
+            sum(t["status"] == "failed" for t in tests),
+        ]
         if not tests and suite.get("message"):
             failures.append(f"--- {name}: the file did not run\n{suite['message'].strip()}")
+        # An `async (done)` test that throws fails and leaves its rejection unhandled too:
+        # a stray with a failed test's message is that failure, said twice.
+        stray = list(strays.get(name, []))
         for test in tests:
             if test["status"] == "failed":
                 message = "\n".join(
@@ -135,7 +176,20 @@ def summarise(results: dict[str, Any], root: Path) -> list[str]:
                     if not line.lstrip().startswith("at ")  # the stack: jest's and supertest's
                 ).strip()
                 failures.append(f"--- {name} › {test['title']}\n{message}")
-    lines.append(f"{'total':<32} {results['numPassedTests']:>6} {results['numFailedTests']:>6}")
+                first = message.splitlines()[0] if message else ""
+                if first in stray:
+                    stray.remove(first)
+        failures.extend(f"--- {name} (stray: an expectation failed outside a test) {what}"
+                        for what in stray)  # fmt: skip
+        counts.append(len(stray))
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        lines.append(f"{name:<32} {counts[0]:>6} {counts[1]:>6} {counts[2]:>6}")
+    names = {str(Path(suite["name"]).relative_to(root)) for suite in results["testResults"]}
+    for name, found in strays.items():
+        if name not in names:
+            totals[2] += len(found)
+            failures.extend(f"--- {name} (stray) {what}" for what in found)
+    lines.append(f"{'total':<32} {totals[0]:>6} {totals[1]:>6} {totals[2]:>6}")
     return [*lines, "", *failures]
 
 
@@ -234,23 +288,13 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
             owncast_base = base if args.base == "root" else f"{base}/owncast/{SLUG}"
             copy_tests(tests, work / "api", owncast_base, key)
-            results_file = work / "results.json"
-            jest = subprocess.run(
-                # Node 14, which Owncast's CI ran in 2021, warned of an unhandled
-                # rejection (a `.then()` whose expectation failed); Node 15+ exits.
-                ["node", "--unhandled-rejections=warn", "node_modules/.bin/jest", "--ci",
-                 "--runInBand", "--json",
-                 f"--outputFile={results_file}", f"--cacheDirectory={work / 'jest-cache'}",
-                 *args.jest_args],
-                cwd=work / "api", env={**os.environ, "CI": "true"},
-            )  # fmt: skip
-            if results_file.exists():
-                results = json.loads(results_file.read_text())
-                print("\n".join(summarise(results, work / "api")))
+            code, results, strays = run_jest(work / "api", work, args.jest_args)
+            if results is not None:
+                print("\n".join(summarise(results, work / "api", strays)))
                 if args.json:
-                    shutil.copyfile(results_file, args.json)
+                    (args.json).write_text(json.dumps(results))
             else:
-                print(f"owncast-api-tests: jest wrote no results (exit {jest.returncode})")
+                print(f"owncast-api-tests: jest wrote no results (exit {code})")
             if args.hold:
                 print(f"owncast-api-tests: holding {owncast_base} (admin password: the key in "
                       f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
@@ -260,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"owncast-api-tests: kept {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    return jest.returncode
+    return code
 
 
 def main() -> int:
