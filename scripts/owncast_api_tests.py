@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import psutil
 
@@ -193,6 +194,21 @@ def summarise(results: dict[str, Any], root: Path, strays: dict[str, list[str]])
     return [*lines, "", *failures]
 
 
+# Owncast clients put their chat token in the chat socket's URL.
+TOKEN_PARAM = re.compile(r"(?i)[?&]access_?token=([^&\s\"']+)")
+
+
+def secrets_in_log(log: Path, key: str) -> list[str]:
+    """What the server wrote in clear: the ingest key, or a chat token from a URL."""
+    text = log.read_text(errors="replace")
+    found = [f"the ingest key ({text.count(key)} times)"] if key in text else []
+    tokens = {m.group(1) for m in TOKEN_PARAM.finditer(text)} - {"undefined", "null"}
+    tokens = {t for t in tokens if "•" not in unquote(t)}
+    if tokens:
+        found.append(f"{len(tokens)} access tokens in URLs")
+    return found
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -300,6 +316,8 @@ def run(args: argparse.Namespace) -> int:
                       f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
                 with suppress(KeyboardInterrupt):
                     signal.pause()
+    leaks = secrets_in_log(work / "server.log", key)
+    print(f"owncast-api-tests: secrets in CastCore's log: {', '.join(leaks) or 'none'}")
     if args.keep:
         print(f"owncast-api-tests: kept {work}")
     else:
