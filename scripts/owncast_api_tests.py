@@ -41,10 +41,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psutil
 
@@ -63,6 +63,7 @@ from castcore.tests.test_run_modes import (  # noqa: E402
 OWNCAST_BASES = ("http://127.0.0.1:8080", "ws://localhost:8080", "http://localhost:8080")
 OWNCAST_KEY = "abc123"
 SLUG = "owncast-tests"
+DISTRIBUTED_ENV = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CASTCORE_FERNET_KEYS")
 ADMIN = "owncast-tests-admin"
 
 
@@ -261,6 +262,49 @@ def set_up_stream(base: str, password: str, key: str) -> dict[str, Any]:
     return stream
 
 
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A database of its own beside DATABASE_URL's (named after it, plus a suffix), dropped after.
+
+    The tests want a fresh instance (`check webhooks` counts them)."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/')}_owncast_{secrets.token_hex(4)}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_castcore(
+    stack: ExitStack, args: argparse.Namespace, env: dict[str, str], work: Path, port: int
+) -> None:
+    """The web server; in the distributed mode also a worker, beat and nginx-rtmp of their own."""
+    web = [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
+           "castcore.asgi:application"]  # fmt: skip
+    server = stack.enter_context(started(web, env, work / "server.log"))
+    if not args.distributed:  # the web process runs the worker and supervises nginx-rtmp
+        wait(lambda: descendants(server.pid), 20, "nginx-rtmp started by CastCore")
+        return
+    prefix = work / "nginx-rtmp"
+    prefix.mkdir()
+    manage(env, "render_nginx_rtmp", "--prefix", str(prefix), "-o", str(prefix / "nginx.conf"))
+    celery = [str(Path(sys.executable).parent / "celery"), "-A", "castcore"]
+    for name, argv in {
+        "nginx": ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+        "worker": [*celery, "worker", "-Q", "default,ffmpeg,scans", "--pool=threads",
+                   "--concurrency=4", f"--hostname=owncast-tests-{secrets.token_hex(3)}@%h",
+                   "--without-mingle", "--without-gossip", "--loglevel=INFO"],
+        "beat": [*celery, "beat", "-s", str(work / "beat-schedule"), "--loglevel=INFO"],
+    }.items():  # fmt: skip
+        stack.enter_context(started(argv, env, work / f"{name}.log"))
+
+
 def run(args: argparse.Namespace) -> int:
     tests = args.tests.resolve()
     if not (tests / "node_modules" / ".bin" / "jest").exists():
@@ -278,46 +322,56 @@ def run(args: argparse.Namespace) -> int:
         "CASTCORE_OWNCAST_DEFAULT_STREAM": SLUG,
     }
     password, key = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
-    manage(env, "migrate", "--noinput", "-v0")
-    manage(
-        env, "shell", "-c",
-        "from apps.accounts.models import User;"
-        f"User.objects.create_user(username={ADMIN!r}, password={password!r}, role='admin')",
-    )  # fmt: skip
     video = None if args.lavfi else find_video(tests)
-    server_argv = [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
-                   "castcore.asgi:application"]  # fmt: skip
-    with started(server_argv, env, work / "server.log") as server:
+    code = 1
+    with ExitStack() as stack:
+        if args.distributed:
+            missing = [n for n in DISTRIBUTED_ENV if not os.environ.get(n)]
+            if missing:
+                raise SystemExit(f"owncast-api-tests: --distributed needs {', '.join(missing)}")
+            env.update({n: os.environ[n] for n in DISTRIBUTED_ENV})
+            env["DATABASE_URL"] = stack.enter_context(scratch_database(env["DATABASE_URL"]))
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(
+            env, "shell", "-c",
+            "from apps.accounts.models import User;"
+            f"User.objects.create_user(username={ADMIN!r}, password={password!r}, role='admin')",
+        )  # fmt: skip
+        start_castcore(stack, args, env, work, port)
         if wait_for_health(f"{base}/api/v1/system/health", 60)[0] != 200:
-            raise SystemExit(f"owncast-api-tests: CastCore is not healthy; see {work}/server.log")
-        wait(lambda: descendants(server.pid), 20, "nginx-rtmp started by CastCore")
+            raise SystemExit(f"owncast-api-tests: CastCore is not healthy; see {work}/*.log")
         stream = set_up_stream(base, password, key)
         path = f"/api/v1/live-streams/{stream['id']}"
         ingest = f"rtmp://127.0.0.1:{rtmp}/live/{key}"
         print(f"owncast-api-tests: CastCore at {base}, publishing "
               f"{video or 'lavfi testsrc'} to the stream {SLUG!r}", flush=True)  # fmt: skip
-        with started(publisher_argv(video, ingest), env, work / "ffmpeg.log"):
-            wait(
-                lambda: (s := call(base, "GET", path, None, stream["token"]))["state"] == "live"
-                and (s["session"] or {}).get("width"),
-                60, "the stream live with its inbound details",
-            )  # fmt: skip
-            owncast_base = base if args.base == "root" else f"{base}/owncast/{SLUG}"
-            copy_tests(tests, work / "api", owncast_base, key)
-            code, results, strays = run_jest(work / "api", work, args.jest_args)
-            if results is not None:
-                print("\n".join(summarise(results, work / "api", strays)))
-                if args.json:
-                    (args.json).write_text(json.dumps(results))
-            else:
-                print(f"owncast-api-tests: jest wrote no results (exit {code})")
-            if args.hold:
-                print(f"owncast-api-tests: holding {owncast_base} (admin password: the key in "
-                      f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
-                with suppress(KeyboardInterrupt):
-                    signal.pause()
-    leaks = secrets_in_log(work / "server.log", key)
-    print(f"owncast-api-tests: secrets in CastCore's log: {', '.join(leaks) or 'none'}")
+        stack.enter_context(started(publisher_argv(video, ingest), env, work / "ffmpeg.log"))
+        wait(
+            lambda: (s := call(base, "GET", path, None, stream["token"]))["state"] == "live"
+            and (s["session"] or {}).get("width"),
+            60, "the stream live with its inbound details",
+        )  # fmt: skip
+        owncast_base = base if args.base == "root" else f"{base}/owncast/{SLUG}"
+        copy_tests(tests, work / "api", owncast_base, key)
+        code, results, strays = run_jest(work / "api", work, args.jest_args)
+        if results is not None:
+            print("\n".join(summarise(results, work / "api", strays)))
+            if args.json:
+                (args.json).write_text(json.dumps(results))
+        else:
+            print(f"owncast-api-tests: jest wrote no results (exit {code})")
+        if args.hold:
+            print(f"owncast-api-tests: holding {owncast_base} (admin password: the key in "
+                  f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
+            with suppress(KeyboardInterrupt):
+                signal.pause()
+    leaks = [
+        f"{log.name}: {leak}"
+        for log in sorted(work.glob("*.log"))
+        if log.name != "ffmpeg.log"  # the publisher's own URL holds the key
+        for leak in secrets_in_log(log, key)
+    ]
+    print(f"owncast-api-tests: secrets in CastCore's logs: {', '.join(leaks) or 'none'}")
     if args.keep:
         print(f"owncast-api-tests: kept {work}")
     else:
@@ -329,6 +383,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tests", type=Path, help="a copy of Owncast's test/automated/api")
     parser.add_argument("--base", choices=("root", "stream"), default="root")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="PostgreSQL and Redis (DATABASE_URL, REDIS_URL, SECRET_KEY, CASTCORE_FERNET_KEYS): "
+        "web, a worker, beat and nginx-rtmp as separate processes, on a scratch database",
+    )
     parser.add_argument("--lavfi", action="store_true", help="publish testsrc, not test.mp4")
     parser.add_argument("--json", type=Path, help="also write jest's JSON results here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and logs")
