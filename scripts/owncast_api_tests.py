@@ -24,7 +24,10 @@ does for an Owncast built from source:
 
 `--base stream` points the tests at the stream's own base (`/owncast/<slug>`) instead of
 the host root. `--hold` keeps the server and the publisher up after the run, to replay a
-failing request by hand, until Ctrl-C. The exit status is jest's.
+failing request by hand, until Ctrl-C. `--distributed` runs the web server, a Celery worker,
+beat and nginx-rtmp as separate processes on PostgreSQL (a scratch database beside
+DATABASE_URL's) and Redis. Last, CastCore's logs are searched for the ingest key and chat
+access tokens in clear. The exit status is jest's.
 """
 
 from __future__ import annotations
@@ -110,11 +113,11 @@ def copy_tests(source: Path, target: Path, base: str, key: str) -> None:
         source, target, ignore=shutil.ignore_patterns("node_modules", "*.mp4", "ffmpeg")
     )
     (target / "node_modules").symlink_to(source / "node_modules")
-    ws_base = base.replace("http://", "ws://", 1)
     for path in [*target.glob("*.js"), *target.glob("lib/*.js")]:
         text = path.read_text()
-        text = text.replace("ws://localhost:8080", ws_base)
-        text = text.replace("http://127.0.0.1:8080", base).replace("http://localhost:8080", base)
+        for owncast in OWNCAST_BASES:
+            scheme = owncast.split(":")[0]
+            text = text.replace(owncast, base.replace("http", scheme, 1))
         path.write_text(re.sub(rf"\b{OWNCAST_KEY}\b", key, text))
 
 
