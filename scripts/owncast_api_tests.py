@@ -91,9 +91,10 @@ def publisher_argv(video: Path | None, url: str) -> list[str]:
     if video is not None:
         source = ["-stream_loop", "-1", "-re", "-i", str(video)]
         audio = ["-acodec", "copy"]
-    else:  # the same picture size, rate and bitrate as test.mp4 gives
+    else:  # the same picture size, rate and bitrate as test.mp4 gives; testsrc is RGB
         source = ["-re", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=24",
-                  "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]  # fmt: skip
+                  "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+                  "-pix_fmt", "yuv420p"]  # fmt: skip
         audio = ["-acodec", "aac", "-b:a", "128k"]
     return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *source,
             "-vcodec", "libx264", "-profile:v", "main", "-sc_threshold", "0", "-b:v", "1300k",
@@ -308,66 +309,88 @@ def start_castcore(
         stack.enter_context(started(argv, env, work / f"{name}.log"))
 
 
+def create_admin(env: dict[str, str], password: str) -> None:
+    manage(
+        env, "shell", "-c",
+        "from apps.accounts.models import User;"
+        f"User.objects.create_user(username={ADMIN!r}, password={password!r}, role='admin')",
+    )  # fmt: skip
+
+
+def bring_up_and_run(
+    stack: ExitStack, args: argparse.Namespace, env: dict[str, str], work: Path, port: int, key: str
+) -> int:
+    """Bring CastCore and the publisher up (stopped when `stack` closes), run jest; its status."""
+    tests = args.tests.resolve()
+    base = f"http://127.0.0.1:{port}"
+    if args.distributed:
+        missing = [n for n in DISTRIBUTED_ENV if not os.environ.get(n)]
+        if missing:
+            raise SystemExit(f"owncast-api-tests: --distributed needs {', '.join(missing)}")
+        env.update({n: os.environ[n] for n in DISTRIBUTED_ENV})
+        env["DATABASE_URL"] = stack.enter_context(scratch_database(env["DATABASE_URL"]))
+    password = secrets.token_urlsafe(18)
+    manage(env, "migrate", "--noinput", "-v0")
+    create_admin(env, password)
+    start_castcore(stack, args, env, work, port)
+    if wait_for_health(f"{base}/api/v1/system/health", 60)[0] != 200:
+        raise SystemExit("owncast-api-tests: CastCore is not healthy")
+    stream = set_up_stream(base, password, key)
+    path = f"/api/v1/live-streams/{stream['id']}"
+    video = None if args.lavfi else find_video(tests)
+    print(f"owncast-api-tests: CastCore at {base}, publishing {video or 'lavfi testsrc'} "
+          f"to the stream {SLUG!r}", flush=True)  # fmt: skip
+    ingest = f"rtmp://127.0.0.1:{env['CASTCORE_RTMP_PORT']}/live/{key}"
+    publisher = stack.enter_context(
+        started(publisher_argv(video, ingest), env, work / "ffmpeg.log")
+    )
+
+    def live() -> Any:
+        if publisher.poll() is not None:
+            raise SystemExit("owncast-api-tests: ffmpeg exited (ffmpeg.log says why)")
+        state = call(base, "GET", path, None, stream["token"])
+        return state["state"] == "live" and (state["session"] or {}).get("width")
+
+    wait(live, 60, "the stream live with its inbound details")
+    owncast_base = base if args.base == "root" else f"{base}/owncast/{SLUG}"
+    copy_tests(tests, work / "api", owncast_base, key)
+    code, results, strays = run_jest(work / "api", work, args.jest_args)
+    if results is None:
+        print(f"owncast-api-tests: jest wrote no results (exit {code})")
+    else:
+        print("\n".join(summarise(results, work / "api", strays)))
+        if args.json:
+            args.json.write_text(json.dumps(results))
+    if args.hold:
+        print(f"owncast-api-tests: holding {owncast_base} (admin password: the key in "
+              f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
+        with suppress(KeyboardInterrupt):
+            signal.pause()
+    return code
+
+
 def run(args: argparse.Namespace) -> int:
     tests = args.tests.resolve()
     if not (tests / "node_modules" / ".bin" / "jest").exists():
         raise SystemExit(f"owncast-api-tests: no jest in {tests}/node_modules (run npm ci there)")
     work = Path(tempfile.mkdtemp(prefix="owncast-api-tests-"))
-    port, rtmp, control = free_port(), free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
+    port = free_port()
     env = {
         **embedded_env(work / "var"),
-        "CASTCORE_RTMP_PORT": str(rtmp),
+        "CASTCORE_RTMP_PORT": str(free_port()),
         "CASTCORE_RTMP_BIND": "127.0.0.1",
-        "CASTCORE_RTMP_CONTROL_PORT": str(control),
-        "CASTCORE_RTMP_CALLBACK_URL": base,
+        "CASTCORE_RTMP_CONTROL_PORT": str(free_port()),
+        "CASTCORE_RTMP_CALLBACK_URL": f"http://127.0.0.1:{port}",
         # The instance's default Owncast stream, served at the host root.
         "CASTCORE_OWNCAST_DEFAULT_STREAM": SLUG,
     }
-    password, key = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
-    video = None if args.lavfi else find_video(tests)
-    code = 1
-    with ExitStack() as stack:
-        if args.distributed:
-            missing = [n for n in DISTRIBUTED_ENV if not os.environ.get(n)]
-            if missing:
-                raise SystemExit(f"owncast-api-tests: --distributed needs {', '.join(missing)}")
-            env.update({n: os.environ[n] for n in DISTRIBUTED_ENV})
-            env["DATABASE_URL"] = stack.enter_context(scratch_database(env["DATABASE_URL"]))
-        manage(env, "migrate", "--noinput", "-v0")
-        manage(
-            env, "shell", "-c",
-            "from apps.accounts.models import User;"
-            f"User.objects.create_user(username={ADMIN!r}, password={password!r}, role='admin')",
-        )  # fmt: skip
-        start_castcore(stack, args, env, work, port)
-        if wait_for_health(f"{base}/api/v1/system/health", 60)[0] != 200:
-            raise SystemExit(f"owncast-api-tests: CastCore is not healthy; see {work}/*.log")
-        stream = set_up_stream(base, password, key)
-        path = f"/api/v1/live-streams/{stream['id']}"
-        ingest = f"rtmp://127.0.0.1:{rtmp}/live/{key}"
-        print(f"owncast-api-tests: CastCore at {base}, publishing "
-              f"{video or 'lavfi testsrc'} to the stream {SLUG!r}", flush=True)  # fmt: skip
-        stack.enter_context(started(publisher_argv(video, ingest), env, work / "ffmpeg.log"))
-        wait(
-            lambda: (s := call(base, "GET", path, None, stream["token"]))["state"] == "live"
-            and (s["session"] or {}).get("width"),
-            60, "the stream live with its inbound details",
-        )  # fmt: skip
-        owncast_base = base if args.base == "root" else f"{base}/owncast/{SLUG}"
-        copy_tests(tests, work / "api", owncast_base, key)
-        code, results, strays = run_jest(work / "api", work, args.jest_args)
-        if results is not None:
-            print("\n".join(summarise(results, work / "api", strays)))
-            if args.json:
-                (args.json).write_text(json.dumps(results))
-        else:
-            print(f"owncast-api-tests: jest wrote no results (exit {code})")
-        if args.hold:
-            print(f"owncast-api-tests: holding {owncast_base} (admin password: the key in "
-                  f"{work / 'api'}/admin.test.js); Ctrl-C to stop", flush=True)  # fmt: skip
-            with suppress(KeyboardInterrupt):
-                signal.pause()
+    key = secrets.token_urlsafe(24)
+    try:
+        with ExitStack() as stack:
+            code = bring_up_and_run(stack, args, env, work, port, key)
+    except BaseException:
+        print(f"owncast-api-tests: stopped early; the logs are in {work}", file=sys.stderr)
+        raise
     leaks = [
         f"{log.name}: {leak}"
         for log in sorted(work.glob("*.log"))
