@@ -56,7 +56,7 @@ def bot_message_send(
         stream=stream, identity=identity, body=body, address=address
     )
     if as_name is not None and as_name != "":
-        message.author_name = chat_services.validate_name(as_name)
+        message.author_name = chat_services.validate_name(as_name, stream=stream)
     return chat_services.messages_store([message])[0]
 
 
@@ -79,6 +79,7 @@ def user_set_enabled(
             identity=identity,
             kind=BanKind.BAN,
             actor=actor,
+            reason="disabled through Owncast's API",
             hide_messages=True,
             request=request,
         )
