@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 from django.core.cache import cache
@@ -46,18 +48,39 @@ def _end(stream_id: int) -> None:
             cache.delete(_key(stream_id))
 
 
+# This process's sends in flight, by stream: counted at once, before the cache's count
+# (a round trip on a thread) is, so a read served by this process never misses one.
+_here: Counter[int] = Counter()
+_here_lock = threading.Lock()
+
+
+def _count_here(stream_id: int, step: int) -> None:
+    with _here_lock:
+        _here[stream_id] += step
+        if _here[stream_id] <= 0:
+            del _here[stream_id]
+
+
 @contextlib.asynccontextmanager
 async def chat_write(stream_id: int) -> AsyncIterator[None]:
     """Count a socket's send on `stream_id` as in flight while the block runs."""
-    await asyncio.to_thread(_begin, stream_id)
+    _count_here(stream_id, 1)
     try:
-        yield
+        await asyncio.to_thread(_begin, stream_id)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(_end, stream_id)
     finally:
-        await asyncio.to_thread(_end, stream_id)
+        _count_here(stream_id, -1)
+
+
+def _in_flight(stream_id: int) -> bool:
+    return _here.get(stream_id, 0) > 0 or (cache.get(_key(stream_id)) or 0) > 0
 
 
 def chat_writes_settled(stream_id: int) -> None:
     """Return once no socket's send on the stream is in flight (WAIT_SECONDS at most)."""
     deadline = time.monotonic() + WAIT_SECONDS
-    while (cache.get(_key(stream_id)) or 0) > 0 and time.monotonic() < deadline:
+    while _in_flight(stream_id) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
