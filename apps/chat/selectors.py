@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -222,8 +222,29 @@ def name_taken(stream: LiveStream, name: str, *, by_other_than: ChatIdentity) ->
     return any(name_key(other) == key for other in names)
 
 
-def name_forbidden(name: str) -> bool:
-    return name_key(name) in conf.FORBIDDEN_NAMES
+#: Functions giving the names a stream's chat refuses besides the instance's list
+#: (an app that keeps names per stream registers one, so chat imports no such app).
+_stream_forbidden_names: list[Callable[[int], Iterable[str]]] = []
+
+
+def register_stream_forbidden_names(provider: Callable[[int], Iterable[str]]) -> None:
+    """Add `provider(stream_id)`: names refused on that stream's chat (see name_forbidden)."""
+    if provider not in _stream_forbidden_names:
+        _stream_forbidden_names.append(provider)
+
+
+def name_forbidden(name: str, stream_id: int | None = None) -> bool:
+    """Whether `name` is refused: the instance's list, and on a stream also its own."""
+    key = name_key(name)
+    if key in conf.FORBIDDEN_NAMES:
+        return True
+    if stream_id is None:
+        return False
+    return any(
+        key == name_key(other)
+        for provider in _stream_forbidden_names
+        for other in provider(stream_id)
+    )
 
 
 def messages_for(user: Any, stream: LiveStream, *, moderator: bool) -> QuerySet[ChatMessage]:

@@ -98,14 +98,14 @@ def _anonymous_name() -> str:
     return f"viewer-{random.randrange(10_000, 100_000)}"  # noqa: S311
 
 
-def validate_name(name: object) -> str:
-    """A display name as it would be stored, or ChatError."""
+def validate_name(name: object, *, stream: LiveStream | None = None) -> str:
+    """A display name as it would be stored, or ChatError (on `stream`, its names too)."""
     if not isinstance(name, str):
         raise ChatError("chat.name_invalid", {"max_length": conf.MAX_NAME_LENGTH})
     cleaned = clean_name(name)
     if not cleaned or len(cleaned) > conf.MAX_NAME_LENGTH:
         raise ChatError("chat.name_invalid", {"max_length": conf.MAX_NAME_LENGTH})
-    if selectors.name_forbidden(cleaned):
+    if selectors.name_forbidden(cleaned, stream.pk if stream is not None else None):
         raise ChatError("chat.name_forbidden", {"name": cleaned})
     return cleaned
 
@@ -119,9 +119,12 @@ def identity_for_user(user: Any) -> ChatIdentity:
     return identity
 
 
-def identity_register(*, display_name: str | None = None) -> tuple[ChatIdentity, str]:
-    """A new anonymous identity and its token (returned once; only its digest is kept)."""
-    name = validate_name(display_name) if display_name else _anonymous_name()
+def identity_register(
+    *, display_name: str | None = None, stream: LiveStream | None = None
+) -> tuple[ChatIdentity, str]:
+    """A new anonymous identity and its token (returned once; only its digest is kept);
+    registered for `stream`'s chat, a name that stream refuses is refused too."""
+    name = validate_name(display_name, stream=stream) if display_name else _anonymous_name()
     token = new_chat_token()
     identity = ChatIdentity.objects.create(
         token_digest=chat_token_digest(token), display_name=name, display_color=_random_color()
@@ -141,7 +144,7 @@ def identity_rename(
     often (per identity and per address), the name is forbidden or another connected
     identity on `stream` has it. Broadcasts NAME_CHANGE. Returns the old name."""
     _check_not_banned(stream, identity, address, moderator)
-    name = validate_name(new_name)
+    name = validate_name(new_name, stream=stream)
     old = identity.display_name
     if name == old:
         return old

@@ -26,31 +26,17 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from apps.integrations.models import INTEGRATION_TOKEN_PREFIX, IntegrationToken
+from castcore.api.authentication import Principal
 from castcore.api.errors import ApiError
 from castcore.api.permissions import RolePermission
 
 
-class IntegrationPrincipal:
+class IntegrationPrincipal(Principal):
     """Who a request made with an integration token is: the token's name, with no role."""
 
-    is_authenticated = True
-    is_anonymous = False
-    is_active = True
-    is_staff = False
-    is_superuser = False
-    role = None
-
     def __init__(self, token: IntegrationToken) -> None:
+        super().__init__(f"integration:{token.name}")
         self.token = token
-        self.pk = None
-        self.id = None
-        self.username = f"integration:{token.name}"
-
-    def get_username(self) -> str:
-        return self.username
-
-    def __str__(self) -> str:
-        return self.username
 
 
 class IntegrationTokenAuthentication(BaseAuthentication):

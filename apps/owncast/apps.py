@@ -7,3 +7,10 @@ class OwncastConfig(AppConfig):
     name = "apps.owncast"
     label = "owncast"
     verbose_name = "Owncast API"
+
+    def ready(self) -> None:
+        from apps.chat.selectors import register_stream_forbidden_names
+        from apps.owncast.selectors import forbidden_names
+
+        # A stream's Owncast forbidden usernames hold on its chat (native sockets too).
+        register_stream_forbidden_names(forbidden_names)

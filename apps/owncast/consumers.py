@@ -16,7 +16,9 @@ hides, renames and joins. Here only the edges differ:
 - events out: Owncast's shapes (apps.owncast.chat_events); the events of one delivery go
   in one frame, separated by newlines, as Owncast's server batches them.
 - events in: CHAT and NAME_CHANGE as the chat socket takes them; PING is answered with
-  PONG; several events in one frame, one per line, are taken in order.
+  PONG; several events in one frame, one per line, are taken in order. A CHAT is stored
+  before it is broadcast (apps.chat.writer), and the stream's message lists wait for it
+  (apps.owncast.chat_writes).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from apps.chat import events
 from apps.chat.consumers import MAX_FRAME_BYTES, ChatConsumer
-from apps.owncast import chat_events, resolver
+from apps.owncast import chat_events, chat_writes, resolver
 from apps.owncast.selectors import owncast_settings
 from castcore import json_depth
 from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, TextFrames, refuse
@@ -146,6 +148,10 @@ class OwncastChatConsumer(ChatConsumer):
                 await self.send(text_data=events.encode({"type": chat_events.PONG}))
             elif isinstance(frame, dict) and frame.get("type") == chat_events.PONG:
                 continue
+            elif isinstance(frame, dict) and frame.get("type") == events.CHAT and self.stream:
+                # In flight until stored or refused: the stream's reads wait for it.
+                async with chat_writes.chat_write(self.stream.pk):
+                    await super().receive(text_data=json.dumps(frame))
             else:
                 await super().receive(
                     text_data=frame if isinstance(frame, str) else json.dumps(frame)

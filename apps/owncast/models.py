@@ -6,13 +6,13 @@ from django.db import models
 
 
 class TokenLink(models.Model):
-    """An integration token as Owncast sees it: the stream it may be bound to, its chat bot.
+    """An integration token as Owncast sees it: the stream it may be bound to.
 
     A token with no link, or an unbound one, works on every stream's base. A bound one
     works on its stream's base only: a token made through a stream's Owncast admin API
     is bound to that stream, since the key holder administers that stream alone. When
     the stream is deleted the link keeps `bound` with no stream: the token works nowhere.
-    The chat identity is what the token writes as (`/api/integrations/chat/send`).
+    The token's chat bot is its own (IntegrationToken.chat_identity).
     """
 
     token = models.OneToOneField(
@@ -25,13 +25,6 @@ class TokenLink(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owncast_token_links",
-    )
-    chat_identity = models.OneToOneField(
-        "chat.ChatIdentity",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="owncast_token_link",
     )
 
     def __str__(self) -> str:

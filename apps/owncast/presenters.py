@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Max, Q
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from apps.chat import selectors as chat_selectors
 from apps.chat.events import user_info
-from apps.chat.models import ChatMessage
+from apps.chat.models import ChatIdentity, ChatMessage
 from apps.owncast import chat_events
+from apps.owncast.chat_writes import chat_writes_settled
 from apps.owncast.selectors import owncast_settings
 from apps.streams.live import viewers
 from apps.streams.live.selectors import current_session, social_links
@@ -23,8 +25,23 @@ VERSION = "0.0.10"
 VERSION_TEXT = f"Owncast v{VERSION}-castcore (CastCore's Owncast-compatible API)"
 
 
-def owncast_time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+def owncast_time(value: datetime | str | None) -> str | None:
+    """A time as Owncast writes it (RFC 3339, UTC as `Z`); a string is parsed first."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def owncast_user(identity: ChatIdentity | None, *, name: str = "") -> dict[str, Any]:
+    """Owncast's `user` object of a chat identity (never its address or token), as the
+    chat socket sends it; for one gone since (deleted), what an event still says of it."""
+    if identity is None:
+        return {"id": "", "displayName": name, "displayColor": 0, "previousNames": []}
+    user = chat_events.owncast_user(user_info(identity))
+    assert user is not None
+    return user
 
 
 def status(stream: LiveStream) -> dict[str, Any]:
@@ -128,14 +145,16 @@ def connected_clients(stream: LiveStream) -> list[dict[str, Any]]:
             "userAgent": "",
             "ipAddress": connection.address or "",
             "geo": None,
-            "user": chat_events.owncast_user(user_info(connection.identity)),
+            "user": owncast_user(connection.identity),
         }
         for connection in connections
     ]
 
 
 def chat_history(stream: LiveStream) -> list[dict[str, Any]]:
-    """The recent visible messages, oldest first, as Owncast's GetChatHistory lists them."""
+    """The recent visible messages, oldest first, as Owncast's GetChatHistory lists them
+    (with the sends in flight on the stream's sockets, chat_writes)."""
+    chat_writes_settled(stream.pk)
     return [
         chat_events.message_event(message)
         for message in chat_selectors.backlog(stream, moderator=False)

@@ -9,8 +9,8 @@ from django.http import HttpRequest
 
 from apps.chat import services as chat_services
 from apps.chat.models import BanKind, ChatBan, ChatIdentity, ChatMessage
-from apps.chat.services import ChatError
 from apps.integrations.models import IntegrationToken
+from apps.integrations.tokens import integration_token_chat_identity
 from apps.owncast.models import TokenLink
 from apps.streams.live.services import live_stream_update
 from apps.streams.models import LiveStream
@@ -39,28 +39,6 @@ def token_bind(*, token: IntegrationToken, stream: LiveStream | None) -> TokenLi
     return link
 
 
-def bot_identity_for(token: IntegrationToken) -> ChatIdentity:
-    """The chat identity an integration token writes as, made on first use.
-
-    Named after the token, as Owncast names an integration's messages; a name the chat
-    refuses (a forbidden one, too long) gives the identity a generated name instead.
-    Its own chat token is never handed out: only this token's holder writes as it.
-    """
-    with transaction.atomic():
-        link = TokenLink.objects.select_for_update().filter(token=token).first()
-        if link is None:
-            link = TokenLink.objects.create(token=token)
-        if link.chat_identity is not None:
-            return link.chat_identity
-        try:
-            identity, _ = chat_services.identity_register(display_name=token.name)
-        except ChatError:
-            identity, _ = chat_services.identity_register()
-        link.chat_identity = identity
-        link.save(update_fields=["chat_identity"])
-        return identity
-
-
 def bot_message_send(
     *,
     stream: LiveStream,
@@ -72,12 +50,13 @@ def bot_message_send(
     """A chat message from the token's bot, checked, rate limited and stored by the chat
     app. `as_name` (Owncast 0.0.6's `user`) is the name it shows, checked as any display
     name is (a forbidden one is refused); the bot stays its author."""
-    identity = bot_identity_for(token)
+    # The same bot the chat API writes as (apps.integrations.tokens).
+    identity = integration_token_chat_identity(token)
     message = chat_services.message_prepare(
         stream=stream, identity=identity, body=body, address=address
     )
     if as_name is not None and as_name != "":
-        message.author_name = chat_services.validate_name(as_name)
+        message.author_name = chat_services.validate_name(as_name, stream=stream)
     return chat_services.messages_store([message])[0]
 
 
@@ -100,6 +79,7 @@ def user_set_enabled(
             identity=identity,
             kind=BanKind.BAN,
             actor=actor,
+            reason="disabled through Owncast's API",
             hide_messages=True,
             request=request,
         )

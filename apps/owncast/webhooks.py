@@ -15,12 +15,10 @@ summary): Owncast's payloads carry more than CastCore's domain events do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
 from apps.chat.models import ChatIdentity, ChatMessage
+from apps.owncast.presenters import owncast_time, owncast_user
 from apps.streams.models import LiveStream
 from castcore.outbox.models import OutboxEvent
 
@@ -56,28 +54,6 @@ def owncast_event_type(event_type: str, payload: Mapping[str, Any]) -> str | Non
     if event_type == "chat.moderation":
         return VISIBILITY_UPDATE if payload.get("action") in ("hide", "show") else None
     return _BY_TYPE.get(event_type)
-
-
-def owncast_time(value: datetime | str | None) -> str | None:
-    """A time as Owncast writes it (RFC 3339, UTC as `Z`)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def owncast_user(identity: ChatIdentity | None, *, name: str = "") -> dict[str, Any]:
-    """Owncast's `user` object of a chat identity (never its address or token)."""
-    if identity is None:  # gone since (deleted): what the event still says of it
-        return {"id": "", "displayName": name, "displayColor": 0, "previousNames": []}
-    return {
-        "id": str(identity.pk),
-        "displayName": identity.display_name,
-        "displayColor": identity.display_color,
-        "createdAt": owncast_time(identity.created_at),
-        "previousNames": list(identity.previous_names),
-    }
 
 
 def _identity(payload: Mapping[str, Any], key: str) -> ChatIdentity | None:

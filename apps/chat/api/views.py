@@ -354,11 +354,11 @@ class ChatRegisterView(_StreamChatView):
         responses={201: OpenApiResponse(s.RegisteredSerializer)},
     )
     def post(self, request: Request, stream_id: int) -> Response:
-        self.stream()  # 404 for a stream this client may not read
+        stream = self.stream()  # 404 for a stream this client may not read
         body = s.RegisterSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         identity, token = services.identity_register(
-            display_name=body.validated_data.get("display_name") or None
+            display_name=body.validated_data.get("display_name") or None, stream=stream
         )
         data: dict[str, Any] = {
             "access_token": token,

@@ -10,40 +10,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.chat import selectors as chat_selectors
-from apps.chat.models import BanKind, ChatBan, ChatIdentity, ChatMessage, MessageKind
-from apps.chat.services import ban_lift, identity_ban, messages_set_visibility
-from apps.owncast import responses
+from apps.chat.models import BanKind, ChatBan, ChatMessage
+from apps.owncast import chat_events, presenters
 from apps.owncast.admin import schema
 from apps.owncast.admin.base import AdminView
-from apps.owncast.webhooks import owncast_time, owncast_user
-from castcore.api.errors import ApiError
-from castcore.api.filters import parse_id
+from apps.owncast.chat_writes import chat_writes_settled
+from apps.owncast.presenters import owncast_time, owncast_user
+from apps.owncast.views import moderation
 
 TAGS = ["owncast admin"]
 # The admin's message list: the latest of the stream's messages, hidden ones included.
 MESSAGES_LIMIT = 500
-MAX_IDS = 500
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:
-    system = message.kind == MessageKind.SYSTEM or message.author is None
-    user = owncast_user(None if system else message.author, name=message.author_name)
-    user["displayName"] = message.author_name or user["displayName"]
-    return {
-        "id": str(message.pk),
-        "type": "SYSTEM" if system else "CHAT",
-        "timestamp": owncast_time(message.sent_at),
-        "user": user,
-        "body": message.body_html,
-        "visible": message.visible,
-        "hiddenAt": owncast_time(message.hidden_at),
-    }
+    # As GET /api/chat lists it, with when it was hidden (the admin sees hidden ones).
+    return {**chat_events.message_event(message), "hiddenAt": owncast_time(message.hidden_at)}
 
 
 class ChatClientsView(AdminView):
@@ -55,29 +42,7 @@ class ChatClientsView(AdminView):
         responses={200: schema.AdminClient(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
-        stream = self.stream
-        connections = chat_selectors.connected(stream).select_related("identity").order_by("pk")
-        counts = dict(
-            ChatMessage.objects.filter(
-                stream=stream, author_id__in=[c.identity_id for c in connections]
-            )
-            .values_list("author_id")
-            .annotate(n=Count("pk"))
-        )
-        return Response(
-            [
-                {
-                    "connectedAt": owncast_time(connection.connected_at),
-                    "messageCount": counts.get(connection.identity_id, 0),
-                    "userAgent": "",
-                    "ipAddress": connection.address or "",
-                    "clientID": str(connection.pk),
-                    "geo": None,
-                    "user": owncast_user(connection.identity),
-                }
-                for connection in connections
-            ]
-        )
+        return Response(presenters.connected_clients(self.stream))
 
 
 class ChatMessagesView(AdminView):
@@ -90,24 +55,13 @@ class ChatMessagesView(AdminView):
         responses={200: schema.AdminChatMessage(many=True)},
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
+        chat_writes_settled(self.stream.pk)  # with the sends in flight on its sockets
         latest = (
             ChatMessage.objects.filter(stream=self.stream)
             .select_related("author")
             .order_by("-pk")[:MESSAGES_LIMIT]
         )
         return Response([_message(message) for message in latest])
-
-
-def _ids(value: Any) -> list[int]:
-    if not isinstance(value, list) or len(value) > MAX_IDS:
-        raise ApiError("validation.invalid", {"field": "idArray", "max_items": MAX_IDS})
-    ids = []
-    for item in value:
-        parsed = parse_id(str(item)) if isinstance(item, str | int) else None
-        if parsed is None:
-            raise ApiError("validation.invalid", {"field": "idArray"})
-        ids.append(parsed)
-    return ids
 
 
 class MessageVisibilityView(AdminView):
@@ -120,19 +74,7 @@ class MessageVisibilityView(AdminView):
         responses=schema.BASIC,
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        visible = data.get("visible")
-        if not isinstance(visible, bool):
-            return responses.simple_response(False, "visible must be true or false")
-        ids = _ids(data.get("idArray"))
-        messages_set_visibility(
-            stream=self.stream,
-            message_ids=ids,
-            visible=visible,
-            actor=request.user,
-            request=request,
-        )
-        return responses.simple_response(True, "changed")
+        return moderation.visibility_set(request, self.stream)
 
 
 class UserEnabledView(AdminView):
@@ -145,29 +87,7 @@ class UserEnabledView(AdminView):
         responses=schema.BASIC,
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        enabled = data.get("enabled")
-        user_id = parse_id(str(data.get("userId", "")))
-        if not isinstance(enabled, bool) or user_id is None:
-            return responses.simple_response(False, "userId and enabled are required")
-        identity = ChatIdentity.objects.filter(pk=user_id).first()
-        if identity is None:
-            return responses.simple_response(False, "no such user")
-        stream = self.stream
-        if enabled:
-            for ban in ChatBan.objects.filter(ChatBan.active_q(), stream=stream, identity=identity):
-                ban_lift(ban=ban, actor=request.user, request=request)
-        elif chat_selectors.active_ban(stream, identity, None) is None:
-            identity_ban(
-                stream=stream,
-                identity=identity,
-                kind=BanKind.BAN,
-                actor=request.user,
-                reason="disabled through the Owncast admin API",
-                hide_messages=True,
-                request=request,
-            )
-        return responses.simple_response(True, f"{identity.pk} enabled: {str(enabled).lower()}")
+        return moderation.user_enabled_set(request, self.stream)
 
 
 class DisabledUsersView(AdminView):

@@ -273,9 +273,9 @@ def set_join_messages(ctx: Context, value: Any) -> str:
     return _owncast(ctx, chat_join_messages=_bool(value))
 
 
-# Kept in the stream's Owncast settings (`extra`) and reported back, acting on nothing yet:
-# chat refuses the instance's forbidden names (CASTCORE_CHAT_FORBIDDEN_NAMES) on every
-# stream, and live HLS goes to the instance's S3 mirror (CASTCORE_LIVE_S3_SOURCE).
+# Kept in the stream's Owncast settings (`extra`) and reported back. Forbidden names hold
+# on the stream's chat besides the instance's (selectors.forbidden_names, registered with
+# the chat app); S3 acts on nothing: live HLS goes to the instance's CASTCORE_LIVE_S3_SOURCE.
 S3_TEXT_FIELDS = ("endpoint", "servingEndpoint", "accessKey", "secret", "bucket", "region", "acl")
 
 

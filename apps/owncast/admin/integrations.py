@@ -23,7 +23,7 @@ from apps.owncast import responses
 from apps.owncast.admin import schema, services
 from apps.owncast.admin.base import AdminView
 from apps.owncast.auth import owncast_scopes
-from apps.owncast.webhooks import owncast_time
+from apps.owncast.presenters import owncast_time
 from castcore.api.filters import parse_id
 
 TAGS = ["owncast admin"]

@@ -83,3 +83,16 @@ def test_the_key_of_another_stream_is_refused(streams: dict[str, Any]) -> None:
     response = Admin("red", basic(streams["red_key"])).set("key", streams["blue_key"])
     assert response.status_code == 400
     assert response.json() == {"success": False, "message": "live_stream.key_in_use"}
+
+
+def test_serverconfig_reports_the_summary_as_set_while_config_renders_it(
+    streams: dict[str, Any],
+) -> None:
+    red = Admin("red", basic(streams["red_key"]))
+    assert red.set("serversummary", "The *best* in [streaming](https://example.org)").json()[
+        "success"
+    ]
+    config = red.get("serverconfig").json()
+    assert config["instanceDetails"]["summary"] == "The *best* in [streaming](https://example.org)"
+    served = Client().get("/owncast/red/api/config").json()["summary"]
+    assert "<em>best</em>" in served and 'href="https://example.org"' in served

@@ -61,6 +61,18 @@ def test_chat_send_writes_as_the_tokens_bot(streams: dict[str, Any]) -> None:
     assert messages[0].author_id == messages[1].author_id  # one bot identity per token
 
 
+def test_the_bot_is_the_tokens_own_on_both_apis(streams: dict[str, Any]) -> None:
+    issued = integration_token_create(
+        actor=None, name="twobot", scopes=[Scope.CHAT_SEND, Scope.READ]
+    )
+    native = f"/api/v1/live-streams/{streams['red'].pk}/chat/send"
+    assert call("POST", native, issued.raw, {"body": "native"}).status_code == 201
+    assert call("POST", f"{BASE}/chat/send", issued.raw, {"body": "owncast"}).status_code == 200
+    issued.token.refresh_from_db()
+    authors = set(ChatMessage.objects.values_list("author_id", flat=True))
+    assert authors == {issued.token.chat_identity_id}
+
+
 def test_a_user_message_shows_the_given_name_and_refuses_a_forbidden_one(
     streams: dict[str, Any],
 ) -> None:

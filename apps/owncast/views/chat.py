@@ -69,13 +69,15 @@ class RegisterView(OwncastPublicView):
         },
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
-        self.stream  # noqa: B018 (404 for a base with no public stream)
+        stream = self.stream  # 404 for a base with no public stream
         data = request.data if isinstance(request.data, dict) else {}
         name = data.get("displayName")
         if not isinstance(name, str) or not name.strip():
             name = request.headers.get("X-Forwarded-User", "")
         try:
-            identity, token = chat_services.identity_register(display_name=name or None)
+            identity, token = chat_services.identity_register(
+                display_name=name or None, stream=stream
+            )
         except ChatError:
             identity, token = chat_services.identity_register()
         response = Response(

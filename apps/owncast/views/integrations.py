@@ -15,10 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.chat import services as chat_services
-from apps.chat.models import ChatIdentity
 from apps.integrations.models import IntegrationToken
 from apps.owncast import auth, presenters, services
 from apps.owncast.responses import error_response, simple_response
+from apps.owncast.views import moderation
 from apps.owncast.views.base import OwncastIntegrationView
 from apps.owncast.views.chat import OwncastChatEventSerializer
 from castcore.api.filters import parse_id
@@ -183,14 +183,6 @@ class ChatActionView(OwncastIntegrationView):
         return simple_response(True, "sent")
 
 
-def message_ids(raw: object) -> list[int] | None:
-    """Owncast's `idArray` (message ids as strings, or numbers) as ids, or None if invalid."""
-    if not isinstance(raw, list) or len(raw) > 500:
-        return None
-    ids = [parse_id(str(item)) if isinstance(item, str | int) else None for item in raw]
-    return None if any(item is None for item in ids) else [item for item in ids if item]
-
-
 class MessageVisibilityView(OwncastIntegrationView):
     """Hide or show messages (HAS_ADMIN_ACCESS): connected clients remove or restore them.
 
@@ -207,18 +199,7 @@ class MessageVisibilityView(OwncastIntegrationView):
         responses={200: _Basic},
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
-        data = _data(request)
-        ids, visible = message_ids(data.get("idArray")), data.get("visible")
-        if ids is None or not isinstance(visible, bool):
-            return simple_response(False, "idArray (message ids) and visible (bool) are required")
-        chat_services.messages_set_visibility(
-            stream=self.stream,
-            message_ids=ids,
-            visible=visible,
-            actor=request.user,
-            request=request,
-        )
-        return simple_response(True, "changed")
+        return moderation.visibility_set(request, self.stream)
 
 
 class UserEnabledView(OwncastIntegrationView):
@@ -237,21 +218,7 @@ class UserEnabledView(OwncastIntegrationView):
         responses={200: _Basic},
     )
     def post(self, request: Request, slug: str | None = None) -> Response:
-        data = _data(request)
-        user_id, enabled = parse_id(str(data.get("userId", ""))), data.get("enabled")
-        if user_id is None or not isinstance(enabled, bool):
-            return simple_response(False, "userId and enabled (bool) are required")
-        identity = ChatIdentity.objects.filter(pk=user_id).first()
-        if identity is None:
-            return simple_response(False, "no such user")
-        services.user_set_enabled(
-            stream=self.stream,
-            identity=identity,
-            enabled=enabled,
-            actor=request.user,
-            request=request,
-        )
-        return simple_response(True, "changed")
+        return moderation.user_enabled_set(request, self.stream)
 
 
 class ClientsView(OwncastIntegrationView):
