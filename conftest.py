@@ -11,11 +11,21 @@ from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.accounts.roles import Role
 from apps.accounts.tests.factories import PASSWORD, UserFactory
+
+# Property tests check what holds, not how fast: on a loaded machine (parallel test
+# workers, CI neighbours) the default 200 ms deadline and the slow-generation check
+# failed tests whose properties held. Speed is measured in bench/.
+hypothesis_settings.register_profile(
+    "castcore", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("castcore")
 
 
 @pytest.fixture(autouse=True)

@@ -14,3 +14,5 @@ class OwncastConfig(AppConfig):
 
         # A stream's Owncast forbidden usernames hold on its chat (native sockets too).
         register_stream_forbidden_names(forbidden_names)
+        # Django's admin for this app's rows (apps.owncast.admin is Owncast's admin API).
+        from apps.owncast import admin_site  # noqa: F401
