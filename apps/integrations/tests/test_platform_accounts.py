@@ -57,6 +57,9 @@ def test_sending_back_the_masked_key_keeps_the_stored_one(admin_api: APIClient) 
         ({"ingest_url": "rtmp://user:pw@example.com/app"}, "ingest_url"),
         ({"platform": "custom_srt", "ingest_url": "rtmp://example.com/app"}, "ingest_url"),
         ({"stream_key": ""}, "stream_key"),
+        ({"platform": "custom_srt", "ingest_url": "srt://127.0.0.1:99999"}, "ingest_url"),
+        ({"platform": "custom_srt", "ingest_url": "srt://127.0.0.1:0"}, "ingest_url"),
+        ({"platform": "custom_rtmp", "ingest_url": "rtmp://exa mple.com/app"}, "ingest_url"),
     ],
 )
 def test_bad_accounts_are_refused_with_the_field_named(
