@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_a_presented_token_is_registered_for_redaction_only_once_it_matches(
     assert redact(real) == real
     caplog.set_level(logging.DEBUG)
     for n in range(3):  # spam: unknown tokens take no place in the bounded registry
-        wrong = f"cci_made-up-token-{n:04d}-abcdefghijkl"
+        wrong = f"cci_{n}" + secrets.token_urlsafe(24)  # random: no other test registered it
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {wrong}")
         assert api.get("/api/v1/live-streams/999999/chat/messages").status_code == 401
