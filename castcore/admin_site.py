@@ -12,7 +12,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.accounts.audit import audit_record, diff_changes
+from apps.accounts.audit import audit_record, audit_shown, diff_changes
 from apps.accounts.models import AuditEntry
 
 
@@ -73,7 +73,7 @@ def _form_changes(form: forms.ModelForm[Any], change: bool) -> dict[str, list[An
     fields = form.changed_data if change else list(form.cleaned_data)
     before = {name: form.initial.get(name) for name in fields} if change else {}
     after = {name: form.cleaned_data.get(name) for name in fields}
-    return diff_changes(before, after)
+    return diff_changes(before, after, shown=audit_shown(form._meta.model))
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

@@ -16,11 +16,13 @@ import logging
 import threading
 from collections import OrderedDict
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+
+_Found = TypeVar("_Found")
 
 MASK = "••••"
 # Below this length the last four characters would give away too much.
@@ -142,6 +144,20 @@ def remember(value: str) -> None:
     """Register a secret value so log output never shows it in clear."""
     if value:
         known_secrets.add(value)
+
+
+def remember_matched(value: str, found: _Found) -> _Found:
+    """`found`, after registering `value` for redaction if it matched (`found` not None).
+
+    For a credential a client presents: registered before the lookup, every made-up
+    `cci_…` or password sent by anyone would take a place in the bounded registry, and
+    enough of them push real secrets out. A wrong value is no one's secret; it stays out
+    of the logs as every credential does: no log line carries request headers, and the
+    access log masks credential query parameters (castcore.serve).
+    """
+    if found is not None and found is not False:
+        remember(value)
+    return found
 
 
 def redact(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -51,22 +51,45 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
 
 
-def _safe(field: str, value: Any, secret_fields: Iterable[str]) -> Any:
+#: How a field holding a secret is shown in the audit log: its masked form, from the text.
+ShownAs = Callable[[str], str]
+
+
+def audit_shown(model: type[models.Model] | models.Model | None) -> Mapping[str, ShownAs]:
+    """The fields `model` declares secret, with how each is shown (`AUDIT_SHOWN` on the
+    model): the one rule the API's and the admin's audit entries both follow."""
+    return getattr(model, "AUDIT_SHOWN", {}) if model is not None else {}
+
+
+def _safe(
+    field: str, value: Any, secret_fields: Iterable[str], shown: Mapping[str, ShownAs]
+) -> Any:
+    if field in shown:
+        return shown[field](str(value)) if value not in (None, "") else ""
     if field in secret_fields or is_secret_name(field):
         return mask(str(value)) if value not in (None, "") else ""
     return _plain(value)
 
 
 def diff_changes(
-    before: Mapping[str, Any], after: Mapping[str, Any], *, secret_fields: Iterable[str] = ()
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    *,
+    secret_fields: Iterable[str] = (),
+    shown: Mapping[str, ShownAs] | None = None,
 ) -> dict[str, list[Any]]:
-    """`{field: [old, new]}` for fields whose value changed, secrets masked."""
+    """`{field: [old, new]}` for fields whose value changed, secrets masked: those in
+    `shown` as it says (a URL that still tells where it points), others as `••••1234`."""
     secret_fields = set(secret_fields)
+    shown = shown or {}
     changes: dict[str, list[Any]] = {}
     for field, new in after.items():
         old = before.get(field)
         if _plain(old) != _plain(new):
-            changes[field] = [_safe(field, old, secret_fields), _safe(field, new, secret_fields)]
+            changes[field] = [
+                _safe(field, old, secret_fields, shown),
+                _safe(field, new, secret_fields, shown),
+            ]
     return changes
 
 

@@ -23,7 +23,7 @@ from apps.accounts.models import CliInstall, User
 from apps.accounts.roles import Role
 from apps.accounts.services import hash_secret
 from castcore.api.authentication import basic_credentials
-from castcore.secrets import remember
+from castcore.secrets import remember_matched
 
 # How often last_used_at is written (not on every request).
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -42,9 +42,7 @@ def install_id_from_basic(header: str | bytes) -> str | None:
     credentials = basic_credentials(header)
     if credentials is None or not is_plausible_install_id(credentials[1]):
         return None
-    password = credentials[1]
-    remember(password)
-    return password
+    return credentials[1]  # registered for redaction once it names an install
 
 
 def cli_install_find(raw_install_id: str) -> CliInstall | None:
@@ -93,6 +91,7 @@ def cli_install_authenticate(
             install = _create_temporary(raw_install_id, user_agent)
         except IntegrityError:  # the same CLI raced itself
             install = cli_install_find(raw_install_id)
+    remember_matched(raw_install_id, install)
     if install is None or install.revoked_at is not None or not install.user.is_active:
         return None
     _touch(install, user_agent)

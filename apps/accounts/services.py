@@ -23,7 +23,7 @@ from apps.accounts.lockout import raise_if_locked
 from apps.accounts.models import TOKEN_PREFIX, ApiToken, User, UserPreferences
 from apps.accounts.roles import Role
 from castcore.api.errors import ApiError, Conflict
-from castcore.secrets import remember
+from castcore.secrets import remember, remember_matched
 
 # How often a token's last_used_at is written: per request would make every
 # authenticated GET a database write.
@@ -227,8 +227,9 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     """The usable token for a raw `cc_…` value, or None."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    remember(raw)
-    token = ApiToken.objects.select_related("user").filter(token_hash=hash_secret(raw)).first()
+    token = remember_matched(
+        raw, ApiToken.objects.select_related("user").filter(token_hash=hash_secret(raw)).first()
+    )
     if token is None or not token.is_usable() or not token.user.is_active:
         return None
     now = timezone.now()

@@ -102,9 +102,15 @@ class WebhookDeliveryAdmin(AuditedModelAdmin):
 
     @admin.action(description="Deliver again now")
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = 0
         for delivery in queryset:
-            webhooks.delivery_redeliver(actor=request.user, delivery=delivery, request=request)
-        self.message_user(request, f"{queryset.count()} queued", messages.SUCCESS)
+            try:
+                webhooks.delivery_redeliver(actor=request.user, delivery=delivery, request=request)
+            except ApiError as exc:  # webhook switched off, an attempt under way
+                self.message_user(request, f"{delivery}: {exc.code}", messages.WARNING)
+            else:
+                queued += 1
+        self.message_user(request, f"{queued} queued", messages.SUCCESS)
 
 
 class NotificationTargetForm(forms.ModelForm):

@@ -13,11 +13,19 @@ way, so none is followed to a refused address. Outside the scope nothing changes
 
 A proxy from the environment (HTTPS_PROXY…) is refused in the scope: through it the
 proxy would reach the target, and the check would only ever see the proxy.
+
+Answers are read up to a cap in the scope, as a webhook's are: requests reads a whole
+body into memory before apprise sees it, so its adapter is wrapped where it sends (not the
+socket: under TLS the bytes are read by the ssl module, past any Python wrapper). The
+body is read in small pieces, decoded, up to `max_response_bytes`; the rest is left unread
+and the connection closed. A plugin that asks to stream the answer itself is not capped
+(none of the ones CastCore's targets use does).
 """
 
 from __future__ import annotations
 
 import contextlib
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -31,7 +39,10 @@ class CheckedScope:
     """The policy connections are checked against, and what it refused (host, address, why)."""
 
     policy: AddressPolicy
+    max_response_bytes: int
     refused: list[str] = field(default_factory=list)
+    #: URLs (scheme, host and port only) whose answer was cut at the cap.
+    cut: list[str] = field(default_factory=list)
 
 
 class AddressRefused(OSError):
@@ -43,9 +54,12 @@ _installed = False
 
 
 @contextlib.contextmanager
-def checked_connections(policy: AddressPolicy) -> Iterator[CheckedScope]:
-    """Within the block, every HTTP connection of this context obeys `policy`."""
-    scope = CheckedScope(policy)
+def checked_connections(
+    policy: AddressPolicy, *, max_response_bytes: int
+) -> Iterator[CheckedScope]:
+    """Within the block, every HTTP connection of this context obeys `policy`, and no
+    answer is read past `max_response_bytes`."""
+    scope = CheckedScope(policy, max_response_bytes)
     token = _scope.set(scope)
     try:
         yield scope
@@ -88,6 +102,32 @@ def _no_proxy(original: Callable[..., Any]) -> Callable[..., Any]:
     return proxy_manager_for
 
 
+# Decoded a piece at a time: a compressed answer grows by at most this much per read.
+_READ_CHUNK = 8192
+
+
+def _capped(original: Callable[..., Any]) -> Callable[..., Any]:
+    def send(self: Any, request: Any, stream: bool = False, **kwargs: Any) -> Any:
+        scope = _scope.get()
+        if scope is None or stream:
+            return original(self, request, stream=stream, **kwargs)
+        response = original(self, request, stream=True, **kwargs)
+        body = bytearray()
+        for chunk in response.iter_content(_READ_CHUNK):
+            body += chunk
+            if len(body) > scope.max_response_bytes:
+                parts = urllib.parse.urlsplit(request.url)
+                scope.cut.append(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/")
+                response.close()  # the rest stays unread; the connection is not reused
+                break
+        # What requests would have read itself when not streaming (Response.content).
+        response._content = bytes(body[: scope.max_response_bytes])
+        response._content_consumed = True
+        return response
+
+    return send
+
+
 def install() -> None:
     """Wrap urllib3's connect and requests' proxy managers once (IntegrationsConfig.ready)."""
     global _installed
@@ -99,4 +139,5 @@ def install() -> None:
     urllib3.util.connection.create_connection = _checking(urllib3.util.connection.create_connection)
     adapter = requests.adapters.HTTPAdapter
     adapter.proxy_manager_for = _no_proxy(adapter.proxy_manager_for)  # type: ignore[method-assign]
+    adapter.send = _capped(adapter.send)  # type: ignore[method-assign]
     _installed = True

@@ -24,7 +24,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from workers.ffmpeg.addresses import AddressPolicy, refusal, resolve_checked
+from workers.ffmpeg.addresses import AddressPolicy, host_problem, refusal, resolve_checked
 
 REDIRECTS = (301, 302, 303, 307, 308)
 EXCERPT_CHARS = 1000
@@ -84,7 +84,7 @@ def url_problem(url: str) -> str | None:
         return "no host"
     if parts.username or parts.password:
         return "credentials in the URL are not allowed (sign with the secret instead)"
-    return None
+    return host_problem(parts.hostname)
 
 
 class _Deadline:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -24,6 +24,26 @@ class WebhookFormat(models.TextChoices):
 
     CASTCORE = "castcore", "CastCore: {type, timestamp, data}"
     OWNCAST = "owncast", "Owncast: {type, eventData} (Owncast's event names)"
+
+
+def shown_webhook_url(url: str) -> str:
+    """Where a webhook points, without what it may carry: scheme, host and port only.
+
+    Receivers put their tokens anywhere (Slack and Discord in path segments, others in
+    the query), so nothing after the host is shown: a path or query becomes the mask.
+    """
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: shown as if absent, never echoed
+        port = None
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    hidden = (parts.path not in ("", "/")) or parts.query or parts.fragment or parts.username
+    return f"{parts.scheme}://{netloc}/{SECRET_MASK if hidden else ''}"
 
 
 class Webhook(models.Model):
@@ -52,6 +72,12 @@ class Webhook(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The API, the admin and the audit log show the URL as this says (castcore.admin_site).
+    AUDIT_SHOWN: ClassVar[Mapping[str, Callable[[str], str]]] = {
+        "url": shown_webhook_url,
+        "secret": mask,
+    }
+
     class Meta:
         ordering = ["name", "id"]
 
@@ -79,26 +105,6 @@ class Webhook(models.Model):
                 return False
             return ALL_EVENTS in self.events or owncast_type in self.events
         return ALL_EVENTS in self.events or event_type in self.events
-
-
-def shown_webhook_url(url: str) -> str:
-    """Where a webhook points, without what it may carry: scheme, host and port only.
-
-    Receivers put their tokens anywhere (Slack and Discord in path segments, others in
-    the query), so nothing after the host is shown: a path or query becomes the mask.
-    """
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    try:
-        port = parts.port
-    except ValueError:  # not a port number: shown as if absent, never echoed
-        port = None
-    if port is not None:
-        netloc = f"{netloc}:{port}"
-    hidden = (parts.path not in ("", "/")) or parts.query or parts.fragment or parts.username
-    return f"{parts.scheme}://{netloc}/{SECRET_MASK if hidden else ''}"
 
 
 class DeliveryState(models.TextChoices):
@@ -141,6 +147,12 @@ class WebhookDelivery(models.Model):
         return f"{self.event.event_type} → {self.webhook}"
 
 
+def masked_apprise_url(url: str) -> str:
+    """The scheme only, then the mask: apprise URLs carry their tokens anywhere in them."""
+    scheme, sep, _rest = url.partition("://")
+    return f"{scheme}{sep}{mask(url)}" if sep else mask(url)
+
+
 class NotificationTarget(models.Model):
     """An apprise URL that is told about the events it subscribes to, from a minimum level."""
 
@@ -154,6 +166,8 @@ class NotificationTarget(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    AUDIT_SHOWN: ClassVar[Mapping[str, Callable[[str], str]]] = {"url": masked_apprise_url}
+
     class Meta:
         ordering = ["name", "id"]
 
@@ -162,9 +176,7 @@ class NotificationTarget(models.Model):
 
     @property
     def masked_url(self) -> str:
-        """The scheme only, then the mask: apprise URLs carry their tokens anywhere in them."""
-        scheme, sep, _rest = self.url.partition("://")
-        return f"{scheme}{sep}{mask(self.url)}" if sep else mask(self.url)
+        return masked_apprise_url(self.url)
 
     def wants(self, event_type: str) -> bool:
         return ALL_EVENTS in self.events or event_type in self.events

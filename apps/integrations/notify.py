@@ -150,7 +150,7 @@ def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
     }.get(level, apprise.NotifyType.INFO)
     sender = apprise.Apprise()
     sender.add(instance)
-    with checked_connections(policy) as checked:
+    with checked_connections(policy, max_response_bytes=conf.WEBHOOK_MAX_RESPONSE_BYTES) as checked:
         try:
             ok = bool(
                 sender.notify(
@@ -163,6 +163,8 @@ def apprise_send(url: str, *, title: str, body: str, level: str) -> SendResult:
         except Exception:
             logger.warning("apprise raised while sending", exc_info=True)
             ok = False
+    if checked.cut:
+        logger.info("Notification answer read up to the cap only: %s", ", ".join(checked.cut))
     if checked.refused:
         logger.warning("Notification refused: %s", "; ".join(checked.refused))
         return SendResult(False, "notification.address_not_allowed")

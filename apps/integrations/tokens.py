@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.accounts.audit import audit_record
 from apps.integrations.models import INTEGRATION_TOKEN_PREFIX, IntegrationToken
 from castcore.api.errors import ApiError
-from castcore.secrets import remember
+from castcore.secrets import remember, remember_matched
 
 #: last_used_at is written at most this often per token (not a write per request).
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -83,16 +83,14 @@ def integration_token_find(raw: str) -> IntegrationToken | None:
     name a token to revoke by its value, as Owncast's admin API does)."""
     if not raw.startswith(INTEGRATION_TOKEN_PREFIX):
         return None
-    remember(raw)
-    return IntegrationToken.objects.filter(token_hash=_hash(raw)).first()
+    return remember_matched(raw, IntegrationToken.objects.filter(token_hash=_hash(raw)).first())
 
 
 def integration_token_authenticate(raw: str) -> IntegrationToken | None:
     """The usable token for a raw `cci_…` value (its last use recorded), or None."""
     if not raw.startswith(INTEGRATION_TOKEN_PREFIX):
         return None
-    remember(raw)
-    token = IntegrationToken.objects.filter(token_hash=_hash(raw)).first()
+    token = remember_matched(raw, IntegrationToken.objects.filter(token_hash=_hash(raw)).first())
     if token is None or not token.is_usable():
         return None
     now = timezone.now()

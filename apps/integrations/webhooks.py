@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from apps.accounts.audit import audit_record, diff_changes, snapshot
+from apps.accounts.audit import audit_record, audit_shown, diff_changes, snapshot
 from apps.integrations import conf
 from apps.integrations.http import Limits, PostResult, post_checked, url_for_log
 from apps.integrations.models import (
@@ -34,7 +34,6 @@ from apps.integrations.models import (
     Webhook,
     WebhookDelivery,
     WebhookFormat,
-    shown_webhook_url,
 )
 from apps.integrations.signing import signed_headers
 from castcore.addresses import address_policy
@@ -288,16 +287,9 @@ def webhook_save_audited(
     """Save a validated WebhookSerializer and audit it, the URL as the API shows it
     (scheme, host and port) and the secret masked. Every writer of webhooks saves here."""
     fields = list(serializer.validated_data.keys())
-
-    def shown(instance: Webhook | None) -> dict[str, Any]:
-        values = snapshot(instance, fields) if instance is not None else {}
-        if "url" in values:
-            values["url"] = shown_webhook_url(values["url"])
-        return values
-
-    before = shown(serializer.instance)
+    before = snapshot(serializer.instance, fields) if serializer.instance is not None else {}
     webhook: Webhook = serializer.save()
-    changes = diff_changes(before, shown(webhook), secret_fields={"secret"})
+    changes = diff_changes(before, snapshot(webhook, fields), shown=audit_shown(Webhook))
     audit_record(actor=actor, action=action, target=webhook, changes=changes, request=request)
     return webhook
 

@@ -32,7 +32,7 @@ from apps.integrations.models import IntegrationToken, Scope
 from apps.streams.models import LiveStream
 from castcore.api.authentication import Principal, basic_credentials
 from castcore.api.schema import security_scheme
-from castcore.secrets import remember
+from castcore.secrets import remember, remember_matched
 
 ADMIN_USER = "admin"
 ADMIN_REALM = "Owncast Authenticated Request"
@@ -113,11 +113,11 @@ class OwncastAdminAuthentication(BaseAuthentication):
         if credentials is None:
             return None
         user, password = credentials
-        remember(password)
         stream = _view_stream(request)
         user_ok = hmac.compare_digest(user.encode(), ADMIN_USER.encode())
         if stream is None or not (admin_key_matches(stream, password) and user_ok):
             raise exceptions.AuthenticationFailed(code="auth.owncast_admin")
+        remember(password)  # only now: see remember_matched
         return OwncastAdmin(stream), stream
 
     def authenticate_header(self, request: Request) -> str:
@@ -183,8 +183,7 @@ def chat_identity_for_token(raw: str) -> ChatIdentity | None:
     """The chat identity an Owncast `accessToken` names: an anonymous one's token."""
     if not raw:
         return None
-    remember(raw)
-    return chat_selectors.identity_by_token(raw)
+    return remember_matched(raw, chat_selectors.identity_by_token(raw))
 
 
 class OwncastUserTokenAuthentication(BaseAuthentication):

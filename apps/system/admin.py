@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -9,8 +10,26 @@ from apps.system.models import GlobalSettings, WorkerHeartbeat
 from castcore.admin_site import AuditedModelAdmin
 
 
+class GlobalSettingsForm(forms.ModelForm):
+    # Never rendered back into the page (a text area would show it); empty keeps it.
+    smtp_password = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="leave empty to keep the current password",
+    )
+
+    class Meta:
+        model = GlobalSettings
+        exclude: list[str] = []
+
+    def clean_smtp_password(self) -> str:
+        password: str = self.cleaned_data.get("smtp_password") or ""
+        return password or (self.instance.smtp_password if self.instance.pk else "")
+
+
 @admin.register(GlobalSettings)
 class GlobalSettingsAdmin(AuditedModelAdmin):
+    form = GlobalSettingsForm
     list_display = ["site_name", "public_url", "upload_auth_required", "updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -8,8 +8,10 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from castcore.api.errors import invalid_choice
+from castcore.api.errors import ApiError, invalid_choice
 from castcore.secrets import MASK, mask, remember
+from workers.ffmpeg.masking import SECRET_MASK, mask_url
+from workers.ffmpeg.urls import url_secrets
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -40,6 +42,39 @@ class SecretField(serializers.CharField):
 
     def to_representation(self, value: Any) -> str:
         return mask(str(value)) if value else ""
+
+
+MASKED_URL_HELP = (
+    "Passwords, passphrases, stream ids and tokens in a URL are returned masked (`••••`); "
+    "sending the masked URL back unchanged keeps the stored one."
+)
+
+
+@extend_schema_field({"type": "string", "description": "A URL. " + MASKED_URL_HELP})
+class MaskedUrlField(serializers.CharField):
+    """A URL that may carry credentials: written in clear, read back with them masked."""
+
+    def to_representation(self, value: Any) -> str:
+        return mask_url(str(value)) if value else ""
+
+
+def unmasked_url(stored: str, submitted: str, *, shown: str, field: str, code: str) -> str:
+    """The URL to store: the stored one when the client sent back its masked form (`shown`).
+
+    Any other value holding the mask would store bullets in place of a password: `code`.
+    """
+    if submitted == shown:
+        return stored
+    if SECRET_MASK in submitted:
+        raise ApiError(code, {"field": field})
+    return submitted
+
+
+def remember_url(url: str) -> None:
+    """Keep a URL, and each secret inside it, out of this process's log lines."""
+    remember(url)
+    for secret in url_secrets(url):
+        remember(secret)
 
 
 def field_path(field: serializers.Field) -> str:

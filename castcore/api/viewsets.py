@@ -15,7 +15,7 @@ from django.db import models
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 
-from apps.accounts.audit import audit_record, diff_changes, snapshot
+from apps.accounts.audit import audit_record, audit_shown, diff_changes, snapshot
 from apps.accounts.roles import Role
 from castcore.api.fields import SecretField
 
@@ -37,7 +37,10 @@ def save_audited(
         action=action,
         target=instance,
         changes=diff_changes(
-            before, snapshot(instance, fields), secret_fields=_secret_fields(serializer)
+            before,
+            snapshot(instance, fields),
+            secret_fields=_secret_fields(serializer),
+            shown=audit_shown(instance),
         ),
         request=request,
     )

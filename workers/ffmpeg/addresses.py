@@ -25,6 +25,7 @@ WireServer: 168.63.129.16) and hand out the machine's credentials to any caller.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 
@@ -103,6 +104,29 @@ def refusal(text: str, policy: AddressPolicy = DEFAULT_POLICY) -> str | None:
 def address_not_allowed(text: str, policy: AddressPolicy = DEFAULT_POLICY) -> bool:
     """True for a literal address the policy refuses; False for anything else (names too)."""
     return refusal(text, policy) is not None
+
+
+# One label of a host name in its ASCII (IDNA) form. Underscores are let through:
+# container and service names use them, and resolvers accept them.
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` (as urlsplit gives it) is neither an IP address nor a host name; None if
+    it is one. A name in Unicode counts in its IDNA form (`bücher.example`)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return "not a valid host name"
+    labels = ascii_host.split(".")
+    if len(ascii_host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return "not a valid host name"
+    return None
 
 
 def normalize_host(host: str) -> str:

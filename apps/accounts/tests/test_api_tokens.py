@@ -1,3 +1,4 @@
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -104,3 +105,18 @@ def test_an_unknown_cc_token_is_rejected(api: APIClient) -> None:
     response = bearer("cc_" + "x" * 43).get("/api/v1/auth/me")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "auth.token_invalid"
+
+
+def test_a_presented_token_is_registered_for_redaction_only_once_it_matches(
+    viewer_user: Any,
+) -> None:
+    from castcore.secrets import redact
+
+    real = "cc_" + "p" * 40
+    ApiToken.objects.create(user=viewer_user, name="ci", token_hash=hash_secret(real), last4="pppp")
+    wrong = "cc_" + secrets.token_urlsafe(24)  # random: no other test registered a part of it
+    assert bearer(wrong).get("/api/v1/tokens").status_code == 401
+    assert redact(wrong) == wrong  # spam takes no place in the bounded registry
+    assert redact(real) == real
+    assert bearer(real).get("/api/v1/tokens").status_code == 200
+    assert real not in redact(f"with {real} in it")

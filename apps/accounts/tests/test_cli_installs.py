@@ -62,3 +62,13 @@ def test_install_ids_are_stored_hashed() -> None:
     raw, install = link(UserFactory())
     assert raw not in (install.install_id_hash,) and len(install.install_id_hash) == 64
     assert cli_installs.cli_install_find(raw) == install
+
+
+def test_an_unknown_install_id_is_not_registered_for_redaction() -> None:
+    from castcore.secrets import redact
+
+    unknown = str(uuid.uuid4())
+    assert cli_installs.cli_install_authenticate(raw_install_id=unknown) is None
+    assert redact(unknown) == unknown  # spam takes no place in the bounded registry
+    made = cli_installs.cli_install_authenticate(raw_install_id=unknown, create_temporary=True)
+    assert made is not None and unknown not in redact(f"id {unknown}")

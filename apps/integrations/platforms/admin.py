@@ -24,10 +24,19 @@ from apps.integrations.platforms.catalogue import CATALOGUE
 from apps.integrations.platforms.models import AccountKind, PlatformAccount, PlatformMetadata
 from castcore.admin_site import AuditedModelAdmin
 from castcore.api.errors import ApiError
+from castcore.api.fields import remember_url, unmasked_url
 from castcore.api.filters import parse_id
+from workers.ffmpeg.masking import mask_url
 
 
 class PlatformAccountForm(forms.ModelForm):
+    # Shown masked, as the API shows it; the masked form left as it is keeps the stored URL.
+    ingest_url = forms.CharField(
+        required=False,
+        max_length=1024,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 80}),
+        help_text="rtmp://, rtmps:// or srt://; keys and passphrases in it are shown masked",
+    )
     # Never rendered back into the page; empty keeps the stored key.
     stream_key = forms.CharField(
         required=False,
@@ -43,8 +52,26 @@ class PlatformAccountForm(forms.ModelForm):
         key: str = self.cleaned_data.get("stream_key") or ""
         return key or (self.instance.stream_key if self.instance.pk else "")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["ingest_url"] = mask_url(self.instance.ingest_url or "")
+
     def clean_ingest_url(self) -> str:
-        url: str = self.cleaned_data.get("ingest_url") or ""
+        stored = self.instance.ingest_url or ""
+        try:
+            url = unmasked_url(
+                stored,
+                self.cleaned_data.get("ingest_url") or "",
+                shown=mask_url(stored),
+                field="ingest_url",
+                code="platform.masked_url",
+            )
+        except ApiError as exc:
+            raise forms.ValidationError(
+                "type the whole URL: the masked one keeps the stored URL only as it is shown",
+                code=exc.code,
+            ) from None
+        remember_url(url)
         if url and services.ingest_url_problem(url):
             raise forms.ValidationError(services.ingest_url_problem(url) or "")
         return url

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
 from apps.integrations.platforms.catalogue import CATALOGUE
 from castcore.secrets import EncryptedTextField, mask
+from workers.ffmpeg.masking import mask_url
 
 PLATFORM_CHOICES = [(p.type.value, p.name) for p in CATALOGUE]
 
@@ -34,7 +38,9 @@ class PlatformAccount(models.Model):
     )
     # Stream key accounts: where to send and the key. OAuth accounts leave both empty:
     # they are fetched from the platform when a run starts, and never stored.
-    ingest_url = models.CharField(max_length=1024, blank=True, default="")
+    # Encrypted and shown masked, as an output's URL: SRT carries its streamid and
+    # passphrase in the query, and some RTMP servers take the key as the last segment.
+    ingest_url = EncryptedTextField(max_length=1024, blank=True, default="")
     stream_key = EncryptedTextField(blank=True, default="")
     access_token = EncryptedTextField(blank=True, default="")
     refresh_token = EncryptedTextField(blank=True, default="")
@@ -50,6 +56,9 @@ class PlatformAccount(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # The API, the admin and the audit log show the URL as an output's (castcore.admin_site).
+    AUDIT_SHOWN: ClassVar[Mapping[str, Callable[[str], str]]] = {"ingest_url": mask_url}
 
     class Meta:
         ordering = ["name", "id"]

@@ -33,7 +33,7 @@ from apps.integrations import conf
 from apps.integrations.platforms import providers
 from apps.integrations.platforms.catalogue import platform_get
 from apps.integrations.platforms.models import AccountKind, AccountStatus, PlatformAccount
-from castcore.api.errors import ApiError
+from castcore.api.errors import ApiError, Conflict
 from castcore.secrets import remember
 from castcore.tickets import check_ticket, make_ticket
 
@@ -210,6 +210,15 @@ def oauth_callback(
             account = (
                 PlatformAccount.objects.select_for_update().filter(pk=pending["account"]).first()
             )
+        if account is not None and account.external_id not in ("", who.external_id):
+            # Consent given for another channel: re-linking would silently point every
+            # output naming this account at it. Link it as a new account instead; the
+            # tokens just issued for it are handed back, not kept.
+            _revoke_at_platform(platform, str(token.get("refresh_token") or token["access_token"]))
+            raise Conflict(
+                "platform.relink_other_channel",
+                {"platform": platform, "account": account.pk, "external_id": who.external_id},
+            )
         if account is None:
             account = PlatformAccount(
                 platform=platform,
@@ -284,21 +293,23 @@ def _refresh(account_id: int, margin: timedelta) -> str:
     return ""
 
 
+def _revoke_at_platform(platform: str, token: str) -> None:
+    """Tell the platform a token is no longer wanted. Best effort: the tokens are
+    forgotten here either way, and the platform expires them."""
+    provider = conf.PLATFORM_OAUTH.get(platform, {})
+    with suppress(requests.RequestException, KeyError):
+        requests.post(
+            provider["revoke_url"],
+            data={"token": token, "client_id": provider["client_id"]},
+            timeout=conf.PLATFORM_HTTP_TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+
+
 def account_revoke(*, actor: Any, account: PlatformAccount, request: Any = None) -> PlatformAccount:
     """Unlink: tell the platform (best effort) and forget the tokens here either way."""
     if account.kind == AccountKind.OAUTH and account.access_token:
-        provider = conf.PLATFORM_OAUTH.get(account.platform, {})
-        # Best effort: the tokens are forgotten here either way; the platform expires them.
-        with suppress(requests.RequestException, KeyError):
-            requests.post(
-                provider["revoke_url"],
-                data={
-                    "token": account.refresh_token or account.access_token,
-                    "client_id": provider["client_id"],
-                },
-                timeout=conf.PLATFORM_HTTP_TIMEOUT_SECONDS,
-                allow_redirects=False,
-            )
+        _revoke_at_platform(account.platform, account.refresh_token or account.access_token)
     account.access_token = account.refresh_token = ""
     account.token_expires_at = None
     account.status = AccountStatus.REVOKED

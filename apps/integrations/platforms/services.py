@@ -10,6 +10,7 @@ from apps.integrations.platforms import oauth, providers
 from apps.integrations.platforms.catalogue import platform_get
 from apps.integrations.platforms.models import AccountKind, PlatformAccount
 from castcore.secrets import remember
+from workers.ffmpeg.addresses import host_problem
 
 OK = "platform.ok"
 INGEST_SCHEMES = ("rtmp", "rtmps", "srt")
@@ -19,13 +20,16 @@ def ingest_url_problem(url: str) -> str | None:
     """Why `url` cannot be a stream key account's ingest URL (None if it can)."""
     try:
         parts = urllib.parse.urlsplit(url)
+        port = parts.port  # ValueError: not a number, or outside 0-65535
     except ValueError:
-        return "not a URL"
+        return "not a URL, or a port outside 1-65535"
     if parts.scheme not in INGEST_SCHEMES or not parts.hostname:
         return "must be rtmp://, rtmps:// or srt:// with a host"
+    if port == 0:
+        return "not a URL, or a port outside 1-65535"
     if parts.username or parts.password:
         return "credentials go in the stream key, not the URL"
-    return None
+    return host_problem(parts.hostname)
 
 
 def account_ingest(account: PlatformAccount) -> providers.Ingest:

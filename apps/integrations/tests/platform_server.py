@@ -37,6 +37,8 @@ class Platform:
     requests: list[tuple[str, str]] = field(default_factory=list)
     pushed: list[dict[str, Any]] = field(default_factory=list)
     fail_metadata: bool = False
+    # The YouTube channel the consenting user holds (another one: a re-link to another channel).
+    channel_id: str = "UC123"
     url: str = ""
 
     def issue(self) -> dict[str, Any]:
@@ -139,7 +141,8 @@ def _handler(platform: Platform) -> type[BaseHTTPRequestHandler]:
             if not self._bearer_ok():
                 return self._send(401, {"error": "unauthorized"})
             if parts.path == "/youtube/v3/channels":
-                return self._send(200, {"items": [{"id": "UC123", "snippet": {"title": "Studio"}}]})
+                channel = {"id": platform.channel_id, "snippet": {"title": "Studio"}}
+                return self._send(200, {"items": [channel]})
             if parts.path == "/youtube/v3/liveStreams":
                 info = {"ingestionAddress": INGEST, "streamName": STREAM_KEY}
                 return self._send(200, {"items": [{"cdn": {"ingestionInfo": info}}]})

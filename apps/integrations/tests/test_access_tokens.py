@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ from rest_framework.views import APIView
 
 from apps.integrations.authentication import IntegrationTokenAuthentication, requires_scope
 from apps.integrations.models import IntegrationToken, Scope
+from apps.integrations.tokens import integration_token_find
 from castcore.api.authentication import JWTAuthentication
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +113,33 @@ def test_an_integration_token_opens_no_native_endpoint(admin_api: Any) -> None:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert client.get("/api/v1/stream-jobs").status_code == 401
+
+
+def test_a_presented_token_is_registered_for_redaction_only_once_it_matches(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from castcore.secrets import redact
+    from castcore.serve import redact_request_line
+
+    # Made as another process would have (only the hash here): nothing registered it yet.
+    real = "cci_" + "r" * 40
+    digest = hashlib.sha256(real.encode()).hexdigest()
+    IntegrationToken.objects.create(name="bot", scopes=["read"], token_hash=digest, last4="rrrr")
+    assert redact(real) == real
+    caplog.set_level(logging.DEBUG)
+    for n in range(3):  # spam: unknown tokens take no place in the bounded registry
+        wrong = f"cci_{n}" + secrets.token_urlsafe(24)  # random: no other test registered it
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {wrong}")
+        assert api.get("/api/v1/live-streams/999999/chat/messages").status_code == 401
+        assert integration_token_find(wrong) is None
+        assert redact(wrong) == wrong
+        # ...and stay out of the logs anyway: headers are never logged, query tokens masked.
+        assert wrong not in caplog.text
+        assert wrong not in redact_request_line(f"GET /api/v1/ws?token={wrong} HTTP/1.1")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {real}")
+    assert api.get("/api/v1/live-streams/999999/chat/messages").status_code == 404
+    assert real not in redact(f"with {real} in it")

@@ -4,6 +4,7 @@ issued (shown once) and revoked here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -192,3 +193,61 @@ def test_the_admin_adds_an_email_target_through_the_smtp_settings_and_refuses_a_
     )
     assert added.status_code == 302, added.content.decode()[:2000]
     assert NotificationTarget.objects.get(name="Mail").url == "mailto:ops@example.org"
+
+
+def _audited_changes() -> str:
+    from apps.accounts.models import AuditEntry
+
+    return json.dumps(list(AuditEntry.objects.values_list("changes", flat=True)))
+
+
+def test_admin_edits_of_a_webhook_audit_its_url_as_the_api_shows_it(client: Client) -> None:
+    form = {"name": "Receiver", "events": '["*"]', "secret": "", "active": "on"}
+    added = client.post(
+        f"{ADMIN}/webhook/add/", {**form, "url": f"http://127.0.0.1:9/in/{HOOK_TOKEN}"}
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
+    hook = Webhook.objects.get()
+    changed = client.post(
+        f"{ADMIN}/webhook/{hook.pk}/change/",
+        {**form, "url": f"http://127.0.0.1:9/in?token={HOOK_TOKEN}x"},
+    )
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+    assert Webhook.objects.get().url.endswith(f"{HOOK_TOKEN}x")
+    audit = _audited_changes()
+    assert audit.count("http://127.0.0.1:9/\\u2022\\u2022\\u2022\\u2022") >= 2  # shown_url
+    assert HOOK_TOKEN not in audit and hook.secret not in audit
+
+
+def test_admin_edits_of_a_notification_target_audit_its_url_masked(client: Client) -> None:
+    form = {"name": "ops", "events": '["*"]', "min_level": "warning", "active": "on"}
+    url = f"json://127.0.0.1:9/notify?{NOTIFY_TOKEN}"
+    added = client.post(f"{ADMIN}/notificationtarget/add/", {**form, "url": url})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    target = NotificationTarget.objects.get()
+    changed = client.post(
+        f"{ADMIN}/notificationtarget/{target.pk}/change/", {**form, "url": url + "2"}
+    )
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+    assert NotificationTarget.objects.get().url == url + "2"
+    audit = _audited_changes()
+    assert NOTIFY_TOKEN not in audit and "json://\\u2022\\u2022\\u2022\\u2022" in audit
+
+
+def test_deliver_again_reports_a_refused_delivery_instead_of_failing(client: Client) -> None:
+    hook = Webhook.objects.create(
+        name="Off", url="http://127.0.0.1:9/", events=["*"], secret=new_secret(), active=False
+    )
+    emit("stream_job.failed", {"stream_job_id": 1}, subject="stream_job:1")
+    delivery = WebhookDelivery.objects.create(
+        webhook=hook, event=OutboxEvent.objects.get(), state="failed"
+    )
+    response = client.post(
+        f"{ADMIN}/webhookdelivery/",
+        {"action": "redeliver", "_selected_action": [delivery.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "webhook_delivery.webhook_inactive" in page and "0 queued" in page
+    assert WebhookDelivery.objects.get().state == "failed"

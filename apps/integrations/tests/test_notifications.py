@@ -209,8 +209,50 @@ def test_outside_a_send_connections_are_not_checked(receiver: Receiver) -> None:
     from workers.ffmpeg.addresses import AddressPolicy
 
     strict = AddressPolicy(allow_private=False)  # refuses loopback
-    with checked_connections(strict) as scope, pytest.raises(urllib3.exceptions.HTTPError):
+    with (
+        checked_connections(strict, max_response_bytes=65536) as scope,
+        pytest.raises(urllib3.exceptions.HTTPError),
+    ):
         urllib3.request("POST", f"{receiver.url}/a", body=b"{}", retries=False)
     assert scope.refused == ["127.0.0.1 is or resolves to 127.0.0.1 (local)"]
     assert urllib3.request("POST", f"{receiver.url}/b", body=b"{}").status == 200
     assert [got.path for got in receiver.received] == ["/b"]
+
+
+def test_an_answer_is_read_only_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import threading
+
+    from apps.integrations.notify import target_test
+
+    monkeypatch.setattr(conf, "WEBHOOK_MAX_RESPONSE_BYTES", 4096)
+    announced = 256 * 1024 * 1024  # far more than any socket buffer holds
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    sent: list[int] = []
+
+    def answer_without_end() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\n\r\n".encode()
+        total = 0
+        try:
+            conn.sendall(head)
+            while total < announced:
+                total += conn.send(b"x" * 65536)
+        except OSError:  # the client closed: it read up to its cap and no further
+            pass
+        sent.append(total)
+        conn.close()
+
+    thread = threading.Thread(target=answer_without_end, daemon=True)
+    thread.start()
+    target = NotificationTarget.objects.create(
+        name="big", url=f"json://127.0.0.1:{server.getsockname()[1]}/n", events=["*"]
+    )
+    result = target_test(target=target)
+    thread.join(timeout=120)
+    server.close()
+    assert result.ok  # a 200 is a delivery; its body is what the cap applies to
+    assert sent and sent[0] < announced

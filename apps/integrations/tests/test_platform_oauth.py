@@ -190,3 +190,24 @@ def test_linking_is_audited_as_the_admin_who_started_it(
     account = _link(admin_api, platform)
     entry = AuditEntry.objects.get(action="platform_account.link")
     assert entry.actor_id == admin_user.pk and entry.target_id == str(account["id"])
+
+
+def test_relinking_to_another_channel_is_refused_and_the_account_is_unchanged(
+    admin_api: APIClient, platform: Platform
+) -> None:
+    account = PlatformAccount.objects.get(pk=_link(admin_api, platform)["id"])
+    platform.channel_id = "UC-other-channel"  # the user consents as another channel
+    response = _callback(admin_api, platform.authorize(_start(admin_api, account=account.pk)))
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "platform.relink_other_channel"
+    assert error["params"]["external_id"] == "UC-other-channel"
+    before = (account.external_id, account.access_token, account.refresh_token)
+    account.refresh_from_db()
+    assert (account.external_id, account.access_token, account.refresh_token) == before
+    assert PlatformAccount.objects.count() == 1
+    assert platform.requests.count(("POST", "/revoke")) == 1  # the unwanted grant handed back
+    # The same channel re-links as before.
+    platform.channel_id = "UC123"
+    relinked = _callback(admin_api, platform.authorize(_start(admin_api, account=account.pk)))
+    assert relinked.status_code == 200 and relinked.json()["id"] == account.pk

@@ -135,14 +135,19 @@ def test_a_redirect_to_a_link_local_address_is_not_followed(
     ],
 )
 def test_a_host_that_resolves_to_a_link_local_address_is_never_connected(
-    host: str, receiver: Receiver
+    host: str, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Saved directly: the API refuses such URLs when they are written (test_webhooks_api).
     _webhook(f"http://{host}:{receiver.port}/", receiver.secret)
     (delivery_id,) = _emit_and_dispatch()
-    outcome = delivery_attempt(delivery_id=delivery_id)
+    with caplog.at_level(logging.WARNING, logger="castcore.webhooks"):
+        outcome = delivery_attempt(delivery_id=delivery_id)
     assert outcome is not None and outcome.state == "failed"
     assert WebhookDelivery.objects.get(pk=delivery_id).error_code == "webhook.address_not_allowed"
+    # The reason is logged, not only stored: an operator reading the worker's log sees why.
+    (record,) = [r for r in caplog.records if "address_not_allowed" in r.getMessage()]
+    assert record.levelno == logging.WARNING and "link_local" in record.getMessage()
+    assert receiver.received == []
 
 
 def test_loopback_is_refused_when_private_targets_are_off(

@@ -50,6 +50,9 @@ def test_a_given_secret_is_write_only(admin_api: Any) -> None:
         ("http://metadata.google.internal/", "webhook.address_not_allowed"),
         ("ftp://example.org/", "webhook.url_invalid"),
         ("http://user:pw@example.org/", "webhook.url_invalid"),
+        ("http://exa mple.com/", "webhook.url_invalid"),
+        ("http://-bad-.example.org/", "webhook.url_invalid"),
+        ("http://a..b.example.org/", "webhook.url_invalid"),
     ],
 )
 def test_a_url_the_policy_refuses_is_a_400(admin_api: Any, url: str, code: str) -> None:
@@ -206,3 +209,12 @@ def test_redelivery_of_an_attempt_under_way_is_refused_with_a_conflict(admin_api
     response = admin_api.post(f"/api/v1/webhook-deliveries/{delivery.pk}/redeliver")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "webhook_delivery.sending"
+
+
+def test_host_names_are_checked_in_their_idna_form() -> None:
+    from apps.integrations.http import url_problem
+
+    assert url_problem("http://bücher.example/in") is None
+    assert url_problem("https://[2001:db8::1]:8443/in") is None
+    assert url_problem("http://hook_service:8080/in") is None  # container names
+    assert url_problem("http://exa mple.com/") == "not a valid host name"

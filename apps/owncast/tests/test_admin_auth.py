@@ -3,6 +3,7 @@ token holding HAS_ADMIN_ACCESS that may act on the stream. Everyone else gets Ow
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -83,3 +84,12 @@ def test_a_revoked_key_opens_nothing(streams: dict[str, Any], operator_user: Any
     live_stream_revoke_key(actor=operator_user, stream=streams["red"])
     assert Admin("red", basic(streams["red_key"])).get("status").status_code == 401
     assert Admin("red", basic("")).get("status").status_code == 401
+
+
+def test_a_wrong_admin_password_is_not_registered_for_redaction(streams: dict[str, Any]) -> None:
+    from castcore.secrets import redact
+
+    wrong = secrets.token_urlsafe(24)  # random: no other test registered a part of it
+    assert _call(Admin("red", basic(wrong)), "status").status_code == 401
+    assert redact(wrong) == wrong  # spam takes no place in the bounded registry
+    assert _call(Admin("red", basic(streams["red_key"])), "status").status_code == 200

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.integrations.platforms.services import platform_account_url
@@ -16,21 +15,13 @@ from apps.streams.models import (
 )
 from apps.streams.specs import shown_output_url
 from apps.streams.status import job_reported_state, run_reported_state
-from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
-from workers.ffmpeg.masking import mask_url
-
-_MASKED_URL_HELP = (
-    "Passwords, passphrases, stream ids and tokens in a URL are returned masked (`••••`); "
-    "sending the masked URL back unchanged keeps the stored one."
+from castcore.api.fields import (
+    MASKED_URL_HELP,
+    ChoiceField,
+    MaskedUrlField,
+    ModelSerializer,
+    SecretField,
 )
-
-
-@extend_schema_field({"type": "string", "description": "Input URL. " + _MASKED_URL_HELP})
-class MaskedUrlField(serializers.CharField):
-    """A URL that may carry credentials: written in clear, read back with them masked."""
-
-    def to_representation(self, value: Any) -> str:
-        return mask_url(str(value)) if value else ""
 
 
 class FFmpegProfileSerializer(ModelSerializer):
@@ -57,7 +48,7 @@ class StreamOutputSerializer(ModelSerializer):
         extra_kwargs = {
             "url": {"required": False,
                     "help_text": "rtmp/rtmps/srt/udp: the URL; hls: a directory; file: a path. "
-                    + _MASKED_URL_HELP + " Left out with a platform_account: the account's."},
+                    + MASKED_URL_HELP + " Left out with a platform_account: the account's."},
             "platform_account": {"help_text": "Send with this platform account (/platforms): "
                                  "its ingest URL and key replace url and stream_key."},
         }  # fmt: skip

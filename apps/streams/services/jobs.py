@@ -21,11 +21,11 @@ from apps.streams.specs import (
     target_policy,
 )
 from castcore.api.errors import ApiError, Conflict
+from castcore.api.fields import remember_url, unmasked_url
 from castcore.events import publish
 from castcore.secrets import remember
-from workers.ffmpeg.masking import SECRET_MASK, mask_url
+from workers.ffmpeg.masking import mask_url
 from workers.ffmpeg.spec import SpecError
-from workers.ffmpeg.urls import url_secrets
 
 JOB_FIELDS = (
     "name", "input_kind", "input_path", "input_url", "input_url_kind", "input_pattern",
@@ -67,23 +67,8 @@ def _check_policy(job: StreamJob) -> None:
             raise ApiError("validation.out_of_range", {"field": name, "min": low, "max": high})
 
 
-def _remember_url(url: str) -> None:
-    """Keep a URL, and each secret inside it, out of this process's log lines."""
-    remember(url)
-    for secret in url_secrets(url):
-        remember(secret)
-
-
 def _unmasked(stored: str, submitted: str, shown: str, field: str) -> str:
-    """The URL to store: the stored one when the client sent back its masked form.
-
-    Any other value holding the mask would store bullets in place of a password.
-    """
-    if submitted == shown:
-        return stored
-    if SECRET_MASK in submitted:
-        raise ApiError("stream_job.masked_url", {"field": field})
-    return submitted
+    return unmasked_url(stored, submitted, shown=shown, field=field, code="stream_job.masked_url")
 
 
 def _output_rows(job: StreamJob, outputs: Sequence[Mapping[str, Any]]) -> list[StreamOutput]:
@@ -102,7 +87,7 @@ def _output_rows(job: StreamJob, outputs: Sequence[Mapping[str, Any]]) -> list[S
             shown = shown_output_url(previous.kind, stored) if previous is not None else ""
             values["url"] = _unmasked(stored, values["url"], shown, f"outputs.{position}.url")
         remember(values.get("stream_key") or "")
-        _remember_url(values.get("url") or "")
+        remember_url(values.get("url") or "")
         rows.append(StreamOutput(job=job if job.pk else None, position=position, **values))
     return rows
 
@@ -170,7 +155,7 @@ def stream_job_create(
     if "input_url" in fields:
         fields["input_url"] = _unmasked("", fields["input_url"], "", "input_url")
     job = StreamJob(owner=_actor(actor), created_by=_actor(actor), **fields)
-    _remember_url(job.input_url)
+    remember_url(job.input_url)
     rows = stream_job_validate(job=job, outputs=outputs)
     job.save()
     _save_outputs(job, rows)
@@ -203,7 +188,7 @@ def stream_job_update(
     before = snapshot(job, fields)
     for name, value in fields.items():
         setattr(job, name, value)
-    _remember_url(job.input_url)
+    remember_url(job.input_url)
     old_rows = list(job.outputs.all())
     rows = _output_rows(job, outputs) if outputs is not None else old_rows
     _validate(job, rows)

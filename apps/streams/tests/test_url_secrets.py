@@ -172,14 +172,15 @@ def test_the_migration_encrypts_output_urls_written_in_clear() -> None:
             "UPDATE streams_streamoutput SET url = %s WHERE id = %s", [OUTPUT, output.pk]
         )
     migration = import_module("apps.streams.migrations.0007_encrypt_output_urls")
-    migration.encrypt_output_urls(apps, _schema_editor())
-    migration.encrypt_output_urls(apps, _schema_editor())  # once encrypted, left alone
+    step = migration.Migration.operations[1]
+    step.code(apps, _schema_editor())
+    step.code(apps, _schema_editor())  # once encrypted, left alone
     with connection.cursor() as cursor:
         cursor.execute("SELECT url FROM streams_streamoutput WHERE id = %s", [output.pk])
         (stored,) = cursor.fetchone()
     assert KEY not in stored
     assert StreamOutput.objects.get(pk=output.pk).url == OUTPUT
-    migration.decrypt_output_urls(apps, _schema_editor())  # the way back
+    step.reverse_code(apps, _schema_editor())  # the way back
     with connection.cursor() as cursor:
         cursor.execute("SELECT url FROM streams_streamoutput WHERE id = %s", [output.pk])
         assert cursor.fetchone()[0] == OUTPUT

@@ -13,7 +13,16 @@ from apps.integrations.platforms.models import (
     PlatformMetadata,
 )
 from apps.integrations.platforms.services import ingest_url_problem
-from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
+from castcore.api.fields import (
+    MASKED_URL_HELP,
+    ChoiceField,
+    MaskedUrlField,
+    ModelSerializer,
+    SecretField,
+    remember_url,
+    unmasked_url,
+)
+from workers.ffmpeg.masking import mask_url
 
 
 class PlatformAccountSerializer(ModelSerializer[PlatformAccount]):
@@ -23,6 +32,9 @@ class PlatformAccountSerializer(ModelSerializer[PlatformAccount]):
     kind = ChoiceField(choices=AccountKind.choices, read_only=True)
     status = ChoiceField(choices=AccountStatus.choices, read_only=True)
     stream_key = SecretField(required=False, allow_blank=True)
+    ingest_url = MaskedUrlField(
+        required=False, allow_blank=True, max_length=1024, help_text=MASKED_URL_HELP
+    )
     linked = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -39,6 +51,16 @@ class PlatformAccountSerializer(ModelSerializer[PlatformAccount]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance = self.instance
+        if "ingest_url" in attrs:
+            stored = instance.ingest_url if instance is not None else ""
+            attrs["ingest_url"] = unmasked_url(
+                stored,
+                attrs["ingest_url"],
+                shown=mask_url(stored),
+                field="ingest_url",
+                code="platform.masked_url",
+            )
+            remember_url(attrs["ingest_url"])
         if instance is not None and instance.kind == AccountKind.OAUTH:
             # The platform hands these out; a pasted key would never be used.
             for field in ("ingest_url", "stream_key", "platform"):

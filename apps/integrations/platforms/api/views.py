@@ -213,7 +213,10 @@ class OAuthCallbackView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     public_methods: ClassVar[set[str]] = {"GET"}
-    error_statuses: ClassVar[dict[str, str]] = {}
+    error_statuses: ClassVar[dict[str, str]] = {
+        "409": "Re-linking an account with another channel's consent "
+        "(platform.relink_other_channel): the account is unchanged"
+    }
 
     @extend_schema(
         parameters=[
