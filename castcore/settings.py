@@ -500,6 +500,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels.refresh_playouts",
         "schedule": float(env_int("CASTCORE_PLAYOUT_REFRESH_SECONDS", 300, minimum=10)),
     },
+    # Renders the guide's next hour before it starts, and what the cache lost; keep it
+    # shorter than CASTCORE_GUIDE_WARM_AHEAD_MINUTES (apps/channels/conf.py).
+    "warm-channel-guides": {
+        "task": "channels.warm_guides",
+        "schedule": float(env_int("CASTCORE_GUIDE_WARM_SECONDS", 300, minimum=10)),
+    },
 }
 CELERY_TIMEZONE = TIME_ZONE
 WORKER_HEARTBEAT_SECONDS = env_int("CASTCORE_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
