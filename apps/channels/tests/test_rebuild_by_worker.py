@@ -1,4 +1,5 @@
-"""A schedule change made through the API is compiled by a real Celery worker process."""
+"""A schedule change made through the API is compiled by a real Celery worker process,
+which then renders the channel's guide into the shared cache (Redis)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from kombu.simple import SimpleQueue
 
+from apps.channels import feeds
 from apps.channels.models import Channel, ItemKind, Playlist, PlaylistItem, PlayoutRow
 from apps.channels.tests.conftest import ClipLibrary
 from castcore.celery import app
@@ -75,3 +78,52 @@ def test_a_new_block_is_compiled_by_the_worker_after_commit(
     assert sum(r.filler for r in rows) <= 8
     channel.refresh_from_db()
     assert channel.playout_compiled_at is not None
+
+
+def _warmed(channel: Channel) -> bool:
+    """Whether the channel's programmes for this hour's guide are in the cache (looked
+    up without rendering them)."""
+    start, end = feeds.guide_window()
+    listed = feeds.guide_channels(None, [channel])
+    _, keys = feeds._keyed(listed, start, end)
+    return bool(keys) and all(cache.has_key(key) for key in keys.values())
+
+
+def test_the_worker_warms_the_guide_after_compiling(
+    default_worker: subprocess.Popen[bytes],
+    clip_library: ClipLibrary,
+    operator_api: Any,
+    api: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    news = Playlist.objects.create(name="News")
+    PlaylistItem.objects.create(
+        playlist=news, kind=ItemKind.FOLDER, source=clip_library.source, folder="Morning News"
+    )
+    channel = Channel.objects.create(number=1, name="One", slug="one", time_zone="Asia/Tokyo")
+    response = operator_api.post(
+        "/api/v1/schedule-blocks",
+        {"channel": channel.pk, "playlist": news.pk, "start_time": "00:00"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not _warmed(channel):
+        assert default_worker.poll() is None, (tmp_path / "worker.log").read_text()
+        time.sleep(0.3)
+    assert _warmed(channel), (tmp_path / "worker.log").read_text()
+
+    renders: list[int] = []
+    real = feeds._render
+
+    def counted(channels: list[Any], *args: Any) -> dict[int, str]:
+        renders.append(len(channels))
+        return real(channels, *args)
+
+    monkeypatch.setattr(feeds, "_render", counted)
+    warm = b"".join(api.get("/epg.xml").streaming_content)
+    assert renders == [], "the first read found what the worker rendered"
+    cache.clear()
+    assert b"".join(api.get("/epg.xml").streaming_content) == warm
+    assert renders == [1] and b"<programme" in warm
