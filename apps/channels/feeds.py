@@ -279,10 +279,50 @@ def _render_and_keep(
     """Render the channels' programmes and keep them until the window's hour is over:
     a window warmed before its hour (the next one) must last through all of it."""
     rendered = _render(channels, spans, start, end)
-    hour_over = start + GUIDE_PAST + timedelta(hours=1) + FRAGMENT_GRACE
-    seconds = max(60, int((hour_over - (now or timezone.now())).total_seconds()))
+    now = now or timezone.now()
+    seconds = max(60, int((_hour_over(start) - now).total_seconds()))
+    kept, stale = _replaced({pk: keys[pk] for pk in rendered}, start, now)
     cache.set_many({keys[pk]: text for pk, text in rendered.items()}, seconds)
+    cache.set_many(kept, int(_LATEST_SECONDS.total_seconds()))
+    if stale:
+        cache.delete_many(stale)
     return rendered
+
+
+def _hour_over(start: datetime) -> datetime:
+    """When the window starting at `start` stops being read (grace included)."""
+    return start + GUIDE_PAST + timedelta(hours=1) + FRAGMENT_GRACE
+
+
+#: How long a channel's list of its fragments' keys is kept: past the longest a fragment is.
+_LATEST_SECONDS = timedelta(hours=3)
+
+
+def _replaced(
+    new_keys: dict[int, str], start: datetime, now: datetime
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Each channel's fragment keys by window, with `new_keys` in; and the keys they replace.
+
+    A compile gives a channel's fragment a new key, and every extend (each few minutes)
+    is a compile: without this, each left 100 KB a channel behind until it expired (up
+    to two hours). Replaced: the window's earlier fragment, and those of windows whose
+    hour is over. Two renders of one window racing may delete each other's fragment:
+    the next read renders it again; keys name their content, so none is ever wrong.
+    """
+    index_keys = {pk: f"channels:guide:latest:{pk}" for pk in new_keys}
+    known = cache.get_many(list(index_keys.values()))
+    kept: dict[str, dict[str, str]] = {}
+    stale: list[str] = []
+    at = start.isoformat()
+    for pk, key in new_keys.items():
+        windows = dict(known.get(index_keys[pk], {}))
+        for window, old in list(windows.items()):
+            if (window == at and old != key) or _hour_over(datetime.fromisoformat(window)) < now:
+                stale.append(old)
+                del windows[window]
+        windows[at] = key
+        kept[index_keys[pk]] = windows
+    return kept, stale
 
 
 def _render(

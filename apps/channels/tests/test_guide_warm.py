@@ -107,6 +107,27 @@ def test_a_recompile_is_warmed_again(
     assert _guide() == after
 
 
+def _fragment_keys(channel: Channel, at: datetime | None = None) -> list[str]:
+    """The cache keys of the channel's programmes in the window at `at` (nothing rendered)."""
+    listed = feeds.guide_channels(None, [channel])
+    _, keys = feeds._keyed(listed, *feeds.guide_window(at))
+    return list(keys.values())
+
+
+def test_a_recompile_deletes_the_programmes_it_replaced(
+    channels: list[Channel], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    paris = channels[0]
+    _compile(paris, django_capture_on_commit_callbacks)
+    [before] = _fragment_keys(paris)
+    assert cache.has_key(before)
+    ScheduleBlock.objects.filter(channel=paris, start_time=time(12)).update(start_time=time(14))
+    _compile(paris, django_capture_on_commit_callbacks)
+    [after] = _fragment_keys(paris)
+    assert after != before and cache.has_key(after)
+    assert not cache.has_key(before), "the replaced programmes do not wait to expire"
+
+
 def test_the_next_hour_is_warm_before_it_starts(
     channels: list[Channel], renders: list[int]
 ) -> None:
@@ -125,6 +146,24 @@ def test_the_next_hour_is_warm_before_it_starts(
     assert renders == [], "the hour's change found the guide warm"
     cache.clear()
     assert _guide(next_hour) == warm
+
+
+def test_programmes_of_an_hour_that_is_over_are_deleted_with_the_next_compile(
+    channels: list[Channel],
+) -> None:
+    paris = channels[0]
+    playout_rebuild(channel=paris, horizon=timedelta(days=2))
+    next_hour = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    guide_warm(channel_ids=[paris.pk], now=next_hour - timedelta(minutes=5))
+    [this_hour] = _fragment_keys(paris)
+    [following] = _fragment_keys(paris, next_hour)
+    assert cache.has_key(this_hour) and cache.has_key(following)
+    ScheduleBlock.objects.filter(channel=paris, start_time=time(12)).update(start_time=time(14))
+    playout_rebuild(channel=paris, horizon=timedelta(days=2))
+    assert guide_warm(channel_ids=[paris.pk], now=next_hour + timedelta(minutes=10)) == 1
+    assert not cache.has_key(this_hour), "its hour is over"
+    assert not cache.has_key(following), "replaced by the compile"
+    assert all(cache.has_key(key) for key in _fragment_keys(paris, next_hour))
 
 
 def test_the_periodic_task_warms_every_channel_and_then_nothing(
