@@ -16,7 +16,7 @@ from apps.channels import feeds
 from apps.channels.models import BlockMode, Channel, ItemKind, Playlist, PlaylistItem, ScheduleBlock
 from apps.channels.services.guide import guide_warm
 from apps.channels.services.playout import playout_extend, playout_rebuild
-from apps.channels.tests.conftest import ClipLibrary
+from apps.channels.tests.conftest import ClipLibrary, fragment_keys
 from workers.channels import warm_channel_guides, warm_guides
 
 pytestmark = pytest.mark.django_db
@@ -40,20 +40,6 @@ def channels(clip_library: ClipLibrary) -> list[Channel]:
                 mode=BlockMode.DURATION, duration=5 * 3600,
             )  # fmt: skip
     return made
-
-
-@pytest.fixture
-def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many channels each rendering took (the real renderer runs; calls are counted)."""
-    calls: list[int] = []
-    real = feeds._render
-
-    def counted(channels: list[Any], *args: Any) -> dict[int, str]:
-        calls.append(len(channels))
-        return real(channels, *args)
-
-    monkeypatch.setattr(feeds, "_render", counted)
-    return calls
 
 
 def _guide(at: datetime | None = None) -> str:
@@ -107,23 +93,16 @@ def test_a_recompile_is_warmed_again(
     assert _guide() == after
 
 
-def _fragment_keys(channel: Channel, at: datetime | None = None) -> list[str]:
-    """The cache keys of the channel's programmes in the window at `at` (nothing rendered)."""
-    listed = feeds.guide_channels(None, [channel])
-    _, keys = feeds._keyed(listed, *feeds.guide_window(at))
-    return list(keys.values())
-
-
 def test_a_recompile_deletes_the_programmes_it_replaced(
     channels: list[Channel], django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     paris = channels[0]
     _compile(paris, django_capture_on_commit_callbacks)
-    [before] = _fragment_keys(paris)
+    [before] = fragment_keys(paris)
     assert cache.has_key(before)
     ScheduleBlock.objects.filter(channel=paris, start_time=time(12)).update(start_time=time(14))
     _compile(paris, django_capture_on_commit_callbacks)
-    [after] = _fragment_keys(paris)
+    [after] = fragment_keys(paris)
     assert after != before and cache.has_key(after)
     assert not cache.has_key(before), "the replaced programmes do not wait to expire"
 
@@ -155,15 +134,15 @@ def test_programmes_of_an_hour_that_is_over_are_deleted_with_the_next_compile(
     playout_rebuild(channel=paris, horizon=timedelta(days=2))
     next_hour = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     guide_warm(channel_ids=[paris.pk], now=next_hour - timedelta(minutes=5))
-    [this_hour] = _fragment_keys(paris)
-    [following] = _fragment_keys(paris, next_hour)
+    [this_hour] = fragment_keys(paris)
+    [following] = fragment_keys(paris, next_hour)
     assert cache.has_key(this_hour) and cache.has_key(following)
     ScheduleBlock.objects.filter(channel=paris, start_time=time(12)).update(start_time=time(14))
     playout_rebuild(channel=paris, horizon=timedelta(days=2))
     assert guide_warm(channel_ids=[paris.pk], now=next_hour + timedelta(minutes=10)) == 1
     assert not cache.has_key(this_hour), "its hour is over"
     assert not cache.has_key(following), "replaced by the compile"
-    assert all(cache.has_key(key) for key in _fragment_keys(paris, next_hour))
+    assert all(cache.has_key(key) for key in fragment_keys(paris, next_hour))
 
 
 def test_the_periodic_task_warms_every_channel_and_then_nothing(

@@ -16,9 +16,8 @@ import pytest
 from django.core.cache import cache
 from kombu.simple import SimpleQueue
 
-from apps.channels import feeds
 from apps.channels.models import Channel, ItemKind, Playlist, PlaylistItem, PlayoutRow
-from apps.channels.tests.conftest import ClipLibrary
+from apps.channels.tests.conftest import ClipLibrary, fragment_keys
 from castcore.celery import app
 from castcore.tests.celery_workers import ffmpeg_worker_env
 
@@ -81,12 +80,8 @@ def test_a_new_block_is_compiled_by_the_worker_after_commit(
 
 
 def _warmed(channel: Channel) -> bool:
-    """Whether the channel's programmes for this hour's guide are in the cache (looked
-    up without rendering them)."""
-    start, end = feeds.guide_window()
-    listed = feeds.guide_channels(None, [channel])
-    _, keys = feeds._keyed(listed, start, end)
-    return bool(keys) and all(cache.has_key(key) for key in keys.values())
+    keys = fragment_keys(channel)
+    return bool(keys) and all(cache.has_key(key) for key in keys)
 
 
 def test_the_worker_warms_the_guide_after_compiling(
@@ -95,7 +90,7 @@ def test_the_worker_warms_the_guide_after_compiling(
     operator_api: Any,
     api: Any,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    renders: list[int],
 ) -> None:
     news = Playlist.objects.create(name="News")
     PlaylistItem.objects.create(
@@ -114,14 +109,6 @@ def test_the_worker_warms_the_guide_after_compiling(
         time.sleep(0.3)
     assert _warmed(channel), (tmp_path / "worker.log").read_text()
 
-    renders: list[int] = []
-    real = feeds._render
-
-    def counted(channels: list[Any], *args: Any) -> dict[int, str]:
-        renders.append(len(channels))
-        return real(channels, *args)
-
-    monkeypatch.setattr(feeds, "_render", counted)
     warm = b"".join(api.get("/epg.xml").streaming_content)
     assert renders == [], "the first read found what the worker rendered"
     cache.clear()
