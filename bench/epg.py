@@ -1,7 +1,7 @@
 """Guide and M3U for 100 channels x 7 days: playout compile, then time to first and last byte.
 
     .venv/bin/python bench/epg.py [--channels 100] [--days 7] [--database-url postgres://…]
-        [--var-dir DIR] [--reuse]
+        [--var-dir DIR] [--reuse] [--redis-url redis://…/8 [--rounds 3]]
 
 Builds a library of synthetic media items (durations 5-45 min, as a scan would
 record them), one playlist per channel with four daily blocks (flood, duration,
@@ -10,12 +10,17 @@ count) and a filler playlist, compiles every channel's playout to the horizon
 database and reads `/epg.xml` and `/playlist.m3u` over loopback: the time to the
 first byte and to the last, best of five. The default database is SQLite in a
 private temp VAR_DIR; `--database-url` names a scratch database (its channels
-and media rows are replaced). See bench/README.md.
+and media rows are replaced). With `--redis-url` (a scratch Redis database: it is
+emptied) the server and this process share a Redis cache, and the first read after
+a compile is measured both ways, alternated: as it was (the read renders every
+channel) and after the worker's warm (`warm_channel_guides`, run here as the worker
+runs it; its own time printed). See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import os
 import random
@@ -32,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def environment(var_dir: Path, database_url: str | None) -> dict[str, str]:
+def environment(
+    var_dir: Path, database_url: str | None, redis_url: str | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
@@ -42,6 +49,12 @@ def environment(var_dir: Path, database_url: str | None) -> dict[str, str]:
     env.setdefault("SECRET_KEY", "bench-epg-secret-key-0123456789abcdefghijklmnop")
     if database_url:
         env["DATABASE_URL"] = database_url
+    if redis_url:  # the distributed mode, which wants keys for secrets (the bench has none)
+        env["REDIS_URL"] = redis_url
+        env.setdefault(
+            "CASTCORE_FERNET_KEYS",
+            base64.urlsafe_b64encode(b"castcore-bench-epg-fernet-key-32").decode(),
+        )
     return env
 
 
@@ -158,6 +171,35 @@ def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("the server did not start")
 
 
+def first_reads(server: subprocess.Popen[bytes], port: int, rounds: int) -> None:
+    """The first guide read after a compile, as it was and after the worker's warm, alternated.
+
+    A compile gives every channel it writes a new cache key; emptying the cache does that
+    to all of them at once. The warm runs here, as the worker runs it, on the same Redis.
+    """
+    from django.core.cache import cache
+
+    from apps.channels.models import Channel
+    from workers.channels import warm_channel_guides
+
+    ids = list(Channel.objects.values_list("pk", flat=True))
+    for n in range(rounds):
+        for mode in ("unwarmed", "warmed"):
+            cache.clear()
+            warm_s = 0.0
+            if mode == "warmed":
+                started = time.perf_counter()
+                warm_channel_guides(ids)
+                warm_s = time.perf_counter() - started
+            load = os.getloadavg()[0]
+            cpu = cpu_seconds(server.pid)
+            _, ttlb, _ = fetch(port, "/epg.xml")
+            print(f"round={n + 1} {mode} epg_xml_first_read_ttlb_ms={ttlb * 1000:.0f} "
+                  f"first_read_server_cpu_ms={(cpu_seconds(server.pid) - cpu) * 1000:.0f}"
+                  + (f" worker_warm_s={warm_s:.2f}" if mode == "warmed" else "")
+                  + f" load_average={load:.1f}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--channels", type=int, default=100)
@@ -170,9 +212,14 @@ def main() -> None:
         "--var-dir", type=Path, default=None,
         help="a SQLite VAR_DIR kept between runs (with --reuse: compile once, compare builds)",
     )  # fmt: skip
+    parser.add_argument(
+        "--redis-url", default=None,
+        help="a scratch Redis database (emptied): the first read after a compile, warmed or not",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="of the first-read comparison")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="castcore-bench-epg-"))
-    env = environment(args.var_dir or root / "var", args.database_url)
+    env = environment(args.var_dir or root / "var", args.database_url, args.redis_url)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
                    cwd=ROOT, env=env, check=True)  # fmt: skip
@@ -210,6 +257,8 @@ def main() -> None:
                   f"{name}_server_cpu_ms={cpu * 1000:.0f} ({size / 1e6:.1f} MB, best and "
                   f"worst of 5, CPU a request on average; aim: last byte < 500 ms)",
                   flush=True)  # fmt: skip
+        if args.redis_url:
+            first_reads(server, port, args.rounds)
         print(f"load_average={os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     finally:
         stop(server)

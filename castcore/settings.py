@@ -191,6 +191,7 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -212,7 +213,16 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The web process's memory, shared by its in-process worker's threads (embedded.py):
+    # the guide's programmes the worker renders are what the requests read. Room for
+    # each channel's two hours of guide and their index (apps/channels/feeds.py deletes
+    # the ones replaced) beside throttles: Django's 300 would drop them past 100 channels.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "castcore.channel_layer.ThreadSafeInMemoryChannelLayer"}
     }
@@ -504,6 +514,12 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-channel-playouts": {
         "task": "channels.refresh_playouts",
         "schedule": float(env_int("CASTCORE_PLAYOUT_REFRESH_SECONDS", 300, minimum=10)),
+    },
+    # Renders the guide's next hour before it starts, and what the cache lost; keep it
+    # shorter than CASTCORE_GUIDE_WARM_AHEAD_MINUTES (apps/channels/conf.py).
+    "warm-channel-guides": {
+        "task": "channels.warm_guides",
+        "schedule": float(env_int("CASTCORE_GUIDE_WARM_SECONDS", 300, minimum=10)),
     },
 }
 CELERY_TIMEZONE = TIME_ZONE

@@ -32,3 +32,25 @@ def refresh_playouts() -> None:
 
     for channel in Channel.objects.filter(enabled=True).order_by("pk"):
         playout_refresh(channel=channel)
+
+
+@shared_task(name="channels.warm_channel_guides", ignore_result=True)
+def warm_channel_guides(channel_ids: list[int]) -> None:
+    """After a compile wrote these channels' rows: render their guide into the cache,
+    so no reader pays for it.
+
+    No retry: a lost warm costs one reader the rendering, and the periodic warm_guides
+    renders whatever is missing anyway.
+    """
+    from apps.channels.services.guide import guide_warm
+
+    guide_warm(channel_ids=channel_ids)
+
+
+@shared_task(name="channels.warm_guides", ignore_result=True)
+def warm_guides() -> None:
+    """Periodic: render every channel's guide that the cache lacks for this hour, and for
+    the next one shortly before it, so the hour's change finds the guide warm."""
+    from apps.channels.services.guide import guide_warm
+
+    guide_warm()

@@ -13,3 +13,6 @@ PLAYOUT_HORIZON_DAYS = env_int("CASTCORE_PLAYOUT_HORIZON_DAYS", 7, minimum=1)
 PLAYOUT_KEEP_DAYS = env_int("CASTCORE_PLAYOUT_KEEP_DAYS", 2, minimum=1)
 #: Deepest nesting of playlists in playlists.
 MAX_PLAYLIST_DEPTH = 8
+#: The next hour's guide is rendered ahead when the hour is this close (after a compile,
+#: and by the periodic warm task, whose interval must be shorter than this).
+GUIDE_WARM_AHEAD_MINUTES = env_int("CASTCORE_GUIDE_WARM_AHEAD_MINUTES", 10, minimum=1)

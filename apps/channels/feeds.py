@@ -39,8 +39,9 @@ from apps.channels.models import Channel, PlayoutRow
 #: The guide starts this long before now, so the programme on air is in it.
 GUIDE_PAST = timedelta(hours=2)
 _ROWS_CHUNK = 5000
-#: A channel's rendered programmes are kept this long at most (the window moves hourly).
-FRAGMENT_SECONDS = 3600
+#: A channel's rendered programmes are kept until their window's hour is over, and this
+#: long after it (a read that began at the hour's last second, clocks of other hosts).
+FRAGMENT_GRACE = timedelta(minutes=5)
 _FRAGMENT_FORMAT = 1  # bump when the rendering changes
 #: Text handed to the server at a time: each chunk is a hop to the request's thread and
 #: back (feeds._pulled), which on a loaded machine waits for a core; 100 small ones did.
@@ -68,10 +69,11 @@ def guide_channels(request: HttpRequest | None, channels: Iterable[Channel]) -> 
     ]  # fmt: skip
 
 
-def _window() -> tuple[datetime, datetime]:
-    """The guide's window: from GUIDE_PAST before the hour to past the horizon. Whole
-    hours, so a channel's rendered programmes serve every request of the hour."""
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+def guide_window(at: datetime | None = None) -> tuple[datetime, datetime]:
+    """The guide's window at `at` (default now): from GUIDE_PAST before the hour to past
+    the horizon. Whole hours, so a channel's rendered programmes serve every request of
+    the hour."""
+    hour = (at or timezone.now()).replace(minute=0, second=0, microsecond=0)
     return hour - GUIDE_PAST, hour + timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=2)
 
 
@@ -208,23 +210,15 @@ def guide_chunks(
 
     Rendering 100 channels x 7 days took a quarter of a second of CPU a request; the
     rows change only when a compile writes them, so a request mostly sends what an
-    earlier one rendered (bench/epg.py). What is missing is read in one query.
+    earlier one rendered, or what the worker rendered after the compile
+    (guide_fragments_warm). What is missing is read in one query.
     """
     yield xmltv_head(channels, source_url=source_url)
-    found = _spans_and_last_ids([c.id for c in channels], start, end)
-    spans = {pk: span for pk, (span, _) in found.items()}
-    keys = {
-        c.id: _fragment_key(c, span, last_id, start)
-        for c in channels
-        if c.id in found
-        for span, last_id in [found[c.id]]
-    }
+    spans, keys = _keyed(channels, start, end)
     fragments = _cached(keys)
     missing = [c for c in channels if c.id in keys and c.id not in fragments]
     if missing:
-        rendered = _render(missing, spans, start, end)
-        fragments.update(rendered)
-        cache.set_many({keys[pk]: text for pk, text in rendered.items()}, FRAGMENT_SECONDS)
+        fragments.update(_render_and_keep(missing, spans, keys, start, end))
     out: list[str] = []
     size = 0
     for channel in channels:
@@ -237,9 +231,98 @@ def guide_chunks(
     yield "".join(out)
 
 
+def guide_fragments_warm(
+    channels: list[GuideChannel], start: datetime, end: datetime, *, now: datetime | None = None
+) -> int:
+    """Render and cache the programmes of `channels` for the window [start, end) that
+    the cache lacks, as guide_chunks would on the first read; returns how many.
+
+    Presence is checked key by key (has_key): the fragments themselves (100 KB a channel
+    a week) are not fetched to learn that they are there.
+    """
+    spans, keys = _keyed(channels, start, end)
+    missing = [c for c in channels if c.id in keys and not cache.has_key(keys[c.id])]
+    if missing:
+        _render_and_keep(missing, spans, keys, start, end, now=now)
+    return len(missing)
+
+
+def _keyed(
+    channels: list[GuideChannel], start: datetime, end: datetime
+) -> tuple[Spans, dict[int, str]]:
+    """The spans of the channels that have rows in the window, and their fragments' keys."""
+    found = _spans_and_last_ids([c.id for c in channels], start, end)
+    spans = {pk: span for pk, (span, _) in found.items()}
+    keys = {
+        c.id: _fragment_key(c, span, last_id, start)
+        for c in channels
+        if c.id in found
+        for span, last_id in [found[c.id]]
+    }
+    return spans, keys
+
+
 def _cached(keys: dict[int, str]) -> dict[int, str]:
     found = cache.get_many(list(keys.values()))
     return {pk: found[key] for pk, key in keys.items() if key in found}
+
+
+def _render_and_keep(
+    channels: list[GuideChannel],
+    spans: Spans,
+    keys: dict[int, str],
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime | None = None,
+) -> dict[int, str]:
+    """Render the channels' programmes and keep them until the window's hour is over:
+    a window warmed before its hour (the next one) must last through all of it."""
+    rendered = _render(channels, spans, start, end)
+    now = now or timezone.now()
+    seconds = max(60, int((_hour_over(start) - now).total_seconds()))
+    kept, stale = _replaced({pk: keys[pk] for pk in rendered}, start, now)
+    cache.set_many({keys[pk]: text for pk, text in rendered.items()}, seconds)
+    cache.set_many(kept, int(_LATEST_SECONDS.total_seconds()))
+    if stale:
+        cache.delete_many(stale)
+    return rendered
+
+
+def _hour_over(start: datetime) -> datetime:
+    """When the window starting at `start` stops being read (grace included)."""
+    return start + GUIDE_PAST + timedelta(hours=1) + FRAGMENT_GRACE
+
+
+#: How long a channel's list of its fragments' keys is kept: past the longest a fragment is.
+_LATEST_SECONDS = timedelta(hours=3)
+
+
+def _replaced(
+    new_keys: dict[int, str], start: datetime, now: datetime
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Each channel's fragment keys by window, with `new_keys` in; and the keys they replace.
+
+    A compile gives a channel's fragment a new key, and every extend (each few minutes)
+    is a compile: without this, each left 100 KB a channel behind until it expired (up
+    to two hours). Replaced: the window's earlier fragment, and those of windows whose
+    hour is over. Two renders of one window racing may delete each other's fragment:
+    the next read renders it again; keys name their content, so none is ever wrong.
+    """
+    index_keys = {pk: f"channels:guide:latest:{pk}" for pk in new_keys}
+    known = cache.get_many(list(index_keys.values()))
+    kept: dict[str, dict[str, str]] = {}
+    stale: list[str] = []
+    at = start.isoformat()
+    for pk, key in new_keys.items():
+        windows = dict(known.get(index_keys[pk], {}))
+        for window, old in list(windows.items()):
+            if (window == at and old != key) or _hour_over(datetime.fromisoformat(window)) < now:
+                stale.append(old)
+                del windows[window]
+        windows[at] = key
+        kept[index_keys[pk]] = windows
+    return kept, stale
 
 
 def _render(
@@ -266,7 +349,7 @@ def xmltv_response(
     request: HttpRequest, channels: QuerySet[Channel], *, filename: str = "epg.xml"
 ) -> StreamingHttpResponse:
     listed = list(channels.select_related("logo"))
-    start, end = _window()
+    start, end = guide_window()
     body = guide_chunks(
         guide_channels(request, listed), start, end, source_url=request.build_absolute_uri("/")
     )

@@ -35,6 +35,7 @@ from apps.channels.playout.compile import (
     compile_playout,
 )
 from apps.channels.replays.models import Replay
+from apps.channels.services.guide import guide_warm_on_commit
 from apps.media.models import MediaItem
 
 logger = logging.getLogger(__name__)
@@ -232,6 +233,7 @@ def playout_rebuild(
     The past is history and stays. The row airing at the change point stays too
     (the engine is playing it); the rebuild starts where it ends, and each
     playlist resumes after the last row kept from it. Returns the rows written.
+    After the commit a worker renders the channel's guide (services/guide.py).
     """
     now = now or timezone.now()
     start = max(since or now, now)
@@ -244,6 +246,7 @@ def playout_rebuild(
         PlayoutRow.objects.filter(channel=locked, start__gte=start).delete()
         written = _compile_from(locked, start, _horizon(now, horizon))
         Channel.objects.filter(pk=locked.pk).update(playout_compiled_at=now)
+        guide_warm_on_commit([locked.pk])
     return written
 
 
@@ -262,6 +265,8 @@ def playout_extend(
             return 0
         written = _compile_from(locked, max(last_end, now), end)
         Channel.objects.filter(pk=locked.pk).update(playout_compiled_at=now)
+        if written:
+            guide_warm_on_commit([locked.pk])
     return written
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
 
+from apps.channels import feeds
+from apps.channels.models import Channel
 from apps.media.models import MediaItem, StorageSource
 from apps.media.scanning import media_scan_run, media_scan_start
 from apps.media.tests.factories import make_source
@@ -68,3 +72,25 @@ def xmltv_dtd() -> etree.DTD:
     if not XMLTV_DTD.exists():
         pytest.skip("xmltv-util is not installed (apt-get install xmltv-util)")
     return etree.DTD(str(XMLTV_DTD))
+
+
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many channels each guide rendering took (the real renderer runs; calls are counted)."""
+    calls: list[int] = []
+    real = feeds._render
+
+    def counted(channels: list[Any], *args: Any) -> dict[int, str]:
+        calls.append(len(channels))
+        return real(channels, *args)
+
+    monkeypatch.setattr(feeds, "_render", counted)
+    return calls
+
+
+def fragment_keys(channel: Channel, at: datetime | None = None) -> list[str]:
+    """The cache keys of the channel's programmes in the guide's window at `at` (default
+    now), found without rendering them; none when it has no rows there."""
+    listed = feeds.guide_channels(None, [channel])
+    _, keys = feeds._keyed(listed, *feeds.guide_window(at))
+    return list(keys.values())

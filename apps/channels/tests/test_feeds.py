@@ -314,7 +314,7 @@ def test_the_guide_from_cached_programmes_equals_one_rendered_whole(
     from apps.channels.epg import render_xmltv
 
     listed = feeds.guide_channels(None, Channel.objects.order_by("number"))
-    start, end = feeds._window()
+    start, end = feeds.guide_window()
     ids = [c.id for c in listed]
     whole = "".join(
         render_xmltv(listed, feeds.guide_rows(ids, start, end), feeds.guide_spans(ids, start, end))

@@ -1,4 +1,5 @@
-"""A schedule change made through the API is compiled by a real Celery worker process."""
+"""A schedule change made through the API is compiled by a real Celery worker process,
+which then renders the channel's guide into the shared cache (Redis)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from kombu.simple import SimpleQueue
 
 from apps.channels.models import Channel, ItemKind, Playlist, PlaylistItem, PlayoutRow
-from apps.channels.tests.conftest import ClipLibrary
+from apps.channels.tests.conftest import ClipLibrary, fragment_keys
 from castcore.celery import app
 from castcore.tests.celery_workers import ffmpeg_worker_env
 
@@ -75,3 +77,40 @@ def test_a_new_block_is_compiled_by_the_worker_after_commit(
     assert sum(r.filler for r in rows) <= 8
     channel.refresh_from_db()
     assert channel.playout_compiled_at is not None
+
+
+def _warmed(channel: Channel) -> bool:
+    keys = fragment_keys(channel)
+    return bool(keys) and all(cache.has_key(key) for key in keys)
+
+
+def test_the_worker_warms_the_guide_after_compiling(
+    default_worker: subprocess.Popen[bytes],
+    clip_library: ClipLibrary,
+    operator_api: Any,
+    api: Any,
+    tmp_path: Path,
+    renders: list[int],
+) -> None:
+    news = Playlist.objects.create(name="News")
+    PlaylistItem.objects.create(
+        playlist=news, kind=ItemKind.FOLDER, source=clip_library.source, folder="Morning News"
+    )
+    channel = Channel.objects.create(number=1, name="One", slug="one", time_zone="Asia/Tokyo")
+    response = operator_api.post(
+        "/api/v1/schedule-blocks",
+        {"channel": channel.pk, "playlist": news.pk, "start_time": "00:00"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not _warmed(channel):
+        assert default_worker.poll() is None, (tmp_path / "worker.log").read_text()
+        time.sleep(0.3)
+    assert _warmed(channel), (tmp_path / "worker.log").read_text()
+
+    warm = b"".join(api.get("/epg.xml").streaming_content)
+    assert renders == [], "the first read found what the worker rendered"
+    cache.clear()
+    assert b"".join(api.get("/epg.xml").streaming_content) == warm
+    assert renders == [1] and b"<programme" in warm
