@@ -171,3 +171,12 @@ class NowPlayingSerializer(serializers.Serializer):
 
 
 KIND_HELP = ", ".join(f"`{k.value}`: {k.label}" for k in ItemKind)
+
+
+class ChannelPlayingSerializer(serializers.Serializer):
+    """Whether a channel is wanted on the air and the state of the job that plays it."""
+
+    channel = serializers.IntegerField()
+    wanted = serializers.BooleanField()
+    job = serializers.IntegerField(allow_null=True)
+    state = serializers.CharField(help_text="the job's state (`stopped` before its first start)")

@@ -118,7 +118,7 @@ def test_an_on_demand_channel_starts_on_its_first_viewer_and_stops_when_idle(
     # Watched recently: it keeps playing.
     assert channels_keep_playing()["stopped"] == 0
     later = timezone.now() + timedelta(seconds=conf.IDLE_SECONDS + 1)
-    assert channels_keep_playing(now=later) == {"started": 0, "stopped": 1}
+    assert channels_keep_playing(now=later) == {"started": 0, "stopped": 1, "deleted": 0}
     player.refresh_from_db()
     assert not player.wanted
     assert StreamJob.objects.get(pk=player.job_id).state == JobState.STOPPED
@@ -128,7 +128,7 @@ def test_an_always_on_channel_whose_job_stopped_is_started_again(var: Path) -> N
     channel = playing_channel()
     player = channel_start(actor=None, channel=channel)
     StreamJob.objects.filter(pk=player.job_id).update(state=JobState.FAILED)
-    assert channels_keep_playing() == {"started": 1, "stopped": 0}
+    assert channels_keep_playing() == {"started": 1, "stopped": 0, "deleted": 0}
     assert StreamJob.objects.get(pk=player.job_id).state == JobState.STARTING
 
 
