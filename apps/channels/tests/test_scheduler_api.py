@@ -70,6 +70,17 @@ def test_a_one_off_in_the_past_is_refused(operator_api: APIClient) -> None:
         ({"stream_job": 999999}, "validation.does_not_exist", "stream_job"),
         ({"missed_policy": "sometimes"}, "validation.invalid_choice", "missed_policy"),
         ({"starts_at": "tomorrow"}, "validation.invalid", "starts_at"),
+        # At either end of Python's datetime a recurrence walk overflowed (500).
+        (
+            {"starts_at": "0001-01-01T00:30:00+01:00", "rule": "FREQ=DAILY"},
+            "validation.out_of_range",
+            "starts_at",
+        ),
+        (
+            {"starts_at": "9999-12-31T23:00:00Z", "rule": "FREQ=DAILY"},
+            "validation.out_of_range",
+            "starts_at",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_code_and_no_row(
