@@ -63,6 +63,17 @@ def test_a_one_off_in_the_past_is_refused(operator_api: APIClient) -> None:
     [
         ({"rule": "FREQ=SECONDLY"}, "scheduler.invalid_frequency", "rule"),
         ({"rule": "FREQ=DAILY;BYHOUR=99"}, "scheduler.invalid_rule", "rule"),
+        ({"rule": "FREQ=MINUTELY;BYSECOND=0,1,2"}, "scheduler.invalid_frequency", "rule"),
+        # dateutil walks a rule that never matches to year 9999 (seconds) to say so.
+        ({"rule": "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30"}, "scheduler.never_occurs", "rule"),
+        (
+            {
+                "rule": "FREQ=DAILY;INTERVAL=7;BYDAY=TU;COUNT=3",
+                "starts_at": "2030-01-07T09:00:00+01:00",
+            },
+            "scheduler.never_occurs",
+            "rule",
+        ),
         ({"rule": "DTSTART:19700101T000000\nRRULE:FREQ=DAILY"}, "scheduler.invalid_rule", "rule"),
         ({"timezone": "Europe/Atlantis"}, "scheduler.invalid_timezone", "timezone"),
         ({"kind": "reboot"}, "validation.invalid_choice", "kind"),
