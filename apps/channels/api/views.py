@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +53,15 @@ class XmlRenderer(_Passthrough):
 class M3URenderer(_Passthrough):
     media_type = "audio/x-mpegurl"
     format = "m3u"
+
+
+def _playing_schema(description: str) -> Callable[[Any], Any]:
+    """A POST action on one channel that answers what the channel is doing."""
+    schema = extend_schema(
+        request=None, responses={200: s.ChannelPlayingSerializer}, description=description
+    )
+    route = action(detail=True, methods=["post"], filterset_class=None)
+    return lambda method: schema(route(method))
 
 
 class PlaylistViewSet(CastCoreViewSet):
@@ -171,28 +181,24 @@ class ChannelViewSet(CastCoreViewSet):
             raise ApiError("channel.nothing_scheduled", status_code=status.HTTP_404_NOT_FOUND)
         return Response(s.NowPlayingSerializer(found).data)
 
-    @extend_schema(
-        request=None,
-        responses={200: s.ChannelPlayingSerializer},
-        description="Start playing the channel now (a no-op when it plays). 409 "
-        "`channel.disabled`; 400 `channel.profile_required` without an output profile.",
+    @_playing_schema(
+        "Start playing the channel now (a no-op when it plays). 409 `channel.disabled`; "
+        "400 `channel.profile_required` without an output profile."
     )
-    @action(detail=True, methods=["post"], filterset_class=None)
     def start(self, request: Request, pk: str) -> Response:
-        channel = self.get_object()
-        channel_start(actor=request.user, channel=channel, request=request)
-        return Response(s.ChannelPlayingSerializer(channel_playing(channel=channel)).data)
+        return self._play(request, channel_start)
 
-    @extend_schema(
-        request=None,
-        responses={200: s.ChannelPlayingSerializer},
-        description="Stop playing the channel; an always-on channel stays stopped until "
-        "started again (the API, the scheduler).",
+    @_playing_schema(
+        "Stop playing the channel; an always-on channel stays stopped until started again "
+        "(the API, the scheduler)."
     )
-    @action(detail=True, methods=["post"], filterset_class=None)
     def stop(self, request: Request, pk: str) -> Response:
+        return self._play(request, channel_stop)
+
+    def _play(self, request: Request, service: Callable[..., Any]) -> Response:
+        """Start or stop the channel, then answer what it is doing."""
         channel = self.get_object()
-        channel_stop(actor=request.user, channel=channel, request=request)
+        service(actor=request.user, channel=channel, request=request)
         return Response(s.ChannelPlayingSerializer(channel_playing(channel=channel)).data)
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
