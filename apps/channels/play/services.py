@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -149,6 +150,10 @@ def channel_jobs_forget(*, job_ids: list[int] | None = None) -> int:
 def channel_viewer_seen(*, channel: Channel) -> bool:
     """A viewer asked for the playlist: note it; start an on-demand channel that is not
     playing. True when it had to be started (the playlist comes in a few seconds)."""
+    # Players poll the playlist every segment or two: the database hears of a channel's
+    # viewers once per part of the idle time, which is all the idle rule needs.
+    if not cache.add(f"channels:viewer_seen:{channel.pk}", 1, max(1, conf.IDLE_SECONDS // 6)):
+        return False
     now = timezone.now()
     updated = ChannelPlayer.objects.filter(channel=channel).update(last_viewer_at=now)
     if channel.mode != ChannelMode.ON_DEMAND:

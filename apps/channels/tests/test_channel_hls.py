@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -156,3 +157,20 @@ def test_the_stream_jobs_api_does_not_make_channel_jobs(operator_api: Any) -> No
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation.invalid_choice"
     assert "channel" not in response.json()["error"]["params"]["allowed"]
+
+
+def test_playlist_polls_note_the_viewer_in_the_database_once_in_a_while(
+    var: Path, client: Client
+) -> None:
+    channel = playing_channel()
+    player = channel_start(actor=None, channel=channel)
+    _playing(channel)
+    assert client.get("/channels/colours/index.m3u8").status_code == 200
+    noted = ChannelPlayer.objects.get(pk=player.pk).last_viewer_at
+    assert noted is not None
+    for _ in range(5):  # a player polling every segment
+        assert client.get("/channels/colours/index.m3u8").status_code == 200
+    assert ChannelPlayer.objects.get(pk=player.pk).last_viewer_at == noted
+    cache.delete(f"channels:viewer_seen:{channel.pk}")  # the note's time has passed
+    assert client.get("/channels/colours/index.m3u8").status_code == 200
+    assert ChannelPlayer.objects.get(pk=player.pk).last_viewer_at > noted
