@@ -70,11 +70,13 @@ def guide_channels(request: HttpRequest | None, channels: Iterable[Channel]) -> 
 
 
 def guide_window(at: datetime | None = None) -> tuple[datetime, datetime]:
-    """The guide's window at `at` (default now): from GUIDE_PAST before the hour to past
-    the horizon. Whole hours, so a channel's rendered programmes serve every request of
-    the hour."""
+    """The guide's window at `at` (default now): from GUIDE_PAST before the hour to an
+    hour short of the horizon. Whole hours, so a channel's rendered programmes serve
+    every request of the hour; and it ends where the refresh's compiles have already
+    reached (it extends every few minutes to now + horizon), so an extend's new rows land
+    past it and leave every channel's rendered programmes valid."""
     hour = (at or timezone.now()).replace(minute=0, second=0, microsecond=0)
-    return hour - GUIDE_PAST, hour + timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=2)
+    return hour - GUIDE_PAST, hour + timedelta(days=conf.PLAYOUT_HORIZON_DAYS, hours=-1)
 
 
 def _spans_and_last_ids(

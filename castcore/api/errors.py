@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import (
     Http404,
     HttpRequest,
@@ -27,6 +29,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from castcore.bodies import TOO_LARGE_CODE
 
 logger = logging.getLogger("castcore.api")
 
@@ -150,6 +154,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, TokenError):
         exc = InvalidToken()
 
+    if isinstance(exc, RequestDataTooBig):
+        return Response(_too_large(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
     if isinstance(exc, exceptions.ValidationError):
         set_rollback()
         return Response(_validation_envelope(exc), status=status.HTTP_400_BAD_REQUEST)
@@ -213,7 +220,17 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def _too_large() -> dict[str, Any]:
+    # A body the server let through (within its route's limit, castcore.bodies) that is
+    # still more than Django reads into memory when a view asks for request.body. The
+    # server's own refusal's code and shape: a client sees one answer for "too large".
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return envelope(TOO_LARGE_CODE, {"limit_bytes": limit} if limit is not None else {})
+
+
 def handler400(request: HttpRequest, exception: Exception | None = None) -> Any:
+    if isinstance(exception, RequestDataTooBig):  # Django views (pages, admin forms)
+        return JsonResponse(_too_large(), status=413)
     if _is_api(request):
         return JsonResponse(envelope("request.invalid"), status=400)
     return defaults.bad_request(request, exception)  # type: ignore[arg-type]

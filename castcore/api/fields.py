@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.db import models
@@ -75,6 +76,34 @@ def remember_url(url: str) -> None:
     remember(url)
     for secret in url_secrets(url):
         remember(secret)
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date-time between 2000 and 2200 (UTC), else 400 `validation.out_of_range`.
+
+    Python's datetime ends at year 9999: an instant near either end overflows as soon as
+    it is moved to another zone or has an hour added (a playout window, a re-air's end,
+    a recurrence walk), which was a 500. No schedule, guide or re-air needs more.
+    """
+
+    EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+    LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+    default_error_messages = {
+        "out_of_range": "Must be between 2000-01-01 and 2200-01-01 (UTC).",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        moment: datetime = super().to_internal_value(value)
+        # A naive value (read later in some zone) is compared as if UTC: the bounds
+        # leave centuries of margin either way.
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        if not self.EARLIEST <= aware < self.LATEST:
+            self.fail("out_of_range")
+        return moment
+
+    def fail(self, key: str, **kwargs: Any) -> Any:
+        # DRF's own "overflow" (an instant it could not move to UTC) is the same refusal.
+        return super().fail("out_of_range" if key == "overflow" else key, **kwargs)
 
 
 def field_path(field: serializers.Field) -> str:

@@ -103,3 +103,20 @@ def test_500_is_an_envelope_without_details(
     assert error_of(response) == {"code": "server.error", "params": {}, "level": "error"}
     assert "secret-in-error" not in response.content.decode()
     assert any("Unhandled error" in record.message for record in caplog.records)
+
+
+def test_413_for_a_body_larger_than_django_reads_into_memory(
+    admin_api: APIClient, settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = admin_api.post("/api/v1/channels", {"name": "x" * 2000}, format="json")
+    assert response.status_code == 413
+    error = error_of(response)
+    assert error["code"] == "request.too_large" and error["params"] == {"limit_bytes": 1000}
+
+
+def test_413_for_a_form_larger_than_django_reads_into_memory(client: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = client.post("/admin/login/", {"username": "x" * 2000, "password": "y"})
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "request.too_large"

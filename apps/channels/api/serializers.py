@@ -16,7 +16,7 @@ from apps.channels.models import (
     ScheduleBlock,
 )
 from apps.media.models import MediaItem, StorageSource
-from castcore.api.fields import ChoiceField, ModelSerializer, SecretField
+from castcore.api.fields import BoundedDateTimeField, ChoiceField, ModelSerializer, SecretField
 from workers.ffmpeg.masking import mask_url
 
 #: Restream targets a channel may push to (a subset of the stream jobs' output kinds).
@@ -159,7 +159,7 @@ class PlayoutRowSerializer(ModelSerializer):
 
 
 class PlayoutQuerySerializer(serializers.Serializer):
-    start = serializers.DateTimeField(required=False, help_text="Default: now.")
+    start = BoundedDateTimeField(required=False, help_text="Default: now.")
     hours = serializers.IntegerField(min_value=1, max_value=24 * 14, default=24)
 
 
@@ -171,3 +171,12 @@ class NowPlayingSerializer(serializers.Serializer):
 
 
 KIND_HELP = ", ".join(f"`{k.value}`: {k.label}" for k in ItemKind)
+
+
+class ChannelPlayingSerializer(serializers.Serializer):
+    """Whether a channel is wanted on the air and the state of the job that plays it."""
+
+    channel = serializers.IntegerField()
+    wanted = serializers.BooleanField()
+    job = serializers.IntegerField(allow_null=True)
+    state = serializers.CharField(help_text="the job's state (`stopped` before its first start)")

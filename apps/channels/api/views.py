@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,10 +18,12 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts.roles import Role
 from apps.channels import feeds, selectors
 from apps.channels.api import serializers as s
 from apps.channels.filters import ChannelFilter, PlaylistFilter, ScheduleBlockFilter
 from apps.channels.models import Channel, Playlist, PlaylistItem, ScheduleBlock
+from apps.channels.play.services import channel_playing, channel_start, channel_stop
 from apps.channels.services import channels as channel_services
 from apps.channels.services import playlists as playlist_services
 from apps.channels.services.playout import playout_rebuild
@@ -50,6 +53,15 @@ class XmlRenderer(_Passthrough):
 class M3URenderer(_Passthrough):
     media_type = "audio/x-mpegurl"
     format = "m3u"
+
+
+def _playing_schema(description: str) -> Callable[[Any], Any]:
+    """A POST action on one channel that answers what the channel is doing."""
+    schema = extend_schema(
+        request=None, responses={200: s.ChannelPlayingSerializer}, description=description
+    )
+    route = action(detail=True, methods=["post"], filterset_class=None)
+    return lambda method: schema(route(method))
 
 
 class PlaylistViewSet(CastCoreViewSet):
@@ -115,6 +127,7 @@ class ChannelViewSet(CastCoreViewSet):
     serializer_class = s.ChannelSerializer
     filterset_class = ChannelFilter
     ordering_fields = ["number", "name", "id", "created_at", "updated_at"]
+    action_roles = {"start": Role.OPERATOR, "stop": Role.OPERATOR}
 
     def perform_create(self, serializer: s.ChannelSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
@@ -167,6 +180,26 @@ class ChannelViewSet(CastCoreViewSet):
         if found is None:
             raise ApiError("channel.nothing_scheduled", status_code=status.HTTP_404_NOT_FOUND)
         return Response(s.NowPlayingSerializer(found).data)
+
+    @_playing_schema(
+        "Start playing the channel now (a no-op when it plays). 409 `channel.disabled`; "
+        "400 `channel.profile_required` without an output profile."
+    )
+    def start(self, request: Request, pk: str) -> Response:
+        return self._play(request, channel_start)
+
+    @_playing_schema(
+        "Stop playing the channel; an always-on channel stays stopped until started again "
+        "(the API, the scheduler)."
+    )
+    def stop(self, request: Request, pk: str) -> Response:
+        return self._play(request, channel_stop)
+
+    def _play(self, request: Request, service: Callable[..., Any]) -> Response:
+        """Start or stop the channel, then answer what it is doing."""
+        channel = self.get_object()
+        service(actor=request.user, channel=channel, request=request)
+        return Response(s.ChannelPlayingSerializer(channel_playing(channel=channel)).data)
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], filterset_class=None)

@@ -7,6 +7,7 @@ says plays now, so a channel always joins its schedule at the right point.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,7 +22,9 @@ from apps.channels.selectors import rows_between
 from apps.media.storage.base import StorageError
 from apps.streams.models import StreamJob
 from workers.ffmpeg import spec as engine
-from workers.ffmpeg.slate import SlateError, black_clip
+from workers.ffmpeg.slate import SlateError, black_clip, slate_clip
+
+logger = logging.getLogger(__name__)
 
 NOTHING_TO_PLAY = "channel.nothing_to_play"
 # The black clip is 10 s long (workers.ffmpeg.slate): a longer gap airs several cuts.
@@ -57,13 +60,18 @@ def _recording_path(row: PlayoutRow) -> str | None:
 
 
 def playlist_from(
-    rows: list[PlayoutRow], at: datetime, *, black: Callable[[], str]
+    rows: list[PlayoutRow],
+    at: datetime,
+    *,
+    black: Callable[[], str],
+    slate: Callable[[PlayoutRow], str | None] = lambda row: None,
 ) -> engine.PlaylistInput:
     """The rows as concat entries from `at`: each its in/out points, the first cut at `at`.
 
-    A row with nothing local to play (black filler, a slate image, an item in a bucket)
-    and a hole between rows air cuts of the black clip `black()` gives, so the list
-    keeps the schedule's times and the picture goes on.
+    A slate row airs cuts of its image's clip (`slate(row)`). A row with nothing local
+    to play (black filler, a slate that cannot be made, an item in a bucket) and a hole
+    between rows air cuts of the black clip `black()` gives, so the list keeps the
+    schedule's times and the picture goes on.
     """
     paths: list[str] = []
     inpoints: list[float | None] = []
@@ -75,8 +83,8 @@ def playlist_from(
             inpoints.append(start or None)
             outpoints.append(end)
 
-    def add_black(seconds: float) -> None:
-        clip = black()
+    def add_black(seconds: float, clip: str | None = None) -> None:
+        clip = clip or black()
         while seconds >= 0.05:
             part = min(seconds, BLACK_PART_SECONDS)
             add(clip, 0.0, part)
@@ -92,7 +100,7 @@ def playlist_from(
         skip = (cursor - row.start).total_seconds()
         path = _local_path(row)
         if path is None:
-            add_black(row.seconds - skip)
+            add_black(row.seconds - skip, slate(row) if row.asset_id is not None else None)
         else:
             add(path, row.in_point + skip, row.in_point + row.seconds)
         cursor = row.end
@@ -133,13 +141,35 @@ def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
     except SlateError as exc:
         raise engine.SpecError(exc.code) from None
 
+    size = (profile.width or 1280, profile.height or 720, round(profile.fps or 25))
     now = timezone.now() + timedelta(seconds=conf.START_LEAD_SECONDS)
     rows = list(
         rows_between(player.channel, now, now + timedelta(seconds=conf.WINDOW_SECONDS))
-        .select_related("media_item__source", "replay__recording")
+        .select_related("media_item__source", "replay__recording", "asset")
         .order_by("start")
     )
-    return playlist_from(rows, now, black=lambda: clip)
+    slates: dict[int | None, str | None] = {}
+
+    def slate(row: PlayoutRow) -> str | None:
+        if row.asset_id not in slates:
+            slates[row.asset_id] = _slate_path(row, size)
+        return slates[row.asset_id]
+
+    return playlist_from(rows, now, black=lambda: clip, slate=slate)
+
+
+def _slate_path(row: PlayoutRow, size: tuple[int, int, int]) -> str | None:
+    """The row's slate image looped as a clip (made once, then reused), or None: black."""
+    asset = row.asset
+    if asset is None or not asset.file:
+        return None
+    try:
+        width, height, rate = size
+        folder = channels_root() / "slates"
+        return str(slate_clip(folder, asset.file.path, width=width, height=height, rate=rate))
+    except (NotImplementedError, SlateError) as exc:  # a storage without paths; a bad image
+        logger.warning("slate %s airs as black: %s", asset.pk, getattr(exc, "code", exc))
+        return None
 
 
 def channel_hls(output: engine.HlsOutput) -> engine.HlsOutput:

@@ -13,10 +13,12 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.accounts.audit import audit_record
 from apps.channels.models import Channel, ChannelMode
 from apps.channels.play import conf
 from apps.channels.play.models import ChannelPlayer
@@ -24,11 +26,12 @@ from apps.channels.play.paths import hls_dir
 from apps.streams.models import InputKind, JobState, StreamJob
 from apps.streams.services import (
     stream_job_create,
+    stream_job_delete,
     stream_job_start,
     stream_job_stop,
     stream_job_update,
 )
-from castcore.api.errors import ApiError
+from castcore.api.errors import ApiError, Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +95,14 @@ def channel_start(
         job = StreamJob.objects.get(pk=player.job_id)
         if job.state not in RUNNING:
             stream_job_start(actor=actor, job=job, request=request)
+        _audit(actor, "channel.start", channel, request)
     return player
+
+
+def _audit(actor: Any, action: str, channel: Channel, request: HttpRequest | None) -> None:
+    # Someone asked (the API, the admin, a scheduled action); the periodic step does not.
+    if actor is not None:
+        audit_record(actor=actor, action=action, target=channel, request=request)
 
 
 def channel_stop(*, actor: Any, channel: Channel, request: HttpRequest | None = None) -> bool:
@@ -103,12 +113,47 @@ def channel_stop(*, actor: Any, channel: Channel, request: HttpRequest | None = 
             return False
         ChannelPlayer.objects.filter(pk=player.pk).update(wanted=False)
         stream_job_stop(actor=actor, job=player.job, request=request)
+        _audit(actor, "channel.stop", channel, request)
     return True
+
+
+def channel_playing(*, channel: Channel) -> dict[str, Any]:
+    """Whether the channel is wanted on the air, and its job and the job's state."""
+    player = ChannelPlayer.objects.select_related("job").filter(channel=channel).first()
+    if player is None:
+        return {"channel": channel.pk, "wanted": False, "job": None, "state": JobState.STOPPED}
+    return {"channel": channel.pk, "wanted": player.wanted, "job": player.job_id,
+            "state": player.job.state}  # fmt: skip
+
+
+def channel_jobs_forget(*, job_ids: list[int] | None = None) -> int:
+    """Delete the stopped jobs of deleted channels (their player went with the channel).
+
+    A job a worker still runs is left for the next pass: the stop reaches the worker
+    first, and a stream job is deleted only once it is idle.
+    """
+    orphans = StreamJob.objects.filter(input_kind=InputKind.CHANNEL).exclude(
+        pk__in=ChannelPlayer.objects.values("job_id")
+    )
+    if job_ids is not None:
+        orphans = orphans.filter(pk__in=job_ids)
+    deleted = 0
+    for job in orphans:
+        try:
+            stream_job_delete(actor=None, job=job)
+            deleted += 1
+        except Conflict:
+            pass  # still stopping
+    return deleted
 
 
 def channel_viewer_seen(*, channel: Channel) -> bool:
     """A viewer asked for the playlist: note it; start an on-demand channel that is not
     playing. True when it had to be started (the playlist comes in a few seconds)."""
+    # Players poll the playlist every segment or two: the database hears of a channel's
+    # viewers once per part of the idle time, which is all the idle rule needs.
+    if not cache.add(f"channels:viewer_seen:{channel.pk}", 1, max(1, conf.IDLE_SECONDS // 6)):
+        return False
     now = timezone.now()
     updated = ChannelPlayer.objects.filter(channel=channel).update(last_viewer_at=now)
     if channel.mode != ChannelMode.ON_DEMAND:
@@ -122,8 +167,9 @@ def channel_viewer_seen(*, channel: Channel) -> bool:
 
 
 def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
-    """The periodic step: start always-on channels that should play and do not (a window
-    the job completed, a failure), stop on-demand channels no one watched for a while."""
+    """The periodic step: start always-on channels that should play and do not (never
+    started, a window the job completed, a failure), stop disabled channels and on-demand
+    channels no one watched for a while, and delete the jobs of deleted channels."""
     now = now or timezone.now()
     started = stopped = 0
     idle_before = now - timedelta(seconds=conf.IDLE_SECONDS)
@@ -131,14 +177,26 @@ def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
     for player in players:
         channel = player.channel
         try:
-            if channel.mode == ChannelMode.ON_DEMAND and (
+            idle = channel.mode == ChannelMode.ON_DEMAND and (
                 player.last_viewer_at is None or player.last_viewer_at < idle_before
-            ):
+            )
+            if idle or not channel.enabled:
                 channel_stop(actor=None, channel=channel)
                 stopped += 1
-            elif channel.enabled and player.job.state not in RUNNING:
+            elif player.job.state not in RUNNING:
                 channel_start(actor=None, channel=channel)
                 started += 1
         except ApiError as exc:
             logger.warning("channel %s could not be kept playing: %s", channel.pk, exc.code)
-    return {"started": started, "stopped": stopped}
+    # An always-on channel plays without being asked: one never started has no player.
+    # A player stopped on purpose (wanted=False: the API, the scheduler) stays stopped.
+    never_started = Channel.objects.filter(
+        enabled=True, mode=ChannelMode.ALWAYS_ON, output_profile__isnull=False, player__isnull=True
+    )
+    for channel in never_started:
+        try:
+            channel_start(actor=None, channel=channel)
+            started += 1
+        except ApiError as exc:
+            logger.warning("channel %s could not be started: %s", channel.pk, exc.code)
+    return {"started": started, "stopped": stopped, "deleted": channel_jobs_forget()}

@@ -20,6 +20,13 @@ from dateutil.rrule import rrule, rrulestr
 ALLOWED_FREQUENCIES = ("MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # Never walk more occurrences than this in one look (a MINUTELY rule after a week down).
 MAX_WALK = 1000
+# A rule must occur within this many years of its start. dateutil walks a rule that
+# never matches (FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30) day by day to year 9999 before
+# it says so: seconds of CPU on every look. A rule that matches at all matches again
+# within one 400-year Gregorian cycle, so one bounded check at validation bounds them all.
+OCCURS_WITHIN_YEARS = 10
+# The Gregorian calendar repeats every 400 years, weekdays included (146,097 days).
+_CYCLE_YEARS = 400
 
 
 class RecurrenceError(ValueError):
@@ -73,10 +80,39 @@ class Recurrence:
         # not taken; a colon or a line break means the client sent more than a rule.
         if ":" in upper or "\n" in upper or "\r" in upper:
             raise RecurrenceError("invalid_rule")
-        parts = dict(part.split("=", 1) for part in upper.split(";") if "=" in part)
-        if not allow_any_frequency and parts.get("FREQ") not in ALLOWED_FREQUENCIES:
+        parts = self._parts()
+        if not allow_any_frequency and (
+            parts.get("FREQ") not in ALLOWED_FREQUENCIES or "BYSECOND" in parts
+        ):
+            # BYSECOND would make a MINUTELY rule fire up to 60 times a minute.
             raise RecurrenceError("invalid_frequency")
         self._rrule()
+        if not self._occurs_within(parts, OCCURS_WITHIN_YEARS):
+            raise RecurrenceError("never_occurs")
+
+    def _parts(self) -> dict[str, str]:
+        upper = self.rule.upper().removeprefix("RRULE:")
+        return dict(part.split("=", 1) for part in upper.split(";") if "=" in part)
+
+    def _occurs_within(self, parts: dict[str, str], years: int) -> bool:
+        """Whether the rule (COUNT and UNTIL aside) has an occurrence within `years` of
+        its start, found in a walk of at most `years` + 400 years.
+
+        The start moves by whole 400-year cycles to just before year 9999 - `years`
+        (same weekdays, same leap years, same phase of the interval), so dateutil's walk
+        ends at its calendar's end soon after, match or none.
+        """
+        local = self.starts_at.astimezone(zone(self.timezone)).replace(tzinfo=None)
+        cycles = (9999 - years - local.year) // _CYCLE_YEARS
+        shifted = local.replace(year=local.year + cycles * _CYCLE_YEARS)
+        unbounded = ";".join(
+            f"{key}={value}" for key, value in parts.items() if key not in ("COUNT", "UNTIL")
+        )
+        try:
+            first = next(iter(rrulestr(unbounded, dtstart=shifted, cache=False)), None)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            raise RecurrenceError("invalid_rule") from None
+        return first is not None and first.year - shifted.year <= years
 
     def _walk(self, moment: datetime, *, inclusive: bool) -> Iterator[datetime]:
         """Occurrences from `moment` on, in UTC, in order; at most MAX_WALK of them."""
@@ -85,6 +121,10 @@ class Recurrence:
             first = _as_utc(self.starts_at)
             if first > moment or (inclusive and first == moment):
                 yield first
+            return
+        # A rule saved before validation refused those that never match (or made by
+        # hand) would walk to year 9999 on every look: one 400-year cycle decides it.
+        if not self._occurs_within(self._parts(), _CYCLE_YEARS):
             return
         # Wall times compare without their fold within one zone: start an hour early
         # and keep only what is after `moment` as an instant.

@@ -14,9 +14,12 @@ from apps.channels.models import (
     ALL_WEEKDAYS,
     BlockMode,
     Channel,
+    ChannelMode,
     ChannelOutput,
+    ChannelPlayer,
     ScheduleBlock,
 )
+from apps.channels.play.services import channel_jobs_forget, channel_start, channel_stop
 from apps.channels.services.playout import playout_request_rebuild
 from apps.media.models import AssetKindChoice
 from castcore.addresses import address_policy
@@ -156,13 +159,29 @@ def channel_update(
         )
         if PLAYOUT_FIELDS & set(fields):
             playout_request_rebuild([channel.pk])
+        if "enabled" in fields and fields["enabled"] != before.get("enabled"):
+            _play_as_enabled(channel, actor=actor, request=request)
     return channel
 
 
+def _play_as_enabled(channel: Channel, *, actor: Any, request: HttpRequest | None) -> None:
+    """A disabled channel stops playing; an always-on one enabled again starts."""
+    if not channel.enabled:
+        channel_stop(actor=actor, channel=channel, request=request)
+    elif channel.mode == ChannelMode.ALWAYS_ON and channel.output_profile_id is not None:
+        channel_start(actor=actor, channel=channel, request=request)
+
+
 def channel_delete(*, actor: Any, channel: Channel, request: HttpRequest | None = None) -> None:
+    """The channel goes and its job stops; the job is deleted once no worker runs it."""
     with transaction.atomic():
         audit_record(actor=actor, action="channel.delete", target=channel, request=request)
+        job_ids = list(
+            ChannelPlayer.objects.filter(channel=channel).values_list("job_id", flat=True)
+        )
+        channel_stop(actor=actor, channel=channel, request=request)
         channel.delete()
+        channel_jobs_forget(job_ids=job_ids)
 
 
 def _check_block(fields: dict[str, Any], exclude: int | None) -> None:

@@ -61,8 +61,10 @@ def playing_channel(**fields: Any) -> Channel:
     profile = new_profile(
         width=160, height=90, fps=25, video_bitrate_kbps=200, keyframe_interval_s=1.0
     )
-    defaults: dict[str, Any] = {"number": 7, "name": "Colours", "slug": "colours"}
-    return Channel.objects.create(output_profile=profile, **{**defaults, **fields})
+    defaults: dict[str, Any] = {
+        "number": 7, "name": "Colours", "slug": "colours", "output_profile": profile
+    }  # fmt: skip
+    return Channel.objects.create(**{**defaults, **fields})
 
 
 def air(

@@ -246,3 +246,10 @@ def test_a_restream_output_to_a_metadata_address_is_refused(operator_api: Any) -
     )  # fmt: skip
     assert _error(response) == (400, "channel.output_address_not_allowed")
     assert not Channel.objects.exists() and not ChannelOutput.objects.exists()
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z"])
+def test_a_playout_window_past_the_calendar_is_refused(operator_api: Any, start: str) -> None:
+    channel = _channel(operator_api)
+    response = operator_api.get(f"/api/v1/channels/{channel['id']}/playout", {"start": start})
+    assert _error(response) == (400, "validation.out_of_range")

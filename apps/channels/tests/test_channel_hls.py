@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -118,7 +119,7 @@ def test_an_on_demand_channel_starts_on_its_first_viewer_and_stops_when_idle(
     # Watched recently: it keeps playing.
     assert channels_keep_playing()["stopped"] == 0
     later = timezone.now() + timedelta(seconds=conf.IDLE_SECONDS + 1)
-    assert channels_keep_playing(now=later) == {"started": 0, "stopped": 1}
+    assert channels_keep_playing(now=later) == {"started": 0, "stopped": 1, "deleted": 0}
     player.refresh_from_db()
     assert not player.wanted
     assert StreamJob.objects.get(pk=player.job_id).state == JobState.STOPPED
@@ -128,7 +129,7 @@ def test_an_always_on_channel_whose_job_stopped_is_started_again(var: Path) -> N
     channel = playing_channel()
     player = channel_start(actor=None, channel=channel)
     StreamJob.objects.filter(pk=player.job_id).update(state=JobState.FAILED)
-    assert channels_keep_playing() == {"started": 1, "stopped": 0}
+    assert channels_keep_playing() == {"started": 1, "stopped": 0, "deleted": 0}
     assert StreamJob.objects.get(pk=player.job_id).state == JobState.STARTING
 
 
@@ -156,3 +157,21 @@ def test_the_stream_jobs_api_does_not_make_channel_jobs(operator_api: Any) -> No
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation.invalid_choice"
     assert "channel" not in response.json()["error"]["params"]["allowed"]
+
+
+def test_playlist_polls_note_the_viewer_in_the_database_once_in_a_while(
+    var: Path, client: Client
+) -> None:
+    channel = playing_channel()
+    player = channel_start(actor=None, channel=channel)
+    _playing(channel)
+    assert client.get("/channels/colours/index.m3u8").status_code == 200
+    noted = ChannelPlayer.objects.get(pk=player.pk).last_viewer_at
+    assert noted is not None
+    for _ in range(5):  # a player polling every segment
+        assert client.get("/channels/colours/index.m3u8").status_code == 200
+    assert ChannelPlayer.objects.get(pk=player.pk).last_viewer_at == noted
+    cache.delete(f"channels:viewer_seen:{channel.pk}")  # the note's time has passed
+    assert client.get("/channels/colours/index.m3u8").status_code == 200
+    again = ChannelPlayer.objects.get(pk=player.pk).last_viewer_at
+    assert again is not None and again > noted

@@ -322,3 +322,29 @@ def test_the_guide_from_cached_programmes_equals_one_rendered_whole(
     cold = "".join(feeds.guide_chunks(listed, start, end))
     warm = "".join(feeds.guide_chunks(listed, start, end))
     assert cold == warm == whole
+
+
+def test_the_periodic_extend_does_not_change_a_channels_rendered_programmes_key(
+    channels: list[Channel],
+) -> None:
+    """The refresh extends every channel every few minutes; its new rows must land past
+    the guide's window, or every extend throws away every channel's rendered guide."""
+    from apps.channels import feeds
+    from apps.channels.services.playout import playout_extend
+
+    channel = channels[0]
+    now = timezone.now()
+    playout_rebuild(channel=channel, now=now)  # to the default horizon, as the refresh does
+
+    def key() -> str:
+        start, end = feeds.guide_window()
+        (listed,) = feeds.guide_channels(None, [channel])
+        span, last_id = feeds._spans_and_last_ids([channel.pk], start, end)[channel.pk]
+        return feeds._fragment_key(listed, span, last_id, start)
+
+    before = key()
+    written = 0
+    for minutes in range(5, 60, 5):  # the refresh's next passes in the hour
+        written += playout_extend(channel=channel, now=now + timedelta(minutes=minutes))
+        assert key() == before
+    assert written > 0

@@ -172,6 +172,20 @@ def test_a_reair_becomes_a_row_and_a_guide_entry_at_the_local_time(
     assert played.outpoints[index] == pytest.approx(recording.duration)
 
 
+def test_a_reair_moved_past_the_calendar_is_refused(
+    operator_api: Any, channel: Channel, recording: Recording
+) -> None:
+    body = {"recording": recording.pk, "reair_channel": channel.pk,
+            "reair_at": _tomorrow_at(12, 0).isoformat()}  # fmt: skip
+    replay = operator_api.post("/api/v1/replay", body, format="json").json()
+    response = operator_api.patch(
+        f"/api/v1/replay/{replay['id']}", {"reair_at": "9999-12-31T23:00:00+00:00"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation.out_of_range"
+    assert Replay.objects.get(pk=replay["id"]).reair_at == _tomorrow_at(12, 0)
+
+
 def test_a_rebuild_keeps_the_reair_and_patch_moves_it(
     operator_api: APIClient,
     channel: Channel,
@@ -268,6 +282,9 @@ def test_deleting_the_replay_takes_its_reair_off_the_playout(
         ({"reair_channel": None}, 400, "replay.reair_incomplete", "reair_channel"),
         ({"reair_channel": 999999}, 400, "validation.does_not_exist", "reair_channel"),
         ({"reair_at": "tomorrow"}, 400, "validation.invalid", "reair_at"),
+        # Python's datetime ends in 9999: an hour more (the re-air's end) overflowed (500).
+        ({"reair_at": "9999-12-31T23:00:00"}, 400, "validation.out_of_range", "reair_at"),
+        ({"reair_at": "9999-12-31T23:00:00Z"}, 400, "validation.out_of_range", "reair_at"),
     ],
 )
 def test_a_bad_reair_is_refused_and_nothing_is_written(

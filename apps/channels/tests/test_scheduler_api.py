@@ -63,6 +63,17 @@ def test_a_one_off_in_the_past_is_refused(operator_api: APIClient) -> None:
     [
         ({"rule": "FREQ=SECONDLY"}, "scheduler.invalid_frequency", "rule"),
         ({"rule": "FREQ=DAILY;BYHOUR=99"}, "scheduler.invalid_rule", "rule"),
+        ({"rule": "FREQ=MINUTELY;BYSECOND=0,1,2"}, "scheduler.invalid_frequency", "rule"),
+        # dateutil walks a rule that never matches to year 9999 (seconds) to say so.
+        ({"rule": "FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30"}, "scheduler.never_occurs", "rule"),
+        (
+            {
+                "rule": "FREQ=DAILY;INTERVAL=7;BYDAY=TU;COUNT=3",
+                "starts_at": "2030-01-07T09:00:00+01:00",
+            },
+            "scheduler.never_occurs",
+            "rule",
+        ),
         ({"rule": "DTSTART:19700101T000000\nRRULE:FREQ=DAILY"}, "scheduler.invalid_rule", "rule"),
         ({"timezone": "Europe/Atlantis"}, "scheduler.invalid_timezone", "timezone"),
         ({"kind": "reboot"}, "validation.invalid_choice", "kind"),
@@ -70,6 +81,17 @@ def test_a_one_off_in_the_past_is_refused(operator_api: APIClient) -> None:
         ({"stream_job": 999999}, "validation.does_not_exist", "stream_job"),
         ({"missed_policy": "sometimes"}, "validation.invalid_choice", "missed_policy"),
         ({"starts_at": "tomorrow"}, "validation.invalid", "starts_at"),
+        # At either end of Python's datetime a recurrence walk overflowed (500).
+        (
+            {"starts_at": "0001-01-01T00:30:00+01:00", "rule": "FREQ=DAILY"},
+            "validation.out_of_range",
+            "starts_at",
+        ),
+        (
+            {"starts_at": "9999-12-31T23:00:00Z", "rule": "FREQ=DAILY"},
+            "validation.out_of_range",
+            "starts_at",
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_code_and_no_row(

@@ -81,3 +81,27 @@ def test_bad_rules_and_zones_are_refused(rule: str, zone: str, code: str) -> Non
     with pytest.raises(RecurrenceError) as refused:
         Recurrence(datetime(2026, 5, 1, tzinfo=UTC), zone, rule).validate()
     assert refused.value.code == code
+
+
+def test_a_rule_that_occurs_only_in_leap_years_is_taken() -> None:
+    leap = Recurrence(
+        starts_at=datetime(2027, 3, 1, 9, tzinfo=UTC), timezone="UTC",
+        rule="FREQ=MINUTELY;INTERVAL=60;BYMONTH=2;BYMONTHDAY=29;BYHOUR=9;BYMINUTE=0",
+    )  # fmt: skip
+    leap.validate()
+    assert leap.upcoming(datetime(2027, 3, 1, tzinfo=UTC), 2) == [
+        datetime(2028, 2, 29, 9, tzinfo=UTC), datetime(2032, 2, 29, 9, tzinfo=UTC)
+    ]  # fmt: skip
+
+
+def test_a_stored_rule_that_never_occurs_has_no_occurrences() -> None:
+    # Saved before validation refused it: every look used to walk to year 9999.
+    never = Recurrence(
+        starts_at=datetime(2027, 1, 1, tzinfo=UTC), timezone="Europe/Paris",
+        rule="FREQ=MINUTELY;BYMONTH=2;BYMONTHDAY=30",
+    )  # fmt: skip
+    with pytest.raises(RecurrenceError) as refused:
+        never.validate()
+    assert refused.value.code == "never_occurs"
+    assert never.upcoming(datetime(2027, 1, 1, tzinfo=UTC), 5) == []
+    assert never.after(datetime(2027, 1, 1, tzinfo=UTC)) is None

@@ -8,10 +8,10 @@ from rest_framework import serializers
 
 from apps.channels.models import Channel
 from apps.channels.replays.models import Replay
-from castcore.api.fields import ModelSerializer
+from castcore.api.fields import BoundedDateTimeField, ModelSerializer
 
 
-class WallClockDateTimeField(serializers.DateTimeField):
+class WallClockDateTimeField(BoundedDateTimeField):
     """A date-time whose offset may be left out: the service then reads it in the zone it
     belongs to (a re-air's: its channel's), not the server's."""
 

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.channels.scheduling import conf
 from apps.channels.scheduling.models import ScheduledAction, ScheduledRun
 from apps.channels.scheduling.recurrence import RecurrenceError, zone
-from castcore.api.fields import ModelSerializer
+from castcore.api.fields import BoundedDateTimeField, ModelSerializer
 
 
 def local(moment: datetime, timezone_name: str) -> str:
@@ -21,6 +21,10 @@ def local(moment: datetime, timezone_name: str) -> str:
 
 
 class ScheduledActionSerializer(ModelSerializer):
+    starts_at = BoundedDateTimeField(
+        help_text="The first occurrence (a one-off's only one). Its wall time in `timezone` "
+        "is what `rule` repeats, across DST changes."
+    )
     next_occurrences = serializers.SerializerMethodField(
         help_text=f"The next {conf.UPCOMING_DEFAULT} occurrences, with the zone's offset "
         "(`GET /scheduler/{id}/occurrences?count=` lists more)."
@@ -37,8 +41,6 @@ class ScheduledActionSerializer(ModelSerializer):
         extra_kwargs = {
             "kind": {"help_text": "What to do; the target field it needs: stream_job for "
                      "stream_job.*, channel for channel.*, replay for replay.publish."},
-            "starts_at": {"help_text": "The first occurrence (a one-off's only one). Its wall "
-                          "time in `timezone` is what `rule` repeats, across DST changes."},
             "timezone": {"help_text": "IANA zone name, e.g. Europe/Paris."},
             "rule": {"help_text": "An RFC 5545 RRULE (`FREQ=WEEKLY;BYDAY=MO,WE`), without "
                      "DTSTART; MINUTELY or slower. Empty: one-off."},
