@@ -177,29 +177,34 @@ def _variant(index: int, item: Any) -> dict[str, Any]:
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
         name = f"variant{index + 1}"
 
-    def number(key: str) -> Any:
+    def number(key: str) -> int | None:
         got = item.get(key)
-        return got if got else None  # Owncast's 0: "not set"
+        if got is None:
+            return None
+        if isinstance(got, bool) or not isinstance(got, int):
+            raise Refused(f"variant {index}: {key} must be a whole number")
+        return got or None  # Owncast's 0: "not set"
 
-    def even(key: str) -> Any:
+    def even(key: str) -> int | None:
         got = number(key)
-        return got - got % 2 if isinstance(got, int) and not isinstance(got, bool) else got
+        return None if got is None else got - got % 2
 
     passthrough = bool(item.get("videoPassthrough", False))
     variant: dict[str, Any] = {"name": name, "passthrough": passthrough}
     if not passthrough:
         default = DEFAULT_VARIANTS[-1]
         width, height = even("scaledWidth"), even("scaledHeight")
+        if width and not height:  # a width alone: the height that keeps 16:9
+            height = max(16, round(width * 9 / 16 / 2) * 2)
         variant.update(
             width=width,
-            height=height if height or width else default.height,
+            height=height or default.height,
             video_bitrate_kbps=number("videoBitrate") or default.video_bitrate_kbps,
             fps=number("framerate"),
         )
-        if variant["height"] is None:  # a width alone: the height that keeps 16:9
-            variant["height"] = max(16, round(width * 9 / 16 / 2) * 2)
-    if item.get("audioBitrate"):
-        variant["audio_bitrate_kbps"] = item["audioBitrate"]
+    audio_bitrate = number("audioBitrate")
+    if audio_bitrate:
+        variant["audio_bitrate_kbps"] = audio_bitrate
     return variant
 
 
