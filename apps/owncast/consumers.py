@@ -36,6 +36,7 @@ from apps.chat import events
 from apps.chat.consumers import MAX_FRAME_BYTES, ChatConsumer
 from apps.owncast import chat_events, chat_writes, resolver
 from apps.owncast.selectors import join_messages_enabled, owncast_settings
+from apps.owncast.services import client_user_agent_record
 from castcore import json_depth
 from castcore.fanout import Delivery
 from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, TextFrames, refuse
@@ -113,6 +114,11 @@ class OwncastChatConsumer(ChatConsumer):
         await self.close(code=_REFUSAL_CODES[event])
 
     async def send_opening(self, texts: list[str]) -> None:
+        if self.connection_id is not None:
+            # Before CONNECTED_USER_INFO: a client that has it finds itself in the lists.
+            await database_sync_to_async(client_user_agent_record)(
+                connection_id=self.connection_id, user_agent=_user_agent(self.scope)
+            )
         info = json.loads(texts[0])
         await self.send(
             text_data=events.encode(
@@ -176,6 +182,13 @@ class OwncastChatConsumer(ChatConsumer):
                 await super().receive(
                     text_data=frame if isinstance(frame, str) else json.dumps(frame)
                 )
+
+
+def _user_agent(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"user-agent":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def _is_join(event: dict[str, Any]) -> bool:
