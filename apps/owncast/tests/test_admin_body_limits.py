@@ -20,13 +20,13 @@ from apps.owncast.tests.admin_client import basic
 from apps.streams.live.models import LiveStream
 from castcore.asgi import application
 from castcore.bodies import default_limit, limit_for
+from castcore.tests.asgi_http import http_scope, json_answer
 
 KIB = 1024
 
 
 def _headers(key: str, length: int) -> list[tuple[bytes, bytes]]:
     return [
-        (b"host", b"localhost"),
         (b"content-type", b"application/json"),
         (b"content-length", str(length).encode()),
         *[(name[5:].lower().encode(), value.encode()) for name, value in basic(key).items()],
@@ -34,23 +34,11 @@ def _headers(key: str, length: int) -> list[tuple[bytes, bytes]]:
 
 
 async def _post(path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, Any]:
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
-        "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1234),
-        "server": ("127.0.0.1", 80),
-    }  # fmt: skip
-    communicator = ApplicationCommunicator(application, scope)
+    communicator = ApplicationCommunicator(application, http_scope(path, *headers))
     await communicator.send_input({"type": "http.request", "body": body})
-    start = await communicator.receive_output(timeout=60)
-    answer = b""
-    while True:
-        message = await communicator.receive_output(timeout=60)
-        answer += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    answer = await json_answer(communicator, timeout=60)
     await communicator.wait(timeout=10)
-    return start["status"], json.loads(answer)
+    return answer
 
 
 def test_the_logo_setter_takes_a_body_as_large_as_a_logo_in_base64() -> None:
