@@ -2,9 +2,10 @@
 
 A body over its route's limit is refused with 413 and the error envelope,
 `{"error": {"code": "request.too_large", "params": {"limit_bytes": N}, ...}}`,
-before any view runs. Most routes take small JSON bodies and share one default,
-REQUEST_BODY_MAX_BYTES (CASTCORE_REQUEST_BODY_MAX_BYTES, 512 KiB). A view that
-takes uploads declares its own limit as a class attribute,
+before any view runs (a compatible surface's view may declare its own shape:
+`request_body_too_large`, see too_large_body). Most routes take small JSON bodies
+and share one default, REQUEST_BODY_MAX_BYTES (CASTCORE_REQUEST_BODY_MAX_BYTES,
+512 KiB). A view that takes uploads declares its own limit as a class attribute,
 `request_body_limit = <bytes>`, from its app's own settings (multipart framing
 included); the limit covers every method of that view.
 
@@ -78,19 +79,23 @@ def carries_credentials(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
-def route_limit(path: str) -> int:
-    """The largest body, in bytes, that the route serving `path` accepts with credentials."""
+def _route_declares(path: str, name: str) -> Any:
+    """What the view serving `path` declares as `name` (on its class or its function)."""
     if not apps.ready:  # castcore.serve serving an application that is not CastCore's
-        return default_limit()
+        return None
     try:
         view = resolve(path).func
     except Resolver404:
-        return default_limit()
+        return None
     # DRF's as_view() keeps the class as `cls`, Django's as `view_class`.
     view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
-    declared = getattr(view_class, "request_body_limit", None)
-    if declared is None:
-        declared = getattr(view, "request_body_limit", None)
+    declared = getattr(view_class, name, None)
+    return getattr(view, name, None) if declared is None else declared
+
+
+def route_limit(path: str) -> int:
+    """The largest body, in bytes, that the route serving `path` accepts with credentials."""
+    declared = _route_declares(path, "request_body_limit")
     return default_limit() if declared is None else int(declared)
 
 
@@ -101,8 +106,12 @@ def spool_dir() -> str | None:
     return settings.FILE_UPLOAD_TEMP_DIR
 
 
-def too_large_body(limit: int) -> bytes:
-    """The 413 response's JSON body."""
+def too_large_body(limit: int, path: str = "") -> bytes:
+    """The 413 response's JSON body: the envelope, or the shape the route's view declares
+    (`request_body_too_large(limit) -> bytes`: a compatible surface's own error shape)."""
+    shape = _route_declares(path, "request_body_too_large") if path else None
+    if shape is not None:
+        return bytes(shape(limit))
     # Here, not at the top: castcore.serve imports this module before Django is set up.
     from castcore.api.errors import envelope
 
@@ -117,8 +126,8 @@ def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-async def send_too_large(send: Send, limit: int) -> None:
-    body = too_large_body(limit)
+async def send_too_large(send: Send, limit: int, path: str) -> None:
+    body = too_large_body(limit, path)
     await send(
         {
             "type": "http.response.start",
@@ -147,7 +156,7 @@ class BodyLimitMiddleware:
         limit = limit_for(scope["path"], headers)
         length = declared_length(headers)
         if length is not None and length > limit:
-            await send_too_large(send, limit)
+            await send_too_large(send, limit, scope["path"])
             return
         received = 0
         over = False
@@ -175,4 +184,4 @@ class BodyLimitMiddleware:
 
         await self.app(scope, limited_receive, watched_send)
         if over and not started:
-            await send_too_large(send, limit)
+            await send_too_large(send, limit, scope["path"])

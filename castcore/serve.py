@@ -179,6 +179,7 @@ class BoundedBodyRequest(WebRequest):
         self.body_received = 0
         self.refused = False
         self.path_for_log = b"/"
+        self.body_path = ""
         self.spooled_body: SpooledBody | None = None
         # Twisted would parse multipart and form bodies into memory; Django parses them.
         kwargs["parsePOSTFormSubmission"] = False
@@ -197,10 +198,9 @@ class BoundedBodyRequest(WebRequest):
             for name, values in self.requestHeaders.getAllRawHeaders()
             for value in values
         ]
+        self.body_path = unquote(target.split(b"?", 1)[0].decode("ascii", "replace"))
         try:
-            self.body_limit = limit_for(
-                unquote(target.split(b"?", 1)[0].decode("ascii", "replace")), headers
-            )
+            self.body_limit = limit_for(self.body_path, headers)
         except Exception:
             # Twisted would drop the error and leave the client waiting.
             logger.exception("no body limit for %r; the default applies", target)
@@ -258,7 +258,7 @@ class BoundedBodyRequest(WebRequest):
         # Twisted answers `Expect: 100-continue` once the headers are in: not after a 413.
         self.requestHeaders.removeHeader(b"expect")
         try:
-            body = too_large_body(self.body_limit)
+            body = too_large_body(self.body_limit, self.body_path)
         except Exception:  # an application that is not CastCore's (Django not set up)
             logger.exception("no error envelope for a 413")
             body = b""

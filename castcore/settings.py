@@ -349,6 +349,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "castcore.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("CASTCORE_LOGIN_RATE", "30/min"),
+        # Wrong keys on Owncast's admin API (Basic auth), per client address.
+        "owncast_admin_failures": env_str("CASTCORE_OWNCAST_ADMIN_FAILURE_RATE", "10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -32,6 +32,7 @@ from apps.integrations.models import IntegrationToken, Scope
 from apps.streams.models import LiveStream
 from castcore.api.authentication import Principal, basic_credentials
 from castcore.api.schema import security_scheme
+from castcore.api.throttling import ClientFailureThrottle
 from castcore.secrets import remember, remember_matched
 
 ADMIN_USER = "admin"
@@ -101,6 +102,10 @@ def _view_stream(request: Request) -> LiveStream | None:
     return resolve() if resolve is not None else None
 
 
+#: The throttle scope (DEFAULT_THROTTLE_RATES) of wrong admin keys, per client address.
+ADMIN_FAILURES_SCOPE = "owncast_admin_failures"
+
+
 class OwncastAdminAuthentication(BaseAuthentication):
     """`Authorization: Basic admin:<key>` against the stream of the request's base.
 
@@ -113,9 +118,15 @@ class OwncastAdminAuthentication(BaseAuthentication):
         if credentials is None:
             return None
         user, password = credentials
+        # Checked before the key: a locked-out address learns nothing from a right guess.
+        failures = ClientFailureThrottle(ADMIN_FAILURES_SCOPE)
+        wait = failures.wait_before(request)
+        if wait is not None:
+            raise exceptions.Throttled(wait)
         stream = _view_stream(request)
         user_ok = hmac.compare_digest(user.encode(), ADMIN_USER.encode())
         if stream is None or not (admin_key_matches(stream, password) and user_ok):
+            failures.record_failure(request)
             raise exceptions.AuthenticationFailed(code="auth.owncast_admin")
         remember(password)  # only now: see remember_matched
         return OwncastAdmin(stream), stream

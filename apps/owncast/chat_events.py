@@ -5,7 +5,8 @@ what differs is that Owncast's ids are strings and every event carries one. So:
 - ids (of messages, users, the VISIBILITY-UPDATE list) become strings;
 - an event without an id (NAME_CHANGE, USER_JOINED, CHAT_ACTION, VISIBILITY-UPDATE, a
   message sent to one client) gets a fresh one, as Owncast gives each event its own;
-- CastCore's own frames (BACKLOG) are not sent; ERROR frames are (an Owncast client
+- CastCore's own frames (BACKLOG) are not sent, nor USER_JOINED when the stream's join
+  messages are off; ERROR frames are (an Owncast client
   ignores a type it does not know).
 """
 
@@ -45,10 +46,11 @@ def owncast_user(user: dict[str, Any] | None) -> dict[str, Any] | None:
     return mapped
 
 
-def owncast_event(frame: dict[str, Any]) -> dict[str, Any] | None:
-    """`frame` (a chat client frame) as Owncast sends it, or None when Owncast has none."""
+def owncast_event(frame: dict[str, Any], *, join_messages: bool = True) -> dict[str, Any] | None:
+    """`frame` (a chat client frame) as Owncast sends it, or None when Owncast has none
+    (USER_JOINED too when the stream's `chat/joinmessagesenabled` is off)."""
     kind = frame.get("type")
-    if kind in _DROPPED:
+    if kind in _DROPPED or (kind == events.USER_JOINED and not join_messages):
         return None
     event = dict(frame)
     if kind != events.ERROR:
@@ -60,9 +62,9 @@ def owncast_event(frame: dict[str, Any]) -> dict[str, Any] | None:
     return event
 
 
-def owncast_text(text: str) -> str | None:
+def owncast_text(text: str, *, join_messages: bool = True) -> str | None:
     """A chat frame's JSON text as Owncast's event's JSON text (None: nothing to send)."""
-    event = owncast_event(json.loads(text))
+    event = owncast_event(json.loads(text), join_messages=join_messages)
     return events.encode(event) if event is not None else None
 
 

@@ -23,6 +23,7 @@ hides, renames and joins. Here only the edges differ:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,10 @@ from django.contrib.auth.models import AnonymousUser
 from apps.chat import events
 from apps.chat.consumers import MAX_FRAME_BYTES, ChatConsumer
 from apps.owncast import chat_events, chat_writes, resolver
-from apps.owncast.selectors import owncast_settings
+from apps.owncast.selectors import join_messages_enabled, owncast_settings
+from apps.owncast.services import client_user_agent_record
 from castcore import json_depth
+from castcore.fanout import Delivery
 from castcore.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED, TextFrames, refuse
 
 
@@ -75,6 +78,7 @@ class OwncastChatConsumer(ChatConsumer):
     frames_kind = "owncast"
     sends_backlog = False  # Owncast clients read GET /api/chat
     welcome = ""
+    join_messages = True  # the stream's `chat/joinmessagesenabled`, read as joins arrive
 
     async def connect(self) -> None:
         query = self.scope.get("query_string", b"").decode("latin-1")
@@ -110,6 +114,11 @@ class OwncastChatConsumer(ChatConsumer):
         await self.close(code=_REFUSAL_CODES[event])
 
     async def send_opening(self, texts: list[str]) -> None:
+        if self.connection_id is not None:
+            # Before CONNECTED_USER_INFO: a client that has it finds itself in the lists.
+            await database_sync_to_async(client_user_agent_record)(
+                connection_id=self.connection_id, user_agent=_user_agent(self.scope)
+            )
         info = json.loads(texts[0])
         await self.send(
             text_data=events.encode(
@@ -135,8 +144,25 @@ class OwncastChatConsumer(ChatConsumer):
                 )
             )
 
+    async def forward(self, delivery: Delivery) -> None:
+        if self.stream is not None and any(_is_join(event) for event in delivery.events):
+            # Read when a join arrives, not at connect: the admin may switch join messages
+            # off while sockets are open. One read per delivery, shared by its sockets.
+            key = ("owncast", "join_messages")
+            if key not in delivery.shared:
+                delivery.shared[key] = asyncio.ensure_future(
+                    database_sync_to_async(join_messages_enabled)(self.stream.pk)
+                )
+            self.join_messages = await delivery.shared[key]
+        await super().forward(delivery)
+
     def render(self, texts: list[str]) -> TextFrames:
-        mapped = [text for text in map(chat_events.owncast_text, texts) if text is not None]
+        joins = self.join_messages
+        mapped = [
+            text
+            for text in (chat_events.owncast_text(text, join_messages=joins) for text in texts)
+            if text is not None
+        ]
         return TextFrames.of(["\n".join(mapped)] if mapped else [])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -156,6 +182,19 @@ class OwncastChatConsumer(ChatConsumer):
                 await super().receive(
                     text_data=frame if isinstance(frame, str) else json.dumps(frame)
                 )
+
+
+def _user_agent(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"user-agent":
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _is_join(event: dict[str, Any]) -> bool:
+    # A text search, not a parse: a message that merely says USER_JOINED costs one read.
+    frame = event.get("frame")
+    return isinstance(frame, str) and f'"{events.USER_JOINED}"' in frame
 
 
 def _client_events(text: str) -> list[Any]:

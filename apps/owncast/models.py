@@ -60,3 +60,23 @@ class StreamOwncastSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Owncast settings of {self.stream_id}"
+
+
+class ClientUserAgent(models.Model):
+    """The User-Agent an Owncast chat socket opened with: Owncast's `userAgent` of a client.
+
+    Beside the chat app's connection row, and gone with it when the socket closes.
+    """
+
+    MAX_LENGTH = 255  # a header's worth to show, not the whole of a hostile one
+
+    connection = models.OneToOneField(
+        "chat.ChatConnection",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="owncast_user_agent",
+    )
+    user_agent = models.CharField(max_length=MAX_LENGTH, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}: {self.user_agent}"

@@ -14,6 +14,7 @@ from apps.chat.events import user_info
 from apps.chat.models import ChatIdentity, ChatMessage
 from apps.owncast import chat_events
 from apps.owncast.chat_writes import chat_writes_settled
+from apps.owncast.models import ClientUserAgent
 from apps.owncast.selectors import owncast_settings
 from apps.streams.live import viewers
 from apps.streams.live.selectors import current_session, social_links
@@ -137,12 +138,18 @@ def connected_clients(stream: LiveStream) -> list[dict[str, Any]]:
         .annotate(n=Count("id", filter=Q(kind="chat")))
         .values_list("author_id", "n")
     )
+    # The native chat socket keeps no User-Agent: its clients have "".
+    agents = dict(
+        ClientUserAgent.objects.filter(connection__in=connections).values_list(
+            "connection_id", "user_agent"
+        )
+    )
     return [
         {
             "clientID": connection.pk,
             "connectedAt": owncast_time(connection.connected_at),
             "messageCount": counts.get(connection.identity_id, 0),
-            "userAgent": "",
+            "userAgent": agents.get(connection.pk, ""),
             "ipAddress": connection.address or "",
             "geo": None,
             "user": owncast_user(connection.identity),

@@ -8,12 +8,14 @@ Owncast (0.0.10, controllers/ and router/middleware/) answers:
 - CORS: `Access-Control-Allow-Origin: *` on public, chat and integration endpoints (a
   preflight OPTIONS is a 204); the admin endpoints allow Owncast's development origin
   only (`http://localhost:3000`, with credentials).
-Errors of CastCore's own rules (a chat rate limit, a refused name) keep their status
-and come as `{"success": false, "message": "<code>", "params": {…}}`.
+Errors of CastCore's own rules (a chat rate limit, a refused name, a body over its
+route's limit) keep their status and come as
+`{"success": false, "message": "<code>", "params": {…}}`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -25,6 +27,7 @@ from rest_framework.views import set_rollback
 from apps.owncast.auth import ADMIN_REALM
 from castcore.api.errors import ApiError
 from castcore.api.schema import ErrorShape
+from castcore.bodies import TOO_LARGE_CODE
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,13 @@ def simple_response(success: bool, message: str, status_code: int | None = None)
 def error_response(message: str, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
     """Owncast's BadRequestHandler / InternalErrorHandler body: `{"error": "…"}`."""
     return Response({"error": message}, status=status_code)
+
+
+def too_large_body(limit: int) -> bytes:
+    """castcore.bodies' 413 on an Owncast route (a body over its limit, refused before any
+    view runs): Owncast's shape with CastCore's code, as for CastCore's other rules."""
+    refusal = {"success": False, "message": TOO_LARGE_CODE, "params": {"limit_bytes": limit}}
+    return json.dumps(refusal).encode()
 
 
 def _text(body: str, status_code: int, headers: dict[str, str] | None = None) -> HttpResponse:

@@ -12,6 +12,16 @@ def owncast_settings(stream: LiveStream) -> StreamOwncastSettings:
     return found if found is not None else StreamOwncastSettings(stream=stream)
 
 
+def join_messages_enabled(stream_id: int) -> bool:
+    """Whether the stream's Owncast chat announces joins (USER_JOINED); on until set off."""
+    enabled = (
+        StreamOwncastSettings.objects.filter(stream_id=stream_id)
+        .values_list("chat_join_messages", flat=True)
+        .first()
+    )
+    return enabled is not False
+
+
 def forbidden_names(stream_id: int) -> list[str]:
     """The names set through Owncast's `chat/forbiddenusernames` for the stream: its chat
     refuses them besides the instance's list (registered with the chat app in apps.py)."""

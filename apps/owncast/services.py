@@ -11,7 +11,7 @@ from apps.chat import services as chat_services
 from apps.chat.models import BanKind, ChatBan, ChatIdentity, ChatMessage
 from apps.integrations.models import IntegrationToken
 from apps.integrations.tokens import integration_token_chat_identity
-from apps.owncast.models import TokenLink
+from apps.owncast.models import ClientUserAgent, TokenLink
 from apps.streams.live.services import live_stream_update
 from apps.streams.models import LiveStream
 from castcore.api.errors import ApiError
@@ -83,3 +83,12 @@ def user_set_enabled(
             hide_messages=True,
             request=request,
         )
+
+
+def client_user_agent_record(*, connection_id: int, user_agent: str) -> None:
+    """Keep an Owncast chat socket's User-Agent (cut to ClientUserAgent.MAX_LENGTH) for the
+    clients lists; the row goes with the chat app's connection."""
+    ClientUserAgent.objects.update_or_create(
+        connection_id=connection_id,
+        defaults={"user_agent": user_agent[: ClientUserAgent.MAX_LENGTH]},
+    )

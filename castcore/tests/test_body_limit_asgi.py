@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,38 +16,11 @@ from apps.media.uploads import FORM_OVERHEAD
 from apps.recordings import conf as recordings_conf
 from castcore.asgi import application
 from castcore.bodies import limit_for
+from castcore.tests.asgi_http import http_scope, json_answer
 
 KIB = 1024
 LIMIT = 64 * KIB
 BEARER = (b"authorization", b"Bearer cc_not-checked-here")
-
-
-def _scope(path: str, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"localhost"), *headers],
-        "client": ("127.0.0.1", 1234),
-        "server": ("127.0.0.1", 80),
-    }
-
-
-async def _answer(communicator: ApplicationCommunicator) -> tuple[int, Any]:
-    start = await communicator.receive_output(timeout=5)
-    body = b""
-    while True:
-        message = await communicator.receive_output(timeout=5)
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    return start["status"], json.loads(body)
 
 
 def _too_large(limit: int) -> dict[str, Any]:
@@ -91,9 +63,9 @@ def test_a_request_without_credentials_gets_the_default_limit_on_an_upload_route
 @override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
 async def test_an_upload_with_credentials_over_the_default_limit_reaches_the_view() -> None:
     headers = [BEARER, (b"content-length", str(LIMIT + KIB).encode())]
-    communicator = ApplicationCommunicator(application, _scope("/api/v1/assets", *headers))
+    communicator = ApplicationCommunicator(application, http_scope("/api/v1/assets", *headers))
     await communicator.send_input({"type": "http.request", "body": bytes(LIMIT + KIB)})
-    status, body = await _answer(communicator)
+    status, body = await json_answer(communicator)
     # The view checked the token: not the body limit's business.
     assert (status, body["error"]["code"]) == (401, "auth.token_invalid")
     await communicator.wait(timeout=5)
@@ -107,10 +79,10 @@ OVER_THE_DEFAULT = ["/api/v1/no-such-route", "/api/v1/assets"]
 @pytest.mark.parametrize("path", OVER_THE_DEFAULT)
 @override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
 async def test_a_declared_length_over_the_limit_is_answered_413_unread(path: str) -> None:
-    scope = _scope(path, (b"content-length", str(50 * KIB * KIB).encode()))
+    scope = http_scope(path, (b"content-length", str(50 * KIB * KIB).encode()))
     communicator = ApplicationCommunicator(application, scope)
     # No body is ever sent: the answer must not wait for one.
-    assert await _answer(communicator) == (413, _too_large(LIMIT))
+    assert await json_answer(communicator) == (413, _too_large(LIMIT))
     await communicator.wait(timeout=5)
 
 
@@ -118,11 +90,11 @@ async def test_a_declared_length_over_the_limit_is_answered_413_unread(path: str
 @pytest.mark.parametrize("path", OVER_THE_DEFAULT)
 @override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
 async def test_a_body_that_passes_the_limit_in_pieces_is_answered_413(path: str) -> None:
-    communicator = ApplicationCommunicator(application, _scope(path))
+    communicator = ApplicationCommunicator(application, http_scope(path))
     piece = bytes(40 * KIB)
     await communicator.send_input({"type": "http.request", "body": piece, "more_body": True})
     await communicator.send_input({"type": "http.request", "body": piece, "more_body": True})
-    assert await _answer(communicator) == (413, _too_large(LIMIT))
+    assert await json_answer(communicator) == (413, _too_large(LIMIT))
     await communicator.wait(timeout=5)
 
 
@@ -130,9 +102,9 @@ async def test_a_body_that_passes_the_limit_in_pieces_is_answered_413(path: str)
 @override_settings(REQUEST_BODY_MAX_BYTES=LIMIT)
 async def test_a_body_within_the_limit_reaches_the_application() -> None:
     headers = [(b"content-length", str(LIMIT).encode()), (b"content-type", b"application/json")]
-    communicator = ApplicationCommunicator(application, _scope("/api/v1/auth/login", *headers))
+    communicator = ApplicationCommunicator(application, http_scope("/api/v1/auth/login", *headers))
     await communicator.send_input({"type": "http.request", "body": bytes(LIMIT)})
-    status, body = await _answer(communicator)
+    status, body = await json_answer(communicator)
     # The login read it: zeros are no JSON.
     assert (status, body["error"]["code"]) == (400, "request.malformed")
     await communicator.wait(timeout=5)
@@ -157,7 +129,7 @@ async def test_django_spools_a_large_body_under_the_apps_temp_folder(tmp_path: P
     piece = bytes(KIB * KIB)
     headers = [BEARER, (b"content-length", str(4 * len(piece)).encode())]
     with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path), FILE_UPLOAD_MAX_MEMORY_SIZE=KIB):
-        communicator = ApplicationCommunicator(application, _scope("/api/v1/assets", *headers))
+        communicator = ApplicationCommunicator(application, http_scope("/api/v1/assets", *headers))
         for _ in range(3):
             await communicator.send_input(
                 {"type": "http.request", "body": piece, "more_body": True}
@@ -169,6 +141,6 @@ async def test_django_spools_a_large_body_under_the_apps_temp_folder(tmp_path: P
             await asyncio.sleep(0.05)
         assert len(spooled) == 1, _open_deleted_files()
         await communicator.send_input({"type": "http.request", "body": piece})
-        status, body = await _answer(communicator)
+        status, body = await json_answer(communicator)
     assert (status, body["error"]["code"]) == (401, "auth.token_invalid")
     await communicator.wait(timeout=5)

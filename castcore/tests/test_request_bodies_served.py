@@ -241,6 +241,16 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_sent(
     assert answer.headers["connection"] == "close"
 
 
+def test_an_owncast_route_refuses_a_large_body_in_owncasts_shape(served: Served) -> None:
+    # The view declares its own shape (request_body_too_large): the server answers with it.
+    path = "/owncast/any/api/admin/config/name"
+    answer = exchange(served.port, post_head(path, f"Content-Length: {1024 * MB}"))
+    assert answer.status == 413 and answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
+        "success": False, "message": "request.too_large", "params": {"limit_bytes": DEFAULT_LIMIT}
+    }  # fmt: skip
+
+
 def test_a_declared_length_over_the_limit_gets_no_100_continue(served: Served) -> None:
     head = post_head(LOGIN, f"Content-Length: {2 * MB}", "Expect: 100-continue")
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:

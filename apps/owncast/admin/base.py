@@ -44,6 +44,7 @@ class AdminView(OwncastAdminView):
         OwncastTokenAuthentication,
     ]
     permission_classes = [_AdminOrAdminToken]
+    checks_lockout = True  # wrong keys are rate limited per address: the schema documents 429
 
     @property
     def holds_key(self) -> bool:

@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from apps.chat import conf as chat_conf
 from apps.media.models import AssetKindChoice
 from apps.media.selectors import asset_url
-from apps.media.services import asset_upload
+from apps.media.services import asset_max_bytes, asset_upload
 from apps.owncast import presenters, responses
 from apps.owncast.admin import schema
 from apps.owncast.admin.base import AdminView, config_value
@@ -59,6 +59,10 @@ CPU_USAGE_LEVELS = {"ultrafast": 1, "superfast": 2, "veryfast": 3, "faster": 4, 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,79}$")
 _DATA_URI = re.compile(r"^data:image/[a-z0-9.+-]+;base64,(?P<data>[A-Za-z0-9+/=\s]+)$", re.I)
 MAX_TAGS, MAX_TAG_LENGTH, MAX_SOCIAL_HANDLES = 20, 50, 20
+
+
+#: The longest logo value: the media app's largest logo image, base64 in a data: URI.
+LOGO_TEXT_LIMIT = -(-asset_max_bytes(AssetKindChoice.LOGO) // 3) * 4 + 256
 
 
 class Refused(Exception):
@@ -177,29 +181,34 @@ def _variant(index: int, item: Any) -> dict[str, Any]:
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
         name = f"variant{index + 1}"
 
-    def number(key: str) -> Any:
+    def number(key: str) -> int | None:
         got = item.get(key)
-        return got if got else None  # Owncast's 0: "not set"
+        if got is None:
+            return None
+        if isinstance(got, bool) or not isinstance(got, int):
+            raise Refused(f"variant {index}: {key} must be a whole number")
+        return got or None  # Owncast's 0: "not set"
 
-    def even(key: str) -> Any:
+    def even(key: str) -> int | None:
         got = number(key)
-        return got - got % 2 if isinstance(got, int) and not isinstance(got, bool) else got
+        return None if got is None else got - got % 2
 
     passthrough = bool(item.get("videoPassthrough", False))
     variant: dict[str, Any] = {"name": name, "passthrough": passthrough}
     if not passthrough:
         default = DEFAULT_VARIANTS[-1]
         width, height = even("scaledWidth"), even("scaledHeight")
+        if width and not height:  # a width alone: the height that keeps 16:9
+            height = max(16, round(width * 9 / 16 / 2) * 2)
         variant.update(
             width=width,
-            height=height if height or width else default.height,
+            height=height or default.height,
             video_bitrate_kbps=number("videoBitrate") or default.video_bitrate_kbps,
             fps=number("framerate"),
         )
-        if variant["height"] is None:  # a width alone: the height that keeps 16:9
-            variant["height"] = max(16, round(width * 9 / 16 / 2) * 2)
-    if item.get("audioBitrate"):
-        variant["audio_bitrate_kbps"] = item["audioBitrate"]
+    audio_bitrate = number("audioBitrate")
+    if audio_bitrate:
+        variant["audio_bitrate_kbps"] = audio_bitrate
     return variant
 
 
@@ -209,7 +218,7 @@ def set_logo(ctx: Context, value: Any) -> str:
 
     The asset has no uploader (the key holder is no account); the stream's audit entry
     says who set it."""
-    text = _text(value, 4_000_000, blank=False)
+    text = _text(value, LOGO_TEXT_LIMIT, blank=False)
     # What the stream's logo is called: Owncast's `/logo` (what /api/config names), its asset.
     current = {presenters.web_config(ctx.stream)["logo"]}
     if ctx.stream.logo is not None:
@@ -402,6 +411,13 @@ class ConfigSetterView(AdminView):
         except ApiError as exc:  # the live app's checks: Owncast's shape, CastCore's code
             return responses.simple_response(False, _message(exc))
         return responses.simple_response(True, message)
+
+
+class LogoSetterView(ConfigSetterView):
+    """`config/logo`: the image comes inside the JSON body, so the body may be as large as
+    the media app takes a logo (in base64), not the default limit of small JSON bodies."""
+
+    request_body_limit = LOGO_TEXT_LIMIT + 1024  # `{"value": "…"}` around it
 
 
 def _message(exc: ApiError) -> str:

@@ -52,7 +52,9 @@ urlpatterns: list[Any] = [
     *[
         path(
             f"config/{setting}",
-            config.ConfigSetterView.as_view(setting=setting),
+            (config.LogoSetterView if setting == "logo" else config.ConfigSetterView).as_view(
+                setting=setting
+            ),
             name=f"admin-config-{setting.replace('/', '-')}",
         )
         for setting in config.SETTERS

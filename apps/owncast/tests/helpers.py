@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from channels.testing import WebsocketCommunicator
@@ -36,8 +37,10 @@ def register(base: str = "/owncast/red", name: str | None = None) -> dict[str, A
 class OwncastSocket:
     """One Owncast chat socket on the real ASGI application: frames split on newlines."""
 
-    def __init__(self, path: str, address: str = "127.0.0.1") -> None:
-        self.ws = WebsocketCommunicator(application, path, headers=HEADERS)
+    def __init__(
+        self, path: str, address: str = "127.0.0.1", headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
+        self.ws = WebsocketCommunicator(application, path, headers=[*HEADERS, *headers])
         self.ws.scope["client"] = (address, 50000)
         self.pending: list[dict[str, Any]] = []
         self.frames: list[str] = []

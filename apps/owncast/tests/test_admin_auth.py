@@ -10,7 +10,10 @@ import pytest
 from django.urls import URLPattern
 
 from apps.owncast.admin.urls import urlpatterns
+from apps.owncast.auth import ADMIN_FAILURES_SCOPE
 from apps.owncast.tests.admin_client import Admin, basic, bearer
+from apps.owncast.tests.helpers import issue_token
+from castcore.api.throttling import ClientFailureThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +96,28 @@ def test_a_wrong_admin_password_is_not_registered_for_redaction(streams: dict[st
     assert _call(Admin("red", basic(wrong)), "status").status_code == 401
     assert redact(wrong) == wrong  # spam takes no place in the bounded registry
     assert _call(Admin("red", basic(streams["red_key"])), "status").status_code == 200
+
+
+def test_wrong_keys_are_rate_limited_per_address_in_owncasts_shape(
+    streams: dict[str, Any],
+) -> None:
+    allowed = ClientFailureThrottle(ADMIN_FAILURES_SCOPE).num_requests
+    assert allowed is not None
+    right = Admin("red", basic(streams["red_key"]))
+    wrong = Admin("red", basic("not-the-key-" + "x" * 10))
+    for _ in range(3 * allowed):  # the right key, polled, is never throttled
+        assert right.get("status").status_code == 200
+    for _ in range(allowed):
+        assert wrong.get("status").status_code == 401
+    # Used up: this address is refused, the right key too (a refusal tells no guess apart).
+    for admin in (wrong, right):
+        refused = admin.get("status")
+        assert refused.status_code == 429
+        assert refused.json() == {"success": False, "message": "rate limited"}
+        assert int(refused["Retry-After"]) >= 1
+    # Another address is not: the count is per client.
+    other = right.client.get(right.base + "status", REMOTE_ADDR="10.0.0.2", **right.headers)
+    assert other.status_code == 200
+    # Nor is a token holding HAS_ADMIN_ACCESS from the locked address: no key is guessed.
+    token = Admin("red", bearer(issue_token(["HAS_ADMIN_ACCESS"]).raw))
+    assert token.get("status").status_code == 200

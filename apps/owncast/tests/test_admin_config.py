@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from apps.owncast.admin.config import SETTERS
 from apps.owncast.models import StreamOwncastSettings
 from apps.owncast.tests.admin_client import Admin, basic, bearer
 from apps.streams.live import conf as live_conf
@@ -99,6 +100,11 @@ def test_output_variants_become_the_streams_ladder(red: Admin) -> None:
         ("socialhandles", [{"platform": "x", "url": "javascript:alert(1)"}]),
         ("externalactions", [{"title": "t", "url": "javascript:alert(1)"}]),
         ("chat/disable", "no"),
+        ("video/streamoutputvariants", [{"scaledWidth": "abc"}]),
+        ("video/streamoutputvariants", [{"scaledHeight": 1.5}]),
+        ("video/streamoutputvariants", [{"videoBitrate": True}]),
+        ("video/streamoutputvariants", [{"framerate": "30"}]),
+        ("video/streamoutputvariants", [{"audioBitrate": [128]}]),
     ],
 )  # fmt: skip
 def test_a_wrong_value_is_owncasts_failure_and_changes_nothing(
@@ -110,6 +116,23 @@ def test_a_wrong_value_is_owncasts_failure_and_changes_nothing(
     assert response.json()["success"] is False and response.json()["message"]
     assert LiveStream.objects.filter(slug="red").values().get() == before
     assert not StreamOwncastSettings.objects.exists()
+
+
+WRONG_TYPES = ["abc", 7, True, None, [], ["x"], [None], {"a": {"b": 1}}, [{"scaledWidth": {}}]]
+
+
+@pytest.mark.parametrize("setting", sorted(SETTERS))
+def test_no_setter_answers_500_to_a_value_of_the_wrong_type(red: Admin, setting: str) -> None:
+    for value in WRONG_TYPES:
+        response = red.set(setting, value)
+        assert response.status_code in (200, 400), (setting, value, response.content[:300])
+        assert isinstance(response.json()["success"], bool), (setting, value)
+    # A body that is not Owncast's {"value": …} at all.
+    for body in ['"abc"', "[1, 2]", "null", "{}", '{"value": {"value": []}}']:
+        response = red.client.post(
+            red.base + f"config/{setting}", body, content_type="application/json", **red.headers
+        )
+        assert response.status_code in (200, 400), (setting, body, response.content[:300])
 
 
 def test_owncast_only_settings_are_kept_per_stream(red: Admin) -> None:

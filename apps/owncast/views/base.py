@@ -44,6 +44,8 @@ class OwncastView(APIView):
     # Whether an anonymous viewer may reach the base's stream (public views) or any
     # stream the credentials open (admin, integrations).
     public_stream: ClassVar[bool] = False
+    # castcore.bodies answers a body over the route's limit before any view runs: in this shape.
+    request_body_too_large = staticmethod(responses.too_large_body)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "OPTIONS":
