@@ -62,9 +62,15 @@ api_patterns: list[Any] = [
 stream_patterns: list[Any] = [
     path("owncast/<slug:slug>/api/", include((api_patterns, app_name), namespace="owncast")),
     path("owncast/<slug:slug>/logo", public.logo, name="owncast-logo"),
+    path(
+        "owncast/<slug:slug>/img/emoji/<str:name>.svg",
+        public.emoji_image,
+        name="owncast-emoji-image",
+    ),
     re_path(r"^owncast/", responses.owncast_not_found),
 ]
 root_patterns: list[Any] = [
     path("api/", include((api_patterns, app_name), namespace="owncast-default")),
     path("logo", public.logo, name="owncast-default-logo"),
+    path("img/emoji/<str:name>.svg", public.emoji_image, name="owncast-default-emoji-image"),
 ]

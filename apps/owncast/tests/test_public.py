@@ -72,12 +72,24 @@ def test_yp_answers_as_a_server_with_the_directory_off(streams: dict[str, Any]) 
     assert response.status_code == 404 and response.content == b""
 
 
-def test_emoji_are_the_chats_own_shortcodes(streams: dict[str, Any]) -> None:
+def test_emoji_are_the_chats_own_shortcodes_with_an_image_each(streams: dict[str, Any]) -> None:
     emoji = Client().get("/owncast/red/api/emoji").json()
-    assert {"name": "smile", "emoji": "😄"} in emoji
-    # Each one is what the chat makes of `:name:`.
+    assert {"name": "smile", "emoji": "/owncast/red/img/emoji/smile.svg"} in emoji
     for item in emoji:
-        assert render(f":{item['name']}:") == item["emoji"]
+        # Each one is an image under the base (Owncast's clients show it with <img>), of
+        # the character the chat makes of `:name:`.
+        image = Client().get(item["emoji"])
+        assert image.status_code == 200 and image["Content-Type"] == "image/svg+xml"
+        assert render(f":{item['name']}:") in image.content.decode()
+        assert "default-src 'none'" in image["Content-Security-Policy"]
+    assert Client().get("/owncast/red/img/emoji/nope.svg").status_code == 404
+
+
+def test_the_root_serves_the_default_streams_emoji(streams: dict[str, Any], settings: Any) -> None:
+    settings.OWNCAST_DEFAULT_STREAM = "red"
+    emoji = Client().get("/api/emoji").json()
+    assert {"name": "smile", "emoji": "/img/emoji/smile.svg"} in emoji
+    assert Client().get("/img/emoji/smile.svg").status_code == 200
 
 
 def test_ping_is_an_empty_200(streams: dict[str, Any]) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -93,11 +94,19 @@ def logo(request: HttpRequest, slug: str | None = None) -> HttpResponseBase:
     )
 
 
+def emoji_path(slug: str | None, name: str) -> str:
+    """The path of an emoji's image under the base: `/img/emoji/<name>.svg`, as Owncast's."""
+    if slug is None:
+        return reverse("owncast-default-emoji-image", kwargs={"name": name})
+    return reverse("owncast-emoji-image", kwargs={"slug": slug, "name": name})
+
+
 class EmojiView(OwncastPublicView):
     """The chat's own emoji: the `:name:` shortcodes a message may use (apps.chat.markup).
 
-    CastCore has no image emoji: `emoji` is the character the shortcode becomes, where
-    Owncast gives an image's path; a client that writes `:name:` gets it rendered.
+    `emoji` is the path of its image under the base, as Owncast's clients expect (they
+    show it with <img>): CastCore has no image files of its own, so each image is an
+    SVG of the character the shortcode becomes (emoji_image).
     """
 
     @extend_schema(
@@ -113,5 +122,25 @@ class EmojiView(OwncastPublicView):
     )
     def get(self, request: Request, slug: str | None = None) -> Response:
         self.stream  # noqa: B018
-        emoji = [{"name": name, "emoji": char} for name, char in EMOJI.items()]
-        return Response(emoji)
+        return Response([{"name": name, "emoji": emoji_path(slug, name)} for name in EMOJI])
+
+
+#: One emoji character, centred; the character is the chat's own (apps.chat.markup.EMOJI),
+#: never the request's.
+_EMOJI_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32" width="32" height="32">'
+    '<text x="16" y="17" font-size="26" text-anchor="middle" dominant-baseline="central">'
+    "{char}</text></svg>"
+)
+
+
+@require_safe
+def emoji_image(request: HttpRequest, name: str, slug: str | None = None) -> HttpResponseBase:
+    """An emoji's image at the base's /img/emoji/<name>.svg, which /api/emoji names."""
+    if resolver.public_stream_for(slug) is None or name not in EMOJI:
+        return not_found()
+    response = HttpResponse(_EMOJI_SVG.format(char=EMOJI[name]), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    # An image, never a document that runs anything, even when opened on its own.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
