@@ -1,4 +1,7 @@
-"""Notification targets that e-mail through the instance's SMTP settings (EMAIL_*).
+"""Notification targets that e-mail through the instance's SMTP settings.
+
+The SMTP server is the one set in the admin's global settings (`smtp_host` and the rest)
+when it names one, else the environment's EMAIL_* settings.
 
 A target URL of RFC 6068's form, `mailto:alice@example.org,bob@example.org` (no `//`),
 means "e-mail these people through EMAIL_HOST": the apprise URL is built from the
@@ -10,6 +13,7 @@ apprise URL (`mailto://user:pass@smtp.example.org…`) still names a server of i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -37,21 +41,49 @@ def recipients(url: str) -> list[str] | None:
     return found or None
 
 
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    user: str
+    password: str
+    sender: str
+    mode: str  # "ssl", "starttls" or "insecure"
+
+
+def smtp_server() -> Smtp:
+    """The SMTP server to send through: the admin's global settings when they name a host
+    (port 465 is SMTPS, any other STARTTLS), else the environment's EMAIL_* settings."""
+    from apps.system.models import GlobalSettings
+
+    config = GlobalSettings.load()
+    if config.smtp_host:
+        return Smtp(
+            host=config.smtp_host, port=config.smtp_port, user=config.smtp_username,
+            password=config.smtp_password, sender=config.smtp_from or settings.DEFAULT_FROM_EMAIL,
+            mode="ssl" if config.smtp_port == 465 else "starttls",
+        )  # fmt: skip
+    mode = "ssl" if settings.EMAIL_USE_SSL else "starttls" if settings.EMAIL_USE_TLS else "insecure"
+    return Smtp(
+        host=settings.EMAIL_HOST, port=settings.EMAIL_PORT, user=settings.EMAIL_HOST_USER,
+        password=settings.EMAIL_HOST_PASSWORD, sender=settings.DEFAULT_FROM_EMAIL, mode=mode,
+    )  # fmt: skip
+
+
 def apprise_url(url: str) -> str | None:
     """The apprise URL that sends a settings-form target's mail; None if it names nobody."""
     to = recipients(url)
     if to is None:
         return None
-    mode = "ssl" if settings.EMAIL_USE_SSL else "starttls" if settings.EMAIL_USE_TLS else "insecure"
+    smtp = smtp_server()
     login = ""
-    if settings.EMAIL_HOST_USER:
-        password = quote(settings.EMAIL_HOST_PASSWORD, safe="")
-        remember(settings.EMAIL_HOST_PASSWORD)
+    if smtp.user:
+        password = quote(smtp.password, safe="")
+        remember(smtp.password)
         remember(password)
-        login = f"{quote(settings.EMAIL_HOST_USER, safe='')}:{password}@"
+        login = f"{quote(smtp.user, safe='')}:{password}@"
     query = urlencode(
-        {"smtp": settings.EMAIL_HOST, "from": settings.DEFAULT_FROM_EMAIL, "to": ",".join(to),
-         "mode": mode}
-    )  # fmt: skip
-    scheme = "mailto" if mode == "insecure" else "mailtos"
-    return f"{scheme}://{login}{settings.EMAIL_HOST}:{settings.EMAIL_PORT}/?{query}"
+        {"smtp": smtp.host, "from": smtp.sender, "to": ",".join(to), "mode": smtp.mode}
+    )
+    scheme = "mailto" if smtp.mode == "insecure" else "mailtos"
+    return f"{scheme}://{login}{smtp.host}:{smtp.port}/?{query}"

@@ -108,3 +108,36 @@ def test_an_email_target_without_valid_addresses_is_refused(admin_api: Any, url:
     assert response.status_code == 400
     assert response.json()["error"]["params"]["field"] == "url"
     assert "notification.url_invalid" in str(response.json())
+
+
+def test_the_admins_global_smtp_settings_win_over_the_environments(
+    smtp: Mailbox, admin_api: Any, settings: Any
+) -> None:
+    from apps.system.models import GlobalSettings
+
+    port = settings.EMAIL_PORT
+    # The environment names a server that is not there; the admin's settings the real one.
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    config = GlobalSettings.load()
+    config.smtp_host, config.smtp_port = "127.0.0.1", port
+    config.smtp_username, config.smtp_password = USER, PASSWORD
+    config.smtp_from = "admin-set@example.net"
+    config.save()
+    target = NotificationTarget.objects.create(name="ops", url="mailto:ops@example.org")
+    with pytest.MonkeyPatch.context() as patch:
+        # aiosmtpd on loopback speaks no TLS: send as the environment's plain mode would.
+        from apps.integrations import mail
+
+        server = mail.smtp_server()
+        assert (server.host, server.port, server.sender) == (
+            "127.0.0.1",
+            port,
+            "admin-set@example.net",
+        )
+        patch.setattr(
+            mail, "smtp_server", lambda: mail.Smtp(**{**server.__dict__, "mode": "insecure"})
+        )
+        response = admin_api.post(f"/api/v1/notifications/{target.pk}/test")
+    assert response.json() == {"ok": True, "error_code": ""}, response.json()
+    assert [envelope.mail_from for envelope in smtp.envelopes] == ["admin-set@example.net"]
+    assert set(smtp.logins) == {USER}
