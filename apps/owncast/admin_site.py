@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.owncast.models import StreamOwncastSettings, TokenLink
+from apps.owncast.models import ClientUserAgent, StreamOwncastSettings, TokenLink
 from castcore.admin_site import ReadOnlyModelAdmin
 
 
@@ -25,3 +25,8 @@ class StreamOwncastSettingsAdmin(ReadOnlyModelAdmin):
     list_display = ["stream", "chat_disabled", "chat_join_messages", "updated_at"]
     # `extra` holds values reported back to the key holder, S3's secret among them.
     exclude = ["extra"]
+
+
+@admin.register(ClientUserAgent)
+class ClientUserAgentAdmin(ReadOnlyModelAdmin):
+    list_display = ["connection", "user_agent"]
