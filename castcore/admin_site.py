@@ -8,12 +8,13 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import user_login_failed
-from django.db.models import Model, QuerySet
+from django.db.models import IntegerField, Model, QuerySet
 from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.audit import audit_record, audit_shown, diff_changes
 from apps.accounts.models import AuditEntry
+from castcore.api.filters import MAX_ID
 
 
 class OTPAdminLoginForm(AdminAuthenticationForm):
@@ -133,8 +134,28 @@ class AuditedModelAdmin(admin.ModelAdmin):
         return run
 
 
+def _beyond_integer_key(model: type[Model], object_id: str) -> bool:
+    """Whether `object_id` cannot be the integer key of `model` (past a BIGINT).
+
+    Django bounds an id field's lookups itself, but not a key that is a one-to-one to
+    another row's id: there a huge id was an OverflowError, a 500.
+    """
+    key = model._meta.pk
+    target = getattr(key, "target_field", key)
+    if not isinstance(target, IntegerField):
+        return False
+    return len(object_id) > 19 or (object_id.isdecimal() and int(object_id) > MAX_ID)
+
+
 class ReadOnlyModelAdmin(admin.ModelAdmin):
     """Rows the product writes itself (samples, presence, claims): shown, never edited here."""
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
+        if from_field is None and _beyond_integer_key(self.model, object_id):
+            return None
+        return super().get_object(request, object_id, from_field)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

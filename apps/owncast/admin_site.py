@@ -8,14 +8,10 @@ Django's autodiscovery does not find this module: the app config imports it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from apps.owncast.models import ClientUserAgent, StreamOwncastSettings, TokenLink
 from castcore.admin_site import ReadOnlyModelAdmin
-from castcore.api.filters import MAX_ID
 
 
 @admin.register(TokenLink)
@@ -34,12 +30,3 @@ class StreamOwncastSettingsAdmin(ReadOnlyModelAdmin):
 @admin.register(ClientUserAgent)
 class ClientUserAgentAdmin(ReadOnlyModelAdmin):
     list_display = ["connection", "user_agent"]
-
-    def get_object(
-        self, request: HttpRequest, object_id: str, from_field: str | None = None
-    ) -> Any:
-        # The key is the chat connection's (a one-to-one), which Django does not bound
-        # like an id field: past a BIGINT it was an OverflowError, a 500.
-        if not object_id.isdecimal() or len(object_id) > 19 or int(object_id) > MAX_ID:
-            return None
-        return super().get_object(request, object_id, from_field)
