@@ -94,9 +94,11 @@ class RowSpec:
 class PlaylistSequence:
     """A playlist's endless sequence: entry n of round n // len, in the playlist's order.
 
-    Shuffle draws a fresh permutation each round (every entry once per round);
-    random draws each position on its own. Both are seeded by channel, playlist
-    and position, so a rebuild that resumes at `seq` airs what a single compile would.
+    Shuffle plays every entry once per round, in a fresh order each round, and never
+    the same entry twice in a row across a round's seam; random draws each position
+    on its own. Both are seeded by channel, playlist and position, and `at(seq)` is a
+    function of `seq` alone, so a rebuild that resumes at `seq` airs what a single
+    compile would.
     """
 
     playlist_id: int
@@ -114,11 +116,35 @@ class PlaylistSequence:
             rnd, pos = divmod(seq, n)
             perm = self._rounds.get(rnd)
             if perm is None:
-                perm = list(range(n))
-                random.Random(f"{self.seed}:{self.playlist_id}:r{rnd}").shuffle(perm)  # noqa: S311
+                perm = self._round(rnd, n)
                 self._rounds = {rnd: perm}  # one round cached: sequences are read in order
             return self.entries[perm[pos]]
         return self.entries[seq % n]
+
+    def _drawn(self, rnd: int, n: int) -> tuple[list[int], random.Random]:
+        perm = list(range(n))
+        rng = random.Random(f"{self.seed}:{self.playlist_id}:r{rnd}")  # noqa: S311
+        rng.shuffle(perm)
+        return perm, rng
+
+    def _round(self, rnd: int, n: int) -> list[int]:
+        """Round `rnd`'s order: its own draw, its first entry swapped away from the last
+        entry of the round before when they are the same one.
+
+        The swap never touches a round's last place, so the round before ends on its
+        own draw's last entry: every round depends on two draws, not on all the rounds
+        since the first (a rebuild reads any position at the same cost). With two
+        entries the seam rule leaves one order, the first round's, for every round.
+        """
+        if n == 2:
+            rnd = 0
+        perm, rng = self._drawn(rnd, n)
+        if rnd > 0 and n > 2:
+            before_last = self._drawn(rnd - 1, n)[0][-1]
+            if perm[0] == before_last:
+                swap = rng.randrange(1, n - 1)  # any place but the first and the last
+                perm[0], perm[swap] = perm[swap], perm[0]
+        return perm
 
 
 @dataclass(frozen=True, slots=True)
