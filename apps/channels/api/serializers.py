@@ -102,13 +102,22 @@ class ChannelSerializer(ModelSerializer):
     stream_url = _StreamUrlField(
         help_text="The channel's HLS; non-public channels' carry their access token."
     )
+    job = serializers.IntegerField(
+        source="player.job_id", read_only=True, allow_null=True,
+        help_text="The stream job that plays the channel (null until it first plays or "
+        "records); its recordings name it as `stream_job_id`.",
+    )  # fmt: skip
+    recording_enabled = serializers.SerializerMethodField(
+        help_text="Whether the channel records what it airs: POST …/recording."
+    )
 
     class Meta:
         model = Channel
         fields = [
             "id", "number", "name", "slug", "guide_id", "logo", "group", "time_zone",
             "output_profile", "filler_playlist", "filler_asset", "visibility", "mode",
-            "enabled", "outputs", "stream_url", "created_at", "updated_at",
+            "enabled", "outputs", "stream_url", "job", "recording_enabled", "created_at",
+            "updated_at",
         ]  # fmt: skip
         read_only_fields = ["guide_id", "created_at", "updated_at"]
         extra_kwargs = {
@@ -118,6 +127,11 @@ class ChannelSerializer(ModelSerializer):
             "guide_id": {"help_text": "The XMLTV channel id (tvg-id); fixed at creation."},
             "time_zone": {"help_text": "IANA zone, e.g. Europe/Paris; schedule times are in it."},
         }
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_recording_enabled(self, channel: Channel) -> bool:
+        player = getattr(channel, "player", None)  # none until it first plays or records
+        return bool(player is not None and player.job.recording_enabled)
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -180,3 +194,21 @@ class ChannelPlayingSerializer(serializers.Serializer):
     wanted = serializers.BooleanField()
     job = serializers.IntegerField(allow_null=True)
     state = serializers.CharField(help_text="the job's state (`stopped` before its first start)")
+
+
+class ChannelRecordingToggleSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+
+
+class ChannelRecordingSerializer(ChannelPlayingSerializer):
+    """What a channel is doing, with whether it records and when a toggle applies."""
+
+    recording_enabled = serializers.BooleanField()
+    applies = serializers.ChoiceField(
+        choices=["unchanged", "next_start", "restarted"],
+        help_text=(
+            "restarted: the channel plays, and its ffmpeg restarts now within the same run, "
+            "so the file starts (or ends) at once; next_start: it records from its next "
+            "start; unchanged: it already was so."
+        ),
+    )

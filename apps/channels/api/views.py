@@ -23,6 +23,7 @@ from apps.channels import feeds, selectors
 from apps.channels.api import serializers as s
 from apps.channels.filters import ChannelFilter, PlaylistFilter, ScheduleBlockFilter
 from apps.channels.models import Channel, Playlist, PlaylistItem, ScheduleBlock
+from apps.channels.play.recording import channel_set_recording
 from apps.channels.play.services import channel_playing, channel_start, channel_stop
 from apps.channels.services import channels as channel_services
 from apps.channels.services import playlists as playlist_services
@@ -123,11 +124,11 @@ class PlaylistViewSet(CastCoreViewSet):
 class ChannelViewSet(CastCoreViewSet):
     """24/7 channels: identity for IPTV clients, output settings, filler and restream outputs."""
 
-    queryset = Channel.objects.select_related("logo").prefetch_related("outputs")
+    queryset = Channel.objects.select_related("logo", "player__job").prefetch_related("outputs")
     serializer_class = s.ChannelSerializer
     filterset_class = ChannelFilter
     ordering_fields = ["number", "name", "id", "created_at", "updated_at"]
-    action_roles = {"start": Role.OPERATOR, "stop": Role.OPERATOR}
+    action_roles = {"start": Role.OPERATOR, "stop": Role.OPERATOR, "recording": Role.OPERATOR}
 
     def perform_create(self, serializer: s.ChannelSerializer) -> None:  # type: ignore[override]
         data = dict(serializer.validated_data)
@@ -200,6 +201,30 @@ class ChannelViewSet(CastCoreViewSet):
         channel = self.get_object()
         service(actor=request.user, channel=channel, request=request)
         return Response(s.ChannelPlayingSerializer(channel_playing(channel=channel)).data)
+
+    @extend_schema(
+        request=s.ChannelRecordingToggleSerializer,
+        responses={200: s.ChannelRecordingSerializer},
+        description=(
+            "Record what the channel airs (`enabled: true`) or stop recording. Each ffmpeg "
+            "of the channel's job writes a file that becomes a video recording when it ends "
+            "(the channel stopped, recording turned off, a window of the playout played): "
+            "`GET /recordings?stream_job={job}` lists them, `POST /replay` publishes one. "
+            "The recordings belong to whoever turned recording on. 400 "
+            "`channel.profile_required` without an output profile."
+        ),
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def recording(self, request: Request, pk: str) -> Response:
+        channel = self.get_object()
+        data = s.ChannelRecordingToggleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enabled = data.validated_data["enabled"]
+        _, applies = channel_set_recording(
+            actor=request.user, channel=channel, enabled=enabled, request=request
+        )
+        answer = {**channel_playing(channel=channel), "recording_enabled": enabled}
+        return Response(s.ChannelRecordingSerializer({**answer, "applies": applies.value}).data)
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"], filterset_class=None)

@@ -82,6 +82,13 @@ def _player(channel: Channel, *, actor: Any) -> ChannelPlayer:
     return player
 
 
+def channel_player(*, channel: Channel, actor: Any) -> ChannelPlayer:
+    """The channel's player, its job made on first use (a start, recording turned on)."""
+    with transaction.atomic():
+        found = ChannelPlayer.objects.select_for_update().filter(channel=channel).first()
+        return found or _player(channel, actor=actor)
+
+
 def channel_start(
     *, actor: Any, channel: Channel, request: HttpRequest | None = None
 ) -> ChannelPlayer:

@@ -25,7 +25,10 @@ def finish_recording(*, job: StreamJob, run: StreamRun, path: Path) -> None:
         )
     if _joined_to_its_session(job=job, run=run, path=path):
         return
-    owner = job.owner or job.created_by
+    # Read now, not from the run's copy of the job: the owner may have changed while
+    # it ran (a channel's job gets one when someone turns its recording on).
+    fresh = StreamJob.objects.select_related("owner", "created_by").filter(pk=job.pk).first()
+    owner = (fresh or job).owner or (fresh or job).created_by
     if owner is None:
         logger.warning("recording %s of job %s kept on disk: the job has no owner", path, job.pk)
         return
