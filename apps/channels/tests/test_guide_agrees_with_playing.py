@@ -86,9 +86,13 @@ def test_the_item_on_the_air_is_the_one_the_guide_lists_across_item_boundaries(
     tmp_path: Path, settings: object, client: Client
 ) -> None:
     settings.VAR_DIR = tmp_path / "var"  # type: ignore[attr-defined]
+    # Clips as long as real media is: not whole seconds (yellow's AAC ends at 3.32 s),
+    # so rows start between the guide's whole seconds.
     items = colour_library(
-        tmp_path / "clips", {"blue": 5.0, "yellow": 3.0, "red": 4.0, "green": 4.0}
+        tmp_path / "clips", {"blue": 4.6, "yellow": 3.3, "red": 4.0, "green": 4.0}
     )
+    blue, yellow = (timedelta(seconds=items[c].duration or 0.0) for c in ("blue", "yellow"))
+    assert blue.microseconds and yellow.microseconds
     channel = playing_channel(time_zone=str(ZONE))
     flood = Playlist.objects.create(name="Flood")
     fixed = Playlist.objects.create(name="Fixed")
@@ -100,7 +104,6 @@ def test_the_item_on_the_air_is_the_one_the_guide_lists_across_item_boundaries(
         PlaylistItem.objects.create(
             playlist=fixed, position=position, kind="media", media_item=items[colour]
         )
-    # Whole seconds, so the guide's times (to the second) are the rows' own.
     now = timezone.now().replace(microsecond=0) - timedelta(seconds=1)
     fixed_at = now + timedelta(seconds=10)
     flood_at = fixed_at + timedelta(seconds=8)
@@ -118,20 +121,23 @@ def test_the_item_on_the_air_is_the_one_the_guide_lists_across_item_boundaries(
     playout_rebuild(channel=channel, now=now, horizon=timedelta(minutes=10))
 
     guide = served_guide(client, channel.guide_id)
-    # The guide says what the schedule says: the compile is checked here, the engine below.
+    # The guide says what the schedule says (XMLTV times are whole seconds: a programme
+    # starts at its row's second): the compile is checked here, the engine below.
     expected = [
-        ("blue", now), ("yellow", now + timedelta(seconds=5)), ("red", fixed_at),
+        ("blue", now), ("yellow", now + blue), ("red", fixed_at),
         ("green", fixed_at + timedelta(seconds=4)), ("blue", flood_at),
-        ("yellow", flood_at + timedelta(seconds=5)),
+        ("yellow", flood_at + blue),
     ]  # fmt: skip
-    assert [(p.title, p.start) for p in guide[:6]] == expected
+    assert [(p.title, p.start) for p in guide[:6]] == [
+        (title, at.replace(microsecond=0)) for title, at in expected
+    ]
     assert guide[1].stop == fixed_at, "the filler before the fixed block folds into yellow"
     assert all(p.start.utcoffset() == timedelta(hours=5, minutes=30) for p in guide)
 
     player = channel_start(actor=None, channel=channel)
     collector = SegmentCollector(hls_dir(channel.pk), tmp_path / "kept")
     thread = start_supervised(StreamJob.objects.get(pk=player.job_id))
-    end = flood_at + timedelta(seconds=7)  # into the second yellow
+    end = flood_at + blue + timedelta(seconds=2)  # into the second yellow
     wait_until(lambda: timezone.now() >= end, timeout=60)
     channel_stop(actor=None, channel=channel)
     thread.join(20)
