@@ -1,4 +1,11 @@
-"""A channel's HLS as viewers fetch it: `/channels/{slug}/index.m3u8` and its segments.
+"""A channel's HLS as viewers fetch it: `/channels/{slug}/index.m3u8` and its segments,
+and the same picture as one continuous MPEG-TS, `/channels/{slug}/stream.ts`, which
+HDHomeRun clients (Plex's DVR, Jellyfin's tuner) play from the lineup.
+
+Only the live part of the playlist is served (play/live.py). An on-demand channel's
+first viewer is held (asynchronously, up to CASTCORE_CHANNEL_START_WAIT_SECONDS)
+until its first segments exist, then answered 200: many IPTV clients never retry a
+503, which comes only after that bound.
 
 The access rule is the channel page's (selectors.may_watch): public channels for
 anyone, others with the channel's token (`?token=`, carried into every segment URI
@@ -11,17 +18,21 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from channels.db import database_sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 
-from apps.channels.models import Channel, ChannelVisibility
-from apps.channels.play.paths import PLAYLIST, hls_dir
+from apps.channels import conf as channels_conf
+from apps.channels.models import Channel, ChannelMode, ChannelVisibility
+from apps.channels.play import live
+from apps.channels.play.paths import hls_dir
 from apps.channels.play.services import channel_viewer_seen
 from apps.channels.selectors import may_watch
 from castcore.files import send_file
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+MPEGTS_TYPE = "video/mp2t"
 SEGMENT = re.compile(r"^segment_[0-9]{5,12}\.ts$")
 # Playlists change every segment: a cache may keep one but must ask again each time.
 PLAYLIST_CACHE = "no-cache"
@@ -45,20 +56,30 @@ def _cache(channel: Channel, policy: str) -> str:
     return ("public, " if channel.visibility == ChannelVisibility.PUBLIC else "private, ") + policy
 
 
+async def _live(channel: Channel) -> live.LivePlaylist | None:
+    """Note the viewer (an on-demand channel starts), and the live playlist: held for
+    the first segments while the channel starts, up to the bound."""
+    starting = await database_sync_to_async(channel_viewer_seen)(channel=channel)
+    held = starting or channel.mode == ChannelMode.ON_DEMAND
+    seconds = channels_conf.CHANNEL_START_WAIT_SECONDS if held else 0.0
+    return await live.wait_until_live(channel.pk, seconds=seconds)
+
+
+def _not_playing(channel: Channel) -> HttpResponse:
+    # The bound passed (or an always-on channel is down): players that retry may.
+    response = HttpResponse(status=503)
+    response["Retry-After"] = "2" if channel.mode == ChannelMode.ON_DEMAND else "10"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_safe
-def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
-    channel, token = _channel(request, slug)
-    starting = channel_viewer_seen(channel=channel)
-    try:
-        text = (hls_dir(channel.pk) / PLAYLIST).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    if not text or "#EXTINF" not in text:
-        # Not playing yet (an on-demand channel's first viewer): players retry.
-        response = HttpResponse(status=503)
-        response["Retry-After"] = "2" if starting or channel.mode == "on_demand" else "10"
-        response["Cache-Control"] = "no-store"
-        return response
+async def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
+    channel, token = await database_sync_to_async(_channel)(request, slug)
+    playlist = await _live(channel)
+    if playlist is None:
+        return _not_playing(channel)
+    text = playlist.text()
     if token:
         query = urlencode({"token": token})
         text = _URI.sub(lambda match: f"{match.group(1)}?{query}", text)
@@ -66,6 +87,29 @@ def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
     response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=PLAYLIST_TYPE)
     response["Content-Length"] = str(len(body))
     response["Cache-Control"] = _cache(channel, PLAYLIST_CACHE)
+    return response
+
+
+@require_safe
+async def channel_stream_ts(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """The channel as one MPEG-TS over HTTP, live, for as long as the client reads."""
+    channel, _ = await database_sync_to_async(_channel)(request, slug)
+    playlist = await _live(channel)
+    if playlist is None:
+        return _not_playing(channel)
+    if request.method == "HEAD":
+        response: HttpResponseBase = HttpResponse(content_type=MPEGTS_TYPE)
+    else:
+
+        async def still_watching() -> None:
+            # A stream is a viewer like a playlist poll (the idle rule of on-demand channels).
+            await database_sync_to_async(channel_viewer_seen)(channel=channel)
+
+        response = StreamingHttpResponse(
+            live.mpegts_stream(channel.pk, playlist, still_watching=still_watching),
+            content_type=MPEGTS_TYPE,
+        )
+    response["Cache-Control"] = "no-store"
     return response
 
 
