@@ -5,8 +5,9 @@ The playlist on disk is ffmpeg's (hlsenc with append_list): it goes on across ff
 restarts, so after a stop it still lists the last run's segments, and a new run
 appends to them. What is live is decided here, in one place, from the files:
 
-- segments written before the channel was last stopped (the stop marker's time) are
-  not live, nor are those before a gap in writing longer than `stale_seconds()` (an
+- segments of a run (one ffmpeg's, up to the next EXT-X-DISCONTINUITY) that began
+  before the channel was last stopped (the stop marker's time) are not live, nor are
+  those before a gap in writing longer than `stale_seconds()` (an
   earlier run: a killed worker, a stop and a start);
 - a playlist whose newest segment is older than that is not live at all (nothing
   plays now: the channel stopped, or its ffmpeg is down).
@@ -141,10 +142,15 @@ def live_playlist(channel_id: int, *, now: float | None = None) -> LivePlaylist 
     stopped = _mtime(folder / STOP_MARKER)
     stale = stale_seconds()
     kept: list[Segment] = []
-    for segment in listed:
+    run_live = False
+    for index, segment in enumerate(listed):
         # Only names of CastCore's segments: never a path that leaves the folder.
         written = _mtime(folder / segment.name) if is_hls_segment(segment.name) else None
-        if written is None or (stopped is not None and written <= stopped):
+        if index == 0 or segment.discontinuity:
+            # A run (one ffmpeg's segments) is live if it began after the stop; the
+            # stopped ffmpeg's last segment, written as it exits, is not.
+            run_live = written is not None and (stopped is None or written > stopped)
+        if written is None or not run_live:
             kept = []  # gone, or from before the stop: only what follows can be live
             continue
         if kept and written - kept[-1].written > stale:

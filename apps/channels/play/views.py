@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -59,7 +60,8 @@ def _cache(channel: Channel, policy: str) -> str:
 async def _live(channel: Channel) -> live.LivePlaylist | None:
     """Note the viewer (an on-demand channel starts), and the live playlist: held for
     the first segments while the channel starts, up to the bound."""
-    starting = await database_sync_to_async(channel_viewer_seen)(channel=channel)
+    # The request's own thread and connection (Django hands it back when the request ends).
+    starting = await sync_to_async(channel_viewer_seen)(channel=channel)
     held = starting or channel.mode == ChannelMode.ON_DEMAND
     seconds = channels_conf.CHANNEL_START_WAIT_SECONDS if held else 0.0
     return await live.wait_until_live(channel.pk, seconds=seconds)
@@ -75,7 +77,7 @@ def _not_playing(channel: Channel) -> HttpResponse:
 
 @require_safe
 async def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
-    channel, token = await database_sync_to_async(_channel)(request, slug)
+    channel, token = await sync_to_async(_channel)(request, slug)
     playlist = await _live(channel)
     if playlist is None:
         return _not_playing(channel)
@@ -93,7 +95,7 @@ async def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
 @require_safe
 async def channel_stream_ts(request: HttpRequest, slug: str) -> HttpResponseBase:
     """The channel as one MPEG-TS over HTTP, live, for as long as the client reads."""
-    channel, _ = await database_sync_to_async(_channel)(request, slug)
+    channel, _ = await sync_to_async(_channel)(request, slug)
     playlist = await _live(channel)
     if playlist is None:
         return _not_playing(channel)
@@ -103,6 +105,7 @@ async def channel_stream_ts(request: HttpRequest, slug: str) -> HttpResponseBase
 
         async def still_watching() -> None:
             # A stream is a viewer like a playlist poll (the idle rule of on-demand channels).
+            # The request lasts as long as the stream: each note hands its connection back.
             await database_sync_to_async(channel_viewer_seen)(channel=channel)
 
         response = StreamingHttpResponse(

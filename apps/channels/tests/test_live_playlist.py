@@ -73,13 +73,23 @@ def test_after_a_restart_only_the_new_runs_segments_are_served(folder: Path) -> 
     live.mark_stopped(CHANNEL)
     # The next run appends to the same playlist, after a join.
     now = time.time()
-    os.utime(folder / live.STOP_MARKER, (now - 2.5, now - 2.5))
-    write(folder, 20, [300, 298, 296, 294, 2, 0.5], joins=(24,))
+    os.utime(folder / live.STOP_MARKER, (now - 3, now - 3))
+    write(folder, 20, [300, 298, 296, 2.5, 2, 0.5], joins=(24,))
     playlist = live.live_playlist(CHANNEL)
+    # 23 is the stopped ffmpeg's last segment, written after the stop: not the new run.
     assert served(playlist) == [24, 25]
     text = playlist.text()  # type: ignore[union-attr]
     assert "#EXT-X-MEDIA-SEQUENCE:24\n" in text and "segment_00023.ts" not in text
     assert "#EXT-X-DISCONTINUITY" not in text
+
+
+def test_the_stopped_ffmpegs_last_segment_is_not_live(folder: Path) -> None:
+    # hlsenc writes what it holds as it exits, a moment after the stop was asked for.
+    write(folder, 20, [11, 9, 7, 5, 3, 1])
+    now = time.time()
+    live.mark_stopped(CHANNEL)
+    os.utime(folder / live.STOP_MARKER, (now - 2, now - 2))
+    assert live.live_playlist(CHANNEL) is None
 
 
 def test_an_earlier_runs_segments_before_a_gap_are_not_served(folder: Path) -> None:
