@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 
@@ -30,6 +30,7 @@ from apps.channels.play import live
 from apps.channels.play.paths import hls_dir
 from apps.channels.play.services import channel_viewer_seen
 from apps.channels.selectors import may_watch
+from castcore.api.errors import envelope
 from castcore.files import send_file
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -67,9 +68,9 @@ async def _live(channel: Channel) -> live.LivePlaylist | None:
     return await live.wait_until_live(channel.pk, seconds=seconds)
 
 
-def _not_playing(channel: Channel) -> HttpResponse:
+def _not_playing(channel: Channel) -> JsonResponse:
     # The bound passed (or an always-on channel is down): players that retry may.
-    response = HttpResponse(status=503)
+    response = JsonResponse(envelope("channel.not_playing", {"channel": channel.slug}), status=503)
     response["Retry-After"] = "2" if channel.mode == ChannelMode.ON_DEMAND else "10"
     response["Cache-Control"] = "no-store"
     return response

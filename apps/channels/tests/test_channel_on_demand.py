@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connections
-from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -40,7 +39,7 @@ class Viewer(threading.Thread):
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.response: HttpResponse | None = None
+        self.response: Any = None
 
     def run(self) -> None:
         try:
