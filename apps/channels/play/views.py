@@ -15,6 +15,7 @@ closed: the playlist and `segment_<n>.ts` names only, checked before the disk is
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlencode
 
@@ -30,8 +31,10 @@ from apps.channels.play import live
 from apps.channels.play.paths import hls_dir
 from apps.channels.play.services import channel_viewer_seen
 from apps.channels.selectors import may_watch
-from castcore.api.errors import envelope
+from castcore.api.errors import ApiError, envelope
 from castcore.files import send_file
+
+logger = logging.getLogger(__name__)
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 MPEGTS_TYPE = "video/mp2t"
@@ -107,7 +110,10 @@ async def channel_stream_ts(request: HttpRequest, slug: str) -> HttpResponseBase
         async def still_watching() -> None:
             # A stream is a viewer like a playlist poll (the idle rule of on-demand channels).
             # The request lasts as long as the stream: each note hands its connection back.
-            await database_sync_to_async(channel_viewer_seen)(channel=channel)
+            try:
+                await database_sync_to_async(channel_viewer_seen)(channel=channel)
+            except ApiError as exc:  # disabled meanwhile: the stream ends when nothing comes
+                logger.info("channel %s: viewer not noted: %s", channel.pk, exc.code)
 
         response = StreamingHttpResponse(
             live.mpegts_stream(channel.pk, playlist, still_watching=still_watching),
