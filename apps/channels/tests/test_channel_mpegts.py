@@ -62,6 +62,7 @@ def test_ffprobe_tunes_an_on_demand_channel_from_the_lineup(tmp_path: Path, sett
             assert probe.returncode == 0, err.decode(errors="replace")
             # ffprobe read what it wanted and hung up: the server's stream ends with it.
             sent = wait_until(lambda: _closed_after(server.log(), channel.pk), timeout=30)
+            assert "nothing new" not in server.log()  # ended by the client, not by a stall
         finally:
             channel_stop(actor=None, channel=channel)
             thread.join(20)
