@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
@@ -68,7 +69,12 @@ async def _live(channel: Channel) -> live.LivePlaylist | None:
     starting = await sync_to_async(channel_viewer_seen)(channel=channel)
     held = starting or channel.mode == ChannelMode.ON_DEMAND
     seconds = channels_conf.CHANNEL_START_WAIT_SECONDS if held else 0.0
-    return await live.wait_until_live(channel.pk, seconds=seconds)
+    began = time.monotonic()
+    playlist = await live.wait_until_live(channel.pk, seconds=seconds)
+    if starting:
+        logger.info("channel %s started by a viewer, held %.1f s: %s", channel.pk,
+                    time.monotonic() - began, "playing" if playlist else "not yet")  # fmt: skip
+    return playlist
 
 
 def _not_playing(channel: Channel) -> JsonResponse:
