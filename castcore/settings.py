@@ -378,6 +378,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        # IPTV routes are plain Django views (XMLTV, M3U, tuner, HLS, MPEG-TS).
+        "apps.channels.schema.iptv_paths",
     ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "apps.accounts.roles.Role",

@@ -5,7 +5,7 @@ Services read them as `conf.NAME` at call time so a test can monkeypatch one.
 
 from __future__ import annotations
 
-from castcore.env import env_int
+from castcore.env import env_float, env_int
 
 #: How far ahead playout rows are compiled (and the guide reaches).
 PLAYOUT_HORIZON_DAYS = env_int("CASTCORE_PLAYOUT_HORIZON_DAYS", 7, minimum=1)
@@ -16,3 +16,6 @@ MAX_PLAYLIST_DEPTH = 8
 #: The next hour's guide is rendered ahead when the hour is this close (after a compile,
 #: and by the periodic warm task, whose interval must be shorter than this).
 GUIDE_WARM_AHEAD_MINUTES = env_int("CASTCORE_GUIDE_WARM_AHEAD_MINUTES", 10, minimum=1)
+#: An on-demand channel's first viewer (playlist or MPEG-TS) is held this long at most for
+#: its first segments; only then is the answer a 503 (many IPTV clients do not retry one).
+CHANNEL_START_WAIT_SECONDS = env_float("CASTCORE_CHANNEL_START_WAIT_SECONDS", 15.0, minimum=0.0)

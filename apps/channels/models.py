@@ -171,6 +171,10 @@ class Channel(models.Model):
         """The HLS path the playing engine serves; non-public channels carry their token."""
         return self._tokenised(f"/channels/{self.slug}/index.m3u8", with_token)
 
+    def mpegts_path(self, *, with_token: bool | None = None) -> str:
+        """The continuous MPEG-TS of the same picture (the HDHomeRun tuner's lineup)."""
+        return self._tokenised(f"/channels/{self.slug}/stream.ts", with_token)
+
     def guide_path(self, *, with_token: bool | None = None) -> str:
         """This channel's own XMLTV guide outside the API, read as its stream is: an IPTV
         client that was handed the channel's M3U needs no other credential for either."""

@@ -13,6 +13,7 @@ urlpatterns = [
     path("epg.xml", views.epg_xml, name="epg"),
     path("playlist.m3u", views.playlist_m3u, name="m3u"),
     path("discover.json", views.tuner_discover, name="tuner-discover"),
+    path("device.xml", views.tuner_device_xml, name="tuner-device"),
     path("lineup.json", views.tuner_lineup, name="tuner-lineup"),
     path("lineup_status.json", views.tuner_lineup_status, name="tuner-lineup-status"),
     path("channels", views.channel_list, name="list"),

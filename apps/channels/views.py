@@ -73,9 +73,16 @@ def tuner_discover(request: HttpRequest) -> JsonResponse:
 
 
 @require_safe
+def tuner_device_xml(request: HttpRequest) -> HttpResponse:
+    """The UPnP description (discover's DeviceXmlUrl), as HDHomeRun devices serve it."""
+    return HttpResponse(tuner.device_xml(_base_url(request)), content_type="application/xml")
+
+
+@require_safe
 def tuner_lineup(request: HttpRequest) -> JsonResponse:
+    # The MPEG-TS stream, not the HLS: Plex plays the URL as one HTTP transport stream.
     entries = [
-        tuner.lineup_entry(c.number, c.name, request.build_absolute_uri(c.stream_path()))
+        tuner.lineup_entry(c.number, c.name, request.build_absolute_uri(c.mpegts_path()))
         for c in _public()
     ]
     return JsonResponse(entries, safe=False)

@@ -239,11 +239,17 @@ def test_statuses_the_api_really_answers_are_documented(
     assert not undocumented
 
 
+def _plain_400(path: str, operation: dict[str, Any]) -> bool:
+    content = operation["responses"].get("400", {}).get("content", {})
+    return not path.startswith("/api/") and "text/html" in content
+
+
 def test_every_operation_documents_the_400_of_a_nul_in_its_url(schema: dict[str, Any]) -> None:
+    # In the envelope under /api/; the IPTV routes outside it get Django's plain 400.
     missing = [
         f"{method} {path}"
         for path, method, operation in _operations(schema)
-        if ENVELOPE not in _schemas(operation, "400")
+        if not _plain_400(path, operation) and ENVELOPE not in _schemas(operation, "400")
     ]
     assert not missing
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.accounts.audit import audit_record
 from apps.channels.models import Channel, ChannelMode
 from apps.channels.play import conf
+from apps.channels.play.live import mark_stopped
 from apps.channels.play.models import ChannelPlayer
 from apps.channels.play.paths import hls_dir
 from apps.streams.models import InputKind, JobState, StreamJob
@@ -121,6 +122,9 @@ def channel_stop(*, actor: Any, channel: Channel, request: HttpRequest | None = 
         ChannelPlayer.objects.filter(pk=player.pk).update(wanted=False)
         stream_job_stop(actor=actor, job=player.job, request=request)
         _audit(actor, "channel.stop", channel, request)
+        # Its playlist stays on disk (the next run continues the numbering): what it
+        # lists must no longer be served as live.
+        transaction.on_commit(lambda: mark_stopped(channel.pk))
     return True
 
 

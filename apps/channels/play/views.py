@@ -1,4 +1,11 @@
-"""A channel's HLS as viewers fetch it: `/channels/{slug}/index.m3u8` and its segments.
+"""A channel's HLS as viewers fetch it: `/channels/{slug}/index.m3u8` and its segments,
+and the same picture as one continuous MPEG-TS, `/channels/{slug}/stream.ts`, which
+HDHomeRun clients (Plex's DVR, Jellyfin's tuner) play from the lineup.
+
+Only the live part of the playlist is served (play/live.py). An on-demand channel's
+first viewer is held (asynchronously, up to CASTCORE_CHANNEL_START_WAIT_SECONDS)
+until its first segments exist, then answered 200: many IPTV clients never retry a
+503, which comes only after that bound.
 
 The access rule is the channel page's (selectors.may_watch): public channels for
 anyone, others with the channel's token (`?token=`, carried into every segment URI
@@ -8,20 +15,30 @@ closed: the playlist and `segment_<n>.ts` names only, checked before the disk is
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_safe
 
-from apps.channels.models import Channel, ChannelVisibility
-from apps.channels.play.paths import PLAYLIST, hls_dir
+from apps.channels import conf as channels_conf
+from apps.channels.models import Channel, ChannelMode, ChannelVisibility
+from apps.channels.play import live
+from apps.channels.play.paths import hls_dir
 from apps.channels.play.services import channel_viewer_seen
 from apps.channels.selectors import may_watch
+from castcore.api.errors import ApiError, envelope
 from castcore.files import send_file
 
+logger = logging.getLogger(__name__)
+
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+MPEGTS_TYPE = "video/mp2t"
 SEGMENT = re.compile(r"^segment_[0-9]{5,12}\.ts$")
 # Playlists change every segment: a cache may keep one but must ask again each time.
 PLAYLIST_CACHE = "no-cache"
@@ -45,20 +62,36 @@ def _cache(channel: Channel, policy: str) -> str:
     return ("public, " if channel.visibility == ChannelVisibility.PUBLIC else "private, ") + policy
 
 
+async def _live(channel: Channel) -> live.LivePlaylist | None:
+    """Note the viewer (an on-demand channel starts), and the live playlist: held for
+    the first segments while the channel starts, up to the bound."""
+    # The request's own thread and connection (Django hands it back when the request ends).
+    starting = await sync_to_async(channel_viewer_seen)(channel=channel)
+    held = starting or channel.mode == ChannelMode.ON_DEMAND
+    seconds = channels_conf.CHANNEL_START_WAIT_SECONDS if held else 0.0
+    began = time.monotonic()
+    playlist = await live.wait_until_live(channel.pk, seconds=seconds)
+    if starting:
+        logger.info("channel %s started by a viewer, held %.1f s: %s", channel.pk,
+                    time.monotonic() - began, "playing" if playlist else "not yet")  # fmt: skip
+    return playlist
+
+
+def _not_playing(channel: Channel) -> JsonResponse:
+    # The bound passed (or an always-on channel is down): players that retry may.
+    response = JsonResponse(envelope("channel.not_playing", {"channel": channel.slug}), status=503)
+    response["Retry-After"] = "2" if channel.mode == ChannelMode.ON_DEMAND else "10"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require_safe
-def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
-    channel, token = _channel(request, slug)
-    starting = channel_viewer_seen(channel=channel)
-    try:
-        text = (hls_dir(channel.pk) / PLAYLIST).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    if not text or "#EXTINF" not in text:
-        # Not playing yet (an on-demand channel's first viewer): players retry.
-        response = HttpResponse(status=503)
-        response["Retry-After"] = "2" if starting or channel.mode == "on_demand" else "10"
-        response["Cache-Control"] = "no-store"
-        return response
+async def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
+    channel, token = await sync_to_async(_channel)(request, slug)
+    playlist = await _live(channel)
+    if playlist is None:
+        return _not_playing(channel)
+    text = playlist.text()
     if token:
         query = urlencode({"token": token})
         text = _URI.sub(lambda match: f"{match.group(1)}?{query}", text)
@@ -66,6 +99,33 @@ def channel_playlist(request: HttpRequest, slug: str) -> HttpResponseBase:
     response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=PLAYLIST_TYPE)
     response["Content-Length"] = str(len(body))
     response["Cache-Control"] = _cache(channel, PLAYLIST_CACHE)
+    return response
+
+
+@require_safe
+async def channel_stream_ts(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """The channel as one MPEG-TS over HTTP, live, for as long as the client reads."""
+    channel, _ = await sync_to_async(_channel)(request, slug)
+    playlist = await _live(channel)
+    if playlist is None:
+        return _not_playing(channel)
+    if request.method == "HEAD":
+        response: HttpResponseBase = HttpResponse(content_type=MPEGTS_TYPE)
+    else:
+
+        async def still_watching() -> None:
+            # A stream is a viewer like a playlist poll (the idle rule of on-demand channels).
+            # The request lasts as long as the stream: each note hands its connection back.
+            try:
+                await database_sync_to_async(channel_viewer_seen)(channel=channel)
+            except ApiError as exc:  # disabled meanwhile: the stream ends when nothing comes
+                logger.info("channel %s: viewer not noted: %s", channel.pk, exc.code)
+
+        response = StreamingHttpResponse(
+            live.mpegts_stream(channel.pk, playlist, still_watching=still_watching),
+            content_type=MPEGTS_TYPE,
+        )
+    response["Cache-Control"] = "no-store"
     return response
 
 

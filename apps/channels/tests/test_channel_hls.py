@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
+from apps.channels import conf as channels_conf
 from apps.channels.models import Channel, ChannelMode, ChannelVisibility
 from apps.channels.play import conf
 from apps.channels.play.models import ChannelPlayer
@@ -39,6 +40,7 @@ def _playing(channel: Channel) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "index.m3u8").write_text(PLAYLIST)
     (folder / "segment_00041.ts").write_bytes(b"G" * 188 * 4)
+    (folder / "segment_00042.ts").write_bytes(b"G" * 188 * 4)
 
 
 def test_a_public_channel_is_served_to_anyone_with_its_cache_rules(
@@ -108,8 +110,10 @@ def test_a_channel_not_playing_yet_asks_players_to_retry(var: Path, client: Clie
 
 
 def test_an_on_demand_channel_starts_on_its_first_viewer_and_stops_when_idle(
-    var: Path, client: Client
+    var: Path, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No worker plays it here: the first viewer is held this long, then told to retry.
+    monkeypatch.setattr(channels_conf, "CHANNEL_START_WAIT_SECONDS", 0.2)
     channel = playing_channel(mode=ChannelMode.ON_DEMAND)
     response = client.get("/channels/colours/index.m3u8")
     assert response.status_code == 503 and response["Retry-After"] == "2"

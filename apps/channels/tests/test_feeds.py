@@ -179,7 +179,7 @@ def test_the_tuner_answers_what_plex_reads(api: Any, channels: list[Channel]) ->
     assert lineup[0] == {
         "GuideNumber": "1",
         "GuideName": HOSTILE_NAME,
-        "URL": "http://testserver/channels/hostile/index.m3u8",
+        "URL": "http://testserver/channels/hostile/stream.ts",
     }
     status = json.loads(api.get("/lineup_status.json").content)
     assert status["ScanInProgress"] == 0
@@ -235,6 +235,7 @@ def _write_hls(channel: Channel) -> None:
     (folder / PLAYLIST).write_text(
         "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsegment_00001.ts\n"
     )
+    (folder / "segment_00001.ts").write_bytes(b"G" * 188)  # listed segments exist
 
 
 @pytest.mark.parametrize("visibility", ["public", "unlisted", "private"])
