@@ -292,7 +292,10 @@ def channel_window_follow(*, window: PlayingWindow) -> datetime | None:
     if at is None:
         return None
     at = max(at, window.since)
-    stream_job_respawn(job_id=window.job_id, at=at)
+    # The running ffmpeg is ahead of the clock by up to the start lead (it joined that far
+    # ahead): stopped that much early it has put out nothing of the old rows past `at`,
+    # and the next one, joining `at` from then, has its picture up by `at`.
+    stream_job_respawn(job_id=window.job_id, at=at - timedelta(seconds=conf.START_LEAD_SECONDS))
     return at
 
 

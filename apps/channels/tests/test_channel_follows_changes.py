@@ -76,7 +76,8 @@ def test_a_change_to_the_next_item_airs_at_its_guide_time(tmp_path: Path, settin
     rows = list(PlayoutRow.objects.filter(channel=channel).order_by("start"))
     following = next(row for row in rows if row.start == airing.row.end)
     assert _colour(following) == "yellow"
-    assert StreamJob.objects.get(pk=player.job_id).respawn_at == following.start
+    lead = timedelta(seconds=conf.START_LEAD_SECONDS)  # the next ffmpeg's start-up
+    assert StreamJob.objects.get(pk=player.job_id).respawn_at == following.start - lead
 
     end = following.end + timedelta(seconds=3)  # into blue, after yellow
     wait_until(lambda: timezone.now() >= end, timeout=40)
