@@ -55,13 +55,14 @@ def test_a_channel_plays_on_across_window_ends_and_its_restream_stays_connected(
     player = channel_start(actor=None, channel=channel)
     assert player.relay_job is not None
     collector = SegmentCollector(hls_dir(channel.pk), tmp_path / "kept")
-    jobs = (player.job_id, player.relay_job.pk)
+    relay_id = player.relay_job.pk
+    jobs = (player.job_id, relay_id)
     threads = [start_supervised(StreamJob.objects.get(pk=pk)) for pk in jobs]
     received = tmp_path / "received.ts"
     receiver: subprocess.Popen[bytes] | None = None
     try:
         relay_run = wait_until(
-            lambda: StreamRun.objects.filter(job_id=player.relay_job.pk, state="running").first(),
+            lambda: StreamRun.objects.filter(job_id=relay_id, state="running").first(),
             timeout=30,
         )
         wait_until(lambda: relay_run.refresh_from_db() or relay_run.last_stats.get("frames"), 30)
