@@ -180,6 +180,7 @@ def channel_window(job: StreamJob, *, resolve: bool, record: bool = False) -> Ch
         end = rows[-1].end if rows else now
         if record:
             ChannelPlayer.objects.filter(pk=player.pk).update(window_start=now, window_end=end)
+            _hand_over_at(job, end)
     slates: dict[int | None, str | None] = {}
 
     def slate(row: PlayoutRow) -> str | None:
@@ -189,6 +190,18 @@ def channel_window(job: StreamJob, *, resolve: bool, record: bool = False) -> Ch
 
     playlist = playlist_from(rows, now, black=lambda: clip, slate=slate)
     return ChannelWindow(playlist, now, end, max(0.0, (now - player.epoch).total_seconds()))
+
+
+def _hand_over_at(job: StreamJob, end: datetime) -> None:
+    """Have the next ffmpeg take over from this one as its window ends, START_LEAD_SECONDS
+    early, as after a schedule change (services.channel_window_follow): this one is that far
+    ahead of the clock, the next joins the schedule that far ahead, so the picture changes
+    on time. A window too short for it just plays out (the job's loop goes on)."""
+    from apps.streams.services import stream_job_respawn
+
+    at = end - timedelta(seconds=conf.START_LEAD_SECONDS)
+    if (at - timezone.now()).total_seconds() >= conf.HAND_OVER_MIN_SECONDS:
+        stream_job_respawn(job_id=job.pk, at=at)
 
 
 def _slate_path(row: PlayoutRow, size: tuple[int, int, int]) -> str | None:

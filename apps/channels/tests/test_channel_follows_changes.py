@@ -85,8 +85,10 @@ def test_a_change_to_the_next_item_airs_at_its_guide_time(tmp_path: Path, settin
     thread.join(20)
     segments = collector.stop()
 
-    # The new ffmpeg answered the request; the picture agrees with the guide within 2 s.
-    assert StreamJob.objects.get(pk=player.job_id).respawn_at is None
+    # The new ffmpeg answered the request (it asks for its own window's end, an hour on);
+    # the picture agrees with the guide within 2 s.
+    pending = StreamJob.objects.get(pk=player.job_id).respawn_at
+    assert pending is None or pending > end
     changes = [(c, at) for c, at in colour_changes(segments) if at > changed_at]
     assert [c for c, _ in changes] == ["yellow", "blue"], changes
     for (colour, aired), start in zip(changes, (following.start, following.end), strict=True):
@@ -115,9 +117,15 @@ def test_a_rebuild_that_changes_nothing_on_the_air_asks_for_no_respawn(
     player = channel_start(actor=None, channel=channel)
     thread = start_supervised(StreamJob.objects.get(pk=player.job_id))
     try:
-        wait_until(lambda: ChannelPlayer.objects.get(pk=player.pk).window_end, timeout=30)
+        window_end = wait_until(
+            lambda: ChannelPlayer.objects.get(pk=player.pk).window_end, timeout=30
+        )
+        # The window's own hand-over, its START_LEAD_SECONDS early, is all that is asked.
+        lead = timedelta(seconds=conf.START_LEAD_SECONDS)
+        asked = StreamJob.objects.get(pk=player.job_id).respawn_at
+        assert asked == window_end - lead
         playout_rebuild(channel=channel, horizon=HORIZON)  # the same rows again
-        assert StreamJob.objects.get(pk=player.job_id).respawn_at is None
+        assert StreamJob.objects.get(pk=player.job_id).respawn_at == asked
     finally:
         channel_stop(actor=None, channel=channel)
         thread.join(20)

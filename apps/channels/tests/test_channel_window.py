@@ -1,6 +1,6 @@
 """The window a channel's ffmpeg is given: whole rows, ending at an item boundary, recorded
-on the player with a timeline offset from its epoch; and where a rebuild's rows part from
-the ones the window has."""
+on the player with a timeline offset from its epoch and a hand-over asked for its end; and
+where a rebuild's rows part from the ones the window has."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from apps.channels.play.models import ChannelPlayer
 from apps.channels.play.services import channel_start, first_difference
 from apps.channels.tests.play_helpers import playing_channel
 from apps.media.tests.factories import make_item, make_source
+from apps.streams.models import StreamJob
 
 pytestmark = pytest.mark.django_db
 
@@ -65,10 +66,14 @@ def test_a_window_takes_whole_rows_and_is_recorded_on_the_player(
 
     unrecorded = channel_window(player.job, resolve=True)
     assert ChannelPlayer.objects.get(pk=player.pk).window_end is None  # a check, not a run
+    assert StreamJob.objects.get(pk=player.job_id).respawn_at is None
     window = channel_window(player.job, resolve=True, record=True)
     recorded = ChannelPlayer.objects.get(pk=player.pk)
     assert window.end == recorded.window_end == now + timedelta(seconds=155)  # a row's end
     assert recorded.window_start == window.start
+    # The next ffmpeg is to take over as it ends, its start lead early (a hand-over).
+    lead = timedelta(seconds=conf.START_LEAD_SECONDS)
+    assert StreamJob.objects.get(pk=player.job_id).respawn_at == window.end - lead
     assert len(window.input.paths) == len(unrecorded.input.paths) == 2
     # Its first frame's timestamp: the seconds from the epoch to the instant it joins.
     expected = (window.start - (now - timedelta(seconds=1000))).total_seconds()

@@ -330,7 +330,7 @@ class RunSupervisor(LiveEvents):
                 return None
             control = self._control()
             if control is None and self._respawn_due():
-                self._log_line("info", "Its input changed: restarting ffmpeg from there.")
+                self._log_line("info", "Restarting ffmpeg as asked: its input goes on from here.")
                 process.stop()
                 return _RESPAWN
             if control is None and self.recording_wanted != (self.recording_path is not None):
