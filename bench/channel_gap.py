@@ -1,4 +1,5 @@
-"""A channel's transition gap between items: one ffmpeg over a concat list, or one per item.
+"""A channel's transition gap between items: one ffmpeg over a concat list, or one per item,
+and at a window end (one concat ffmpeg handing over to the next).
 
     .venv/bin/python bench/channel_gap.py [--items 4] [--seconds 4]
 
@@ -9,7 +10,11 @@ the confinement, FFmpegProcess):
 - concat: one ffmpeg over a concat list with each item's in and out point (what
   a playing channel runs, apps/channels/play);
 - per-item: one ffmpeg per item, each continuing the playlist (append_list with a
-  discontinuity), the next started when the previous ends.
+  discontinuity), the next started when the previous ends;
+- window: the items in two concat lists (two windows, ending at an item boundary), the
+  second ffmpeg started when the first ends, with its timestamps continuing the first's
+  (-output_ts_offset: the seconds since the first started, as a channel's epoch gives).
+  Its timestamp step is taken across the join, and whether every step is positive.
 
 For each it prints the longest stall of the playlist (the longest wait between two
 segments appearing, less the later one's length: how long a player waits for
@@ -107,14 +112,17 @@ def measure(name: str, segments: list[tuple[float, Path]], runs: list[list[Path]
     stall = 0.0
     for (before, _), (after, path) in itertools.pairwise(segments):
         stall = max(stall, after - before - duration(path))
-    step = 0.0
+    step, increasing = 0.0, True
     for paths in runs:
         times = [t for path in paths for t in video_times(path)]
-        step = max([step, *(b - a for a, b in itertools.pairwise(times))])
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        step = max([step, *steps])
+        increasing = increasing and all(s > 0 for s in steps)
     print(f"channel_gap_{name}_stall_s={max(stall, 0.0):.2f} (longest wait for a segment "
           f"beyond real time, {len(segments)} segments)")  # fmt: skip
     print(f"channel_gap_{name}_timestamp_step_s={step:.3f} (largest step between video "
           f"timestamps; 0.040 is one frame at 25 fps)")  # fmt: skip
+    print(f"channel_gap_{name}_timestamps_increasing={'yes' if increasing else 'no'}")
 
 
 def main() -> None:
@@ -157,6 +165,28 @@ def main() -> None:
         by_name = {path.name: path for _, path in segments}
         runs = [[by_name[n] for n in sorted(names) if n in by_name] for names in names_per_run]
         measure("per_item", segments, runs)
+
+        hls = root / "window"
+        hls.mkdir()
+        output = HlsOutput(directory=str(hls), segment_seconds=SEGMENT_SECONDS, list_size=0,
+                           delete_segments=False, append=True)  # fmt: skip
+        watch = Watch(hls)
+        half = max(1, len(clips) // 2)
+        first_started = time.monotonic()
+        for index, part in enumerate((clips[:half], clips[half:])):
+            if not part:
+                continue
+            window = PlaylistInput(
+                paths=tuple(map(str, part)),
+                inpoints=(0.5,) * len(part),
+                outpoints=(args.seconds + 0.5,) * len(part),
+            )
+            offset = time.monotonic() - first_started if index else 0.0
+            spec = JobSpec(input=window, profile=PROFILE, outputs=(output,),
+                           output_ts_offset_s=offset)  # fmt: skip
+            run(spec, root / f"work-window-{index}")
+        segments = watch.stop()
+        measure("window", segments, [[path for _, path in segments]])
 
 
 if __name__ == "__main__":

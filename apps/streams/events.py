@@ -86,7 +86,8 @@ class StreamStatusEvent(TypedDict):
 class StreamControlEvent(TypedDict):
     type: Literal["stream.control"]
     job_id: int
-    command: str  # "stop" | "restart" | "pause": a hint; the worker re-reads the row
+    # "stop" | "restart" | "pause" | "respawn" | "recording": a hint; the worker re-reads the row
+    command: str
 
 
 def publish_status(event: StreamStatusEvent, *, after_commit: bool = False) -> None:

@@ -213,6 +213,10 @@ class StreamJob(models.Model):
     # same statement, gave both the same number.
     last_run_number = models.PositiveIntegerField(default=0, db_default=0)
     resume_position_s = models.FloatField(default=0.0)  # what a paused file or folder played
+    # When the running ffmpeg is to be replaced by a new one built from the job's input as
+    # it is then, in the same run (stream_job_respawn: a channel's rows changed in the
+    # window its ffmpeg plays). The worker clears it when it starts an ffmpeg.
+    respawn_at = models.DateTimeField(null=True, blank=True)
     # Disk this job's file/HLS outputs, run folders and recordings may use (apps/streams/quota.py).
     disk_quota_mb = models.PositiveIntegerField(null=True, blank=True)
     state_changed_at = models.DateTimeField(default=timezone.now)

@@ -217,6 +217,7 @@ def job_spec_for(
     recording_path: Path | None = None,
     outputs: Iterable[StreamOutput] | None = None,
     resolve: bool = True,
+    for_run: bool = False,
 ) -> engine.JobSpec:
     """The engine spec for `job`.
 
@@ -227,6 +228,8 @@ def job_spec_for(
     validate unsaved output rows. `workdir` is where build_argv will write its
     helper files; nothing is written here, and checks that only validate leave it
     out. `resolve=False` leaves a media-library input unresolved (see media_inputs).
+    `for_run`: a run's ffmpeg will play this spec (the supervisor), not a check or a
+    preview; a channel then records the window it hands out.
     """
     del workdir  # the spec itself holds no paths of its own; kept for a stable signature
     policy = target_policy(reads_files=job.input_kind == InputKind.FILE)
@@ -237,6 +240,8 @@ def job_spec_for(
         targets = [_located(row, index, policy, resolve) for index, row in enumerate(rows)]
         if recording_path is not None:
             targets.append(recording_output(recording_path))
+    if job.input_kind == InputKind.CHANNEL:
+        return _channel_spec(job, targets, resolve=resolve, for_run=for_run)
     source = input_spec_for(job, resolve=resolve, policy=policy)
     live_stream = live_stream_of(job)
     if live_stream is not None and outputs_override is None:
@@ -244,23 +249,6 @@ def job_spec_for(
         # name them by index); the argv feeds them from the ladder wherever it is listed.
         with_audio = not isinstance(source, engine.TestPatternInput) or source.with_audio
         targets.append(ladder_output(live_stream, with_audio=with_audio))
-    if job.input_kind == InputKind.CHANNEL:
-        # A channel's input starts where its schedule is now, and its playlist goes on
-        # across ffmpeg restarts (the job's loop restarts it when its window ends).
-        from apps.channels.play.inputs import channel_hls
-
-        targets = [
-            channel_hls(target) if isinstance(target, engine.HlsOutput) else target
-            for target in targets
-        ]
-        return engine.JobSpec(
-            input=source,
-            profile=job.profile.to_spec(),
-            outputs=tuple(targets),
-            loop=False,
-            realtime=True,
-            stall_timeout_s=job.stall_timeout_seconds,
-        )
     loop = job.loop or job.input_kind == InputKind.MEDIA_FOLDER
     # Files and playlists of files continue from a position; an S3 item (a URL) and
     # everything else start from their beginning (resume_point).
@@ -274,4 +262,39 @@ def job_spec_for(
         realtime=job.realtime,
         start_offset_s=offset,
         stall_timeout_s=job.stall_timeout_seconds,
+    )
+
+
+def _channel_spec(
+    job: StreamJob, targets: list[engine.OutputSpec], *, resolve: bool, for_run: bool
+) -> engine.JobSpec:
+    """A channel's job: its input starts where its schedule is now, its playlist goes on
+    across ffmpeg restarts (the job's loop restarts it when its window ends), and its
+    timestamps continue the timeline of the ffmpeg before (apps.channels.play). Or the
+    channel's relay: its own HLS copied to its restream outputs."""
+    from apps.channels.play.inputs import RELAY_PROFILE, channel_hls, channel_window, relay_input
+
+    relay = relay_input(job) if resolve else None
+    if relay is not None:
+        return engine.JobSpec(
+            input=relay,
+            profile=RELAY_PROFILE,
+            outputs=tuple(targets),
+            loop=False,
+            realtime=True,
+            stall_timeout_s=job.stall_timeout_seconds,
+        )
+
+    window = channel_window(job, resolve=resolve, record=for_run)
+    return engine.JobSpec(
+        input=window.input,
+        profile=job.profile.to_spec(),
+        outputs=tuple(
+            channel_hls(target) if isinstance(target, engine.HlsOutput) else target
+            for target in targets
+        ),
+        loop=False,
+        realtime=True,
+        stall_timeout_s=job.stall_timeout_seconds,
+        output_ts_offset_s=window.ts_offset_s,
     )

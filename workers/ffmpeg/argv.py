@@ -30,6 +30,7 @@ from workers.ffmpeg.probe import LIBRARY_DEMUXERS
 from workers.ffmpeg.spec import (
     AudioCodec,
     FileInput,
+    FollowedHlsInput,
     JobSpec,
     PlaylistInput,
     ProfileSpec,
@@ -113,6 +114,13 @@ def _input_args(spec: JobSpec, workdir: Path, http_proxy: str | None) -> tuple[l
             args += ["-i", file_url(src.path)]
         else:
             args += ["-f", "concat", "-safe", "1", "-i", file_url(write_concat_list(src, workdir))]
+        return args, False
+    if isinstance(src, FollowedHlsInput):
+        # Local files only, as the hls and mpegts demuxers (its segments inherit both
+        # lists); from the newest segment, so a reader (re)started joins the live edge.
+        args += ["-protocol_whitelist", PROTOCOL_WHITELIST["file"]]
+        args += ["-format_whitelist", "hls,mpegts", "-f", "hls", "-live_start_index", "-1"]
+        args += ["-i", file_url(src.playlist)]
         return args, False
     assert isinstance(src, UrlInput)
     assert src.url_kind is not None
@@ -302,6 +310,8 @@ def _output_args(spec: JobSpec, audio_second: bool) -> list[str]:
     if not outputs:
         raise SpecError("spec.no_enabled_outputs")
     args = ["-map", "0:v:0?", "-map", "1:a:0" if audio_second else "0:a:0?"]
+    if spec.output_ts_offset_s:
+        args += ["-output_ts_offset", f"{spec.output_ts_offset_s:.6f}"]
     if spec.title is not None:
         args += ["-metadata", f"title={spec.title}"]
     targets = [target_for(output) for output in outputs]

@@ -43,6 +43,7 @@ from typing import TypeVar
 from workers.ffmpeg.spec import (
     FileInput,
     FileOutput,
+    FollowedHlsInput,
     HlsLadderOutput,
     HlsOutput,
     JobSpec,
@@ -172,6 +173,8 @@ def confinement_for(spec: JobSpec, workdir: str | os.PathLike[str]) -> Confineme
         reads.append(source.path)
     elif isinstance(source, PlaylistInput):
         reads += source.paths
+    elif isinstance(source, FollowedHlsInput):
+        reads.append(str(Path(source.playlist).parent))  # the playlist and its segments
     writes = [os.fspath(workdir)]
     for output in spec.enabled_outputs:
         if isinstance(output, HlsOutput | HlsLadderOutput):

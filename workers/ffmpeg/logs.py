@@ -33,6 +33,7 @@ from workers.ffmpeg.muxers import output_url
 from workers.ffmpeg.spec import (
     FileInput,
     FileOutput,
+    FollowedHlsInput,
     HlsLadderOutput,
     HlsOutput,
     JobSpec,
@@ -315,6 +316,8 @@ class LogSides:
                 inputs.append(os.path.abspath(Path(workdir) / PLAYLIST_FILE))
         elif isinstance(source, UrlInput):
             inputs.append(source.url)
+        elif isinstance(source, FollowedHlsInput):
+            inputs.append(os.path.abspath(Path(source.playlist).parent))
         outputs: list[str] = []
         for output in spec.enabled_outputs:
             if isinstance(output, HlsOutput | HlsLadderOutput):

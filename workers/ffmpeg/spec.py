@@ -29,7 +29,8 @@ from workers.ffmpeg.urls import validate_url as _validate_url
 
 __all__ = [
     "MAX_START_OFFSET_S", "AudioCodec", "Container", "EncoderInfo", "FileInput", "FileOutput",
-    "HlsLadderOutput", "HlsOutput", "InputKind", "InputSpec", "JobSpec", "OutputKind", "OutputSpec",
+    "FollowedHlsInput", "HlsLadderOutput", "HlsOutput", "InputKind", "InputSpec", "JobSpec",
+    "OutputKind", "OutputSpec",
     "OverlaySpec", "PlaylistInput", "ProfileSpec", "RateControl", "RtmpOutput", "SpecError",
     "SrtOutput", "TestPattern", "TestPatternInput", "UdpOutput", "UrlInput", "UrlKind",
     "VariantSpec", "VideoCodec", "list_encoders", "parse_encoders", "resume_point",
@@ -49,6 +50,7 @@ class InputKind(StrEnum):
     PLAYLIST = "playlist"
     URL = "url"
     TEST_PATTERN = "test_pattern"
+    FOLLOWED_HLS = "followed_hls"
 
 
 class UrlKind(StrEnum):
@@ -199,10 +201,33 @@ class TestPatternInput:
         return ()
 
 
-InputSpec = FileInput | PlaylistInput | UrlInput | TestPatternInput
+@dataclass(frozen=True)
+class FollowedHlsInput:
+    """A live HLS playlist on local disk that another of CastCore's ffmpegs writes (a
+    channel's own HLS), read from its newest segment on and followed as it grows.
+
+    Its reader outlives the writer's restarts: it waits for the next segment while the
+    writer is replaced, and the timestamps go on (the writer continues its timeline,
+    JobSpec.output_ts_offset_s), so what it feeds (a restream) sees one stream.
+    Live: never paced. Its path is CastCore's own, not a user's (no input policy).
+    """
+
+    playlist: str
+    kind: ClassVar[InputKind] = InputKind.FOLLOWED_HLS
+    recorded: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        _check_abs_path("input.playlist", self.playlist)
+
+    def secrets(self) -> tuple[str, ...]:
+        return ()
+
+
+InputSpec = FileInput | PlaylistInput | UrlInput | TestPatternInput | FollowedHlsInput
 
 MAX_START_OFFSET_S = 30 * 86400
 MAX_STALL_TIMEOUT_S = 86400
+MAX_TS_OFFSET_S = 100 * 365 * 86400
 
 
 def _usable_length(seconds: float | None) -> bool:
@@ -543,9 +568,15 @@ class JobSpec:
     # No progress for this long means stalled: the supervisor kills ffmpeg (FFmpegProcess).
     # ffmpeg's own network timeout is kept longer (argv.network_timeout_us).
     stall_timeout_s: float | None = None
+    # Added to every output timestamp (ffmpeg -output_ts_offset): a process that takes
+    # over from another (a channel's next window) continues its timeline instead of
+    # starting at 0 again, so players and receivers never see time go back. Wrapping
+    # (MPEG-TS's 33 bits, FLV's 32) is the muxers' business. Not for an HLS ladder.
+    output_ts_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
         _check_range("start_offset_s", self.start_offset_s, 0, MAX_START_OFFSET_S)
+        _check_range("output_ts_offset_s", self.output_ts_offset_s, 0, MAX_TS_OFFSET_S)
         _check_range("stall_timeout_s", self.stall_timeout_s, 1, MAX_STALL_TIMEOUT_S)
         if self.title is not None:
             _check_no_nul("title", self.title)

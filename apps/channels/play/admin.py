@@ -1,4 +1,5 @@
-"""Channel players in the admin: which job plays each channel, and whether it is wanted."""
+"""Channel players in the admin: which jobs play and restream each channel, and whether it
+is wanted."""
 
 from __future__ import annotations
 
@@ -10,6 +11,6 @@ from castcore.admin_site import ReadOnlyModelAdmin
 
 @admin.register(ChannelPlayer)
 class ChannelPlayerAdmin(ReadOnlyModelAdmin):
-    list_display = ["channel", "job", "wanted", "last_viewer_at"]
+    list_display = ["channel", "job", "relay_job", "wanted", "last_viewer_at", "window_end"]
     list_filter = ["wanted"]
-    list_select_related = ["channel", "job"]
+    list_select_related = ["channel", "job", "relay_job"]

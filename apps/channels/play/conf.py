@@ -19,3 +19,6 @@ IDLE_SECONDS = env_int("CASTCORE_CHANNEL_IDLE_SECONDS", 60, minimum=5)
 # A starting ffmpeg takes about this long to put out its first picture: it joins the
 # schedule this far ahead, so the picture is on time rather than late by its start-up.
 START_LEAD_SECONDS = env_float("CASTCORE_CHANNEL_START_LEAD_SECONDS", 1.0, minimum=0.0)
+# A window shorter than this (rows that run out) plays to its end instead of being handed
+# over early (inputs._hand_over_at): not a setting, a floor against restarts in a loop.
+HAND_OVER_MIN_SECONDS = 5.0

@@ -1,8 +1,12 @@
 """A channel's stream job input: its playout rows from now on, as one concat playlist.
 
 Built at every ffmpeg start (a start, a restart after a killed worker, the next
-window), from the wall clock: the first entry starts at the offset the schedule
-says plays now, so a channel always joins its schedule at the right point.
+window, a respawn after the rows changed), from the wall clock: the first entry
+starts at the offset the schedule says plays now, so a channel always joins its
+schedule at the right point. The window takes every row that begins within
+WINDOW_SECONDS, whole: it ends at an item boundary, where the picture cuts anyway.
+Its output timestamps are the schedule's own clock, seconds from the player's epoch,
+so they go on increasing from one ffmpeg to the next.
 """
 
 from __future__ import annotations
@@ -10,14 +14,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
-from apps.channels.models import PlayoutRow
+from apps.channels.models import Channel, PlayoutRow
 from apps.channels.play import conf
-from apps.channels.play.paths import channels_root
+from apps.channels.play.paths import PLAYLIST, channels_root, hls_dir
 from apps.channels.selectors import rows_between
 from apps.media.storage.base import StorageError
 from apps.streams.models import StreamJob
@@ -30,6 +35,10 @@ NOTHING_TO_PLAY = "channel.nothing_to_play"
 # The black clip is 10 s long (workers.ffmpeg.slate): a longer gap airs several cuts.
 BLACK_PART_SECONDS = 9.5
 NOT_A_CHANNEL = "spec.channel_only"
+# A relay copies what the channel's own ffmpeg encoded: nothing is encoded twice.
+RELAY_PROFILE = engine.ProfileSpec(
+    video_codec=engine.VideoCodec.COPY, audio_codec=engine.AudioCodec.COPY
+)
 
 
 def _local_path(row: PlayoutRow) -> str | None:
@@ -111,13 +120,29 @@ def playlist_from(
     )
 
 
+@dataclass(frozen=True)
+class ChannelWindow:
+    """What one ffmpeg of a channel plays: its input, and the schedule span it covers."""
+
+    input: engine.PlaylistInput
+    start: datetime  # the schedule's instant of its first frame
+    end: datetime | None  # where its last row ends (an item boundary); None: unresolved
+    ts_offset_s: float  # its first frame's timestamp: seconds from the player's epoch
+
+
 def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
     """The input of the channel that owns `job`, from now to the window's end."""
+    return channel_window(job, resolve=resolve).input
+
+
+def channel_window(job: StreamJob, *, resolve: bool, record: bool = False) -> ChannelWindow:
+    """The window of the channel that owns `job` from now on. `record`: an ffmpeg will
+    play it, so the player keeps its span for rebuilds to compare with (services)."""
     from apps.channels.play.models import ChannelPlayer
 
     if not resolve:
         # Saving the job checks its rows only (the channel creates it before its player).
-        return engine.PlaylistInput(paths=("/channel",))
+        return ChannelWindow(engine.PlaylistInput(paths=("/channel",)), timezone.now(), None, 0.0)
     player = (
         ChannelPlayer.objects.filter(job_id=job.pk)
         .select_related("channel__output_profile", "job__profile")
@@ -142,12 +167,20 @@ def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
         raise engine.SpecError(exc.code) from None
 
     size = (profile.width or 1280, profile.height or 720, round(profile.fps or 25))
-    now = timezone.now() + timedelta(seconds=conf.START_LEAD_SECONDS)
-    rows = list(
-        rows_between(player.channel, now, now + timedelta(seconds=conf.WINDOW_SECONDS))
-        .select_related("media_item__source", "replay__recording", "asset")
-        .order_by("start")
-    )
+    with transaction.atomic():
+        # The channel's row lock orders this read with rebuilds (services.playout): a
+        # rebuild either comes first, and these rows are its own, or sees this window.
+        Channel.objects.select_for_update().filter(pk=player.channel_id).exists()
+        now = timezone.now() + timedelta(seconds=conf.START_LEAD_SECONDS)
+        rows = list(
+            rows_between(player.channel, now, now + timedelta(seconds=conf.WINDOW_SECONDS))
+            .select_related("media_item__source", "replay__recording", "asset")
+            .order_by("start")
+        )
+        end = rows[-1].end if rows else now
+        if record:
+            ChannelPlayer.objects.filter(pk=player.pk).update(window_start=now, window_end=end)
+            _hand_over_at(job, end)
     slates: dict[int | None, str | None] = {}
 
     def slate(row: PlayoutRow) -> str | None:
@@ -155,7 +188,20 @@ def channel_input(job: StreamJob, *, resolve: bool) -> engine.PlaylistInput:
             slates[row.asset_id] = _slate_path(row, size)
         return slates[row.asset_id]
 
-    return playlist_from(rows, now, black=lambda: clip, slate=slate)
+    playlist = playlist_from(rows, now, black=lambda: clip, slate=slate)
+    return ChannelWindow(playlist, now, end, max(0.0, (now - player.epoch).total_seconds()))
+
+
+def _hand_over_at(job: StreamJob, end: datetime) -> None:
+    """Have the next ffmpeg take over from this one as its window ends, START_LEAD_SECONDS
+    early, as after a schedule change (services.channel_window_follow): this one is that far
+    ahead of the clock, the next joins the schedule that far ahead, so the picture changes
+    on time. A window too short for it just plays out (the job's loop goes on)."""
+    from apps.streams.services import stream_job_respawn
+
+    at = end - timedelta(seconds=conf.START_LEAD_SECONDS)
+    if (at - timezone.now()).total_seconds() >= conf.HAND_OVER_MIN_SECONDS:
+        stream_job_respawn(job_id=job.pk, at=at)
 
 
 def _slate_path(row: PlayoutRow, size: tuple[int, int, int]) -> str | None:
@@ -170,6 +216,19 @@ def _slate_path(row: PlayoutRow, size: tuple[int, int, int]) -> str | None:
     except (NotImplementedError, SlateError) as exc:  # a storage without paths; a bad image
         logger.warning("slate %s airs as black: %s", asset.pk, getattr(exc, "code", exc))
         return None
+
+
+def relay_input(job: StreamJob) -> engine.FollowedHlsInput | None:
+    """The input of a channel's relay job (the channel's own HLS, followed from its live
+    edge), or None when `job` is not a relay."""
+    from apps.channels.play.models import ChannelPlayer
+
+    channel_id = (
+        ChannelPlayer.objects.filter(relay_job_id=job.pk).values_list("channel_id", flat=True)
+    ).first()
+    if channel_id is None:
+        return None
+    return engine.FollowedHlsInput(playlist=str(hls_dir(channel_id) / PLAYLIST))
 
 
 def channel_hls(output: engine.HlsOutput) -> engine.HlsOutput:

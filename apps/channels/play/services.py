@@ -1,16 +1,19 @@
-"""Start and stop a channel: its own stream job plays the playout (inputs.channel_input).
+"""Start and stop a channel: its own stream job plays the playout (inputs.channel_window).
 
 The job is an ordinary stream job with input kind `channel`: the engine's lease,
 reconciler, reconnects and hints supervise it like any other. Its loop makes the
 worker start the next ffmpeg when one has played its window, and every ffmpeg
 starts where the schedule is at that moment, so a restart after a killed worker
-joins the row that should be playing at the right offset.
+joins the row that should be playing at the right offset. A rebuild that changes
+rows inside the window the running ffmpeg plays has it replaced at the first changed
+row (channel_window_follow), so the picture keeps to the guide.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -19,7 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.audit import audit_record
-from apps.channels.models import Channel, ChannelMode
+from apps.channels.models import Channel, ChannelMode, PlayoutRow
 from apps.channels.play import conf
 from apps.channels.play.live import mark_stopped
 from apps.channels.play.models import ChannelPlayer
@@ -28,6 +31,7 @@ from apps.streams.models import InputKind, JobState, StreamJob
 from apps.streams.services import (
     stream_job_create,
     stream_job_delete,
+    stream_job_respawn,
     stream_job_start,
     stream_job_stop,
     stream_job_update,
@@ -50,17 +54,17 @@ JOB_FIELDS = {
 }
 
 
-def _outputs(channel: Channel) -> list[dict[str, Any]]:
-    """The channel's HLS, then its restream outputs."""
-    outputs: list[dict[str, Any]] = [
-        {"name": "channel HLS", "kind": "hls", "url": str(hls_dir(channel.pk)), "enabled": True}
-    ]
-    for output in channel.outputs.all():
-        outputs.append(
-            {"name": output.name or output.kind, "kind": output.kind, "url": output.url,
-             "stream_key": output.stream_key, "enabled": output.enabled}
-        )  # fmt: skip
-    return outputs
+def _hls_output(channel: Channel) -> dict[str, Any]:
+    return {"name": "channel HLS", "kind": "hls", "url": str(hls_dir(channel.pk)), "enabled": True}
+
+
+def _restream_outputs(channel: Channel) -> list[dict[str, Any]]:
+    """The channel's restream outputs, as its relay job's outputs."""
+    return [
+        {"name": output.name or output.kind, "kind": output.kind, "url": output.url,
+         "stream_key": output.stream_key, "enabled": output.enabled}
+        for output in channel.outputs.all()
+    ]  # fmt: skip
 
 
 def _job_fields(channel: Channel) -> dict[str, Any]:
@@ -68,18 +72,32 @@ def _job_fields(channel: Channel) -> dict[str, Any]:
             "profile": channel.output_profile}  # fmt: skip
 
 
+def _relay_fields(channel: Channel) -> dict[str, Any]:
+    # Its profile is the channel's for the record; the relay copies (inputs.RELAY_PROFILE).
+    return {**_job_fields(channel), "name": f"channel {channel.number} restream"[:200]}
+
+
 def _player(channel: Channel, *, actor: Any) -> ChannelPlayer:
-    """The channel's player, its job made or brought up to date with the channel."""
+    """The channel's player, its jobs made or brought up to date with the channel."""
     if channel.output_profile is None:
         raise ApiError("channel.profile_required", {"field": "output_profile"})
     hls_dir(channel.pk).mkdir(parents=True, exist_ok=True)
     player = ChannelPlayer.objects.select_for_update().filter(channel=channel).first()
+    outputs = [_hls_output(channel)]
     if player is None:
-        job = stream_job_create(actor=actor, outputs=_outputs(channel), **_job_fields(channel))
-        return ChannelPlayer.objects.create(channel=channel, job=job)
-    stream_job_update(
-        actor=actor, job=player.job, outputs=_outputs(channel), **_job_fields(channel)
-    )
+        job = stream_job_create(actor=actor, outputs=outputs, **_job_fields(channel))
+        player = ChannelPlayer.objects.create(channel=channel, job=job)
+    else:
+        stream_job_update(actor=actor, job=player.job, outputs=outputs, **_job_fields(channel))
+    restream = _restream_outputs(channel)
+    if restream and player.relay_job is None:
+        relay = stream_job_create(actor=actor, outputs=restream, **_relay_fields(channel))
+        ChannelPlayer.objects.filter(pk=player.pk).update(relay_job=relay)
+        player.relay_job = relay
+    elif restream and player.relay_job is not None:
+        stream_job_update(
+            actor=actor, job=player.relay_job, outputs=restream, **_relay_fields(channel)
+        )
     return player
 
 
@@ -90,10 +108,16 @@ def channel_player(*, channel: Channel, actor: Any) -> ChannelPlayer:
         return found or _player(channel, actor=actor)
 
 
+def _relays(channel: Channel) -> bool:
+    """Whether the channel restreams: it has an enabled restream output."""
+    return channel.outputs.filter(enabled=True).exists()
+
+
 def channel_start(
     *, actor: Any, channel: Channel, request: HttpRequest | None = None
 ) -> ChannelPlayer:
-    """Stopped → playing: the channel's job starts (a no-op when it plays already)."""
+    """Stopped → playing: the channel's job starts, and its relay when it restreams (a
+    no-op for what plays already)."""
     if not channel.enabled:
         raise ApiError("channel.disabled", {"channel": channel.pk}, status_code=409)
     with transaction.atomic():
@@ -103,6 +127,11 @@ def channel_start(
         job = StreamJob.objects.get(pk=player.job_id)
         if job.state not in RUNNING:
             stream_job_start(actor=actor, job=job, request=request)
+        relay = player.relay_job and StreamJob.objects.get(pk=player.relay_job.pk)
+        if relay is not None and relay.state in RUNNING and not _relays(channel):
+            stream_job_stop(actor=actor, job=relay, request=request)  # its outputs went
+        elif relay is not None and relay.state not in RUNNING and _relays(channel):
+            stream_job_start(actor=actor, job=relay, request=request)
         _audit(actor, "channel.start", channel, request)
     return player
 
@@ -121,6 +150,8 @@ def channel_stop(*, actor: Any, channel: Channel, request: HttpRequest | None = 
             return False
         ChannelPlayer.objects.filter(pk=player.pk).update(wanted=False)
         stream_job_stop(actor=actor, job=player.job, request=request)
+        if player.relay_job is not None:
+            stream_job_stop(actor=actor, job=player.relay_job, request=request)
         _audit(actor, "channel.stop", channel, request)
         # Its playlist stays on disk (the next run continues the numbering): what it
         # lists must no longer be served as live.
@@ -143,8 +174,10 @@ def channel_jobs_forget(*, job_ids: list[int] | None = None) -> int:
     A job a worker still runs is left for the next pass: the stop reaches the worker
     first, and a stream job is deleted only once it is idle.
     """
-    orphans = StreamJob.objects.filter(input_kind=InputKind.CHANNEL).exclude(
-        pk__in=ChannelPlayer.objects.values("job_id")
+    orphans = (
+        StreamJob.objects.filter(input_kind=InputKind.CHANNEL)
+        .exclude(pk__in=ChannelPlayer.objects.values("job_id"))
+        .exclude(pk__in=ChannelPlayer.objects.exclude(relay_job=None).values("relay_job_id"))
     )
     if job_ids is not None:
         orphans = orphans.filter(pk__in=job_ids)
@@ -177,6 +210,12 @@ def channel_viewer_seen(*, channel: Channel) -> bool:
     return True
 
 
+def _relay_down(player: ChannelPlayer) -> bool:
+    """The channel restreams and its relay does not run (never started, failed, stopped)."""
+    relay = player.relay_job
+    return (relay is None or relay.state not in RUNNING) and _relays(player.channel)
+
+
 def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
     """The periodic step: start always-on channels that should play and do not (never
     started, a window the job completed, a failure), stop disabled channels and on-demand
@@ -184,7 +223,9 @@ def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
     now = now or timezone.now()
     started = stopped = 0
     idle_before = now - timedelta(seconds=conf.IDLE_SECONDS)
-    players = ChannelPlayer.objects.select_related("channel", "job").filter(wanted=True)
+    players = ChannelPlayer.objects.select_related("channel", "job", "relay_job").filter(
+        wanted=True
+    )
     for player in players:
         channel = player.channel
         try:
@@ -194,7 +235,7 @@ def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
             if idle or not channel.enabled:
                 channel_stop(actor=None, channel=channel)
                 stopped += 1
-            elif player.job.state not in RUNNING:
+            elif player.job.state not in RUNNING or _relay_down(player):
                 channel_start(actor=None, channel=channel)
                 started += 1
         except ApiError as exc:
@@ -211,3 +252,72 @@ def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
         except ApiError as exc:
             logger.warning("channel %s could not be started: %s", channel.pk, exc.code)
     return {"started": started, "stopped": stopped, "deleted": channel_jobs_forget()}
+
+
+# What makes two rows play the same picture: the running ffmpeg has the old ones.
+_AIRED = ("start", "end", "media_item_id", "asset_id", "replay_id", "in_point", "filler")
+
+
+@dataclass(frozen=True)
+class PlayingWindow:
+    """The rows the channel's running ffmpeg was given, from a rebuild's change point on."""
+
+    channel_id: int
+    job_id: int
+    since: datetime
+    until: datetime
+    rows: list[tuple[Any, ...]]
+
+
+def _aired(channel_id: int, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+    rows = PlayoutRow.objects.filter(channel_id=channel_id, start__gte=since, start__lt=until)
+    return list(rows.order_by("start").values_list(*_AIRED))
+
+
+def playing_window(*, channel: Channel, since: datetime) -> PlayingWindow | None:
+    """What the channel's ffmpeg plays from `since` on (None: no window reaches past it).
+
+    Call under the channel's row lock, before the rows change: the input builder takes
+    it too (inputs.channel_window), so the window read here is the one on the air.
+    """
+    player = (
+        ChannelPlayer.objects.filter(channel=channel, window_end__gt=since)
+        .values_list("job_id", "window_end")
+        .first()
+    )
+    if player is None:
+        return None
+    job_id, until = player
+    if until is None:
+        return None
+    return PlayingWindow(channel.pk, job_id, since, until, _aired(channel.pk, since, until))
+
+
+def channel_window_follow(*, window: PlayingWindow) -> datetime | None:
+    """After the rows changed (a rebuild, under the same lock): when the window's rows now
+    differ from what its ffmpeg has, have the job replace that ffmpeg at the first
+    difference, an item boundary. Returns that instant, or None when nothing it plays
+    changed."""
+    after = _aired(window.channel_id, window.since, window.until)
+    at = first_difference(window.rows, after)
+    if at is None:
+        return None
+    at = max(at, window.since)
+    # The running ffmpeg is ahead of the clock by up to the start lead (it joined that far
+    # ahead): stopped that much early it has put out nothing of the old rows past `at`,
+    # and the next one, joining `at` from then, has its picture up by `at`.
+    stream_job_respawn(job_id=window.job_id, at=at - timedelta(seconds=conf.START_LEAD_SECONDS))
+    return at
+
+
+def first_difference(
+    before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]
+) -> datetime | None:
+    """The start of the first row (rows as `_AIRED` tuples, in order) where the lists part."""
+    for old, new in zip(before, after, strict=False):
+        if old != new:
+            return min(old[0], new[0])
+    if len(before) != len(after):
+        longer = before if len(before) > len(after) else after
+        return longer[min(len(before), len(after))][0]
+    return None

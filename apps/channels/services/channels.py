@@ -176,9 +176,14 @@ def channel_delete(*, actor: Any, channel: Channel, request: HttpRequest | None 
     """The channel goes and its job stops; the job is deleted once no worker runs it."""
     with transaction.atomic():
         audit_record(actor=actor, action="channel.delete", target=channel, request=request)
-        job_ids = list(
-            ChannelPlayer.objects.filter(channel=channel).values_list("job_id", flat=True)
-        )
+        job_ids = [
+            pk
+            for ids in ChannelPlayer.objects.filter(channel=channel).values_list(
+                "job_id", "relay_job_id"
+            )
+            for pk in ids
+            if pk is not None
+        ]
         channel_stop(actor=actor, channel=channel, request=request)
         channel.delete()
         channel_jobs_forget(job_ids=job_ids)

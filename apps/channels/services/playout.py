@@ -233,8 +233,12 @@ def playout_rebuild(
     The past is history and stays. The row airing at the change point stays too
     (the engine is playing it); the rebuild starts where it ends, and each
     playlist resumes after the last row kept from it. Returns the rows written.
-    After the commit a worker renders the channel's guide (services/guide.py).
+    After the commit a worker renders the channel's guide (services/guide.py). When
+    rows inside the window the channel's ffmpeg plays changed, it is replaced from the
+    first changed row (apps.channels.play.services.channel_window_follow).
     """
+    from apps.channels.play.services import channel_window_follow, playing_window
+
     now = now or timezone.now()
     start = max(since or now, now)
     with transaction.atomic():
@@ -243,9 +247,12 @@ def playout_rebuild(
         airing = PlayoutRow.objects.filter(channel=locked, start__lte=start, end__gt=start).first()
         if airing is not None:
             start = airing.end
+        playing = playing_window(channel=locked, since=start)
         PlayoutRow.objects.filter(channel=locked, start__gte=start).delete()
         written = _compile_from(locked, start, _horizon(now, horizon))
         Channel.objects.filter(pk=locked.pk).update(playout_compiled_at=now)
+        if playing is not None:
+            channel_window_follow(window=playing)
         guide_warm_on_commit([locked.pk])
     return written
 

@@ -95,6 +95,8 @@ class Segment:
     path: Path
     seen_at: datetime  # when it first appeared (ffmpeg writes it once it is complete)
     duration: float = 0.0
+    # Listed after an EXT-X-DISCONTINUITY: the first segment of another ffmpeg.
+    discontinuity: bool = False
 
 
 @dataclass
@@ -115,7 +117,7 @@ class SegmentCollector:
         seen: set[str] = set()
         while not self.stopped.is_set():
             listed = self._listed()
-            for name in listed:
+            for name, discontinuity in listed:
                 if name in seen:
                     continue
                 source = self.folder / name
@@ -125,15 +127,23 @@ class SegmentCollector:
                 except OSError:
                     continue
                 seen.add(name)
-                self.segments.append(Segment(copy, timezone.now()))
+                self.segments.append(Segment(copy, timezone.now(), discontinuity=discontinuity))
             time.sleep(0.05)
 
-    def _listed(self) -> list[str]:
+    def _listed(self) -> list[tuple[str, bool]]:
+        """The segments the playlist lists, each with whether a discontinuity precedes it."""
         try:
             text = (self.folder / "index.m3u8").read_text()
         except OSError:
             return []
-        return [line for line in text.splitlines() if line and not line.startswith("#")]
+        listed, discontinuity = [], False
+        for line in text.splitlines():
+            if line == "#EXT-X-DISCONTINUITY":
+                discontinuity = True
+            elif line and not line.startswith("#"):
+                listed.append((line, discontinuity))
+                discontinuity = False
+        return listed
 
     def stop(self) -> list[Segment]:
         self.stopped.set()

@@ -1,5 +1,5 @@
 """A playing channel also publishes to its restream outputs (a real nginx-rtmp on loopback),
-and its stream key stays out of logs and the stream-jobs API."""
+through its relay job, and its stream key stays out of logs and the stream-jobs API."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ def test_a_channel_publishes_its_playout_to_a_restream_output(
                                  stream_key=KEY)  # fmt: skip
     air(channel, timezone.now() - timedelta(seconds=1), [(items["green"], 25)])
     player = channel_start(actor=None, channel=channel)
-    job = StreamJob.objects.get(pk=player.job_id)
-    thread = start_supervised(job)
+    assert player.relay_job is not None
+    threads = [start_supervised(StreamJob.objects.get(pk=player.job_id))]
+    job = StreamJob.objects.get(pk=player.relay_job.pk)
+    threads.append(start_supervised(job))
     try:
         wait_until(
             lambda: (StreamRun.objects.filter(job=job).first() or StreamRun()).last_stats.get(
@@ -54,9 +56,12 @@ def test_a_channel_publishes_its_playout_to_a_restream_output(
         assert {s["codec_name"] for s in streams} == {"h264", "aac"}
         shown = operator_api.get(f"/api/v1/stream-jobs/{job.pk}").json()
         assert shown["input_kind"] == "channel" and KEY not in json.dumps(shown)
-        assert {o["kind"] for o in shown["outputs"]} == {"hls", "rtmp"}
+        assert {o["kind"] for o in shown["outputs"]} == {"rtmp"}
+        encoder = operator_api.get(f"/api/v1/stream-jobs/{player.job_id}").json()
+        assert {o["kind"] for o in encoder["outputs"]} == {"hls"}
     finally:
         channel_stop(actor=None, channel=channel)
-        thread.join(20)
+        for thread in threads:
+            thread.join(20)
     run = StreamRun.objects.get(job=job)
     assert KEY not in json.dumps(run.log_tail)

@@ -11,7 +11,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from django.db import OperationalError, connection, transaction
@@ -118,6 +118,7 @@ class Beat:
     superseded: bool  # a restart gave the job to a newer run
     desired_state: str
     recording: bool = False  # the job's recording toggle now
+    respawn_at: datetime | None = None  # when to replace ffmpeg (stream_job_respawn)
 
 
 @retry_locked
@@ -129,7 +130,7 @@ def heartbeat(*, run: StreamRun, fields: dict[str, Any] | None = None) -> Beat:
     ).update(heartbeat_at=now, lease_expires_at=_lease_until(), **(fields or {}))
     job = (
         StreamJob.objects.filter(pk=run.job_id)
-        .values("fencing_token", "desired_state", "recording_enabled")
+        .values("fencing_token", "desired_state", "recording_enabled", "respawn_at")
         .first()
     )
     if job is None:
@@ -139,7 +140,17 @@ def heartbeat(*, run: StreamRun, fields: dict[str, Any] | None = None) -> Beat:
         superseded=job["fencing_token"] != run.fencing_token,
         desired_state=job["desired_state"],
         recording=job["recording_enabled"],
+        respawn_at=job["respawn_at"],
     )
+
+
+@retry_locked
+def respawn_answered(*, run: StreamRun) -> None:
+    """An ffmpeg is starting from the job's input as it is now: it answers the pending
+    respawn request (stream_job_respawn), whatever instant it asked for."""
+    StreamJob.objects.filter(pk=run.job_id, fencing_token=run.fencing_token).exclude(
+        respawn_at=None
+    ).update(respawn_at=None)
 
 
 @retry_locked

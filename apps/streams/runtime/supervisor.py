@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from apps.streams.models import (
     SEEKABLE_INPUT_KINDS,
     DesiredState,
     ExitReason,
+    InputKind,
     JobState,
     RunState,
     StreamJob,
@@ -78,8 +80,13 @@ class _Stop:
     job_fields: dict[str, Any]
 
 
-# Not an end: the recording toggle changed, so ffmpeg restarts at once within the same run.
+# Not an end: the recording toggle changed, or a respawn was asked for (stream_job_respawn),
+# so ffmpeg restarts at once within the same run.
 _RESPAWN = _Stop("respawn", None, {})
+# A channel's ffmpeg that played its whole window ends by design: the next one starts at
+# once (where the schedule is then), unless it ended this soon, which is a failure to
+# retry with the reconnect policy's pauses rather than a loop of instant restarts.
+WINDOW_MIN_SECONDS = 5.0
 
 _supervisors: set[RunSupervisor] = set()  # the runs this process supervises now
 _supervisors_lock = threading.Lock()
@@ -129,6 +136,8 @@ class RunSupervisor(LiveEvents):
         self._log_window = (0.0, 0)
         self.recording_path: Path | None = None
         self.recording_wanted = run.recording
+        # The job's respawn request as last read (the claim read the row; then each beat).
+        self.respawn_at: datetime | None = self.job.respawn_at
         # Only files can continue from a position: a file, a library item or folder read as files.
         self.seekable = self.job.input_kind in SEEKABLE_INPUT_KINDS
         self._last_beat_at = time.monotonic()
@@ -200,6 +209,13 @@ class RunSupervisor(LiveEvents):
                 return control
             if info.reason is ProcessExit.COMPLETED and not self.job.loop:
                 return _Stop(ExitReason.COMPLETED, JobState.STOPPED, self._stopped_fields())
+            if (
+                info.reason is ProcessExit.COMPLETED
+                and self.job.input_kind == InputKind.CHANNEL
+                and info.duration_s >= WINDOW_MIN_SECONDS
+                and not handing_over()
+            ):
+                continue  # its window played out: no reconnect state, no pause, no count
             if handing_over():
                 # Whatever ended ffmpeg (systemd's SIGTERM reaches the whole worker's
                 # cgroup), the worker is stopping: hand the job over, count no failure.
@@ -238,12 +254,20 @@ class RunSupervisor(LiveEvents):
         if reread_job:
             lease.retry_locked(self.job.refresh_from_db)(fields=["recording_enabled"])
         self.recording_wanted = self.job.recording_enabled
+        if self.respawn_at is not None:
+            # This ffmpeg reads the input as it is from now on: it answers the request.
+            lease.respawn_answered(run=self.run)
+            self.respawn_at = None
         self.segment += 1
         workdir = run_workdir(self.job.pk, self.run.number)
         recording = recording_path(workdir, self.segment) if self.job.recording_enabled else None
         self.recording_path = recording
         spec = job_spec_for(
-            self.job, workdir=workdir, start_offset=self.offset, recording_path=recording
+            self.job,
+            workdir=workdir,
+            start_offset=self.offset,
+            recording_path=recording,
+            for_run=True,
         )
         self.seekable = self.seekable and isinstance(spec.input, FileInput | PlaylistInput)
         meter = self.meter = BitrateMeter(spec)
@@ -300,11 +324,15 @@ class RunSupervisor(LiveEvents):
     def _watch(self, process: FFmpegProcess) -> _Stop | None:
         """Heartbeat until ffmpeg exits or the operator/lease says stop; returns that verdict."""
         while process.is_running():
-            self.wake.wait(conf.HEARTBEAT_SECONDS)
+            self.wake.wait(self._respawn_wait(conf.HEARTBEAT_SECONDS))
             self.wake.clear()
             if not process.is_running():
                 return None
             control = self._control()
+            if control is None and self._respawn_due():
+                self._log_line("info", "Restarting ffmpeg as asked: its input goes on from here.")
+                process.stop()
+                return _RESPAWN
             if control is None and self.recording_wanted != (self.recording_path is not None):
                 # The file can only start or end with a process: restart ffmpeg now, in
                 # this run (a file input continues from its position), with or without it.
@@ -320,6 +348,15 @@ class RunSupervisor(LiveEvents):
                 process.stop()  # SIGINT so files and trailers are finalised, then kill
             return control
         return None
+
+    def _respawn_wait(self, seconds: float) -> float:
+        """How long to wait for the next look: less when a respawn falls due sooner."""
+        if self.respawn_at is None:
+            return seconds
+        return max(0.0, min(seconds, (self.respawn_at - timezone.now()).total_seconds()))
+
+    def _respawn_due(self) -> bool:
+        return self.respawn_at is not None and self.respawn_at <= timezone.now()
 
     def _sleep(self, seconds: float) -> _Stop | None:
         deadline = time.monotonic() + seconds
@@ -351,6 +388,7 @@ class RunSupervisor(LiveEvents):
             return _Stop(ExitReason.LEASE_LOST, None, {})
         self._last_beat_at = time.monotonic()
         self.recording_wanted = beat.recording
+        self.respawn_at = beat.respawn_at
         if not beat.owned:
             self._log_line("error", "This worker lost the run's lease; ffmpeg was stopped.")
             return _Stop(ExitReason.LEASE_LOST, None, {})

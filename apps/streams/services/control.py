@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -316,3 +317,25 @@ def stream_job_pause(
     _announce(job.pk)
     job.refresh_from_db(fields=CONTROL_FIELDS)
     return job
+
+
+@transaction.atomic
+def stream_job_respawn(*, job_id: int, at: datetime) -> bool:
+    """Running → running with a new ffmpeg from `at`, in the same run.
+
+    The owning worker stops its ffmpeg at that instant (at once if it has passed) and
+    starts the next from the job's input as it is then: a channel whose rows changed
+    inside the window its ffmpeg plays. Of two pending instants the earlier wins (the
+    new ffmpeg reads everything changed by then); a worker that starts an ffmpeg clears
+    the request, which that ffmpeg answers. False when the job does not run: its next
+    start reads the input afresh anyway.
+    """
+    changed = (
+        StreamJob.objects.filter(pk=job_id, state__in=RUNNING_STATES)
+        .filter(Q(respawn_at__isnull=True) | Q(respawn_at__gt=at))
+        .update(respawn_at=at)
+    )
+    if changed:
+        transaction.on_commit(lambda: _nudge(job_id, "respawn"))
+        return True
+    return StreamJob.objects.filter(pk=job_id, state__in=RUNNING_STATES).exists()
