@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,11 +78,17 @@ def cleanup(distributed: bool) -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
 
 
-def start_server(port: int, processes: int = 1) -> subprocess.Popen[bytes]:
+def start_server(port: int, processes: int = 1, profile: str = "") -> subprocess.Popen[bytes]:
     env = dict(os.environ, SECURE_SSL_REDIRECT="false", ALLOWED_HOSTS="127.0.0.1,localhost")
     log = (ROOT / "server.log").open("wb")
-    argv = [sys.executable, "-m", "castcore.serve", "--processes", str(processes),
-            "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
+    serve = ["--processes", str(processes),
+             "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
+    if profile:
+        # cProfile in the web process's main thread (its event loop), from SIGUSR1 to
+        # SIGUSR2: the measured window only, not the sockets' connects.
+        argv = [sys.executable, str(REPO / "bench" / "profiled_serve.py"), profile, *serve]
+    else:
+        argv = [sys.executable, "-m", "castcore.serve", *serve]
     process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log)
     import urllib.error
     import urllib.request
@@ -245,6 +252,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
 
     layer, group = get_channel_layer(), chat_group(stream.pk)
     load_before = os.getloadavg()[0]
+    if args.profile:
+        os.kill(server_pid, signal.SIGUSR1)
     cpu_before, wall_before = cpu_seconds(server_pid), time.monotonic()
     client_before = time.process_time()
     interval = 1.0 / args.rate
@@ -278,6 +287,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
             seen, quiet_since = now_seen, time.monotonic()
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(server_pid) - cpu_before
+    if args.profile:
+        os.kill(server_pid, signal.SIGUSR2)
     client_cpu = time.process_time() - client_before
     for s in sockets:
         s.close()
@@ -371,17 +382,26 @@ def main() -> None:
         action="store_true",
         help="Owncast's chat socket (/owncast/<slug>/ws?accessToken=), every socket registered",
     )
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="PATH",
+        help="cProfile the web process's event loop over the measured window (pstats to PATH;"
+        " one web process; slows it down, so its latencies are not the bench's)",
+    )
     args = parser.parse_args()
     assert args.senders <= args.sockets
     assert args.distributed or not args.fan_out_only, "--fan-out-only needs --distributed"
     assert args.distributed or args.web_processes == 1, "--web-processes needs --distributed"
+    assert not args.profile or args.web_processes == 1, "--profile takes one web process"
     configure(args.distributed, args.redis_db)
     from castcore.tests.test_run_modes import free_port, stop
 
     port = free_port()
     server = None
     try:
-        server = start_server(port, args.web_processes)
+        profile = os.path.abspath(args.profile) if args.profile else ""
+        server = start_server(port, args.web_processes, profile)
         asyncio.run(run(args, port, server.pid))
     finally:
         if server is not None:
