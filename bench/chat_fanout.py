@@ -296,6 +296,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     latencies: list[float] = []
     errors = foreign = 0
     per_socket_counts: list[int] = []
+    per_socket_reads: list[int] = []
     early_errors = {
         json.loads(payload)["error"]["code"]
         for s, count in zip(sockets, opened, strict=True)
@@ -324,6 +325,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
                 latencies.append(arrived - float(found[1]))
                 count += 1
         per_socket_counts.append(count)
+        # Frames that came in one read came in one write of the server's (one fan-out pass).
+        per_socket_reads.append(len({arrived for arrived, _ in s.frames()}))
     if not latencies:
         print("no messages arrived; see", ROOT / "server.log")
         return
@@ -348,6 +351,11 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     print(
         f"chat_latency_ms p50 {pct(0.5):.1f} p99 {pct(0.99):.1f} max {latencies[-1] * 1000:.1f} "
         "(send to receive, over every socket; aim p99 < 100)"
+    )
+    reads = sorted(per_socket_reads)[len(per_socket_reads) // 2]
+    print(
+        f"reads per socket: median {reads} ({total / max(reads, 1):.2f} messages a read; "
+        "a read is about one fan-out pass of the server)"
     )
     print(
         f"chat_web_cpu {100 * cpu / wall:.0f} % of a core (web processes, over {wall:.0f} s; "
