@@ -38,7 +38,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -419,7 +419,8 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     # --- from the group
 
     async def forward(self, delivery: fanout.Delivery) -> None:
-        if _plan(delivery).control:
+        plan = _plan(delivery)
+        if plan.control:
             for event in delivery.events:
                 if event["type"] == "chat.revisit" and not await self._may_still_read():
                     await self._error("chat.forbidden")
@@ -431,7 +432,7 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
                     await self.unsubscribe()
                     await self.close(code=CLOSE_FORBIDDEN)
                     return
-        frames = self.frames_for(delivery)
+        frames = self.frames_for(delivery, plan)
         if frames.texts:
             await send_text_frames(self, frames)
 
@@ -442,9 +443,9 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
         """The frames this socket's client reads for these client frames (JSON texts)."""
         return TextFrames.of(texts)
 
-    def frames_for(self, delivery: fanout.Delivery) -> TextFrames:
+    def frames_for(self, delivery: fanout.Delivery, plan: _Plan | None = None) -> TextFrames:
         events_ = delivery.events
-        plan = _plan(delivery)
+        plan = plan or _plan(delivery)
         if plan.personal or (
             self.backlog_ids and not self.backlog_ids.isdisjoint(plan.message_ids)
         ):
@@ -455,11 +456,15 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
             if self.backlog_ids:
                 self.backlog_ids -= plan.message_ids
             return frames
-        # The same frames for every socket of a kind: encoded once per delivery.
-        return delivery.once(
-            (self.frames_kind, self.moderator),
-            lambda: self.render(_texts(events_, self.moderator, frozenset(), None)),
-        )
+        # The same frames for every socket of a kind: encoded once per delivery (looked
+        # up before a builder is made: this runs for each of a thousand sockets).
+        kind = (self.frames_kind, self.moderator)
+        shared = delivery.shared.get(kind)
+        if shared is None:
+            shared = delivery.shared[kind] = self.render(
+                _texts(events_, self.moderator, frozenset(), None)
+            )
+        return cast(TextFrames, shared)
 
     @database_sync_to_async
     def _may_still_read(self) -> bool:

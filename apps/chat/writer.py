@@ -6,8 +6,11 @@ checks (may the sender still read the stream, does it moderate), then
 services.messages_prepare (bans in one query, the rate limits in one Redis round trip,
 modes, body) and services.messages_store for the sends that passed (one INSERT for the
 messages, their outbox rows, one commit). Then it broadcasts them in id order from the
-event loop. While a batch is being stored the next one gathers, so a quiet chat stores
-each message at once and a busy one in fewer, larger transactions.
+event loop, in one channel-layer message (apps.chat.events.send_collected: one PUBLISH
+per batch, and each web process's sockets get the batch in one fan-out pass), and hands
+their outbox events to Celery a little later, gathered (KICK_GATHER_SECONDS). While a
+batch is being stored the next one gathers, so a quiet chat stores each message at once
+and a busy one in fewer, larger transactions.
 
 Before, each send was checked on a thread of its own (12 of them) and only stored in
 batches: at 50 sends a second the threads' queries and their hand-overs of the GIL
