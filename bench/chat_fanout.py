@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/chat_fanout.py [--sockets 1000] [--senders 200] [--rate 50]
                                           [--seconds 60] [--distributed] [--redis-db 15]
-                                          [--owncast] [--web-processes 1]
+                                          [--owncast] [--web-processes 1] [--fan-out-only]
+                                          [--profile PATH]
 
 One real `python -m castcore.serve castcore.asgi:application` process (daphne) on a
 private temp VAR_DIR: embedded (SQLite, in-memory channel layer), or with
