@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/chat_fanout.py [--sockets 1000] [--senders 200] [--rate 50]
                                           [--seconds 60] [--distributed] [--redis-db 15]
-                                          [--owncast] [--web-processes 1]
+                                          [--owncast] [--web-processes 1] [--fan-out-only]
+                                          [--profile PATH]
 
 One real `python -m castcore.serve castcore.asgi:application` process (daphne) on a
 private temp VAR_DIR: embedded (SQLite, in-memory channel layer), or with
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,11 +79,17 @@ def cleanup(distributed: bool) -> None:
     shutil.rmtree(ROOT, ignore_errors=True)
 
 
-def start_server(port: int, processes: int = 1) -> subprocess.Popen[bytes]:
+def start_server(port: int, processes: int = 1, profile: str = "") -> subprocess.Popen[bytes]:
     env = dict(os.environ, SECURE_SSL_REDIRECT="false", ALLOWED_HOSTS="127.0.0.1,localhost")
     log = (ROOT / "server.log").open("wb")
-    argv = [sys.executable, "-m", "castcore.serve", "--processes", str(processes),
-            "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
+    serve = ["--processes", str(processes),
+             "-b", "127.0.0.1", "-p", str(port), "castcore.asgi:application"]  # fmt: skip
+    if profile:
+        # cProfile in the web process's main thread (its event loop), from SIGUSR1 to
+        # SIGUSR2: the measured window only, not the sockets' connects.
+        argv = [sys.executable, str(REPO / "bench" / "profiled_serve.py"), profile, *serve]
+    else:
+        argv = [sys.executable, "-m", "castcore.serve", *serve]
     process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=log)
     import urllib.error
     import urllib.request
@@ -245,6 +253,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
 
     layer, group = get_channel_layer(), chat_group(stream.pk)
     load_before = os.getloadavg()[0]
+    if args.profile:
+        os.kill(server_pid, signal.SIGUSR1)
     cpu_before, wall_before = cpu_seconds(server_pid), time.monotonic()
     client_before = time.process_time()
     interval = 1.0 / args.rate
@@ -278,6 +288,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
             seen, quiet_since = now_seen, time.monotonic()
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(server_pid) - cpu_before
+    if args.profile:
+        os.kill(server_pid, signal.SIGUSR2)
     client_cpu = time.process_time() - client_before
     for s in sockets:
         s.close()
@@ -285,6 +297,7 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     latencies: list[float] = []
     errors = foreign = 0
     per_socket_counts: list[int] = []
+    per_socket_reads: list[int] = []
     early_errors = {
         json.loads(payload)["error"]["code"]
         for s, count in zip(sockets, opened, strict=True)
@@ -313,6 +326,8 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
                 latencies.append(arrived - float(found[1]))
                 count += 1
         per_socket_counts.append(count)
+        # Frames that came in one read came in one write of the server's (one fan-out pass).
+        per_socket_reads.append(len({arrived for arrived, _ in s.frames()}))
     if not latencies:
         print("no messages arrived; see", ROOT / "server.log")
         return
@@ -337,6 +352,11 @@ async def run(args: argparse.Namespace, port: int, server_pid: int) -> None:
     print(
         f"chat_latency_ms p50 {pct(0.5):.1f} p99 {pct(0.99):.1f} max {latencies[-1] * 1000:.1f} "
         "(send to receive, over every socket; aim p99 < 100)"
+    )
+    reads = sorted(per_socket_reads)[len(per_socket_reads) // 2]
+    print(
+        f"reads per socket: median {reads} ({total / max(reads, 1):.2f} messages a read; "
+        "a read is about one fan-out pass of the server)"
     )
     print(
         f"chat_web_cpu {100 * cpu / wall:.0f} % of a core (web processes, over {wall:.0f} s; "
@@ -371,17 +391,26 @@ def main() -> None:
         action="store_true",
         help="Owncast's chat socket (/owncast/<slug>/ws?accessToken=), every socket registered",
     )
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="PATH",
+        help="cProfile the web process's event loop over the measured window (pstats to PATH;"
+        " one web process; slows it down, so its latencies are not the bench's)",
+    )
     args = parser.parse_args()
     assert args.senders <= args.sockets
     assert args.distributed or not args.fan_out_only, "--fan-out-only needs --distributed"
     assert args.distributed or args.web_processes == 1, "--web-processes needs --distributed"
+    assert not args.profile or args.web_processes == 1, "--profile takes one web process"
     configure(args.distributed, args.redis_db)
     from castcore.tests.test_run_modes import free_port, stop
 
     port = free_port()
     server = None
     try:
-        server = start_server(port, args.web_processes)
+        profile = os.path.abspath(args.profile) if args.profile else ""
+        server = start_server(port, args.web_processes, profile)
         asyncio.run(run(args, port, server.pid))
     finally:
         if server is not None:

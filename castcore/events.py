@@ -122,6 +122,21 @@ def kick_outbox(event_id: int) -> None:
         logger.warning("Could not queue event %s; the outbox sweep will", event_id, exc_info=True)
 
 
+def kick_outbox_many(event_ids: Sequence[int]) -> None:
+    """Hand several committed events to the delivery tasks in one task message (a hot path's
+    events, gathered: each queueing costs a broker round trip and a millisecond of CPU)."""
+    from workers.events import dispatch_events
+
+    if not event_ids:
+        return
+    try:
+        dispatch_events.delay(list(event_ids))
+    except Exception:
+        logger.warning(
+            "Could not queue %d events; the outbox sweep will", len(event_ids), exc_info=True
+        )
+
+
 def group_name(*parts: object) -> str:
     """A channel-layer group name; only ASCII letters, digits, '-', '_' and '.' are allowed."""
     return ".".join(str(part) for part in parts)

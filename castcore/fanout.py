@@ -7,7 +7,10 @@ dispatches before the first byte is written. Here a process joins the group
 with one channel and hands each event to its local subscribers in one pass.
 
 Events that arrive while a pass is running wait and go together in the next
-pass: a burst costs each socket a few deliveries, not one per event. The pass
+pass: a burst costs each socket a few deliveries, not one per event. Events a
+service produced together can be sent as one channel-layer message
+(`send_together`: one PUBLISH with Redis); subscribers get them as if each had
+been sent on its own, in the same pass. The pass
 yields to the event loop every few sockets: a pass over hundreds of sockets
 does not hold up the process's other sockets and requests, and frames that go
 through the server's own write queue (rather than straight to the socket,
@@ -40,6 +43,20 @@ REJOIN_SECONDS = 600.0
 # not configured, so Channels gives their sockets no channel of their own (with Redis,
 # a subscription each that nothing would ever be sent to).
 NO_CHANNEL_LAYER = "castcore.fanout.none"
+# The type of a channel-layer message that carries several events of one group.
+BATCH = "fanout.batch"
+
+
+async def send_together(layer: Any, group: str, events: list[dict[str, Any]]) -> None:
+    """Send `events` to `group` in one channel-layer message, in order.
+
+    For groups whose members all read through this module: a member that is a plain
+    Channels consumer would get one `fanout.batch` message instead of the events.
+    """
+    if len(events) == 1:
+        await layer.group_send(group, events[0])
+    elif events:
+        await layer.group_send(group, {"type": BATCH, "events": events})
 
 
 @dataclass
@@ -149,7 +166,10 @@ class _LocalGroup:
                     logger.warning("receive on %s failed", self.name, exc_info=True)
                     await asyncio.sleep(RERECEIVE_SECONDS)
                     continue
-                self._pending.append(event)
+                if event.get("type") == BATCH:
+                    self._pending.extend(event["events"])
+                else:
+                    self._pending.append(event)
                 self._arrived.set()
         finally:
             for task in (sender, rejoining):

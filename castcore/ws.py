@@ -98,7 +98,8 @@ async def send_text_frames(consumer: Any, *frames: TextFrames) -> None:
         # reaches the client now, and autobahn would raise for each message.
         return
     elif _takes_frames_as_encoded(protocol):
-        _send_now(protocol.transport, b"".join(batch.wire for batch in frames))
+        data = frames[0].wire if len(frames) == 1 else b"".join(batch.wire for batch in frames)
+        _send_now(protocol.transport, data)
     else:
         await _send_each(consumer, frames)
 
@@ -154,17 +155,28 @@ async def _send_each(consumer: Any, frames: tuple[TextFrames, ...]) -> None:
             await consumer.send(text_data=text)
 
 
+_NOT_DAPHNE = object()
+
+
 def _daphne_socket(consumer: Any) -> Any | None:
     """daphne's protocol object for the consumer's socket, or None under another server.
 
     daphne hands each application `partial(server.handle_reply, protocol)` as its
     send. The attributes read from the protocol and its transport are autobahn's
     and Twisted's (both pinned in requirements.txt; test_ws_frames checks them
-    against the real classes).
+    against the real classes). Found once per consumer (its send never changes): a
+    fan-out pass asks for each of a thousand sockets.
     """
+    found = consumer.__dict__.get("_castcore_daphne_socket")
+    if found is None:
+        found = consumer.__dict__["_castcore_daphne_socket"] = _find_daphne_socket(consumer)
+    return None if found is _NOT_DAPHNE else found
+
+
+def _find_daphne_socket(consumer: Any) -> Any:
     daphne_ws = sys.modules.get("daphne.ws_protocol")  # not loaded: not served by daphne
     send = getattr(consumer, "base_send", None)
     if daphne_ws is None or not isinstance(send, functools.partial) or not send.args:
-        return None
+        return _NOT_DAPHNE
     protocol = send.args[0]
-    return protocol if isinstance(protocol, daphne_ws.WebSocketProtocol) else None
+    return protocol if isinstance(protocol, daphne_ws.WebSocketProtocol) else _NOT_DAPHNE

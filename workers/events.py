@@ -9,7 +9,11 @@ a broker holds a far-off countdown in a worker's memory.
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+
+logger = logging.getLogger(__name__)
 
 #: Longest wait scheduled as a countdown; the sweep takes later attempts.
 COUNTDOWN_MAX_SECONDS = 300.0
@@ -29,6 +33,18 @@ def dispatch_event(event_id: int) -> None:
             kick_message(message_id, countdown=delay)
     for job_id in dispatched.metadata_jobs:
         push_platform_metadata.delay(job_id)
+
+
+@shared_task(name="workers.events.dispatch_events", ignore_result=True)
+def dispatch_events(event_ids: list[int]) -> None:
+    """dispatch_event for each of several events handed over together (a busy chat's
+    messages: castcore.events.kick_outbox_many). One that fails is left to the sweep; the
+    others go on."""
+    for event_id in event_ids:
+        try:
+            dispatch_event(event_id)
+        except Exception:
+            logger.warning("Could not dispatch event %s; the sweep will", event_id, exc_info=True)
 
 
 @shared_task(name="workers.events.deliver_webhook", ignore_result=True)

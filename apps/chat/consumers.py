@@ -37,7 +37,8 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, TypeGuard, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeGuard, TypeVar, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -418,18 +419,20 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
     # --- from the group
 
     async def forward(self, delivery: fanout.Delivery) -> None:
-        for event in delivery.events:
-            if event["type"] == "chat.revisit" and not await self._may_still_read():
-                await self._error("chat.forbidden")
-                await self.unsubscribe()
-                await self.close(code=CLOSE_FORBIDDEN)
-                return
-            if event["type"] == "chat.kick" and self._kicked(event):
-                await self._error(event["code"])
-                await self.unsubscribe()
-                await self.close(code=CLOSE_FORBIDDEN)
-                return
-        frames = self.frames_for(delivery)
+        plan = _plan(delivery)
+        if plan.control:
+            for event in delivery.events:
+                if event["type"] == "chat.revisit" and not await self._may_still_read():
+                    await self._error("chat.forbidden")
+                    await self.unsubscribe()
+                    await self.close(code=CLOSE_FORBIDDEN)
+                    return
+                if event["type"] == "chat.kick" and self._kicked(event):
+                    await self._error(event["code"])
+                    await self.unsubscribe()
+                    await self.close(code=CLOSE_FORBIDDEN)
+                    return
+        frames = self.frames_for(delivery, plan)
         if frames.texts:
             await send_text_frames(self, frames)
 
@@ -440,23 +443,28 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
         """The frames this socket's client reads for these client frames (JSON texts)."""
         return TextFrames.of(texts)
 
-    def frames_for(self, delivery: fanout.Delivery) -> TextFrames:
+    def frames_for(self, delivery: fanout.Delivery, plan: _Plan | None = None) -> TextFrames:
         events_ = delivery.events
-        if (
-            self.backlog_ids and any(e.get("message_id") in self.backlog_ids for e in events_)
-        ) or any(e.get("connection_id") is not None for e in events_):
+        plan = plan or _plan(delivery)
+        if plan.personal or (
+            self.backlog_ids and not self.backlog_ids.isdisjoint(plan.message_ids)
+        ):
             # Stored and read into this socket's backlog before it was published (sent
             # once), or for one socket only: this socket's own frames.
             skip = self.backlog_ids or set()
             frames = self.render(_texts(events_, self.moderator, skip, self.connection_id))
             if self.backlog_ids:
-                self.backlog_ids -= {event.get("message_id") for event in events_}
+                self.backlog_ids -= plan.message_ids
             return frames
-        # The same frames for every socket of a kind: encoded once per delivery.
-        return delivery.once(
-            (self.frames_kind, self.moderator),
-            lambda: self.render(_texts(events_, self.moderator, frozenset(), None)),
-        )
+        # The same frames for every socket of a kind: encoded once per delivery (looked
+        # up before a builder is made: this runs for each of a thousand sockets).
+        kind = (self.frames_kind, self.moderator)
+        shared = delivery.shared.get(kind)
+        if shared is None:
+            shared = delivery.shared[kind] = self.render(
+                _texts(events_, self.moderator, frozenset(), None)
+            )
+        return cast(TextFrames, shared)
 
     @database_sync_to_async
     def _may_still_read(self) -> bool:
@@ -471,6 +479,30 @@ class ChatConsumer(fanout.HeldUntilOpened, AsyncWebsocketConsumer):
             return True
         # A ban by address closes that address's other identities too (moderators aside).
         return bool(event["address"]) and event["address"] == self.address and not self.moderator
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a delivery's events ask of each socket, read once per delivery (by the first
+    socket; the fan-out pass then costs the others a few attribute reads each)."""
+
+    control: bool  # a revisit or a kick: each socket checks whether it must close
+    personal: bool  # a frame for one connection: each socket picks its own frames
+    message_ids: frozenset[int]  # of CHAT/SYSTEM events: a socket's backlog may have them
+
+
+def _plan(delivery: fanout.Delivery) -> _Plan:
+    plan = delivery.shared.get(_Plan)
+    if plan is None:
+        events_ = delivery.events
+        plan = delivery.shared[_Plan] = _Plan(
+            control=any(event["type"] in ("chat.revisit", "chat.kick") for event in events_),
+            personal=any(event.get("connection_id") is not None for event in events_),
+            message_ids=frozenset(
+                event["message_id"] for event in events_ if event.get("message_id") is not None
+            ),
+        )
+    return plan
 
 
 def _is_id(value: object) -> TypeGuard[int]:

@@ -16,7 +16,9 @@ Message ids are integers here (Owncast's are strings).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import operator
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime
@@ -27,6 +29,7 @@ from django.utils import timezone
 
 from apps.chat import conf
 from apps.chat.models import ChatIdentity, ChatMessage, MessageKind
+from castcore import fanout
 from castcore.events import group_name, publish
 
 CHAT = "CHAT"
@@ -139,13 +142,16 @@ def _publish(group: str, event: dict[str, Any]) -> None:
 
 
 async def send_collected(collected: list[tuple[str, dict[str, Any]]]) -> None:
+    """Publish collected events in order: the consecutive ones of a group in one message
+    (castcore.fanout.send_together), so a writer's batch is one PUBLISH, and its sockets
+    get its messages in one pass rather than the first alone and the rest in the next."""
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
         return
-    for group, event in collected:
-        await layer.group_send(group, event)
+    for group, together in itertools.groupby(collected, key=operator.itemgetter(0)):
+        await fanout.send_together(layer, group, [event for _, event in together])
 
 
 def publish_frame(

@@ -187,7 +187,8 @@ def active_bans(
     addresses = {address for _, address, moderator in senders if address and not moderator}
     if by_address and addresses:
         match |= Q(address__in=addresses)
-    bans = list(ChatBan.objects.filter(ChatBan.active_q(), match, stream=stream))
+    # Unordered (the model's ordering): the matching bans are ranked below.
+    bans = list(ChatBan.objects.filter(ChatBan.active_q(), match, stream=stream).order_by())
     found: list[ChatBan | None] = []
     for identity, address, moderator in senders:
         matching = [

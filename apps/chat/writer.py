@@ -6,8 +6,11 @@ checks (may the sender still read the stream, does it moderate), then
 services.messages_prepare (bans in one query, the rate limits in one Redis round trip,
 modes, body) and services.messages_store for the sends that passed (one INSERT for the
 messages, their outbox rows, one commit). Then it broadcasts them in id order from the
-event loop. While a batch is being stored the next one gathers, so a quiet chat stores
-each message at once and a busy one in fewer, larger transactions.
+event loop, in one channel-layer message (apps.chat.events.send_collected: one PUBLISH
+per batch, and each web process's sockets get the batch in one fan-out pass), and hands
+their outbox events to Celery a little later, gathered (KICK_GATHER_SECONDS). While a
+batch is being stored the next one gathers, so a quiet chat stores each message at once
+and a busy one in fewer, larger transactions.
 
 Before, each send was checked on a thread of its own (12 of them) and only stored in
 batches: at 50 sends a second the threads' queries and their hand-overs of the GIL
@@ -34,7 +37,7 @@ from channels.db import DatabaseSyncToAsync
 from apps.chat import events, selectors, services
 from apps.chat.models import ChatIdentity, ChatMessage
 from apps.streams.models import LiveStream
-from castcore.events import kick_outbox, outbox_kicks_deferred
+from castcore.events import kick_outbox_many, outbox_kicks_deferred
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -46,6 +49,11 @@ logger = logging.getLogger(__name__)
 CHAT_DB_THREADS = 12
 # A batch larger than this waits for the next transaction (bounds one INSERT).
 MAX_BATCH = 200
+# The stored messages' outbox events (webhooks) are handed to Celery in one task message
+# per this interval at most, not one per message: each queueing is a broker round trip
+# and about a millisecond of the web process's CPU. A webhook of a chat message leaves
+# that much later; an event whose hand-over is lost is sent by the outbox sweep.
+KICK_GATHER_SECONDS = 0.2
 
 
 @functools.cache
@@ -100,11 +108,6 @@ def _check_and_store(
     return found, collected, kicks
 
 
-def _kick_all(event_ids: list[int]) -> None:
-    for event_id in event_ids:
-        kick_outbox(event_id)
-
-
 class StreamWriter:
     """The sends of one stream waiting to be checked and stored, and the task doing it."""
 
@@ -112,6 +115,8 @@ class StreamWriter:
         self.stream = stream
         self.waiting: list[tuple[Pending, asyncio.Future[ChatMessage]]] = []
         self.task: asyncio.Task[None] | None = None
+        self.kicks: list[int] = []
+        self.kicking: asyncio.Task[None] | None = None
 
     async def send(self, pending: Pending) -> ChatMessage:
         """The message stored and broadcast, or its refusal raised (ChatError, NotReadable)."""
@@ -150,7 +155,16 @@ class StreamWriter:
                     future.set_result(outcome)
             if kicks:
                 # The webhooks' hand-over waits for nothing here (the sweep is its net).
-                asyncio.get_running_loop().run_in_executor(executor(), _kick_all, kicks)
+                self.kicks += kicks
+                if self.kicking is None or self.kicking.done():
+                    self.kicking = asyncio.ensure_future(self._kick())
+
+    async def _kick(self) -> None:
+        """Hand the stored messages' outbox events over, gathered (KICK_GATHER_SECONDS)."""
+        while self.kicks:
+            await asyncio.sleep(KICK_GATHER_SECONDS)
+            kicks, self.kicks = self.kicks, []
+            await asyncio.get_running_loop().run_in_executor(executor(), kick_outbox_many, kicks)
 
 
 _writers: dict[tuple[asyncio.AbstractEventLoop, int], StreamWriter] = {}

@@ -145,7 +145,10 @@ class OwncastChatConsumer(ChatConsumer):
             )
 
     async def forward(self, delivery: Delivery) -> None:
-        if self.stream is not None and any(_is_join(event) for event in delivery.events):
+        joins = delivery.once(
+            ("owncast", "has_join"), lambda: any(_is_join(event) for event in delivery.events)
+        )
+        if self.stream is not None and joins:
             # Read when a join arrives, not at connect: the admin may switch join messages
             # off while sockets are open. One read per delivery, shared by its sockets.
             key = ("owncast", "join_messages")

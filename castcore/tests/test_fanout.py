@@ -78,6 +78,22 @@ async def test_events_that_arrive_during_a_pass_go_together_in_the_next() -> Non
         await fanout.leave(GROUP, slow)
 
 
+async def test_events_sent_together_reach_each_subscriber_in_one_pass_in_order() -> None:
+    first, second = Recorder(), Recorder()
+    await fanout.join(GROUP, first)
+    await fanout.join(GROUP, second)
+    try:
+        batch = [event("1"), event("2"), event("3")]
+        await fanout.send_together(get_channel_layer(), GROUP, batch)
+        assert await first.next() == ["1", "2", "3"]
+        assert await second.next() == ["1", "2", "3"]
+        await fanout.send_together(get_channel_layer(), GROUP, [event("4")])
+        assert await first.next() == ["4"]
+    finally:
+        await fanout.leave(GROUP, first)
+        await fanout.leave(GROUP, second)
+
+
 async def test_a_failing_subscriber_costs_the_others_nothing() -> None:
     class Broken:
         async def deliver(self, delivery: fanout.Delivery) -> None:

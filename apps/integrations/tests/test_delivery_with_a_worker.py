@@ -7,6 +7,7 @@ for a minute sees dozens of attempts per event: the same path as a day of retrie
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from kombu.simple import SimpleQueue
 
@@ -30,7 +32,7 @@ from apps.integrations.models import (
 from apps.integrations.signing import new_secret
 from apps.integrations.tests.receiver import Receiver
 from castcore.celery import app
-from castcore.events import emit
+from castcore.events import emit, kick_outbox_many, outbox_kicks_deferred
 from castcore.outbox.models import OutboxEvent
 from castcore.tests.celery_workers import ffmpeg_worker_env
 
@@ -169,3 +171,53 @@ def test_a_flapping_job_sends_one_notification_per_window(
     assert [got.json()["title"] for got in receiver.received] == [m.title for m in messages]
     sent = [m.sent_at for m in messages if m.sent_at is not None]
     assert all((b - a).total_seconds() >= 4 for a, b in itertools.pairwise(sent))
+
+
+def test_events_handed_over_together_each_arrive_once(
+    worker: Any, receiver: Receiver, tmp_path: Path
+) -> None:
+    # As the chat's writer does: the hand-overs held back at commit, then one task message
+    # (workers.events.dispatch_events) for them all. No beat runs here: no sweep either.
+    Webhook.objects.create(name="r", url=receiver.url + "/in", secret=receiver.secret, events=["*"])
+    with outbox_kicks_deferred() as kicks:
+        for n in range(6):
+            _committed("chat.message", n)
+    assert len(kicks) == 6
+    kick_outbox_many(kicks)
+    assert receiver.wait_for(lambda got: len(got) >= 6, timeout=60), (
+        tmp_path / "worker.log"
+    ).read_text()
+    time.sleep(2)  # anything sent twice would have come by now
+    assert sorted(got.json()["data"]["n"] for got in receiver.received) == list(range(6))
+    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+@pytest.mark.asyncio
+async def test_chat_messages_reach_a_webhook_through_the_writers_gathered_hand_over(
+    worker: Any, receiver: Receiver, tmp_path: Path
+) -> None:
+    # The chat's writer holds its messages' hand-overs back and queues them together a
+    # moment later (apps.chat.writer.KICK_GATHER_SECONDS); no beat runs here, so what
+    # arrives came through that hand-over, not the sweep.
+    from apps.chat.tests.factories import LiveStreamFactory
+    from apps.chat.tests.helpers import ChatClient, register
+
+    await sync_to_async(Webhook.objects.create)(
+        name="r", url=receiver.url + "/in", secret=receiver.secret, events=["chat.message"]
+    )
+    stream = await sync_to_async(LiveStreamFactory)()
+    client = await ChatClient(stream, chat_token=await register("hooked")).connect()
+    try:
+        for n in range(3):
+            await client.say(f"hello {n}")
+            await client.receive("CHAT")
+        deadline = time.monotonic() + 60
+        while len(receiver.received) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)  # the writer's hand-over runs on this loop
+    finally:
+        await client.disconnect()
+    assert sorted(got.json()["data"]["body"] for got in receiver.received) == [
+        "hello 0",
+        "hello 1",
+        "hello 2",
+    ], (tmp_path / "worker.log").read_text()
