@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,44 +28,13 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from castcore.tests.test_run_modes import free_port, stop
+from bench.served import serve
+from castcore.tests.test_run_modes import stop
 
-ROOT = Path(__file__).resolve().parent.parent
 MAKE_CHANNEL = """
 from apps.channels.models import Channel
 print(Channel.objects.create(number=1, name="Bench", slug="bench").pk)
 """
-
-
-def serve(var_dir: Path) -> tuple[subprocess.Popen[bytes], int, int]:
-    """(the server, its port, the channel's id)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
-               CASTCORE_EMBEDDED_WORKER="false", CASTCORE_EMBEDDED_NGINX="false",
-               DEBUG="false", SECURE_SSL_REDIRECT="false", LOG_LEVEL="WARNING",
-               SECRET_KEY="bench-" + "k" * 40)  # fmt: skip
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-                   cwd=ROOT, env=env, check=True)  # fmt: skip
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", MAKE_CHANNEL],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    channel_id = int(made.stdout.strip().splitlines()[-1])
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
-         "castcore.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, port, channel_id
-        except OSError:
-            time.sleep(0.2)
-    stop(server)
-    raise SystemExit("the server did not start")
 
 
 def play(folder: Path) -> subprocess.Popen[bytes]:
@@ -130,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         var_dir = Path(tmp) / "var"
-        server, port, channel_id = serve(var_dir)
+        server, port, channel_id = serve(var_dir, MAKE_CHANNEL, LOG_LEVEL="WARNING")
         folder = var_dir / "outputs" / "channels" / str(channel_id)
         ffmpeg = play(folder)
         try:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,9 +33,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from castcore.tests.test_run_modes import free_port, stop
+from bench.served import serve
+from castcore.tests.test_run_modes import stop
 
-ROOT = Path(__file__).resolve().parent.parent
 SEGMENT_SECONDS = 1.0
 MAKE_STREAM = """
 from apps.streams.live.models import LiveSession, LiveStream
@@ -47,37 +45,6 @@ stream = LiveStream.objects.create(name="Bench", slug="bench", job=job, visibili
 LiveSession.objects.create(stream=stream, protocol="rtmp")
 print(stream.pk)
 """
-
-
-def serve(var_dir: Path) -> tuple[subprocess.Popen[bytes], int, int]:
-    """(the server, its port, the live stream's id)."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(DJANGO_SETTINGS_MODULE="castcore.settings", CASTCORE_VAR_DIR=str(var_dir),
-               CASTCORE_EMBEDDED_WORKER="false", CASTCORE_EMBEDDED_NGINX="false",
-               DEBUG="false", SECURE_SSL_REDIRECT="false",
-               SECRET_KEY="bench-" + "k" * 40)  # fmt: skip
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-                   cwd=ROOT, env=env, check=True)  # fmt: skip
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", MAKE_STREAM],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    stream_id = int(made.stdout.strip().splitlines()[-1])
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "castcore.serve", "-b", "127.0.0.1", "-p", str(port),
-         "castcore.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, port, stream_id
-        except OSError:
-            time.sleep(0.2)
-    stop(server)
-    raise SystemExit("the server did not start")
 
 
 def write_hls(folder: Path) -> subprocess.Popen[bytes]:
@@ -207,7 +174,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-hls-"))
-    server, port, stream_id = serve(root / "var")
+    server, port, stream_id = serve(root / "var", MAKE_STREAM)
     ffmpeg = write_hls(root / "var" / "live" / str(stream_id))
     try:
         deadline = time.monotonic() + 30
