@@ -237,7 +237,13 @@ def relay_input(job: StreamJob) -> engine.FollowedHlsInput | None:
 
 
 def channel_hls(output: engine.HlsOutput) -> engine.HlsOutput:
-    """A channel's HLS output: short segments, and the playlist continued across ffmpegs."""
+    """A channel's HLS output: short segments, the playlist continued across ffmpegs, and
+    each segment's wall-clock time (EXT-X-PROGRAM-DATE-TIME), so a player can tell what
+    the guide lists for the frame it shows, however far behind the live edge it plays."""
     return replace(
-        output, append=True, segment_seconds=conf.SEGMENT_SECONDS, list_size=conf.LIST_SIZE
+        output,
+        append=True,
+        segment_seconds=conf.SEGMENT_SECONDS,
+        list_size=conf.LIST_SIZE,
+        program_date_time=True,
     )
