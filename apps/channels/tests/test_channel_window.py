@@ -126,6 +126,7 @@ def test_a_rebuild_between_a_respawn_and_the_next_window_does_not_cut_that_windo
     assert StreamJob.objects.get(pk=player.job_id).respawn_at is not None  # the rebuild's ask
     second = channel_window(player.job, resolve=True, record=True)  # the new ffmpeg's
     assert b.relpath in " ".join(second.input.paths)  # it plays the rebuilt rows ...
+    assert second.end is not None
     lead = timedelta(seconds=conf.START_LEAD_SECONDS)
     # ... so nothing replaces it before its own window's end.
     assert StreamJob.objects.get(pk=player.job_id).respawn_at == second.end - lead
