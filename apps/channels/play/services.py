@@ -150,7 +150,10 @@ def channel_relay_follow(
         return
     restream = _restream_outputs(channel)
     relay = player.relay_job
-    if relay is not None and restream:
+    # A client that sends the outputs back unchanged (a form saving every field) must
+    # not reconnect the targets: a platform may end the broadcast on it.
+    unchanged = relay is not None and _job_outputs(relay) == restream
+    if relay is not None and restream and not unchanged:
         stream_job_update(actor=actor, job=relay, outputs=restream, **_relay_fields(channel))
     elif relay is None and restream and channel.output_profile is not None:
         relay = stream_job_create(actor=actor, outputs=restream, **_relay_fields(channel))
@@ -162,9 +165,19 @@ def channel_relay_follow(
         if relay.state in RUNNING:
             stream_job_stop(actor=actor, job=relay, request=request)
     elif relay.state in RUNNING:
-        stream_job_restart(actor=actor, job=relay, request=request)
+        if not unchanged:
+            stream_job_restart(actor=actor, job=relay, request=request)
     else:
         stream_job_start(actor=actor, job=relay, request=request)
+
+
+def _job_outputs(job: StreamJob) -> list[dict[str, Any]]:
+    """A relay job's outputs, as _restream_outputs gives the channel's."""
+    return [
+        {"name": output.name, "kind": output.kind, "url": output.url,
+         "stream_key": output.stream_key, "enabled": output.enabled}
+        for output in job.outputs.all()
+    ]  # fmt: skip
 
 
 def _audit(actor: Any, action: str, channel: Channel, request: HttpRequest | None) -> None:

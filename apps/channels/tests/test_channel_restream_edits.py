@@ -87,6 +87,11 @@ def test_a_changed_output_moves_the_publish_and_a_removed_one_ends_it(
         wait_until(lambda: _publishing(new), timeout=40)
         assert KEY in new.publish_attempts
         wait_until(lambda: not _publishing(old), timeout=30)
+        # The same outputs sent back (a form saving every field): no reconnect.
+        runs = StreamRun.objects.filter(job_id=relay_id).count()
+        channel_update(actor=None, channel=Channel.objects.get(pk=channel.pk),
+                       outputs=[_output(new)])  # fmt: skip
+        assert StreamRun.objects.filter(job_id=relay_id).count() == runs
 
         channel_update(actor=None, channel=Channel.objects.get(pk=channel.pk), outputs=[])
         wait_until(lambda: StreamJob.objects.get(pk=relay_id).state == JobState.STOPPED, timeout=30)
