@@ -70,6 +70,8 @@ def target_for(output: OutputSpec) -> Target:
     )
     if output.append:
         flags += "+append_list+discont_start+omit_endlist"
+    if output.program_date_time:
+        flags += "+program_date_time"
     return Target(
         "hls",
         url,

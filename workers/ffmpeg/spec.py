@@ -352,6 +352,10 @@ class HlsOutput:
     # instead of starting it anew: a channel's ffmpeg is restarted as its playout moves
     # on, and players that hold the playlist keep playing.
     append: bool = False
+    # EXT-X-PROGRAM-DATE-TIME on each segment (hlsenc: the wall clock as it starts, plus
+    # the durations since; appended segments keep theirs): a player then knows the
+    # instant each frame went out, and so how far behind it plays.
+    program_date_time: bool = False
     kind: ClassVar[OutputKind] = OutputKind.HLS
 
     def __post_init__(self) -> None:

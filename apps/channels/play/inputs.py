@@ -196,12 +196,17 @@ def _hand_over_at(job: StreamJob, end: datetime) -> None:
     """Have the next ffmpeg take over from this one as its window ends, START_LEAD_SECONDS
     early, as after a schedule change (services.channel_window_follow): this one is that far
     ahead of the clock, the next joins the schedule that far ahead, so the picture changes
-    on time. A window too short for it just plays out (the job's loop goes on)."""
-    from apps.streams.services import stream_job_respawn
+    on time. A window too short for it just plays out (the job's loop goes on).
+
+    It replaces any pending request: this window is read under the channel's lock, so a
+    rebuild that asked for an earlier instant before it has its rows in it already."""
+    from apps.streams.services import stream_job_respawn_replace
 
     at = end - timedelta(seconds=conf.START_LEAD_SECONDS)
-    if (at - timezone.now()).total_seconds() >= conf.HAND_OVER_MIN_SECONDS:
-        stream_job_respawn(job_id=job.pk, at=at)
+    if (at - timezone.now()).total_seconds() < conf.HAND_OVER_MIN_SECONDS:
+        stream_job_respawn_replace(job_id=job.pk, at=None)
+    else:
+        stream_job_respawn_replace(job_id=job.pk, at=at)
 
 
 def _slate_path(row: PlayoutRow, size: tuple[int, int, int]) -> str | None:
@@ -232,7 +237,13 @@ def relay_input(job: StreamJob) -> engine.FollowedHlsInput | None:
 
 
 def channel_hls(output: engine.HlsOutput) -> engine.HlsOutput:
-    """A channel's HLS output: short segments, and the playlist continued across ffmpegs."""
+    """A channel's HLS output: short segments, the playlist continued across ffmpegs, and
+    each segment's wall-clock time (EXT-X-PROGRAM-DATE-TIME), so a player can tell what
+    the guide lists for the frame it shows, however far behind the live edge it plays."""
     return replace(
-        output, append=True, segment_seconds=conf.SEGMENT_SECONDS, list_size=conf.LIST_SIZE
+        output,
+        append=True,
+        segment_seconds=conf.SEGMENT_SECONDS,
+        list_size=conf.LIST_SIZE,
+        program_date_time=True,
     )

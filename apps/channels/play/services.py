@@ -32,6 +32,7 @@ from apps.streams.services import (
     stream_job_create,
     stream_job_delete,
     stream_job_respawn,
+    stream_job_restart,
     stream_job_start,
     stream_job_stop,
     stream_job_update,
@@ -134,6 +135,49 @@ def channel_start(
             stream_job_start(actor=actor, job=relay, request=request)
         _audit(actor, "channel.start", channel, request)
     return player
+
+
+def channel_relay_follow(
+    *, actor: Any, channel: Channel, request: HttpRequest | None = None
+) -> None:
+    """After the channel's restream outputs changed (channel_update): a playing channel's
+    relay publishes to them now, not at its next start. Its job takes the new outputs
+    and restarts with them (a new run: the old publisher stops), stops when no enabled
+    output remains, or is made and started for the first one. A channel not playing
+    has nothing to do: its start copies the outputs (_player)."""
+    player = ChannelPlayer.objects.select_for_update().filter(channel=channel, wanted=True).first()
+    if player is None:
+        return
+    restream = _restream_outputs(channel)
+    relay = player.relay_job
+    # A client that sends the outputs back unchanged (a form saving every field) must
+    # not reconnect the targets: a platform may end the broadcast on it.
+    unchanged = relay is not None and _job_outputs(relay) == restream
+    if relay is not None and restream and not unchanged:
+        stream_job_update(actor=actor, job=relay, outputs=restream, **_relay_fields(channel))
+    elif relay is None and restream and channel.output_profile is not None:
+        relay = stream_job_create(actor=actor, outputs=restream, **_relay_fields(channel))
+        ChannelPlayer.objects.filter(pk=player.pk).update(relay_job=relay)
+    if relay is None:
+        return
+    relay = StreamJob.objects.get(pk=relay.pk)
+    if not _relays(channel):
+        if relay.state in RUNNING:
+            stream_job_stop(actor=actor, job=relay, request=request)
+    elif relay.state in RUNNING:
+        if not unchanged:
+            stream_job_restart(actor=actor, job=relay, request=request)
+    else:
+        stream_job_start(actor=actor, job=relay, request=request)
+
+
+def _job_outputs(job: StreamJob) -> list[dict[str, Any]]:
+    """A relay job's outputs, as _restream_outputs gives the channel's."""
+    return [
+        {"name": output.name, "kind": output.kind, "url": output.url,
+         "stream_key": output.stream_key, "enabled": output.enabled}
+        for output in job.outputs.all()
+    ]  # fmt: skip
 
 
 def _audit(actor: Any, action: str, channel: Channel, request: HttpRequest | None) -> None:

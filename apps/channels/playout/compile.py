@@ -95,10 +95,11 @@ class PlaylistSequence:
     """A playlist's endless sequence: entry n of round n // len, in the playlist's order.
 
     Shuffle plays every entry once per round, in a fresh order each round, and never
-    the same entry twice in a row across a round's seam; random draws each position
-    on its own. Both are seeded by channel, playlist and position, and `at(seq)` is a
-    function of `seq` alone, so a rebuild that resumes at `seq` airs what a single
-    compile would.
+    the same media item twice in a row across a round's seam (the timeline also passes
+    over an entry of the item just aired: after an edit, or two entries of one item);
+    random draws each position on its own. Both are seeded by channel, playlist and
+    position, and `at(seq)` is a function of `seq` alone, so a rebuild that resumes at
+    `seq` airs what a single compile would.
     """
 
     playlist_id: int
@@ -129,7 +130,7 @@ class PlaylistSequence:
 
     def _round(self, rnd: int, n: int) -> list[int]:
         """Round `rnd`'s order: its own draw, its first entry swapped away from the last
-        entry of the round before when they are the same one.
+        entry of the round before when they are the same media item.
 
         The swap never touches a round's last place, so the round before ends on its
         own draw's last entry: every round depends on two draws, not on all the rounds
@@ -140,10 +141,16 @@ class PlaylistSequence:
             rnd = 0
         perm, rng = self._drawn(rnd, n)
         if rnd > 0 and n > 2:
-            before_last = self._drawn(rnd - 1, n)[0][-1]
-            if perm[0] == before_last:
-                swap = rng.randrange(1, n - 1)  # any place but the first and the last
-                perm[0], perm[swap] = perm[swap], perm[0]
+            # Media items, not entries: a folder and a nested playlist can reach one twice.
+            before_last = self.entries[self._drawn(rnd - 1, n)[0][-1]].media_item_id
+            if self.entries[perm[0]].media_item_id == before_last:
+                # Any place but the first and the last, holding another item.
+                other = [
+                    i for i in range(1, n - 1) if self.entries[perm[i]].media_item_id != before_last
+                ]
+                if other:
+                    swap = other[rng.randrange(len(other))]
+                    perm[0], perm[swap] = perm[swap], perm[0]
         return perm
 
 
@@ -196,11 +203,16 @@ class _Timeline:
     """The rows being written, each playlist's next position, and the fixed airings ahead."""
 
     def __init__(
-        self, start: datetime, cursors: dict[int, int], fixed: Sequence[Fixed] = ()
+        self,
+        start: datetime,
+        cursors: dict[int, int],
+        fixed: Sequence[Fixed] = (),
+        last_items: dict[int, int | None] | None = None,
     ) -> None:
         self.t = start
         self.rows: list[RowSpec] = []
         self.cursors = cursors
+        self.last_items = dict(last_items or {})  # playlist id → media item it aired last
         self.fixed = sorted((f for f in fixed if f.end > start), key=lambda f: f.start)
 
     def edge(self, limit: datetime) -> datetime:
@@ -226,8 +238,20 @@ class _Timeline:
         return True
 
     def next_entry(self, seq: PlaylistSequence) -> tuple[int, Entry]:
+        """The playlist's next position and entry. A shuffle passes over an entry of the
+        media item that playlist aired last: after an edit its rounds are drawn for the
+        new size, so the item that just aired can come first again, and one item can be
+        two entries (a folder and a nested playlist). Its row's `seq` says what was passed
+        over, so a rebuild resuming after it reads on from there, as a single compile."""
         n = self.cursors.get(seq.playlist_id, 0)
-        return n, seq.at(n)
+        entry = seq.at(n)
+        last = self.last_items.get(seq.playlist_id)
+        if seq.order == "shuffle" and last is not None:
+            for later in range(n + 1, n + len(seq.entries)):
+                if entry.media_item_id != last:
+                    break
+                n, entry = later, seq.at(later)
+        return n, entry
 
     def air(
         self,
@@ -258,6 +282,7 @@ class _Timeline:
             )
         )
         self.cursors[seq.playlist_id] = n + 1
+        self.last_items[seq.playlist_id] = entry.media_item_id
         self.t = end
 
     def fill(self, until: datetime, filler: Filler, block_id: int | None) -> None:
@@ -295,15 +320,17 @@ def compile_playout(
     cursors: dict[int, int],
     aired_since: Callable[[int, datetime], int] = lambda block_id, since: 0,
     fixed: Sequence[Fixed] = (),
+    last_items: dict[int, int | None] | None = None,
 ) -> list[RowSpec]:
     """Rows covering [start, end) without gaps or overlaps (the last may run past `end`).
 
-    `cursors` maps playlist id → next position and is advanced in place.
+    `cursors` maps playlist id → next position and is advanced in place; `last_items`
+    maps playlist id → the media item of its last row kept before `start` (a rebuild).
     `aired_since(block_id, occurrence_start)` counts items a count block already
     aired before `start`, for a compile that resumes inside an occurrence.
     `fixed` air at their own times (see the module's rules).
     """
-    line = _Timeline(start, cursors, fixed)
+    line = _Timeline(start, cursors, fixed, last_items)
     occs = occurrences(blocks, zone, start, end)
     if not occs:
         line.fill(end, filler, None)

@@ -19,7 +19,12 @@ from apps.channels.models import (
     ChannelPlayer,
     ScheduleBlock,
 )
-from apps.channels.play.services import channel_jobs_forget, channel_start, channel_stop
+from apps.channels.play.services import (
+    channel_jobs_forget,
+    channel_relay_follow,
+    channel_start,
+    channel_stop,
+)
 from apps.channels.services.playout import playout_request_rebuild
 from apps.media.models import AssetKindChoice
 from castcore.addresses import address_policy
@@ -154,6 +159,7 @@ def channel_update(
         if outputs is not None:
             _replace_outputs(channel, outputs)
             changes["outputs"] = ["…", f"{len(outputs)} output(s)"]
+            channel_relay_follow(actor=actor, channel=channel, request=request)
         audit_record(
             actor=actor, action="channel.update", target=channel, changes=changes, request=request
         )

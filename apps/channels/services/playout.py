@@ -128,6 +128,16 @@ def _cursors(channel: Channel) -> dict[int, int]:
     return {row["playlist_id"]: row["last"] + 1 for row in rows}
 
 
+def _last_items(channel: Channel, cursors: dict[int, int]) -> dict[int, int | None]:
+    """Each playlist's media item in its last row kept (at its cursor's position less one):
+    a shuffle does not air it again first (compile._Timeline.next_entry)."""
+    last = Q(pk__in=[])
+    for playlist_id, cursor in cursors.items():
+        last |= Q(playlist_id=playlist_id, seq=cursor - 1)
+    rows = PlayoutRow.objects.filter(last, channel=channel).order_by("start")
+    return dict(rows.values_list("playlist_id", "media_item_id"))
+
+
 def _compile_from(channel: Channel, start: datetime, end: datetime) -> int:
     blocks = list(ScheduleBlock.objects.filter(channel=channel).select_related("playlist"))
     playlists = {b.playlist_id: b.playlist for b in blocks}  # each expanded once
@@ -144,6 +154,7 @@ def _compile_from(channel: Channel, start: datetime, end: datetime) -> int:
             channel=channel, block_id=block_id, filler=False, start__gte=since, start__lt=start
         ).count()
 
+    cursors = _cursors(channel)
     specs = compile_playout(
         fixed=reairs(channel, start, end),
         blocks=[_block_spec(b) for b in blocks],
@@ -152,7 +163,8 @@ def _compile_from(channel: Channel, start: datetime, end: datetime) -> int:
         zone=channel.zone,
         start=start,
         end=end,
-        cursors=_cursors(channel),
+        cursors=cursors,
+        last_items=_last_items(channel, cursors),
         aired_since=aired_since,
     )
     return _insert(channel, [r for r in specs if r.end > r.start])

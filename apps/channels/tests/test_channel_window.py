@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from apps.channels.models import PlayoutRow
 from apps.channels.play import conf
 from apps.channels.play.inputs import channel_window
 from apps.channels.play.models import ChannelPlayer
-from apps.channels.play.services import channel_start, first_difference
+from apps.channels.play.services import (
+    channel_start,
+    channel_window_follow,
+    first_difference,
+    playing_window,
+)
 from apps.channels.tests.play_helpers import playing_channel
 from apps.media.tests.factories import make_item, make_source
 from apps.streams.models import StreamJob
@@ -79,3 +85,67 @@ def test_a_window_takes_whole_rows_and_is_recorded_on_the_player(
     expected = (window.start - (now - timedelta(seconds=1000))).total_seconds()
     assert window.ts_offset_s == pytest.approx(expected)
     assert window.ts_offset_s >= 1000 + conf.START_LEAD_SECONDS
+
+
+def test_a_rebuild_between_a_respawn_and_the_next_window_does_not_cut_that_window(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker answers a respawn (clears respawn_at) before it builds the next ffmpeg's
+    window; a rebuild committed in between asks for its change point, but the window read
+    after it has the new rows already: its own hand-over is what stays asked for."""
+    settings.VAR_DIR = tmp_path / "var"
+    monkeypatch.setattr(conf, "WINDOW_SECONDS", 100)
+    (tmp_path / "lib").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "lib" / name).write_bytes(b"x")
+    source = make_source(path=str(tmp_path / "lib"))
+    a = make_item(source=source, relpath="a.mp4", duration=600.0)
+    b = make_item(source=source, relpath="b.mp4", duration=600.0)
+    channel = playing_channel()
+    now = timezone.now()
+    rows = [
+        PlayoutRow.objects.create(
+            channel=channel,
+            media_item=a,
+            start=now + timedelta(seconds=80 * index - 5),
+            end=now + timedelta(seconds=80 * index + 75),
+        )
+        for index in range(4)
+    ]
+    player = channel_start(actor=None, channel=channel)
+    first = channel_window(player.job, resolve=True, record=True)  # the running ffmpeg's
+    # It is replaced (a respawn that fell due): the worker answers the request ...
+    StreamJob.objects.filter(pk=player.job_id).update(respawn_at=None)
+    # ... and a rebuild commits before the next window is read: the second row changes.
+    with transaction.atomic():
+        window = playing_window(channel=channel, since=now)
+        assert window is not None and window.until == first.end
+        PlayoutRow.objects.filter(pk=rows[1].pk).update(media_item=b)
+        at = channel_window_follow(window=window)
+    assert at == rows[1].start
+    assert StreamJob.objects.get(pk=player.job_id).respawn_at is not None  # the rebuild's ask
+    second = channel_window(player.job, resolve=True, record=True)  # the new ffmpeg's
+    assert b.relpath in " ".join(second.input.paths)  # it plays the rebuilt rows ...
+    assert second.end is not None
+    lead = timedelta(seconds=conf.START_LEAD_SECONDS)
+    # ... so nothing replaces it before its own window's end.
+    assert StreamJob.objects.get(pk=player.job_id).respawn_at == second.end - lead
+
+
+def test_a_window_too_short_to_hand_over_withdraws_an_earlier_request(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.VAR_DIR = tmp_path / "var"
+    monkeypatch.setattr(conf, "WINDOW_SECONDS", 1)
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.mp4").write_bytes(b"x")
+    item = make_item(source=make_source(path=str(tmp_path / "lib")), relpath="a.mp4",
+                     duration=600.0)  # fmt: skip
+    channel = playing_channel()
+    now = timezone.now()
+    PlayoutRow.objects.create(channel=channel, media_item=item, start=now - timedelta(seconds=5),
+                              end=now + timedelta(seconds=4))  # fmt: skip
+    player = channel_start(actor=None, channel=channel)
+    StreamJob.objects.filter(pk=player.job_id).update(respawn_at=now + timedelta(seconds=2))
+    channel_window(player.job, resolve=True, record=True)
+    assert StreamJob.objects.get(pk=player.job_id).respawn_at is None

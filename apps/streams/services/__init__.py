@@ -3,6 +3,7 @@
 from apps.streams.services.control import (
     stream_job_pause,
     stream_job_respawn,
+    stream_job_respawn_replace,
     stream_job_restart,
     stream_job_start,
     stream_job_stop,
@@ -33,6 +34,7 @@ __all__ = [
     "stream_job_duplicate",
     "stream_job_pause",
     "stream_job_respawn",
+    "stream_job_respawn_replace",
     "stream_job_restart",
     "stream_job_set_recording",
     "stream_job_start",

@@ -339,3 +339,21 @@ def stream_job_respawn(*, job_id: int, at: datetime) -> bool:
         transaction.on_commit(lambda: _nudge(job_id, "respawn"))
         return True
     return StreamJob.objects.filter(pk=job_id, state__in=RUNNING_STATES).exists()
+
+
+@transaction.atomic
+def stream_job_respawn_replace(*, job_id: int, at: datetime | None) -> bool:
+    """Running → running with the next ffmpeg at `at` (None: none asked for), whatever was
+    pending: for the ffmpeg being built from the job's input as it is now, whose own
+    hand-over this is.
+
+    A request made after its predecessor answered one (the worker clears the request
+    before it reads the input) but before it read the input asks for rows it already
+    has: replaced here, it does not cut the new ffmpeg once more. Call it while holding
+    what orders those requests with the read (a channel's row lock), so a request made
+    after the read still comes after this and wins by stream_job_respawn's rule.
+    """
+    changed = StreamJob.objects.filter(pk=job_id, state__in=RUNNING_STATES).update(respawn_at=at)
+    if changed and at is not None:
+        transaction.on_commit(lambda: _nudge(job_id, "respawn"))
+    return bool(changed)
