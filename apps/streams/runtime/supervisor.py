@@ -87,8 +87,9 @@ _RESPAWN = _Stop("respawn", None, {})
 # once (where the schedule is then), unless it ended this soon, which is a failure to
 # retry with the reconnect policy's pauses rather than a loop of instant restarts.
 WINDOW_MIN_SECONDS = 5.0
-# How often a run whose input is not ready yet (InputNotReady) builds it again.
-NOT_READY_POLL_SECONDS = 0.5
+# How often a run whose input is not ready yet (InputNotReady) builds it again (each
+# time a heartbeat: a relay can wait long for a channel that does not play).
+NOT_READY_POLL_SECONDS = 1.0
 
 _supervisors: set[RunSupervisor] = set()  # the runs this process supervises now
 _supervisors_lock = threading.Lock()
