@@ -200,6 +200,17 @@ def recording_output(path: Path) -> engine.FileOutput:
     )
 
 
+#: Where a check that builds a recording job's spec without a run folder puts the file.
+RECORDING_CHECK_PATH = Path("/recording.mkv")
+
+
+def checked_recording(job: StreamJob) -> Path | None:
+    """The recording path a check gives `job`'s spec: a job that records has its recording
+    as an output, so it may have none of its own (a channel's relay that only records).
+    A run writes it in its run folder (runtime.workdir.recording_path)."""
+    return RECORDING_CHECK_PATH if job.recording_enabled else None
+
+
 def live_stream_of(job: StreamJob) -> LiveStream | None:
     """The live stream whose transcode `job` is, if it is one."""
     try:
@@ -274,7 +285,7 @@ def _channel_spec(
     channel's relay: its own HLS copied to its restream outputs."""
     from apps.channels.play.inputs import RELAY_PROFILE, channel_hls, channel_window, relay_input
 
-    relay = relay_input(job) if resolve else None
+    relay = relay_input(job, live_only=for_run) if resolve else None
     if relay is not None:
         return engine.JobSpec(
             input=relay,

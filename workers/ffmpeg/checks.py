@@ -23,6 +23,12 @@ class SpecError(ValueError):
         self.params = params
 
 
+class InputNotReady(SpecError):
+    """The input is valid but has nothing to read yet (a channel's relay before the
+    channel's current session wrote its first segment): a run waits and asks again,
+    where any other SpecError fails it."""
+
+
 def check_range(name: str, value: float | None, low: float, high: float) -> None:
     if value is None:
         return

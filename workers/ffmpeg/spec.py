@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import ClassVar
 
-from workers.ffmpeg.checks import PATH_NOT_ALLOWED, SpecError
+from workers.ffmpeg.checks import PATH_NOT_ALLOWED, InputNotReady, SpecError
 from workers.ffmpeg.checks import check_abs_path as _check_abs_path
 from workers.ffmpeg.checks import check_no_nul as _check_no_nul
 from workers.ffmpeg.checks import check_range as _check_range
@@ -29,8 +29,8 @@ from workers.ffmpeg.urls import validate_url as _validate_url
 
 __all__ = [
     "MAX_START_OFFSET_S", "AudioCodec", "Container", "EncoderInfo", "FileInput", "FileOutput",
-    "FollowedHlsInput", "HlsLadderOutput", "HlsOutput", "InputKind", "InputSpec", "JobSpec",
-    "OutputKind", "OutputSpec",
+    "FollowedHlsInput", "HlsLadderOutput", "HlsOutput", "InputKind", "InputNotReady",
+    "InputSpec", "JobSpec", "OutputKind", "OutputSpec",
     "OverlaySpec", "PlaylistInput", "ProfileSpec", "RateControl", "RtmpOutput", "SpecError",
     "SrtOutput", "TestPattern", "TestPatternInput", "UdpOutput", "UrlInput", "UrlKind",
     "VariantSpec", "VideoCodec", "list_encoders", "parse_encoders", "resume_point",

@@ -15,6 +15,7 @@ from apps.channels.models import (
     PlayoutRow,
     ScheduleBlock,
 )
+from apps.channels.play.recording import channel_recording_enabled
 from apps.media.models import MediaItem, StorageSource
 from castcore.api.fields import BoundedDateTimeField, ChoiceField, ModelSerializer, SecretField
 from workers.ffmpeg.masking import mask_url
@@ -105,7 +106,13 @@ class ChannelSerializer(ModelSerializer):
     job = serializers.IntegerField(
         source="player.job_id", read_only=True, allow_null=True,
         help_text="The stream job that plays the channel (null until it first plays or "
-        "records); its recordings name it as `stream_job_id`.",
+        "records).",
+    )  # fmt: skip
+    recording_job = serializers.IntegerField(
+        source="player.relay_job_id", read_only=True, allow_null=True,
+        help_text="The stream job that records the channel and feeds its restream outputs "
+        "(null until it first records or restreams); the channel's recordings name it as "
+        "`stream_job_id`: `GET /recordings?stream_job={recording_job}`.",
     )  # fmt: skip
     recording_enabled = serializers.SerializerMethodField(
         help_text="Whether the channel records what it airs: POST …/recording."
@@ -116,8 +123,8 @@ class ChannelSerializer(ModelSerializer):
         fields = [
             "id", "number", "name", "slug", "guide_id", "logo", "group", "time_zone",
             "output_profile", "filler_playlist", "filler_asset", "visibility", "mode",
-            "enabled", "outputs", "stream_url", "job", "recording_enabled", "created_at",
-            "updated_at",
+            "enabled", "outputs", "stream_url", "job", "recording_job", "recording_enabled",
+            "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["guide_id", "created_at", "updated_at"]
         extra_kwargs = {
@@ -130,8 +137,8 @@ class ChannelSerializer(ModelSerializer):
 
     @extend_schema_field(serializers.BooleanField())
     def get_recording_enabled(self, channel: Channel) -> bool:
-        player = getattr(channel, "player", None)  # none until it first plays or records
-        return bool(player is not None and player.job.recording_enabled)
+        # No player until it first plays or records.
+        return channel_recording_enabled(getattr(channel, "player", None))
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -204,11 +211,13 @@ class ChannelRecordingSerializer(ChannelPlayingSerializer):
     """What a channel is doing, with whether it records and when a toggle applies."""
 
     recording_enabled = serializers.BooleanField()
+    recording_job = serializers.IntegerField(
+        allow_null=True, help_text="the stream job that records; its recordings name it"
+    )
     applies = serializers.ChoiceField(
         choices=["unchanged", "next_start", "restarted"],
         help_text=(
-            "restarted: the channel plays, and its ffmpeg restarts now within the same run, "
-            "so the file starts (or ends) at once; next_start: it records from its next "
-            "start; unchanged: it already was so."
+            "restarted: the channel plays, and its recording starts (or ends) at once; "
+            "next_start: it records from its next start; unchanged: it already was so."
         ),
     )

@@ -124,7 +124,9 @@ class PlaylistViewSet(CastCoreViewSet):
 class ChannelViewSet(CastCoreViewSet):
     """24/7 channels: identity for IPTV clients, output settings, filler and restream outputs."""
 
-    queryset = Channel.objects.select_related("logo", "player__job").prefetch_related("outputs")
+    queryset = Channel.objects.select_related(
+        "logo", "player__job", "player__relay_job"
+    ).prefetch_related("outputs")
     serializer_class = s.ChannelSerializer
     filterset_class = ChannelFilter
     ordering_fields = ["number", "name", "id", "created_at", "updated_at"]
@@ -206,10 +208,12 @@ class ChannelViewSet(CastCoreViewSet):
         request=s.ChannelRecordingToggleSerializer,
         responses={200: s.ChannelRecordingSerializer},
         description=(
-            "Record what the channel airs (`enabled: true`) or stop recording. Each ffmpeg "
-            "of the channel's job writes a file that becomes a video recording when it ends "
-            "(the channel stopped, recording turned off, a window of the playout played): "
-            "`GET /recordings?stream_job={job}` lists them, `POST /replay` publishes one. "
+            "Record what the channel airs (`enabled: true`) or stop recording. The channel's "
+            "`recording_job` copies its HLS to one file from recording on to recording off "
+            "or the channel's stop, whatever the playout does meanwhile (window ends, "
+            "schedule changes); the file becomes one video recording then: "
+            "`GET /recordings?stream_job={recording_job}` lists them, `POST /replay` "
+            "publishes one. "
             "The recordings belong to whoever turned recording on. 400 "
             "`channel.profile_required` without an output profile."
         ),
@@ -220,10 +224,14 @@ class ChannelViewSet(CastCoreViewSet):
         data = s.ChannelRecordingToggleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enabled = data.validated_data["enabled"]
-        _, applies = channel_set_recording(
+        player, applies = channel_set_recording(
             actor=request.user, channel=channel, enabled=enabled, request=request
         )
-        answer = {**channel_playing(channel=channel), "recording_enabled": enabled}
+        answer = {
+            **channel_playing(channel=channel),
+            "recording_enabled": enabled,
+            "recording_job": player.relay_job_id,
+        }
         return Response(s.ChannelRecordingSerializer({**answer, "applies": applies.value}).data)
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})

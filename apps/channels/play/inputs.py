@@ -35,6 +35,7 @@ NOTHING_TO_PLAY = "channel.nothing_to_play"
 # The black clip is 10 s long (workers.ffmpeg.slate): a longer gap airs several cuts.
 BLACK_PART_SECONDS = 9.5
 NOT_A_CHANNEL = "spec.channel_only"
+RELAY_NOT_LIVE = "channel.not_live_yet"
 # A relay copies what the channel's own ffmpeg encoded: nothing is encoded twice.
 RELAY_PROFILE = engine.ProfileSpec(
     video_codec=engine.VideoCodec.COPY, audio_codec=engine.AudioCodec.COPY
@@ -223,9 +224,17 @@ def _slate_path(row: PlayoutRow, size: tuple[int, int, int]) -> str | None:
         return None
 
 
-def relay_input(job: StreamJob) -> engine.FollowedHlsInput | None:
+def relay_input(job: StreamJob, *, live_only: bool = False) -> engine.FollowedHlsInput | None:
     """The input of a channel's relay job (the channel's own HLS, followed from its live
-    edge), or None when `job` is not a relay."""
+    edge), or None when `job` is not a relay.
+
+    `live_only` (an ffmpeg is about to read it): until the channel's current session has
+    written a segment, InputNotReady, and the run waits. The reader starts at the
+    playlist's newest segment, which before that is the previous session's last one
+    (the playlist outlives a stop): a receiver, and a recording, would begin with a few
+    seconds of what aired before the stop.
+    """
+    from apps.channels.play.live import live_playlist
     from apps.channels.play.models import ChannelPlayer
 
     channel_id = (
@@ -233,6 +242,8 @@ def relay_input(job: StreamJob) -> engine.FollowedHlsInput | None:
     ).first()
     if channel_id is None:
         return None
+    if live_only and live_playlist(channel_id) is None:
+        raise engine.InputNotReady(RELAY_NOT_LIVE, channel=channel_id)
     return engine.FollowedHlsInput(playlist=str(hls_dir(channel_id) / PLAYLIST))
 
 

@@ -14,9 +14,10 @@ class ChannelPlayer(models.Model):
     )
     # The engine runs it (lease, reconciler, hints); the channel owns it.
     job = models.OneToOneField("streams.StreamJob", on_delete=models.PROTECT, related_name="+")
-    # The job that feeds the restream outputs from the channel's own HLS (inputs.relay_input):
-    # long-lived, so a receiver sees one publish while `job` moves from window to window.
-    # None until the channel has a restream output.
+    # The job that copies the channel's own HLS (inputs.relay_input) to its restream outputs
+    # and, while the channel records, to the recording file: long-lived, so a receiver sees
+    # one publish and a recording is one file while `job` moves from window to window.
+    # None until the channel first has a restream output or records.
     relay_job = models.OneToOneField(
         "streams.StreamJob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -75,7 +75,8 @@ def _job_fields(channel: Channel) -> dict[str, Any]:
 
 def _relay_fields(channel: Channel) -> dict[str, Any]:
     # Its profile is the channel's for the record; the relay copies (inputs.RELAY_PROFILE).
-    return {**_job_fields(channel), "name": f"channel {channel.number} restream"[:200]}
+    # Its recordings are titled after it.
+    return {**_job_fields(channel), "name": f"channel {channel.number} {channel.name} relay"[:200]}
 
 
 def _player(channel: Channel, *, actor: Any) -> ChannelPlayer:
@@ -90,16 +91,35 @@ def _player(channel: Channel, *, actor: Any) -> ChannelPlayer:
         player = ChannelPlayer.objects.create(channel=channel, job=job)
     else:
         stream_job_update(actor=actor, job=player.job, outputs=outputs, **_job_fields(channel))
+    if _restream_outputs(channel) or player.relay_job is not None:
+        channel_relay(player=player, actor=actor)
+    return player
+
+
+def channel_relay(*, player: ChannelPlayer, actor: Any, recording: bool = False) -> StreamJob:
+    """The channel's relay job, made (recording from the start when `recording`) or its
+    outputs brought up to date with the channel's restream outputs.
+
+    The relay copies the channel's own HLS to the restream outputs and, while the channel
+    records, to the recording file: it outlives the replacements of the channel's ffmpeg
+    (each window's end, each schedule change), so a receiver sees one publish and a
+    recording is one file from "record on" to "record off" or the channel's stop.
+    """
+    channel = player.channel
     restream = _restream_outputs(channel)
-    if restream and player.relay_job is None:
-        relay = stream_job_create(actor=actor, outputs=restream, **_relay_fields(channel))
+    if player.relay_job is None:
+        relay = stream_job_create(
+            actor=actor, outputs=restream, recording_enabled=recording, **_relay_fields(channel)
+        )
         ChannelPlayer.objects.filter(pk=player.pk).update(relay_job=relay)
         player.relay_job = relay
-    elif restream and player.relay_job is not None:
-        stream_job_update(
-            actor=actor, job=player.relay_job, outputs=restream, **_relay_fields(channel)
-        )
-    return player
+        return relay
+    relay = StreamJob.objects.get(pk=player.relay_job.pk)
+    # Without restream outputs and not recording it does not run (_relay_wanted): its
+    # outputs are brought up to date when it next has something to do.
+    if restream or relay.recording_enabled:
+        stream_job_update(actor=actor, job=relay, outputs=restream, **_relay_fields(channel))
+    return relay
 
 
 def channel_player(*, channel: Channel, actor: Any) -> ChannelPlayer:
@@ -109,9 +129,29 @@ def channel_player(*, channel: Channel, actor: Any) -> ChannelPlayer:
         return found or _player(channel, actor=actor)
 
 
-def _relays(channel: Channel) -> bool:
-    """Whether the channel restreams: it has an enabled restream output."""
-    return channel.outputs.filter(enabled=True).exists()
+def _relay_wanted(player: ChannelPlayer) -> bool:
+    """Whether the channel's relay has something to do while the channel plays: an enabled
+    restream output, or the channel records."""
+    relay = player.relay_job
+    if relay is None:
+        return False
+    recording = StreamJob.objects.filter(pk=relay.pk, recording_enabled=True).exists()
+    return recording or player.channel.outputs.filter(enabled=True).exists()
+
+
+def channel_relay_follow(
+    *, player: ChannelPlayer, actor: Any, request: HttpRequest | None = None
+) -> None:
+    """While the channel is wanted on the air, start its relay when it has something to do
+    and stop it when it has nothing left (its stop ends a recording)."""
+    if player.relay_job is None or not player.wanted:
+        return
+    relay = StreamJob.objects.get(pk=player.relay_job.pk)
+    wanted = _relay_wanted(player)
+    if relay.state in RUNNING and not wanted:
+        stream_job_stop(actor=actor, job=relay, request=request)
+    elif relay.state not in RUNNING and wanted:
+        stream_job_start(actor=actor, job=relay, request=request)
 
 
 def channel_start(
@@ -128,47 +168,47 @@ def channel_start(
         job = StreamJob.objects.get(pk=player.job_id)
         if job.state not in RUNNING:
             stream_job_start(actor=actor, job=job, request=request)
-        relay = player.relay_job and StreamJob.objects.get(pk=player.relay_job.pk)
-        if relay is not None and relay.state in RUNNING and not _relays(channel):
-            stream_job_stop(actor=actor, job=relay, request=request)  # its outputs went
-        elif relay is not None and relay.state not in RUNNING and _relays(channel):
-            stream_job_start(actor=actor, job=relay, request=request)
+        channel_relay_follow(player=player, actor=actor, request=request)
         _audit(actor, "channel.start", channel, request)
     return player
 
 
-def channel_relay_follow(
+def channel_outputs_changed(
     *, actor: Any, channel: Channel, request: HttpRequest | None = None
 ) -> None:
     """After the channel's restream outputs changed (channel_update): a playing channel's
     relay publishes to them now, not at its next start. Its job takes the new outputs
-    and restarts with them (a new run: the old publisher stops), stops when no enabled
-    output remains, or is made and started for the first one. A channel not playing
-    has nothing to do: its start copies the outputs (_player)."""
-    player = ChannelPlayer.objects.select_for_update().filter(channel=channel, wanted=True).first()
+    and restarts with them (a new run: the old publisher stops, and a recording it makes
+    goes on in a new file), stops when it has nothing left to do, or is made and started
+    for the first output. A channel not playing has nothing to do: its start copies the
+    outputs (_player)."""
+    player = (
+        ChannelPlayer.objects.select_for_update()
+        .select_related("channel", "relay_job")
+        .filter(channel=channel, wanted=True)
+        .first()
+    )
     if player is None:
         return
     restream = _restream_outputs(channel)
     relay = player.relay_job
-    # A client that sends the outputs back unchanged (a form saving every field) must
-    # not reconnect the targets: a platform may end the broadcast on it.
-    unchanged = relay is not None and _job_outputs(relay) == restream
-    if relay is not None and restream and not unchanged:
-        stream_job_update(actor=actor, job=relay, outputs=restream, **_relay_fields(channel))
-    elif relay is None and restream and channel.output_profile is not None:
-        relay = stream_job_create(actor=actor, outputs=restream, **_relay_fields(channel))
-        ChannelPlayer.objects.filter(pk=player.pk).update(relay_job=relay)
     if relay is None:
-        return
-    relay = StreamJob.objects.get(pk=relay.pk)
-    if not _relays(channel):
-        if relay.state in RUNNING:
-            stream_job_stop(actor=actor, job=relay, request=request)
-    elif relay.state in RUNNING:
-        if not unchanged:
-            stream_job_restart(actor=actor, job=relay, request=request)
+        if not restream or channel.output_profile is None:
+            return
+        channel_relay(player=player, actor=actor)
+    elif _job_outputs(relay) != restream:
+        relay = StreamJob.objects.get(pk=relay.pk)
+        # A relay that only records may have no output; one that does not, stops (below).
+        if restream or relay.recording_enabled:
+            stream_job_update(actor=actor, job=relay, outputs=restream, **_relay_fields(channel))
+            if relay.state in RUNNING and _relay_wanted(player):
+                stream_job_restart(actor=actor, job=relay, request=request)
+                return
     else:
-        stream_job_start(actor=actor, job=relay, request=request)
+        # The outputs sent back unchanged (a form saving every field): no reconnect, which
+        # a platform may take for the end of the broadcast.
+        return
+    channel_relay_follow(player=player, actor=actor, request=request)
 
 
 def _job_outputs(job: StreamJob) -> list[dict[str, Any]]:
@@ -255,9 +295,11 @@ def channel_viewer_seen(*, channel: Channel) -> bool:
 
 
 def _relay_down(player: ChannelPlayer) -> bool:
-    """The channel restreams and its relay does not run (never started, failed, stopped)."""
+    """The channel restreams or records and its relay does not run (failed, stopped)."""
     relay = player.relay_job
-    return (relay is None or relay.state not in RUNNING) and _relays(player.channel)
+    if relay is None:  # a restream output added since the channel started
+        return player.channel.outputs.filter(enabled=True).exists()
+    return relay.state not in RUNNING and _relay_wanted(player)
 
 
 def channels_keep_playing(*, now: Any = None) -> dict[str, int]:

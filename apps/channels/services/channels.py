@@ -21,7 +21,7 @@ from apps.channels.models import (
 )
 from apps.channels.play.services import (
     channel_jobs_forget,
-    channel_relay_follow,
+    channel_outputs_changed,
     channel_start,
     channel_stop,
 )
@@ -159,7 +159,7 @@ def channel_update(
         if outputs is not None:
             _replace_outputs(channel, outputs)
             changes["outputs"] = ["…", f"{len(outputs)} output(s)"]
-            channel_relay_follow(actor=actor, channel=channel, request=request)
+            channel_outputs_changed(actor=actor, channel=channel, request=request)
         audit_record(
             actor=actor, action="channel.update", target=channel, changes=changes, request=request
         )

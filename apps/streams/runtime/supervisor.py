@@ -64,7 +64,7 @@ from workers.ffmpeg.bitrate import BitrateMeter
 from workers.ffmpeg.confine import confinement_for
 from workers.ffmpeg.logs import LogSides
 from workers.ffmpeg.progress import Progress
-from workers.ffmpeg.spec import FileInput, PlaylistInput, SpecError
+from workers.ffmpeg.spec import FileInput, InputNotReady, PlaylistInput, SpecError
 from workers.ffmpeg.supervisor import ExitInfo, FFmpegProcess
 from workers.ffmpeg.supervisor import ExitReason as ProcessExit
 
@@ -87,6 +87,9 @@ _RESPAWN = _Stop("respawn", None, {})
 # once (where the schedule is then), unless it ended this soon, which is a failure to
 # retry with the reconnect policy's pauses rather than a loop of instant restarts.
 WINDOW_MIN_SECONDS = 5.0
+# How often a run whose input is not ready yet (InputNotReady) builds it again (each
+# time a heartbeat: a relay can wait long for a channel that does not play).
+NOT_READY_POLL_SECONDS = 1.0
 
 _supervisors: set[RunSupervisor] = set()  # the runs this process supervises now
 _supervisors_lock = threading.Lock()
@@ -185,6 +188,7 @@ class RunSupervisor(LiveEvents):
             jitter_fraction=self.job.reconnect_jitter,
         )
         attempt = self.run.reconnect_attempts  # carried over when the reconciler restarted us
+        waiting = False  # an InputNotReady was logged; said once per wait
         while True:
             control = self._quota() if fresh else self._control()
             if control is not None:
@@ -192,6 +196,16 @@ class RunSupervisor(LiveEvents):
             try:
                 process = self._spawn(reread_job=not fresh)
                 fresh = False
+            except InputNotReady as exc:
+                # Nothing to read yet, nothing wrong: wait (heartbeating, listening for a
+                # stop) and build the input again. Not a reconnect: no attempt counted.
+                if not waiting:
+                    self._log_line("info", f"Waiting for the input: {exc.code} {exc.params}")
+                waiting, fresh = True, False
+                control = self._sleep(NOT_READY_POLL_SECONDS)
+                if control is not None:
+                    return control
+                continue
             except SpecError as exc:
                 self._log_line(
                     "error", f"The job cannot run: {exc.code} {exc.params}", hint_code=exc.code
@@ -199,6 +213,7 @@ class RunSupervisor(LiveEvents):
                 return _Stop(
                     ExitReason.ERROR, JobState.FAILED, {"desired_state": DesiredState.STOPPED}
                 )
+            waiting = False
             control = self._watch(process)
             info = process.wait()
             self._advance_offset()

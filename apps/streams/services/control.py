@@ -36,7 +36,7 @@ from apps.streams.models import (
     StreamRun,
 )
 from apps.streams.quota import quota_breach
-from apps.streams.specs import as_api_error, job_spec_for
+from apps.streams.specs import as_api_error, checked_recording, job_spec_for
 from apps.streams.status import status_event, status_payload
 from castcore.api.errors import ApiError, Conflict
 from castcore.events import publish
@@ -63,7 +63,7 @@ def _invalid(job_id: int, to: str) -> Conflict:
 def _check_startable(job: StreamJob) -> None:
     """Refuse to start what cannot run, before any row changes."""
     try:
-        spec = job_spec_for(job, resolve=False)
+        spec = job_spec_for(job, resolve=False, recording_path=checked_recording(job))
     except SpecError as exc:
         raise as_api_error(exc) from None
     if not spec.enabled_outputs:

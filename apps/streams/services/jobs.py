@@ -14,6 +14,7 @@ from apps.streams.events import StreamControlEvent, control_group
 from apps.streams.models import ACTIVE_JOB_STATES, JobState, StreamJob, StreamOutput
 from apps.streams.specs import (
     as_api_error,
+    checked_recording,
     input_spec_for,
     job_spec_for,
     output_spec_for,
@@ -105,7 +106,7 @@ def _validate(job: StreamJob, rows: list[StreamOutput]) -> None:
         except SpecError as exc:
             raise as_api_error(exc, prefix=f"outputs.{index}.") from None
     try:
-        job_spec_for(job, outputs=rows, resolve=False)
+        job_spec_for(job, outputs=rows, resolve=False, recording_path=checked_recording(job))
     except SpecError as exc:
         raise as_api_error(exc) from None
     _check_policy(job)

@@ -10,9 +10,10 @@ from rest_framework.test import APIClient
 
 from apps.recordings.models import Recording
 from apps.streams.models import ExitReason, RunState, StreamJob
-from apps.streams.services import stream_job_start, stream_job_stop
+from apps.streams.services import stream_job_start, stream_job_stop, stream_job_update
 from apps.streams.tests.factories import job_with_outputs
 from apps.streams.tests.helpers import run_row, start_and_play, start_supervised, wait_until
+from castcore.api.errors import ApiError
 from workers.ffmpeg.probe import probe
 
 
@@ -44,6 +45,21 @@ def test_viewers_cannot_toggle_recording(viewer_api: APIClient) -> None:
         ).status_code
         == 403
     )
+
+
+@pytest.mark.django_db
+def test_a_job_that_records_needs_no_output_of_its_own_and_one_that_does_not_does() -> None:
+    job = job_with_outputs(recording_enabled=True)
+    stream_job_update(actor=None, job=job, outputs=[], name="records only")
+    stream_job_start(actor=None, job=job)  # the recording is its output
+    assert StreamJob.objects.get(pk=job.pk).desired_state == "running"
+    stream_job_stop(actor=None, job=job)
+
+    bare = job_with_outputs(recording_enabled=False)
+    with pytest.raises(ApiError) as refused:
+        stream_job_update(actor=None, job=bare, outputs=[], name="nothing to write")
+    assert refused.value.code == "validation.out_of_range"
+    assert refused.value.params["field"] == "outputs"
 
 
 @pytest.mark.slow
