@@ -87,8 +87,9 @@ def _ranges() -> dict[str, Any]:
         "304": {"description": "`If-None-Match` names the segment's ETag: no body"},
         "416": {
             "description": "The range lies past the end of the segment (`Content-Range: "
-            "bytes */<size>`): no body",
+            "bytes */<size>`): an empty body",
             "headers": {"Content-Range": {"schema": {"type": "string"}}},
+            "content": _body("text/html", _TEXT),
         },
     }
 
