@@ -89,8 +89,9 @@ async def _live(channel: Channel) -> live.LivePlaylist | None:
     began = time.monotonic()
     playlist = await _hold(channel, viewed, began + channels_conf.CHANNEL_START_WAIT_SECONDS)
     if viewed != Viewed.NOTED:
-        logger.info("channel %s %s by a viewer, held %.1f s: %s", channel.pk, viewed.value,
-                    time.monotonic() - began, "playing" if playlist else "not yet")  # fmt: skip
+        logger.info("channel %s: a viewer's start (%s), held %.1f s: %s", channel.pk,
+                    viewed.value, time.monotonic() - began,
+                    "playing" if playlist else "not yet")  # fmt: skip
     return playlist
 
 
