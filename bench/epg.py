@@ -74,6 +74,7 @@ def build(channels: int, days: int) -> tuple[float, float, int]:
     )
     from apps.channels.services.playout import playout_rebuild
     from apps.media.models import MediaItem, StorageSource
+    from apps.streams.models import FFmpegProfile
 
     rng = random.Random(7)
     with transaction.atomic():
@@ -84,6 +85,8 @@ def build(channels: int, days: int) -> tuple[float, float, int]:
         Playlist.objects.all().delete()
         StorageSource.objects.filter(name="bench-epg").delete()
         source = StorageSource.objects.create(name="bench-epg", kind="local", path="/srv/bench")
+        # Channels with no output profile cannot play: the M3U and the lineup leave them out.
+        profile, _ = FFmpegProfile.objects.get_or_create(name="bench-epg")
         now = timezone.now()
         items = MediaItem.objects.bulk_create(
             MediaItem(
@@ -115,7 +118,7 @@ def build(channels: int, days: int) -> tuple[float, float, int]:
             channel = Channel.objects.create(
                 number=n + 1, name=f"Bench, \"{n + 1}\"", slug=f"bench-{n + 1}",
                 time_zone=("Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC")[n % 4],
-                group=f"Group {n % 7}", filler_playlist=filler,
+                group=f"Group {n % 7}", filler_playlist=filler, output_profile=profile,
             )  # fmt: skip
             for hour, mode in ((0, BlockMode.FLOOD), (6, BlockMode.DURATION),
                                (12, BlockMode.COUNT), (18, BlockMode.FLOOD)):  # fmt: skip

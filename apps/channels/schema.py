@@ -67,11 +67,31 @@ def _errors(*, not_found: bool = False, not_playing: bool = False) -> dict[str, 
             "description": "The channel is not playing (`channel.not_playing`): an on-demand "
             "channel's first viewer is held until its first segments exist, up to "
             "CASTCORE_CHANNEL_START_WAIT_SECONDS, and only then told to retry "
-            "(`Retry-After`)",
+            "(`Retry-After`); at once when it cannot start (stopped on purpose until "
+            "started again, no output profile)",
             "headers": {"Retry-After": {"schema": {"type": "integer"}}},
             "content": _body("application/json", ERROR_REF),
         }
     return responses
+
+
+def _ranges() -> dict[str, Any]:
+    """What castcore.files.send_file answers besides a 200: a range, a cached copy still
+    good, a range past the end."""
+    return {
+        "206": {
+            "description": "The bytes a `Range` header asked for (`If-Range` honoured)",
+            "headers": {"Content-Range": {"schema": {"type": "string"}}},
+            "content": _body("video/mp2t", _BINARY),
+        },
+        "304": {"description": "`If-None-Match` names the segment's ETag: no body"},
+        "416": {
+            "description": "The range lies past the end of the segment (`Content-Range: "
+            "bytes */<size>`): an empty body",
+            "headers": {"Content-Range": {"schema": {"type": "string"}}},
+            "content": _body("text/html", _TEXT),
+        },
+    }
 
 
 def _operation(
@@ -84,6 +104,7 @@ def _operation(
     parameters: list[dict[str, Any]] | None = None,
     not_found: bool = False,
     not_playing: bool = False,
+    ranges: bool = False,
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": operation_id,
@@ -91,7 +112,11 @@ def _operation(
         "description": description,
         "tags": [TAG],
         "security": security,
-        "responses": {"200": ok, **_errors(not_found=not_found, not_playing=not_playing)},
+        "responses": {
+            "200": ok,
+            **(_ranges() if ranges else {}),
+            **_errors(not_found=not_found, not_playing=not_playing),
+        },
     }
     if parameters:
         operation["parameters"] = parameters
@@ -153,7 +178,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             "iptv_m3u",
             "M3U of every public channel",
             "`#EXTM3U` with `url-tvg` pointing at /epg.xml, each channel's `tvg-id` equal to "
-            "its guide id. No authentication: public channels only.",
+            "its guide id. No authentication: public channels only, and only those that can "
+            "play (with an output profile).",
             {"description": "M3U", "content": _body("audio/x-mpegurl", _TEXT)},
             security=ANONYMOUS,
         ),
@@ -185,7 +211,8 @@ def _paths() -> dict[str, dict[str, Any]]:
         _path("channels:tuner-lineup"): _operation(
             "tuner_lineup",
             "HDHomeRun lineup",
-            "The public channels, each with the URL of its continuous MPEG-TS stream.",
+            "The public channels that can play (with an output profile), each with the URL "
+            "of its continuous MPEG-TS stream.",
             {"description": "Lineup", "content": _body("application/json", _LINEUP)},
             security=ANONYMOUS,
         ),
@@ -228,11 +255,13 @@ def _paths() -> dict[str, dict[str, Any]]:
         ): _operation(
             "channel_hls_segment",
             "A segment of a channel's HLS",
-            "Cached as immutable: a segment name never names other bytes.",
+            "Cached as immutable: a segment name never names other bytes. Byte ranges, "
+            "`If-Range` and `If-None-Match` as for any file CastCore serves.",
             {"description": "MPEG-TS segment", "content": _body("video/mp2t", _BINARY)},
             security=WATCH,
             parameters=[_SLUG, _SEGMENT],
             not_found=True,
+            ranges=True,
         ),
     }
 

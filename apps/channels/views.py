@@ -37,8 +37,10 @@ def _public_qs() -> QuerySet[Channel]:
     return Channel.objects.filter(enabled=True, visibility=ChannelVisibility.PUBLIC)
 
 
-def _public() -> list[Channel]:
-    return list(_public_qs().select_related("logo"))
+def _tunable_qs() -> QuerySet[Channel]:
+    # A channel with no output profile can never play: an IPTV client would list a dead
+    # channel (its guide may still list it: nothing tunes from the guide).
+    return _public_qs().filter(output_profile__isnull=False)
 
 
 @require_safe
@@ -59,8 +61,8 @@ def channel_epg_xml(request: HttpRequest, slug: str) -> StreamingHttpResponse:
 
 @require_safe
 def playlist_m3u(request: HttpRequest) -> StreamingHttpResponse:
-    """The M3U of every public channel, pointing at /epg.xml."""
-    return feeds.m3u_response(request, _public_qs())
+    """The M3U of every public channel that can play, pointing at /epg.xml."""
+    return feeds.m3u_response(request, _tunable_qs())
 
 
 def _base_url(request: HttpRequest) -> str:
@@ -83,7 +85,7 @@ def tuner_lineup(request: HttpRequest) -> JsonResponse:
     # The MPEG-TS stream, not the HLS: Plex plays the URL as one HTTP transport stream.
     entries = [
         tuner.lineup_entry(c.number, c.name, request.build_absolute_uri(c.mpegts_path()))
-        for c in _public()
+        for c in _tunable_qs()
     ]
     return JsonResponse(entries, safe=False)
 

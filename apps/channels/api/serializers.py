@@ -199,6 +199,9 @@ class ChannelPlayingSerializer(serializers.Serializer):
 
     channel = serializers.IntegerField()
     wanted = serializers.BooleanField()
+    held = serializers.BooleanField(
+        help_text="stopped on purpose: viewers do not start an on-demand channel until a start"
+    )
     job = serializers.IntegerField(allow_null=True)
     state = serializers.CharField(help_text="the job's state (`stopped` before its first start)")
 

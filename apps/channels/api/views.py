@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.db.models import Prefetch
@@ -192,11 +193,11 @@ class ChannelViewSet(CastCoreViewSet):
         return self._play(request, channel_start)
 
     @_playing_schema(
-        "Stop playing the channel; an always-on channel stays stopped until started again "
-        "(the API, the scheduler)."
+        "Stop playing the channel; it stays stopped until started again (the API, the "
+        "scheduler): an on-demand channel's viewers do not start it meanwhile."
     )
     def stop(self, request: Request, pk: str) -> Response:
-        return self._play(request, channel_stop)
+        return self._play(request, partial(channel_stop, hold=True))
 
     def _play(self, request: Request, service: Callable[..., Any]) -> Response:
         """Start or stop the channel, then answer what it is doing."""

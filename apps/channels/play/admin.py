@@ -11,6 +11,6 @@ from castcore.admin_site import ReadOnlyModelAdmin
 
 @admin.register(ChannelPlayer)
 class ChannelPlayerAdmin(ReadOnlyModelAdmin):
-    list_display = ["channel", "job", "relay_job", "wanted", "last_viewer_at", "window_end"]
-    list_filter = ["wanted"]
+    list_display = ["channel", "job", "relay_job", "wanted", "held", "last_viewer_at", "window_end"]
+    list_filter = ["wanted", "held"]
     list_select_related = ["channel", "job", "relay_job"]

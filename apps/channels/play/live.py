@@ -13,12 +13,22 @@ appends to them. What is live is decided here, in one place, from the files:
   plays now: the channel stopped, or its ffmpeg is down).
 
 Both the HLS playlist view and the MPEG-TS stream read `live_playlist`.
+
+Trimming the playlist to its live part, and hlsenc's own rolling window, drop the
+EXT-X-DISCONTINUITY of joins (one ffmpeg's segments after another's) from what is served:
+RFC 8216 (6.2.2) then wants EXT-X-DISCONTINUITY-SEQUENCE incremented, so that each
+segment keeps its discontinuity sequence number across reloads. The joins the playlist
+listed are kept in a small file of the HLS folder (`JOINS_FILE`), and the served value
+counts those at or before the first served segment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,10 +43,14 @@ logger = logging.getLogger(__name__)
 
 #: Written into a channel's HLS folder when it is stopped; its mtime is the stop.
 STOP_MARKER = "stopped"
+#: In a channel's HLS folder: the joins its playlist listed (JSON: `joins`, their media
+#: sequence numbers, and `before`, how many were forgotten below the oldest listed one).
+JOINS_FILE = "joins.json"
 #: How often a waiting request or a stream looks at the playlist again.
 POLL_SECONDS = 0.25
 #: A stream starts this many segments behind the live edge: the client gets them at
-#: once and has that much picture in hand while the next segment is being made.
+#: once and has that much picture in hand while the next segment is being made. A
+#: starting channel's first viewer is held until the playlist lists as many.
 STREAM_START_SEGMENTS = 2
 #: A stream whose channel wrote nothing new for this long ends (the channel stopped, or
 #: its ffmpeg is down for good); an HDHomeRun client then tunes again.
@@ -57,6 +71,7 @@ _PLAYLIST_TAGS = (
 )
 _MEDIA_SEQUENCE = "#EXT-X-MEDIA-SEQUENCE:"
 _DISCONTINUITY = "#EXT-X-DISCONTINUITY"
+_DISCONTINUITY_SEQUENCE = "#EXT-X-DISCONTINUITY-SEQUENCE:"
 
 
 def stale_seconds() -> float:
@@ -84,9 +99,15 @@ class LivePlaylist:
 
     header: tuple[str, ...]
     segments: tuple[Segment, ...] = field(default_factory=tuple)
+    # The joins at or before the first segment (RFC 8216's EXT-X-DISCONTINUITY-SEQUENCE).
+    discontinuity_sequence: int = 0
 
     def text(self) -> str:
-        lines = [*self.header, f"{_MEDIA_SEQUENCE}{self.segments[0].sequence}"]
+        lines = [
+            *self.header,
+            f"{_MEDIA_SEQUENCE}{self.segments[0].sequence}",
+            f"{_DISCONTINUITY_SEQUENCE}{self.discontinuity_sequence}",
+        ]
         for index, segment in enumerate(self.segments):
             # The first one has nothing before it to be discontinuous with.
             if segment.discontinuity and index:
@@ -160,7 +181,65 @@ def live_playlist(channel_id: int, *, now: float | None = None) -> LivePlaylist 
     now = time.time() if now is None else now
     if not kept or now - kept[-1].written > stale:
         return None
-    return LivePlaylist(header, tuple(kept))
+    joins = discontinuity_sequence(folder, listed, kept[0].sequence)
+    return LivePlaylist(header, tuple(kept), joins)
+
+
+@dataclass(frozen=True, slots=True)
+class _Joins:
+    before: int  # joins forgotten: all below every sequence still listed
+    joins: frozenset[int]
+
+    def count(self, first: int) -> int:
+        return self.before + sum(1 for join in self.joins if join <= first)
+
+
+def _read_joins(path: Path) -> _Joins:
+    try:
+        data = json.loads(path.read_text(encoding="ascii"))
+        return _Joins(int(data["before"]), frozenset(int(join) for join in data["joins"]))
+    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return _Joins(0, frozenset())  # none yet (or unreadable): count from here
+
+
+def _merged(known: _Joins, listed: list[Segment]) -> _Joins:
+    """`known` with the joins `listed` shows, those below its oldest segment folded in."""
+    oldest, newest = listed[0].sequence, listed[-1].sequence
+    joins = set(known.joins) | {segment.sequence for segment in listed if segment.discontinuity}
+    if joins and newest < max(joins) - len(listed):
+        # The numbering began again (the playlist was removed): so does the count.
+        return _Joins(0, frozenset(s.sequence for s in listed if s.discontinuity))
+    gone = {join for join in joins if join < oldest}
+    return _Joins(known.before + len(gone), frozenset(joins - gone))
+
+
+def _write_joins(folder: Path, listed: list[Segment]) -> _Joins:
+    """Record the joins `listed` shows, under a lock: requests of several web processes
+    read the same playlist; the file is replaced whole, so readers need no lock."""
+    path = folder / JOINS_FILE
+    with (folder / f"{JOINS_FILE}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = _merged(_read_joins(path), listed)
+        temporary = folder / f".{JOINS_FILE}.{os.getpid()}"
+        temporary.write_text(
+            json.dumps({"before": merged.before, "joins": sorted(merged.joins)}), encoding="ascii"
+        )
+        temporary.replace(path)
+    return merged
+
+
+def discontinuity_sequence(folder: Path, listed: list[Segment], first: int) -> int:
+    """EXT-X-DISCONTINUITY-SEQUENCE of a playlist served from sequence `first` on: the
+    joins at or before it, those the playlist on disk no longer lists included (as far
+    as a request saw them: a playlist is polled more often than a join rolls off)."""
+    known = _read_joins(folder / JOINS_FILE)
+    merged = _merged(known, listed)
+    if merged != known:
+        try:
+            merged = _write_joins(folder, listed)
+        except OSError as exc:
+            logger.warning("channel HLS %s: joins not recorded: %s", folder.name, exc.strerror)
+    return merged.count(first)
 
 
 def mark_stopped(channel_id: int) -> None:
@@ -177,12 +256,17 @@ def mark_stopped(channel_id: int) -> None:
         logger.warning("channel %s: no stop marker: %s", channel_id, exc.strerror)
 
 
-async def wait_until_live(channel_id: int, *, seconds: float) -> LivePlaylist | None:
-    """The live playlist, waiting up to `seconds` for its first segments."""
+async def wait_until_live(
+    channel_id: int, *, seconds: float, segments: int = 1
+) -> LivePlaylist | None:
+    """The live playlist, waiting up to `seconds` until it lists `segments` segments (then
+    whatever is live: fewer, or None)."""
     deadline = time.monotonic() + seconds
     while True:
         playlist = await asyncio.to_thread(live_playlist, channel_id)
-        if playlist is not None or time.monotonic() >= deadline:
+        if playlist is not None and len(playlist.segments) >= segments:
+            return playlist
+        if time.monotonic() >= deadline:
             return playlist
         await asyncio.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 

@@ -23,6 +23,9 @@ class ChannelPlayer(models.Model):
     )
     # Whether the channel should be playing (start/stop, the scheduler, a first viewer).
     wanted = models.BooleanField(default=False)
+    # Stopped on purpose (the API's stop, a scheduled `channel.stop`): a viewer does not
+    # start it again, only a start does. An idle stop leaves it False.
+    held = models.BooleanField(default=False)
     # The latest playlist request: an on-demand channel stops once it is old.
     last_viewer_at = models.DateTimeField(null=True, blank=True)
     # Output timestamps count seconds from here (JobSpec.output_ts_offset_s), so every

@@ -11,6 +11,7 @@ row (channel_window_follow), so the picture keeps to the guide.
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,11 +80,22 @@ def _relay_fields(channel: Channel) -> dict[str, Any]:
     return {**_job_fields(channel), "name": f"channel {channel.number} {channel.name} relay"[:200]}
 
 
+def _lock(channel: Channel) -> None:
+    """Take the channel's row lock, in a transaction, before reading its player.
+
+    A row lock on a player that does not exist yet locks nothing: two first starts would
+    each make a job, and the second player's insert would fail. The channel's row exists;
+    rebuilds and the input builder take the same lock first (services.playout, inputs).
+    """
+    Channel.objects.select_for_update().filter(pk=channel.pk).values_list("pk").first()
+
+
 def _player(channel: Channel, *, actor: Any) -> ChannelPlayer:
     """The channel's player, its jobs made or brought up to date with the channel."""
     if channel.output_profile is None:
         raise ApiError("channel.profile_required", {"field": "output_profile"})
     hls_dir(channel.pk).mkdir(parents=True, exist_ok=True)
+    _lock(channel)
     player = ChannelPlayer.objects.select_for_update().filter(channel=channel).first()
     outputs = [_hls_output(channel)]
     if player is None:
@@ -163,8 +175,8 @@ def channel_start(
         raise ApiError("channel.disabled", {"channel": channel.pk}, status_code=409)
     with transaction.atomic():
         player = _player(channel, actor=actor)
-        ChannelPlayer.objects.filter(pk=player.pk).update(wanted=True)
-        player.wanted = True
+        ChannelPlayer.objects.filter(pk=player.pk).update(wanted=True, held=False)
+        player.wanted, player.held = True, False
         job = StreamJob.objects.get(pk=player.job_id)
         if job.state not in RUNNING:
             stream_job_start(actor=actor, job=job, request=request)
@@ -226,13 +238,22 @@ def _audit(actor: Any, action: str, channel: Channel, request: HttpRequest | Non
         audit_record(actor=actor, action=action, target=channel, request=request)
 
 
-def channel_stop(*, actor: Any, channel: Channel, request: HttpRequest | None = None) -> bool:
-    """Playing → stopped. False when it had never played."""
+def channel_stop(
+    *, actor: Any, channel: Channel, request: HttpRequest | None = None, hold: bool = False
+) -> bool:
+    """Playing → stopped. False when it had never played.
+
+    `hold`: stopped on purpose (the API's stop, a scheduled `channel.stop`), so viewers do
+    not start an on-demand channel again until a start. Without it (an idle stop, a
+    disabled channel) a hold from before stays: only a start ends it.
+    """
     with transaction.atomic():
         player = ChannelPlayer.objects.select_for_update().filter(channel=channel).first()
         if player is None:
             return False
-        ChannelPlayer.objects.filter(pk=player.pk).update(wanted=False)
+        ChannelPlayer.objects.filter(pk=player.pk).update(
+            wanted=False, **({"held": True} if hold else {})
+        )
         stream_job_stop(actor=actor, job=player.job, request=request)
         if player.relay_job is not None:
             stream_job_stop(actor=actor, job=player.relay_job, request=request)
@@ -244,12 +265,14 @@ def channel_stop(*, actor: Any, channel: Channel, request: HttpRequest | None = 
 
 
 def channel_playing(*, channel: Channel) -> dict[str, Any]:
-    """Whether the channel is wanted on the air, and its job and the job's state."""
+    """Whether the channel is wanted on the air (or held stopped), and its job and the job's
+    state."""
     player = ChannelPlayer.objects.select_related("job").filter(channel=channel).first()
     if player is None:
-        return {"channel": channel.pk, "wanted": False, "job": None, "state": JobState.STOPPED}
-    return {"channel": channel.pk, "wanted": player.wanted, "job": player.job_id,
-            "state": player.job.state}  # fmt: skip
+        return {"channel": channel.pk, "wanted": False, "held": False, "job": None,
+                "state": JobState.STOPPED}  # fmt: skip
+    return {"channel": channel.pk, "wanted": player.wanted, "held": player.held,
+            "job": player.job_id, "state": player.job.state}  # fmt: skip
 
 
 def channel_jobs_forget(*, job_ids: list[int] | None = None) -> int:
@@ -275,23 +298,71 @@ def channel_jobs_forget(*, job_ids: list[int] | None = None) -> int:
     return deleted
 
 
-def channel_viewer_seen(*, channel: Channel) -> bool:
-    """A viewer asked for the playlist: note it; start an on-demand channel that is not
-    playing. True when it had to be started (the playlist comes in a few seconds)."""
+class Viewed(enum.Enum):
+    """What a viewer's request did to its channel (channel_viewer_seen)."""
+
+    NOTED = "noted"  # nothing to start: it plays, it is always-on, or it was noted lately
+    STARTED = "started"  # an on-demand channel started: its first segments come soon
+    PENDING = "pending"  # it cannot start yet (its job still stopping): wanted, ask again
+    HELD = "held"  # stopped on purpose: it stays stopped until started
+    REFUSED = "refused"  # it cannot start (no output profile, disabled meanwhile)
+
+
+#: What stream_job_start answers for a job that has not finished stopping.
+STILL_STOPPING = "stream_job.invalid_transition"
+
+
+def _viewer_key(channel_id: int) -> str:
+    return f"channels:viewer_seen:{channel_id}"
+
+
+def channel_viewer_seen(*, channel: Channel) -> Viewed:
+    """A viewer asked for the playlist (or reads the MPEG-TS): note it; start an on-demand
+    channel that is not playing, unless it was stopped on purpose."""
     # Players poll the playlist every segment or two: the database hears of a channel's
     # viewers once per part of the idle time, which is all the idle rule needs.
-    if not cache.add(f"channels:viewer_seen:{channel.pk}", 1, max(1, conf.IDLE_SECONDS // 6)):
-        return False
+    key = _viewer_key(channel.pk)
+    if not cache.add(key, 1, max(1, conf.IDLE_SECONDS // 6)):
+        return Viewed.NOTED
     now = timezone.now()
     updated = ChannelPlayer.objects.filter(channel=channel).update(last_viewer_at=now)
-    if channel.mode != ChannelMode.ON_DEMAND:
-        return False
+    # As it is now: a stream's request holds the row it began with for hours.
+    current = Channel.objects.filter(pk=channel.pk).first()
+    if current is None or current.mode != ChannelMode.ON_DEMAND:
+        return Viewed.NOTED
     player = ChannelPlayer.objects.filter(channel=channel).select_related("job").first()
+    if player is not None and player.held:
+        return Viewed.HELD
     if updated and player is not None and player.wanted and player.job.state in RUNNING:
-        return False
-    channel_start(actor=None, channel=channel)
+        return Viewed.NOTED
+    try:
+        channel_start(actor=None, channel=current)
+    except ApiError as exc:
+        # The next request tries again, not a part of the idle time later.
+        cache.delete(key)
+        return _viewer_not_started(channel, player, exc)
     ChannelPlayer.objects.filter(channel=channel).update(last_viewer_at=now)
-    return True
+    return Viewed.STARTED
+
+
+def _viewer_not_started(channel: Channel, player: ChannelPlayer | None, exc: ApiError) -> Viewed:
+    """A viewer's start was refused. An invalid transition is the job still stopping (an
+    idle stop a moment ago): the channel is wanted again, so the keep-playing step starts
+    it once the job has stopped, and the viewer's next request (or its hold) tries again."""
+    if exc.code == STILL_STOPPING and player is not None:
+        # Not over a stop on purpose that came meanwhile.
+        ChannelPlayer.objects.filter(pk=player.pk, held=False).update(
+            wanted=True, last_viewer_at=timezone.now()
+        )
+        logger.info("channel %s: a viewer's start waits: %s", channel.pk, exc.code)
+        return Viewed.PENDING
+    logger.info("channel %s: a viewer could not start it: %s", channel.pk, exc.code)
+    return Viewed.REFUSED
+
+
+def channel_held(*, channel: Channel) -> bool:
+    """Whether the channel was stopped on purpose: viewers do not start it."""
+    return ChannelPlayer.objects.filter(channel=channel, held=True).exists()
 
 
 def _relay_down(player: ChannelPlayer) -> bool:
@@ -319,7 +390,7 @@ def channels_keep_playing(*, now: Any = None) -> dict[str, int]:
                 player.last_viewer_at is None or player.last_viewer_at < idle_before
             )
             if idle or not channel.enabled:
-                channel_stop(actor=None, channel=channel)
+                channel_stop(actor=None, channel=channel)  # not on purpose: viewers may restart
                 stopped += 1
             elif player.job.state not in RUNNING or _relay_down(player):
                 channel_start(actor=None, channel=channel)

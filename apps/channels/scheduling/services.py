@@ -156,7 +156,7 @@ def _execute(action: ScheduledAction) -> None:
     if action.kind == ActionKind.CHANNEL_START and channel is not None:
         channel_start(actor=action.owner, channel=channel)
     elif action.kind == ActionKind.CHANNEL_STOP and channel is not None:
-        channel_stop(actor=action.owner, channel=channel)
+        channel_stop(actor=action.owner, channel=channel, hold=True)
     elif action.kind == ActionKind.STREAM_JOB_START and job is not None:
         stream_job_start(actor=action.owner, job=job)
     elif action.kind == ActionKind.STREAM_JOB_STOP and job is not None:

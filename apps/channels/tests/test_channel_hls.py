@@ -27,6 +27,8 @@ PLAYLIST = (
     "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:41\n"
     "#EXTINF:2.000000,\nsegment_00041.ts\n#EXTINF:2.000000,\nsegment_00042.ts\n"
 )
+# As served: no join before the first segment (RFC 8216's discontinuity sequence, live.py).
+SERVED = PLAYLIST.replace("SEQUENCE:41\n", "SEQUENCE:41\n#EXT-X-DISCONTINUITY-SEQUENCE:0\n")
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ def test_a_public_channel_is_served_to_anyone_with_its_cache_rules(
     assert playlist.status_code == 200
     assert playlist["Content-Type"] == "application/vnd.apple.mpegurl"
     assert playlist["Cache-Control"] == "public, no-cache"
-    assert playlist.content.decode() == PLAYLIST
+    assert playlist.content.decode() == SERVED
     segment = client.get("/channels/colours/segment_00041.ts")
     assert segment.status_code == 200 and segment["Content-Type"] == "video/mp2t"
     assert segment["Cache-Control"] == "public, max-age=31536000, immutable"

@@ -9,21 +9,25 @@ import itertools
 import json
 import re
 import subprocess
+import threading
+import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from apps.channels.models import ChannelMode
 from apps.channels.play import conf, live
-from apps.channels.play.services import channel_start, channel_stop
+from apps.channels.play.models import ChannelPlayer
+from apps.channels.play.services import channel_start, channel_stop, channels_keep_playing
 from apps.channels.tests.play_helpers import air, colour_library, playing_channel
 from apps.channels.tests.served import castcore_server
 from apps.channels.tests.test_channel_on_demand import supervise_when_started
-from apps.streams.models import StreamJob
+from apps.streams.models import JobState, StreamJob
 from apps.streams.tests.helpers import start_supervised, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -153,3 +157,66 @@ def test_the_stream_goes_on_across_the_channels_next_ffmpeg(
     probed = json.loads(result.stdout)
     assert {s["codec_name"] for s in probed["streams"]} == {"h264", "aac"}
     assert len(probed["packets"]) > 25
+
+
+class StreamReader(threading.Thread):
+    """A tuner client on a thread: it reads the stream until told to hang up."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.received = 0
+        self.hang_up = threading.Event()
+
+    def run(self) -> None:
+        with urllib.request.urlopen(self.url, timeout=120) as response:  # noqa: S310
+            while not self.hang_up.is_set() and (chunk := response.read1(64 * 1024)):
+                self.received += len(chunk)
+
+
+def _keep_playing() -> dict[str, int] | None:
+    """The periodic step, as beat sends it (None: SQLite was busy with another writer)."""
+    try:
+        return channels_keep_playing()
+    except OperationalError:
+        return None
+
+
+def test_a_reader_of_the_stream_keeps_an_on_demand_channel_from_idling_out(
+    tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.VAR_DIR = tmp_path / "var"
+    idle = 8
+    monkeypatch.setattr(conf, "IDLE_SECONDS", idle)
+    items = colour_library(tmp_path / "clips", {"red": 120.0})
+    channel = playing_channel(mode=ChannelMode.ON_DEMAND)
+    air(channel, timezone.now() - timedelta(seconds=5), [(items["red"], 118.0)])
+    environ = {
+        "CASTCORE_CHANNEL_START_WAIT_SECONDS": "90",
+        "CASTCORE_CHANNEL_IDLE_SECONDS": str(idle),
+    }
+    with castcore_server(tmp_path, **environ) as server:
+        reader = StreamReader(f"{server.url}{channel.mpegts_path()}")
+        reader.start()
+        thread, _ = supervise_when_started(channel)
+        try:
+            wait_until(lambda: reader.received > 0, timeout=120)
+            # Three idle times of periodic steps: the reader alone keeps it on the air.
+            deadline = time.monotonic() + 3 * idle
+            while time.monotonic() < deadline:
+                done = _keep_playing()
+                assert done is None or done["stopped"] == 0
+                time.sleep(1)
+            player = ChannelPlayer.objects.select_related("job").get(channel=channel)
+            assert player.wanted and player.job.state == JobState.RUNNING
+            before = reader.received
+            wait_until(lambda: reader.received > before, timeout=30)  # still streaming
+            # The client hangs up: an idle time later, the channel stops.
+            reader.hang_up.set()
+            reader.join(30)
+            wait_until(lambda: (_keep_playing() or {}).get("stopped") == 1, timeout=60, interval=1)
+            assert not ChannelPlayer.objects.get(channel=channel).wanted
+        finally:
+            reader.hang_up.set()
+            channel_stop(actor=None, channel=channel)
+            thread.join(20)

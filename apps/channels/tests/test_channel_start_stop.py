@@ -57,7 +57,8 @@ def test_a_channel_stopped_by_an_operator_stays_stopped(operator_api: Any) -> No
     stopped = operator_api.post(f"/api/v1/channels/{channel.pk}/stop")
     assert stopped.status_code == 200
     assert stopped.json() == {
-        "channel": channel.pk, "wanted": False, "job": _job(channel).pk, "state": "stopped"
+        "channel": channel.pk, "wanted": False, "held": True, "job": _job(channel).pk,
+        "state": "stopped",
     }  # fmt: skip
     assert channels_keep_playing()["started"] == 0
     assert _job(channel).state == JobState.STOPPED

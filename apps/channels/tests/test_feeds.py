@@ -26,6 +26,7 @@ from apps.channels.models import (
 from apps.channels.services.playout import playout_rebuild
 from apps.channels.tests.conftest import ClipLibrary, xmltv_dtd
 from apps.media.models import MediaItem
+from apps.streams.tests.factories import new_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -64,13 +65,16 @@ def channels(clip_library: ClipLibrary) -> list[Channel]:
     PlaylistItem.objects.create(
         playlist=bumpers, kind=ItemKind.MEDIA, media_item=clip_library["Filler/bumper.mp4"]
     )
+    profile = new_profile()  # they can play: the M3U and the lineup list only those
     made = [
         Channel.objects.create(
             number=1, name=HOSTILE_NAME, slug="hostile", time_zone="Europe/Paris",
-            group='Local, "City"', filler_playlist=bumpers,
+            group='Local, "City"', filler_playlist=bumpers, output_profile=profile,
         ),
-        Channel.objects.create(number=2, name="Two", slug="two", time_zone="America/New_York"),
-        Channel.objects.create(number=3, name="Hidden", slug="hidden", visibility="unlisted"),
+        Channel.objects.create(number=2, name="Two", slug="two", time_zone="America/New_York",
+                               output_profile=profile),
+        Channel.objects.create(number=3, name="Hidden", slug="hidden", visibility="unlisted",
+                               output_profile=profile),
     ]  # fmt: skip
     # Duration blocks shorter than the gap between them: filler pads each.
     for channel, playlist in zip(made, [shows, news, news], strict=True):
@@ -128,6 +132,18 @@ def test_the_public_feeds_leave_out_non_public_channels(api: Any, channels: list
     lineup = json.loads(api.get("/lineup.json").content)
     hidden = channels[2]
     assert hidden.guide_id not in guide and hidden.url_token not in m3u
+    assert [c["GuideNumber"] for c in lineup] == ["1", "2"]
+
+
+def test_the_m3u_and_the_lineup_leave_out_channels_that_cannot_play(
+    api: Any, channels: list[Channel]
+) -> None:
+    # Public, but with no output profile it can never play: a client would list it dead.
+    dead = Channel.objects.create(number=9, name="No profile", slug="dead")
+    m3u = _body(api.get("/playlist.m3u")).decode()
+    lineup = json.loads(api.get("/lineup.json").content)
+    assert "/channels/dead/" not in m3u and f'tvg-chno="{dead.number}"' not in m3u
+    assert 'tvg-chno="1"' in m3u and 'tvg-chno="2"' in m3u
     assert [c["GuideNumber"] for c in lineup] == ["1", "2"]
 
 

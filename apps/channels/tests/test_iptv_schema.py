@@ -94,3 +94,32 @@ def test_what_the_routes_answer_is_what_the_schema_says(
         if response.streaming:
             b"".join(response.streaming_content)  # type: ignore[attr-defined]
     assert statuses == {200, 400, 404, 503}
+
+
+def test_the_segments_ranges_and_revalidation_are_documented(
+    schema: dict[str, Any], tmp_path: Path, settings: Any
+) -> None:
+    settings.VAR_DIR = tmp_path / "var"
+    playing = playing_channel(slug="playing", number=1)
+    folder = hls_dir(playing.pk)
+    folder.mkdir(parents=True)
+    (folder / "segment_00001.ts").write_bytes(b"G" * 188 * 4)
+    url = "/channels/playing/segment_00001.ts"
+    client = Client()
+    etag = client.get(url)["ETag"]
+    answers = {
+        206: client.get(url, headers={"Range": "bytes=0-187"}),
+        304: client.get(url, headers={"If-None-Match": etag}),
+        416: client.get(url, headers={"Range": "bytes=100000-"}),
+    }
+    responses = schema["paths"]["/channels/{slug}/{name}"]["get"]["responses"]
+    for status, response in answers.items():
+        assert response.status_code == status
+        assert str(status) in responses, f"an undocumented {status}"
+    assert _documented_type(schema, "/channels/{slug}/{name}", 206) == "video/mp2t"
+    assert answers[206]["Content-Type"] == "video/mp2t"
+    for status in (206, 416):
+        assert (
+            "Content-Range" in answers[status]
+            and "Content-Range" in responses[str(status)]["headers"]
+        )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -26,11 +27,20 @@ def folder(tmp_path: Path, settings: Any) -> Path:
     return path
 
 
-def write(folder: Path, first: int, ages: list[float], *, joins: tuple[int, ...] = ()) -> None:
-    """A playlist as hlsenc writes it (discont_start's tag in the header included), its
-    segments written `ages` seconds ago; `joins` are the sequences after a restart."""
+def write(
+    folder: Path,
+    first: int,
+    ages: list[float],
+    *,
+    joins: tuple[int, ...] = (),
+    opening: bool = True,
+) -> None:
+    """A playlist as hlsenc writes it (discont_start's tag in the header included, as at
+    sequence 0, unless not `opening`), its segments written `ages` seconds ago; `joins`
+    are the sequences after a restart."""
     now = time.time()
-    lines = [HEADER.format(first=first) + "#EXT-X-DISCONTINUITY\n#EXT-X-INDEPENDENT-SEGMENTS\n"]
+    opened = "#EXT-X-DISCONTINUITY\n" if opening else ""
+    lines = [HEADER.format(first=first) + opened + "#EXT-X-INDEPENDENT-SEGMENTS\n"]
     for number, age in enumerate(ages, start=first):
         name = f"segment_{number:05d}.ts"
         (folder / name).write_bytes(b"\x47" + bytes(187))
@@ -53,7 +63,7 @@ def test_a_playing_channels_playlist_is_served_whole(folder: Path) -> None:
     text = playlist.text()  # type: ignore[union-attr]
     assert "#EXT-X-MEDIA-SEQUENCE:20\n" in text and "#EXT-X-INDEPENDENT-SEGMENTS" in text
     # Nothing before the first segment to be discontinuous with.
-    assert "#EXT-X-DISCONTINUITY" not in text
+    assert "#EXT-X-DISCONTINUITY\n" not in text
 
 
 def test_a_stopped_channels_playlist_is_not_live(folder: Path) -> None:
@@ -80,7 +90,7 @@ def test_after_a_restart_only_the_new_runs_segments_are_served(folder: Path) -> 
     assert served(playlist) == [24, 25]
     text = playlist.text()  # type: ignore[union-attr]
     assert "#EXT-X-MEDIA-SEQUENCE:24\n" in text and "segment_00023.ts" not in text
-    assert "#EXT-X-DISCONTINUITY" not in text
+    assert "#EXT-X-DISCONTINUITY\n" not in text
 
 
 def test_the_stopped_ffmpegs_last_segment_is_not_live(folder: Path) -> None:
@@ -104,8 +114,55 @@ def test_a_join_within_the_live_part_stays_marked(folder: Path) -> None:
     playlist = live.live_playlist(CHANNEL)
     assert served(playlist) == [3, 4, 5, 6, 7]
     text = playlist.text()  # type: ignore[union-attr]
-    assert text.index("#EXT-X-DISCONTINUITY") < text.index("segment_00006.ts")
-    assert text.index("#EXT-X-DISCONTINUITY") > text.index("segment_00005.ts")
+    assert text.index("#EXT-X-DISCONTINUITY\n") < text.index("segment_00006.ts")
+    assert text.index("#EXT-X-DISCONTINUITY\n") > text.index("segment_00005.ts")
+
+
+def discontinuity_numbers(text: str) -> tuple[int, dict[str, int]]:
+    """The served EXT-X-DISCONTINUITY-SEQUENCE, and each segment's discontinuity sequence
+    number as a client computes it (RFC 8216, 6.2.2): that value plus the tags before it."""
+    (sequence,) = re.findall(r"^#EXT-X-DISCONTINUITY-SEQUENCE:([0-9]+)$", text, re.M)
+    number, numbers = int(sequence), {}
+    for line in text.splitlines():
+        if line == "#EXT-X-DISCONTINUITY":
+            number += 1
+        elif line and not line.startswith("#"):
+            numbers[line] = number
+    return int(sequence), numbers
+
+
+def test_the_discontinuity_sequence_counts_the_joins_that_rolled_off(folder: Path) -> None:
+    fresh = [11.0, 9.0, 7.0, 5.0, 3.0, 1.0]
+    # hlsenc's window (6 segments) moves on; the next ffmpegs joined at 23, 26 and 33.
+    reloads = [
+        (20, (23,)), (22, (23, 26)), (24, (26,)), (27, ()), (28, (33,)), (31, (33,)), (34, ()),
+    ]  # fmt: skip
+    sequences: list[int] = []
+    numbers: dict[str, int] = {}
+    for first, joins in reloads:
+        write(folder, first, fresh, joins=joins, opening=False)
+        text = live.live_playlist(CHANNEL).text()  # type: ignore[union-attr]
+        sequence, served = discontinuity_numbers(text)
+        sequences.append(sequence)
+        for name, number in served.items():
+            # A segment keeps its number across reloads, whatever rolled off before it.
+            assert numbers.setdefault(name, number) == number, (first, name)
+    # One more each time a join rolled off the top: 23, then 26, then 33.
+    assert sequences == [0, 0, 1, 2, 2, 2, 3]
+    assert numbers["segment_00033.ts"] == numbers["segment_00032.ts"] + 1 == 3
+
+
+def test_the_discontinuity_sequence_counts_a_join_trimmed_from_what_is_served(
+    folder: Path,
+) -> None:
+    # A killed worker's run resumed after a gap: the earlier run is not served, and the
+    # new run's first segment, the join, is the first served: no tag, but counted.
+    write(folder, 7, [90, 88, 86, 3, 1], joins=(10,), opening=False)
+    sequence, served = discontinuity_numbers(live.live_playlist(CHANNEL).text())  # type: ignore[union-attr]
+    assert sequence == 1 and served == {"segment_00010.ts": 1, "segment_00011.ts": 1}
+    write(folder, 11, [5, 3, 1], opening=False)  # the join rolled off
+    sequence, served = discontinuity_numbers(live.live_playlist(CHANNEL).text())  # type: ignore[union-attr]
+    assert sequence == 1 and served["segment_00011.ts"] == 1
 
 
 def test_a_listed_name_outside_the_folder_is_never_served(folder: Path) -> None:

@@ -16,6 +16,7 @@ from lxml import etree
 
 from apps.channels.models import Channel, ChannelVisibility
 from apps.channels.tests.served import REPO
+from apps.streams.tests.factories import new_profile
 
 pytestmark = pytest.mark.django_db
 UPNP = "{urn:schemas-upnp-org:device-1-0}"
@@ -68,10 +69,13 @@ def test_the_device_id_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_the_lineup_points_at_the_mpegts_stream_with_the_rule_for_tokens(settings: Any) -> None:
-    public = Channel.objects.create(number=3, name="Three", slug="three")
+    profile = new_profile()
+    public = Channel.objects.create(number=3, name="Three", slug="three", output_profile=profile)
     unlisted = Channel.objects.create(
-        number=4, name="Four", slug="four", visibility=ChannelVisibility.UNLISTED
-    )
+        number=4, name="Four", slug="four", visibility=ChannelVisibility.UNLISTED,
+        output_profile=profile,
+    )  # fmt: skip
+    Channel.objects.create(number=5, name="Five", slug="five")  # no profile: cannot play
     lineup = json.loads(Client().get("/lineup.json").content)
     # Anonymous: public channels only, no token needed.
     assert lineup == [
