@@ -194,12 +194,7 @@ def channel_outputs_changed(
     goes on in a new file), stops when it has nothing left to do, or is made and started
     for the first output. A channel not playing has nothing to do: its start copies the
     outputs (_player)."""
-    player = (
-        ChannelPlayer.objects.select_for_update()
-        .select_related("channel", "relay_job")
-        .filter(channel=channel, wanted=True)
-        .first()
-    )
+    player = ChannelPlayer.objects.select_for_update().filter(channel=channel, wanted=True).first()
     if player is None:
         return
     restream = _restream_outputs(channel)
