@@ -15,8 +15,8 @@ from django.test import Client
 from lxml import etree
 
 from apps.channels.models import Channel, ChannelVisibility
-from apps.channels.tests.served import REPO
 from apps.streams.tests.factories import new_profile
+from castcore.tests.served import REPO
 
 pytestmark = pytest.mark.django_db
 UPNP = "{urn:schemas-upnp-org:device-1-0}"
