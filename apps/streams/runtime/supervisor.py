@@ -37,7 +37,6 @@ from apps.streams.models import (
     SEEKABLE_INPUT_KINDS,
     DesiredState,
     ExitReason,
-    InputKind,
     JobState,
     RunState,
     StreamJob,
@@ -83,10 +82,11 @@ class _Stop:
 # Not an end: the recording toggle changed, or a respawn was asked for (stream_job_respawn),
 # so ffmpeg restarts at once within the same run.
 _RESPAWN = _Stop("respawn", None, {})
-# A channel's ffmpeg that played its whole window ends by design: the next one starts at
-# once (where the schedule is then), unless it ended this soon, which is a failure to
-# retry with the reconnect policy's pauses rather than a loop of instant restarts.
-WINDOW_MIN_SECONDS = 5.0
+# A looping job's ffmpeg that played its input out ends by design (a channel's window: its
+# spec does not loop, the job does): the next one starts at once (a channel's where the
+# schedule is then), unless it ended this soon, which is a failure to retry with the
+# reconnect policy's pauses rather than a loop of instant restarts.
+LOOP_MIN_SECONDS = 5.0
 # How often a run whose input is not ready yet (InputNotReady) builds it again (each
 # time a heartbeat: a relay can wait long for a channel that does not play).
 NOT_READY_POLL_SECONDS = 1.0
@@ -226,11 +226,10 @@ class RunSupervisor(LiveEvents):
                 return _Stop(ExitReason.COMPLETED, JobState.STOPPED, self._stopped_fields())
             if (
                 info.reason is ProcessExit.COMPLETED
-                and self.job.input_kind == InputKind.CHANNEL
-                and info.duration_s >= WINDOW_MIN_SECONDS
+                and info.duration_s >= LOOP_MIN_SECONDS
                 and not handing_over()
             ):
-                continue  # its window played out: no reconnect state, no pause, no count
+                continue  # its input played out: no reconnect state, no pause, no count
             if handing_over():
                 # Whatever ended ffmpeg (systemd's SIGTERM reaches the whole worker's
                 # cgroup), the worker is stopping: hand the job over, count no failure.
